@@ -1,19 +1,8 @@
-"""Fixtures shared by every test: offline AWS credentials and the event-fixture loader."""
+"""Fixtures shared by every test: offline AWS credentials."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
-
 import pytest
-
-EVENTS_DIR = Path(__file__).parent / "events"
-
-
-def load_event(name: str) -> Any:
-    """Load `tests/events/<name>.json`: the one way tests read JSON fixtures."""
-    return json.loads((EVENTS_DIR / f"{name}.json").read_text())
 
 
 @pytest.fixture(autouse=True)
