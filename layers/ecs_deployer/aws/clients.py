@@ -1,0 +1,91 @@
+"""boto3 clients with the retry behaviour the deployer relies on, and error translation."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
+
+from ecs_deployer import __version__
+from ecs_deployer.errors import TransientAwsError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+# Adaptive mode retries throttling with exponential backoff and jitter and also slows this
+# client down when ECS pushes back, so bursts of deploys across many apps don't fail.
+# What still fails after that becomes TransientAwsError, which the state machine retries.
+RETRY_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": 8},
+    user_agent_extra=f"ecs-deployer/{__version__}",
+)
+
+_TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "ServerException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalServerError",
+        "InternalFailure",
+    }
+)
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def error_message(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Message", ""))
+
+
+@contextmanager
+def transient_errors_as_retryable() -> Iterator[None]:
+    """Turn what is still failing after botocore's retries into a state-machine retry."""
+    try:
+        yield
+    except ClientError as exc:
+        if error_code(exc) in _TRANSIENT_CODES:
+            raise TransientAwsError(f"{error_code(exc)}: {error_message(exc)}") from exc
+        raise
+    except (ConnectionError, ReadTimeoutError) as exc:
+        raise TransientAwsError(str(exc)) from exc
+
+
+@cache
+def _client(service: str) -> Any:
+    return boto3.client(service, config=RETRY_CONFIG)  # type: ignore[call-overload]
+
+
+def ecs_client() -> ECSClient:
+    client: ECSClient = _client("ecs")
+    return client
+
+
+def ecr_client() -> ECRClient:
+    client: ECRClient = _client("ecr")
+    return client
+
+
+def dynamodb_client() -> DynamoDBClient:
+    client: DynamoDBClient = _client("dynamodb")
+    return client
+
+
+def sfn_client() -> SFNClient:
+    client: SFNClient = _client("stepfunctions")
+    return client

@@ -1,0 +1,179 @@
+"""The deployments table: history records and per-app locks, in one DynamoDB table."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from ecs_deployer.aws.clients import error_code, transient_errors_as_retryable
+from ecs_deployer.history import FINAL_STATUSES, HistoryRecord, app_key
+from ecs_deployer.locking import LockEntry, LockRecord
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+LOCK_KEY = "LOCK"
+_RECORD_PREFIX = "DEPLOYMENT#"
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _to_item(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in data.items()}
+
+
+def _from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; ours are all integers."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if type(value).__name__ == "Decimal":
+        return int(value)
+    return value
+
+
+def _entry(data: dict[str, Any]) -> LockEntry:
+    return LockEntry(
+        deployment_id=data["deployment_id"],
+        execution_arn=data["execution_arn"],
+        requested_at=data["requested_at"],
+        expires_at=int(data["expires_at"]),
+    )
+
+
+def _entry_data(entry: LockEntry) -> dict[str, Any]:
+    return {
+        "deployment_id": entry.deployment_id,
+        "execution_arn": entry.execution_arn,
+        "requested_at": entry.requested_at,
+        "expires_at": entry.expires_at,
+    }
+
+
+class DeploymentsTable:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._dynamodb = client
+        self._table = table_name
+
+    # History -----------------------------------------------------------------------------
+
+    def create_record(self, sort_key: str, record: HistoryRecord) -> None:
+        """Create the record once; a retried step finds it there and leaves it alone."""
+        data = {"pk": app_key(record.app), "sk": sort_key, **record.model_dump()}
+        try:
+            with transient_errors_as_retryable():
+                self._dynamodb.put_item(
+                    TableName=self._table,
+                    Item=_to_item(data),
+                    ConditionExpression="attribute_not_exists(sk)",
+                )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+
+    def update_record(self, app: str, sort_key: str, fields: dict[str, Any]) -> bool:
+        """Set ``fields`` unless the record is already final; False when it was."""
+        names = {f"#f{index}": name for index, name in enumerate(fields)}
+        values = {f":v{index}": value for index, value in enumerate(fields.values())}
+        assignments = ", ".join(f"{name} = :v{index}" for index, name in enumerate(names))
+        finals = {f":final{index}": status for index, status in enumerate(sorted(FINAL_STATUSES))}
+        try:
+            with transient_errors_as_retryable():
+                self._dynamodb.update_item(
+                    TableName=self._table,
+                    Key=_to_item({"pk": app_key(app), "sk": sort_key}),
+                    UpdateExpression=f"SET {assignments}",
+                    ConditionExpression=(
+                        f"attribute_exists(sk) AND NOT (#status IN ({', '.join(finals)}))"
+                    ),
+                    ExpressionAttributeNames={**names, "#status": "status"},
+                    ExpressionAttributeValues=_to_item({**values, **finals}),
+                )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def history(self, app: str, limit: int = 20) -> list[HistoryRecord]:
+        """The app's deployments, newest first."""
+        with transient_errors_as_retryable():
+            response = self._dynamodb.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues=_to_item(
+                    {":pk": app_key(app), ":prefix": _RECORD_PREFIX}
+                ),
+                ScanIndexForward=False,
+                Limit=limit,
+            )
+        return [_record(item) for item in response.get("Items", [])]
+
+    def all_records(self) -> list[HistoryRecord]:
+        """Every record of every app (for a status overview; the table is small)."""
+        records: list[HistoryRecord] = []
+        paginator = self._dynamodb.get_paginator("scan")
+        with transient_errors_as_retryable():
+            for page in paginator.paginate(
+                TableName=self._table,
+                FilterExpression="begins_with(sk, :prefix)",
+                ExpressionAttributeValues=_to_item({":prefix": _RECORD_PREFIX}),
+            ):
+                records += [_record(item) for item in page.get("Items", [])]
+        return records
+
+    # Locks -------------------------------------------------------------------------------
+
+    def read_lock(self, app: str) -> LockRecord:
+        with transient_errors_as_retryable():
+            response = self._dynamodb.get_item(
+                TableName=self._table,
+                Key=_to_item({"pk": app_key(app), "sk": LOCK_KEY}),
+                ConsistentRead=True,
+            )
+        if "Item" not in response:
+            return LockRecord()
+        data = _from_item(response["Item"])
+        holder = data.get("holder")
+        return LockRecord(
+            version=int(data["version"]),
+            holder=_entry(holder) if holder else None,
+            waiting=tuple(_entry(entry) for entry in data.get("waiting", [])),
+        )
+
+    def write_lock(self, app: str, record: LockRecord) -> bool:
+        """Write ``record`` if nobody wrote since it was read; False when someone did."""
+        data = {
+            "pk": app_key(app),
+            "sk": LOCK_KEY,
+            "version": record.version + 1,
+            "holder": _entry_data(record.holder) if record.holder else None,
+            "waiting": [_entry_data(entry) for entry in record.waiting],
+        }
+        try:
+            with transient_errors_as_retryable():
+                self._dynamodb.put_item(
+                    TableName=self._table,
+                    Item=_to_item(data),
+                    ConditionExpression="attribute_not_exists(sk) OR version = :version",
+                    ExpressionAttributeValues=_to_item({":version": record.version}),
+                )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+def _record(item: dict[str, Any]) -> HistoryRecord:
+    data = _from_item(item)
+    data.pop("pk", None)
+    data.pop("sk", None)
+    return HistoryRecord.model_validate(data)

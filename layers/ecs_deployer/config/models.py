@@ -1,0 +1,204 @@
+"""The app config: ECS Toolkit's v1 file format, accepted as is, plus the deployer's keys.
+
+Strict on purpose: an unknown key, a wrong type or a broken rule is an error that names its
+field, because a typo in a deploy config must never be silently ignored in production.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+APP_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
+_NAME = r"^[A-Za-z0-9_-]{1,255}$"
+_CLUSTER = (
+    rf"({_NAME[1:-1]})|(arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{{12}}:cluster/[A-Za-z0-9_-]{{1,255}})"
+)
+# A family (latest ACTIVE revision), family:revision, or a task-definition ARN, as ECS Toolkit.
+_FAMILY = (
+    r"^(?:arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/)?"
+    r"[A-Za-z0-9_-]{1,255}(?::[1-9]\d*)?$"
+)
+# ECR's own repository-name pattern.
+_REPOSITORY = r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$"
+
+Name = Annotated[str, StringConstraints(pattern=_NAME)]
+ContainerName = Annotated[str, StringConstraints(pattern=_NAME)]
+AppName = Annotated[str, StringConstraints(pattern=APP_NAME_PATTERN)]
+ClusterRef = Annotated[str, StringConstraints(pattern=rf"^(?:{_CLUSTER})$")]
+FamilyRef = Annotated[str, StringConstraints(pattern=_FAMILY)]
+RepositoryName = Annotated[
+    str, StringConstraints(min_length=2, max_length=256, pattern=_REPOSITORY)
+]
+AwsId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _unique(values: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{what} '{value}' is listed twice")
+        seen.add(value)
+
+
+def _unique_containers(names: list[str] | None) -> list[str] | None:
+    if names is not None:
+        _unique(names, "container")
+    return names
+
+
+class CapacityProviderStrategy(_Model):
+    capacity_provider: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    base: Annotated[int, Field(ge=0, le=100000)] = 0
+    weight: Annotated[int, Field(ge=0, le=1000)] = 0
+
+
+class VpcConfiguration(_Model):
+    assign_public_ip: bool
+    security_groups: Annotated[list[AwsId], Field(max_length=5)] = []
+    subnets: Annotated[list[AwsId], Field(min_length=1, max_length=16)]
+
+
+class NetworkConfiguration(_Model):
+    vpc_configuration: VpcConfiguration
+
+
+class TaskConfig(_Model):
+    """A one-off task run before (``pre``) or after (``post``) the services roll out."""
+
+    family: FamilyRef
+    count: Annotated[int, Field(ge=1, le=10)] = 1
+    containers: Annotated[list[ContainerName], Field(min_length=1)]
+    launch_type: Literal["ec2", "fargate", "external"] | None = None
+    capacity_provider_strategies: (
+        Annotated[list[CapacityProviderStrategy], Field(min_length=1, max_length=6)] | None
+    ) = None
+    network_configuration: NetworkConfiguration | None = None
+    # Ours: whose exit codes decide success (default: every essential container).
+    watch_containers: Annotated[list[ContainerName], Field(min_length=1)] | None = None
+    # Ours: minutes before the deployer stops the task and fails.
+    max_wait: Annotated[int, Field(ge=1, le=1440)] = 30
+
+    _containers_unique = field_validator("containers", "watch_containers")(_unique_containers)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        strategies = self.capacity_provider_strategies
+        if strategies is not None:
+            if self.launch_type is not None:
+                raise ValueError(
+                    "launch_type and capacity_provider_strategies are mutually exclusive"
+                )
+            if sum(1 for strategy in strategies if strategy.base > 0) > 1:
+                raise ValueError("only one capacity provider strategy may have a base")
+        return self
+
+
+def _unique_families(tasks: list[TaskConfig]) -> list[TaskConfig]:
+    _unique([task.family for task in tasks], "task family")
+    return tasks
+
+
+class TasksConfig(_Model):
+    pre: list[TaskConfig] = []
+    post: list[TaskConfig] = []
+
+    _families_unique = field_validator("pre", "post")(_unique_families)
+
+
+class ServiceConfig(_Model):
+    name: Name
+    containers: Annotated[list[ContainerName], Field(min_length=1)]
+    force: bool = False
+    max_wait: Annotated[int, Field(ge=1, le=1440)] = 15
+
+    _containers_unique = field_validator("containers")(_unique_containers)
+
+
+class TagFilter(_Model):
+    """A tag filter: a glob (``v*``) written as a plain string, or ``{regex: ...}``."""
+
+    glob: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
+    regex: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        return {"glob": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if (self.glob is None) == (self.regex is None):
+            raise ValueError("a tag filter is either a glob string or {regex: ...}")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as exc:
+                raise ValueError(f"invalid regex: {exc}") from exc
+        return self
+
+    def accepts(self, tag: str) -> bool:
+        if self.glob is not None:
+            return fnmatch.fnmatchcase(tag, self.glob)
+        return re.fullmatch(self.regex or "", tag) is not None
+
+    def __str__(self) -> str:
+        return self.glob if self.glob is not None else f"/{self.regex}/"
+
+
+class TriggerConfig(_Model):
+    """Which ECR pushes deploy this app."""
+
+    repositories: Annotated[list[RepositoryName], Field(min_length=1)]
+    # Empty: every push deploys, tagged or not. Otherwise a tag must match one filter.
+    tags: list[TagFilter] = []
+
+    def accepts_tag(self, tag: str | None) -> bool:
+        if not self.tags:
+            return True
+        return tag is not None and any(tag_filter.accepts(tag) for tag_filter in self.tags)
+
+
+class AppConfig(_Model):
+    """One app: a cluster, its services, and the one-off tasks around their rollout."""
+
+    version: Literal["v1"]
+    cluster: ClusterRef
+    services: Annotated[list[ServiceConfig], Field(min_length=1)]
+    tasks: TasksConfig | None = None
+    # The deployer's own keys; ECS Toolkit files work without them.
+    app: AppName | None = None
+    trigger: TriggerConfig | None = None
+    poll_seconds: Annotated[int, Field(ge=1, le=300)] = 10
+    rollback: Literal["auto", "none"] = "auto"
+    concurrency: Literal["queue", "supersede"] = "queue"
+    keep_revisions: Annotated[int, Field(ge=1, le=1000)] = 10
+
+    @field_validator("services")
+    @classmethod
+    def _services_unique(cls, services: list[ServiceConfig]) -> list[ServiceConfig]:
+        _unique([service.name for service in services], "service")
+        return services
+
+    @property
+    def cluster_name(self) -> str:
+        return self.cluster.rsplit("/", 1)[-1]
+
+    def phase_tasks(self, phase: Literal["pre", "post"]) -> list[TaskConfig]:
+        if self.tasks is None:
+            return []
+        return self.tasks.pre if phase == "pre" else self.tasks.post

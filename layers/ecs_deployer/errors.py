@@ -1,0 +1,90 @@
+"""The error hierarchy.
+
+The class name of a raised error becomes the Lambda ``errorType`` and therefore the
+Step Functions error name, which the state machine routes on and which operators see in
+Fail states. Keep the names stable: they are part of the product's interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+
+class DeployerError(Exception):
+    """Base of every error the deployer raises on purpose.
+
+    Subclasses are never subclassed again: the Lambda runtime reports the exact class name.
+    """
+
+    @property
+    def error_name(self) -> str:
+        return type(self).__name__
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One validation problem, located by its field path (``services[0].max_wait``)."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class _FieldErrors(DeployerError):
+    """An error that may list field errors; the message names every one of them."""
+
+    def __init__(self, message: str, errors: Iterable[FieldError] = ()) -> None:
+        self.errors = tuple(errors)
+        if self.errors:
+            message = f"{message}: " + "; ".join(str(error) for error in self.errors)
+        super().__init__(message)
+
+
+class InputError(_FieldErrors):
+    """The execution input is malformed."""
+
+
+class ConfigError(_FieldErrors):
+    """An app config is missing, malformed or asks for something this stack may not do."""
+
+
+class ImageNotFound(DeployerError):
+    """The image (repository, tag or digest) does not exist in ECR."""
+
+
+class ResourceNotFound(DeployerError):
+    """A cluster, service, task-definition family or container named by the config is absent."""
+
+
+class ServiceChanged(DeployerError):
+    """A service left the revision the deployment planned from: someone else deployed it."""
+
+
+class TaskFailed(DeployerError):
+    """A one-off task did not run to completion with exit code 0."""
+
+
+class RolloutFailed(DeployerError):
+    """A service rollout failed, was rolled back by ECS, or was replaced by another deployment."""
+
+
+class DeployTimeout(DeployerError):
+    """A rollout or a one-off task did not finish within its max_wait."""
+
+
+class RollbackFailed(DeployerError):
+    """Returning the services to their previous revisions did not complete."""
+
+
+class TransientAwsError(DeployerError):
+    """An AWS call kept failing for a reason that passes (throttling, 5xx): retried by the ASL."""
+
+
+class LockLost(DeployerError):
+    """Another deployment took this app's lock while this one still ran: stop, change nothing."""

@@ -1,0 +1,35 @@
+"""What each step Lambda receives from the state machine (the ASL's ``Payload``)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ecs_deployer.state import Deployment, Phase
+from ecs_deployer.steps.resolve import ExecutionContext
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ResolveEvent(_Event):
+    input: Any
+    execution: ExecutionContext
+
+
+class StepEvent(_Event):
+    deployment: Deployment
+
+
+class PhaseEvent(StepEvent):
+    phase: Phase
+
+
+class ModeEvent(StepEvent):
+    mode: Literal["deploy", "rollback"]
+
+
+class LockEvent(StepEvent):
+    action: Literal["acquire", "checkpoint", "release"]

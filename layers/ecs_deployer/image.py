@@ -1,0 +1,24 @@
+"""Image references: the repository plus a digest (pinned) or a tag."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ImageRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    registry: str  # 123456789012.dkr.ecr.us-east-1.amazonaws.com
+    repository: str
+    digest: str | None = None
+    tag: str | None = None
+
+    @property
+    def uri(self) -> str:
+        """Pinned by digest whenever the digest is known: a tag can move, a digest cannot."""
+        base = f"{self.registry}/{self.repository}"
+        return f"{base}@{self.digest}" if self.digest else f"{base}:{self.tag}"
+
+    @property
+    def digest_hex(self) -> str:
+        return (self.digest or "").removeprefix("sha256:")

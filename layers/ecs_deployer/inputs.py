@@ -1,0 +1,101 @@
+"""What starts an execution: an ECR push event from EventBridge, or a manual request.
+
+Tolerant where AWS speaks (an event's detail may gain fields), strict where people type
+(a manual input with an unknown or mistyped key is rejected, naming the key).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal, Self
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from ecs_deployer.config.models import AppName, RepositoryName
+from ecs_deployer.errors import InputError
+from ecs_deployer.validation import field_errors
+
+ImageTag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
+ImageDigest = Annotated[str, StringConstraints(pattern=r"^sha256:[a-f0-9]{64}$")]
+PollSeconds = Annotated[int, Field(ge=1, le=300, strict=True)]
+
+
+class EcrImageActionDetail(BaseModel):
+    """``detail`` of the "ECR Image Action" event; extra fields AWS adds are kept, not refused."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    result: str
+    repository_name: str = Field(alias="repository-name")
+    image_digest: str = Field(alias="image-digest")
+    action_type: str = Field(alias="action-type")
+    image_tag: str | None = Field(default=None, alias="image-tag")
+
+
+class EcrImageActionEvent(EventBridgeModel):
+    detail: EcrImageActionDetail
+
+    @property
+    def is_successful_push(self) -> bool:
+        return self.detail.action_type == "PUSH" and self.detail.result == "SUCCESS"
+
+
+class Trigger(BaseModel):
+    """Why a deployment happened; set by the dispatcher for pushes, optional for people."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["ecr-push", "manual"] = "manual"
+    event_id: str | None = None
+    pushed_at: datetime | None = None
+    actor: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class ManualRequest(BaseModel):
+    """``{"app": ..., "image_tag" | "image_digest": ..., ...}``: deploy one app now.
+
+    With both a tag and a digest, the digest pins the image and the tag is recorded.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    app: AppName
+    image_tag: ImageTag | None = None
+    image_digest: ImageDigest | None = None
+    repository: RepositoryName | None = None
+    skip_pre_tasks: StrictBool = False
+    skip_post_tasks: StrictBool = False
+    force: StrictBool = False
+    poll_seconds: PollSeconds | None = None
+    trigger: Trigger = Trigger()
+
+    @model_validator(mode="after")
+    def _image_named(self) -> Self:
+        if self.image_tag is None and self.image_digest is None:
+            raise ValueError("give image_tag or image_digest")
+        return self
+
+
+ExecutionInput = EcrImageActionEvent | ManualRequest
+
+
+def parse_execution_input(raw: Any) -> ExecutionInput:
+    """An execution's input → a typed request; anything else is an InputError naming fields."""
+    if not isinstance(raw, dict):
+        raise InputError("execution input must be a JSON object")
+    model: type[EcrImageActionEvent] | type[ManualRequest]
+    model = EcrImageActionEvent if "detail-type" in raw or "source" in raw else ManualRequest
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        subject = "ECR event" if model is EcrImageActionEvent else "manual input"
+        raise InputError(f"invalid {subject}", field_errors(exc)) from exc

@@ -1,0 +1,150 @@
+"""Service rollouts as ECS reports them, and the judgement of the one we started.
+
+A service is done only when *our* deployment is PRIMARY, COMPLETED, and runs the task
+definition we asked for. Everything else is in progress or a failure — in particular a
+service that is healthy again because ECS's circuit breaker rolled our deployment back is a
+failed deployment, never a success.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+RolloutState = Literal[
+    "IN_PROGRESS",  # ours is rolling out
+    "COMPLETED",  # ours is PRIMARY, COMPLETED, on the task definition we asked for
+    "FAILED",  # ours failed (circuit breaker without rollback, tasks failing)
+    "ROLLED_BACK_BY_ECS",  # the circuit breaker replaced ours with the previous revision
+    "REPLACED",  # someone else started a deployment over ours
+]
+
+
+@dataclass(frozen=True)
+class EcsDeployment:
+    id: str
+    status: str  # PRIMARY | ACTIVE | INACTIVE
+    task_definition: str
+    rollout_state: str | None
+    rollout_state_reason: str | None
+    desired_count: int
+    running_count: int
+    pending_count: int
+    failed_tasks: int
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> EcsDeployment:
+        return cls(
+            id=data["id"],
+            status=data["status"],
+            task_definition=data["taskDefinition"],
+            rollout_state=data.get("rolloutState"),
+            rollout_state_reason=data.get("rolloutStateReason"),
+            desired_count=data.get("desiredCount", 0),
+            running_count=data.get("runningCount", 0),
+            pending_count=data.get("pendingCount", 0),
+            failed_tasks=data.get("failedTasks", 0),
+        )
+
+    @property
+    def progress(self) -> str:
+        text = f"{self.running_count}/{self.desired_count} running"
+        if self.pending_count:
+            text += f", {self.pending_count} pending"
+        if self.failed_tasks:
+            text += f", {self.failed_tasks} failed"
+        return text
+
+    def completed_on(self, task_definition: str) -> bool:
+        if self.status != "PRIMARY" or self.task_definition != task_definition:
+            return False
+        if self.rollout_state is not None:
+            return self.rollout_state == "COMPLETED"
+        # Services predating rollout states: steady when every wanted task runs.
+        return self.running_count == self.desired_count and self.pending_count == 0
+
+
+@dataclass(frozen=True)
+class ServiceSnapshot:
+    name: str
+    arn: str
+    status: str  # ACTIVE | DRAINING | INACTIVE
+    deployment_controller: str
+    deployments: tuple[EcsDeployment, ...]
+    recent_events: tuple[str, ...]
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> ServiceSnapshot:
+        return cls(
+            name=data["serviceName"],
+            arn=data["serviceArn"],
+            status=data.get("status", "ACTIVE"),
+            deployment_controller=data.get("deploymentController", {}).get("type", "ECS"),
+            deployments=tuple(EcsDeployment.from_api(item) for item in data.get("deployments", [])),
+            recent_events=tuple(event["message"] for event in data.get("events", [])[:3]),
+        )
+
+    @property
+    def primary(self) -> EcsDeployment | None:
+        return next((item for item in self.deployments if item.status == "PRIMARY"), None)
+
+    @property
+    def task_definition(self) -> str | None:
+        primary = self.primary
+        return primary.task_definition if primary else None
+
+    def deployment(self, deployment_id: str) -> EcsDeployment | None:
+        return next((item for item in self.deployments if item.id == deployment_id), None)
+
+
+@dataclass(frozen=True)
+class RolloutJudgement:
+    state: RolloutState
+    reason: str
+    progress: str
+
+
+def _revision(task_definition: str) -> str:
+    return task_definition.rsplit("/", 1)[-1]
+
+
+def judge_rollout(
+    snapshot: ServiceSnapshot, deployment_id: str, task_definition: str, previous: str
+) -> RolloutJudgement:
+    """Judge deployment ``deployment_id`` of ``snapshot``, which should run ``task_definition``.
+
+    ``previous`` is the revision the service ran before, to recognise ECS's own rollback.
+    """
+    ours = snapshot.deployment(deployment_id)
+    primary = snapshot.primary
+    progress = ours.progress if ours else (primary.progress if primary else "no deployment")
+    if ours is not None and ours.status == "PRIMARY":
+        if ours.completed_on(task_definition):
+            return RolloutJudgement(
+                "COMPLETED", f"{_revision(task_definition)} is steady", progress
+            )
+        if ours.rollout_state == "FAILED":
+            return RolloutJudgement(
+                "FAILED", ours.rollout_state_reason or "rollout failed", progress
+            )
+        if ours.task_definition != task_definition:
+            return RolloutJudgement(
+                "REPLACED", f"deployment {deployment_id} runs {ours.task_definition}", progress
+            )
+        return RolloutJudgement("IN_PROGRESS", ours.rollout_state_reason or "", progress)
+    # Ours is no longer PRIMARY, or gone: something replaced it.
+    now_running = primary.task_definition if primary else "nothing"
+    detail = ours.rollout_state_reason if ours and ours.rollout_state_reason else None
+    if primary is not None and primary.task_definition == previous and previous != task_definition:
+        reason = f"ECS rolled deployment {deployment_id} back to {_revision(previous)}" + (
+            f": {detail}" if detail else ""
+        )
+        return RolloutJudgement("ROLLED_BACK_BY_ECS", reason, progress)
+    return RolloutJudgement(
+        "REPLACED",
+        f"deployment {deployment_id} was replaced; the service now runs {_revision(now_running)}",
+        progress,
+    )

@@ -1,0 +1,1 @@
+"""The steps of a deployment, one module per state-machine step."""

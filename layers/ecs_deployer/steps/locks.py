@@ -1,0 +1,132 @@
+"""The lock step: acquire the app's lock (or wait, or give way), check it at safe points,
+and release it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools import Logger
+
+from ecs_deployer.errors import LockLost, TransientAwsError
+from ecs_deployer.history import iso, record_key
+from ecs_deployer.locking import (
+    LockEntry,
+    decide_acquire,
+    holds,
+    released,
+    superseded_while_holding,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ecs_deployer.aws.dynamodb import DeploymentsTable
+    from ecs_deployer.aws.stepfunctions import Executions
+    from ecs_deployer.state import Deployment
+
+logger = Logger(child=True)
+_WRITE_ATTEMPTS = 5
+_SLACK_SECONDS = 30 * 60
+
+
+def lock_lifetime_seconds(deployment: Deployment) -> int:
+    """The longest a healthy deployment can hold the lock: the backstop expiry.
+
+    Tasks of a phase run side by side; a rollout may be followed by a rollback.
+    """
+    pre = max((run.config.max_wait for run in deployment.pre_tasks), default=0)
+    post = max((run.config.max_wait for run in deployment.post_tasks), default=0)
+    rollout = max(service.max_wait_minutes for service in deployment.services)
+    return (pre + post + 2 * rollout) * 60 + _SLACK_SECONDS
+
+
+def lock_entry(deployment: Deployment, now: datetime) -> LockEntry:
+    return LockEntry(
+        deployment_id=deployment.deployment_id,
+        execution_arn=deployment.execution_arn,
+        requested_at=iso(deployment.requested_at),
+        expires_at=int(now.timestamp()) + lock_lifetime_seconds(deployment),
+    )
+
+
+def _memo(check: Callable[[str], bool]) -> Callable[[str], bool]:
+    seen: dict[str, bool] = {}
+
+    def cached(arn: str) -> bool:
+        if arn not in seen:
+            seen[arn] = check(arn)
+        return seen[arn]
+
+    return cached
+
+
+def acquire(
+    deployment: Deployment, table: DeploymentsTable, executions: Executions, now: datetime
+) -> Deployment:
+    me = lock_entry(deployment, now)
+    is_running = _memo(executions.is_running)
+    for _ in range(_WRITE_ATTEMPTS):
+        record = table.read_lock(deployment.app)
+        decision = decide_acquire(
+            record, me, deployment.config.concurrency, int(now.timestamp()), is_running
+        )
+        if decision.record != record and not table.write_lock(deployment.app, decision.record):
+            continue  # someone else wrote in between: decide again on fresh data
+        for entry in decision.dropped:
+            closed = table.update_record(
+                deployment.app,
+                record_key(datetime.fromisoformat(entry.requested_at), entry.deployment_id),
+                {
+                    "status": "ABORTED",
+                    "finished_at": iso(now),
+                    "updated_at": iso(now),
+                    "cause": "its execution ended without finalising; "
+                    f"found by {deployment.deployment_id}",
+                },
+            )
+            logger.warning(
+                "dropped a dead lock entry",
+                extra={"deployment_id": entry.deployment_id, "record_closed": closed},
+            )
+        deployment.lock.status = decision.result
+        deployment.lock.waiting_behind = decision.blocked_by
+        if decision.result == "ACQUIRED":
+            table.update_record(
+                deployment.app,
+                record_key(deployment.requested_at, deployment.deployment_id),
+                {"status": "IN_PROGRESS", "started_at": iso(now), "updated_at": iso(now)},
+            )
+        return deployment
+    raise TransientAwsError(f"lock of app '{deployment.app}' kept changing under us")
+
+
+def checkpoint(
+    deployment: Deployment, table: DeploymentsTable, executions: Executions, now: datetime
+) -> Deployment:
+    """A safe point (no rollout in flight): stop here if a newer push supersedes us."""
+    me = lock_entry(deployment, now)
+    record = table.read_lock(deployment.app)
+    if not holds(record, me):
+        raise LockLost(
+            f"deployment {deployment.deployment_id} no longer holds "
+            f"the lock of app '{deployment.app}'"
+        )
+    if deployment.config.concurrency == "supersede" and superseded_while_holding(
+        record, me, _memo(executions.is_running)
+    ):
+        deployment.lock.status = "SUPERSEDED"
+        logger.info("superseded by a newer deployment", extra={"app": deployment.app})
+    return deployment
+
+
+def release(deployment: Deployment, table: DeploymentsTable, now: datetime) -> Deployment:
+    me = lock_entry(deployment, now)
+    for _ in range(_WRITE_ATTEMPTS):
+        record = table.read_lock(deployment.app)
+        remaining = released(record, me)
+        if remaining == record or table.write_lock(deployment.app, remaining):
+            if deployment.lock.status != "SUPERSEDED":
+                deployment.lock.status = "RELEASED"
+            return deployment
+    raise TransientAwsError(f"lock of app '{deployment.app}' kept changing under us")

@@ -1,0 +1,256 @@
+"""Resolve: an execution's input → ignored, dispatched to per-app executions, or a deployment.
+
+An ECR push is dispatched: each app that wants it gets a child execution whose name is
+derived from the app and the image digest, so Step Functions itself refuses to deploy one
+digest twice to one app (EventBridge delivers at least once; ECR emits one event per tag).
+A manual request becomes the deployment document, after everything that can be checked
+without changing ECS has been checked.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from aws_lambda_powertools import Logger
+from pydantic import BaseModel
+
+from ecs_deployer.config.parsing import raw_trigger_repositories
+from ecs_deployer.errors import ConfigError, DeployerError, FieldError, InputError, ResourceNotFound
+from ecs_deployer.history import HistoryRecord, iso, new_record, record_key, utcnow
+from ecs_deployer.inputs import EcrImageActionEvent, ManualRequest, Trigger, parse_execution_input
+from ecs_deployer.state import Deployment, Options, Outcome, ServiceRollout, TaskRun
+
+if TYPE_CHECKING:
+    from ecs_deployer.aws.dynamodb import DeploymentsTable
+    from ecs_deployer.aws.ecr import EcrGateway
+    from ecs_deployer.aws.ecs import EcsGateway
+    from ecs_deployer.config.store import ConfigStore, LoadedConfig
+
+logger = Logger(child=True)
+
+
+class ExecutionContext(BaseModel):
+    """The part of Step Functions' context object the deployer uses (``$$.Execution``)."""
+
+    Id: str
+    Name: str
+    StartTime: datetime
+
+
+class Ignored(BaseModel):
+    kind: Literal["ignored"] = "ignored"
+    status: Literal["IGNORED"] = "IGNORED"
+    reason: str
+
+
+class DispatchTarget(BaseModel):
+    app: str
+    execution_name: str
+    input: dict[str, Any]
+
+
+class Dispatch(BaseModel):
+    kind: Literal["dispatch"] = "dispatch"
+    targets: list[DispatchTarget]
+    ignored: list[str] = []  # apps that use the repository but did not want this push
+    errors: list[str] = []  # apps whose broken config seems to want it: reported, not skipped
+
+
+class Rejected(BaseModel):
+    """Bad input or config: nothing was changed; ``outcome`` is shaped like Finalize's."""
+
+    kind: Literal["rejected"] = "rejected"
+    outcome: Outcome
+
+    @classmethod
+    def of(cls, exc: DeployerError) -> Rejected:
+        cause = {"status": "FAILED", "error": exc.error_name, "message": str(exc)}
+        return cls(
+            outcome=Outcome(
+                status="FAILED",
+                error=exc.error_name,
+                cause=json.dumps(cause, separators=(",", ":")),
+            )
+        )
+
+
+ResolveResult = Ignored | Dispatch | Rejected | Deployment
+
+
+@dataclass(frozen=True)
+class ResolveDeps:
+    configs: ConfigStore
+    ecr: EcrGateway
+    ecs: EcsGateway
+    table: DeploymentsTable
+    allowed_clusters: frozenset[str]
+
+
+def child_execution_name(app: str, digest: str) -> str:
+    """Deterministic per (app, digest): Step Functions refuses a second execution of it."""
+    return f"{app}-{digest.removeprefix('sha256:')[:32]}"
+
+
+def resolve(raw_input: Any, context: ExecutionContext, deps: ResolveDeps) -> ResolveResult:
+    try:
+        request = parse_execution_input(raw_input)
+    except InputError as exc:
+        return Rejected.of(exc)
+    if isinstance(request, EcrImageActionEvent):
+        return dispatch(request, deps.configs)
+    try:
+        return prepare(request, context, deps)
+    except DeployerError as exc:
+        _record_rejection(request, context, exc, deps.table)
+        return Rejected.of(exc)
+
+
+def dispatch(event: EcrImageActionEvent, configs: ConfigStore) -> Ignored | Dispatch:
+    detail = event.detail
+    if not event.is_successful_push:
+        return Ignored(reason=f"not a successful push: {detail.action_type} {detail.result}")
+    repository, tag = detail.repository_name, detail.image_tag
+    shown = f"{repository}:{tag}" if tag else f"{repository}@{detail.image_digest}"
+    targets: list[DispatchTarget] = []
+    ignored: list[str] = []
+    errors: list[str] = []
+    for app, text in sorted(configs.load_all_texts().items()):
+        try:
+            config = configs.parse(app, text).config
+        except ConfigError as exc:
+            if repository in raw_trigger_repositories(text):
+                errors.append(str(exc))
+            continue
+        trigger = config.trigger
+        if trigger is None or repository not in trigger.repositories:
+            continue
+        if not trigger.accepts_tag(tag):
+            filters = ", ".join(str(tag_filter) for tag_filter in trigger.tags)
+            ignored.append(
+                f"app '{app}' deploys tags matching {filters}; "
+                + (f"'{tag}' does not match" if tag else "the push has no tag")
+            )
+            continue
+        request = ManualRequest(
+            app=app,
+            repository=repository,
+            image_digest=detail.image_digest,
+            image_tag=tag,
+            trigger=Trigger(kind="ecr-push", event_id=event.id, pushed_at=event.time),
+        )
+        targets.append(
+            DispatchTarget(
+                app=app,
+                execution_name=child_execution_name(app, detail.image_digest),
+                input=request.model_dump(mode="json", exclude_defaults=True),
+            )
+        )
+    if not targets and not errors:
+        reason = "; ".join(ignored) or f"no app config under {configs.prefix} deploys {repository}"
+        return Ignored(reason=f"{shown}: {reason}")
+    logger.info("dispatching push", extra={"image": shown, "apps": [t.app for t in targets]})
+    return Dispatch(targets=targets, ignored=ignored, errors=errors)
+
+
+def _repository(request: ManualRequest, loaded: LoadedConfig) -> str:
+    if request.repository is not None:
+        return request.repository
+    repositories = loaded.config.trigger.repositories if loaded.config.trigger else []
+    if len(repositories) == 1:
+        return repositories[0]
+    raise InputError(
+        "invalid manual input",
+        [
+            FieldError(
+                "repository",
+                f"required: app '{loaded.app}' names {len(repositories)} trigger repositories",
+            )
+        ],
+    )
+
+
+def prepare(request: ManualRequest, context: ExecutionContext, deps: ResolveDeps) -> Deployment:
+    loaded = deps.configs.load(request.app)
+    config = loaded.config
+    if config.cluster_name not in deps.allowed_clusters:
+        allowed = ", ".join(sorted(deps.allowed_clusters)) or "none"
+        raise ConfigError(
+            f"config of app '{request.app}' is invalid",
+            [
+                FieldError(
+                    "cluster",
+                    f"'{config.cluster}' is not a cluster this stack may deploy to "
+                    f"(ClusterNames: {allowed})",
+                )
+            ],
+        )
+    image = deps.ecr.resolve(_repository(request, loaded), request.image_tag, request.image_digest)
+    status = deps.ecs.cluster_status(config.cluster)
+    if status != "ACTIVE":
+        state = "does not exist" if status is None else f"is {status}"
+        raise ResourceNotFound(f"cluster '{config.cluster}' {state}")
+    deployment = Deployment(
+        deployment_id=context.Name,
+        execution_arn=context.Id,
+        app=request.app,
+        config=config,
+        config_digest=loaded.digest,
+        image=image,
+        options=Options(
+            skip_pre_tasks=request.skip_pre_tasks,
+            skip_post_tasks=request.skip_post_tasks,
+            force=request.force,
+            poll_seconds=request.poll_seconds or config.poll_seconds,
+        ),
+        trigger=request.trigger,
+        requested_at=request.trigger.pushed_at or context.StartTime,
+        services=[
+            ServiceRollout(
+                name=service.name,
+                containers=list(service.containers),
+                force=service.force or request.force,
+                max_wait_minutes=service.max_wait,
+            )
+            for service in config.services
+        ],
+        pre_tasks=[]
+        if request.skip_pre_tasks
+        else [TaskRun(config=t) for t in config.phase_tasks("pre")],
+        post_tasks=[]
+        if request.skip_post_tasks
+        else [TaskRun(config=t) for t in config.phase_tasks("post")],
+    )
+    deps.table.create_record(
+        record_key(deployment.requested_at, deployment.deployment_id), new_record(deployment)
+    )
+    logger.info("deployment accepted", extra={"app": deployment.app, "image": image.uri})
+    return deployment
+
+
+def _record_rejection(
+    request: ManualRequest, context: ExecutionContext, exc: DeployerError, table: DeploymentsTable
+) -> None:
+    """A request for a known app that cannot proceed is still a deployment on record."""
+    requested_at = request.trigger.pushed_at or context.StartTime
+    now = iso(utcnow())
+    record = HistoryRecord(
+        app=request.app,
+        deployment_id=context.Name,
+        execution_arn=context.Id,
+        status="FAILED",
+        repository=request.repository,
+        digest=request.image_digest,
+        tag=request.image_tag,
+        trigger=request.trigger.kind,
+        event_id=request.trigger.event_id,
+        actor=request.trigger.actor,
+        requested_at=iso(requested_at),
+        finished_at=now,
+        updated_at=now,
+        error=exc.error_name,
+        cause=str(exc),
+    )
+    table.create_record(record_key(requested_at, context.Name), record)

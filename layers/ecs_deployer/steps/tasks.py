@@ -1,0 +1,120 @@
+"""Run the one-off tasks of a phase, and check them until every one has stopped.
+
+All families of a phase start together (as ECS Toolkit does). The phase fails when any
+task did not run to an exit code of 0 in every watched container — but only once every
+task has stopped, so a failing asset sync never leaves a migration running unobserved.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools import Logger
+
+from ecs_deployer.state import TaskResult
+from ecs_deployer.tasks import TaskJudgement, TaskSnapshot, judge_task
+
+if TYPE_CHECKING:
+    from ecs_deployer.aws.ecs import EcsGateway
+    from ecs_deployer.state import Deployment, Phase, TaskRun
+
+logger = Logger(child=True)
+
+
+def run_tasks(deployment: Deployment, phase: Phase, ecs: EcsGateway, now: datetime) -> Deployment:
+    for run in deployment.tasks(phase):
+        if run.state != "PENDING":
+            continue  # a retried step: these were started already
+        started = ecs.run_task(
+            deployment.cluster,
+            run.task_definition or run.family,
+            run.config,
+            started_by=f"ecs-deployer/{deployment.deployment_id}",
+            idempotency_key=f"{deployment.execution_arn}/{phase}/{run.family}",
+        )
+        run.task_arns = started.task_arns
+        # Tasks that did start are still watched to their end before the phase fails.
+        run.start_failures = started.failures
+        run.started_at = now
+        run.state = "RUNNING"
+        logger.info(
+            "started tasks", extra={"family": run.family, "tasks": run.task_arns, "phase": phase}
+        )
+    deployment.progress = "WAIT"
+    return deployment
+
+
+def _result(arn: str, snapshot: TaskSnapshot | None) -> TaskResult:
+    if snapshot is None:
+        return TaskResult(task_arn=arn, last_status="MISSING")
+    return TaskResult(
+        task_arn=arn,
+        last_status=snapshot.last_status,
+        exit_codes=snapshot.exit_codes,
+        stop_code=snapshot.stop_code,
+        stopped_reason=snapshot.stopped_reason,
+    )
+
+
+def _judge_run(
+    run: TaskRun, snapshots: dict[str, TaskSnapshot], ecs: EcsGateway, cluster: str, now: datetime
+) -> None:
+    judgements: list[TaskJudgement] = []
+    for arn in run.task_arns:
+        snapshot = snapshots.get(arn)
+        judgements.append(
+            judge_task(snapshot, run.watch_containers)
+            if snapshot
+            else TaskJudgement("FAILED", f"task {arn.rsplit('/', 1)[-1]} is unknown to ECS")
+        )
+    run.results = [_result(arn, snapshots.get(arn)) for arn in run.task_arns]
+    running = [
+        arn
+        for arn, judgement in zip(run.task_arns, judgements, strict=True)
+        if judgement.state == "RUNNING"
+    ]
+    failures = [f"RunTask failed: {failure}" for failure in run.start_failures]
+    failures += [judgement.reason for judgement in judgements if judgement.state == "FAILED"]
+    deadline = (run.started_at or now) + timedelta(minutes=run.config.max_wait)
+    if running and now >= deadline:
+        reason = f"ecs-deployer: task did not stop within max_wait ({run.config.max_wait} min)"
+        for arn in running:
+            ecs.stop_task(cluster, arn, reason)
+        run.state = "TIMED_OUT"
+        run.reason = (
+            f"family '{run.family}': {len(running)} task(s) still running "
+            f"after {run.config.max_wait} min; stopped them"
+        )
+    elif running:
+        return
+    elif failures or not run.task_arns:
+        run.state = "FAILED"
+        run.reason = "; ".join(failures) or f"family '{run.family}': no task started"
+    else:
+        run.state = "SUCCEEDED"
+        run.reason = None
+
+
+def check_tasks(deployment: Deployment, phase: Phase, ecs: EcsGateway, now: datetime) -> Deployment:
+    runs = [run for run in deployment.tasks(phase) if run.state == "RUNNING"]
+    snapshots, _ = ecs.describe_tasks(
+        deployment.cluster, [arn for run in runs for arn in run.task_arns]
+    )
+    for run in runs:
+        _judge_run(run, snapshots, ecs, deployment.cluster, now)
+    runs = deployment.tasks(phase)
+    if any(run.state == "RUNNING" for run in runs):
+        deployment.progress = "WAIT"
+        return deployment
+    failed = [run for run in runs if run.state in ("FAILED", "TIMED_OUT")]
+    if failed:
+        error = "DeployTimeout" if all(run.state == "TIMED_OUT" for run in failed) else "TaskFailed"
+        deployment.fail(
+            error,
+            f"{phase}-deploy tasks failed: "
+            + "; ".join(run.reason or run.family for run in failed),
+        )
+    else:
+        deployment.progress = "DONE"
+    return deployment
