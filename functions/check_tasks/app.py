@@ -1,0 +1,26 @@
+"""Check tasks: have the tasks of a phase stopped, and with which exit codes?"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import event_parser
+
+from ecs_deployer.aws.clients import ecs_client
+from ecs_deployer.aws.ecs import EcsGateway
+from ecs_deployer.events import PhaseEvent
+from ecs_deployer.history import utcnow
+from ecs_deployer.steps.tasks import check_tasks
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+ecs = EcsGateway(ecs_client())
+
+
+@logger.inject_lambda_context
+@event_parser(model=PhaseEvent)
+def lambda_handler(event: PhaseEvent, context: LambdaContext) -> dict[str, Any]:
+    return check_tasks(event.deployment, event.phase, ecs, utcnow()).to_payload()

@@ -1,0 +1,37 @@
+"""Lock: acquire the app's lock (or wait, or give way), check it at safe points, release it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import event_parser
+
+from ecs_deployer.aws.clients import dynamodb_client, sfn_client
+from ecs_deployer.aws.dynamodb import DeploymentsTable
+from ecs_deployer.aws.stepfunctions import Executions
+from ecs_deployer.events import LockEvent
+from ecs_deployer.history import utcnow
+from ecs_deployer.settings import Settings
+from ecs_deployer.steps import locks
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+settings = Settings.from_env()
+table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
+executions = Executions(sfn_client())
+
+
+@logger.inject_lambda_context
+@event_parser(model=LockEvent)
+def lambda_handler(event: LockEvent, context: LambdaContext) -> dict[str, Any]:
+    deployment, now = event.deployment, utcnow()
+    if event.action == "acquire":
+        deployment = locks.acquire(deployment, table, executions, now)
+    elif event.action == "checkpoint":
+        deployment = locks.checkpoint(deployment, table, executions, now)
+    else:
+        deployment = locks.release(deployment, table, now)
+    return deployment.to_payload()

@@ -1,0 +1,38 @@
+"""Resolve: execution input → ignored, dispatched per app, rejected, or a deployment."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import event_parser
+
+from ecs_deployer.aws.clients import dynamodb_client, ecr_client, ecs_client
+from ecs_deployer.aws.dynamodb import DeploymentsTable
+from ecs_deployer.aws.ecr import EcrGateway
+from ecs_deployer.aws.ecs import EcsGateway
+from ecs_deployer.config.store import ConfigStore
+from ecs_deployer.events import ResolveEvent
+from ecs_deployer.settings import Settings
+from ecs_deployer.steps.resolve import ResolveDeps, resolve
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+settings = Settings.from_env()
+deps = ResolveDeps(
+    configs=ConfigStore(settings.config_prefix),
+    ecr=EcrGateway(ecr_client()),
+    ecs=EcsGateway(ecs_client()),
+    table=DeploymentsTable(dynamodb_client(), settings.deployments_table),
+    allowed_clusters=settings.allowed_clusters,
+)
+
+
+@logger.inject_lambda_context
+@event_parser(model=ResolveEvent)
+def lambda_handler(event: ResolveEvent, context: LambdaContext) -> dict[str, Any]:
+    result = resolve(event.input, event.execution, deps)
+    payload: dict[str, Any] = result.model_dump(mode="json", by_alias=True)
+    return payload

@@ -1,0 +1,31 @@
+"""Update services: start the rollout to the new revisions, or the rollback to the old ones."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import event_parser
+
+from ecs_deployer.aws.clients import dynamodb_client, ecs_client
+from ecs_deployer.aws.dynamodb import DeploymentsTable
+from ecs_deployer.aws.ecs import EcsGateway
+from ecs_deployer.events import ModeEvent
+from ecs_deployer.history import utcnow
+from ecs_deployer.settings import Settings
+from ecs_deployer.steps.services import start_rollback, update_services
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+settings = Settings.from_env()
+ecs = EcsGateway(ecs_client())
+table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
+
+
+@logger.inject_lambda_context
+@event_parser(model=ModeEvent)
+def lambda_handler(event: ModeEvent, context: LambdaContext) -> dict[str, Any]:
+    step = update_services if event.mode == "deploy" else start_rollback
+    return step(event.deployment, ecs, table, utcnow()).to_payload()
