@@ -1,0 +1,237 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import yaml
+
+from ecs_deployer.config.parsing import parse_app_config, raw_trigger_repositories
+from ecs_deployer.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ecs_deployer.config.models import AppConfig
+
+CONFIGS = Path(__file__).parent.parent / "configs"
+
+
+def _parse(document: dict[str, object]) -> AppConfig:
+    return parse_app_config(yaml.safe_dump(document), "test config")
+
+
+def _errors(document: dict[str, object]) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        _parse(document)
+    return [str(error) for error in caught.value.errors]
+
+
+def _minimal(**extra: object) -> dict[str, object]:
+    return {
+        "version": "v1",
+        "cluster": "demo",
+        "services": [{"name": "web", "containers": ["app"]}],
+        **extra,
+    }
+
+
+@pytest.mark.parametrize("name", ["ecs_toolkit_rails.yml", "ecs_toolkit_minimal.yml"])
+def test_ecs_toolkit_files_are_accepted_as_is(name: str) -> None:
+    config = parse_app_config((CONFIGS / name).read_text(), name)
+    assert config.cluster == "example"
+    assert config.phase_tasks("post") == []
+    assert config.services[0].max_wait == 15  # ECS Toolkit's default
+
+
+def test_ecs_toolkit_example_keeps_every_task_option() -> None:
+    config = parse_app_config((CONFIGS / "ecs_toolkit_rails.yml").read_text(), "rails")
+    sync, migrate = config.phase_tasks("pre")
+    assert sync.launch_type == "fargate"
+    assert sync.network_configuration is not None
+    assert sync.network_configuration.vpc_configuration.assign_public_ip is True
+    assert sync.network_configuration.vpc_configuration.subnets == ["subnet-0123456789abcdef0"]
+    assert migrate.launch_type == "ec2"
+    assert [s.containers for s in config.services] == [["rails"], ["resque"], ["resque-scheduler"]]
+
+
+def test_deployer_keys_are_understood() -> None:
+    config = parse_app_config((CONFIGS / "shop.yml").read_text(), "shop", app="shop")
+    assert config.trigger is not None
+    assert config.trigger.accepts_tag("v1.2.3")
+    assert config.trigger.accepts_tag("release-42")
+    assert not config.trigger.accepts_tag("release-42b")
+    assert not config.trigger.accepts_tag("main-abc")
+    assert not config.trigger.accepts_tag(None)
+    assert (config.poll_seconds, config.rollback, config.concurrency, config.keep_revisions) == (
+        15,
+        "auto",
+        "supersede",
+        5,
+    )
+    migrate = config.phase_tasks("pre")[0]
+    assert migrate.watch_containers == ["app"]
+    assert migrate.max_wait == 20
+    assert config.phase_tasks("post")[0].family == "shop-smoke-test:3"
+
+
+def test_defaults() -> None:
+    config = _parse(_minimal())
+    assert config.tasks is None
+    assert (config.poll_seconds, config.rollback, config.concurrency, config.keep_revisions) == (
+        10,
+        "auto",
+        "queue",
+        10,
+    )
+    assert config.services[0].force is False
+
+
+def test_untagged_pushes_deploy_only_without_tag_filters() -> None:
+    config = _parse(_minimal(trigger={"repositories": ["shop"]}))
+    assert config.trigger is not None
+    assert config.trigger.accepts_tag(None)
+    assert config.trigger.accepts_tag("anything")
+
+
+def test_unknown_field_is_named_with_its_path() -> None:
+    document = _minimal()
+    document["services"] = [{"name": "web", "containers": ["app"], "max_wiat": 3}]
+    assert _errors(document) == ["services[0].max_wiat: unknown field"]
+
+
+def test_every_error_is_reported_at_once() -> None:
+    errors = _errors(
+        {
+            "version": "v2",
+            "services": [{"name": "web", "containers": []}],
+            "tasks": {"pre": [{"family": "migrate", "count": 11, "containers": ["app"]}]},
+            "poll_seconds": "10",
+        }
+    )
+    assert "version: input should be 'v1'" in errors
+    assert "cluster: required field is missing" in errors
+    assert any(
+        e.startswith("services[0].containers: list should have at least 1 item") for e in errors
+    )
+    assert "tasks.pre[0].count: input should be less than or equal to 10" in errors
+    assert "poll_seconds: input should be a valid integer" in errors
+
+
+@pytest.mark.parametrize(
+    ("task", "message"),
+    [
+        (
+            {
+                "launch_type": "fargate",
+                "capacity_provider_strategies": [{"capacity_provider": "FARGATE"}],
+            },
+            "launch_type and capacity_provider_strategies are mutually exclusive",
+        ),
+        (
+            {"capacity_provider_strategies": [{"capacity_provider": f"cp{i}"} for i in range(7)]},
+            "list should have at most 6 items",
+        ),
+        (
+            {
+                "capacity_provider_strategies": [
+                    {"capacity_provider": "a", "base": 1},
+                    {"capacity_provider": "b", "base": 2},
+                ]
+            },
+            "only one capacity provider strategy may have a base",
+        ),
+        ({"launch_type": "FARGATE"}, "input should be 'ec2', 'fargate' or 'external'"),
+        (
+            {
+                "network_configuration": {
+                    "vpc_configuration": {
+                        "assign_public_ip": False,
+                        "subnets": [],
+                        "security_groups": [],
+                    }
+                }
+            },
+            "list should have at least 1 item",
+        ),
+        (
+            {
+                "network_configuration": {
+                    "vpc_configuration": {
+                        "assign_public_ip": False,
+                        "subnets": ["s"],
+                        "security_groups": [f"sg{i}" for i in range(6)],
+                    }
+                }
+            },
+            "list should have at most 5 items",
+        ),
+        (
+            {
+                "network_configuration": {
+                    "vpc_configuration": {
+                        "assign_public_ip": False,
+                        "subnets": [f"s{i}" for i in range(17)],
+                    }
+                }
+            },
+            "list should have at most 16 items",
+        ),
+        ({"containers": ["app", "app"]}, "container 'app' is listed twice"),
+        ({"family": "not a family!"}, "string should match pattern"),
+    ],
+)
+def test_task_rules(task: dict[str, object], message: str) -> None:
+    document = _minimal(tasks={"pre": [{"family": "migrate", "containers": ["app"], **task}]})
+    errors = _errors(document)
+    assert any(message in error and error.startswith("tasks.pre[0]") for error in errors), errors
+
+
+def test_tasks_and_phases_may_be_absent() -> None:
+    assert _parse(_minimal(tasks={})).phase_tasks("pre") == []
+    assert _parse(_minimal(tasks={"post": []})).phase_tasks("post") == []
+
+
+def test_duplicate_services_are_rejected() -> None:
+    document = _minimal()
+    document["services"] = [{"name": "web", "containers": ["app"]}] * 2
+    assert _errors(document) == ["services: service 'web' is listed twice"]
+
+
+def test_wrong_types_are_rejected_not_coerced() -> None:
+    document = _minimal()
+    document["services"] = [
+        {"name": "web", "containers": ["app"], "force": "yes", "max_wait": "15"}
+    ]
+    assert _errors(document) == [
+        "services[0].force: input should be a valid boolean",
+        "services[0].max_wait: input should be a valid integer",
+    ]
+
+
+def test_bad_regex_tag_filter_is_named() -> None:
+    errors = _errors(_minimal(trigger={"repositories": ["shop"], "tags": [{"regex": "("}]}))
+    assert len(errors) == 1
+    assert errors[0].startswith("trigger.tags[0]: invalid regex")
+
+
+def test_app_name_must_match_its_parameter() -> None:
+    text = yaml.safe_dump(_minimal(app="shop"))
+    with pytest.raises(ConfigError, match="app: 'shop' does not match the parameter name 'books'"):
+        parse_app_config(text, "config", app="books")
+
+
+@pytest.mark.parametrize("text", ["version: [", "- just\n- a list\n", ""])
+def test_not_a_mapping_or_not_yaml(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_app_config(text, "config")
+
+
+def test_cluster_may_be_an_arn() -> None:
+    config = _parse(_minimal(cluster="arn:aws:ecs:us-east-1:123456789012:cluster/prod"))
+    assert config.cluster_name == "prod"
+
+
+def test_raw_trigger_repositories_of_a_broken_config() -> None:
+    assert raw_trigger_repositories("version: v9\ntrigger:\n  repositories: [shop, 3]\n") == [
+        "shop"
+    ]
+    assert raw_trigger_repositories("[") == []

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ecs_deployer.errors import InputError
+from ecs_deployer.inputs import EcrImageActionEvent, ManualRequest, parse_execution_input
+from tests.support import load_event
+
+
+def test_ecr_push_event_is_parsed_with_powertools_eventbridge_model() -> None:
+    event = parse_execution_input(load_event("ecr_push"))
+    assert isinstance(event, EcrImageActionEvent)
+    assert event.detail_type == "ECR Image Action"
+    assert event.detail.repository_name == "shop"
+    assert event.detail.image_tag == "v1.4.2"
+    assert event.detail.image_digest.startswith("sha256:9d2f")
+    assert event.is_successful_push
+    # Fields AWS adds to the detail are kept, not refused.
+    assert event.detail.model_extra == {
+        "manifest-media-type": "application/vnd.docker.distribution.manifest.v2+json",
+        "artifact-media-type": "application/vnd.docker.container.image.v1+json",
+    }
+
+
+def test_untagged_push() -> None:
+    event = parse_execution_input(load_event("ecr_push_untagged"))
+    assert isinstance(event, EcrImageActionEvent)
+    assert event.detail.image_tag is None
+    assert event.is_successful_push
+
+
+@pytest.mark.parametrize("name", ["ecr_delete", "ecr_push_failed"])
+def test_deletes_and_failed_pushes_are_not_successful_pushes(name: str) -> None:
+    event = parse_execution_input(load_event(name))
+    assert isinstance(event, EcrImageActionEvent)
+    assert not event.is_successful_push
+
+
+def test_manual_inputs() -> None:
+    by_tag = parse_execution_input(load_event("manual_tag"))
+    assert isinstance(by_tag, ManualRequest)
+    assert (by_tag.app, by_tag.image_tag, by_tag.image_digest, by_tag.force) == (
+        "shop",
+        "v1.4.2",
+        None,
+        False,
+    )
+    assert by_tag.trigger.kind == "manual"
+    by_digest = parse_execution_input(load_event("manual_digest"))
+    assert isinstance(by_digest, ManualRequest)
+    assert (by_digest.repository, by_digest.skip_pre_tasks, by_digest.force) == ("shop", True, True)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"app": "shop"}, "give image_tag or image_digest"),
+        ({"app": "shop", "image_tag": "v1", "forse": True}, "forse: unknown field"),
+        (
+            {"app": "shop", "image_tag": "v1", "force": "yes"},
+            "force: input should be a valid boolean",
+        ),
+        (
+            {"app": "shop", "image_digest": "sha256:abc"},
+            "image_digest: string should match pattern",
+        ),
+        ({"app": "shop", "image_tag": "has space"}, "image_tag: string should match pattern"),
+        ({"app": "shop!", "image_tag": "v1"}, "app: string should match pattern"),
+        ({"image_tag": "v1"}, "app: required field is missing"),
+        (
+            {"app": "shop", "image_tag": "v1", "poll_seconds": 0},
+            "poll_seconds: input should be greater than or equal to 1",
+        ),
+        (
+            {"app": "shop", "image_tag": "v1", "poll_seconds": "5"},
+            "poll_seconds: input should be a valid integer",
+        ),
+        ([], "execution input must be a JSON object"),
+        (
+            {"source": "aws.ecr", "detail-type": "ECR Image Action"},
+            "detail: required field is missing",
+        ),
+    ],
+)
+def test_malformed_inputs_name_the_field(raw: Any, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_execution_input(raw)
+    assert message in str(caught.value)

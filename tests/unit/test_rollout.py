@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from typing import Any
+
+from ecs_deployer.rollout import ServiceSnapshot, judge_rollout
+
+OLD = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7"
+NEW = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:8"
+
+
+def _deployment(
+    id_: str, status: str, td: str, rollout: str | None, running: int = 2, **extra: Any
+) -> dict[str, Any]:
+    data = {
+        "id": id_,
+        "status": status,
+        "taskDefinition": td,
+        "desiredCount": 2,
+        "runningCount": running,
+        "pendingCount": 0,
+        "failedTasks": 0,
+        **extra,
+    }
+    if rollout is not None:
+        data["rolloutState"] = rollout
+        data["rolloutStateReason"] = f"ECS deployment {id_} {rollout.lower()}."
+    return data
+
+
+def _service(*deployments: dict[str, Any]) -> ServiceSnapshot:
+    return ServiceSnapshot.from_api(
+        {
+            "serviceName": "web",
+            "serviceArn": "arn:aws:ecs:us-east-1:123456789012:service/demo/web",
+            "status": "ACTIVE",
+            "deployments": list(deployments),
+            "events": [],
+        }
+    )
+
+
+def test_completed_only_when_ours_is_primary_completed_on_our_revision() -> None:
+    snapshot = _service(_deployment("ecs-svc/2", "PRIMARY", NEW, "COMPLETED"))
+    assert judge_rollout(snapshot, "ecs-svc/2", NEW, OLD).state == "COMPLETED"
+
+
+def test_in_progress_while_rolling() -> None:
+    snapshot = _service(
+        _deployment("ecs-svc/2", "PRIMARY", NEW, "IN_PROGRESS", running=1),
+        _deployment("ecs-svc/1", "ACTIVE", OLD, "COMPLETED"),
+    )
+    judgement = judge_rollout(snapshot, "ecs-svc/2", NEW, OLD)
+    assert judgement.state == "IN_PROGRESS"
+    assert judgement.progress == "1/2 running"
+
+
+def test_failed_rollout() -> None:
+    snapshot = _service(
+        _deployment("ecs-svc/2", "PRIMARY", NEW, "FAILED", running=0, failedTasks=3)
+    )
+    judgement = judge_rollout(snapshot, "ecs-svc/2", NEW, OLD)
+    assert judgement.state == "FAILED"
+    assert "failed" in judgement.reason
+    assert judgement.progress == "0/2 running, 3 failed"
+
+
+def test_circuit_breaker_rollback_in_progress_is_not_success() -> None:
+    snapshot = _service(
+        _deployment("ecs-svc/3", "PRIMARY", OLD, "IN_PROGRESS"),
+        _deployment("ecs-svc/2", "ACTIVE", NEW, "FAILED", running=0),
+    )
+    judgement = judge_rollout(snapshot, "ecs-svc/2", NEW, OLD)
+    assert judgement.state == "ROLLED_BACK_BY_ECS"
+    assert "web:7" in judgement.reason
+
+
+def test_circuit_breaker_rollback_completed_and_ours_gone_is_not_success() -> None:
+    # The service is healthy again — on the old revision. The best-known deploy-tool bug is
+    # to call this a success.
+    snapshot = _service(_deployment("ecs-svc/3", "PRIMARY", OLD, "COMPLETED"))
+    assert judge_rollout(snapshot, "ecs-svc/2", NEW, OLD).state == "ROLLED_BACK_BY_ECS"
+
+
+def test_replaced_by_someone_else() -> None:
+    other = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:9"
+    snapshot = _service(
+        _deployment("ecs-svc/4", "PRIMARY", other, "IN_PROGRESS"),
+        _deployment("ecs-svc/2", "ACTIVE", NEW, "IN_PROGRESS"),
+    )
+    judgement = judge_rollout(snapshot, "ecs-svc/2", NEW, OLD)
+    assert judgement.state == "REPLACED"
+    assert "web:9" in judgement.reason
+
+
+def test_ours_gone_and_primary_on_our_revision_is_still_not_ours() -> None:
+    snapshot = _service(_deployment("ecs-svc/5", "PRIMARY", NEW, "COMPLETED"))
+    assert judge_rollout(snapshot, "ecs-svc/2", NEW, OLD).state == "REPLACED"
+
+
+def test_services_without_rollout_state_are_steady_when_all_tasks_run() -> None:
+    rolling = _service(_deployment("ecs-svc/2", "PRIMARY", NEW, None, running=1))
+    assert judge_rollout(rolling, "ecs-svc/2", NEW, OLD).state == "IN_PROGRESS"
+    steady = _service(_deployment("ecs-svc/2", "PRIMARY", NEW, None, running=2))
+    assert judge_rollout(steady, "ecs-svc/2", NEW, OLD).state == "COMPLETED"
+
+
+def test_snapshot_reads_the_api_shape() -> None:
+    snapshot = ServiceSnapshot.from_api(
+        {
+            "serviceName": "web",
+            "serviceArn": "arn",
+            "status": "DRAINING",
+            "deploymentController": {"type": "CODE_DEPLOY"},
+            "deployments": [_deployment("ecs-svc/2", "PRIMARY", NEW, "COMPLETED")],
+            "events": [{"message": f"event {i}"} for i in range(5)],
+        }
+    )
+    assert (snapshot.status, snapshot.deployment_controller, snapshot.task_definition) == (
+        "DRAINING",
+        "CODE_DEPLOY",
+        NEW,
+    )
+    assert snapshot.recent_events == ("event 0", "event 1", "event 2")
