@@ -1,0 +1,240 @@
+"""The sample app the demo deploys: an ECS app made of a web service (with a log-router
+sidecar), a worker, a database-migration task run before the rollout and a smoke test
+run after it, all on Fargate, with its image in ECR and its config in the config store.
+
+Seeded through plain boto3 clients, so it works in process and against ``local up``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ecs_deployer.config.models import AppConfig
+from ecs_deployer_tools.config_push import push_config
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_ssm import SSMClient
+
+APP = "shop"
+CLUSTER = "shop-demo"
+REPOSITORY = "shop"
+WEB, WORKER = "shop-web", "shop-worker"
+MIGRATE, SMOKE_TEST = "shop-migrate", "shop-smoke-test"
+INITIAL_TAG = "v1.0.0"
+
+
+@dataclass(frozen=True)
+class Clients:
+    ecs: ECSClient
+    ecr: ECRClient
+    ssm: SSMClient
+    ec2: EC2Client
+    iam: IAMClient
+
+
+@dataclass
+class SeededApp:
+    app: str
+    cluster: str
+    repository: str
+    registry: str
+    initial_image: str
+    services: list[str]
+    task_definitions: dict[str, str] = field(default_factory=dict)  # family → first ARN
+
+
+def image_manifest(version: str) -> str:
+    """A Docker image manifest whose digest differs per ``version`` (its layer does)."""
+    layer = hashlib.sha256(f"shop layer {version}".encode()).hexdigest()
+    config = hashlib.sha256(f"shop config {version}".encode()).hexdigest()
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1469,
+                "digest": f"sha256:{config}",
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 31357624,
+                    "digest": f"sha256:{layer}",
+                }
+            ],
+        }
+    )
+
+
+def app_config(subnet: str, security_group: str, **overrides: Any) -> AppConfig:
+    network = {
+        "vpc_configuration": {
+            "assign_public_ip": False,
+            "security_groups": [security_group],
+            "subnets": [subnet],
+        }
+    }
+    document: dict[str, Any] = {
+        "version": "v1",
+        "app": APP,
+        "cluster": CLUSTER,
+        "trigger": {"repositories": [REPOSITORY], "tags": ["v*"]},
+        "poll_seconds": 1,
+        "tasks": {
+            "pre": [
+                {
+                    "family": MIGRATE,
+                    "count": 1,
+                    "containers": ["app"],
+                    "launch_type": "fargate",
+                    "network_configuration": network,
+                    "max_wait": 10,
+                }
+            ],
+            "post": [
+                {
+                    "family": SMOKE_TEST,
+                    "count": 1,
+                    "containers": ["app"],
+                    "launch_type": "fargate",
+                    "network_configuration": network,
+                    "max_wait": 10,
+                }
+            ],
+        },
+        "services": [
+            {"name": WEB, "containers": ["app"], "max_wait": 5},
+            {"name": WORKER, "containers": ["app"], "max_wait": 5},
+        ],
+        **overrides,
+    }
+    return AppConfig.model_validate(document)
+
+
+def _container(name: str, image: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": image,
+        "essential": True,
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": f"/ecs/{APP}",
+                "awslogs-region": "us-east-1",
+                "awslogs-stream-prefix": name,
+            },
+        },
+        **extra,
+    }
+
+
+def _containers_by_family(image: str) -> dict[str, list[dict[str, Any]]]:
+    secret = [
+        {
+            "name": "DATABASE_URL",
+            "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/shop/database-url",
+        }
+    ]
+    return {
+        WEB: [
+            _container(
+                "app",
+                image,
+                portMappings=[{"containerPort": 8000, "protocol": "tcp"}],
+                secrets=secret,
+            ),
+            _container(
+                "log-router",
+                "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.34.3",
+                essential=False,
+            ),
+        ],
+        WORKER: [_container("app", image, command=["celery", "worker"], secrets=secret)],
+        MIGRATE: [
+            _container("app", image, command=["python", "manage.py", "migrate"], secrets=secret)
+        ],
+        SMOKE_TEST: [_container("app", image, command=["python", "manage.py", "smoke_test"])],
+    }
+
+
+def _roles(iam: IAMClient) -> tuple[str, str]:
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+    arns = []
+    for role in ("shop-execution", "shop-task"):
+        arns.append(iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)["Role"]["Arn"])
+    return arns[0], arns[1]
+
+
+def seed(clients: Clients, config_prefix: str, **config_overrides: Any) -> SeededApp:
+    """Create the sample app and store its config; returns what a scenario needs to know."""
+    vpc = clients.ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnet = clients.ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24")["Subnet"]["SubnetId"]
+    group = clients.ec2.create_security_group(
+        GroupName="shop", Description="shop tasks", VpcId=vpc
+    )["GroupId"]
+    execution_role, task_role = _roles(clients.iam)
+
+    repository = clients.ecr.create_repository(repositoryName=REPOSITORY)["repository"]
+    pushed = clients.ecr.put_image(
+        repositoryName=REPOSITORY, imageManifest=image_manifest(INITIAL_TAG), imageTag=INITIAL_TAG
+    )
+    registry = repository["repositoryUri"].split("/", 1)[0]
+    initial_image = f"{repository['repositoryUri']}@{pushed['image']['imageId']['imageDigest']}"
+
+    clients.ecs.create_cluster(clusterName=CLUSTER, capacityProviders=["FARGATE", "FARGATE_SPOT"])
+    seeded = SeededApp(APP, CLUSTER, REPOSITORY, registry, initial_image, [WEB, WORKER])
+    for family, containers in _containers_by_family(initial_image).items():
+        response = clients.ecs.register_task_definition(
+            family=family,
+            containerDefinitions=containers,  # type: ignore[arg-type]
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            executionRoleArn=execution_role,
+            taskRoleArn=task_role,
+            runtimePlatform={"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"},
+            tags=[{"key": "app", "value": APP}],
+        )
+        seeded.task_definitions[family] = response["taskDefinition"]["taskDefinitionArn"]
+    for service, count in ((WEB, 2), (WORKER, 1)):
+        clients.ecs.create_service(
+            cluster=CLUSTER,
+            serviceName=service,
+            taskDefinition=seeded.task_definitions[service],
+            desiredCount=count,
+            launchType="FARGATE",
+            networkConfiguration={
+                "awsvpcConfiguration": {
+                    "subnets": [subnet],
+                    "securityGroups": [group],
+                    "assignPublicIp": "DISABLED",
+                }
+            },
+            deploymentConfiguration={
+                "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+                "maximumPercent": 200,
+                "minimumHealthyPercent": 100,
+            },
+        )
+    push_config(clients.ssm, config_prefix, APP, app_config(subnet, group, **config_overrides))
+    return seeded
