@@ -21,6 +21,7 @@ def _valid_register_input(params: dict[str, Any]) -> None:
         .operation_model("RegisterTaskDefinition")
         .input_shape
     )
+    assert shape is not None
     report = ParamValidator().validate(params, shape)
     assert not report.has_errors(), report.generate_report()
 

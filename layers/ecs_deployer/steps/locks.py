@@ -4,7 +4,7 @@ and release it."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools import Logger
 
@@ -22,8 +22,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
-    from ecs_deployer.aws.stepfunctions import Executions
     from ecs_deployer.state import Deployment
+
+
+class Executions(Protocol):
+    """Whether a deployment's execution still runs (Step Functions' DescribeExecution)."""
+
+    def is_running(self, execution_arn: str) -> bool: ...
+
 
 logger = Logger(child=True)
 _WRITE_ATTEMPTS = 5

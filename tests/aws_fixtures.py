@@ -1,0 +1,103 @@
+"""Fixtures for tests that run steps and commands against moto, with the sample app seeded."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ecs_deployer.aws.clients import dynamodb_client, ecr_client, ecs_client, sfn_client
+from ecs_deployer.aws.dynamodb import DeploymentsTable
+from ecs_deployer.aws.ecr import EcrGateway
+from ecs_deployer.aws.ecs import EcsGateway
+from ecs_deployer.aws.stepfunctions import Executions
+from ecs_deployer.config.store import ConfigStore
+from ecs_deployer.steps.resolve import ExecutionContext, ResolveDeps
+from ecs_deployer_tools.demo import sample_app
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+PREFIX = "/ecs-deployer/apps"
+TABLE = "deployments"
+STARTED = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def table(aws: None) -> DeploymentsTable:
+    boto3.client("dynamodb").create_table(
+        TableName=TABLE,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return DeploymentsTable(dynamodb_client(), TABLE)
+
+
+def clients() -> sample_app.Clients:
+    return sample_app.Clients(
+        ecs=boto3.client("ecs"),
+        ecr=boto3.client("ecr"),
+        ssm=boto3.client("ssm"),
+        ec2=boto3.client("ec2"),
+        iam=boto3.client("iam"),
+    )
+
+
+@pytest.fixture
+def seeded(aws: None) -> sample_app.SeededApp:
+    return sample_app.seed(clients(), PREFIX)
+
+
+@pytest.fixture
+def ecs(aws: None) -> EcsGateway:
+    return EcsGateway(ecs_client())
+
+
+@pytest.fixture
+def executions(aws: None) -> Executions:
+    return Executions(sfn_client())
+
+
+@pytest.fixture
+def deps(table: DeploymentsTable, ecs: EcsGateway) -> ResolveDeps:
+    return ResolveDeps(
+        configs=ConfigStore(PREFIX),
+        ecr=EcrGateway(ecr_client()),
+        ecs=ecs,
+        table=table,
+        allowed_clusters=frozenset({sample_app.CLUSTER}),
+    )
+
+
+def context(name: str = "manual-1") -> ExecutionContext:
+    return ExecutionContext(
+        Id=f"arn:aws:states:us-east-1:123456789012:execution:ecs-deployer-deploy:{name}",
+        Name=name,
+        StartTime=STARTED,
+    )
+
+
+def push(tag: str) -> str:
+    """Push a new version of the sample app's image; returns its digest."""
+    response = boto3.client("ecr").put_image(
+        repositoryName=sample_app.REPOSITORY,
+        imageManifest=sample_app.image_manifest(tag),
+        imageTag=tag,
+    )
+    return response["image"]["imageId"]["imageDigest"]

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from typer.testing import CliRunner
+
+from ecs_deployer.state import Deployment
+from ecs_deployer.steps.register import register_task_definitions
+from ecs_deployer.steps.resolve import resolve
+from ecs_deployer.taskdef import registration_input
+from ecs_deployer_tools.cli import app
+from tests.aws_fixtures import context, push
+from tests.support import EVENTS_DIR, load_event
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ecs_deployer.aws.dynamodb import DeploymentsTable
+    from ecs_deployer.aws.ecs import EcsGateway
+    from ecs_deployer.steps.resolve import ResolveDeps
+    from ecs_deployer_tools.demo import sample_app
+
+runner = CliRunner()
+CONFIGS = EVENTS_DIR.parent / "configs"
+
+
+def test_config_validate_accepts_a_valid_file() -> None:
+    result = runner.invoke(app, ["config", "validate", str(CONFIGS / "ecs_toolkit_rails.yml")])
+    assert result.exit_code == 0, result.output
+    assert "is valid" in result.output
+    assert "3 service(s), 2 pre and 0 post task(s)" in result.output
+
+
+def test_config_validate_prints_every_error_with_its_path(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        "version: v1\ncluster: demo\nservices:\n  - name: web\n    containers: [app]\n    max_wiat: 3\ntasks:\n  pre:\n    - {family: m, containers: [app], count: 0}\n"
+    )
+    result = runner.invoke(app, ["config", "validate", str(broken)])
+    assert result.exit_code == 1
+    assert "services[0].max_wiat: unknown field" in result.output
+    assert "tasks.pre[0].count: input should be greater than or equal to 1" in result.output
+    as_json = runner.invoke(app, ["config", "validate", str(broken), "--json"])
+    assert as_json.exit_code == 1
+    document = json.loads(as_json.stdout.strip().splitlines()[-1])
+    assert document["valid"] is False
+    assert {"path": "services[0].max_wiat", "message": "unknown field"} in document["errors"]
+
+
+def test_config_validate_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["config", "validate", str(tmp_path / "nope.yml")]).exit_code == 2
+
+
+def test_taskdef_render_prints_the_register_input(tmp_path: Path) -> None:
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop@sha256:" + "b" * 64
+    result = runner.invoke(
+        app,
+        [
+            "taskdef",
+            "render",
+            "--described",
+            str(EVENTS_DIR / "describe_task_definition_web.json"),
+            "--image",
+            f"app={image}",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    rendered = json.loads(result.stdout)
+    assert [c["image"] for c in rendered["containerDefinitions"]] == [
+        image,
+        "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.34.3",
+    ]
+    assert "registeredAt" not in rendered
+    assert "compatibilities" not in rendered
+    assert rendered["tags"] == [
+        {"key": "app", "value": "shop"},
+        {"key": "team", "value": "commerce"},
+    ]
+
+
+def test_taskdef_render_accepts_epoch_timestamps_and_a_bare_definition(tmp_path: Path) -> None:
+    described: dict[str, Any] = load_event("describe_task_definition_web")["taskDefinition"]
+    described["registeredAt"] = 1763630000.123
+    path = tmp_path / "bare.json"
+    path.write_text(json.dumps(described))
+    result = runner.invoke(
+        app, ["taskdef", "render", "--described", str(path), "--image", "app=x/y:1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "tags" not in json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--image", "nginx=x"], 1, "container(s) nginx not in task definition family 'shop-web'"),
+        (["--image", "app"], 2, "'app' is not CONTAINER=IMAGE"),
+    ],
+)
+def test_taskdef_render_errors(args: list[str], code: int, message: str) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "taskdef",
+            "render",
+            "--described",
+            str(EVENTS_DIR / "describe_task_definition_web.json"),
+            *args,
+        ],
+    )
+    assert result.exit_code == code
+    assert message in " ".join(result.output.split())
+
+
+def test_taskdef_render_is_exactly_what_the_register_step_registers(
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    tmp_path: Path,
+) -> None:
+    ecs_client = boto3.client("ecs")
+    described = ecs_client.describe_task_definition(taskDefinition="shop-web", include=["TAGS"])
+    printed = {"taskDefinition": described["taskDefinition"], "tags": described.get("tags", [])}
+    path = tmp_path / "web.json"
+    path.write_text(json.dumps(printed, default=str))  # timestamps as ISO strings, like the CLI
+
+    push("v2.0.0")
+    deployment = resolve({"app": "shop", "image_tag": "v2.0.0"}, context(), deps)
+    assert isinstance(deployment, Deployment)
+    register_task_definitions(deployment, ecs, table)
+    result = runner.invoke(
+        app,
+        ["taskdef", "render", "--described", str(path), "--image", f"app={deployment.image.uri}"],
+    )
+    assert result.exit_code == 0, result.output
+
+    registered = ecs_client.describe_task_definition(
+        taskDefinition=deployment.services[0].task_definition_after or "", include=["TAGS"]
+    )
+    assert json.loads(result.stdout) == registration_input(
+        registered["taskDefinition"], registered.get("tags", [])
+    )

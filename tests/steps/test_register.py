@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import boto3
+import pytest
+
+from ecs_deployer.errors import ConfigError, ResourceNotFound
+from ecs_deployer.state import Deployment
+from ecs_deployer.steps.register import register_task_definitions
+from ecs_deployer.steps.resolve import resolve
+from ecs_deployer_tools.config_push import push_config
+from ecs_deployer_tools.demo import sample_app
+from tests.aws_fixtures import PREFIX, context, push
+
+if TYPE_CHECKING:
+    from ecs_deployer.aws.dynamodb import DeploymentsTable
+    from ecs_deployer.aws.ecs import EcsGateway
+    from ecs_deployer.steps.resolve import ResolveDeps
+
+
+def _deployment(deps: ResolveDeps, tag: str = "v2.0.0", *, pushed: bool = False) -> Deployment:
+    if not pushed:
+        push(tag)
+    result = resolve({"app": "shop", "image_tag": tag}, context(), deps)
+    assert isinstance(result, Deployment), result
+    return result
+
+
+def _families() -> dict[str, int]:
+    ecs = boto3.client("ecs")
+    arns = ecs.list_task_definitions()["taskDefinitionArns"]
+    counts: dict[str, int] = {}
+    for arn in arns:
+        family = arn.rsplit("/", 1)[-1].rsplit(":", 1)[0]
+        counts[family] = counts.get(family, 0) + 1
+    return counts
+
+
+def _reconfigure(**overrides: object) -> None:
+    ec2 = boto3.client("ec2")
+    subnet = ec2.describe_subnets(Filters=[{"Name": "cidr-block", "Values": ["10.20.1.0/24"]}])[
+        "Subnets"
+    ][0]["SubnetId"]
+    push_config(
+        boto3.client("ssm"), PREFIX, "shop", sample_app.app_config(subnet, "sg-1", **overrides)
+    )
+
+
+def test_clones_every_family_with_the_new_image_only_in_named_containers(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+) -> None:
+    deployment = register_task_definitions(_deployment(deps), ecs, table)
+    image = deployment.image.uri
+    web, worker = deployment.services
+    assert web.task_definition_before == seeded.task_definitions["shop-web"]
+    assert web.task_definition_after
+    assert web.task_definition_after.endswith("shop-web:2")
+    assert web.images_after == {
+        "app": image,
+        "log-router": "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.34.3",
+    }
+    assert worker.task_definition_after
+    assert worker.task_definition_after.endswith("shop-worker:2")
+    migrate, smoke = deployment.pre_tasks[0], deployment.post_tasks[0]
+    assert migrate.task_definition
+    assert migrate.task_definition.endswith("shop-migrate:2")
+    assert migrate.watch_containers == ["app"]
+    assert smoke.task_definition
+    assert smoke.task_definition.endswith("shop-smoke-test:2")
+    registered = boto3.client("ecs").describe_task_definition(
+        taskDefinition=web.task_definition_after, include=["TAGS"]
+    )
+    containers = {c["name"]: c for c in registered["taskDefinition"]["containerDefinitions"]}
+    assert containers["app"]["image"] == image
+    assert containers["app"]["secrets"][0]["name"] == "DATABASE_URL"
+    assert registered["taskDefinition"]["runtimePlatform"]["cpuArchitecture"] == "ARM64"
+    assert registered["tags"] == [{"key": "app", "value": "shop"}]
+    [record] = table.history("shop")
+    assert [s.task_definition_after for s in record.services] == [
+        web.task_definition_after,
+        worker.task_definition_after,
+    ]
+
+
+def test_nothing_changed_registers_nothing(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+) -> None:
+    result = resolve({"app": "shop", "image_tag": sample_app.INITIAL_TAG}, context(), deps)
+    assert isinstance(result, Deployment)
+    deployment = register_task_definitions(result, ecs, table)
+    assert all(not service.changed for service in deployment.services)
+    assert _families() == {"shop-web": 1, "shop-worker": 1, "shop-migrate": 1, "shop-smoke-test": 1}
+
+
+def test_a_retried_or_repeated_registration_reuses_the_latest_revision(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+) -> None:
+    first = register_task_definitions(_deployment(deps), ecs, table)
+    again = register_task_definitions(_deployment(deps, pushed=True), ecs, table)
+    assert [s.task_definition_after for s in again.services] == [
+        s.task_definition_after for s in first.services
+    ]
+    assert _families() == {"shop-web": 2, "shop-worker": 2, "shop-migrate": 2, "shop-smoke-test": 2}
+
+
+def test_unknown_containers_services_and_families_are_all_named_before_anything_is_registered(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+) -> None:
+    _reconfigure(
+        services=[
+            {"name": "shop-web", "containers": ["app", "nginx"]},
+            {"name": "shop-worker", "containers": ["app"]},
+        ],
+        tasks={
+            "pre": [
+                {"family": "shop-seed", "containers": ["app"]},
+                {"family": "shop-migrate", "containers": ["app"], "watch_containers": ["db"]},
+            ]
+        },
+    )
+    with pytest.raises(ResourceNotFound) as caught:
+        register_task_definitions(_deployment(deps), ecs, table)
+    message = str(caught.value)
+    assert (
+        "service 'shop-web': container(s) nginx not in task definition family 'shop-web'" in message
+    )
+    assert "task definition 'shop-seed' not found" in message
+    assert "task family 'shop-migrate': watched container(s) db not in it" in message
+    assert _families() == {"shop-web": 1, "shop-worker": 1, "shop-migrate": 1, "shop-smoke-test": 1}
+
+
+def test_missing_service_is_named(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+) -> None:
+    _reconfigure(
+        services=[
+            {"name": "shop-web", "containers": ["app"]},
+            {"name": "shop-api", "containers": ["app"]},
+        ]
+    )
+    with pytest.raises(
+        ResourceNotFound, match="service 'shop-api' not found in cluster 'shop-demo'"
+    ):
+        register_task_definitions(_deployment(deps), ecs, table)
+    assert _families()["shop-web"] == 1
+
+
+def test_code_deploy_services_are_refused(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+) -> None:
+    boto3.client("ecs").create_service(
+        cluster=sample_app.CLUSTER,
+        serviceName="shop-blue-green",
+        taskDefinition=seeded.task_definitions["shop-web"],
+        desiredCount=1,
+        deploymentController={"type": "CODE_DEPLOY"},
+    )
+    _reconfigure(services=[{"name": "shop-blue-green", "containers": ["app"]}])
+    with pytest.raises(
+        ConfigError,
+        match="services\\[0\\]: 'shop-blue-green' uses the CODE_DEPLOY deployment controller",
+    ):
+        register_task_definitions(_deployment(deps), ecs, table)
+
+
+def test_pinned_task_revision_is_cloned(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+) -> None:
+    _reconfigure(tasks={"pre": [{"family": "shop-migrate:1", "containers": ["app"]}]})
+    deployment = register_task_definitions(_deployment(deps), ecs, table)
+    assert deployment.pre_tasks[0].task_definition
+    assert deployment.pre_tasks[0].task_definition.endswith("shop-migrate:2")

@@ -1,0 +1,212 @@
+from __future__ import annotations
+
+import copy
+import json
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+
+from ecs_deployer.state import Deployment
+from ecs_deployer.steps.resolve import Dispatch, Ignored, Rejected, child_execution_name, resolve
+from ecs_deployer_tools.config_push import push_config
+from ecs_deployer_tools.demo import sample_app
+from tests.aws_fixtures import PREFIX, STARTED, context, push
+from tests.support import load_event
+
+if TYPE_CHECKING:
+    from ecs_deployer.aws.dynamodb import DeploymentsTable
+    from ecs_deployer.steps.resolve import ResolveDeps
+
+
+def _push_event(tag: str | None, digest: str, repository: str = "shop") -> dict[str, Any]:
+    event: dict[str, Any] = copy.deepcopy(load_event("ecr_push"))
+    event["detail"].update({"repository-name": repository, "image-digest": digest})
+    if tag is None:
+        event["detail"].pop("image-tag")
+    else:
+        event["detail"]["image-tag"] = tag
+    return event
+
+
+def test_manual_tag_becomes_a_deployment_pinned_by_digest(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable
+) -> None:
+    digest = push("v2.0.0")
+    result = resolve({"app": "shop", "image_tag": "v2.0.0"}, context(), deps)
+    assert isinstance(result, Deployment)
+    assert result.image.uri == f"{seeded.registry}/shop@{digest}"
+    assert result.image.tag == "v2.0.0"
+    assert [s.name for s in result.services] == ["shop-web", "shop-worker"]
+    assert [run.family for run in result.pre_tasks] == ["shop-migrate"]
+    assert [run.family for run in result.post_tasks] == ["shop-smoke-test"]
+    assert result.options.poll_seconds == 1  # from the app config
+    assert result.requested_at == STARTED
+    [record] = table.history("shop")
+    assert (record.status, record.image, record.trigger) == ("QUEUED", result.image.uri, "manual")
+
+
+def test_manual_options_and_skips(seeded: sample_app.SeededApp, deps: ResolveDeps) -> None:
+    digest = push("v2.0.0")
+    result = resolve(
+        {
+            "app": "shop",
+            "image_digest": digest,
+            "skip_pre_tasks": True,
+            "skip_post_tasks": True,
+            "force": True,
+            "poll_seconds": 7,
+        },
+        context(),
+        deps,
+    )
+    assert isinstance(result, Deployment)
+    assert (result.pre_tasks, result.post_tasks) == ([], [])
+    assert all(service.force for service in result.services)
+    assert result.options.poll_seconds == 7
+    assert result.image.tag is None
+
+
+@pytest.mark.parametrize(
+    ("request_", "error", "fragment"),
+    [
+        ({"app": "nope", "image_tag": "v1.0.0"}, "ConfigError", "no config for app 'nope'"),
+        ({"app": "shop", "image_tag": "v9.9.9"}, "ImageNotFound", "tag 'v9.9.9' not found"),
+        (
+            {"app": "shop", "image_tag": "v1.0.0", "repository": "other"},
+            "ImageNotFound",
+            "'other' does not exist",
+        ),
+        ({"app": "shop", "image_tag": "v1.0.0", "extra": 1}, "InputError", "extra: unknown field"),
+    ],
+)
+def test_bad_requests_are_rejected_and_recorded(
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    table: DeploymentsTable,
+    request_: dict[str, Any],
+    error: str,
+    fragment: str,
+) -> None:
+    result = resolve(request_, context(), deps)
+    assert isinstance(result, Rejected)
+    assert result.outcome.error == error
+    assert fragment in json.loads(result.outcome.cause or "")["message"]
+    if error != "InputError":  # an unparsable request names no app to file it under
+        [record] = table.history(request_["app"])
+        assert (record.status, record.error) == ("FAILED", error)
+
+
+def test_cluster_outside_the_stack_is_a_config_error(
+    seeded: sample_app.SeededApp, deps: ResolveDeps
+) -> None:
+    subnet = boto3.client("ec2").describe_subnets()["Subnets"][0]["SubnetId"]
+    push_config(
+        boto3.client("ssm"),
+        PREFIX,
+        "shop",
+        sample_app.app_config(subnet, "sg-1", cluster="payments"),
+    )
+    result = resolve({"app": "shop", "image_tag": "v1.0.0"}, context(), deps)
+    assert isinstance(result, Rejected)
+    assert result.outcome.error == "ConfigError"
+    assert (
+        "cluster: 'payments' is not a cluster this stack may deploy to (ClusterNames: shop-demo)"
+        in (result.outcome.cause or "")
+    )
+
+
+def test_missing_cluster_is_named(seeded: sample_app.SeededApp, deps: ResolveDeps) -> None:
+    boto3.client("ecs").delete_cluster(cluster=sample_app.CLUSTER)
+    result = resolve({"app": "shop", "image_tag": "v1.0.0"}, context(), deps)
+    assert isinstance(result, Rejected)
+    assert result.outcome.error == "ResourceNotFound"
+    assert "cluster 'shop-demo'" in (result.outcome.cause or "")
+
+
+def test_push_is_dispatched_to_the_app_with_a_deterministic_name(
+    seeded: sample_app.SeededApp, deps: ResolveDeps
+) -> None:
+    digest = push("v2.0.0")
+    result = resolve(_push_event("v2.0.0", digest), context("from-event"), deps)
+    assert isinstance(result, Dispatch)
+    [target] = result.targets
+    assert target.app == "shop"
+    assert target.execution_name == child_execution_name("shop", digest) == f"shop-{digest[7:39]}"
+    assert target.input["image_digest"] == digest
+    assert target.input["image_tag"] == "v2.0.0"
+    assert target.input["trigger"]["kind"] == "ecr-push"
+    # The child's input is a valid manual request that deploys exactly this digest.
+    child = resolve(target.input, context(target.execution_name), deps)
+    assert isinstance(child, Deployment)
+    assert child.image.digest == digest
+    assert child.requested_at.isoformat().startswith("2026-11-22T10:15:30")
+
+
+def test_two_tags_of_one_digest_dispatch_under_one_name(
+    seeded: sample_app.SeededApp, deps: ResolveDeps
+) -> None:
+    digest = push("v2.0.0")
+    first = resolve(_push_event("v2.0.0", digest), context("e1"), deps)
+    second = resolve(_push_event("v2.0.1", digest), context("e2"), deps)
+    assert isinstance(first, Dispatch)
+    assert isinstance(second, Dispatch)
+    assert first.targets[0].execution_name == second.targets[0].execution_name
+
+
+@pytest.mark.parametrize(
+    ("tag", "repository", "reason"),
+    [
+        ("main-1234", "shop", "app 'shop' deploys tags matching v*; 'main-1234' does not match"),
+        (None, "shop", "app 'shop' deploys tags matching v*; the push has no tag"),
+        ("v2.0.0", "books", "no app config under /ecs-deployer/apps deploys books"),
+    ],
+)
+def test_pushes_nobody_wants_are_ignored_with_a_reason(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, tag: str | None, repository: str, reason: str
+) -> None:
+    result = resolve(_push_event(tag, "sha256:" + "1" * 64, repository), context(), deps)
+    assert isinstance(result, Ignored)
+    assert reason in result.reason
+
+
+@pytest.mark.parametrize("name", ["ecr_delete", "ecr_push_failed"])
+def test_deletes_and_failures_are_ignored(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, name: str
+) -> None:
+    result = resolve(load_event(name), context(), deps)
+    assert isinstance(result, Ignored)
+    assert "not a successful push" in result.reason
+
+
+def test_broken_config_that_wants_the_repository_is_reported_not_skipped(
+    seeded: sample_app.SeededApp, deps: ResolveDeps
+) -> None:
+    boto3.client("ssm").put_parameter(
+        Name=f"{PREFIX}/books",
+        Type="String",
+        Value=json.dumps(
+            {
+                "version": "v1",
+                "cluster": "shop-demo",
+                "trigger": {"repositories": ["shop"]},
+                "services": [],
+            }
+        ),
+    )
+    digest = push("v2.0.0")
+    result = resolve(_push_event("v2.0.0", digest), context(), deps)
+    assert isinstance(result, Dispatch)
+    assert [target.app for target in result.targets] == ["shop"]
+    [error] = result.errors
+    assert "app 'books'" in error
+    assert "services: list should have at least 1 item" in error
+
+
+def test_malformed_event_is_rejected() -> None:
+    event = load_event("ecr_push")
+    del event["detail"]["repository-name"]
+    result = resolve(event, context(), None)  # type: ignore[arg-type]  # never reaches AWS
+    assert isinstance(result, Rejected)
+    assert result.outcome.error == "InputError"
+    assert "detail.repository-name: required field is missing" in (result.outcome.cause or "")

@@ -1,0 +1,22 @@
+"""The ``ecs-deployer`` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from ecs_deployer_tools.cli import config_commands, taskdef_commands
+
+app = typer.Typer(
+    name="ecs-deployer",
+    help="Deploy ECS apps when their image is pushed to ECR: configure, plan, deploy, inspect.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.add_typer(config_commands.app, name="config")
+app.add_typer(taskdef_commands.app, name="taskdef")
+
+
+def main() -> None:
+    app()

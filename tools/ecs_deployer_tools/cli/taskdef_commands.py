@@ -1,0 +1,69 @@
+"""``ecs-deployer taskdef``: task definitions, offline."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ecs_deployer.errors import ResourceNotFound
+from ecs_deployer.taskdef import registration_input, with_image
+from ecs_deployer_tools.cli.output import emit_json, fail
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+app = typer.Typer(help="Work with task definitions offline.", no_args_is_help=True)
+
+
+def _parse_images(values: list[str]) -> dict[str, str]:
+    images: dict[str, str] = {}
+    for value in values:
+        container, separator, image = value.partition("=")
+        if not separator or not container or not image:
+            raise typer.BadParameter(f"'{value}' is not CONTAINER=IMAGE", param_hint="--image")
+        images[container] = image
+    return images
+
+
+def _described(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    try:
+        document = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        fail(f"{path} is not JSON: {exc}")
+    if not isinstance(document, dict):
+        fail(f"{path} is not a DescribeTaskDefinition response")
+    # `aws ecs describe-task-definition` prints {"taskDefinition": ..., "tags": [...]};
+    # a bare task definition is accepted too.
+    task_definition = document.get("taskDefinition", document)
+    if not isinstance(task_definition, dict) or "containerDefinitions" not in task_definition:
+        fail(f"{path} has no taskDefinition with containerDefinitions")
+    return task_definition, list(document.get("tags") or [])
+
+
+@app.command()
+def render(
+    described: Annotated[
+        Path,
+        typer.Option(exists=True, dir_okay=False, help="A DescribeTaskDefinition response (JSON)."),
+    ],
+    image: Annotated[
+        list[str],
+        typer.Option(help="CONTAINER=IMAGE; repeat for several containers."),
+    ],
+) -> None:
+    """Print the RegisterTaskDefinition input the deployer would send.
+
+    Example: [bold]aws ecs describe-task-definition --task-definition web --include TAGS > web.json
+    && ecs-deployer taskdef render --described web.json --image app=repo/app@sha256:...[/]
+    """
+    images = _parse_images(image)
+    task_definition, tags = _described(described)
+    registration = registration_input(task_definition, tags)
+    try:
+        for container, uri in images.items():
+            registration = with_image(registration, [container], uri, str(described))
+    except ResourceNotFound as exc:
+        fail(str(exc))
+    emit_json(registration)
