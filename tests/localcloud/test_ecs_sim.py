@@ -1,0 +1,773 @@
+"""The ECS simulation, driven through the real boto3 ECS client on moto."""
+
+from __future__ import annotations
+
+import random
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import botocore.session
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from botocore.model import StringShape
+from botocore.retries.standard import ExponentialBackoff
+from botocore.validate import ParamValidator
+from moto import mock_aws
+from moto.ecs.models import EC2ContainerServiceBackend, Task
+from moto.ecs.responses import EC2ContainerServiceResponse
+from moto.server import ThreadedMotoServer
+
+from ecs_deployer_tools.localcloud.ecs_sim import (
+    EcsFaults,
+    EcsSimulation,
+    RolloutFault,
+    RolloutOutcome,
+    TaskFault,
+    TaskOutcome,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+    from typing import TypeAlias
+
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_ecs.type_defs import DeploymentTypeDef, ServiceTypeDef, TaskTypeDef
+
+    Simulate: TypeAlias = Callable[[EcsFaults], EcsSimulation]
+
+REGION = "us-east-1"
+CLUSTER = "prod"
+DEPLOYMENT_ID = re.compile(r"^ecs-svc/\d{19}$")
+ECS_MODEL = botocore.session.get_session().get_service_model("ecs")
+
+
+@dataclass(frozen=True)
+class Env:
+    """A cluster with two Fargate services (web: 2 tasks, worker: 1) and a migrate family."""
+
+    ecs: ECSClient
+    network: Mapping[str, Any]
+    web_v1: str
+    web_v2: str
+    worker_v1: str
+    worker_v2: str
+    migrate: str
+
+
+def _register(ecs: ECSClient, family: str, containers: list[tuple[str, str, bool]]) -> str:
+    definition = ecs.register_task_definition(
+        family=family,
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[
+            {"name": name, "image": image, "essential": essential, "memory": 128}
+            for name, image, essential in containers
+        ],
+    )
+    return definition["taskDefinition"]["taskDefinitionArn"]
+
+
+def _create_env() -> Env:
+    ecs = boto3.client("ecs", region_name=REGION)
+    ec2: Any = boto3.client("ec2", region_name=REGION)  # no ec2 stubs installed
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": [ec2.describe_subnets()["Subnets"][0]["SubnetId"]],
+            "securityGroups": [ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]],
+        }
+    }
+    ecs.create_cluster(clusterName=CLUSTER)
+    arns = {
+        f"{family}_v{version}": _register(ecs, family, [(family, f"app/{family}:{version}", True)])
+        for family in ("web", "worker")
+        for version in (1, 2)
+    }
+    migrate = _register(
+        ecs, "migrate", [("migrate", "app/migrate:1", True), ("log-router", "fluent-bit", False)]
+    )
+    for name, desired in (("web", 2), ("worker", 1)):
+        ecs.create_service(
+            cluster=CLUSTER,
+            serviceName=name,
+            taskDefinition=arns[f"{name}_v1"],
+            desiredCount=desired,
+            launchType="FARGATE",
+            deploymentController={"type": "ECS"},
+            networkConfiguration=network,  # type: ignore[arg-type]
+        )
+    return Env(ecs=ecs, network=network, migrate=migrate, **arns)
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def simulate(aws: None) -> Iterator[Callable[[EcsFaults], EcsSimulation]]:
+    """Installs a simulation for the test; uninstalled even when the test fails."""
+    started: list[EcsSimulation] = []
+
+    def start(faults: EcsFaults) -> EcsSimulation:
+        simulation = EcsSimulation(faults)
+        simulation.install()
+        started.append(simulation)
+        return simulation
+
+    yield start
+    for simulation in started:
+        simulation.uninstall()
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore's standard retries sleep up to seconds per throttle: not in unit tests."""
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda _self, _context: 0)
+
+
+def describe(ecs: ECSClient, service: str) -> ServiceTypeDef:
+    """One DescribeServices call: one tick of the service."""
+    return ecs.describe_services(cluster=CLUSTER, services=[service])["services"][0]
+
+
+def primary(service: ServiceTypeDef) -> DeploymentTypeDef:
+    return next(d for d in service["deployments"] if d["status"] == "PRIMARY")
+
+
+def deploy(env: Env, service: str, task_definition: str) -> str:
+    """UpdateService to `task_definition`; the id of the deployment it started."""
+    updated = env.ecs.update_service(
+        cluster=CLUSTER, service=service, taskDefinition=task_definition
+    )["service"]
+    return primary(updated)["id"]
+
+
+def run(env: Env, task_definition: str, **kwargs: Any) -> TaskTypeDef:
+    response = env.ecs.run_task(
+        cluster=CLUSTER,
+        taskDefinition=task_definition,
+        launchType="FARGATE",
+        networkConfiguration=env.network,  # type: ignore[arg-type]
+        startedBy="ecs-deployer",
+        **kwargs,
+    )
+    return response["tasks"][0]
+
+
+def describe_task(env: Env, task_arn: str) -> TaskTypeDef:
+    """One DescribeTasks call: one tick of the task."""
+    return env.ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn])["tasks"][0]
+
+
+def assert_output_shape(operation: str, response: Mapping[str, Any]) -> None:
+    """The response has only fields of botocore's output shape, each of the right type."""
+    body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+    shape = ECS_MODEL.operation_model(operation).output_shape
+    assert shape is not None
+    report = ParamValidator().validate(body, shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+def enum(shape_name: str) -> list[str]:
+    shape = ECS_MODEL.shape_for(shape_name)
+    assert isinstance(shape, StringShape)
+    return shape.enum
+
+
+# -- services -----------------------------------------------------------------------------
+
+
+def test_update_service_starts_an_in_progress_primary(simulate: Simulate) -> None:
+    simulate(EcsFaults())
+    env = _create_env()
+    before = primary(describe(env.ecs, "web"))
+
+    updated = env.ecs.update_service(cluster=CLUSTER, service="web", taskDefinition="web:2")
+
+    service = updated["service"]
+    new, previous = service["deployments"]
+    assert DEPLOYMENT_ID.match(new["id"])
+    assert new["id"] != before["id"]
+    assert new["status"] == "PRIMARY"
+    assert new["taskDefinition"] == env.web_v2
+    assert (new["desiredCount"], new["runningCount"], new["failedTasks"]) == (2, 0, 0)
+    assert new["rolloutState"] == "IN_PROGRESS"
+    assert new["rolloutStateReason"] == f"ECS deployment {new['id']} in progress."
+    assert new["launchType"] == "FARGATE"
+    assert new["createdAt"] >= before["createdAt"]
+    assert (previous["id"], previous["status"]) == (before["id"], "ACTIVE")
+    assert previous["runningCount"] == 2  # still serving while the new one starts
+    assert service["taskDefinition"] == env.web_v2  # an ARN, though "web:2" was sent
+
+
+def test_deployment_completes_after_ticks_to_complete(simulate: Simulate) -> None:
+    simulate(EcsFaults(ticks_to_complete=3))
+    env = _create_env()
+    deployment_id = deploy(env, "web", env.web_v2)
+
+    ticks = [describe(env.ecs, "web") for _ in range(3)]
+
+    assert [primary(s)["rolloutState"] for s in ticks] == [
+        "IN_PROGRESS",
+        "IN_PROGRESS",
+        "COMPLETED",
+    ]
+    assert [primary(s)["runningCount"] for s in ticks] == [0, 1, 2]
+    done = ticks[-1]
+    assert [d["id"] for d in done["deployments"]] == [deployment_id]
+    assert primary(done)["rolloutStateReason"] == f"ECS deployment {deployment_id} completed."
+    assert (done["runningCount"], done["pendingCount"]) == (2, 0)
+    messages = [event["message"] for event in done["events"]]
+    assert messages[:2] == [
+        "(service web) has reached a steady state.",
+        f"(service web) (deployment {deployment_id}) deployment completed.",
+    ]
+    assert re.match(
+        r"^\(service web\) has started 2 tasks: \(task \w{32}\) \(task \w{32}\)\.$", messages[-2]
+    )
+    created = [event["createdAt"] for event in done["events"]]
+    assert created == sorted(created, reverse=True)
+
+
+def test_each_call_ticks_a_named_service_once(simulate: Simulate) -> None:
+    simulate(EcsFaults())
+    env = _create_env()
+    deploy(env, "web", env.web_v2)
+    deploy(env, "worker", env.worker_v2)
+
+    def describe_all() -> list[str]:
+        services = env.ecs.describe_services(cluster=CLUSTER, services=["web", "web", "worker"])
+        return [primary(s)["rolloutState"] for s in services["services"]]
+
+    assert describe_all() == ["IN_PROGRESS", "IN_PROGRESS", "IN_PROGRESS"]
+    assert describe_all() == ["COMPLETED", "COMPLETED", "COMPLETED"]
+
+
+def test_fail_leaves_a_failed_primary(simulate: Simulate) -> None:
+    simulation = simulate(EcsFaults(services={"web": RolloutFault(RolloutOutcome.FAIL, ticks=2)}))
+    env = _create_env()
+    deployment_id = deploy(env, "web", env.web_v2)
+
+    assert primary(describe(env.ecs, "web"))["rolloutState"] == "IN_PROGRESS"
+    service = describe(env.ecs, "web")
+
+    failed, previous = service["deployments"]
+    assert (failed["id"], failed["status"], failed["rolloutState"]) == (
+        deployment_id,
+        "PRIMARY",
+        "FAILED",
+    )
+    assert failed["rolloutStateReason"] == "ECS deployment circuit breaker: tasks failed to start."
+    assert failed["failedTasks"] >= 3  # the breaker's smallest threshold
+    assert failed["runningCount"] == 0
+    assert (previous["status"], previous["runningCount"]) == ("ACTIVE", 2)
+    assert service["taskDefinition"] == env.web_v2
+    assert simulation.service_events("web", CLUSTER)[0] == (
+        f"(service web) (deployment {deployment_id}) deployment failed: tasks failed to start."
+    )
+    later = describe(env.ecs, "web")  # a failed rollout does not move any more
+    assert later["deployments"] == service["deployments"]
+
+
+def test_auto_rollback_returns_to_the_last_completed_deployment(simulate: Simulate) -> None:
+    simulation = simulate(
+        EcsFaults(services={"web": RolloutFault(RolloutOutcome.AUTO_ROLLBACK, ticks=1)})
+    )
+    env = _create_env()
+    original_id = primary(describe(env.ecs, "web"))["id"]
+    deployment_id = deploy(env, "web", env.web_v2)
+
+    rolling_back = describe(env.ecs, "web")
+
+    rollback, ours, _original = rolling_back["deployments"]
+    assert (ours["id"], ours["status"], ours["rolloutState"]) == (deployment_id, "ACTIVE", "FAILED")
+    assert rollback["status"] == "PRIMARY"
+    assert rollback["id"] not in {deployment_id, original_id}
+    assert (rollback["taskDefinition"], rollback["rolloutState"]) == (env.web_v1, "IN_PROGRESS")
+    assert rollback["rolloutStateReason"] == (
+        f"ECS deployment circuit breaker: rolling back to deploymentId {original_id}."
+    )
+    assert rolling_back["taskDefinition"] == env.web_v1
+    assert simulation.service_events("web", CLUSTER)[0] == (
+        f"(service web) rolling back to deployment {original_id}."
+    )
+
+    done = [describe(env.ecs, "web") for _ in range(2)][-1]
+
+    assert [(d["id"], d["rolloutState"]) for d in done["deployments"]] == [
+        (rollback["id"], "COMPLETED")
+    ]
+    assert simulation.primary_task_definition("web", CLUSTER) == env.web_v1
+
+
+def test_never_stable_stays_in_progress(simulate: Simulate) -> None:
+    simulate(EcsFaults(services={"web": RolloutFault(RolloutOutcome.NEVER_STABLE)}))
+    env = _create_env()
+    deploy(env, "web", env.web_v2)
+
+    ticks = [primary(describe(env.ecs, "web")) for _ in range(10)]
+
+    assert {d["rolloutState"] for d in ticks} == {"IN_PROGRESS"}
+    assert all(d["runningCount"] < d["desiredCount"] for d in ticks)
+    failed = [d["failedTasks"] for d in ticks]
+    assert failed == sorted(set(failed))  # strictly growing
+
+
+def test_fault_spares_a_rollback_to_the_original_task_definition(simulate: Simulate) -> None:
+    simulation = simulate(EcsFaults(services={"web": RolloutFault(RolloutOutcome.FAIL, ticks=1)}))
+    env = _create_env()
+    deploy(env, "web", env.web_v2)
+    assert primary(describe(env.ecs, "web"))["rolloutState"] == "FAILED"
+
+    rollback_id = deploy(env, "web", env.web_v1)  # the deployer's own rollback
+    done = [describe(env.ecs, "web") for _ in range(2)][-1]
+
+    assert [(d["id"], d["rolloutState"]) for d in done["deployments"]] == [
+        (rollback_id, "COMPLETED")
+    ]
+    assert [d.id for d in simulation.deployments("web", CLUSTER)] == [rollback_id]
+
+
+def test_rollback_fails_also_fails_the_original_task_definition(simulate: Simulate) -> None:
+    faults = EcsFaults(
+        services={"web": RolloutFault(RolloutOutcome.FAIL, ticks=1, rollback_fails=True)}
+    )
+    simulate(faults)
+    env = _create_env()
+    deploy(env, "web", env.web_v2)
+    describe(env.ecs, "web")
+
+    rollback_id = deploy(env, "web", env.web_v1)
+    service = describe(env.ecs, "web")
+
+    assert (primary(service)["id"], primary(service)["rolloutState"]) == (rollback_id, "FAILED")
+
+
+def test_faults_are_keyed_by_service_name(simulate: Simulate) -> None:
+    simulate(EcsFaults(services={"worker": RolloutFault(RolloutOutcome.FAIL, ticks=1)}))
+    env = _create_env()
+    deploy(env, "web", env.web_v2)
+    deploy(env, "worker", env.worker_v2)
+
+    for _ in range(2):
+        services = env.ecs.describe_services(cluster=CLUSTER, services=["web", "worker"])
+
+    states = {s["serviceName"]: primary(s)["rolloutState"] for s in services["services"]}
+    assert states == {"web": "COMPLETED", "worker": "FAILED"}
+
+
+def test_new_deployment_only_for_a_new_task_definition_or_force(simulate: Simulate) -> None:
+    simulate(EcsFaults())
+    env = _create_env()
+    steady_id = primary(describe(env.ecs, "web"))["id"]
+
+    scaled = env.ecs.update_service(
+        cluster=CLUSTER, service="web", taskDefinition=env.web_v1, desiredCount=3
+    )["service"]
+    assert [(d["id"], d["desiredCount"]) for d in scaled["deployments"]] == [(steady_id, 3)]
+    assert scaled["runningCount"] == 3
+
+    forced = env.ecs.update_service(cluster=CLUSTER, service="web", forceNewDeployment=True)
+    new, previous = forced["service"]["deployments"]
+    assert (new["taskDefinition"], new["rolloutState"]) == (env.web_v1, "IN_PROGRESS")
+    assert (previous["id"], previous["status"]) == (steady_id, "ACTIVE")
+
+
+def test_services_created_before_install_are_adopted_as_steady(aws: None) -> None:
+    env = _create_env()
+    with EcsSimulation() as simulation:
+        service = describe(env.ecs, "web")
+
+        assert (primary(service)["rolloutState"], service["runningCount"]) == ("COMPLETED", 2)
+        deployment_id = deploy(env, "web", env.web_v2)
+        assert simulation.deployments("web", CLUSTER)[0].id == deployment_id
+
+
+def test_service_responses_match_botocore_output_shapes(simulate: Simulate) -> None:
+    simulate(EcsFaults(services={"web": RolloutFault(RolloutOutcome.AUTO_ROLLBACK, ticks=1)}))
+    env = _create_env()
+    updated = env.ecs.update_service(cluster=CLUSTER, service="web", taskDefinition=env.web_v2)
+    described = env.ecs.describe_services(cluster=CLUSTER, services=["web"])
+
+    assert_output_shape("UpdateService", updated)
+    assert_output_shape("DescribeServices", described)
+    rollout_states = enum("DeploymentRolloutState")
+    deployments = described["services"][0]["deployments"]
+    assert len(deployments) == 3
+    assert {d["rolloutState"] for d in deployments} <= set(rollout_states)
+
+
+# -- tasks --------------------------------------------------------------------------------
+
+
+def test_run_task_starts_a_pending_task_with_every_container(simulate: Simulate) -> None:
+    simulate(EcsFaults())
+    env = _create_env()
+
+    task = run(env, "migrate")
+
+    assert (task["lastStatus"], task["desiredStatus"]) == ("PENDING", "RUNNING")
+    assert [(c["name"], c["image"], c["lastStatus"]) for c in task["containers"]] == [
+        ("migrate", "app/migrate:1", "PENDING"),
+        ("log-router", "fluent-bit", "PENDING"),
+    ]
+    assert all(c["taskArn"] == task["taskArn"] for c in task["containers"])
+    assert task["startedBy"] == "ecs-deployer"
+    assert task["group"] == "family:migrate"
+    assert task["taskDefinitionArn"] == env.migrate
+    assert task["clusterArn"].endswith(f":cluster/{CLUSTER}")
+    assert task["launchType"] == "FARGATE"
+    assert "createdAt" in task
+    assert "startedAt" not in task
+    assert "stopCode" not in task
+
+
+def test_run_task_with_a_capacity_provider_reports_it(simulate: Simulate) -> None:
+    simulate(EcsFaults())
+    env = _create_env()
+
+    task = env.ecs.run_task(
+        cluster=CLUSTER,
+        taskDefinition="migrate",
+        capacityProviderStrategy=[{"capacityProvider": "FARGATE_SPOT", "weight": 1}],
+        networkConfiguration=env.network,  # type: ignore[arg-type]
+    )["tasks"][0]
+
+    assert task["capacityProviderName"] == "FARGATE_SPOT"
+    assert "launchType" not in task  # not requested: moto's "" is not shown
+    assert "startedBy" not in task
+
+
+def test_run_task_needs_no_security_groups(simulate: Simulate) -> None:
+    simulate(EcsFaults())
+    env = _create_env()
+    subnets = env.network["awsvpcConfiguration"]["subnets"]
+
+    task = env.ecs.run_task(
+        cluster=CLUSTER,
+        taskDefinition="migrate",
+        launchType="FARGATE",
+        networkConfiguration={"awsvpcConfiguration": {"subnets": subnets}},
+    )["tasks"][0]
+
+    assert task["lastStatus"] == "PENDING"
+
+
+def test_describe_tasks_reports_unknown_tasks_as_missing(simulate: Simulate) -> None:
+    simulate(EcsFaults())
+    env = _create_env()
+    task_arn = run(env, "migrate")["taskArn"]
+    unknown = f"{task_arn.rsplit('/', 1)[0]}/{'0' * 32}"
+
+    response = env.ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn, unknown])
+
+    assert [task["taskArn"] for task in response["tasks"]] == [task_arn]
+    assert response["failures"] == [{"arn": unknown, "reason": "MISSING"}]
+
+
+def test_successful_task_runs_then_exits_zero(simulate: Simulate) -> None:
+    simulate(EcsFaults(tasks={"migrate": TaskFault(pending_ticks=2, running_ticks=2)}))
+    env = _create_env()
+    task_arn = run(env, "migrate")["taskArn"]
+
+    ticks = [describe_task(env, task_arn) for _ in range(4)]
+
+    assert [t["lastStatus"] for t in ticks] == ["PENDING", "RUNNING", "RUNNING", "STOPPED"]
+    assert "startedAt" in ticks[1]
+    stopped = ticks[-1]
+    assert stopped["desiredStatus"] == "STOPPED"
+    assert stopped["stopCode"] == "EssentialContainerExited"
+    assert stopped["stoppedReason"] == "Essential container in task exited"
+    assert stopped["stoppingAt"] <= stopped["stoppedAt"]
+    assert [(c["lastStatus"], c["exitCode"]) for c in stopped["containers"]] == [
+        ("STOPPED", 0),
+        ("STOPPED", 0),
+    ]
+    assert describe_task(env, task_arn) == stopped  # STOPPED is final
+
+
+def test_exit_code_of_the_failing_container(simulate: Simulate) -> None:
+    simulation = simulate(EcsFaults(tasks={"migrate": TaskFault(TaskOutcome.EXIT, exit_code=3)}))
+    env = _create_env()
+    task_arn = run(env, "migrate")["taskArn"]
+
+    stopped = [describe_task(env, task_arn) for _ in range(2)][-1]
+
+    assert stopped["stopCode"] == "EssentialContainerExited"
+    assert {c["name"]: c["exitCode"] for c in stopped["containers"]} == {
+        "migrate": 3,
+        "log-router": 0,
+    }
+    (record,) = simulation.tasks("migrate")
+    assert (record.task_arn, record.exit_codes) == (task_arn, {"migrate": 3, "log-router": 0})
+    assert simulation.tasks("web") == ()
+
+
+def test_task_that_fails_to_start(simulate: Simulate) -> None:
+    simulate(EcsFaults(tasks={"migrate": TaskFault(TaskOutcome.FAIL_TO_START)}))
+    env = _create_env()
+    task_arn = run(env, "migrate")["taskArn"]
+
+    stopped = describe_task(env, task_arn)
+
+    assert (stopped["lastStatus"], stopped["desiredStatus"]) == ("STOPPED", "STOPPED")
+    assert stopped["stopCode"] == "TaskFailedToStart"
+    assert stopped["stoppedReason"].startswith(
+        "CannotPullContainerError: pull image manifest has been retried 5 time(s): "
+    )
+    assert "app/migrate:1" in stopped["stoppedReason"]
+    assert all("exitCode" not in c for c in stopped["containers"])
+    assert stopped["containers"][0]["reason"] == stopped["stoppedReason"]
+    assert "startedAt" not in stopped
+
+
+def test_stop_task_stops_a_never_stopping_task(simulate: Simulate) -> None:
+    simulation = simulate(EcsFaults(tasks={"migrate": TaskFault(TaskOutcome.NEVER_STOP)}))
+    env = _create_env()
+    task_arn = run(env, "migrate")["taskArn"]
+    running = [describe_task(env, task_arn) for _ in range(20)]
+    assert {t["lastStatus"] for t in running[1:]} == {"RUNNING"}
+
+    response = env.ecs.stop_task(cluster=CLUSTER, task=task_arn, reason="deploy timed out")
+
+    assert_output_shape("StopTask", response)
+    stopping = response["task"]
+
+    assert (stopping["lastStatus"], stopping["desiredStatus"]) == ("RUNNING", "STOPPED")
+    assert stopping["stopCode"] == "UserInitiated"
+    assert stopping["stoppedReason"] == "deploy timed out"
+    stopped = describe_task(env, task_arn)
+    assert stopped["lastStatus"] == "STOPPED"
+    assert [c["exitCode"] for c in stopped["containers"]] == [137, 137]
+    assert (stopped["stopCode"], stopped["stoppedReason"]) == ("UserInitiated", "deploy timed out")
+    assert simulation.tasks("migrate")[0].exit_codes == {"migrate": 137, "log-router": 137}
+
+
+def test_stop_task_before_the_containers_run_has_no_exit_code(simulate: Simulate) -> None:
+    simulate(EcsFaults())
+    env = _create_env()
+    task_arn = run(env, "migrate")["taskArn"]
+
+    env.ecs.stop_task(cluster=CLUSTER, task=task_arn)
+    stopped = describe_task(env, task_arn)
+
+    assert (stopped["lastStatus"], stopped["stopCode"]) == ("STOPPED", "UserInitiated")
+    assert stopped["stoppedReason"] == "Task stopped by user"
+    assert all("exitCode" not in c for c in stopped["containers"])
+
+
+def test_client_token_makes_run_task_idempotent(simulate: Simulate) -> None:
+    simulate(EcsFaults())
+    env = _create_env()
+    first = run(env, "migrate", clientToken="deploy-1-pre")
+
+    again = run(env, "migrate", clientToken="deploy-1-pre")
+    other = run(env, "migrate", clientToken="deploy-1-post")
+
+    assert again["taskArn"] == first["taskArn"]
+    assert other["taskArn"] != first["taskArn"]
+    listed = env.ecs.list_tasks(cluster=CLUSTER, startedBy="ecs-deployer")["taskArns"]
+    assert sorted(listed) == sorted([first["taskArn"], other["taskArn"]])
+    with pytest.raises(ClientError) as conflict:
+        run(env, "migrate", clientToken="deploy-1-pre", count=2)
+    assert conflict.value.response["Error"]["Code"] == "ConflictException"
+
+
+def test_client_tokens_are_scoped_to_a_cluster(simulate: Simulate) -> None:
+    simulate(EcsFaults())
+    env = _create_env()
+    env.ecs.create_cluster(clusterName="staging")
+    first = run(env, "migrate", clientToken="same")
+
+    elsewhere = env.ecs.run_task(
+        cluster="staging",
+        taskDefinition="migrate",
+        launchType="FARGATE",
+        networkConfiguration=env.network,  # type: ignore[arg-type]
+        startedBy="ecs-deployer",
+        clientToken="same",
+    )["tasks"][0]
+
+    assert elsewhere["taskArn"] != first["taskArn"]
+
+
+def test_list_tasks_filters_started_by_and_defaults_to_running(simulate: Simulate) -> None:
+    simulate(EcsFaults(tasks={"migrate": TaskFault(TaskOutcome.FAIL_TO_START)}))
+    env = _create_env()
+    stopped_arn = run(env, "migrate")["taskArn"]
+    describe_task(env, stopped_arn)
+    running_arn = run(env, env.web_v1)["taskArn"]
+    env.ecs.run_task(
+        cluster=CLUSTER,
+        taskDefinition=env.web_v1,
+        launchType="FARGATE",
+        networkConfiguration=env.network,  # type: ignore[arg-type]
+        startedBy="someone-else",
+    )
+
+    def listed(**filters: Any) -> list[str]:
+        return env.ecs.list_tasks(cluster=CLUSTER, startedBy="ecs-deployer", **filters)["taskArns"]
+
+    assert listed() == [running_arn]
+    assert listed(desiredStatus="RUNNING") == [running_arn]
+    assert listed(desiredStatus="STOPPED") == [stopped_arn]
+
+
+def test_task_responses_match_botocore_output_shapes(simulate: Simulate) -> None:
+    simulate(EcsFaults(tasks={"migrate": TaskFault(TaskOutcome.EXIT)}))
+    env = _create_env()
+    started = env.ecs.run_task(
+        cluster=CLUSTER,
+        taskDefinition="migrate",
+        launchType="FARGATE",
+        networkConfiguration=env.network,  # type: ignore[arg-type]
+    )
+    task_arn = started["tasks"][0]["taskArn"]
+    described = [env.ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn]) for _ in range(2)]
+
+    assert_output_shape("RunTask", started)
+    for response in described:
+        assert_output_shape("DescribeTasks", response)
+    stop_codes = enum("TaskStopCode")
+    assert described[-1]["tasks"][0]["stopCode"] in stop_codes
+
+
+# -- throttling ---------------------------------------------------------------------------
+
+
+def _expected_retries(seed: int, rate: float, calls: int) -> list[int]:
+    """Retries per call when every attempt draws once from the simulation's RNG."""
+    rng = random.Random(seed)
+    retries = []
+    for _ in range(calls):
+        throttled = 0
+        while rng.random() < rate:
+            throttled += 1
+        retries.append(throttled)
+    return retries
+
+
+@pytest.mark.usefixtures("aws", "no_backoff")
+def test_throttling_is_retried_by_standard_retry_mode() -> None:
+    _create_env()  # before throttling starts
+    client = boto3.client(
+        "ecs", region_name=REGION, config=Config(retries={"mode": "standard", "max_attempts": 20})
+    )
+
+    with EcsSimulation(EcsFaults(throttle_rate=0.4, seed=7)):
+        responses = [client.list_services(cluster=CLUSTER) for _ in range(20)]
+
+    retries = [response["ResponseMetadata"]["RetryAttempts"] for response in responses]
+    assert retries == _expected_retries(seed=7, rate=0.4, calls=20)  # seeded: repeatable
+    assert sum(retries) > 0
+    assert all(len(response["serviceArns"]) == 2 for response in responses)
+
+
+@pytest.mark.usefixtures("aws")
+def test_throttling_surfaces_when_retries_are_disabled() -> None:
+    client = boto3.client(
+        "ecs", region_name=REGION, config=Config(retries={"total_max_attempts": 1})
+    )
+
+    with EcsSimulation(EcsFaults(throttle_rate=1.0)), pytest.raises(ClientError) as throttled:
+        client.describe_services(cluster=CLUSTER, services=["web"])
+
+    error = throttled.value.response
+    assert error["Error"] == {"Code": "ThrottlingException", "Message": "Rate exceeded"}
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+# -- installation -------------------------------------------------------------------------
+
+
+def _patched_classes() -> dict[str, dict[str, object]]:
+    return {
+        cls.__name__: dict(vars(cls))
+        for cls in (EC2ContainerServiceBackend, EC2ContainerServiceResponse, Task)
+    }
+
+
+@pytest.mark.usefixtures("aws")
+def test_uninstall_restores_moto() -> None:
+    before = _patched_classes()
+    simulation = EcsSimulation(EcsFaults(throttle_rate=1.0))
+    simulation.install()
+    patched = _patched_classes()
+
+    simulation.uninstall()
+
+    assert patched != before
+    assert not simulation.installed
+    assert _patched_classes() == before
+    env = _create_env()  # no throttling any more
+    forced = env.ecs.update_service(cluster=CLUSTER, service="web", forceNewDeployment=True)
+    assert len(forced["service"]["deployments"]) == 1  # moto renames its only deployment
+    task = run(env, "migrate")
+    assert task["lastStatus"] == "RUNNING"  # moto's tasks start RUNNING
+    assert len(task["containers"]) == 1  # and carry only the first container
+
+
+def test_one_simulation_at_a_time() -> None:
+    with EcsSimulation() as first:
+        second = EcsSimulation()
+        with pytest.raises(RuntimeError, match="already installed"):
+            second.install()
+        second.uninstall()  # not installed: a no-op that leaves the first in place
+        assert first.installed
+    with EcsSimulation() as third:
+        assert third.installed
+
+
+def test_concurrent_describes_through_moto_server() -> None:
+    """Through the threaded server every concurrent DescribeServices is exactly one tick."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        ecs = boto3.client("ecs", region_name=REGION, endpoint_url=f"http://{host}:{port}")
+        with EcsSimulation(EcsFaults(ticks_to_complete=16)) as simulation:
+            ecs.create_cluster(clusterName="threads")
+            for image in ("app:1", "app:2"):
+                ecs.register_task_definition(
+                    family="api",
+                    containerDefinitions=[{"name": "api", "image": image, "memory": 128}],
+                )
+            ecs.create_service(
+                cluster="threads", serviceName="api", taskDefinition="api:1", desiredCount=16
+            )
+            ecs.update_service(cluster="threads", service="api", taskDefinition="api:2")
+
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(
+                    pool.map(
+                        lambda _: ecs.describe_services(cluster="threads", services=["api"]),
+                        range(15),
+                    )
+                )
+            assert simulation.deployments("api", "threads")[0].rollout_state == "IN_PROGRESS"
+            ecs.describe_services(cluster="threads", services=["api"])
+
+            (deployment,) = simulation.deployments("api", "threads")
+            assert (deployment.rollout_state, deployment.running_count) == ("COMPLETED", 16)
+            assert simulation.primary_task_definition("api", "threads").endswith("/api:2")
+    finally:
+        server.stop()
+
+
+def test_faults_validate_their_options() -> None:
+    with pytest.raises(ValueError, match="throttle_rate"):
+        EcsFaults(throttle_rate=1.5)
+    with pytest.raises(ValueError, match="ticks"):
+        RolloutFault(ticks=0)
+    with pytest.raises(ValueError, match="ticks"):
+        TaskFault(running_ticks=0)
+    faults = EcsFaults(services={"web": RolloutFault()})
+    with pytest.raises(TypeError):
+        faults.services["worker"] = RolloutFault()  # type: ignore[index]
