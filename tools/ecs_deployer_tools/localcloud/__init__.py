@@ -1,0 +1,1 @@
+"""The local cloud: the real SAM application running in-process on moto."""
