@@ -4,16 +4,43 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The AWS SAM CLI pins boto3/aws-sam-translator/cfn-lint ranges that clash with ours, so it
+# lives in a virtualenv of its own, installed from its own hashed lock.
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed-stamp
+# Wheels of the Lambda layer (python3.13/aarch64), fetched once so `make build` and the
+# build test run offline.
+WHEELHOUSE := build/layer-wheels
+WHEELHOUSE_STAMP := $(WHEELHOUSE)/.downloaded-stamp
+NPM_STAMP := node_modules/.installed-stamp
+LAYER_PLATFORM := --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 \
+	--implementation cp --python-version 3.13 --only-binary=:all:
 
-.PHONY: setup lint typecheck test unit lock clean
+.PHONY: setup lint typecheck test unit lock sam-lock build clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(SAM_STAMP) $(WHEELHOUSE_STAMP) $(NPM_STAMP)
 
 # Idempotent: rebuilds the virtualenv only when the lock or the project metadata changed.
 $(STAMP): requirements/dev.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+# Order-only on .venv (for uv): a newer pyproject.toml must not reinstall it from `make build`.
+$(SAM_STAMP): requirements/sam.lock | $(STAMP)
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(BIN)/uv pip sync --quiet --python $(SAM_VENV)/bin/python --require-hashes requirements/sam.lock
+	touch $@
+
+$(WHEELHOUSE_STAMP): layers/requirements.txt | $(STAMP)
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check $(LAYER_PLATFORM) \
+		--require-hashes --dest $(WHEELHOUSE) -r layers/requirements.txt
+	touch $@
+
+# asl-validator checks statemachine/deploy.asl.json in the tests.
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
 	touch $@
 
 lint: setup
@@ -36,5 +63,19 @@ lock: setup
 		--python-platform aarch64-manylinux_2_28 --generate-hashes --no-header \
 		-o layers/requirements.txt
 
+# sam build for python3.13/arm64 with neither Docker nor python3.13: every function and the
+# layer use BuildMethod makefile (functions/Makefile, layers/Makefile); flags come from
+# samconfig.toml. The layer installs from the wheelhouse, with hashes, without the index.
+# SAM_BUILD_FLAGS adds sam build options, e.g. the build test's private --build-dir.
+SAM_BUILD_FLAGS ?=
+build: $(SAM_STAMP) $(WHEELHOUSE_STAMP)
+	SAM_CLI_TELEMETRY=0 PYTHON="$(CURDIR)/$(BIN)/python" WHEELHOUSE="$(CURDIR)/$(WHEELHOUSE)" \
+		$(SAM_VENV)/bin/sam build $(SAM_BUILD_FLAGS)
+
+# Regenerates the SAM CLI's lock from requirements/sam.in.
+sam-lock: $(STAMP)
+	$(BIN)/uv pip compile requirements/sam.in --universal --python-version 3.11 \
+		--generate-hashes -o requirements/sam.lock
+
 clean:
-	rm -rf $(VENV) .aws-sam node_modules .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) build .aws-sam node_modules .mypy_cache .pytest_cache .ruff_cache

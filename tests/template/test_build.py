@@ -1,0 +1,126 @@
+"""`make build` (sam build) produces python3.13/arm64 artefacts on this x86_64 machine.
+
+The build goes to a private directory, without sam's cache: pytest-xdist workers, or
+several test runs in one checkout, would otherwise build into .aws-sam/ at the same time
+and corrupt each other's artefacts.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.template.cfn import FUNCTION_DIRS, REPO_ROOT
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = pytest.mark.build
+
+EM_AARCH64 = 183  # ELF e_machine of arm64
+
+
+def missing_handlers() -> list[str]:
+    return [
+        f"functions/{folder}/app.py"
+        for folder in FUNCTION_DIRS.values()
+        if not (REPO_ROOT / "functions" / folder / "app.py").exists()
+    ]
+
+
+@pytest.fixture(scope="module")
+def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Runs `make build` once for the module; the directory holding the artefacts."""
+    missing = missing_handlers()
+    if missing:
+        pytest.skip(f"handlers not written yet, nothing to build: {', '.join(missing)}")
+    build_dir = tmp_path_factory.mktemp("sam") / "build"
+    result = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "build",
+            f"SAM_BUILD_FLAGS=--no-cached --build-dir {build_dir}",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+        env=os.environ | {"SAM_CLI_TELEMETRY": "0"},
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return build_dir
+
+
+@pytest.fixture(scope="module")
+def layer_dir(build_dir: Path) -> Path:
+    return build_dir / "SharedLayer" / "python"
+
+
+def elf_machine(path: Path) -> int:
+    header = path.read_bytes()[:20]
+    assert header[:4] == b"\x7fELF", f"{path} is not an ELF file"
+    return int.from_bytes(header[18:20], "little")
+
+
+def test_layer_contains_the_library(layer_dir: Path) -> None:
+    package = layer_dir / "ecs_deployer"
+
+    assert (package / "__init__.py").is_file()
+    assert (package / "py.typed").is_file()
+    # Bytecode of the build machine's Python would be stale on python3.13.
+    assert not list(package.rglob("__pycache__"))
+
+
+def test_layer_has_no_operator_tooling(layer_dir: Path) -> None:
+    assert not list(layer_dir.glob("ecs_deployer_tools*"))
+    assert not list(layer_dir.glob("moto*"))
+
+
+def test_layer_pydantic_core_is_cp313_aarch64(layer_dir: Path) -> None:
+    (binary,) = layer_dir.glob("pydantic_core/_pydantic_core*.so")
+    (wheel_metadata,) = layer_dir.glob("pydantic_core-*.dist-info/WHEEL")
+    tags = [
+        line.removeprefix("Tag: ")
+        for line in wheel_metadata.read_text().splitlines()
+        if line.startswith("Tag: ")
+    ]
+
+    assert binary.name == "_pydantic_core.cpython-313-aarch64-linux-gnu.so"
+    assert elf_machine(binary) == EM_AARCH64
+    assert tags
+    assert all(tag.startswith("cp313-cp313-") and tag.endswith("aarch64") for tag in tags)
+
+
+def test_layer_has_every_locked_requirement(layer_dir: Path) -> None:
+    locked = {
+        line.split("==")[0].lower().replace("-", "_")
+        for line in (REPO_ROOT / "layers" / "requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith((" ", "#"))
+    }
+    installed = {path.name.split("-")[0].lower() for path in layer_dir.glob("*.dist-info")}
+
+    assert locked
+    assert installed == locked
+
+
+@pytest.mark.parametrize(("logical_id", "folder"), sorted(FUNCTION_DIRS.items()))
+def test_function_artefact_is_its_handler(build_dir: Path, logical_id: str, folder: str) -> None:
+    artefact = build_dir / logical_id
+    source = REPO_ROOT / "functions" / folder
+
+    assert (artefact / "app.py").read_text() == (source / "app.py").read_text()
+    # Only the function's own modules: the library comes from the layer.
+    assert {path.name for path in artefact.iterdir()} == {path.name for path in source.glob("*.py")}
+
+
+def test_built_template_uses_the_artefacts(build_dir: Path) -> None:
+    built = (build_dir / "template.yaml").read_text()
+
+    for logical_id in FUNCTION_DIRS:
+        assert f"CodeUri: {logical_id}" in built
+    assert "ContentUri: SharedLayer" in built

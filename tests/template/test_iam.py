@@ -1,0 +1,451 @@
+"""Least privilege: what each role of the deployed stack may and may not do.
+
+Policies come from the transformed template resolved for concrete parameters (clusters
+blue and green, repositories shop and team/api) and are evaluated by tests.template.iam.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.template.cfn import ACCOUNT_ID, FUNCTION_DIRS, REGION, STACK_NAME, Resolver
+from tests.template.iam import Statement, is_allowed, role_statements
+
+PARAMETERS = {"ClusterNames": "blue,green", "RepositoryNames": "shop,team/api"}
+PASS_ROLES = (
+    f"arn:aws:iam::{ACCOUNT_ID}:role/shop-task,arn:aws:iam::{ACCOUNT_ID}:role/shop-execution"
+)
+
+IN_REGION = {"aws:RequestedRegion": REGION}
+TABLE = "<DeploymentsTable.Arn>"
+
+# Actions whose Service Authorization Reference entry has no resource type: "*" is the only
+# resource a statement can name for them. Everything else must be scoped.
+STAR_ONLY_ACTIONS = {
+    "ecs:DescribeTaskDefinition",
+    "ecs:ListTaskDefinitions",
+    "ecs:DeregisterTaskDefinition",
+    "ecs:ListServices",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+# Managed policies SAM attaches: basic Lambda logging and X-Ray segments.
+ALLOWED_MANAGED_POLICIES = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+}
+
+
+def arn(service: str, resource: str, region: str = REGION) -> str:
+    return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{resource}"
+
+
+def role_of(function: str) -> str:
+    return f"{function}Role"
+
+
+@pytest.fixture(scope="module")
+def resolved(transformed: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = Resolver(transformed, PARAMETERS).resolve(transformed)
+    return result
+
+
+@pytest.fixture(scope="module")
+def statements(resolved: dict[str, Any]) -> list[Statement]:
+    return role_statements(resolved)
+
+
+def test_every_function_and_the_state_machine_have_a_role(statements: list[Statement]) -> None:
+    roles = {statement.role for statement in statements}
+
+    assert roles >= {role_of(function) for function in FUNCTION_DIRS} | {"DeployStateMachineRole"}
+
+
+def test_no_wildcard_actions(statements: list[Statement]) -> None:
+    actions = {action for statement in statements for action in statement.actions}
+
+    assert actions, "no statements found"
+    assert not [action for action in actions if "*" in action]
+
+
+def test_managed_policies_are_only_logging_and_tracing(resolved: dict[str, Any]) -> None:
+    attached = {
+        policy
+        for resource in resolved["Resources"].values()
+        if resource["Type"] == "AWS::IAM::Role"
+        for policy in resource["Properties"].get("ManagedPolicyArns", [])
+    }
+
+    assert attached
+    assert attached <= ALLOWED_MANAGED_POLICIES
+    assert not [policy for policy in attached if "FullAccess" in policy]
+
+
+def test_star_resource_only_where_the_service_offers_nothing_narrower(
+    statements: list[Statement],
+) -> None:
+    unscoped = {
+        action
+        for statement in statements
+        if "*" in statement.resources
+        for action in statement.actions
+    }
+
+    assert unscoped <= STAR_ONLY_ACTIONS
+
+
+def test_unscoped_ecs_listing_is_narrowed_by_cluster(statements: list[Statement]) -> None:
+    for statement in statements:
+        if "*" in statement.resources and {"ecs:ListServices"} & set(statement.actions):
+            assert "ecs:cluster" in statement.conditions["ArnLike"]
+
+
+def test_every_pass_role_is_limited_to_ecs_tasks(statements: list[Statement]) -> None:
+    passing = [statement for statement in statements if "iam:PassRole" in statement.actions]
+
+    assert {statement.role for statement in passing} == {
+        role_of("RegisterTaskDefinitionsFunction"),
+        role_of("RunTasksFunction"),
+    }
+    for statement in passing:
+        assert statement.actions == ("iam:PassRole",)
+        assert statement.conditions == {
+            "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+        }
+
+
+@pytest.mark.parametrize(
+    ("pass_role_arns", "expected"),
+    [
+        ("", (f"arn:aws:iam::{ACCOUNT_ID}:role/*",)),
+        (PASS_ROLES, tuple(PASS_ROLES.split(","))),
+    ],
+)
+def test_pass_role_resources_follow_the_parameter(
+    transformed: dict[str, Any], pass_role_arns: str, expected: tuple[str, ...]
+) -> None:
+    resolved = Resolver(transformed, PARAMETERS | {"PassRoleArns": pass_role_arns}).resolve(
+        transformed
+    )
+    resources = {
+        statement.resources
+        for statement in role_statements(resolved)
+        if "iam:PassRole" in statement.actions
+    }
+
+    assert resources == {expected}
+
+
+def test_ssm_only_under_the_config_prefix(transformed: dict[str, Any]) -> None:
+    resolved = Resolver(transformed, PARAMETERS | {"ConfigPrefix": "/team/apps"}).resolve(
+        transformed
+    )
+    ssm = [
+        statement
+        for statement in role_statements(resolved)
+        if any(action.startswith("ssm:") for action in statement.actions)
+    ]
+
+    assert [statement.role for statement in ssm] == [role_of("ResolveFunction")]
+    assert set(ssm[0].resources) == {
+        arn("ssm", "parameter/team/apps"),
+        arn("ssm", "parameter/team/apps/*"),
+    }
+
+
+def task(cluster: str, region: str = REGION) -> str:
+    return arn("ecs", f"task/{cluster}/0f1e2d3c4b5a", region)
+
+
+def service(cluster: str, region: str = REGION) -> str:
+    return arn("ecs", f"service/{cluster}/web", region)
+
+
+def cluster_arn(cluster: str) -> str:
+    return arn("ecs", f"cluster/{cluster}")
+
+
+TASK_DEFINITION = arn("ecs", "task-definition/web:7")
+TASK_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/shop-task"
+
+# (function, action, resource, request context, allowed)
+CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
+    # resolve
+    (
+        "ResolveFunction",
+        "ssm:GetParameter",
+        arn("ssm", "parameter/ecs-deployer/apps/shop"),
+        {},
+        True,
+    ),
+    (
+        "ResolveFunction",
+        "ssm:GetParametersByPath",
+        arn("ssm", "parameter/ecs-deployer/apps"),
+        {},
+        True,
+    ),
+    (
+        "ResolveFunction",
+        "ssm:GetParameter",
+        arn("ssm", "parameter/ecs-deployer/apps-x/a"),
+        {},
+        False,
+    ),
+    ("ResolveFunction", "ssm:GetParameter", arn("ssm", "parameter/other/shop"), {}, False),
+    (
+        "ResolveFunction",
+        "ssm:PutParameter",
+        arn("ssm", "parameter/ecs-deployer/apps/shop"),
+        {},
+        False,
+    ),
+    ("ResolveFunction", "ecr:DescribeImages", arn("ecr", "repository/shop"), IN_REGION, True),
+    ("ResolveFunction", "ecr:DescribeImages", arn("ecr", "repository/team/api"), IN_REGION, True),
+    ("ResolveFunction", "ecr:DescribeImages", arn("ecr", "repository/billing"), IN_REGION, False),
+    (
+        "ResolveFunction",
+        "ecr:DescribeImages",
+        arn("ecr", "repository/shop", "eu-west-1"),
+        {"aws:RequestedRegion": "eu-west-1"},
+        False,
+    ),
+    ("ResolveFunction", "ecr:DescribeRepositories", arn("ecr", "repository/shop"), IN_REGION, True),
+    ("ResolveFunction", "ecr:BatchDeleteImage", arn("ecr", "repository/shop"), IN_REGION, False),
+    ("ResolveFunction", "ecs:DescribeClusters", cluster_arn("green"), IN_REGION, True),
+    ("ResolveFunction", "ecs:DescribeClusters", cluster_arn("red"), IN_REGION, False),
+    ("ResolveFunction", "dynamodb:PutItem", TABLE, {}, True),
+    ("ResolveFunction", "dynamodb:Query", TABLE, {}, False),
+    ("ResolveFunction", "dynamodb:UpdateItem", TABLE, {}, False),
+    ("ResolveFunction", "dynamodb:DeleteItem", TABLE, {}, False),
+    ("ResolveFunction", "ecs:UpdateService", service("blue"), IN_REGION, False),
+    # lock
+    ("LockFunction", "dynamodb:UpdateItem", TABLE, {}, True),
+    ("LockFunction", "dynamodb:Scan", TABLE, {}, False),
+    (
+        "LockFunction",
+        "states:DescribeExecution",
+        arn("states", f"execution:{STACK_NAME}-deploy:shop-1a2b"),
+        {},
+        True,
+    ),
+    (
+        "LockFunction",
+        "states:DescribeExecution",
+        arn("states", "execution:other:shop-1a2b"),
+        {},
+        False,
+    ),
+    (
+        "LockFunction",
+        "states:StopExecution",
+        arn("states", f"execution:{STACK_NAME}-deploy:shop-1a2b"),
+        {},
+        False,
+    ),
+    # register_task_definitions
+    ("RegisterTaskDefinitionsFunction", "ecs:DescribeServices", service("blue"), IN_REGION, True),
+    ("RegisterTaskDefinitionsFunction", "ecs:DescribeServices", service("red"), IN_REGION, False),
+    ("RegisterTaskDefinitionsFunction", "ecs:DescribeTaskDefinition", "*", {}, True),
+    ("RegisterTaskDefinitionsFunction", "ecs:RegisterTaskDefinition", TASK_DEFINITION, {}, True),
+    (
+        "RegisterTaskDefinitionsFunction",
+        "ecs:TagResource",
+        TASK_DEFINITION,
+        {"ecs:CreateAction": "RegisterTaskDefinition"},
+        True,
+    ),
+    ("RegisterTaskDefinitionsFunction", "ecs:TagResource", TASK_DEFINITION, {}, False),
+    (
+        "RegisterTaskDefinitionsFunction",
+        "iam:PassRole",
+        TASK_ROLE,
+        {"iam:PassedToService": "ecs-tasks.amazonaws.com"},
+        True,
+    ),
+    (
+        "RegisterTaskDefinitionsFunction",
+        "iam:PassRole",
+        TASK_ROLE,
+        {"iam:PassedToService": "lambda.amazonaws.com"},
+        False,
+    ),
+    (
+        "RunTasksFunction",
+        "iam:PassRole",
+        TASK_ROLE,
+        {"iam:PassedToService": "ecs-tasks.amazonaws.com"},
+        True,
+    ),
+    (
+        "UpdateServicesFunction",
+        "iam:PassRole",
+        TASK_ROLE,
+        {"iam:PassedToService": "ecs-tasks.amazonaws.com"},
+        False,
+    ),
+    ("RegisterTaskDefinitionsFunction", "dynamodb:UpdateItem", TABLE, {}, True),
+    ("RegisterTaskDefinitionsFunction", "dynamodb:PutItem", TABLE, {}, False),
+    ("RegisterTaskDefinitionsFunction", "ecs:UpdateService", service("blue"), IN_REGION, False),
+    # run_tasks
+    (
+        "RunTasksFunction",
+        "ecs:RunTask",
+        TASK_DEFINITION,
+        {"ecs:cluster": cluster_arn("blue")},
+        True,
+    ),
+    (
+        "RunTasksFunction",
+        "ecs:RunTask",
+        TASK_DEFINITION,
+        {"ecs:cluster": cluster_arn("red")},
+        False,
+    ),
+    ("RunTasksFunction", "ecs:RunTask", TASK_DEFINITION, {}, False),
+    (
+        "RunTasksFunction",
+        "ecs:ListTasks",
+        "*",
+        {"ecs:cluster": cluster_arn("green")} | IN_REGION,
+        False,
+    ),
+    (
+        "RunTasksFunction",
+        "ecs:ListTasks",
+        "*",
+        {"ecs:cluster": cluster_arn("red")} | IN_REGION,
+        False,
+    ),
+    (
+        "RunTasksFunction",
+        "ecs:TagResource",
+        task("blue"),
+        {"ecs:CreateAction": "RunTask"} | IN_REGION,
+        False,
+    ),
+    ("RunTasksFunction", "ecs:TagResource", task("blue"), IN_REGION, False),
+    (
+        "RunTasksFunction",
+        "ecs:TagResource",
+        task("red"),
+        {"ecs:CreateAction": "RunTask"} | IN_REGION,
+        False,
+    ),
+    ("RunTasksFunction", "ecs:StopTask", task("blue"), IN_REGION, False),
+    # check_tasks
+    ("CheckTasksFunction", "ecs:DescribeTasks", task("green"), IN_REGION, True),
+    ("CheckTasksFunction", "ecs:StopTask", task("blue"), IN_REGION, True),
+    ("CheckTasksFunction", "ecs:StopTask", task("red"), IN_REGION, False),
+    (
+        "CheckTasksFunction",
+        "ecs:StopTask",
+        task("blue", "eu-west-1"),
+        {"aws:RequestedRegion": "eu-west-1"},
+        False,
+    ),
+    (
+        "CheckTasksFunction",
+        "ecs:RunTask",
+        TASK_DEFINITION,
+        {"ecs:cluster": cluster_arn("blue")},
+        False,
+    ),
+    ("CheckTasksFunction", "dynamodb:UpdateItem", TABLE, {}, False),
+    # update_services
+    ("UpdateServicesFunction", "ecs:UpdateService", service("blue"), IN_REGION, True),
+    ("UpdateServicesFunction", "ecs:UpdateService", service("green"), IN_REGION, True),
+    ("UpdateServicesFunction", "ecs:UpdateService", service("red"), IN_REGION, False),
+    ("UpdateServicesFunction", "ecs:UpdateService", service("blue"), {}, False),
+    ("UpdateServicesFunction", "ecs:DeleteService", service("blue"), IN_REGION, False),
+    ("UpdateServicesFunction", "dynamodb:UpdateItem", TABLE, {}, True),
+    # check_services
+    ("CheckServicesFunction", "ecs:DescribeServices", service("green"), IN_REGION, True),
+    ("CheckServicesFunction", "ecs:DescribeServices", service("red"), IN_REGION, False),
+    ("CheckServicesFunction", "ecs:UpdateService", service("blue"), IN_REGION, False),
+    # finalize
+    ("FinalizeFunction", "dynamodb:PutItem", TABLE, {}, True),
+    ("FinalizeFunction", "dynamodb:DeleteItem", TABLE, {}, False),
+    ("FinalizeFunction", "ecs:DeregisterTaskDefinition", "*", {}, True),
+    (
+        "FinalizeFunction",
+        "ecs:ListServices",
+        "*",
+        {"ecs:cluster": cluster_arn("blue")} | IN_REGION,
+        True,
+    ),
+    (
+        "FinalizeFunction",
+        "ecs:ListServices",
+        "*",
+        {"ecs:cluster": cluster_arn("red")} | IN_REGION,
+        False,
+    ),
+    ("FinalizeFunction", "ecs:DescribeServices", service("blue"), IN_REGION, True),
+    ("FinalizeFunction", "ecs:UpdateService", service("blue"), IN_REGION, False),
+    ("FinalizeFunction", "ecs:RegisterTaskDefinition", TASK_DEFINITION, {}, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("function", "action", "resource", "context", "allowed"),
+    CASES,
+    ids=[
+        f"{case[0]}-{case[1]}-{'allow' if case[4] else 'deny'}-{i}" for i, case in enumerate(CASES)
+    ],
+)
+def test_function_permissions(
+    statements: list[Statement],
+    function: str,
+    action: str,
+    resource: str,
+    context: dict[str, str],
+    allowed: bool,
+) -> None:
+    assert is_allowed(statements, role_of(function), action, resource, context) is allowed
+
+
+STATE_MACHINE = arn("states", f"stateMachine:{STACK_NAME}-deploy")
+
+
+@pytest.mark.parametrize(
+    ("action", "resource", "allowed"),
+    [
+        # Dispatch starts child executions of this very state machine, and no other.
+        ("states:StartExecution", STATE_MACHINE, True),
+        ("states:StartExecution", arn("states", "stateMachine:other"), False),
+        ("lambda:InvokeFunction", arn("lambda", "function:<Ref ResolveFunction>"), True),
+        ("lambda:InvokeFunction", arn("lambda", "function:<Ref FinalizeFunction>"), True),
+        ("lambda:InvokeFunction", arn("lambda", "function:someone-else"), False),
+        ("ecs:UpdateService", service("blue"), False),
+        ("logs:CreateLogDelivery", "*", True),
+    ],
+)
+def test_state_machine_permissions(
+    statements: list[Statement], action: str, resource: str, allowed: bool
+) -> None:
+    assert is_allowed(statements, "DeployStateMachineRole", action, resource) is allowed
+
+
+def test_state_machine_invokes_each_function(statements: list[Statement]) -> None:
+    for function in FUNCTION_DIRS:
+        function_arn = arn("lambda", f"function:<Ref {function}>")
+        assert is_allowed(
+            statements, "DeployStateMachineRole", "lambda:InvokeFunction", function_arn
+        )
+
+
+def test_ecr_rule_may_only_start_the_state_machine(statements: list[Statement]) -> None:
+    rule_statements = [s for s in statements if s.role == "DeployStateMachineEcrPushRole"]
+
+    assert [(s.actions, s.resources) for s in rule_statements] == [
+        (("states:StartExecution",), ("<Ref DeployStateMachine>",))
+    ]

@@ -1,0 +1,197 @@
+"""template.yaml transforms into the stack docs/architecture.md describes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.template.cfn import FUNCTION_DIRS, STACK_NAME, Resolver
+
+PARAMETERS = {"ClusterNames": "blue,green", "RepositoryNames": "shop"}
+
+
+def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, Any]:
+    return {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == resource_type
+    }
+
+
+def test_transform_yields_the_eight_functions(transformed: dict[str, Any]) -> None:
+    functions = resources_of_type(transformed, "AWS::Lambda::Function")
+
+    assert set(functions) == set(FUNCTION_DIRS)
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTION_DIRS))
+def test_function_runtime_and_observability(transformed: dict[str, Any], logical_id: str) -> None:
+    resolved = Resolver(transformed, PARAMETERS | {"LogLevel": "DEBUG"}).resolve(
+        transformed["Resources"][logical_id]["Properties"]
+    )
+    layers = resources_of_type(transformed, "AWS::Lambda::LayerVersion")
+
+    assert resolved["Runtime"] == "python3.13"
+    assert resolved["Architectures"] == ["arm64"]
+    assert resolved["Handler"] == "app.lambda_handler"
+    assert resolved["TracingConfig"] == {"Mode": "Active"}
+    assert resolved["LoggingConfig"]["LogFormat"] == "JSON"
+    assert resolved["LoggingConfig"]["ApplicationLogLevel"] == "DEBUG"
+    assert resolved["Layers"] == [f"<Ref {layer}>" for layer in layers]
+    assert 128 <= resolved["MemorySize"] <= 1024
+    assert 30 <= resolved["Timeout"] <= 120
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTION_DIRS))
+def test_function_environment_matches_settings(
+    transformed: dict[str, Any], logical_id: str
+) -> None:
+    environment = Resolver(transformed, PARAMETERS).resolve(
+        transformed["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
+    )
+
+    assert environment == {
+        "POWERTOOLS_SERVICE_NAME": "ecs-deployer",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "POWERTOOLS_PARAMETERS_MAX_AGE": "60",
+        "CONFIG_PREFIX": "/ecs-deployer/apps",
+        "DEPLOYMENTS_TABLE": "<Ref DeploymentsTable>",
+        "ALLOWED_CLUSTERS": "blue,green",
+    }
+
+
+def test_sam_functions_point_at_their_dirs(sam_template: dict[str, Any]) -> None:
+    functions = resources_of_type(sam_template, "AWS::Serverless::Function")
+
+    assert {
+        logical_id: function["Properties"]["CodeUri"] for logical_id, function in functions.items()
+    } == {logical_id: f"functions/{folder}/" for logical_id, folder in FUNCTION_DIRS.items()}
+    # The makefile build: no python3.13 needed on the build machine.
+    assert all(
+        function["Metadata"] == {"BuildMethod": "makefile", "ContextPath": "functions"}
+        for function in functions.values()
+    )
+
+
+def test_layer_targets_python313_arm64(sam_template: dict[str, Any]) -> None:
+    (layer,) = resources_of_type(sam_template, "AWS::Serverless::LayerVersion").values()
+
+    assert layer["Properties"]["ContentUri"] == "layers/"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+
+
+def test_deployments_table(transformed: dict[str, Any]) -> None:
+    table = transformed["Resources"]["DeploymentsTable"]
+    properties = table["Properties"]
+
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert properties["AttributeDefinitions"] == [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "sk", "AttributeType": "S"},
+    ]
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["SSESpecification"] == {"SSEEnabled": True}
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+
+
+def test_state_machine(transformed: dict[str, Any]) -> None:
+    (logical_id,) = resources_of_type(transformed, "AWS::StepFunctions::StateMachine")
+    machine = Resolver(transformed, PARAMETERS).resolve(
+        transformed["Resources"][logical_id]["Properties"]
+    )
+
+    assert machine["StateMachineName"] == f"{STACK_NAME}-deploy"
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+    assert machine["LoggingConfiguration"]["Level"] == "ERROR"
+    # Execution data holds app configs: it must never reach the logs.
+    assert machine["LoggingConfiguration"]["IncludeExecutionData"] is False
+    assert machine["LoggingConfiguration"]["Destinations"] == [
+        {"CloudWatchLogsLogGroup": {"LogGroupArn": "<StateMachineLogGroup.Arn>"}}
+    ]
+    assert machine["DefinitionSubstitutions"] == {
+        "Partition": "aws",
+        **{f"{function}Arn": f"<{function}.Arn>" for function in FUNCTION_DIRS},
+    }
+
+
+def test_outputs(transformed: dict[str, Any]) -> None:
+    outputs = Resolver(transformed, PARAMETERS).resolve(transformed["Outputs"])
+    values = {name: output["Value"] for name, output in outputs.items()}
+    (layer,) = resources_of_type(transformed, "AWS::Lambda::LayerVersion")
+
+    assert values == {
+        "StateMachineArn": "<Ref DeployStateMachine>",
+        "StateMachineName": "<DeployStateMachine.Name>",
+        "ConfigPrefix": "/ecs-deployer/apps",
+        "DeploymentsTableName": "<Ref DeploymentsTable>",
+        "EcrPushRuleName": "<Ref DeployStateMachineEcrPush>",
+        "EcrPushDeadLetterQueueUrl": "<Ref EcrPushDeadLetterQueue>",
+        "LayerArn": f"<Ref {layer}>",
+    }
+    # Every output refers to a resource the transform really creates.
+    for value in values.values():
+        if value.startswith("<"):
+            name = value.strip("<>").removeprefix("Ref ").split(".")[0]
+            assert name in transformed["Resources"]
+
+
+def test_ecr_rule_retries_into_a_dead_letter_queue(transformed: dict[str, Any]) -> None:
+    (rule,) = resources_of_type(transformed, "AWS::Events::Rule").values()
+    (target,) = rule["Properties"]["Targets"]
+    queue = transformed["Resources"]["EcrPushDeadLetterQueue"]
+    policy = Resolver(transformed, PARAMETERS).resolve(
+        transformed["Resources"]["EcrPushDeadLetterQueuePolicy"]["Properties"]
+    )
+
+    assert target["Arn"] == {"Ref": "DeployStateMachine"}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["EcrPushDeadLetterQueue", "Arn"]}}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    # Only this rule may drop messages into the queue.
+    assert statement["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": "<DeployStateMachineEcrPush.Arn>"}
+    }
+
+
+@pytest.mark.parametrize(
+    ("parameter", "value", "accepted"),
+    [
+        ("ConfigPrefix", "/ecs-deployer/apps", True),
+        ("ConfigPrefix", "/team/prod/apps", True),
+        ("ConfigPrefix", "ecs-deployer/apps", False),
+        ("ConfigPrefix", "/ecs-deployer/apps/", False),
+        ("ConfigPrefix", "/", False),
+        ("ConfigPrefix", "/a//b", False),
+        # Cluster and repository names end up inside ARNs built by Split/Join: no "/*"
+        # or "," may sneak a wider pattern in.
+        ("ClusterNames", "prod-blue_2", True),
+        ("ClusterNames", "*", False),
+        ("ClusterNames", "blue/*", False),
+        ("ClusterNames", "", False),
+        ("RepositoryNames", "team/shop-api", True),
+        ("RepositoryNames", "shop*", False),
+        ("TagPrefix", "", True),
+        ("TagPrefix", "release-", True),
+        ("TagPrefix", "v1 ", False),
+        ("PassRoleArns", "", True),
+        ("PassRoleArns", "arn:aws:iam::123456789012:role/app/*", True),
+        ("PassRoleArns", "*", False),
+    ],
+)
+def test_parameter_patterns(
+    sam_template: dict[str, Any], parameter: str, value: str, accepted: bool
+) -> None:
+    pattern = sam_template["Parameters"][parameter]["AllowedPattern"]
+
+    assert (re.fullmatch(pattern, value) is not None) is accepted
