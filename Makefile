@@ -16,7 +16,7 @@ NPM_STAMP := node_modules/.installed-stamp
 LAYER_PLATFORM := --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 \
 	--implementation cp --python-version 3.13 --only-binary=:all:
 
-.PHONY: setup lint typecheck test unit lock sam-lock build clean
+.PHONY: setup lint typecheck test unit lock sam-lock build clean schema
 
 setup: $(STAMP) $(SAM_STAMP) $(WHEELHOUSE_STAMP) $(NPM_STAMP)
 
@@ -79,3 +79,7 @@ sam-lock: $(STAMP)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) build .aws-sam node_modules .mypy_cache .pytest_cache .ruff_cache
+
+# Regenerates the JSON Schemas in schema/ from the models (a test checks they are current).
+schema: setup
+	$(BIN)/python -m ecs_deployer_tools.schemas

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -7,6 +8,7 @@ import pytest
 import yaml
 
 from ecs_deployer.config.parsing import parse_app_config, raw_trigger_repositories
+from ecs_deployer.config.store import canonical_text
 from ecs_deployer.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -235,3 +237,13 @@ def test_raw_trigger_repositories_of_a_broken_config() -> None:
         "shop"
     ]
     assert raw_trigger_repositories("[") == []
+
+
+def test_stored_text_round_trips_in_the_written_forms() -> None:
+    config = parse_app_config((CONFIGS / "shop.yml").read_text(), "shop")
+    text = canonical_text(config)
+    assert parse_app_config(text, "stored") == config
+    stored = json.loads(text)
+    assert stored["trigger"]["tags"] == ["v*", {"regex": "^release-\\d+$"}]
+    assert "rollback" in stored  # written by the author
+    assert "max_wait" not in stored["services"][1]  # a default stays implicit

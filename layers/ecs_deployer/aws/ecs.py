@@ -113,9 +113,9 @@ class EcsGateway:
         arns: list[str] = []
         paginator = self._ecs.get_paginator("list_task_definitions")
         with transient_errors_as_retryable():
-            for page in paginator.paginate(familyPrefix=family, status="ACTIVE", sort="DESC"):
+            for page in paginator.paginate(familyPrefix=family, status="ACTIVE"):
                 arns += [arn for arn in page["taskDefinitionArns"] if _family_of(arn) == family]
-        return arns
+        return sorted(arns, key=lambda arn: int(arn.rsplit(":", 1)[-1]), reverse=True)
 
     def deregister_task_definition(self, arn: str) -> None:
         with transient_errors_as_retryable():

@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from typing import Annotated, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     StringConstraints,
     field_validator,
+    model_serializer,
     model_validator,
 )
+
+if TYPE_CHECKING:
+    from pydantic.json_schema import JsonSchemaValue
+    from pydantic_core import CoreSchema
 
 APP_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
 _NAME = r"^[A-Za-z0-9_-]{1,255}$"
@@ -150,6 +156,29 @@ class TagFilter(_Model):
             except re.error as exc:
                 raise ValueError(f"invalid regex: {exc}") from exc
         return self
+
+    @model_serializer
+    def _as_written(self) -> str | dict[str, str]:
+        """Back to the forms people write: ``"v*"`` or ``{"regex": ...}``."""
+        return self.glob if self.glob is not None else {"regex": self.regex or ""}
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {
+            "title": "TagFilter",
+            "description": "A glob such as v* (a string), or {regex: ...} matching the whole tag.",
+            "anyOf": [
+                {"type": "string", "minLength": 1, "maxLength": 300},
+                {
+                    "type": "object",
+                    "properties": {"regex": {"type": "string", "minLength": 1, "maxLength": 300}},
+                    "required": ["regex"],
+                    "additionalProperties": False,
+                },
+            ],
+        }
 
     def accepts(self, tag: str) -> bool:
         if self.glob is not None:

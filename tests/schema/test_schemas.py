@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from ecs_deployer_tools.schemas import SCHEMA_DIR, render, schemas
+from tests.support import EVENTS_DIR, load_event
+
+CONFIGS = EVENTS_DIR.parent / "configs"
+
+
+@pytest.mark.parametrize("name", sorted(schemas()))
+def test_committed_schema_is_current(name: str) -> None:
+    committed = SCHEMA_DIR / name
+    assert committed.exists(), f"{committed} missing: run `make schema`"
+    assert committed.read_text() == render(schemas()[name]), f"{name} is stale: run `make schema`"
+
+
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(schemas()[name])
+
+
+@pytest.mark.parametrize("config", sorted(path.name for path in CONFIGS.glob("*.yml")))
+def test_example_configs_validate_against_the_schema(config: str) -> None:
+    document: Any = yaml.safe_load((CONFIGS / config).read_text())
+    assert list(_validator("app-config.schema.json").iter_errors(document)) == []
+
+
+def test_schema_rejects_what_the_models_reject() -> None:
+    validator = _validator("app-config.schema.json")
+    document = {
+        "version": "v1",
+        "cluster": "demo",
+        "services": [{"name": "web", "containers": ["app"], "max_wiat": 3}],
+    }
+    assert [error.message for error in validator.iter_errors(document)] == [
+        "Additional properties are not allowed ('max_wiat' was unexpected)"
+    ]
+
+
+@pytest.mark.parametrize("event", ["manual_tag", "manual_digest"])
+def test_manual_inputs_validate(event: str) -> None:
+    assert list(_validator("manual-input.schema.json").iter_errors(load_event(event))) == []
+
+
+def test_schema_dir_is_the_repository_schema_dir() -> None:
+    assert Path(__file__).resolve().parents[2] / "schema" == SCHEMA_DIR

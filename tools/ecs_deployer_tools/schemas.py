@@ -1,0 +1,54 @@
+"""JSON Schemas of what operators write: app configs and manual execution inputs.
+
+Generated from the pydantic models (``make schema``); a test keeps the committed files
+equal to what the models say, so editors and CI validate against the real rules.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ecs_deployer.config.models import AppConfig
+from ecs_deployer.inputs import ManualRequest
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema"
+BASE_URI = "https://github.com/ecs-deployer/ecs-deployer/schema"
+
+
+def schemas() -> dict[str, dict[str, Any]]:
+    documents: dict[str, tuple[type[BaseModel], str]] = {
+        "app-config.schema.json": (
+            AppConfig,
+            "ECS Deployer app config (ECS Toolkit v1 plus the deployer's keys)",
+        ),
+        "manual-input.schema.json": (ManualRequest, "ECS Deployer manual execution input"),
+    }
+    result = {}
+    for name, (model, title) in documents.items():
+        schema = model.model_json_schema(mode="validation")
+        result[name] = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": f"{BASE_URI}/{name}",
+            **schema,
+            "title": title,
+        }
+    return result
+
+
+def render(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def main() -> None:
+    SCHEMA_DIR.mkdir(exist_ok=True)
+    for name, schema in schemas().items():
+        (SCHEMA_DIR / name).write_text(render(schema))
+
+
+if __name__ == "__main__":
+    main()
