@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -17,9 +17,12 @@ from ecs_deployer.aws.stepfunctions import Executions
 from ecs_deployer.config.store import ConfigStore
 from ecs_deployer.steps.resolve import ExecutionContext, ResolveDeps
 from ecs_deployer_tools.demo import sample_app
+from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+
+    from ecs_deployer.state import Deployment
 
 PREFIX = "/ecs-deployer/apps"
 TABLE = "deployments"
@@ -101,3 +104,28 @@ def push(tag: str) -> str:
         imageTag=tag,
     )
     return response["image"]["imageId"]["imageDigest"]
+
+
+@pytest.fixture
+def simulate(aws: None) -> Iterator[Callable[..., EcsSimulation]]:
+    """Install the ECS simulation with the faults a test names: ``simulate(tasks=..., ...)``."""
+    installed: list[EcsSimulation] = []
+
+    def install(**faults: Any) -> EcsSimulation:
+        simulation = EcsSimulation(EcsFaults(**faults))
+        simulation.install()
+        installed.append(simulation)
+        return simulation
+
+    yield install
+    for simulation in installed:
+        simulation.uninstall()
+
+
+def drive(step: Callable[[Deployment], Deployment], deployment: Deployment, limit: int = 20) -> Deployment:
+    """Call a check step until it stops saying WAIT, as the state machine's loop does."""
+    for _ in range(limit):
+        deployment = step(deployment)
+        if deployment.progress != "WAIT":
+            return deployment
+    raise AssertionError(f"still waiting after {limit} checks")

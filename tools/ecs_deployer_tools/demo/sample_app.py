@@ -124,6 +124,8 @@ def _container(name: str, image: str, **extra: Any) -> dict[str, Any]:
         "name": name,
         "image": image,
         "essential": True,
+        # moto places tasks by container memory; Fargate would accept the task-level size alone.
+        "memory": 256,
         "logConfiguration": {
             "logDriver": "awslogs",
             "options": {
@@ -187,6 +189,7 @@ def _roles(iam: IAMClient) -> tuple[str, str]:
 def seed(clients: Clients, config_prefix: str, **config_overrides: Any) -> SeededApp:
     """Create the sample app and store its config; returns what a scenario needs to know."""
     vpc = clients.ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    clients.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
     subnet = clients.ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24")["Subnet"]["SubnetId"]
     group = clients.ec2.create_security_group(
         GroupName="shop", Description="shop tasks", VpcId=vpc
@@ -208,8 +211,8 @@ def seed(clients: Clients, config_prefix: str, **config_overrides: Any) -> Seede
             containerDefinitions=containers,  # type: ignore[arg-type]
             networkMode="awsvpc",
             requiresCompatibilities=["FARGATE"],
-            cpu="256",
-            memory="512",
+            cpu="512",
+            memory="1024",
             executionRoleArn=execution_role,
             taskRoleArn=task_role,
             runtimePlatform={"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"},

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import boto3
+
+from ecs_deployer.state import Deployment, Failure, ServiceRollback
+from ecs_deployer.steps import locks
+from ecs_deployer.steps.finalize import finalize, prune_revisions
+from ecs_deployer.steps.register import register_task_definitions
+from ecs_deployer.steps.resolve import resolve
+from tests.aws_fixtures import STARTED, context, push
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ecs_deployer.aws.dynamodb import DeploymentsTable
+    from ecs_deployer.aws.ecs import EcsGateway
+    from ecs_deployer.aws.stepfunctions import Executions
+    from ecs_deployer.steps.resolve import ResolveDeps
+    from ecs_deployer_tools.demo import sample_app
+    from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
+
+
+class _AlwaysRunning:
+    def is_running(self, execution_arn: str) -> bool:
+        return True
+
+
+def _deployment(deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, tag: str = "v2.0.0") -> Deployment:
+    push(tag)
+    deployment = resolve({"app": "shop", "image_tag": tag}, context(f"run-{tag.replace('.', '-')}"), deps)
+    assert isinstance(deployment, Deployment)
+    locks.acquire(deployment, table, _AlwaysRunning(), STARTED)
+    return register_task_definitions(deployment, ecs, table)
+
+
+def test_success_is_recorded_and_releases_the_lock(seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable) -> None:
+    deployment = finalize(_deployment(deps, ecs, table), table, ecs, STARTED)
+    assert deployment.outcome is not None
+    assert deployment.outcome.status == "SUCCEEDED"
+    assert deployment.outcome.error is None
+    summary = deployment.outcome.summary
+    assert [s["name"] for s in summary["services"]] == ["shop-web", "shop-worker"]
+    assert summary["services"][0]["images_after"]["app"] == deployment.image.uri
+    [record] = table.history("shop")
+    assert (record.status, record.finished_at is not None) == ("SUCCEEDED", True)
+    assert table.read_lock("shop").holder is None
+
+
+def test_failure_keeps_the_original_cause_without_traces(seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable) -> None:
+    deployment = _deployment(deps, ecs, table)
+    lambda_error = {"errorMessage": "task definition 'x' not found", "errorType": "ResourceNotFound", "stackTrace": ["  File secret.py"]}
+    deployment.failure = Failure(error="ResourceNotFound", cause=json.dumps(lambda_error))
+    deployment = finalize(deployment, table, ecs, STARTED)
+    assert deployment.outcome is not None
+    assert (deployment.outcome.status, deployment.outcome.error) == ("FAILED", "ResourceNotFound")
+    cause = json.loads(deployment.outcome.cause or "")
+    assert cause["message"] == "task definition 'x' not found"
+    assert "stackTrace" not in deployment.outcome.cause
+    [record] = table.history("shop")
+    assert (record.status, record.error, record.cause) == ("FAILED", "ResourceNotFound", "task definition 'x' not found")
+
+
+def test_unexpected_errors_end_as_deployment_error_with_the_original_name_kept(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+) -> None:
+    deployment = _deployment(deps, ecs, table)
+    deployment.failure = Failure(error="Lambda.Unknown", cause="The Lambda crashed")
+    deployment = finalize(deployment, table, ecs, STARTED)
+    assert deployment.outcome is not None
+    assert deployment.outcome.error == "DeploymentError"
+    assert json.loads(deployment.outcome.cause or "")["error"] == "Lambda.Unknown"
+
+
+def test_rolled_back_and_rollback_failed(seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable) -> None:
+    deployment = _deployment(deps, ecs, table)
+    deployment.failure = Failure(error="RolloutFailed", cause="service 'shop-web': tasks failed to start")
+    deployment.services[0].rollback = ServiceRollback(state="COMPLETED")
+    deployment.services[1].rollback = ServiceRollback(state="NOT_NEEDED")
+    rolled_back = finalize(deployment.model_copy(deep=True), table, ecs, STARTED)
+    assert rolled_back.outcome is not None
+    assert (rolled_back.outcome.status, rolled_back.outcome.error) == ("ROLLED_BACK", "RolloutFailed")
+    cause = json.loads(rolled_back.outcome.cause or "")
+    assert cause["status"] == "ROLLED_BACK"
+    assert cause["message"] == "service 'shop-web': tasks failed to start"
+    assert [s["rollback"] for s in cause["services"]] == ["COMPLETED", "NOT_NEEDED"]
+
+    deployment.services[1].rollback = ServiceRollback(state="TIMED_OUT", reason="not steady")
+    failed = finalize(deployment, table, ecs, STARTED)
+    assert failed.outcome is not None
+    assert (failed.outcome.status, failed.outcome.error) == ("ROLLBACK_FAILED", "RollbackFailed")
+    assert json.loads(failed.outcome.cause or "")["error"] == "RolloutFailed"
+
+
+def test_superseded(seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable) -> None:
+    deployment = _deployment(deps, ecs, table)
+    deployment.lock.status = "SUPERSEDED"
+    deployment = finalize(deployment, table, ecs, STARTED)
+    assert deployment.outcome is not None
+    assert deployment.outcome.status == "SUPERSEDED"
+    assert table.history("shop")[0].status == "SUPERSEDED"
+
+
+def test_prune_keeps_recent_in_use_and_rollback_targets(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+) -> None:
+    simulate()
+    client = boto3.client("ecs")
+    described = client.describe_task_definition(taskDefinition="shop-worker")["taskDefinition"]
+    for revision in range(2, 8):  # shop-worker:2 .. :7, none in use
+        client.register_task_definition(
+            family="shop-worker", containerDefinitions=[{**described["containerDefinitions"][0], "command": [f"v{revision}"]}],
+            networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="512", memory="1024",
+        )
+    deployment = _deployment(deps, ecs, table, "v3.0.0")  # registers shop-worker:8
+    deployment.config = deployment.config.model_copy(update={"keep_revisions": 2})
+    deregistered = prune_revisions(deployment, ecs)
+    remaining = client.list_task_definitions(familyPrefix="shop-worker", status="ACTIVE")["taskDefinitionArns"]
+    revisions = sorted(int(arn.rsplit(":", 1)[-1]) for arn in remaining)
+    # :1 runs (and is the rollback target), :8 is the new one, :7 is among the 2 newest.
+    assert revisions == [1, 7, 8]
+    assert sorted(int(arn.rsplit(":", 1)[-1]) for arn in deregistered if "shop-worker" in arn) == [2, 3, 4, 5, 6]
+    # Other families of the app are pruned by the same rule, never below what runs.
+    assert all("shop-web:1" not in arn for arn in deregistered)
+
+
+def test_release_after_a_finalize_failure(seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, executions: Executions) -> None:
+    deployment = _deployment(deps, ecs, table)
+    assert table.read_lock("shop").holder is not None
+    locks.release(deployment, table, STARTED)
+    assert table.read_lock("shop").holder is None

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import boto3
+
+from ecs_deployer.state import Deployment
+from ecs_deployer.steps.register import register_task_definitions
+from ecs_deployer.steps.resolve import resolve
+from ecs_deployer.steps.tasks import check_tasks, run_tasks
+from ecs_deployer_tools.localcloud.ecs_sim import TaskFault, TaskOutcome
+from tests.aws_fixtures import STARTED, context, drive, push
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ecs_deployer.aws.dynamodb import DeploymentsTable
+    from ecs_deployer.aws.ecs import EcsGateway
+    from ecs_deployer.steps.resolve import ResolveDeps
+    from ecs_deployer_tools.demo import sample_app
+    from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
+
+
+def _registered(deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable) -> Deployment:
+    push("v2.0.0")
+    deployment = resolve({"app": "shop", "image_tag": "v2.0.0"}, context(), deps)
+    assert isinstance(deployment, Deployment)
+    return register_task_definitions(deployment, ecs, table)
+
+
+def _check(ecs: EcsGateway, minutes: int = 1) -> Callable[[Deployment], Deployment]:
+    return lambda deployment: check_tasks(deployment, "pre", ecs, STARTED + timedelta(minutes=minutes))
+
+
+def test_tasks_run_with_the_new_revision_and_succeed_on_exit_zero(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+) -> None:
+    simulation = simulate()
+    deployment = run_tasks(_registered(deps, ecs, table), "pre", ecs, STARTED)
+    migrate = deployment.pre_tasks[0]
+    assert migrate.state == "RUNNING"
+    assert len(migrate.task_arns) == 1
+    [task] = simulation.tasks("shop-migrate")
+    assert task.task_definition_arn == migrate.task_definition
+    assert task.started_by == f"ecs-deployer/{deployment.deployment_id}"
+    deployment = drive(_check(ecs), deployment)
+    assert deployment.progress == "DONE"
+    assert deployment.pre_tasks[0].state == "SUCCEEDED"
+    assert deployment.pre_tasks[0].results[0].exit_codes == {"app": 0}
+
+
+def test_a_retried_run_step_does_not_start_the_tasks_twice(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+) -> None:
+    simulation = simulate()
+    registered = _registered(deps, ecs, table)
+    # The first attempt started the tasks, then the Lambda died before returning.
+    run_tasks(registered.model_copy(deep=True), "pre", ecs, STARTED)
+    retried = run_tasks(registered, "pre", ecs, STARTED)
+    assert len(simulation.tasks("shop-migrate")) == 1
+    assert retried.pre_tasks[0].task_arns == [simulation.tasks("shop-migrate")[0].task_arn]
+
+
+def test_non_zero_exit_fails_the_phase_naming_task_container_and_code(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+) -> None:
+    simulate(tasks={"shop-migrate": TaskFault(TaskOutcome.EXIT, exit_code=3)})
+    deployment = drive(_check(ecs), run_tasks(_registered(deps, ecs, table), "pre", ecs, STARTED))
+    assert deployment.progress == "FAILED"
+    assert deployment.failure is not None
+    assert deployment.failure.error == "TaskFailed"
+    assert "container app exited with code 3" in deployment.failure.cause
+    assert "shop-migrate:2" in deployment.failure.cause
+    assert deployment.pre_tasks[0].results[0].exit_codes == {"app": 3}
+
+
+def test_task_that_failed_to_start_is_a_failure(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+) -> None:
+    simulate(tasks={"shop-migrate": TaskFault(TaskOutcome.FAIL_TO_START)})
+    deployment = drive(_check(ecs), run_tasks(_registered(deps, ecs, table), "pre", ecs, STARTED))
+    assert deployment.failure is not None
+    assert deployment.failure.error == "TaskFailed"
+    assert "failed to start" in deployment.failure.cause
+    assert "CannotPullContainerError" in deployment.failure.cause
+
+
+def test_a_task_that_never_stops_times_out_and_is_stopped(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+) -> None:
+    simulation = simulate(tasks={"shop-migrate": TaskFault(TaskOutcome.NEVER_STOP)})
+    deployment = run_tasks(_registered(deps, ecs, table), "pre", ecs, STARTED)
+    deployment = check_tasks(deployment, "pre", ecs, STARTED + timedelta(minutes=1))
+    assert deployment.progress == "WAIT"
+    deployment = check_tasks(deployment, "pre", ecs, STARTED + timedelta(minutes=10))  # max_wait
+    assert deployment.failure is not None
+    assert deployment.failure.error == "DeployTimeout"
+    assert "still running after 10 min; stopped them" in deployment.failure.cause
+    task = boto3.client("ecs").describe_tasks(cluster="shop-demo", tasks=[simulation.tasks("shop-migrate")[0].task_arn])["tasks"][0]
+    assert task["desiredStatus"] == "STOPPED"
+    assert "did not stop within max_wait" in task["stoppedReason"]
+
+
+def test_runtask_failures_fail_the_phase(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+) -> None:
+    simulate()
+    registered = _registered(deps, ecs, table)
+    registered.pre_tasks[0].state = "RUNNING"
+    registered.pre_tasks[0].start_failures = ["arn:aws:ecs:us-east-1:123456789012:container-instance/x: RESOURCE:MEMORY"]
+    deployment = check_tasks(registered, "pre", ecs, STARTED)
+    assert deployment.failure is not None
+    assert "RunTask failed: arn:aws:ecs:us-east-1:123456789012:container-instance/x: RESOURCE:MEMORY" in deployment.failure.cause
