@@ -35,8 +35,8 @@ class EcrImageActionDetail(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
     result: str
-    repository_name: str = Field(alias="repository-name")
-    image_digest: str = Field(alias="image-digest")
+    repository_name: RepositoryName = Field(alias="repository-name")
+    image_digest: ImageDigest = Field(alias="image-digest")
     action_type: str = Field(alias="action-type")
     image_tag: str | None = Field(default=None, alias="image-tag")
 
