@@ -1,0 +1,315 @@
+"""The local cloud end to end on the mini stack: handlers, events, accounting, server mode."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+
+from ecs_deployer_tools.localcloud.cloud import LocalCloud
+from tests.localcloud.conftest import MINI_TEMPLATE
+from tests.support import load_event
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+
+def executions(cloud: LocalCloud) -> dict[str, dict[str, Any]]:
+    """Every execution of the stack's state machine, by name, with its parsed input."""
+    sfn = cloud.client("stepfunctions")
+    listed = sfn.list_executions(stateMachineArn=cloud.state_machine_arn())["executions"]
+    described = (sfn.describe_execution(executionArn=e["executionArn"]) for e in listed)
+    return {d["name"]: {**d, "input": json.loads(d["input"])} for d in described}
+
+
+def started_by(cloud: LocalCloud, action: Any) -> list[dict[str, Any]]:
+    """The executions that `action()` started, and the children they started, finished."""
+    before = set(executions(cloud))
+    action()
+    finished: dict[str, dict[str, Any]] = {}
+    while new := {n: e for n, e in executions(cloud).items() if n not in before | set(finished)}:
+        for name, execution in new.items():
+            status = cloud.wait_for_execution(execution["executionArn"])["status"]
+            finished[name] = {**execution, "status": status}
+    return list(finished.values())
+
+
+@pytest.fixture
+def repository(cloud: LocalCloud) -> Iterator[str]:
+    """A repository whose pushes the stack's rule matches (prefix "mini-")."""
+    name = f"mini-{uuid.uuid4().hex[:8]}"
+    cloud.client("ecr").create_repository(repositoryName=name)
+    yield name
+    cloud.client("ecr").delete_repository(repositoryName=name, force=True)
+
+
+def test_manual_execution_runs_the_real_handlers_with_their_environment(cloud: LocalCloud) -> None:
+    arn = cloud.start_execution({"name": "manual", "wait": 0})
+    described = cloud.wait_for_execution(arn)
+
+    assert described["status"] == "SUCCEEDED"
+    result = json.loads(described["output"])
+    assert result["input"] == {"name": "manual", "wait": 0}
+    assert result["greeting"] == result["greeting_at_init"] == "bonjour"  # parameter override
+    assert result["flaky_only"] is None  # another function's variable never leaks
+    assert result["table"] == cloud.outputs["TableName"]
+    assert result["context"]["function_name"] == cloud.stack_resources()["EchoFunction"]
+    assert result["flaky"]["answer"] == {"ok": True, "greeting": None, "flaky_only": "yes"}
+    item = cloud.client("dynamodb").get_item(
+        TableName=result["table"],
+        Key={"pk": {"S": f"REQUEST#{result['context']['aws_request_id']}"}, "sk": {"S": "echo"}},
+    )
+    assert "Item" in item
+
+
+def test_api_calls_count_only_what_the_lambdas_call(cloud: LocalCloud) -> None:
+    cloud.client("dynamodb").list_tables()  # the test's own call
+    arn = cloud.start_execution({"name": "count", "wait": 0})
+    cloud.wait_for_execution(arn)
+
+    # Not the interpreter's Invoke calls, nor the test's describe/list calls.
+    assert cloud.api_calls == {"dynamodb.PutItem": 1}
+    assert cloud.api_recorder.counts("EchoFunction") == {"dynamodb.PutItem": 1}
+    cloud.reset_api_calls()
+    assert cloud.api_calls == {}
+
+
+def test_retry_recovers_from_an_injected_crash(cloud: LocalCloud) -> None:
+    cloud.lambda_faults.inject("EchoFunction", error_type="Runtime.ExitError")
+    described = cloud.wait_for_execution(cloud.start_execution({"name": "crash", "wait": 0}))
+
+    assert described["status"] == "SUCCEEDED"
+    assert cloud.lambda_faults.pending("EchoFunction") == 0
+
+
+def test_catch_sees_the_error_type(cloud: LocalCloud) -> None:
+    arn = cloud.start_execution({"name": "boom", "wait": 0, "raise": "ValueError"})
+    described = cloud.wait_for_execution(arn)
+
+    assert (described["status"], described["error"]) == ("FAILED", "ValueError")
+    assert json.loads(described["cause"])["errorMessage"] == "failed on purpose"
+
+
+def test_an_ecr_push_starts_an_execution_with_the_ecr_event(
+    cloud: LocalCloud, repository: str
+) -> None:
+    tag = f"v{uuid.uuid4().hex[:6]}"
+    digests: list[str] = []
+
+    (parent, child) = sorted(
+        started_by(cloud, lambda: digests.append(cloud.push_image(repository, tag))),
+        key=lambda e: e["name"].startswith("child-"),
+    )
+
+    event = parent["input"]
+    reference = load_event("ecr_push")
+    assert set(event) == set(reference)
+    assert set(event["detail"]) == set(reference["detail"])
+    assert {
+        k: event[k] for k in ("version", "detail-type", "source", "account", "region", "resources")
+    } == {
+        "version": "0",
+        "detail-type": "ECR Image Action",
+        "source": "aws.ecr",
+        "account": cloud.account_id,
+        "region": cloud.region,
+        "resources": [],
+    }
+    assert event["time"].endswith("Z")
+    assert event["detail"] | {"manifest-media-type": None, "artifact-media-type": None} == {
+        "result": "SUCCESS",
+        "repository-name": repository,
+        "image-digest": digests[0],
+        "action-type": "PUSH",
+        "image-tag": tag,
+        "manifest-media-type": None,
+        "artifact-media-type": None,
+    }
+    assert parent["status"] == "SUCCEEDED"
+    # The mini machine dispatches to a child the way the deploy machine does.
+    assert child["name"] == f"child-{tag}"
+    assert child["input"] == {"name": tag, "digest": digests[0], "wait": 0}
+
+
+def test_two_tags_are_two_events_with_one_digest(cloud: LocalCloud, repository: str) -> None:
+    manifest = json.dumps(
+        {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
+    )
+    tags = [f"a{uuid.uuid4().hex[:6]}", f"b{uuid.uuid4().hex[:6]}"]
+
+    started = started_by(cloud, lambda: cloud.push_image(repository, tags, manifest=manifest))
+
+    pushes = [e["input"]["detail"] for e in started if "detail" in e["input"]]
+    digest = f"sha256:{hashlib.sha256(manifest.encode()).hexdigest()}"
+    assert sorted(p["image-tag"] for p in pushes) == sorted(tags)
+    assert {p["image-digest"] for p in pushes} == {digest}
+
+
+def test_a_push_the_rule_does_not_match_starts_nothing(cloud: LocalCloud) -> None:
+    cloud.client("ecr").create_repository(repositoryName="other-app")
+    assert started_by(cloud, lambda: cloud.push_image("other-app", "v1")) == []
+
+
+def test_a_disabled_rule_delivers_nothing(cloud: LocalCloud, repository: str) -> None:
+    events = cloud.client("events")
+    (rule,) = events.list_rules()["Rules"]
+    events.disable_rule(Name=rule["Name"])
+    try:
+        assert started_by(cloud, lambda: cloud.push_image(repository, "disabled")) == []
+    finally:
+        events.enable_rule(Name=rule["Name"])
+
+
+def test_put_events_feeds_state_machine_targets_their_input(cloud: LocalCloud) -> None:
+    sfn, events = cloud.client("stepfunctions"), cloud.client("events")
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}})
+    machine = sfn.create_state_machine(
+        name="inputs", definition=definition, roleArn="arn:aws:iam::123456789012:role/r"
+    )
+    arn = machine["stateMachineArn"]
+    events.put_rule(Name="inputs", EventPattern=json.dumps({"source": ["test.localcloud"]}))
+    transformer = {
+        "InputPathsMap": {"app": "$.detail.app"},
+        "InputTemplate": '{"app": "<app>", "kind": "transformed"}',
+    }
+    events.put_targets(
+        Rule="inputs",
+        Targets=[
+            {"Id": "whole", "Arn": arn},
+            {"Id": "path", "Arn": arn, "InputPath": "$.detail"},
+            {"Id": "constant", "Arn": arn, "Input": '{"kind": "constant"}'},
+            {"Id": "transformer", "Arn": arn, "InputTransformer": transformer},
+        ],
+    )
+    try:
+        events.put_events(
+            Entries=[
+                {"Source": "test.localcloud", "DetailType": "Test", "Detail": '{"app": "shop"}'}
+            ]
+        )
+        listed = sfn.list_executions(stateMachineArn=arn)["executions"]
+        inputs = [
+            json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"])
+            for e in listed
+        ]
+    finally:
+        events.remove_targets(Rule="inputs", Ids=["whole", "path", "constant", "transformer"])
+        events.delete_rule(Name="inputs")
+
+    (whole,) = [i for i in inputs if "detail-type" in i]
+    assert whole["detail"] == {"app": "shop"}
+    assert whole["source"] == "test.localcloud"
+    assert {"app": "shop"} in inputs
+    assert {"kind": "constant"} in inputs
+    assert {"app": "shop", "kind": "transformed"} in inputs
+    assert len(inputs) == 4
+
+
+@pytest.fixture
+def ecr_events(cloud: LocalCloud) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """Every ECR event, through a rule of our own to an SQS queue (moto's own delivery)."""
+    sqs, events = cloud.client("sqs"), cloud.client("events")
+    queue_url = sqs.create_queue(QueueName=f"ecr-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    events.put_rule(Name="all-ecr", EventPattern=json.dumps({"source": ["aws.ecr"]}))
+    target = {"Id": "queue", "Arn": attributes["Attributes"]["QueueArn"]}
+    events.put_targets(Rule="all-ecr", Targets=[target])
+
+    def drain() -> list[dict[str, Any]]:
+        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+        return [json.loads(message["Body"])["detail"] for message in answer.get("Messages", [])]
+
+    yield drain
+    events.remove_targets(Rule="all-ecr", Ids=["queue"])
+    events.delete_rule(Name="all-ecr")
+
+
+def test_batch_delete_image_emits_delete_events(
+    cloud: LocalCloud, repository: str, ecr_events: Callable[[], list[dict[str, Any]]]
+) -> None:
+    pushed: list[str] = []
+    started_by(cloud, lambda: pushed.append(cloud.push_image(repository, "to-delete")))
+    ecr_events()
+    ecr = cloud.client("ecr")
+
+    started = started_by(
+        cloud,
+        lambda: ecr.batch_delete_image(
+            repositoryName=repository, imageIds=[{"imageTag": "to-delete"}]
+        ),
+    )
+
+    assert started == []  # the stack's rule wants pushes only
+    assert ecr_events() == [
+        {
+            "result": "SUCCESS",
+            "repository-name": repository,
+            "image-digest": pushed[0],
+            "action-type": "DELETE",
+            "image-tag": "to-delete",
+        }
+    ]
+
+
+def test_moving_a_tag_to_a_new_image_emits_a_push_only(
+    cloud: LocalCloud, repository: str, ecr_events: Callable[[], list[dict[str, Any]]]
+) -> None:
+    started_by(cloud, lambda: cloud.push_image(repository, "moving"))
+    started_by(cloud, lambda: cloud.push_image(repository, "moving"))  # PutImage re-tags inside
+
+    assert [event["action-type"] for event in ecr_events()] == ["PUSH", "PUSH"]
+
+
+def test_execution_history_follows_a_running_execution(cloud: LocalCloud) -> None:
+    sfn = cloud.client("stepfunctions")
+    arn = cloud.start_execution({"name": "follow", "wait": 1})
+    seen: list[tuple[str, str]] = []
+    for event in cloud.execution_history(arn, timeout=30):
+        seen.append((event["type"], sfn.describe_execution(executionArn=arn)["status"]))
+
+    types = [t for t, _ in seen]
+    assert types[0] == "ExecutionStarted"
+    assert types[-1] == "ExecutionSucceeded"
+    assert "WaitStateEntered" in types
+    assert seen[0][1] == "RUNNING"  # events arrive while the execution runs
+
+
+def test_server_mode_serves_the_same_state_over_http(cloud: LocalCloud, repository: str) -> None:
+    endpoint = cloud.start_server(port=0)
+    session = boto3.session.Session(
+        aws_access_key_id="any", aws_secret_access_key="any", region_name=cloud.region
+    )
+    sfn = session.client("stepfunctions", endpoint_url=endpoint)
+    ecr = session.client("ecr", endpoint_url=endpoint)
+    cloudformation = session.client("cloudformation", endpoint_url=endpoint)
+
+    (stack,) = cloudformation.describe_stacks(StackName="mini")["Stacks"]
+    assert {o["OutputKey"] for o in stack["Outputs"]} >= {"StateMachineArn", "TableName"}
+    arn = sfn.start_execution(
+        stateMachineArn=cloud.state_machine_arn(), input=json.dumps({"name": "http", "wait": 0})
+    )["executionArn"]
+    assert json.loads(cloud.wait_for_execution(arn)["output"])["greeting"] == "bonjour"
+    assert sfn.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
+
+    tag = f"http{uuid.uuid4().hex[:6]}"
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "tag": tag,
+        }
+    )
+    started = started_by(
+        cloud,
+        lambda: ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag),
+    )
+    assert f"child-{tag}" in {e["name"] for e in started}
+
+
+def test_one_local_cloud_at_a_time(cloud: LocalCloud) -> None:
+    with pytest.raises(RuntimeError, match="already active"), LocalCloud(MINI_TEMPLATE):
+        pass

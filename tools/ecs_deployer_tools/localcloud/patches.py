@@ -1,0 +1,611 @@
+"""Every patch the local cloud applies to moto 5.2.5, in one place.
+
+`moto_patches(runtime)` installs them all for the duration of a `with` block and restores
+moto afterwards. Each patch restores one AWS behaviour that the real template, ASL or
+handlers depend on and that moto lacks:
+
+CloudFormation
+  1. `AWS::StepFunctions::StateMachine`: moto reads only `DefinitionString` and always
+     creates into the plain backend. AWS also accepts `Definition` (an object) and
+     `DefinitionS3Location` (what `sam package` produces from `DefinitionUri`), applies
+     `DefinitionSubstitutions`, and honours `StateMachineType`, `LoggingConfiguration` and
+     `TracingConfiguration`. The state machine is created in the backend that serves the
+     API (the ASL-executing parser backend under `execute_state_machine`), and
+     `Fn::GetAtt <sm>.Arn` resolves.
+  2. `AWS::Lambda::LayerVersion`: moto ignores `LayerName` and `CompatibleArchitectures`
+     and has no physical id, so `!Ref Layer` (the version ARN on AWS) yields an object.
+  3. `AWS::Lambda::Function`: moto drops `Layers`, `Architectures`, `Tags`,
+     `TracingConfig`, `EphemeralStorage` and `LoggingConfig`.
+  4. `AWS::SQS::QueuePolicy` is unknown to moto (skipped with a warning): it sets the
+     queues' `Policy` attribute, as on AWS.
+
+Lambda
+  5. `Invoke` of a function registered with the in-process runtime runs its real handler
+     (moto would start a Docker container) and returns `X-Amz-Function-Error: Unhandled`
+     with the runtime's error payload when it fails.
+
+EventBridge
+  6. Rule targets that are state machines start an execution with the event (or its
+     `Input`/`InputPath`/`InputTransformer` result) as input; moto raises
+     NotImplementedError for them. The event has AWS's shape (ISO `time`, no
+     `ingestion-time`). Disabled rules deliver nothing, as on AWS. Other target types
+     keep moto's delivery.
+
+ECR
+  7. `PutImage` emits the "ECR Image Action" PUSH event on the default bus, one per call
+     (one tag per call, as ECR does), and `BatchDeleteImage` emits one DELETE event per
+     deleted image tag. moto's own re-tagging deletes inside PutImage emit nothing.
+
+Step Functions (moto's interpreter is LocalStack's; where the port diverges from AWS)
+  8. Optimized service integrations (`arn:aws:states:::states:startExecution`...) convert
+     the state's PascalCase parameters to the API's member names and the API's response
+     back to PascalCase (`ExecutionArn`, `StartDate`), from the botocore service model,
+     with timestamps as epoch milliseconds: state data is JSON. moto stubs this
+     normalisation out, so botocore rejects `StateMachineArn` with a KeyError and the
+     task fails with States.Runtime (and a datetime in the output breaks DescribeExecution).
+  9. A Map iteration that fails with a `States.*` error (States.Runtime, States.Timeout...)
+     fails the Map state with that error, catchable by the Map's Catch. moto wraps it in
+     a "custom" error name, which rejects the `States.` prefix with a ValueError.
+ 10. Context object timestamps (`$$.Execution.StartTime`, `$$.State.EnteredTime`) are
+     strings like "2026-11-22T10:15:30.123Z", as on AWS; moto puts a datetime (which
+     breaks DescribeExecution once it lands in state data) and a `+00:00` isoformat.
+ 11. StartExecution is atomic: of two concurrent starts with one name, one gets
+     ExecutionAlreadyExists (or, same input, the same execution). moto checks and adds
+     without a lock, so two dispatches of one digest could both start a child. Without
+     a name, the execution is named by a UUID (moto names it "None", once).
+
+Everything else the deploy ASL uses already matches AWS; `tests/localcloud/
+test_asl_support.py` pins it down.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import logging
+import threading
+import uuid
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, cast
+from unittest.mock import patch
+
+import botocore.session
+from botocore import xform_name
+from jsonpath_ng.ext.parser import parse as jsonpath
+from moto.awslambda.models import LambdaBackend, LambdaFunction, LayerVersion
+from moto.awslambda.utils import get_backend as lambda_backend
+from moto.cloudformation import parsing as cfn_parsing
+from moto.ecr.models import ECRBackend
+from moto.events.models import Rule, events_backends
+from moto.events.utils import EventMessageType, EventTemplateParser
+from moto.s3.models import s3_backends
+from moto.sqs.models import sqs_backends
+from moto.stepfunctions.models import StateMachine
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+    CustomErrorName,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+    StatesErrorName,
+)
+from moto.stepfunctions.parser.asl.component.state import state as state_module
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
+    iteration_worker,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service,
+)
+from moto.stepfunctions.parser.backend import execution_worker
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.responses import get_backend as sfn_backend
+from moto.stepfunctions.utils import cfn_to_api_tags
+from moto.utilities.arns import parse_arn
+from moto.utilities.utils import get_partition
+
+from ecs_deployer_tools.localcloud.runtime import FunctionConfig
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from botocore.model import OperationModel
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_name import (
+        ErrorName,
+    )
+
+    from ecs_deployer_tools.localcloud.runtime import LambdaRuntime
+
+log = logging.getLogger(__name__)
+
+_original_send_to_targets = Rule.send_to_targets
+_original_put_image = ECRBackend.put_image
+_original_batch_delete_image = ECRBackend.batch_delete_image
+_original_function_from_cfn = LambdaFunction.create_from_cloudformation_json
+_original_invoke = LambdaBackend.invoke
+_original_sm_attribute = StateMachine.get_cfn_attribute
+_original_resource_class_from_type = cfn_parsing.resource_class_from_type
+_original_start_execution = StepFunctionsParserBackend.start_execution
+
+
+@contextmanager
+def moto_patches(runtime: LambdaRuntime) -> Iterator[None]:
+    """Install every patch (see the module docstring); `runtime` serves Lambda Invoke."""
+
+    def invoke(  # noqa: PLR0917 - moto's positional signature
+        backend: LambdaBackend,
+        function_name: str,
+        qualifier: str | None,
+        body: Any,
+        headers: Any,
+        response_headers: dict[str, str],
+    ) -> str | bytes | None:
+        function = backend.get_function(function_name, qualifier)
+        if not runtime.handles(function.function_name):
+            return _original_invoke(
+                backend, function_name, qualifier, body, headers, response_headers
+            )
+        invocation_type = headers.get("X-Amz-Invocation-Type") or "RequestResponse"
+        if invocation_type == "DryRun":
+            return b""
+        # An asynchronous ("Event") invocation runs before returning: handlers are short.
+        result = runtime.invoke(_function_config(function), body)
+        if result.function_error:
+            response_headers["x-amz-function-error"] = result.function_error
+        response_headers["x-amz-executed-version"] = str(function.version)
+        payload = b"" if invocation_type == "Event" else result.payload
+        response_headers["Content-Length"] = str(len(payload))
+        return payload
+
+    replacements: list[tuple[object, str, object]] = [
+        (StateMachine, "create_from_cloudformation_json", classmethod(_state_machine_from_cfn)),
+        (StateMachine, "has_cfn_attr", classmethod(_state_machine_has_attr)),
+        (StateMachine, "get_cfn_attribute", _state_machine_attribute),
+        (LayerVersion, "create_from_cloudformation_json", classmethod(_layer_version_from_cfn)),
+        (LambdaFunction, "create_from_cloudformation_json", classmethod(_function_from_cfn)),
+        (LambdaBackend, "invoke", invoke),
+        (Rule, "send_to_targets", _send_to_targets),
+        (ECRBackend, "put_image", _put_image),
+        (ECRBackend, "batch_delete_image", _batch_delete_image),
+        (state_task_service.StateTaskService, "_normalise_parameters", _normalise_parameters),
+        (state_task_service.StateTaskService, "_normalise_response", _normalise_response),
+        (iteration_worker, "CustomErrorName", _propagated_error_name),
+        (cfn_parsing, "resource_class_from_type", _resource_class_from_type),
+        (execution_worker, "ExecutionData", _execution_data),
+        (state_module, "StateData", _state_data),
+        (StepFunctionsParserBackend, "start_execution", _start_execution_atomically),
+    ]
+    with ExitStack() as stack:
+        for target, name, replacement in replacements:
+            stack.enter_context(patch.object(target, name, replacement))
+        # LayerVersion has no physical_resource_id attribute to patch: create it.
+        layer_arn = property(lambda layer: layer.arn)
+        stack.enter_context(
+            patch.object(LayerVersion, "physical_resource_id", layer_arn, create=True)
+        )
+        yield
+
+
+# --- 1. AWS::StepFunctions::StateMachine ------------------------------------------------
+
+
+def _state_machine_from_cfn(
+    _cls: type[StateMachine],
+    /,
+    resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+    **_kwargs: Any,
+) -> StateMachine:
+    properties = cloudformation_json["Properties"]
+    definition = _definition(properties, account_id, region_name)
+    for key, value in (properties.get("DefinitionSubstitutions") or {}).items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        definition = definition.replace(f"${{{key}}}", text)
+    return sfn_backend(account_id, region_name).create_state_machine(
+        name=properties.get("StateMachineName", resource_name),
+        definition=definition,
+        roleArn=properties.get("RoleArn", ""),
+        tags=cfn_to_api_tags(properties.get("Tags", [])),
+        loggingConfiguration=_camel_keys(properties.get("LoggingConfiguration")),
+        tracingConfiguration=_camel_keys(properties.get("TracingConfiguration")),
+        sm_type=properties.get("StateMachineType"),
+    )
+
+
+def _definition(properties: dict[str, Any], account_id: str, region_name: str) -> str:
+    if "DefinitionString" in properties:
+        return str(properties["DefinitionString"])
+    if "Definition" in properties:
+        return json.dumps(properties["Definition"])
+    location = properties["DefinitionS3Location"]
+    backend = s3_backends[account_id][get_partition(region_name)]
+    key = backend.get_object(location["Bucket"], location["Key"], location.get("Version"))
+    if key is None:
+        raise ValueError(f"no state machine definition at {location}")
+    return key.value.decode()
+
+
+def _camel_keys(value: Any) -> Any:
+    """CloudFormation's PascalCase property → the API's camelCase shape."""
+    if isinstance(value, dict):
+        return {key[:1].lower() + key[1:]: _camel_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_camel_keys(item) for item in value]
+    return value
+
+
+def _state_machine_has_attr(_cls: type[StateMachine], /, attr: str) -> bool:
+    return attr in {"Arn", "Name", "DefinitionString", "RoleArn", "StateMachineName", "Tags"}
+
+
+def _state_machine_attribute(state_machine: StateMachine, attribute_name: str) -> Any:
+    if attribute_name == "Arn":
+        return state_machine.arn
+    return _original_sm_attribute(state_machine, attribute_name)
+
+
+# --- 2. AWS::Lambda::LayerVersion and 3. AWS::Lambda::Function -------------------------
+
+
+def _layer_version_from_cfn(
+    _cls: type[LayerVersion],
+    /,
+    resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+    **_kwargs: Any,
+) -> LayerVersion:
+    properties = cloudformation_json["Properties"]
+    spec = {"Content": properties["Content"], "LayerName": properties.get("LayerName")}
+    spec["LayerName"] = spec["LayerName"] or resource_name
+    optional = ("Description", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo")
+    spec.update({name: properties[name] for name in optional if name in properties})
+    return lambda_backend(account_id, region_name).publish_layer_version(spec)
+
+
+_FUNCTION_PROPERTIES = (
+    "Description",
+    "MemorySize",
+    "Publish",
+    "Timeout",
+    "VpcConfig",
+    "Environment",
+    "ReservedConcurrentExecutions",
+    "Layers",
+    "Architectures",
+    "TracingConfig",
+    "EphemeralStorage",
+    "LoggingConfig",
+)
+
+
+def _function_from_cfn(
+    _cls: type[LambdaFunction],
+    /,
+    resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+    **kwargs: Any,
+) -> LambdaFunction:
+    properties = cloudformation_json["Properties"]
+    if "ZipFile" in properties["Code"]:  # moto's inline-code conversion stays moto's
+        return _original_function_from_cfn(
+            resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+    spec = {
+        "Code": properties["Code"],
+        "FunctionName": resource_name,
+        "Handler": properties.get("Handler"),
+        "Role": properties["Role"],
+        "Runtime": properties.get("Runtime"),
+    }
+    spec.update({name: properties[name] for name in _FUNCTION_PROPERTIES if name in properties})
+    if "Tags" in properties:
+        spec["Tags"] = {tag["Key"]: tag["Value"] for tag in properties["Tags"]}
+    return lambda_backend(account_id, region_name).create_function(spec)
+
+
+# --- 4. AWS::SQS::QueuePolicy ----------------------------------------------------------
+
+
+class _QueuePolicy:
+    """moto's model interface for AWS::SQS::QueuePolicy. Not a CloudFormationModel
+    subclass: those join moto's registry for good, and a patch must come off."""
+
+    def __init__(self, policy_id: str) -> None:
+        self.physical_resource_id = policy_id
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_kwargs: Any,
+    ) -> _QueuePolicy:
+        properties = cloudformation_json["Properties"]
+        policy = json.dumps(properties["PolicyDocument"])
+        backend = sqs_backends[account_id][region_name]
+        for queue_url in properties["Queues"]:
+            backend.set_queue_attributes(queue_url.rsplit("/", 1)[-1], {"Policy": policy})
+        return cls(resource_name)
+
+
+def _resource_class_from_type(resource_type: str) -> Any:
+    if resource_type == "AWS::SQS::QueuePolicy":
+        return _QueuePolicy
+    return _original_resource_class_from_type(resource_type)
+
+
+# --- 5. Lambda Invoke ------------------------------------------------------------------
+
+
+def _function_config(function: LambdaFunction) -> FunctionConfig:
+    return FunctionConfig(
+        function_name=function.function_name,
+        function_arn=function.function_arn,
+        version=str(function.version),
+        memory_size=int(function.memory_size),
+        timeout=int(function.timeout),
+        region=function.region,
+        runtime=str(function.run_time),
+        log_group_name=function.logs_group_name,
+        environment={k: str(v) for k, v in function.environment_vars.items()},
+    )
+
+
+# --- 6. EventBridge → Step Functions ---------------------------------------------------
+
+
+def _send_to_targets(
+    rule: Rule, original_event: EventMessageType, transform_input: bool = True
+) -> None:
+    if rule.state != "ENABLED" or not rule.event_pattern.matches_event(original_event):
+        return
+    others = []
+    for target in rule.targets:
+        arn = parse_arn(target["Arn"])
+        if arn.service == "states" and arn.resource_type == "stateMachine":
+            _start_execution(target, _aws_event(original_event), arn.account, arn.region)
+        else:
+            others.append(target)
+    if others:
+        # moto's delivery reads only the rule's attributes: hand it a copy with the rest.
+        rest = copy.copy(rule)
+        rest.targets = others
+        _original_send_to_targets(rest, original_event, transform_input)
+
+
+def _aws_event(event: EventMessageType) -> dict[str, Any]:
+    """The event as targets receive it on AWS: ISO `time`, no moto-internal keys."""
+    shaped = {key: value for key, value in event.items() if key != "ingestion-time"}
+    when = event.get("time")
+    if isinstance(when, int | float):  # moto keeps epoch seconds
+        shaped["time"] = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return shaped
+
+
+def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    if "Input" in target:
+        return json.loads(target["Input"])
+    if "InputPath" in target:
+        matches = jsonpath(target["InputPath"]).find(event)
+        return matches[0].value if matches else None
+    if "InputTransformer" in target:
+        transformer = target["InputTransformer"]
+        # moto's template parser also offers <aws.events.event.ingestion-time>.
+        with_ingestion_time = cast("EventMessageType", {**event, "ingestion-time": event["time"]})
+        return EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=with_ingestion_time,
+        )
+    return event
+
+
+def _start_execution(
+    target: dict[str, Any], event: dict[str, Any], account: str, region: str
+) -> None:
+    try:
+        sfn_backend(account, region).start_execution(
+            target["Arn"],
+            name=str(uuid.uuid4()),
+            execution_input=json.dumps(_target_input(target, event)),
+        )
+    except Exception:
+        # EventBridge retries and then drops (or dead-letters): the sender never sees it.
+        log.exception("EventBridge could not start %s", target["Arn"])
+
+
+# --- 7. ECR events ---------------------------------------------------------------------
+
+# Depth of ECR backend calls on this thread: PutImage re-tags through BatchDeleteImage.
+_ecr_depth = threading.local()
+
+
+@contextmanager
+def _ecr_call() -> Iterator[bool]:
+    """Yield whether this is the outermost ECR call on this thread (the API action)."""
+    depth = getattr(_ecr_depth, "value", 0)
+    _ecr_depth.value = depth + 1
+    try:
+        yield depth == 0
+    finally:
+        _ecr_depth.value = depth
+
+
+def _put_image(  # noqa: PLR0917 - moto's positional signature
+    backend: ECRBackend,
+    repository_name: str,
+    image_manifest: str,
+    image_tag: str,
+    image_manifest_mediatype: str | None = None,
+    digest: str | None = None,
+) -> Any:
+    with _ecr_call() as outermost:
+        image = _original_put_image(
+            backend, repository_name, image_manifest, image_tag, image_manifest_mediatype, digest
+        )
+    if outermost:
+        detail = _ecr_detail("PUSH", repository_name, image.get_image_digest(), image_tag)
+        detail["manifest-media-type"] = image.image_manifest_media_type
+        config = json.loads(image_manifest).get("config", {})
+        if "mediaType" in config:
+            detail["artifact-media-type"] = config["mediaType"]
+        _emit_ecr_event(backend, detail)
+    return image
+
+
+def _batch_delete_image(
+    backend: ECRBackend,
+    repository_name: str,
+    registry_id: str | None = None,
+    image_ids: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    with _ecr_call() as outermost:
+        response: dict[str, Any] = _original_batch_delete_image(
+            backend, repository_name, registry_id, image_ids
+        )
+    if outermost:
+        for deleted in response["imageIds"]:
+            detail = _ecr_detail("DELETE", repository_name, deleted.image_digest, deleted.image_tag)
+            _emit_ecr_event(backend, detail)
+    return response
+
+
+def _ecr_detail(action: str, repository: str, digest: str, tag: str | None) -> dict[str, Any]:
+    detail = {
+        "result": "SUCCESS",
+        "repository-name": repository,
+        "image-digest": digest,
+        "action-type": action,
+    }
+    if tag is not None:
+        detail["image-tag"] = tag
+    return detail
+
+
+def _emit_ecr_event(backend: ECRBackend, detail: dict[str, Any]) -> None:
+    events_backends[backend.account_id][backend.region_name].put_events(
+        [
+            {
+                "Source": "aws.ecr",
+                "DetailType": "ECR Image Action",
+                "Detail": json.dumps(detail),
+                "Resources": [],
+            }
+        ]
+    )
+
+
+# --- 8. Step Functions service integrations: request/response normalisation ------------
+
+
+@functools.cache
+def _operation_model(service_name: str, snake_action: str) -> OperationModel:
+    model = _botocore_session().get_service_model(service_name)
+    names = {xform_name(name): name for name in model.operation_names}
+    return model.operation_model(names[snake_action])
+
+
+@functools.cache
+def _botocore_session() -> botocore.session.Session:
+    return botocore.session.Session()
+
+
+def _normalise_parameters(
+    task: state_task_service.StateTaskService,
+    parameters: dict[str, Any],
+    boto_service_name: str | None = None,
+    service_action_name: str | None = None,
+) -> None:
+    operation = _operation_model(
+        task._get_boto_service_name(boto_service_name),
+        task._get_boto_service_action(service_action_name),
+    )
+    if operation.input_shape is not None:
+        task._to_boto_request(parameters, operation.input_shape)
+
+
+def _normalise_response(
+    task: state_task_service.StateTaskService,
+    response: Any,
+    boto_service_name: str | None = None,
+    service_action_name: str | None = None,
+) -> None:
+    operation = _operation_model(
+        task._get_boto_service_name(boto_service_name),
+        task._get_boto_service_action(service_action_name),
+    )
+    if operation.output_shape is not None:
+        task._from_boto_response(response, operation.output_shape)
+    _json_timestamps(response)
+
+
+def _json_timestamps(value: Any) -> None:
+    """Replace datetimes by epoch milliseconds, in place."""
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in list(items):
+        if isinstance(item, datetime):
+            value[key] = int(item.timestamp() * 1000)
+        else:
+            _json_timestamps(item)
+
+
+# --- 9. Map iterations failing with States.* errors ------------------------------------
+
+
+def _propagated_error_name(error_name: str | None) -> ErrorName:
+    """The iteration's error as the Map state's error: States.* names stay States errors."""
+    if error_name is not None and error_name.startswith("States."):
+        return StatesErrorName.from_name(error_name)
+    return CustomErrorName(error_name)
+
+
+# --- 10. Context object timestamps -----------------------------------------------------
+
+
+def _aws_timestamp(value: datetime | str) -> str:
+    """ISO 8601 in UTC with milliseconds and a Z, as the context object carries them."""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    when = when.astimezone(UTC)
+    return f"{when:%Y-%m-%dT%H:%M:%S}.{when.microsecond // 1000:03d}Z"
+
+
+def _execution_data(**fields: Any) -> dict[str, Any]:
+    return {**fields, "StartTime": _aws_timestamp(fields["StartTime"])}
+
+
+def _state_data(**fields: Any) -> dict[str, Any]:
+    return {**fields, "EnteredTime": _aws_timestamp(fields["EnteredTime"])}
+
+
+# --- 11. Atomic, named StartExecution --------------------------------------------------------
+
+_start_execution_lock = threading.Lock()
+
+
+def _start_execution_atomically(
+    backend: StepFunctionsParserBackend,
+    state_machine_arn: str,
+    name: str | None = None,
+    execution_input: Any = None,
+    trace_header: Any = None,
+) -> Any:
+    with _start_execution_lock:
+        return _original_start_execution(
+            backend, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header
+        )
