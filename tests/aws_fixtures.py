@@ -122,7 +122,9 @@ def simulate(aws: None) -> Iterator[Callable[..., EcsSimulation]]:
         simulation.uninstall()
 
 
-def drive(step: Callable[[Deployment], Deployment], deployment: Deployment, limit: int = 20) -> Deployment:
+def drive(
+    step: Callable[[Deployment], Deployment], deployment: Deployment, limit: int = 20
+) -> Deployment:
     """Call a check step until it stops saying WAIT, as the state machine's loop does."""
     for _ in range(limit):
         deployment = step(deployment)

@@ -37,7 +37,9 @@ def test_config_validate_accepts_a_valid_file() -> None:
 def test_config_validate_prints_every_error_with_its_path(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yml"
     broken.write_text(
-        "version: v1\ncluster: demo\nservices:\n  - name: web\n    containers: [app]\n    max_wiat: 3\ntasks:\n  pre:\n    - {family: m, containers: [app], count: 0}\n"
+        "version: v1\ncluster: demo\n"
+        "services:\n  - name: web\n    containers: [app]\n    max_wiat: 3\n"
+        "tasks:\n  pre:\n    - {family: m, containers: [app], count: 0}\n"
     )
     result = runner.invoke(app, ["config", "validate", str(broken)])
     assert result.exit_code == 1

@@ -28,15 +28,21 @@ class _AlwaysRunning:
         return True
 
 
-def _deployment(deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, tag: str = "v2.0.0") -> Deployment:
+def _deployment(
+    deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, tag: str = "v2.0.0"
+) -> Deployment:
     push(tag)
-    deployment = resolve({"app": "shop", "image_tag": tag}, context(f"run-{tag.replace('.', '-')}"), deps)
+    deployment = resolve(
+        {"app": "shop", "image_tag": tag}, context(f"run-{tag.replace('.', '-')}"), deps
+    )
     assert isinstance(deployment, Deployment)
     locks.acquire(deployment, table, _AlwaysRunning(), STARTED)
     return register_task_definitions(deployment, ecs, table)
 
 
-def test_success_is_recorded_and_releases_the_lock(seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable) -> None:
+def test_success_is_recorded_and_releases_the_lock(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+) -> None:
     deployment = finalize(_deployment(deps, ecs, table), table, ecs, STARTED)
     assert deployment.outcome is not None
     assert deployment.outcome.status == "SUCCEEDED"
@@ -49,18 +55,28 @@ def test_success_is_recorded_and_releases_the_lock(seeded: sample_app.SeededApp,
     assert table.read_lock("shop").holder is None
 
 
-def test_failure_keeps_the_original_cause_without_traces(seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable) -> None:
+def test_failure_keeps_the_original_cause_without_traces(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+) -> None:
     deployment = _deployment(deps, ecs, table)
-    lambda_error = {"errorMessage": "task definition 'x' not found", "errorType": "ResourceNotFound", "stackTrace": ["  File secret.py"]}
+    lambda_error = {
+        "errorMessage": "task definition 'x' not found",
+        "errorType": "ResourceNotFound",
+        "stackTrace": ["  File secret.py"],
+    }
     deployment.failure = Failure(error="ResourceNotFound", cause=json.dumps(lambda_error))
     deployment = finalize(deployment, table, ecs, STARTED)
     assert deployment.outcome is not None
     assert (deployment.outcome.status, deployment.outcome.error) == ("FAILED", "ResourceNotFound")
     cause = json.loads(deployment.outcome.cause or "")
     assert cause["message"] == "task definition 'x' not found"
-    assert "stackTrace" not in deployment.outcome.cause
+    assert "stackTrace" not in (deployment.outcome.cause or "")
     [record] = table.history("shop")
-    assert (record.status, record.error, record.cause) == ("FAILED", "ResourceNotFound", "task definition 'x' not found")
+    assert (record.status, record.error, record.cause) == (
+        "FAILED",
+        "ResourceNotFound",
+        "task definition 'x' not found",
+    )
 
 
 def test_unexpected_errors_end_as_deployment_error_with_the_original_name_kept(
@@ -74,14 +90,21 @@ def test_unexpected_errors_end_as_deployment_error_with_the_original_name_kept(
     assert json.loads(deployment.outcome.cause or "")["error"] == "Lambda.Unknown"
 
 
-def test_rolled_back_and_rollback_failed(seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable) -> None:
+def test_rolled_back_and_rollback_failed(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+) -> None:
     deployment = _deployment(deps, ecs, table)
-    deployment.failure = Failure(error="RolloutFailed", cause="service 'shop-web': tasks failed to start")
+    deployment.failure = Failure(
+        error="RolloutFailed", cause="service 'shop-web': tasks failed to start"
+    )
     deployment.services[0].rollback = ServiceRollback(state="COMPLETED")
     deployment.services[1].rollback = ServiceRollback(state="NOT_NEEDED")
     rolled_back = finalize(deployment.model_copy(deep=True), table, ecs, STARTED)
     assert rolled_back.outcome is not None
-    assert (rolled_back.outcome.status, rolled_back.outcome.error) == ("ROLLED_BACK", "RolloutFailed")
+    assert (rolled_back.outcome.status, rolled_back.outcome.error) == (
+        "ROLLED_BACK",
+        "RolloutFailed",
+    )
     cause = json.loads(rolled_back.outcome.cause or "")
     assert cause["status"] == "ROLLED_BACK"
     assert cause["message"] == "service 'shop-web': tasks failed to start"
@@ -94,7 +117,9 @@ def test_rolled_back_and_rollback_failed(seeded: sample_app.SeededApp, deps: Res
     assert json.loads(failed.outcome.cause or "")["error"] == "RolloutFailed"
 
 
-def test_superseded(seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable) -> None:
+def test_superseded(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+) -> None:
     deployment = _deployment(deps, ecs, table)
     deployment.lock.status = "SUPERSEDED"
     deployment = finalize(deployment, table, ecs, STARTED)
@@ -104,29 +129,53 @@ def test_superseded(seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGat
 
 
 def test_prune_keeps_recent_in_use_and_rollback_targets(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulate()
     client = boto3.client("ecs")
     described = client.describe_task_definition(taskDefinition="shop-worker")["taskDefinition"]
     for revision in range(2, 8):  # shop-worker:2 .. :7, none in use
         client.register_task_definition(
-            family="shop-worker", containerDefinitions=[{**described["containerDefinitions"][0], "command": [f"v{revision}"]}],
-            networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="512", memory="1024",
+            family="shop-worker",
+            containerDefinitions=[
+                {**described["containerDefinitions"][0], "command": [f"v{revision}"]}
+            ],
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="512",
+            memory="1024",
         )
     deployment = _deployment(deps, ecs, table, "v3.0.0")  # registers shop-worker:8
     deployment.config = deployment.config.model_copy(update={"keep_revisions": 2})
     deregistered = prune_revisions(deployment, ecs)
-    remaining = client.list_task_definitions(familyPrefix="shop-worker", status="ACTIVE")["taskDefinitionArns"]
+    remaining = client.list_task_definitions(familyPrefix="shop-worker", status="ACTIVE")[
+        "taskDefinitionArns"
+    ]
     revisions = sorted(int(arn.rsplit(":", 1)[-1]) for arn in remaining)
     # :1 runs (and is the rollback target), :8 is the new one, :7 is among the 2 newest.
     assert revisions == [1, 7, 8]
-    assert sorted(int(arn.rsplit(":", 1)[-1]) for arn in deregistered if "shop-worker" in arn) == [2, 3, 4, 5, 6]
+    assert sorted(int(arn.rsplit(":", 1)[-1]) for arn in deregistered if "shop-worker" in arn) == [
+        2,
+        3,
+        4,
+        5,
+        6,
+    ]
     # Other families of the app are pruned by the same rule, never below what runs.
     assert all("shop-web:1" not in arn for arn in deregistered)
 
 
-def test_release_after_a_finalize_failure(seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, executions: Executions) -> None:
+def test_release_after_a_finalize_failure(
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    executions: Executions,
+) -> None:
     deployment = _deployment(deps, ecs, table)
     assert table.read_lock("shop").holder is not None
     locks.release(deployment, table, STARTED)

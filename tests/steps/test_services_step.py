@@ -10,7 +10,12 @@ from ecs_deployer.errors import ServiceChanged
 from ecs_deployer.state import Deployment
 from ecs_deployer.steps.register import register_task_definitions
 from ecs_deployer.steps.resolve import resolve
-from ecs_deployer.steps.services import check_rollback, check_services, start_rollback, update_services
+from ecs_deployer.steps.services import (
+    check_rollback,
+    check_services,
+    start_rollback,
+    update_services,
+)
 from ecs_deployer_tools.localcloud.ecs_sim import RolloutFault, RolloutOutcome
 from tests.aws_fixtures import STARTED, context, drive, push
 
@@ -26,7 +31,9 @@ if TYPE_CHECKING:
 LATER = STARTED + timedelta(minutes=1)
 
 
-def _registered(deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, tag: str = "v2.0.0") -> Deployment:
+def _registered(
+    deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, tag: str = "v2.0.0"
+) -> Deployment:
     push(tag)
     deployment = resolve({"app": "shop", "image_tag": tag}, context(), deps)
     assert isinstance(deployment, Deployment)
@@ -44,28 +51,44 @@ def _roll_back(deployment: Deployment, ecs: EcsGateway, table: DeploymentsTable)
 
 
 def test_rollout_completes_on_the_new_revision(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulation = simulate()
     deployment = _roll_out(deps, ecs, table)
     assert deployment.progress == "DONE"
     for service in deployment.services:
         assert service.state == "COMPLETED"
-        assert simulation.primary_task_definition(service.name, cluster="shop-demo") == service.task_definition_after
-        assert service.ecs_deployment_id == simulation.deployments(service.name, cluster="shop-demo")[0].id
+        assert (
+            simulation.primary_task_definition(service.name, cluster="shop-demo")
+            == service.task_definition_after
+        )
+        assert (
+            service.ecs_deployment_id
+            == simulation.deployments(service.name, cluster="shop-demo")[0].id
+        )
     [record] = table.history("shop")
     assert record.status == "IN_PROGRESS"
 
 
 def test_unchanged_revision_is_forced_to_fresh_tasks(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulation = simulate()
     ecs.describe_services("shop-demo", seeded.services)  # the simulation adopts them as they are
     before = {name: simulation.deployments(name, cluster="shop-demo") for name in seeded.services}
     deployment = resolve({"app": "shop", "image_tag": "v1.0.0"}, context(), deps)
     assert isinstance(deployment, Deployment)
-    deployment = update_services(register_task_definitions(deployment, ecs, table), ecs, table, STARTED)
+    deployment = update_services(
+        register_task_definitions(deployment, ecs, table), ecs, table, STARTED
+    )
     deployment = drive(lambda d: check_services(d, ecs, LATER), deployment)
     assert deployment.progress == "DONE"
     for service in deployment.services:
@@ -97,28 +120,40 @@ def test_failed_or_ecs_rolled_back_rollouts_are_failures(
     assert web.state == state
     assert deployment.failure is not None
     assert deployment.failure.error == "RolloutFailed"
-    assert f"service 'shop-web': " in deployment.failure.cause
+    assert "service 'shop-web': " in deployment.failure.cause
     assert fragment in deployment.failure.cause
 
 
 def test_a_rollout_that_never_stabilises_times_out(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulate(services={"shop-web": RolloutFault(RolloutOutcome.NEVER_STABLE)})
     deployment = update_services(_registered(deps, ecs, table), ecs, table, STARTED)
     for _ in range(3):
         deployment = check_services(deployment, ecs, LATER)
     assert deployment.progress == "WAIT"
-    deployment = check_services(deployment, ecs, STARTED + timedelta(minutes=5))  # max_wait of shop-web
+    deployment = check_services(
+        deployment, ecs, STARTED + timedelta(minutes=5)
+    )  # max_wait of shop-web
     assert deployment.failure is not None
     assert deployment.failure.error == "DeployTimeout"
     assert "service 'shop-web': not steady after 5 min" in deployment.failure.cause
 
 
 def test_rollback_returns_changed_services_and_follows_an_ecs_rollback(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
 ) -> None:
-    simulation = simulate(services={"shop-web": RolloutFault(RolloutOutcome.AUTO_ROLLBACK, ticks=2)})
+    simulation = simulate(
+        services={"shop-web": RolloutFault(RolloutOutcome.AUTO_ROLLBACK, ticks=2)}
+    )
     deployment = _roll_out(deps, ecs, table)
     updates_before = len(simulation.deployments("shop-web", cluster="shop-demo"))
     deployment = _roll_back(deployment, ecs, table)
@@ -131,11 +166,18 @@ def test_rollback_returns_changed_services_and_follows_an_ecs_rollback(
     assert len(simulation.deployments("shop-web", cluster="shop-demo")) <= updates_before
     assert worker.rollback.state == "COMPLETED"
     for service in deployment.services:
-        assert simulation.primary_task_definition(service.name, cluster="shop-demo") == service.task_definition_before
+        assert (
+            simulation.primary_task_definition(service.name, cluster="shop-demo")
+            == service.task_definition_before
+        )
 
 
 def test_rollback_that_fails_is_reported(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulate(services={"shop-worker": RolloutFault(RolloutOutcome.FAIL, rollback_fails=True)})
     deployment = _roll_out(deps, ecs, table)
@@ -146,11 +188,19 @@ def test_rollback_that_fails_is_reported(
 
 
 def test_someone_elses_deployment_is_left_alone(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulation = simulate()
     deployment = update_services(_registered(deps, ecs, table), ecs, table, STARTED)
-    boto3.client("ecs").update_service(cluster="shop-demo", service="shop-worker", taskDefinition=seeded.task_definitions["shop-migrate"])
+    boto3.client("ecs").update_service(
+        cluster="shop-demo",
+        service="shop-worker",
+        taskDefinition=seeded.task_definitions["shop-migrate"],
+    )
     deployment = drive(lambda d: check_services(d, ecs, LATER), deployment)
     worker = deployment.services[1]
     assert worker.state == "REPLACED"
@@ -159,27 +209,56 @@ def test_someone_elses_deployment_is_left_alone(
     assert deployment.services[1].rollback is not None
     assert deployment.services[1].rollback.state == "FAILED"
     assert "deployed by someone else: left alone" in (deployment.services[1].rollback.reason or "")
-    assert simulation.primary_task_definition("shop-worker", cluster="shop-demo") == seeded.task_definitions["shop-migrate"]
+    assert (
+        simulation.primary_task_definition("shop-worker", cluster="shop-demo")
+        == seeded.task_definitions["shop-migrate"]
+    )
 
 
 def test_update_refuses_services_moved_since_planning(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulation = simulate()
     deployment = _registered(deps, ecs, table)
-    boto3.client("ecs").update_service(cluster="shop-demo", service="shop-web", taskDefinition=seeded.task_definitions["shop-worker"])
+    boto3.client("ecs").update_service(
+        cluster="shop-demo",
+        service="shop-web",
+        taskDefinition=seeded.task_definitions["shop-worker"],
+    )
     with pytest.raises(ServiceChanged, match="'shop-web' now runs"):
         update_services(deployment, ecs, table, STARTED)
-    assert simulation.primary_task_definition("shop-worker", cluster="shop-demo") == seeded.task_definitions["shop-worker"]
+    assert (
+        simulation.primary_task_definition("shop-worker", cluster="shop-demo")
+        == seeded.task_definitions["shop-worker"]
+    )
 
 
 def test_a_retried_update_does_not_start_a_second_rollout(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulation = simulate()
     registered = _registered(deps, ecs, table)
-    first = update_services(registered.model_copy(deep=True), ecs, table, STARTED)  # its result was lost
+    first = update_services(
+        registered.model_copy(deep=True), ecs, table, STARTED
+    )  # its result was lost
     retried = update_services(registered, ecs, table, STARTED)
     for before, after in zip(first.services, retried.services, strict=True):
         assert before.ecs_deployment_id == after.ecs_deployment_id
-        assert len([d for d in simulation.deployments(after.name, cluster="shop-demo") if d.status == "PRIMARY"]) == 1
+        assert (
+            len(
+                [
+                    d
+                    for d in simulation.deployments(after.name, cluster="shop-demo")
+                    if d.status == "PRIMARY"
+                ]
+            )
+            == 1
+        )

@@ -30,11 +30,17 @@ def _registered(deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable) -> 
 
 
 def _check(ecs: EcsGateway, minutes: int = 1) -> Callable[[Deployment], Deployment]:
-    return lambda deployment: check_tasks(deployment, "pre", ecs, STARTED + timedelta(minutes=minutes))
+    return lambda deployment: check_tasks(
+        deployment, "pre", ecs, STARTED + timedelta(minutes=minutes)
+    )
 
 
 def test_tasks_run_with_the_new_revision_and_succeed_on_exit_zero(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulation = simulate()
     deployment = run_tasks(_registered(deps, ecs, table), "pre", ecs, STARTED)
@@ -51,7 +57,11 @@ def test_tasks_run_with_the_new_revision_and_succeed_on_exit_zero(
 
 
 def test_a_retried_run_step_does_not_start_the_tasks_twice(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulation = simulate()
     registered = _registered(deps, ecs, table)
@@ -63,7 +73,11 @@ def test_a_retried_run_step_does_not_start_the_tasks_twice(
 
 
 def test_non_zero_exit_fails_the_phase_naming_task_container_and_code(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulate(tasks={"shop-migrate": TaskFault(TaskOutcome.EXIT, exit_code=3)})
     deployment = drive(_check(ecs), run_tasks(_registered(deps, ecs, table), "pre", ecs, STARTED))
@@ -76,7 +90,11 @@ def test_non_zero_exit_fails_the_phase_naming_task_container_and_code(
 
 
 def test_task_that_failed_to_start_is_a_failure(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulate(tasks={"shop-migrate": TaskFault(TaskOutcome.FAIL_TO_START)})
     deployment = drive(_check(ecs), run_tasks(_registered(deps, ecs, table), "pre", ecs, STARTED))
@@ -87,7 +105,11 @@ def test_task_that_failed_to_start_is_a_failure(
 
 
 def test_a_task_that_never_stops_times_out_and_is_stopped(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulation = simulate(tasks={"shop-migrate": TaskFault(TaskOutcome.NEVER_STOP)})
     deployment = run_tasks(_registered(deps, ecs, table), "pre", ecs, STARTED)
@@ -97,18 +119,29 @@ def test_a_task_that_never_stops_times_out_and_is_stopped(
     assert deployment.failure is not None
     assert deployment.failure.error == "DeployTimeout"
     assert "still running after 10 min; stopped them" in deployment.failure.cause
-    task = boto3.client("ecs").describe_tasks(cluster="shop-demo", tasks=[simulation.tasks("shop-migrate")[0].task_arn])["tasks"][0]
+    task = boto3.client("ecs").describe_tasks(
+        cluster="shop-demo", tasks=[simulation.tasks("shop-migrate")[0].task_arn]
+    )["tasks"][0]
     assert task["desiredStatus"] == "STOPPED"
     assert "did not stop within max_wait" in task["stoppedReason"]
 
 
 def test_runtask_failures_fail_the_phase(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, simulate: Callable[..., EcsSimulation]
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulate()
     registered = _registered(deps, ecs, table)
     registered.pre_tasks[0].state = "RUNNING"
-    registered.pre_tasks[0].start_failures = ["arn:aws:ecs:us-east-1:123456789012:container-instance/x: RESOURCE:MEMORY"]
+    registered.pre_tasks[0].start_failures = [
+        "arn:aws:ecs:us-east-1:123456789012:container-instance/x: RESOURCE:MEMORY"
+    ]
     deployment = check_tasks(registered, "pre", ecs, STARTED)
     assert deployment.failure is not None
-    assert "RunTask failed: arn:aws:ecs:us-east-1:123456789012:container-instance/x: RESOURCE:MEMORY" in deployment.failure.cause
+    assert (
+        "RunTask failed: arn:aws:ecs:us-east-1:123456789012:container-instance/x: RESOURCE:MEMORY"
+        in deployment.failure.cause
+    )

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from ecs_deployer.config.parsing import parse_app_config
 from ecs_deployer.errors import ConfigError
 from ecs_deployer_tools.cli.output import EXIT_FAILED, console, emit_json, errors
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 app = typer.Typer(help="Validate and manage app configs.", no_args_is_help=True)
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from ecs_deployer.errors import ResourceNotFound
 from ecs_deployer.taskdef import registration_input, with_image
 from ecs_deployer_tools.cli.output import emit_json, fail
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 app = typer.Typer(help="Work with task definitions offline.", no_args_is_help=True)
 
