@@ -10,8 +10,8 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from ecs_deployer.aws.clients import dynamodb_client, sfn_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.stepfunctions import Executions
+from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.events import LockEvent
-from ecs_deployer.history import utcnow
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps import locks
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
+clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
 table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 executions = Executions(sfn_client())
@@ -27,7 +28,7 @@ executions = Executions(sfn_client())
 @logger.inject_lambda_context
 @event_parser(model=LockEvent)
 def lambda_handler(event: LockEvent, context: LambdaContext) -> dict[str, Any]:
-    deployment, now = event.deployment, utcnow()
+    deployment, now = event.deployment, clock.now()
     if event.action == "acquire":
         deployment = locks.acquire(deployment, table, executions, now)
     elif event.action == "checkpoint":

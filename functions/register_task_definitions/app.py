@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from ecs_deployer.aws.clients import dynamodb_client, ecs_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecs import EcsGateway
+from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.events import StepEvent
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps.register import register_task_definitions
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
+clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
 ecs = EcsGateway(ecs_client())
 table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
@@ -26,4 +28,4 @@ table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 @logger.inject_lambda_context
 @event_parser(model=StepEvent)
 def lambda_handler(event: StepEvent, context: LambdaContext) -> dict[str, Any]:
-    return register_task_definitions(event.deployment, ecs, table).to_payload()
+    return register_task_definitions(event.deployment, ecs, table, clock.now()).to_payload()

@@ -11,6 +11,7 @@ from ecs_deployer.aws.clients import dynamodb_client, ecr_client, ecs_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecr import EcrGateway
 from ecs_deployer.aws.ecs import EcsGateway
+from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.config.store import ConfigStore
 from ecs_deployer.events import ResolveEvent
 from ecs_deployer.settings import Settings
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
+clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
 deps = ResolveDeps(
     configs=ConfigStore(settings.config_prefix),
@@ -33,6 +35,6 @@ deps = ResolveDeps(
 @logger.inject_lambda_context
 @event_parser(model=ResolveEvent)
 def lambda_handler(event: ResolveEvent, context: LambdaContext) -> dict[str, Any]:
-    result = resolve(event.input, event.execution, deps)
+    result = resolve(event.input, event.execution, deps, clock.now())
     payload: dict[str, Any] = result.model_dump(mode="json", by_alias=True)
     return payload

@@ -10,8 +10,8 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from ecs_deployer.aws.clients import dynamodb_client, ecs_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecs import EcsGateway
+from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.events import ModeEvent
-from ecs_deployer.history import utcnow
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps.services import start_rollback, update_services
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
+clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
 ecs = EcsGateway(ecs_client())
 table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
@@ -28,4 +29,4 @@ table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 @event_parser(model=ModeEvent)
 def lambda_handler(event: ModeEvent, context: LambdaContext) -> dict[str, Any]:
     step = update_services if event.mode == "deploy" else start_rollback
-    return step(event.deployment, ecs, table, utcnow()).to_payload()
+    return step(event.deployment, ecs, table, clock.now()).to_payload()

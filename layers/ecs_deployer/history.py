@@ -30,10 +30,6 @@ FINAL_STATUSES: frozenset[str] = frozenset(
 )
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -97,7 +93,7 @@ class HistoryRecord(BaseModel):
         return self.status in FINAL_STATUSES
 
 
-def progress_fields(deployment: Deployment) -> dict[str, Any]:
+def progress_fields(deployment: Deployment, now: datetime) -> dict[str, Any]:
     """The parts of a record that change as the deployment proceeds."""
     return {
         "services": [
@@ -120,11 +116,11 @@ def progress_fields(deployment: Deployment) -> dict[str, Any]:
             for phase, runs in (("pre", deployment.pre_tasks), ("post", deployment.post_tasks))
             for run in runs
         ],
-        "updated_at": iso(utcnow()),
+        "updated_at": iso(now),
     }
 
 
-def new_record(deployment: Deployment) -> HistoryRecord:
+def new_record(deployment: Deployment, now: datetime) -> HistoryRecord:
     image = deployment.image
     return HistoryRecord.model_validate(
         {
@@ -141,6 +137,6 @@ def new_record(deployment: Deployment) -> HistoryRecord:
             "actor": deployment.trigger.actor,
             "config_digest": deployment.config_digest,
             "requested_at": iso(deployment.requested_at),
-            **progress_fields(deployment),
+            **progress_fields(deployment, now),
         }
     )

@@ -12,7 +12,7 @@ from ecs_deployer.steps.register import register_task_definitions
 from ecs_deployer.steps.resolve import resolve
 from ecs_deployer.taskdef import registration_input
 from ecs_deployer_tools.cli import app
-from tests.aws_fixtures import context, push
+from tests.aws_fixtures import STARTED, context, push
 from tests.support import EVENTS_DIR, load_event
 
 if TYPE_CHECKING:
@@ -131,9 +131,9 @@ def test_taskdef_render_is_exactly_what_the_register_step_registers(
     path.write_text(json.dumps(printed, default=str))  # timestamps as ISO strings, like the CLI
 
     push("v2.0.0")
-    deployment = resolve({"app": "shop", "image_tag": "v2.0.0"}, context(), deps)
+    deployment = resolve({"app": "shop", "image_tag": "v2.0.0"}, context(), deps, STARTED)
     assert isinstance(deployment, Deployment)
-    register_task_definitions(deployment, ecs, table)
+    register_task_definitions(deployment, ecs, table, STARTED)
     result = runner.invoke(
         app,
         ["taskdef", "render", "--described", str(path), "--image", f"app={deployment.image.uri}"],

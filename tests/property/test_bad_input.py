@@ -22,7 +22,7 @@ from ecs_deployer.config.store import ConfigStore
 from ecs_deployer.errors import ConfigError
 from ecs_deployer.steps.resolve import Dispatch, Ignored, Rejected, ResolveDeps, resolve
 from ecs_deployer_tools.demo import sample_app
-from tests.aws_fixtures import PREFIX, TABLE, clients, context
+from tests.aws_fixtures import PREFIX, STARTED, TABLE, clients, context
 from tests.support import EVENTS_DIR, load_event
 
 if TYPE_CHECKING:
@@ -159,7 +159,7 @@ def test_malformed_manual_inputs_are_rejected_with_a_named_error(
 ) -> None:
     deps, mutations = world
     before = len(mutations.calls)
-    result = resolve(request, context("property"), deps)
+    result = resolve(request, context("property"), deps, STARTED)
     assert isinstance(result, Rejected), result
     assert result.outcome.error in NAMED
     assert json.loads(result.outcome.cause or "")["message"]
@@ -202,7 +202,7 @@ def test_malformed_events_never_dispatch(
 ) -> None:
     deps, mutations = world
     before = len(mutations.calls)
-    result = resolve(event, context("property"), deps)
+    result = resolve(event, context("property"), deps, STARTED)
     assert not isinstance(result, Dispatch) or not result.targets, result
     if isinstance(result, Rejected):
         assert result.outcome.error == "InputError"

@@ -33,11 +33,11 @@ def _deployment(
 ) -> Deployment:
     push(tag)
     deployment = resolve(
-        {"app": "shop", "image_tag": tag}, context(f"run-{tag.replace('.', '-')}"), deps
+        {"app": "shop", "image_tag": tag}, context(f"run-{tag.replace('.', '-')}"), deps, STARTED
     )
     assert isinstance(deployment, Deployment)
     locks.acquire(deployment, table, _AlwaysRunning(), STARTED)
-    return register_task_definitions(deployment, ecs, table)
+    return register_task_definitions(deployment, ecs, table, STARTED)
 
 
 def test_success_is_recorded_and_releases_the_lock(

@@ -41,6 +41,7 @@ def _deployment(deps: ResolveDeps, name: str, minutes: int, running: _Running) -
         },
         context(name),
         deps,
+        STARTED,
     )
     assert isinstance(result, Deployment), result
     running.running.add(result.execution_arn)

@@ -33,7 +33,7 @@ def test_manual_tag_becomes_a_deployment_pinned_by_digest(
     seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable
 ) -> None:
     digest = push("v2.0.0")
-    result = resolve({"app": "shop", "image_tag": "v2.0.0"}, context(), deps)
+    result = resolve({"app": "shop", "image_tag": "v2.0.0"}, context(), deps, STARTED)
     assert isinstance(result, Deployment)
     assert result.image.uri == f"{seeded.registry}/shop@{digest}"
     assert result.image.tag == "v2.0.0"
@@ -59,6 +59,7 @@ def test_manual_options_and_skips(seeded: sample_app.SeededApp, deps: ResolveDep
         },
         context(),
         deps,
+        STARTED,
     )
     assert isinstance(result, Deployment)
     assert (result.pre_tasks, result.post_tasks) == ([], [])
@@ -88,7 +89,7 @@ def test_bad_requests_are_rejected_and_recorded(
     error: str,
     fragment: str,
 ) -> None:
-    result = resolve(request_, context(), deps)
+    result = resolve(request_, context(), deps, STARTED)
     assert isinstance(result, Rejected)
     assert result.outcome.error == error
     assert fragment in json.loads(result.outcome.cause or "")["message"]
@@ -107,7 +108,7 @@ def test_cluster_outside_the_stack_is_a_config_error(
         "shop",
         sample_app.app_config(subnet, "sg-1", cluster="payments"),
     )
-    result = resolve({"app": "shop", "image_tag": "v1.0.0"}, context(), deps)
+    result = resolve({"app": "shop", "image_tag": "v1.0.0"}, context(), deps, STARTED)
     assert isinstance(result, Rejected)
     assert result.outcome.error == "ConfigError"
     assert (
@@ -118,7 +119,7 @@ def test_cluster_outside_the_stack_is_a_config_error(
 
 def test_missing_cluster_is_named(seeded: sample_app.SeededApp, deps: ResolveDeps) -> None:
     boto3.client("ecs").delete_cluster(cluster=sample_app.CLUSTER)
-    result = resolve({"app": "shop", "image_tag": "v1.0.0"}, context(), deps)
+    result = resolve({"app": "shop", "image_tag": "v1.0.0"}, context(), deps, STARTED)
     assert isinstance(result, Rejected)
     assert result.outcome.error == "ResourceNotFound"
     assert "cluster 'shop-demo'" in (result.outcome.cause or "")
@@ -128,7 +129,7 @@ def test_push_is_dispatched_to_the_app_with_a_deterministic_name(
     seeded: sample_app.SeededApp, deps: ResolveDeps
 ) -> None:
     digest = push("v2.0.0")
-    result = resolve(_push_event("v2.0.0", digest), context("from-event"), deps)
+    result = resolve(_push_event("v2.0.0", digest), context("from-event"), deps, STARTED)
     assert isinstance(result, Dispatch)
     [target] = result.targets
     assert target.app == "shop"
@@ -137,7 +138,7 @@ def test_push_is_dispatched_to_the_app_with_a_deterministic_name(
     assert target.input["image_tag"] == "v2.0.0"
     assert target.input["trigger"]["kind"] == "ecr-push"
     # The child's input is a valid manual request that deploys exactly this digest.
-    child = resolve(target.input, context(target.execution_name), deps)
+    child = resolve(target.input, context(target.execution_name), deps, STARTED)
     assert isinstance(child, Deployment)
     assert child.image.digest == digest
     assert child.requested_at.isoformat().startswith("2026-11-22T10:15:30")
@@ -147,8 +148,8 @@ def test_two_tags_of_one_digest_dispatch_under_one_name(
     seeded: sample_app.SeededApp, deps: ResolveDeps
 ) -> None:
     digest = push("v2.0.0")
-    first = resolve(_push_event("v2.0.0", digest), context("e1"), deps)
-    second = resolve(_push_event("v2.0.1", digest), context("e2"), deps)
+    first = resolve(_push_event("v2.0.0", digest), context("e1"), deps, STARTED)
+    second = resolve(_push_event("v2.0.1", digest), context("e2"), deps, STARTED)
     assert isinstance(first, Dispatch)
     assert isinstance(second, Dispatch)
     assert first.targets[0].execution_name == second.targets[0].execution_name
@@ -165,7 +166,7 @@ def test_two_tags_of_one_digest_dispatch_under_one_name(
 def test_pushes_nobody_wants_are_ignored_with_a_reason(
     seeded: sample_app.SeededApp, deps: ResolveDeps, tag: str | None, repository: str, reason: str
 ) -> None:
-    result = resolve(_push_event(tag, "sha256:" + "1" * 64, repository), context(), deps)
+    result = resolve(_push_event(tag, "sha256:" + "1" * 64, repository), context(), deps, STARTED)
     assert isinstance(result, Ignored)
     assert reason in result.reason
 
@@ -174,7 +175,7 @@ def test_pushes_nobody_wants_are_ignored_with_a_reason(
 def test_deletes_and_failures_are_ignored(
     seeded: sample_app.SeededApp, deps: ResolveDeps, name: str
 ) -> None:
-    result = resolve(load_event(name), context(), deps)
+    result = resolve(load_event(name), context(), deps, STARTED)
     assert isinstance(result, Ignored)
     assert "not a successful push" in result.reason
 
@@ -195,7 +196,7 @@ def test_broken_config_that_wants_the_repository_is_reported_not_skipped(
         ),
     )
     digest = push("v2.0.0")
-    result = resolve(_push_event("v2.0.0", digest), context(), deps)
+    result = resolve(_push_event("v2.0.0", digest), context(), deps, STARTED)
     assert isinstance(result, Dispatch)
     assert [target.app for target in result.targets] == ["shop"]
     [error] = result.errors
@@ -206,7 +207,7 @@ def test_broken_config_that_wants_the_repository_is_reported_not_skipped(
 def test_malformed_event_is_rejected() -> None:
     event = load_event("ecr_push")
     del event["detail"]["repository-name"]
-    result = resolve(event, context(), None)  # type: ignore[arg-type]  # never reaches AWS
+    result = resolve(event, context(), None, STARTED)  # type: ignore[arg-type]  # never reaches AWS
     assert isinstance(result, Rejected)
     assert result.outcome.error == "InputError"
     assert "detail.repository-name: required field is missing" in (result.outcome.cause or "")

@@ -35,9 +35,9 @@ def _registered(
     deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, tag: str = "v2.0.0"
 ) -> Deployment:
     push(tag)
-    deployment = resolve({"app": "shop", "image_tag": tag}, context(), deps)
+    deployment = resolve({"app": "shop", "image_tag": tag}, context(), deps, STARTED)
     assert isinstance(deployment, Deployment)
-    return register_task_definitions(deployment, ecs, table)
+    return register_task_definitions(deployment, ecs, table, STARTED)
 
 
 def _roll_out(deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable) -> Deployment:
@@ -84,10 +84,10 @@ def test_unchanged_revision_is_forced_to_fresh_tasks(
     simulation = simulate()
     ecs.describe_services("shop-demo", seeded.services)  # the simulation adopts them as they are
     before = {name: simulation.deployments(name, cluster="shop-demo") for name in seeded.services}
-    deployment = resolve({"app": "shop", "image_tag": "v1.0.0"}, context(), deps)
+    deployment = resolve({"app": "shop", "image_tag": "v1.0.0"}, context(), deps, STARTED)
     assert isinstance(deployment, Deployment)
     deployment = update_services(
-        register_task_definitions(deployment, ecs, table), ecs, table, STARTED
+        register_task_definitions(deployment, ecs, table, STARTED), ecs, table, STARTED
     )
     deployment = drive(lambda d: check_services(d, ecs, LATER), deployment)
     assert deployment.progress == "DONE"

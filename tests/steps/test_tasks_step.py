@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 
 def _registered(deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable) -> Deployment:
     push("v2.0.0")
-    deployment = resolve({"app": "shop", "image_tag": "v2.0.0"}, context(), deps)
+    deployment = resolve({"app": "shop", "image_tag": "v2.0.0"}, context(), deps, STARTED)
     assert isinstance(deployment, Deployment)
-    return register_task_definitions(deployment, ecs, table)
+    return register_task_definitions(deployment, ecs, table, STARTED)
 
 
 def _check(ecs: EcsGateway, minutes: int = 1) -> Callable[[Deployment], Deployment]:

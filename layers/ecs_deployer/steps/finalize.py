@@ -165,7 +165,7 @@ def finalize(
         deployment.app,
         record_key(deployment.requested_at, deployment.deployment_id),
         {
-            **progress_fields(deployment),
+            **progress_fields(deployment, now),
             "status": outcome.status,
             "finished_at": iso(now),
             "error": deployment.failure.error if deployment.failure else None,

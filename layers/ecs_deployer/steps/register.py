@@ -25,6 +25,8 @@ from ecs_deployer.taskdef import (
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import DescribedTaskDefinition, EcsGateway
     from ecs_deployer.rollout import ServiceSnapshot
@@ -143,7 +145,7 @@ def _plan_task(
 
 
 def register_task_definitions(
-    deployment: Deployment, ecs: EcsGateway, table: DeploymentsTable
+    deployment: Deployment, ecs: EcsGateway, table: DeploymentsTable, now: datetime
 ) -> Deployment:
     describe = _Describer(ecs)
     problems: list[str] = []
@@ -163,6 +165,6 @@ def register_task_definitions(
     table.update_record(
         deployment.app,
         record_key(deployment.requested_at, deployment.deployment_id),
-        progress_fields(deployment),
+        progress_fields(deployment, now),
     )
     return deployment

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from ecs_deployer.config.parsing import raw_trigger_repositories
 from ecs_deployer.errors import ConfigError, DeployerError, FieldError, InputError, ResourceNotFound
-from ecs_deployer.history import HistoryRecord, iso, new_record, record_key, utcnow
+from ecs_deployer.history import HistoryRecord, iso, new_record, record_key
 from ecs_deployer.inputs import EcrImageActionEvent, ManualRequest, Trigger, parse_execution_input
 from ecs_deployer.state import Deployment, Options, Outcome, ServiceRollout, TaskRun
 
@@ -94,7 +94,9 @@ def child_execution_name(app: str, digest: str) -> str:
     return f"{app}-{digest.removeprefix('sha256:')[:32]}"
 
 
-def resolve(raw_input: Any, context: ExecutionContext, deps: ResolveDeps) -> ResolveResult:
+def resolve(
+    raw_input: Any, context: ExecutionContext, deps: ResolveDeps, now: datetime
+) -> ResolveResult:
     try:
         request = parse_execution_input(raw_input)
     except InputError as exc:
@@ -102,9 +104,9 @@ def resolve(raw_input: Any, context: ExecutionContext, deps: ResolveDeps) -> Res
     if isinstance(request, EcrImageActionEvent):
         return dispatch(request, deps.configs)
     try:
-        return prepare(request, context, deps)
+        return prepare(request, context, deps, now)
     except DeployerError as exc:
-        _record_rejection(request, context, exc, deps.table)
+        _record_rejection(request, context, exc, deps.table, now)
         return Rejected.of(exc)
 
 
@@ -172,7 +174,9 @@ def _repository(request: ManualRequest, loaded: LoadedConfig) -> str:
     )
 
 
-def prepare(request: ManualRequest, context: ExecutionContext, deps: ResolveDeps) -> Deployment:
+def prepare(
+    request: ManualRequest, context: ExecutionContext, deps: ResolveDeps, now: datetime
+) -> Deployment:
     loaded = deps.configs.load(request.app)
     config = loaded.config
     if config.cluster_name not in deps.allowed_clusters:
@@ -224,18 +228,21 @@ def prepare(request: ManualRequest, context: ExecutionContext, deps: ResolveDeps
         else [TaskRun(config=t) for t in config.phase_tasks("post")],
     )
     deps.table.create_record(
-        record_key(deployment.requested_at, deployment.deployment_id), new_record(deployment)
+        record_key(deployment.requested_at, deployment.deployment_id), new_record(deployment, now)
     )
     logger.info("deployment accepted", extra={"app": deployment.app, "image": image.uri})
     return deployment
 
 
 def _record_rejection(
-    request: ManualRequest, context: ExecutionContext, exc: DeployerError, table: DeploymentsTable
+    request: ManualRequest,
+    context: ExecutionContext,
+    exc: DeployerError,
+    table: DeploymentsTable,
+    now: datetime,
 ) -> None:
     """A request for a known app that cannot proceed is still a deployment on record."""
     requested_at = request.trigger.pushed_at or context.StartTime
-    now = iso(utcnow())
     record = HistoryRecord(
         app=request.app,
         deployment_id=context.Name,
@@ -248,8 +255,8 @@ def _record_rejection(
         event_id=request.trigger.event_id,
         actor=request.trigger.actor,
         requested_at=iso(requested_at),
-        finished_at=now,
-        updated_at=now,
+        finished_at=iso(now),
+        updated_at=iso(now),
         error=exc.error_name,
         cause=str(exc),
     )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger
 
 from ecs_deployer.errors import ResourceNotFound, ServiceChanged
-from ecs_deployer.history import iso, progress_fields, record_key
+from ecs_deployer.history import progress_fields, record_key
 from ecs_deployer.rollout import judge_rollout
 from ecs_deployer.state import ServiceRollback
 
@@ -54,7 +54,7 @@ def update_services(
     table.update_record(
         deployment.app,
         record_key(deployment.requested_at, deployment.deployment_id),
-        {**progress_fields(deployment), "status": "IN_PROGRESS"},
+        {**progress_fields(deployment, now), "status": "IN_PROGRESS"},
     )
     for service in deployment.services:
         if service.ecs_deployment_id is not None:
@@ -158,7 +158,7 @@ def start_rollback(
     table.update_record(
         deployment.app,
         record_key(deployment.requested_at, deployment.deployment_id),
-        {**progress_fields(deployment), "updated_at": iso(now)},
+        progress_fields(deployment, now),
     )
     deployment.progress = "WAIT"
     return deployment

@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
@@ -61,6 +61,21 @@ _QUIET_LOGGERS = ("moto.stepfunctions.parser", "werkzeug")
 _HOST_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
 
 
+class ScaledClock:
+    """Wall-clock time from its creation on, running ``scale`` times faster."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        if scale < 1:
+            raise ValueError("time_scale must be at least 1")
+        self.scale = scale
+        self._start = datetime.now(UTC)
+        self._start_monotonic = time.monotonic()
+
+    def now(self) -> datetime:
+        elapsed = time.monotonic() - self._start_monotonic
+        return self._start + timedelta(seconds=elapsed * self.scale)
+
+
 class LocalCloud:
     """An emulated AWS account with the stack deployed from the checkout's template."""
 
@@ -74,16 +89,20 @@ class LocalCloud:
         stack_name: str = "ecs-deployer",
         region: str = DEFAULT_REGION,
         extensions: Iterable[AbstractContextManager[Any]] = (),
+        time_scale: float = 1.0,
     ) -> None:
         """`extensions` are entered once moto is active and left before it stops (the
-        ECS simulation, a scenario's own patches...)."""
+        ECS simulation, a scenario's own patches...). With `time_scale` above 1, the
+        deployer's Lambdas see time pass that much faster (timeouts in minutes take
+        seconds); Step Functions' Wait states keep real time."""
         self.template_path = Path(template).resolve()
         self.stack_name = stack_name
         self.region = region
         self.account_id = ACCOUNT_ID
         self.api_recorder = ApiCallRecorder()
         self.lambda_faults = LambdaFaults()
-        self.runtime = LambdaRuntime(self.api_recorder, self.lambda_faults)
+        self.clock = ScaledClock(time_scale)
+        self.runtime = LambdaRuntime(self.api_recorder, self.lambda_faults, self.clock)
         self._extensions = list(extensions)
         self._exit_stack: ExitStack | None = None
         self._session: boto3.session.Session | None = None

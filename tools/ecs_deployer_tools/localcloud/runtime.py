@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from pathlib import Path
     from types import ModuleType
 
+    from ecs_deployer.clock import Clock
+
 # Runtime errors that make Lambda throw the execution environment away.
 _ENVIRONMENT_KILLING_PREFIXES = ("Runtime.", "Sandbox.")
 _module_generation = itertools.count(1)
@@ -226,9 +228,14 @@ class _Environment:
 class LambdaRuntime:
     """Routes invocations of registered functions to their handlers, in this process."""
 
-    def __init__(self, recorder: ApiCallRecorder, faults: LambdaFaults) -> None:
+    def __init__(
+        self, recorder: ApiCallRecorder, faults: LambdaFaults, clock: Clock | None = None
+    ) -> None:
+        """``clock`` replaces each handler module's ``clock`` at cold start (see
+        ecs_deployer.clock): the local cloud's time runs faster than the wall clock."""
         self._recorder = recorder
         self._faults = faults
+        self._clock = clock
         self._lock = threading.RLock()
         self._sources: dict[str, FunctionSource] = {}
         self._warm: dict[str, _Environment] = {}
@@ -330,6 +337,8 @@ class LambdaRuntime:
         except BaseException:
             del sys.modules[module_name]
             raise
+        if self._clock is not None and hasattr(module, "clock"):
+            setattr(module, "clock", self._clock)  # noqa: B010  (module attribute, set by name)
         warm = _Environment(module, module_name, _without_per_call(environment))
         self._warm[config.function_name] = warm
         self.cold_starts[source.logical_id] += 1
