@@ -23,11 +23,16 @@ AcquireResult = Literal["ACQUIRED", "WAITING", "SUPERSEDED"]
 class LockEntry:
     deployment_id: str
     execution_arn: str
-    requested_at: str  # ISO 8601, UTC: orders the queue
+    requested_at: str  # ISO 8601, UTC, when pushed: orders the queue
+    accepted_at: str  # ISO 8601, UTC, when its execution started: orders pushes of one second
     expires_at: int  # epoch seconds
 
+    @property
+    def order(self) -> tuple[str, str, str]:
+        return (self.requested_at, self.accepted_at, self.deployment_id)
+
     def newer_than(self, other: LockEntry) -> bool:
-        return (self.requested_at, self.deployment_id) > (other.requested_at, other.deployment_id)
+        return self.order > other.order
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,7 @@ def decide_acquire(
         )
     if all(entry.deployment_id != me.deployment_id for entry in waiting):
         waiting.append(me)
-    waiting.sort(key=lambda entry: (entry.requested_at, entry.deployment_id))
+    waiting.sort(key=lambda entry: entry.order)
     others = [entry for entry in waiting if entry.deployment_id != me.deployment_id]
 
     def result(

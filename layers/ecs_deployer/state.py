@@ -84,7 +84,8 @@ class ServiceRollout(_Doc):
     force: bool = False
     max_wait_minutes: int = 15
     task_definition_before: str | None = None
-    task_definition_after: str | None = None
+    task_definition_after: str | None = None  # the revision this deployment rolls out
+    images_before: dict[str, str] = {}
     images_after: dict[str, str] = {}
     ecs_deployment_id: str | None = None
     started_at: datetime | None = None
@@ -120,7 +121,8 @@ class Deployment(_Doc):
     image: ImageRef
     options: Options
     trigger: Trigger
-    requested_at: datetime
+    requested_at: datetime  # when the image was pushed (or the request made)
+    accepted_at: datetime  # when this execution started: orders pushes of the same second
     services: list[ServiceRollout]
     pre_tasks: list[TaskRun] = []
     post_tasks: list[TaskRun] = []

@@ -13,9 +13,8 @@ NOW = 1_800_000_000
 
 
 def _entry(name: str, minute: int, expires_in: int = 3600) -> LockEntry:
-    return LockEntry(
-        name, f"arn:exec:{name}", f"2026-11-22T10:{minute:02d}:00.000Z", NOW + expires_in
-    )
+    at = f"2026-11-22T10:{minute:02d}:00.000Z"
+    return LockEntry(name, f"arn:exec:{name}", at, at, NOW + expires_in)
 
 
 def _running(*alive: str) -> set[str]:
@@ -113,3 +112,14 @@ def test_release_removes_holder_or_waiter_only_for_me() -> None:
     assert released(record, b) == LockRecord(version=4, holder=a)
     assert released(record, a) == LockRecord(version=4, holder=None, waiting=(b,))
     assert released(LockRecord(), a) == LockRecord()
+
+
+def test_pushes_of_the_same_second_queue_in_arrival_order() -> None:
+    same_second = "2026-11-22T10:01:00Z"
+    first = LockEntry("zz-first", "arn:exec:zz", same_second, "2026-11-22T10:01:00.100Z", NOW + 60)
+    second = LockEntry(
+        "aa-second", "arn:exec:aa", same_second, "2026-11-22T10:01:00.900Z", NOW + 60
+    )
+    assert second.newer_than(first)
+    decision = decide_acquire(LockRecord(waiting=(second,)), first, "queue", NOW, lambda arn: True)
+    assert decision.result == "ACQUIRED"

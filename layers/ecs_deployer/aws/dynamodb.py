@@ -44,6 +44,7 @@ def _entry(data: dict[str, Any]) -> LockEntry:
         deployment_id=data["deployment_id"],
         execution_arn=data["execution_arn"],
         requested_at=data["requested_at"],
+        accepted_at=data["accepted_at"],
         expires_at=int(data["expires_at"]),
     )
 
@@ -53,6 +54,7 @@ def _entry_data(entry: LockEntry) -> dict[str, Any]:
         "deployment_id": entry.deployment_id,
         "execution_arn": entry.execution_arn,
         "requested_at": entry.requested_at,
+        "accepted_at": entry.accepted_at,
         "expires_at": entry.expires_at,
     }
 

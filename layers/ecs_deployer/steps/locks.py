@@ -52,6 +52,7 @@ def lock_entry(deployment: Deployment, now: datetime) -> LockEntry:
         deployment_id=deployment.deployment_id,
         execution_arn=deployment.execution_arn,
         requested_at=iso(deployment.requested_at),
+        accepted_at=iso(deployment.accepted_at),
         expires_at=int(now.timestamp()) + lock_lifetime_seconds(deployment),
     )
 

@@ -211,6 +211,7 @@ def prepare(
         ),
         trigger=request.trigger,
         requested_at=request.trigger.pushed_at or context.StartTime,
+        accepted_at=context.StartTime,
         services=[
             ServiceRollout(
                 name=service.name,
