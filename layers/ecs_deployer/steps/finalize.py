@@ -11,8 +11,10 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 
 from ecs_deployer import errors
+from ecs_deployer.errors import DeployerError, TransientAwsError
 from ecs_deployer.history import iso, progress_fields, record_key
 from ecs_deployer.state import Outcome
 from ecs_deployer.steps import locks
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
-    from ecs_deployer.state import Deployment, DeploymentStatus
+    from ecs_deployer.state import Deployment, DeploymentStatus, ServiceRollout
 
 logger = Logger(child=True)
 _MAX_CAUSE = 32_000  # Step Functions allows 32,768 characters
@@ -69,7 +71,17 @@ def failure_message(error: str, cause: str) -> str:
     return cause if cause else error
 
 
-def summary(deployment: Deployment) -> dict[str, Any]:
+def _final_revision(service: ServiceRollout, running: str | None) -> dict[str, Any]:
+    """What the service runs now, and its images when this deployment knows them."""
+    images = {
+        service.task_definition_after: service.images_after,
+        service.task_definition_before: service.images_before,
+    }.get(running, {})
+    return {"task_definition_after": running, "images_after": images}
+
+
+def summary(deployment: Deployment, running: dict[str, str | None]) -> dict[str, Any]:
+    """``running``: the revision each service's PRIMARY deployment runs now, read from ECS."""
     return {
         "app": deployment.app,
         "deployment_id": deployment.deployment_id,
@@ -78,8 +90,8 @@ def summary(deployment: Deployment) -> dict[str, Any]:
             {
                 "name": service.name,
                 "task_definition_before": service.task_definition_before,
-                "task_definition_after": service.task_definition_after,
-                "images_after": service.images_after,
+                **_final_revision(service, running.get(service.name)),
+                "task_definition_registered": service.task_definition_after,
                 "state": service.state,
                 "rollback": service.rollback.state if service.rollback else None,
                 "reason": service.rollback.reason if service.rollback else service.reason,
@@ -101,9 +113,9 @@ def summary(deployment: Deployment) -> dict[str, Any]:
     }
 
 
-def _outcome(deployment: Deployment) -> Outcome:
+def _outcome(deployment: Deployment, running: dict[str, str | None]) -> Outcome:
     status = _status(deployment)
-    details = summary(deployment)
+    details = summary(deployment, running)
     if deployment.failure is None:
         return Outcome(status=status, summary=details)
     original = deployment.failure.error
@@ -150,10 +162,25 @@ def prune_revisions(deployment: Deployment, ecs: EcsGateway) -> list[str]:
     return deregistered
 
 
+def _running_revisions(deployment: Deployment, ecs: EcsGateway) -> dict[str, str | None]:
+    """The revision each service runs now; empty if ECS cannot say (the outcome still gets
+    recorded and the lock released: a throttled call is retried by the state machine)."""
+    try:
+        snapshots, _ = ecs.describe_services(
+            deployment.cluster, [service.name for service in deployment.services]
+        )
+    except TransientAwsError:
+        raise
+    except (ClientError, DeployerError) as exc:
+        logger.warning("could not read the services' final state", extra={"error": str(exc)})
+        return {}
+    return {name: snapshot.task_definition for name, snapshot in snapshots.items()}
+
+
 def finalize(
     deployment: Deployment, table: DeploymentsTable, ecs: EcsGateway, now: datetime
 ) -> Deployment:
-    outcome = _outcome(deployment)
+    outcome = _outcome(deployment, _running_revisions(deployment, ecs))
     if outcome.status in ("SUCCEEDED", "ROLLED_BACK"):
         try:
             outcome.summary["deregistered"] = prune_revisions(deployment, ecs)

@@ -158,6 +158,7 @@ def register_task_definitions(
     registered: dict[str, str] = {}
     for service, plan in zip(deployment.services, service_plans, strict=True):
         service.task_definition_after = _register_or_reuse(ecs, plan, registered)
+        service.images_before = container_images(plan.source.registration)
         service.images_after = container_images(plan.wanted)
     for run, maybe_plan in zip(runs, run_plans, strict=True):
         assert maybe_plan is not None
