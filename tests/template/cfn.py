@@ -1,10 +1,9 @@
 """Load, transform and evaluate template.yaml the way CloudFormation would, offline.
 
-* `transform()` runs aws-sam-translator's public Translator on the template, as its own
-  `samtranslator.translator.transform.transform` does but with an explicit region (that
-  one reads the region from the environment), after pointing every local code/definition
-  path at a dummy S3 object: `sam package` does the same before CloudFormation sees the
-  template, and the translator only accepts S3 locations.
+* `transform()` runs the SAM transform (the local cloud's, aws-sam-translator's public
+  Translator with an explicit region) after pointing every local code/definition path at
+  a dummy S3 object: `sam package` does the same before CloudFormation sees the template,
+  and the translator only accepts S3 locations.
 * `Resolver` evaluates the intrinsic functions the template uses for concrete parameter
   values, so tests can assert on the policies and the event pattern an account would get.
 """
@@ -16,14 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-import boto3
-from samtranslator.public.parser import Parser
-from samtranslator.public.translator import Translator
-from samtranslator.utils.py27hash_fix import (
-    to_py27_compatible_template,
-    undo_mark_unicode_str_in_template,
-)
-from samtranslator.yaml_helper import yaml_parse
+from ecs_deployer_tools.localcloud.stack import load_template, sam_transform
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
@@ -47,23 +39,9 @@ FUNCTION_DIRS = {
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
-class _BundledPoliciesOnly:
-    """Managed-policy loader for the translator that never calls IAM.
-
-    The translator resolves the managed policies it adds (Lambda basic execution, X-Ray)
-    from a map bundled with it; reaching this loader would mean the transform needs an AWS
-    account, which these offline tests must notice.
-    """
-
-    def load(self) -> dict[str, str]:
-        msg = "the SAM transform asked IAM for managed policies: it would need AWS access"
-        raise AssertionError(msg)
-
-
 def load_sam_template() -> dict[str, Any]:
     """template.yaml as a dict, short-form tags (!Ref, !Sub...) in their long form."""
-    template: dict[str, Any] = yaml_parse(TEMPLATE_PATH.read_text())
-    return template
+    return load_template(TEMPLATE_PATH)
 
 
 def packaged(template: dict[str, Any]) -> dict[str, Any]:
@@ -82,18 +60,10 @@ def packaged(template: dict[str, Any]) -> dict[str, Any]:
 
 
 def transform(template: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The plain CloudFormation template that the AWS::Serverless transform produces."""
+    """The plain CloudFormation template that the AWS::Serverless transform produces: the
+    local cloud's own transform, so the tests and the emulator see the same template."""
     source = packaged(template if template is not None else load_sam_template())
-    parameter_values: dict[str, Any] = {}
-    # Keeps generated logical ids (the layer's hash suffix) identical to CloudFormation's.
-    to_py27_compatible_template(source, parameter_values)
-    translator = Translator(None, Parser(), boto_session=boto3.session.Session(region_name=REGION))
-    result: dict[str, Any] = translator.translate(
-        source,
-        parameter_values=parameter_values,
-        get_managed_policy_map=_BundledPoliciesOnly().load,
-    )
-    return dict(undo_mark_unicode_str_in_template(result))
+    return sam_transform(source, {}, region=REGION, account_id=ACCOUNT_ID)
 
 
 class NoValue:

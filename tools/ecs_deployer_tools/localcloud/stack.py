@@ -128,6 +128,7 @@ def sam_transform(
         parameter_values=values,
         get_managed_policy_map=lambda: get_bundled_managed_policy_map("aws") or {},
     )
+    translator.metrics.publish()  # to its no-op publisher; unpublished metrics log a warning
     result: dict[str, Any] = undo_mark_unicode_str_in_template(translated)
     return result
 
