@@ -108,5 +108,5 @@ def test_lock_lifetime_covers_tasks_rollout_and_rollback(
     seeded: sample_app.SeededApp, deps: ResolveDeps
 ) -> None:
     deployment = _deployment(deps, "a", 1, _Running())
-    # pre 10 min + post 10 min + twice a 5 min rollout + 30 min slack
-    assert locks.lock_lifetime_seconds(deployment) == (10 + 10 + 10 + 30) * 60
+    # pre 30 min + post 30 min + twice a 15 min rollout + 30 min slack
+    assert locks.lock_lifetime_seconds(deployment) == (30 + 30 + 2 * 15 + 30) * 60

@@ -136,12 +136,12 @@ def test_a_rollout_that_never_stabilises_times_out(
     for _ in range(3):
         deployment = check_services(deployment, ecs, LATER)
     assert deployment.progress == "WAIT"
-    deployment = check_services(
-        deployment, ecs, STARTED + timedelta(minutes=5)
-    )  # max_wait of shop-web
+    # A minute short of shop-web's max_wait (15, ECS Toolkit's default), then at it.
+    assert check_services(deployment, ecs, STARTED + timedelta(minutes=14)).progress == "WAIT"
+    deployment = check_services(deployment, ecs, STARTED + timedelta(minutes=15))
     assert deployment.failure is not None
     assert deployment.failure.error == "DeployTimeout"
-    assert "service 'shop-web': not steady after 5 min" in deployment.failure.cause
+    assert "service 'shop-web': not steady after 15 min" in deployment.failure.cause
 
 
 def test_rollback_returns_changed_services_and_follows_an_ecs_rollback(

@@ -96,7 +96,6 @@ def app_config(subnet: str, security_group: str, **overrides: Any) -> AppConfig:
                     "containers": ["app"],
                     "launch_type": "fargate",
                     "network_configuration": network,
-                    "max_wait": 10,
                 }
             ],
             "post": [
@@ -106,13 +105,12 @@ def app_config(subnet: str, security_group: str, **overrides: Any) -> AppConfig:
                     "containers": ["app"],
                     "launch_type": "fargate",
                     "network_configuration": network,
-                    "max_wait": 10,
                 }
             ],
         },
         "services": [
-            {"name": WEB, "containers": ["app"], "max_wait": 5},
-            {"name": WORKER, "containers": ["app"], "max_wait": 5},
+            {"name": WEB, "containers": ["app"]},
+            {"name": WORKER, "containers": ["app"]},
         ],
         **overrides,
     }

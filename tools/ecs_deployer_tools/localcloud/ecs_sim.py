@@ -310,6 +310,7 @@ class EcsSimulation:
         self._lock = threading.RLock()
         # Simulations are not secrets: seeded, repeatable pseudo-randomness is the point.
         self._throttle_rng = random.Random(self.faults.seed)  # noqa: S311
+        self.throttled_calls = 0  # requests answered ThrottlingException so far
         self._id_rng = random.Random(f"ecs-sim-ids:{self.faults.seed}")  # noqa: S311
         self._order = itertools.count()
         # Keyed by moto's model objects: a moto reset makes new objects, so no state leaks.
@@ -394,6 +395,7 @@ class EcsSimulation:
         def action(response: Any) -> Any:
             with self._lock:
                 throttled = self._throttle_rng.random() < self.faults.throttle_rate
+                self.throttled_calls += throttled
             # The wire answer of ECS itself. Not an exception: ECS's model lacks the shape, and
             # moto warns on every unmodelled error code it serializes.
             if throttled:

@@ -1,0 +1,252 @@
+"""Run a scenario: seed the sample app, deploy the real stack on the local cloud, push
+images, follow every execution as it happens, and report what the deployer did.
+
+The sample app is seeded before the stack exists, so its first image starts nothing; the
+scenario's pushes are what deploy.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ecs_deployer.steps.resolve import child_execution_name
+from ecs_deployer_tools.demo import sample_app
+from ecs_deployer_tools.localcloud.cloud import LocalCloud
+from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ecs_deployer_tools.demo.scenarios import Scenario
+
+TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
+CONFIG_PREFIX = "/ecs-deployer/apps"
+STACK_PARAMETERS = {
+    "ClusterNames": sample_app.CLUSTER,
+    "RepositoryNames": sample_app.REPOSITORY,
+    "ConfigPrefix": CONFIG_PREFIX,
+}
+# One real second is a minute for the deployer's Lambdas: max_wait timeouts take seconds.
+TIME_SCALE = 60.0
+SCENARIO_TIMEOUT = 240.0
+# ECR events carry whole seconds; pushes a second apart keep their order unambiguous.
+PUSH_SPACING = 1.1
+
+
+class Observer(Protocol):
+    """What a runner tells whoever watches (the CLI's live view)."""
+
+    def pushed(self, tags: tuple[str, ...], image: str) -> None: ...
+
+    def entered(self, execution: str, state: str) -> None: ...
+
+    def checked(self, execution: str, deployment: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class PushResult:
+    tags: tuple[str, ...]
+    image: str
+    digest: str
+    status: str = "IGNORED"
+    execution_arn: str | None = None
+    error: str | None = None
+    cause: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    pushes: list[PushResult]
+    state_transitions: int
+    api_calls: dict[str, int]
+    elapsed_seconds: float
+
+    @property
+    def last(self) -> PushResult:
+        return self.pushes[-1]
+
+    @property
+    def status(self) -> str:
+        """The outcome that decides what the app runs: the last push's."""
+        return self.last.status
+
+    @property
+    def as_expected(self) -> bool:
+        return (
+            self.status == self.scenario.expect
+            and tuple(push.status for push in self.pushes) == self.scenario.deployments
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        summary = self.last.summary
+        return {
+            "status": self.status,
+            "scenario": self.scenario.name,
+            "execution_arn": self.last.execution_arn,
+            "error": self.last.error,
+            "cause": self.last.cause,
+            "image": self.last.image,
+            "services": [
+                {
+                    "name": service["name"],
+                    "task_definition_before": service["task_definition_before"],
+                    "task_definition_after": service["task_definition_after"],
+                    "images_after": service["images_after"],
+                }
+                for service in summary.get("services", [])
+            ],
+            "tasks": [
+                {"family": task["family"], "phase": task["phase"], "exit_codes": task["exit_codes"]}
+                for task in summary.get("tasks", [])
+            ],
+            "state_transitions": self.state_transitions,
+            "api_calls": self.api_calls,
+            "deployments": [{"image": push.image, "status": push.status} for push in self.pushes],
+        }
+
+
+class _Follower:
+    """Reads every execution's history as it grows; tells the observer what happens."""
+
+    def __init__(self, cloud: LocalCloud, observer: Observer | None) -> None:
+        self._sfn = cloud.client("stepfunctions")
+        self._machine = cloud.state_machine_arn()
+        self._observer = observer
+        self._seen: dict[str, int] = {}
+        self.transitions = 0
+
+    def executions(self) -> list[dict[str, Any]]:
+        paginator = self._sfn.get_paginator("list_executions")
+        return [
+            execution
+            for page in paginator.paginate(stateMachineArn=self._machine)
+            for execution in page["executions"]
+        ]
+
+    def poll(self) -> bool:
+        """Read new history; True while any execution still runs."""
+        running = False
+        for execution in sorted(self.executions(), key=lambda item: item["startDate"]):
+            arn = execution["executionArn"]
+            running |= execution["status"] == "RUNNING"
+            events = self._sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+            for event in events[self._seen.get(arn, 0) :]:
+                self._report(execution["name"], event)
+            self._seen[arn] = len(events)
+        return running
+
+    def _report(self, name: str, event: Any) -> None:
+        if event["type"].endswith("StateEntered"):
+            self.transitions += 1
+            if self._observer is not None:
+                self._observer.entered(name, event["stateEnteredEventDetails"]["name"])
+        elif event["type"] == "TaskSucceeded" and self._observer is not None:
+            payload = json.loads(event["taskSucceededEventDetails"]["output"]).get("Payload")
+            if isinstance(payload, dict) and payload.get("kind") == "deploy":
+                self._observer.checked(name, payload)
+
+    def wait_until_idle(self, deadline: float) -> None:
+        while self.poll():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the scenario's executions are still running")
+            time.sleep(0.1)
+        self.poll()
+
+
+def _deployment_result(cloud: LocalCloud, push: PushResult) -> None:
+    """Fill in how the push's deployment ended (or why nothing was deployed)."""
+    sfn = cloud.client("stepfunctions")
+    arn = f"{cloud.state_machine_arn().replace(':stateMachine:', ':execution:')}:" + (
+        child_execution_name(sample_app.APP, push.digest)
+    )
+    try:
+        described = sfn.describe_execution(executionArn=arn)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        return  # ignored: the dispatcher found no app that wants this push
+    push.execution_arn = arn
+    if described["status"] == "SUCCEEDED":
+        outcome = json.loads(described["output"])
+        push.status, push.summary = outcome["status"], outcome.get("summary", {})
+        return
+    push.error = described.get("error")
+    try:
+        cause = json.loads(described.get("cause") or "")
+    except json.JSONDecodeError:
+        push.status, push.cause = "FAILED", described.get("cause")
+        return
+    push.status = cause.get("status", "FAILED")
+    push.cause = cause.get("message")
+    push.summary = cause
+
+
+def _redeliver(cloud: LocalCloud, follower: _Follower) -> None:
+    """Start the state machine again with the first push's event, as EventBridge may."""
+    first = min(follower.executions(), key=lambda item: item["startDate"])
+    event = cloud.client("stepfunctions").describe_execution(executionArn=first["executionArn"])
+    cloud.start_execution(event["input"])
+
+
+def run(
+    scenario: Scenario,
+    *,
+    observer: Observer | None = None,
+    inspect: Callable[[LocalCloud, EcsSimulation], None] | None = None,
+    template: Path = TEMPLATE,
+) -> ScenarioResult:
+    """Run ``scenario`` on a fresh local cloud. ``inspect`` sees the cloud before it ends."""
+    started = time.monotonic()
+    simulation = EcsSimulation(scenario.faults)
+    with LocalCloud(template, extensions=[simulation], time_scale=TIME_SCALE) as cloud:
+        seeded = sample_app.seed(
+            sample_app.Clients(
+                ecs=cloud.client("ecs"),
+                ecr=cloud.client("ecr"),
+                ssm=cloud.client("ssm"),
+                ec2=cloud.client("ec2"),
+                iam=cloud.client("iam"),
+            ),
+            CONFIG_PREFIX,
+            **scenario.config,
+        )
+        cloud.deploy_stack(STACK_PARAMETERS)
+        cloud.reset_api_calls()
+        if scenario.crash is not None:
+            crash = scenario.crash
+            cloud.lambda_faults.inject(
+                crash.function, count=crash.count, error_type=crash.error_type
+            )
+        follower = _Follower(cloud, observer)
+        deadline = started + SCENARIO_TIMEOUT
+        pushes: list[PushResult] = []
+        for index, tags in enumerate(scenario.pushes):
+            if index and scenario.concurrent:
+                time.sleep(PUSH_SPACING)
+            elif index:
+                follower.wait_until_idle(deadline)
+            manifest = sample_app.image_manifest(tags[0])
+            digest = cloud.push_image(sample_app.REPOSITORY, tags, manifest)
+            image = f"{seeded.registry}/{sample_app.REPOSITORY}@{digest}"
+            pushes.append(PushResult(tags, image, digest))
+            if observer is not None:
+                observer.pushed(tags, image)
+            if index == 0 and scenario.redeliver_first_event:
+                _redeliver(cloud, follower)
+            follower.poll()
+        follower.wait_until_idle(deadline)
+        for push in pushes:
+            _deployment_result(cloud, push)
+        if inspect is not None:
+            inspect(cloud, simulation)
+        return ScenarioResult(
+            scenario=scenario,
+            pushes=pushes,
+            state_transitions=follower.transitions,
+            api_calls=cloud.api_calls,
+            elapsed_seconds=round(time.monotonic() - started, 1),
+        )

@@ -1,0 +1,176 @@
+"""The demo's scenarios: what is pushed, what goes wrong in ECS, and what must come out.
+
+Every scenario pushes images of the sample app to the local cloud's ECR and lets the real
+stack deploy them. ``expect`` is the outcome the deployer must report; ``deployments`` the
+status each push's deployment must end with (a push that deploys nothing is IGNORED).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ecs_deployer_tools.demo import sample_app
+from ecs_deployer_tools.localcloud.ecs_sim import (
+    EcsFaults,
+    RolloutFault,
+    RolloutOutcome,
+    TaskFault,
+    TaskOutcome,
+)
+
+Outcome = Literal["SUCCEEDED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "IGNORED"]
+PushStatus = Literal[
+    "SUCCEEDED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "SUPERSEDED", "IGNORED"
+]
+
+
+@dataclass(frozen=True)
+class LambdaCrash:
+    """The next ``count`` invocations of a function fail like a crashed process."""
+
+    function: str
+    count: int = 1
+    error_type: str = "Runtime.ExitError"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    summary: str
+    expect: Outcome
+    deployments: tuple[PushStatus, ...]
+    # Each push is one image, pushed with one or more tags (one ECR event per tag).
+    pushes: tuple[tuple[str, ...], ...] = (("v2.0.0",),)
+    # True: push all at once; False: each push waits until the previous one is deployed.
+    concurrent: bool = False
+    faults: EcsFaults = field(default_factory=EcsFaults)
+    config: dict[str, Any] = field(default_factory=dict)  # overrides of the sample config
+    crash: LambdaCrash | None = None
+    # Deliver the first push's event a second time, as EventBridge's at-least-once may.
+    redeliver_first_event: bool = False
+
+    @property
+    def final_image_tag(self) -> str:
+        """The tag of the image the app must run at the end (the last push's)."""
+        return self.pushes[-1][0]
+
+
+def _web_only_max_wait(minutes: int) -> dict[str, Any]:
+    return {
+        "services": [
+            {"name": sample_app.WEB, "containers": ["app"], "max_wait": minutes},
+            {"name": sample_app.WORKER, "containers": ["app"]},
+        ]
+    }
+
+
+SCENARIOS: dict[str, Scenario] = {
+    scenario.name: scenario
+    for scenario in (
+        Scenario(
+            "happy",
+            "push v2.0.0: migrate, roll out web and worker, smoke-test",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+        ),
+        Scenario(
+            "migration-fails",
+            "the database migration exits 1: no service is touched",
+            "FAILED",
+            ("FAILED",),
+            faults=EcsFaults(tasks={sample_app.MIGRATE: TaskFault(TaskOutcome.EXIT, exit_code=1)}),
+        ),
+        Scenario(
+            "task-fails-to-start",
+            "the migration cannot pull its image (TaskFailedToStart): no service is touched",
+            "FAILED",
+            ("FAILED",),
+            faults=EcsFaults(tasks={sample_app.MIGRATE: TaskFault(TaskOutcome.FAIL_TO_START)}),
+        ),
+        Scenario(
+            "rollout-fails",
+            "web's new tasks keep failing (circuit breaker, no ECS rollback): all go back",
+            "ROLLED_BACK",
+            ("ROLLED_BACK",),
+            faults=EcsFaults(services={sample_app.WEB: RolloutFault(RolloutOutcome.FAIL)}),
+        ),
+        Scenario(
+            "ecs-auto-rollback",
+            "ECS's circuit breaker rolls web back by itself: never reported as a success",
+            "ROLLED_BACK",
+            ("ROLLED_BACK",),
+            faults=EcsFaults(services={sample_app.WEB: RolloutFault(RolloutOutcome.AUTO_ROLLBACK)}),
+        ),
+        Scenario(
+            "never-stable",
+            "web never stabilises: after its max_wait (1 min) everything goes back",
+            "ROLLED_BACK",
+            ("ROLLED_BACK",),
+            faults=EcsFaults(services={sample_app.WEB: RolloutFault(RolloutOutcome.NEVER_STABLE)}),
+            config=_web_only_max_wait(1),
+        ),
+        Scenario(
+            "post-task-fails",
+            "the smoke test after the rollout exits 1: both services go back",
+            "ROLLED_BACK",
+            ("ROLLED_BACK",),
+            faults=EcsFaults(
+                tasks={sample_app.SMOKE_TEST: TaskFault(TaskOutcome.EXIT, exit_code=1)}
+            ),
+        ),
+        Scenario(
+            "throttled",
+            "ECS answers ThrottlingException to a third of all calls: retried, deployed",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            faults=EcsFaults(throttle_rate=0.33, seed=7),
+        ),
+        Scenario(
+            "ignored-tag",
+            "push main-3f2c1a: the app only deploys v* tags, so nothing happens",
+            "IGNORED",
+            ("IGNORED",),
+            pushes=(("main-3f2c1a",),),
+        ),
+        Scenario(
+            "duplicate-event",
+            "EventBridge delivers the push event twice: one deployment",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            redeliver_first_event=True,
+        ),
+        Scenario(
+            "two-tags",
+            "one image pushed as v2.0.0 and v2.0-latest (two events, one digest): one deployment",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            pushes=(("v2.0.0", "v2.0-latest"),),
+        ),
+        Scenario(
+            "concurrent-pushes",
+            "v2.0.0 and v3.0.0 pushed together (concurrency: queue): one after the other",
+            "SUCCEEDED",
+            ("SUCCEEDED", "SUCCEEDED"),
+            pushes=(("v2.0.0",), ("v3.0.0",)),
+            concurrent=True,
+        ),
+        Scenario(
+            "concurrent-pushes-supersede",
+            "v2.0.0 and v3.0.0 pushed together (concurrency: supersede): v2 gives way",
+            "SUCCEEDED",
+            ("SUPERSEDED", "SUCCEEDED"),
+            pushes=(("v2.0.0",), ("v3.0.0",)),
+            concurrent=True,
+            config={"concurrency": "supersede"},
+        ),
+        Scenario(
+            "crash-mid-deploy",
+            "the Lambda updating services crashes once: retried; the next push deploys too",
+            "SUCCEEDED",
+            ("SUCCEEDED", "SUCCEEDED"),
+            pushes=(("v2.0.0",), ("v3.0.0",)),
+            crash=LambdaCrash("UpdateServicesFunction"),
+        ),
+    )
+}
