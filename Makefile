@@ -16,7 +16,7 @@ NPM_STAMP := node_modules/.installed-stamp
 LAYER_PLATFORM := --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 \
 	--implementation cp --python-version 3.13 --only-binary=:all:
 
-.PHONY: setup lint typecheck test unit lock sam-lock build clean schema
+.PHONY: setup lint typecheck test unit lock sam-lock build clean schema demo
 
 setup: $(STAMP) $(SAM_STAMP) $(WHEELHOUSE_STAMP) $(NPM_STAMP)
 
@@ -83,3 +83,7 @@ clean:
 # Regenerates the JSON Schemas in schema/ from the models (a test checks they are current).
 schema: setup
 	$(BIN)/python -m ecs_deployer_tools.schemas
+
+# A whole deployment of the sample app on the local cloud (no AWS account needed).
+demo: setup
+	$(BIN)/ecs-deployer local demo

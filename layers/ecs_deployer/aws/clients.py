@@ -21,11 +21,12 @@ if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_stepfunctions import SFNClient
 
-# Adaptive mode retries throttling with exponential backoff and jitter and also slows this
-# client down when ECS pushes back, so bursts of deploys across many apps don't fail.
-# What still fails after that becomes TransientAwsError, which the state machine retries.
+# Standard mode retries throttling and 5xx with exponential backoff and full jitter, so
+# bursts of deploys across many apps don't fail. (Adaptive mode's client-side rate limiter
+# learns nothing useful in a Lambda that makes a few dozen calls and then ends.) What still
+# fails after that becomes TransientAwsError, which the state machine retries with backoff.
 RETRY_CONFIG = Config(
-    retries={"mode": "adaptive", "max_attempts": 8},
+    retries={"mode": "standard", "max_attempts": 8},
     user_agent_extra=f"ecs-deployer/{__version__}",
 )
 

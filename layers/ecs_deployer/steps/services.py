@@ -176,6 +176,7 @@ def check_rollback(deployment: Deployment, ecs: EcsGateway, now: datetime) -> De
             service.task_definition_before or "",
             service.task_definition_after or "",
         )
+        service.progress = judgement.progress
         deadline = (rollback.started_at or now) + timedelta(minutes=service.max_wait_minutes)
         if judgement.state == "COMPLETED":
             rollback.state = "COMPLETED"

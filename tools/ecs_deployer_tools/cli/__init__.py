@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ecs_deployer_tools.cli import config_commands, taskdef_commands
+from ecs_deployer_tools.cli import config_commands, local_commands, taskdef_commands
 
 app = typer.Typer(
     name="ecs-deployer",
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(config_commands.app, name="config")
 app.add_typer(taskdef_commands.app, name="taskdef")
+app.add_typer(local_commands.app, name="local")
 
 
 def main() -> None:

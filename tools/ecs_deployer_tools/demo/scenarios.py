@@ -104,11 +104,15 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "never-stable",
-            "web never stabilises: after its max_wait (1 min) everything goes back",
+            "web never stabilises: after its max_wait (2 min) everything goes back",
             "ROLLED_BACK",
             ("ROLLED_BACK",),
-            faults=EcsFaults(services={sample_app.WEB: RolloutFault(RolloutOutcome.NEVER_STABLE)}),
-            config=_web_only_max_wait(1),
+            # Healthy rollouts (the rollback) take one check, well within web's 2 minutes.
+            faults=EcsFaults(
+                services={sample_app.WEB: RolloutFault(RolloutOutcome.NEVER_STABLE)},
+                ticks_to_complete=1,
+            ),
+            config=_web_only_max_wait(2),
         ),
         Scenario(
             "post-task-fails",
@@ -121,10 +125,10 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "throttled",
-            "ECS answers ThrottlingException to a third of all calls: retried, deployed",
+            "ECS answers ThrottlingException to a quarter of all calls: retried, deployed",
             "SUCCEEDED",
             ("SUCCEEDED",),
-            faults=EcsFaults(throttle_rate=0.33, seed=7),
+            faults=EcsFaults(throttle_rate=0.25, seed=7),
         ),
         Scenario(
             "ignored-tag",

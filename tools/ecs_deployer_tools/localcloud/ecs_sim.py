@@ -311,6 +311,8 @@ class EcsSimulation:
         # Simulations are not secrets: seeded, repeatable pseudo-randomness is the point.
         self._throttle_rng = random.Random(self.faults.seed)  # noqa: S311
         self.throttled_calls = 0  # requests answered ThrottlingException so far
+        # Off while a scenario sets up its world, so only the calls under test are throttled.
+        self.throttling = True
         self._id_rng = random.Random(f"ecs-sim-ids:{self.faults.seed}")  # noqa: S311
         self._order = itertools.count()
         # Keyed by moto's model objects: a moto reset makes new objects, so no state leaks.
@@ -394,7 +396,9 @@ class EcsSimulation:
         @functools.wraps(original)
         def action(response: Any) -> Any:
             with self._lock:
-                throttled = self._throttle_rng.random() < self.faults.throttle_rate
+                throttled = (
+                    self.throttling and self._throttle_rng.random() < self.faults.throttle_rate
+                )
                 self.throttled_calls += throttled
             # The wire answer of ECS itself. Not an exception: ECS's model lacks the shape, and
             # moto warns on every unmodelled error code it serializes.

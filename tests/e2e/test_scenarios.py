@@ -1,0 +1,261 @@
+"""Every demo scenario, end to end on the local cloud: the real template, ASL, handlers and
+layer on moto. Each test checks the deployer's report *and* the ECS state it left behind."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ecs_deployer.aws.dynamodb import DeploymentsTable
+from ecs_deployer_tools.demo import runner, sample_app
+from ecs_deployer_tools.demo.scenarios import SCENARIOS
+
+if TYPE_CHECKING:
+    from ecs_deployer.history import HistoryRecord
+    from ecs_deployer.locking import LockRecord
+    from ecs_deployer_tools.localcloud.cloud import LocalCloud
+    from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
+
+pytestmark = pytest.mark.e2e
+
+JSON_KEYS = {
+    "status",
+    "scenario",
+    "execution_arn",
+    "error",
+    "cause",
+    "image",
+    "services",
+    "tasks",
+    "state_transitions",
+    "api_calls",
+    "deployments",
+}
+
+
+@dataclass
+class World:
+    """The ECS (and deployer) state a scenario left behind, read before the cloud stops."""
+
+    primary: dict[str, str] = field(default_factory=dict)  # service -> task definition ARN
+    app_images: dict[str, str] = field(default_factory=dict)  # service -> image of "app"
+    exit_codes: dict[str, list[dict[str, int | None]]] = field(default_factory=dict)
+    history: list[HistoryRecord] = field(default_factory=list)
+    lock: LockRecord | None = None
+    executions: list[dict[str, Any]] = field(default_factory=list)
+    throttled_calls: int = 0
+    histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def _inspector(world: World) -> Any:
+    def inspect(cloud: LocalCloud, simulation: EcsSimulation) -> None:
+        ecs = cloud.client("ecs")
+        described = ecs.describe_services(
+            cluster=sample_app.CLUSTER, services=[sample_app.WEB, sample_app.WORKER]
+        )
+        for service in described["services"]:
+            primary = next(d for d in service["deployments"] if d["status"] == "PRIMARY")
+            world.primary[service["serviceName"]] = primary["taskDefinition"]
+            containers = ecs.describe_task_definition(taskDefinition=primary["taskDefinition"])[
+                "taskDefinition"
+            ]["containerDefinitions"]
+            world.app_images[service["serviceName"]] = next(
+                c["image"] for c in containers if c["name"] == "app"
+            )
+        for task in simulation.tasks():
+            world.exit_codes.setdefault(task.family, []).append(dict(task.exit_codes))
+        table = DeploymentsTable(cloud.client("dynamodb"), cloud.outputs["DeploymentsTableName"])
+        world.history = table.history(sample_app.APP)
+        world.lock = table.read_lock(sample_app.APP)
+        sfn = cloud.client("stepfunctions")
+        world.executions = sfn.list_executions(stateMachineArn=cloud.state_machine_arn())[
+            "executions"
+        ]
+        for execution in world.executions:
+            world.histories[execution["name"]] = sfn.get_execution_history(
+                executionArn=execution["executionArn"], maxResults=1000
+            )["events"]
+        world.throttled_calls = simulation.throttled_calls
+
+    return inspect
+
+
+def _run(name: str) -> tuple[runner.ScenarioResult, World]:
+    world = World()
+    result = runner.run(SCENARIOS[name], inspect=_inspector(world))
+    return result, world
+
+
+def _deployment_executions(world: World) -> list[dict[str, Any]]:
+    return [e for e in world.executions if e["name"].startswith(f"{sample_app.APP}-")]
+
+
+def _common(result: runner.ScenarioResult, world: World) -> dict[str, Any]:
+    """What every scenario must satisfy."""
+    document = result.to_json()
+    assert set(document) == JSON_KEYS
+    assert result.as_expected, document
+    assert document["image"] == result.pushes[-1].image
+    # Nothing holds or waits for the app's lock once everything ended.
+    assert world.lock is not None
+    assert (world.lock.holder, world.lock.waiting) == (None, ())
+    # Every deployment is on record, finalised with the status it reported.
+    recorded = {record.deployment_id: record.status for record in world.history}
+    for push in result.pushes:
+        if push.status != "IGNORED":
+            assert recorded[push.execution_arn.rsplit(":", 1)[-1]] == push.status  # type: ignore[union-attr]
+    # Two rollouts of the app never overlapped.
+    spans = sorted((r.started_at, r.finished_at) for r in world.history if r.started_at)
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert end is not None
+        assert end <= start
+    return document
+
+
+def _on_new_image(result: runner.ScenarioResult, world: World) -> None:
+    for service in (sample_app.WEB, sample_app.WORKER):
+        assert world.app_images[service] == result.pushes[-1].image
+        assert not world.primary[service].endswith(":1")
+
+
+def _on_original_revisions(world: World) -> None:
+    for service in (sample_app.WEB, sample_app.WORKER):
+        assert world.primary[service].endswith(f"{service}:1"), world.primary
+
+
+def test_happy() -> None:
+    result, world = _run("happy")
+    document = _common(result, world)
+    _on_new_image(result, world)
+    assert world.exit_codes == {
+        sample_app.MIGRATE: [{"app": 0}],
+        sample_app.SMOKE_TEST: [{"app": 0}],
+    }
+    assert [(t["family"], t["phase"], t["exit_codes"]) for t in document["tasks"]] == [
+        (sample_app.MIGRATE, "pre", [{"app": 0}]),
+        (sample_app.SMOKE_TEST, "post", [{"app": 0}]),
+    ]
+    for service in document["services"]:
+        assert service["task_definition_before"].endswith(":1")
+        assert service["task_definition_after"] == world.primary[service["name"]]
+        assert service["images_after"]["app"] == result.pushes[-1].image
+    assert document["api_calls"]["ecs.UpdateService"] == 2
+    # Batched: one DescribeServices per check for both services, never one per service.
+    assert document["api_calls"]["ecs.DescribeServices"] <= 8
+    assert document["state_transitions"] > 20
+
+
+@pytest.mark.parametrize(
+    ("name", "exit_codes"),
+    [("migration-fails", [{"app": 1}]), ("task-fails-to-start", [{"app": None}])],
+)
+def test_pre_task_failures_change_no_service(
+    name: str, exit_codes: list[dict[str, int | None]]
+) -> None:
+    result, world = _run(name)
+    document = _common(result, world)
+    _on_original_revisions(world)
+    assert document["error"] == "TaskFailed"
+    assert world.exit_codes == {sample_app.MIGRATE: exit_codes}  # no smoke test ran
+    assert "ecs.UpdateService" not in document["api_calls"]
+    assert document["services"]
+    assert all(
+        s["task_definition_after"] == s["task_definition_before"] for s in document["services"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "error", "updates"),
+    [
+        # 2 rollouts + 2 rollbacks
+        ("rollout-fails", "RolloutFailed", 4),
+        # ECS already returned web: only worker is rolled back by the deployer
+        ("ecs-auto-rollback", "RolloutFailed", 3),
+        ("never-stable", "DeployTimeout", 4),
+        ("post-task-fails", "TaskFailed", 4),
+    ],
+)
+def test_failures_after_the_rollout_roll_every_service_back(
+    name: str, error: str, updates: int
+) -> None:
+    result, world = _run(name)
+    document = _common(result, world)
+    _on_original_revisions(world)
+    assert document["status"] == "ROLLED_BACK"
+    assert document["error"] == error
+    assert document["api_calls"]["ecs.UpdateService"] == updates
+    for service in document["services"]:
+        assert service["task_definition_after"] == service["task_definition_before"]
+        # Reported images are the ones ECS runs: the original image, not the pushed one.
+        assert service["images_after"]["app"] == world.app_images[service["name"]]
+        assert service["images_after"]["app"] != result.pushes[-1].image
+
+
+def test_post_task_failure_ran_the_smoke_test_on_the_new_image() -> None:
+    result, world = _run("post-task-fails")
+    _common(result, world)
+    assert world.exit_codes[sample_app.SMOKE_TEST] == [{"app": 1}]
+    assert world.exit_codes[sample_app.MIGRATE] == [{"app": 0}]
+
+
+def test_throttled() -> None:
+    result, world = _run("throttled")
+    _common(result, world)
+    _on_new_image(result, world)
+    assert world.throttled_calls > 0
+
+
+def test_ignored_tag_starts_no_deployment() -> None:
+    result, world = _run("ignored-tag")
+    document = _common(result, world)
+    _on_original_revisions(world)
+    assert _deployment_executions(world) == []
+    assert not [name for name in document["api_calls"] if name.startswith("ecs.")]
+    [dispatcher] = world.executions
+    assert dispatcher["status"] == "SUCCEEDED"
+    assert world.history == []
+
+
+@pytest.mark.parametrize("name", ["duplicate-event", "two-tags"])
+def test_one_digest_deploys_once(name: str) -> None:
+    result, world = _run(name)
+    document = _common(result, world)
+    _on_new_image(result, world)
+    assert len(_deployment_executions(world)) == 1
+    assert len(world.executions) == 3  # two dispatches (events), one deployment
+    assert len(world.history) == 1
+    assert document["api_calls"]["ecs.UpdateService"] == 2
+    assert world.exit_codes[sample_app.MIGRATE] == [{"app": 0}]
+
+
+def test_concurrent_pushes_queue_one_after_the_other() -> None:
+    result, world = _run("concurrent-pushes")
+    document = _common(result, world)
+    _on_new_image(result, world)
+    assert [record.status for record in world.history] == ["SUCCEEDED", "SUCCEEDED"]
+    assert document["api_calls"]["ecs.UpdateService"] == 4
+    assert len(world.exit_codes[sample_app.MIGRATE]) == 2
+
+
+def test_concurrent_pushes_supersede() -> None:
+    result, world = _run("concurrent-pushes-supersede")
+    document = _common(result, world)
+    _on_new_image(result, world)
+    # Newest first: v3 deployed, v2 gave way before touching any service.
+    assert [record.status for record in world.history] == ["SUCCEEDED", "SUPERSEDED"]
+    assert document["api_calls"]["ecs.UpdateService"] == 2
+
+
+def test_crash_mid_deploy_is_retried_and_the_lock_is_not_leaked() -> None:
+    result, world = _run("crash-mid-deploy")
+    _common(result, world)
+    _on_new_image(result, world)
+    first = result.pushes[0].execution_arn
+    assert first is not None
+    events = world.histories[first.rsplit(":", 1)[-1]]
+    failed = [e for e in events if e["type"] == "TaskFailed"]
+    assert [e["taskFailedEventDetails"]["error"] for e in failed] == ["Runtime.ExitError"]
+    assert [record.status for record in world.history] == ["SUCCEEDED", "SUCCEEDED"]
