@@ -51,7 +51,7 @@ typecheck: setup
 	$(BIN)/mypy layers/ecs_deployer tools/ecs_deployer_tools functions tests
 
 test: setup lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 # Regenerates both locks: the dev environment (Python 3.11, any platform) and the Lambda
 # layer (python3.13 on arm64), the layer constrained to the dev versions so tests run
