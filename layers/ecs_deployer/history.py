@@ -76,6 +76,7 @@ class HistoryRecord(BaseModel):
     digest: str | None = None
     tag: str | None = None
     trigger: str = "manual"
+    rollback_of: str | None = None
     event_id: str | None = None
     actor: str | None = None
     config_digest: str | None = None
@@ -133,6 +134,7 @@ def new_record(deployment: Deployment, now: datetime) -> HistoryRecord:
             "digest": image.digest,
             "tag": image.tag,
             "trigger": deployment.trigger.kind,
+            "rollback_of": deployment.rollback_of,
             "event_id": deployment.trigger.event_id,
             "actor": deployment.trigger.actor,
             "config_digest": deployment.config_digest,

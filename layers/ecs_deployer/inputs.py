@@ -27,6 +27,8 @@ from ecs_deployer.validation import field_errors
 ImageTag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
 ImageDigest = Annotated[str, StringConstraints(pattern=r"^sha256:[a-f0-9]{64}$")]
 PollSeconds = Annotated[int, Field(ge=1, le=300, strict=True)]
+# A Step Functions execution name, which is what a deployment id is.
+DeploymentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,80}$")]
 
 
 class EcrImageActionDetail(BaseModel):
@@ -54,7 +56,7 @@ class Trigger(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["ecr-push", "manual"] = "manual"
+    kind: Literal["ecr-push", "manual", "rollback"] = "manual"
     event_id: str | None = None
     pushed_at: datetime | None = None
     actor: Annotated[str, StringConstraints(max_length=200)] | None = None
@@ -64,6 +66,8 @@ class ManualRequest(BaseModel):
     """``{"app": ..., "image_tag" | "image_digest": ..., ...}``: deploy one app now.
 
     With both a tag and a digest, the digest pins the image and the tag is recorded.
+    ``{"app": ..., "rollback_to": DEPLOYMENT_ID}`` instead returns every service to the
+    exact revisions that earlier (successful) deployment left, running no one-off tasks.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -76,12 +80,16 @@ class ManualRequest(BaseModel):
     skip_post_tasks: StrictBool = False
     force: StrictBool = False
     poll_seconds: PollSeconds | None = None
+    rollback_to: DeploymentId | None = None
     trigger: Trigger = Trigger()
 
     @model_validator(mode="after")
     def _image_named(self) -> Self:
-        if self.image_tag is None and self.image_digest is None:
-            raise ValueError("give image_tag or image_digest")
+        image = self.image_tag is not None or self.image_digest is not None
+        if self.rollback_to is not None and image:
+            raise ValueError("rollback_to restores an earlier deployment's image: give no image")
+        if self.rollback_to is None and not image:
+            raise ValueError("give image_tag or image_digest (or rollback_to)")
         return self
 
 

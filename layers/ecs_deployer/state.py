@@ -81,6 +81,8 @@ class ServiceRollback(_Doc):
 class ServiceRollout(_Doc):
     name: str
     containers: list[str]
+    # Set for a rollback: the exact revision to return to, instead of a clone.
+    target_task_definition: str | None = None
     force: bool = False
     max_wait_minutes: int = 15
     task_definition_before: str | None = None
@@ -121,6 +123,7 @@ class Deployment(_Doc):
     image: ImageRef
     options: Options
     trigger: Trigger
+    rollback_of: str | None = None  # the earlier deployment whose revisions this restores
     requested_at: datetime  # when the image was pushed (or the request made)
     accepted_at: datetime  # when this execution started: orders pushes of the same second
     services: list[ServiceRollout]

@@ -223,7 +223,7 @@ CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
     ("ResolveFunction", "ecs:DescribeClusters", cluster_arn("green"), IN_REGION, True),
     ("ResolveFunction", "ecs:DescribeClusters", cluster_arn("red"), IN_REGION, False),
     ("ResolveFunction", "dynamodb:PutItem", TABLE, {}, True),
-    ("ResolveFunction", "dynamodb:Query", TABLE, {}, False),
+    ("ResolveFunction", "dynamodb:Query", TABLE, {}, True),
     ("ResolveFunction", "dynamodb:UpdateItem", TABLE, {}, False),
     ("ResolveFunction", "dynamodb:DeleteItem", TABLE, {}, False),
     ("ResolveFunction", "ecs:UpdateService", service("blue"), IN_REGION, False),

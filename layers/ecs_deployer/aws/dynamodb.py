@@ -118,6 +118,22 @@ class DeploymentsTable:
             )
         return [_record(item) for item in response.get("Items", [])]
 
+    def find_record(self, app: str, deployment_id: str) -> HistoryRecord | None:
+        """The record of one deployment of ``app`` (keys sort by time, so it is a filter)."""
+        paginator = self._dynamodb.get_paginator("query")
+        with transient_errors_as_retryable():
+            for page in paginator.paginate(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                FilterExpression="deployment_id = :id",
+                ExpressionAttributeValues=_to_item(
+                    {":pk": app_key(app), ":prefix": _RECORD_PREFIX, ":id": deployment_id}
+                ),
+            ):
+                for item in page.get("Items", []):
+                    return _record(item)
+        return None
+
     def all_records(self) -> list[HistoryRecord]:
         """Every record of every app (for a status overview; the table is small)."""
         records: list[HistoryRecord] = []

@@ -37,6 +37,7 @@ class DescribedTaskDefinition:
     arn: str
     family: str
     registration: RegistrationInput  # the RegisterTaskDefinition input it was made from
+    active: bool = True  # False once deregistered: services cannot be moved onto it
 
     @property
     def revision_name(self) -> str:
@@ -101,6 +102,7 @@ class EcsGateway:
             arn=task_definition["taskDefinitionArn"],
             family=task_definition["family"],
             registration=registration_input(task_definition, tags),
+            active=task_definition.get("status", "ACTIVE") == "ACTIVE",
         )
 
     def register_task_definition(self, registration: RegistrationInput) -> str:

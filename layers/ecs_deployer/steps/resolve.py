@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from ecs_deployer.config.parsing import raw_trigger_repositories
 from ecs_deployer.errors import ConfigError, DeployerError, FieldError, InputError, ResourceNotFound
 from ecs_deployer.history import HistoryRecord, iso, new_record, record_key
+from ecs_deployer.image import ImageRef
 from ecs_deployer.inputs import EcrImageActionEvent, ManualRequest, Trigger, parse_execution_input
 from ecs_deployer.state import Deployment, Options, Outcome, ServiceRollout, TaskRun
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecr import EcrGateway
     from ecs_deployer.aws.ecs import EcsGateway
+    from ecs_deployer.config.models import AppConfig
     from ecs_deployer.config.store import ConfigStore, LoadedConfig
 
 logger = Logger(child=True)
@@ -104,10 +106,15 @@ def resolve(
     if isinstance(request, EcrImageActionEvent):
         return dispatch(request, deps.configs)
     try:
-        return prepare(request, context, deps, now)
+        deployment = prepare(request, context, deps)
     except DeployerError as exc:
         _record_rejection(request, context, exc, deps.table, now)
         return Rejected.of(exc)
+    deps.table.create_record(
+        record_key(deployment.requested_at, deployment.deployment_id), new_record(deployment, now)
+    )
+    logger.info("deployment accepted", extra={"app": deployment.app, "image": deployment.image.uri})
+    return deployment
 
 
 def dispatch(event: EcrImageActionEvent, configs: ConfigStore) -> Ignored | Dispatch:
@@ -174,9 +181,38 @@ def _repository(request: ManualRequest, loaded: LoadedConfig) -> str:
     )
 
 
-def prepare(
-    request: ManualRequest, context: ExecutionContext, deps: ResolveDeps, now: datetime
-) -> Deployment:
+def _rollback_target(
+    request: ManualRequest, config: AppConfig, table: DeploymentsTable
+) -> tuple[ImageRef, dict[str, str]]:
+    """The image and per-service revisions of the deployment ``rollback_to`` names."""
+    wanted = request.rollback_to or ""
+    record = table.find_record(request.app, wanted)
+    if record is None:
+        problem = f"app '{request.app}' has no deployment '{wanted}'"
+        raise InputError("invalid manual input", [FieldError("rollback_to", problem)])
+    if record.status != "SUCCEEDED" or record.image is None:
+        problem = f"deployment '{wanted}' ended {record.status}: only a success can be returned to"
+        raise InputError("invalid manual input", [FieldError("rollback_to", problem)])
+    revisions = {
+        s.name: s.task_definition_after for s in record.services if s.task_definition_after
+    }
+    missing = [service.name for service in config.services if service.name not in revisions]
+    if missing:
+        problem = f"{', '.join(missing)} not part of deployment '{wanted}'"
+        raise ConfigError(
+            f"cannot return app '{request.app}' to '{wanted}'", [FieldError("services", problem)]
+        )
+    image = ImageRef(
+        registry=record.image.split("/", 1)[0],
+        repository=record.repository or "",
+        digest=record.digest,
+        tag=record.tag,
+    )
+    return image, revisions
+
+
+def prepare(request: ManualRequest, context: ExecutionContext, deps: ResolveDeps) -> Deployment:
+    """The deployment document for ``request``, after every check that changes nothing."""
     loaded = deps.configs.load(request.app)
     config = loaded.config
     if config.cluster_name not in deps.allowed_clusters:
@@ -191,12 +227,24 @@ def prepare(
                 )
             ],
         )
-    image = deps.ecr.resolve(_repository(request, loaded), request.image_tag, request.image_digest)
+    revisions: dict[str, str] = {}
+    if request.rollback_to is not None:
+        image, revisions = _rollback_target(request, config, deps.table)
+    else:
+        image = deps.ecr.resolve(
+            _repository(request, loaded), request.image_tag, request.image_digest
+        )
     status = deps.ecs.cluster_status(config.cluster)
     if status != "ACTIVE":
         state = "does not exist" if status is None else f"is {status}"
         raise ResourceNotFound(f"cluster '{config.cluster}' {state}")
-    deployment = Deployment(
+    # A rollback runs no one-off tasks: migrations do not run backwards.
+    skip_pre = request.skip_pre_tasks or request.rollback_to is not None
+    skip_post = request.skip_post_tasks or request.rollback_to is not None
+    trigger = request.trigger
+    if request.rollback_to is not None and trigger.kind == "manual":
+        trigger = trigger.model_copy(update={"kind": "rollback"})
+    return Deployment(
         deployment_id=context.Name,
         execution_arn=context.Id,
         app=request.app,
@@ -204,35 +252,28 @@ def prepare(
         config_digest=loaded.digest,
         image=image,
         options=Options(
-            skip_pre_tasks=request.skip_pre_tasks,
-            skip_post_tasks=request.skip_post_tasks,
+            skip_pre_tasks=skip_pre,
+            skip_post_tasks=skip_post,
             force=request.force,
             poll_seconds=request.poll_seconds or config.poll_seconds,
         ),
-        trigger=request.trigger,
+        trigger=trigger,
+        rollback_of=request.rollback_to,
         requested_at=request.trigger.pushed_at or context.StartTime,
         accepted_at=context.StartTime,
         services=[
             ServiceRollout(
                 name=service.name,
                 containers=list(service.containers),
+                target_task_definition=revisions.get(service.name),
                 force=service.force or request.force,
                 max_wait_minutes=service.max_wait,
             )
             for service in config.services
         ],
-        pre_tasks=[]
-        if request.skip_pre_tasks
-        else [TaskRun(config=t) for t in config.phase_tasks("pre")],
-        post_tasks=[]
-        if request.skip_post_tasks
-        else [TaskRun(config=t) for t in config.phase_tasks("post")],
+        pre_tasks=[] if skip_pre else [TaskRun(config=t) for t in config.phase_tasks("pre")],
+        post_tasks=[] if skip_post else [TaskRun(config=t) for t in config.phase_tasks("post")],
     )
-    deps.table.create_record(
-        record_key(deployment.requested_at, deployment.deployment_id), new_record(deployment, now)
-    )
-    logger.info("deployment accepted", extra={"app": deployment.app, "image": image.uri})
-    return deployment
 
 
 def _record_rejection(

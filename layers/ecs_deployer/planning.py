@@ -1,0 +1,177 @@
+"""What a deployment will register, update and run: computed from ECS, changing nothing.
+
+The register step carries the plan out; ``ecs-deployer plan`` shows it as a dry run. Every
+problem (an unknown service, family or container) is collected and reported at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ecs_deployer.errors import ConfigError, FieldError, ResourceNotFound
+from ecs_deployer.taskdef import (
+    Change,
+    RegistrationInput,
+    container_images,
+    diff,
+    essential_containers,
+    missing_containers,
+    with_image,
+)
+
+if TYPE_CHECKING:
+    from ecs_deployer.aws.ecs import DescribedTaskDefinition, EcsGateway
+    from ecs_deployer.rollout import ServiceSnapshot
+    from ecs_deployer.state import Deployment, ServiceRollout, TaskRun
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One task definition to register (or reuse): the source it is cloned from and the
+    RegisterTaskDefinition input wanted."""
+
+    source: DescribedTaskDefinition
+    wanted: RegistrationInput
+    source_is_latest: bool  # the source already is its family's newest revision
+
+    @property
+    def changes(self) -> list[Change]:
+        return diff(self.source.registration, self.wanted)
+
+    @property
+    def needs_registering(self) -> bool:
+        return bool(self.changes) or not self.source.active
+
+
+@dataclass(frozen=True)
+class DeploymentPlan:
+    services: list[tuple[ServiceRollout, Registration]]
+    tasks: list[tuple[TaskRun, Registration]]
+
+
+def _current_revisions(deployment: Deployment, ecs: EcsGateway) -> dict[str, ServiceSnapshot]:
+    """The services as they run now; every problem with them, reported at once."""
+    cluster = deployment.cluster
+    snapshots, missing = ecs.describe_services(cluster, [s.name for s in deployment.services])
+    problems = [f"service '{name}' not found in cluster '{cluster}'" for name in missing]
+    unsupported = []
+    for index, service in enumerate(deployment.services):
+        snapshot = snapshots.get(service.name)
+        if snapshot is None:
+            continue
+        if snapshot.status != "ACTIVE":
+            problems.append(f"service '{service.name}' is {snapshot.status}")
+        elif snapshot.deployment_controller != "ECS":
+            unsupported.append(
+                FieldError(
+                    f"services[{index}]",
+                    f"'{service.name}' uses the {snapshot.deployment_controller} deployment "
+                    "controller; only ECS rolling deployments are supported",
+                )
+            )
+        elif snapshot.task_definition is None:
+            problems.append(f"service '{service.name}' has no PRIMARY deployment")
+    if unsupported:
+        raise ConfigError(f"config of app '{deployment.app}' is invalid", unsupported)
+    if problems:
+        raise ResourceNotFound("; ".join(problems))
+    return snapshots
+
+
+class _Describer:
+    """DescribeTaskDefinition, once per reference: services often share a revision."""
+
+    def __init__(self, ecs: EcsGateway) -> None:
+        self.ecs = ecs
+        self._seen: dict[str, DescribedTaskDefinition] = {}
+
+    def __call__(self, reference: str) -> DescribedTaskDefinition:
+        if reference not in self._seen:
+            self._seen[reference] = self.ecs.describe_task_definition(reference)
+        return self._seen[reference]
+
+
+def _plan_service(
+    deployment: Deployment,
+    service: ServiceRollout,
+    running: str,
+    describe: _Describer,
+    problems: list[str],
+) -> Registration | None:
+    owner = f"service '{service.name}'"
+    current = describe(running)
+    service.task_definition_before = current.arn
+    service.images_before = container_images(current.registration)
+    if service.target_task_definition is not None:
+        # A rollback: exactly the revision an earlier deployment left, image and all.
+        try:
+            target = describe(service.target_task_definition)
+        except ResourceNotFound as exc:
+            problems.append(f"{owner}: {exc}")
+            return None
+        return Registration(target, target.registration, source_is_latest=False)
+    try:
+        wanted = with_image(current.registration, service.containers, deployment.image.uri, owner)
+    except ResourceNotFound as exc:
+        problems.append(str(exc))
+        return None
+    return Registration(current, wanted, source_is_latest=False)
+
+
+def _plan_task(
+    run: TaskRun, image: str, describe: _Describer, problems: list[str]
+) -> Registration | None:
+    owner = f"task family '{run.family}'"
+    try:
+        source = describe(run.family)
+    except ResourceNotFound as exc:
+        problems.append(str(exc))
+        return None
+    run.watch_containers = list(
+        run.config.watch_containers or essential_containers(source.registration)
+    )
+    missing = missing_containers(source.registration, run.watch_containers)
+    if missing:
+        problems.append(f"{owner}: watched container(s) {', '.join(missing)} not in it")
+    try:
+        wanted = with_image(source.registration, run.config.containers, image, owner)
+    except ResourceNotFound as exc:
+        problems.append(str(exc))
+        return None
+    # A bare family name described its latest revision: no need to look that up again.
+    return Registration(source, wanted, source_is_latest=":" not in run.family)
+
+
+def plan_deployment(deployment: Deployment, ecs: EcsGateway) -> DeploymentPlan:
+    """Describe what runs, validate everything, and say what each service and task gets.
+
+    Records on ``deployment`` the revision each service runs now and the containers each
+    task's success is judged by. Raises one error naming every problem found.
+    """
+    describe = _Describer(ecs)
+    problems: list[str] = []
+    snapshots = _current_revisions(deployment, ecs)
+    services = [
+        (
+            service,
+            _plan_service(
+                deployment,
+                service,
+                snapshots[service.name].task_definition or "",
+                describe,
+                problems,
+            ),
+        )
+        for service in deployment.services
+    ]
+    tasks = [
+        (run, _plan_task(run, deployment.image.uri, describe, problems))
+        for run in [*deployment.pre_tasks, *deployment.post_tasks]
+    ]
+    if problems:
+        raise ResourceNotFound("; ".join(problems))
+    return DeploymentPlan(
+        services=[(service, plan) for service, plan in services if plan is not None],
+        tasks=[(run, plan) for run, plan in tasks if plan is not None],
+    )

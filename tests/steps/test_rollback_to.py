@@ -1,0 +1,138 @@
+"""Returning an app to an earlier deployment: same pipeline, exact revisions, no tasks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import boto3
+
+from ecs_deployer.state import Deployment
+from ecs_deployer.steps import locks
+from ecs_deployer.steps.finalize import finalize
+from ecs_deployer.steps.register import register_task_definitions
+from ecs_deployer.steps.resolve import Rejected, resolve
+from ecs_deployer.steps.services import check_services, update_services
+from tests.aws_fixtures import STARTED, context, drive, push
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ecs_deployer.aws.dynamodb import DeploymentsTable
+    from ecs_deployer.aws.ecs import EcsGateway
+    from ecs_deployer.steps.resolve import ResolveDeps
+    from ecs_deployer_tools.demo import sample_app
+    from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
+
+
+class _Running:
+    def is_running(self, execution_arn: str) -> bool:
+        return True
+
+
+def _deploy(
+    request: dict[str, object],
+    name: str,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+) -> Deployment:
+    """Resolve, lock, register and roll out (tasks are not the point here), then finalize."""
+    result = resolve(
+        {**request, "skip_pre_tasks": True, "skip_post_tasks": True}
+        if "rollback_to" not in request
+        else request,
+        context(name),
+        deps,
+        STARTED,
+    )
+    assert isinstance(result, Deployment), result
+    locks.acquire(result, table, _Running(), STARTED)
+    deployment = register_task_definitions(result, ecs, table, STARTED)
+    deployment = update_services(deployment, ecs, table, STARTED)
+    deployment = drive(lambda d: check_services(d, ecs, STARTED + timedelta(minutes=1)), deployment)
+    return finalize(deployment, table, ecs, STARTED)
+
+
+def test_rollback_returns_every_service_to_the_exact_earlier_revisions(
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+) -> None:
+    simulation = simulate()
+    push("v2.0.0")
+    first = _deploy({"app": "shop", "image_tag": "v2.0.0"}, "first", deps, ecs, table)
+    push("v3.0.0")
+    _deploy({"app": "shop", "image_tag": "v3.0.0"}, "second", deps, ecs, table)
+    registered_before = len(boto3.client("ecs").list_task_definitions()["taskDefinitionArns"])
+
+    back = _deploy({"app": "shop", "rollback_to": "first"}, "back", deps, ecs, table)
+    assert back.outcome is not None
+    assert back.outcome.status == "SUCCEEDED"
+    assert back.trigger.kind == "rollback"
+    assert back.rollback_of == "first"
+    assert back.image.uri == first.image.uri
+    assert (back.pre_tasks, back.post_tasks) == ([], [])
+    for earlier, service in zip(first.services, back.services, strict=True):
+        assert service.task_definition_after == earlier.task_definition_after
+        assert (
+            simulation.primary_task_definition(service.name, cluster="shop-demo")
+            == earlier.task_definition_after
+        )
+    # Nothing new was registered: the earlier revisions are still active.
+    assert (
+        len(boto3.client("ecs").list_task_definitions()["taskDefinitionArns"]) == registered_before
+    )
+    record = table.find_record("shop", "back")
+    assert record is not None
+    assert (record.trigger, record.rollback_of, record.status) == ("rollback", "first", "SUCCEEDED")
+
+
+def test_a_deregistered_target_is_registered_again_unchanged(
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+) -> None:
+    simulation = simulate()
+    push("v2.0.0")
+    first = _deploy({"app": "shop", "image_tag": "v2.0.0"}, "first", deps, ecs, table)
+    push("v3.0.0")
+    _deploy({"app": "shop", "image_tag": "v3.0.0"}, "second", deps, ecs, table)
+    client = boto3.client("ecs")
+    for service in first.services:
+        client.deregister_task_definition(taskDefinition=service.task_definition_after or "")
+    back = _deploy({"app": "shop", "rollback_to": "first"}, "back", deps, ecs, table)
+    for earlier, service in zip(first.services, back.services, strict=True):
+        assert service.task_definition_after != earlier.task_definition_after
+        runs = simulation.primary_task_definition(service.name, cluster="shop-demo")
+        assert runs == service.task_definition_after
+        described = client.describe_task_definition(taskDefinition=runs)["taskDefinition"]
+        assert {c["name"]: c["image"] for c in described["containerDefinitions"]}[
+            "app"
+        ] == first.image.uri
+
+
+def test_only_a_successful_known_deployment_can_be_returned_to(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable
+) -> None:
+    unknown = resolve(
+        {"app": "shop", "rollback_to": "never-happened"}, context("back"), deps, STARTED
+    )
+    assert isinstance(unknown, Rejected)
+    assert "rollback_to: app 'shop' has no deployment 'never-happened'" in (
+        unknown.outcome.cause or ""
+    )
+    failed = resolve({"app": "shop", "image_tag": "v404"}, context("failed"), deps, STARTED)
+    assert isinstance(failed, Rejected)
+    back = resolve({"app": "shop", "rollback_to": "failed"}, context("back2"), deps, STARTED)
+    assert isinstance(back, Rejected)
+    assert "deployment 'failed' ended FAILED" in (back.outcome.cause or "")
+    both = resolve(
+        {"app": "shop", "rollback_to": "x", "image_tag": "v1"}, context("both"), deps, STARTED
+    )
+    assert isinstance(both, Rejected)
+    assert both.outcome.error == "InputError"
