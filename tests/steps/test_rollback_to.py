@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 
 
+NO_TASKS = {"skip_pre_tasks": True, "skip_post_tasks": True}  # tasks are not the point here
+
+
 class _Running:
     def is_running(self, execution_arn: str) -> bool:
         return True
@@ -37,15 +40,8 @@ def _deploy(
     ecs: EcsGateway,
     table: DeploymentsTable,
 ) -> Deployment:
-    """Resolve, lock, register and roll out (tasks are not the point here), then finalize."""
-    result = resolve(
-        {**request, "skip_pre_tasks": True, "skip_post_tasks": True}
-        if "rollback_to" not in request
-        else request,
-        context(name),
-        deps,
-        STARTED,
-    )
+    """Resolve, lock, register, roll out and finalize, as the state machine would."""
+    result = resolve(request, context(name), deps, STARTED)
     assert isinstance(result, Deployment), result
     locks.acquire(result, table, _Running(), STARTED)
     deployment = register_task_definitions(result, ecs, table, STARTED)
@@ -63,9 +59,9 @@ def test_rollback_returns_every_service_to_the_exact_earlier_revisions(
 ) -> None:
     simulation = simulate()
     push("v2.0.0")
-    first = _deploy({"app": "shop", "image_tag": "v2.0.0"}, "first", deps, ecs, table)
+    first = _deploy({"app": "shop", "image_tag": "v2.0.0", **NO_TASKS}, "first", deps, ecs, table)
     push("v3.0.0")
-    _deploy({"app": "shop", "image_tag": "v3.0.0"}, "second", deps, ecs, table)
+    _deploy({"app": "shop", "image_tag": "v3.0.0", **NO_TASKS}, "second", deps, ecs, table)
     registered_before = len(boto3.client("ecs").list_task_definitions()["taskDefinitionArns"])
 
     back = _deploy({"app": "shop", "rollback_to": "first"}, "back", deps, ecs, table)
@@ -99,9 +95,9 @@ def test_a_deregistered_target_is_registered_again_unchanged(
 ) -> None:
     simulation = simulate()
     push("v2.0.0")
-    first = _deploy({"app": "shop", "image_tag": "v2.0.0"}, "first", deps, ecs, table)
+    first = _deploy({"app": "shop", "image_tag": "v2.0.0", **NO_TASKS}, "first", deps, ecs, table)
     push("v3.0.0")
-    _deploy({"app": "shop", "image_tag": "v3.0.0"}, "second", deps, ecs, table)
+    _deploy({"app": "shop", "image_tag": "v3.0.0", **NO_TASKS}, "second", deps, ecs, table)
     client = boto3.client("ecs")
     for service in first.services:
         client.deregister_task_definition(taskDefinition=service.task_definition_after or "")
