@@ -16,7 +16,7 @@ NPM_STAMP := node_modules/.installed-stamp
 LAYER_PLATFORM := --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 \
 	--implementation cp --python-version 3.13 --only-binary=:all:
 
-.PHONY: setup lint typecheck test unit lock sam-lock build clean schema demo
+.PHONY: setup lint typecheck test unit lock sam-lock build clean schema demo bench
 
 setup: $(STAMP) $(SAM_STAMP) $(WHEELHOUSE_STAMP) $(NPM_STAMP)
 
@@ -48,7 +48,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy layers/ecs_deployer tools/ecs_deployer_tools functions tests
+	$(BIN)/mypy layers/ecs_deployer tools/ecs_deployer_tools functions tests benchmarks
 
 test: setup lint typecheck
 	$(BIN)/pytest -n 2
@@ -87,3 +87,7 @@ schema: setup
 # A whole deployment of the sample app on the local cloud (no AWS account needed).
 demo: setup
 	$(BIN)/ecs-deployer local demo
+
+# Figures, not assertions: cold-start imports, API calls and state transitions per deployment.
+bench: setup
+	$(BIN)/python benchmarks/bench.py
