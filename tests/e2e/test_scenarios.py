@@ -11,7 +11,8 @@ import pytest
 
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer_tools.demo import runner, sample_app
-from ecs_deployer_tools.demo.scenarios import SCENARIOS
+from ecs_deployer_tools.demo.scenarios import SCENARIOS, Scenario
+from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, RolloutFault, RolloutOutcome
 
 if TYPE_CHECKING:
     from ecs_deployer.history import HistoryRecord
@@ -259,3 +260,43 @@ def test_crash_mid_deploy_is_retried_and_the_lock_is_not_leaked() -> None:
     failed = [e for e in events if e["type"] == "TaskFailed"]
     assert [e["taskFailedEventDetails"]["error"] for e in failed] == ["Runtime.ExitError"]
     assert [record.status for record in world.history] == ["SUCCEEDED", "SUCCEEDED"]
+
+
+def _custom(scenario: Scenario) -> tuple[runner.ScenarioResult, World]:
+    world = World()
+    return runner.run(scenario, inspect=_inspector(world)), world
+
+
+def test_rollback_none_leaves_the_failed_rollout_in_place() -> None:
+    faults = EcsFaults(services={sample_app.WEB: RolloutFault(RolloutOutcome.FAIL)})
+    scenario = Scenario(
+        "no-rollback",
+        "rollback: none",
+        "FAILED",
+        ("FAILED",),
+        faults=faults,
+        config={"rollback": "none"},
+    )
+    result, world = _custom(scenario)
+    document = _common(result, world)
+    assert document["error"] == "RolloutFailed"
+    assert document["api_calls"]["ecs.UpdateService"] == 2  # no rollback
+    # Left as ECS has it: both on the new revision (web's rollout failed there).
+    assert all(not arn.endswith(":1") for arn in world.primary.values())
+
+
+def test_a_failed_rollback_reports_each_services_state() -> None:
+    faults = EcsFaults(
+        services={sample_app.WORKER: RolloutFault(RolloutOutcome.FAIL, rollback_fails=True)}
+    )
+    scenario = Scenario(
+        "rollback-fails", "rollback fails", "ROLLBACK_FAILED", ("ROLLBACK_FAILED",), faults=faults
+    )
+    result, world = _custom(scenario)
+    document = _common(result, world)
+    assert document["error"] == "RollbackFailed"
+    cause = result.last.summary
+    assert cause["error"] == "RolloutFailed"  # the original failure is kept
+    states = {service["name"]: service["rollback"] for service in cause["services"]}
+    assert states == {sample_app.WEB: "COMPLETED", sample_app.WORKER: "FAILED"}
+    assert world.primary[sample_app.WEB].endswith(":1")
