@@ -14,14 +14,14 @@ from aws_lambda_powertools import Logger
 
 from ecs_deployer.errors import ResourceNotFound, ServiceChanged
 from ecs_deployer.history import progress_fields, record_key
-from ecs_deployer.rollout import judge_rollout
+from ecs_deployer.rollout import RolloutJudgement, judge_rollout
 from ecs_deployer.state import ServiceRollback
 
 if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.rollout import ServiceSnapshot
-    from ecs_deployer.state import Deployment
+    from ecs_deployer.state import Deployment, ServiceState
 
 logger = Logger(child=True)
 _FAILED_ROLLOUTS = ("FAILED", "ROLLED_BACK_BY_ECS", "REPLACED", "TIMED_OUT")
@@ -81,26 +81,48 @@ def update_services(
     return deployment
 
 
+def _judge(
+    snapshot: ServiceSnapshot,
+    deployment_id: str | None,
+    *,
+    target: str | None,
+    previous: str | None,
+    started_at: datetime | None,
+    max_wait_minutes: int,
+    now: datetime,
+) -> tuple[ServiceState, RolloutJudgement]:
+    """ECS's verdict on one rollout, or TIMED_OUT once it is still rolling at its deadline."""
+    judgement = judge_rollout(snapshot, deployment_id or "", target or "", previous or "")
+    deadline = (started_at or now) + timedelta(minutes=max_wait_minutes)
+    if judgement.state == "IN_PROGRESS" and now >= deadline:
+        return "TIMED_OUT", judgement
+    return judgement.state, judgement
+
+
+def _timed_out(minutes: int, judgement: RolloutJudgement) -> str:
+    return f"not steady after {minutes} min ({judgement.progress})"
+
+
 def check_services(deployment: Deployment, ecs: EcsGateway, now: datetime) -> Deployment:
     rolling = [service for service in deployment.services if service.state == "IN_PROGRESS"]
     snapshots = _snapshots(deployment, ecs) if rolling else {}
     for service in rolling:
-        judgement = judge_rollout(
+        state, judgement = _judge(
             snapshots[service.name],
-            service.ecs_deployment_id or "",
-            service.task_definition_after or "",
-            service.task_definition_before or "",
+            service.ecs_deployment_id,
+            target=service.task_definition_after,
+            previous=service.task_definition_before,
+            started_at=service.started_at,
+            max_wait_minutes=service.max_wait_minutes,
+            now=now,
         )
+        service.state = state
         service.progress = judgement.progress
-        service.reason = judgement.reason
-        deadline = (service.started_at or now) + timedelta(minutes=service.max_wait_minutes)
-        if judgement.state != "IN_PROGRESS":
-            service.state = judgement.state
-        elif now >= deadline:
-            service.state = "TIMED_OUT"
-            service.reason = (
-                f"not steady after {service.max_wait_minutes} min ({judgement.progress})"
-            )
+        service.reason = (
+            _timed_out(service.max_wait_minutes, judgement)
+            if state == "TIMED_OUT"
+            else judgement.reason
+        )
     failed = [service for service in deployment.services if service.state in _FAILED_ROLLOUTS]
     if failed:
         error = "DeployTimeout" if all(s.state == "TIMED_OUT" for s in failed) else "RolloutFailed"
@@ -170,25 +192,25 @@ def check_rollback(deployment: Deployment, ecs: EcsGateway, now: datetime) -> De
     for service in rolling:
         rollback = service.rollback
         assert rollback is not None
-        judgement = judge_rollout(
+        state, judgement = _judge(
             snapshots[service.name],
-            rollback.ecs_deployment_id or "",
-            service.task_definition_before or "",
-            service.task_definition_after or "",
+            rollback.ecs_deployment_id,
+            target=service.task_definition_before,
+            previous=service.task_definition_after,
+            started_at=rollback.started_at,
+            max_wait_minutes=service.max_wait_minutes,
+            now=now,
         )
         service.progress = judgement.progress
-        deadline = (rollback.started_at or now) + timedelta(minutes=service.max_wait_minutes)
-        if judgement.state == "COMPLETED":
+        if state == "COMPLETED":
             rollback.state = "COMPLETED"
             rollback.reason = rollback.reason or judgement.reason
-        elif judgement.state != "IN_PROGRESS":
+        elif state == "TIMED_OUT":
+            rollback.state = "TIMED_OUT"
+            rollback.reason = _timed_out(service.max_wait_minutes, judgement)
+        elif state != "IN_PROGRESS":
             rollback.state = "FAILED"
             rollback.reason = judgement.reason
-        elif now >= deadline:
-            rollback.state = "TIMED_OUT"
-            rollback.reason = (
-                f"not steady after {service.max_wait_minutes} min ({judgement.progress})"
-            )
     still = any(s.rollback and s.rollback.state == "IN_PROGRESS" for s in deployment.services)
     deployment.progress = "WAIT" if still else "DONE"
     return deployment
