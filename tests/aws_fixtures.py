@@ -15,14 +15,15 @@ from ecs_deployer.aws.ecr import EcrGateway
 from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.aws.stepfunctions import Executions
 from ecs_deployer.config.store import ConfigStore
-from ecs_deployer.steps.resolve import ExecutionContext, ResolveDeps
+from ecs_deployer.state import Deployment
+from ecs_deployer.steps.register import register_task_definitions
+from ecs_deployer.steps.resolve import ExecutionContext, ResolveDeps, resolve
 from ecs_deployer_tools.demo import sample_app
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from ecs_deployer.state import Deployment
 
 PREFIX = "/ecs-deployer/apps"
 TABLE = "deployments"
@@ -35,8 +36,8 @@ def aws() -> Iterator[None]:
         yield
 
 
-@pytest.fixture
-def table(aws: None) -> DeploymentsTable:
+def create_table() -> DeploymentsTable:
+    """The deployments table, keyed as in template.yaml."""
     boto3.client("dynamodb").create_table(
         TableName=TABLE,
         KeySchema=[
@@ -50,6 +51,11 @@ def table(aws: None) -> DeploymentsTable:
         BillingMode="PAY_PER_REQUEST",
     )
     return DeploymentsTable(dynamodb_client(), TABLE)
+
+
+@pytest.fixture
+def table(aws: None) -> DeploymentsTable:
+    return create_table()
 
 
 def clients() -> sample_app.Clients:
@@ -131,3 +137,18 @@ def drive(
         if deployment.progress != "WAIT":
             return deployment
     raise AssertionError(f"still waiting after {limit} checks")
+
+
+def accepted(deps: ResolveDeps, tag: str = "v2.0.0", name: str = "manual-1") -> Deployment:
+    """Push ``tag`` and resolve a manual request for it: a deployment ready to lock."""
+    push(tag)
+    deployment = resolve({"app": "shop", "image_tag": tag}, context(name), deps, STARTED)
+    assert isinstance(deployment, Deployment), deployment
+    return deployment
+
+
+def registered(
+    deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, tag: str = "v2.0.0"
+) -> Deployment:
+    """A deployment whose task definitions are registered (the state machine's third step)."""
+    return register_task_definitions(accepted(deps, tag), ecs, table, STARTED)

@@ -6,15 +6,13 @@ import copy
 import json
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from ecs_deployer.aws.clients import dynamodb_client, ecr_client, ecs_client
-from ecs_deployer.aws.dynamodb import DeploymentsTable
+from ecs_deployer.aws.clients import ecr_client, ecs_client
 from ecs_deployer.aws.ecr import EcrGateway
 from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.config.parsing import parse_app_config
@@ -22,7 +20,7 @@ from ecs_deployer.config.store import ConfigStore
 from ecs_deployer.errors import ConfigError
 from ecs_deployer.steps.resolve import Dispatch, Ignored, Rejected, ResolveDeps, resolve
 from ecs_deployer_tools.demo import sample_app
-from tests.aws_fixtures import PREFIX, STARTED, TABLE, clients, context
+from tests.aws_fixtures import PREFIX, STARTED, clients, context, create_table
 from tests.support import EVENTS_DIR, load_event
 
 if TYPE_CHECKING:
@@ -68,18 +66,7 @@ def world() -> Iterator[tuple[ResolveDeps, Mutations]]:
             env.setenv(name, value)
         with mock_aws():
             sample_app.seed(clients(), PREFIX)
-            boto3.client("dynamodb").create_table(
-                TableName=TABLE,
-                KeySchema=[
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
+            table = create_table()
             mutations = Mutations()
             ecs = ecs_client()
             ecs.meta.events.register("before-call.ecs", mutations)
@@ -87,7 +74,7 @@ def world() -> Iterator[tuple[ResolveDeps, Mutations]]:
                 configs=ConfigStore(PREFIX),
                 ecr=EcrGateway(ecr_client()),
                 ecs=EcsGateway(ecs),
-                table=DeploymentsTable(dynamodb_client(), TABLE),
+                table=table,
                 allowed_clusters=frozenset({sample_app.CLUSTER}),
             )
             yield deps, mutations

@@ -9,8 +9,7 @@ from ecs_deployer.state import Deployment, Failure, ServiceRollback
 from ecs_deployer.steps import locks
 from ecs_deployer.steps.finalize import finalize, prune_revisions
 from ecs_deployer.steps.register import register_task_definitions
-from ecs_deployer.steps.resolve import resolve
-from tests.aws_fixtures import STARTED, context, push
+from tests.aws_fixtures import STARTED, accepted
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,11 +30,8 @@ class _AlwaysRunning:
 def _deployment(
     deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, tag: str = "v2.0.0"
 ) -> Deployment:
-    push(tag)
-    deployment = resolve(
-        {"app": "shop", "image_tag": tag}, context(f"run-{tag.replace('.', '-')}"), deps, STARTED
-    )
-    assert isinstance(deployment, Deployment)
+    """A registered deployment holding the app's lock."""
+    deployment = accepted(deps, tag, name=f"run-{tag.replace('.', '-')}")
     locks.acquire(deployment, table, _AlwaysRunning(), STARTED)
     return register_task_definitions(deployment, ecs, table, STARTED)
 

@@ -11,7 +11,7 @@ from ecs_deployer.steps.register import register_task_definitions
 from ecs_deployer.steps.resolve import resolve
 from ecs_deployer_tools.config_push import push_config
 from ecs_deployer_tools.demo import sample_app
-from tests.aws_fixtures import PREFIX, STARTED, context, push
+from tests.aws_fixtures import PREFIX, STARTED, accepted, context
 
 if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
@@ -19,10 +19,9 @@ if TYPE_CHECKING:
     from ecs_deployer.steps.resolve import ResolveDeps
 
 
-def _deployment(deps: ResolveDeps, tag: str = "v2.0.0", *, pushed: bool = False) -> Deployment:
-    if not pushed:
-        push(tag)
-    result = resolve({"app": "shop", "image_tag": tag}, context(), deps, STARTED)
+def _again(deps: ResolveDeps) -> Deployment:
+    """A second request for the image already pushed."""
+    result = resolve({"app": "shop", "image_tag": "v2.0.0"}, context("again"), deps, STARTED)
     assert isinstance(result, Deployment), result
     return result
 
@@ -50,7 +49,7 @@ def _reconfigure(**overrides: object) -> None:
 def test_clones_every_family_with_the_new_image_only_in_named_containers(
     seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
-    deployment = register_task_definitions(_deployment(deps), ecs, table, STARTED)
+    deployment = register_task_definitions(accepted(deps), ecs, table, STARTED)
     image = deployment.image.uri
     web, worker = deployment.services
     assert web.task_definition_before == seeded.task_definitions["shop-web"]
@@ -96,8 +95,8 @@ def test_nothing_changed_registers_nothing(
 def test_a_retried_or_repeated_registration_reuses_the_latest_revision(
     seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
-    first = register_task_definitions(_deployment(deps), ecs, table, STARTED)
-    again = register_task_definitions(_deployment(deps, pushed=True), ecs, table, STARTED)
+    first = register_task_definitions(accepted(deps), ecs, table, STARTED)
+    again = register_task_definitions(_again(deps), ecs, table, STARTED)
     assert [s.task_definition_after for s in again.services] == [
         s.task_definition_after for s in first.services
     ]
@@ -120,7 +119,7 @@ def test_unknown_containers_services_and_families_are_all_named_before_anything_
         },
     )
     with pytest.raises(ResourceNotFound) as caught:
-        register_task_definitions(_deployment(deps), ecs, table, STARTED)
+        register_task_definitions(accepted(deps), ecs, table, STARTED)
     message = str(caught.value)
     assert (
         "service 'shop-web': container(s) nginx not in task definition family 'shop-web'" in message
@@ -142,7 +141,7 @@ def test_missing_service_is_named(
     with pytest.raises(
         ResourceNotFound, match="service 'shop-api' not found in cluster 'shop-demo'"
     ):
-        register_task_definitions(_deployment(deps), ecs, table, STARTED)
+        register_task_definitions(accepted(deps), ecs, table, STARTED)
     assert _families()["shop-web"] == 1
 
 
@@ -161,13 +160,13 @@ def test_code_deploy_services_are_refused(
         ConfigError,
         match="services\\[0\\]: 'shop-blue-green' uses the CODE_DEPLOY deployment controller",
     ):
-        register_task_definitions(_deployment(deps), ecs, table, STARTED)
+        register_task_definitions(accepted(deps), ecs, table, STARTED)
 
 
 def test_pinned_task_revision_is_cloned(
     seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
     _reconfigure(tasks={"pre": [{"family": "shop-migrate:1", "containers": ["app"]}]})
-    deployment = register_task_definitions(_deployment(deps), ecs, table, STARTED)
+    deployment = register_task_definitions(accepted(deps), ecs, table, STARTED)
     assert deployment.pre_tasks[0].task_definition
     assert deployment.pre_tasks[0].task_definition.endswith("shop-migrate:2")

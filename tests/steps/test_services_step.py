@@ -17,7 +17,7 @@ from ecs_deployer.steps.services import (
     update_services,
 )
 from ecs_deployer_tools.localcloud.ecs_sim import RolloutFault, RolloutOutcome
-from tests.aws_fixtures import STARTED, context, drive, push
+from tests.aws_fixtures import STARTED, context, drive, registered
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,17 +31,8 @@ if TYPE_CHECKING:
 LATER = STARTED + timedelta(minutes=1)
 
 
-def _registered(
-    deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, tag: str = "v2.0.0"
-) -> Deployment:
-    push(tag)
-    deployment = resolve({"app": "shop", "image_tag": tag}, context(), deps, STARTED)
-    assert isinstance(deployment, Deployment)
-    return register_task_definitions(deployment, ecs, table, STARTED)
-
-
 def _roll_out(deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable) -> Deployment:
-    deployment = update_services(_registered(deps, ecs, table), ecs, table, STARTED)
+    deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
     return drive(lambda d: check_services(d, ecs, LATER), deployment)
 
 
@@ -132,7 +123,7 @@ def test_a_rollout_that_never_stabilises_times_out(
     simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulate(services={"shop-web": RolloutFault(RolloutOutcome.NEVER_STABLE)})
-    deployment = update_services(_registered(deps, ecs, table), ecs, table, STARTED)
+    deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
     for _ in range(3):
         deployment = check_services(deployment, ecs, LATER)
     assert deployment.progress == "WAIT"
@@ -195,7 +186,7 @@ def test_someone_elses_deployment_is_left_alone(
     simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulation = simulate()
-    deployment = update_services(_registered(deps, ecs, table), ecs, table, STARTED)
+    deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
     boto3.client("ecs").update_service(
         cluster="shop-demo",
         service="shop-worker",
@@ -223,7 +214,7 @@ def test_update_refuses_services_moved_since_planning(
     simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulation = simulate()
-    deployment = _registered(deps, ecs, table)
+    deployment = registered(deps, ecs, table)
     boto3.client("ecs").update_service(
         cluster="shop-demo",
         service="shop-web",
@@ -245,11 +236,11 @@ def test_a_retried_update_does_not_start_a_second_rollout(
     simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulation = simulate()
-    registered = _registered(deps, ecs, table)
+    planned = registered(deps, ecs, table)
     first = update_services(
-        registered.model_copy(deep=True), ecs, table, STARTED
+        planned.model_copy(deep=True), ecs, table, STARTED
     )  # its result was lost
-    retried = update_services(registered, ecs, table, STARTED)
+    retried = update_services(planned, ecs, table, STARTED)
     for before, after in zip(first.services, retried.services, strict=True):
         assert before.ecs_deployment_id == after.ecs_deployment_id
         assert (

@@ -5,28 +5,19 @@ from typing import TYPE_CHECKING
 
 import boto3
 
-from ecs_deployer.state import Deployment
-from ecs_deployer.steps.register import register_task_definitions
-from ecs_deployer.steps.resolve import resolve
 from ecs_deployer.steps.tasks import check_tasks, run_tasks
 from ecs_deployer_tools.localcloud.ecs_sim import TaskFault, TaskOutcome
-from tests.aws_fixtures import STARTED, context, drive, push
+from tests.aws_fixtures import STARTED, drive, registered
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
+    from ecs_deployer.state import Deployment
     from ecs_deployer.steps.resolve import ResolveDeps
     from ecs_deployer_tools.demo import sample_app
     from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
-
-
-def _registered(deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable) -> Deployment:
-    push("v2.0.0")
-    deployment = resolve({"app": "shop", "image_tag": "v2.0.0"}, context(), deps, STARTED)
-    assert isinstance(deployment, Deployment)
-    return register_task_definitions(deployment, ecs, table, STARTED)
 
 
 def _check(ecs: EcsGateway, minutes: int = 1) -> Callable[[Deployment], Deployment]:
@@ -43,7 +34,7 @@ def test_tasks_run_with_the_new_revision_and_succeed_on_exit_zero(
     simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulation = simulate()
-    deployment = run_tasks(_registered(deps, ecs, table), "pre", ecs, STARTED)
+    deployment = run_tasks(registered(deps, ecs, table), "pre", ecs, STARTED)
     migrate = deployment.pre_tasks[0]
     assert migrate.state == "RUNNING"
     assert len(migrate.task_arns) == 1
@@ -64,10 +55,10 @@ def test_a_retried_run_step_does_not_start_the_tasks_twice(
     simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulation = simulate()
-    registered = _registered(deps, ecs, table)
+    planned = registered(deps, ecs, table)
     # The first attempt started the tasks, then the Lambda died before returning.
-    run_tasks(registered.model_copy(deep=True), "pre", ecs, STARTED)
-    retried = run_tasks(registered, "pre", ecs, STARTED)
+    run_tasks(planned.model_copy(deep=True), "pre", ecs, STARTED)
+    retried = run_tasks(planned, "pre", ecs, STARTED)
     assert len(simulation.tasks("shop-migrate")) == 1
     assert retried.pre_tasks[0].task_arns == [simulation.tasks("shop-migrate")[0].task_arn]
 
@@ -80,7 +71,7 @@ def test_non_zero_exit_fails_the_phase_naming_task_container_and_code(
     simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulate(tasks={"shop-migrate": TaskFault(TaskOutcome.EXIT, exit_code=3)})
-    deployment = drive(_check(ecs), run_tasks(_registered(deps, ecs, table), "pre", ecs, STARTED))
+    deployment = drive(_check(ecs), run_tasks(registered(deps, ecs, table), "pre", ecs, STARTED))
     assert deployment.progress == "FAILED"
     assert deployment.failure is not None
     assert deployment.failure.error == "TaskFailed"
@@ -97,7 +88,7 @@ def test_task_that_failed_to_start_is_a_failure(
     simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulate(tasks={"shop-migrate": TaskFault(TaskOutcome.FAIL_TO_START)})
-    deployment = drive(_check(ecs), run_tasks(_registered(deps, ecs, table), "pre", ecs, STARTED))
+    deployment = drive(_check(ecs), run_tasks(registered(deps, ecs, table), "pre", ecs, STARTED))
     assert deployment.failure is not None
     assert deployment.failure.error == "TaskFailed"
     assert "failed to start" in deployment.failure.cause
@@ -112,7 +103,7 @@ def test_a_task_that_never_stops_times_out_and_is_stopped(
     simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulation = simulate(tasks={"shop-migrate": TaskFault(TaskOutcome.NEVER_STOP)})
-    deployment = run_tasks(_registered(deps, ecs, table), "pre", ecs, STARTED)
+    deployment = run_tasks(registered(deps, ecs, table), "pre", ecs, STARTED)
     deployment = check_tasks(deployment, "pre", ecs, STARTED + timedelta(minutes=1))
     assert deployment.progress == "WAIT"
     deployment = check_tasks(deployment, "pre", ecs, STARTED + timedelta(minutes=30))  # max_wait
@@ -134,12 +125,12 @@ def test_runtask_failures_fail_the_phase(
     simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulate()
-    registered = _registered(deps, ecs, table)
-    registered.pre_tasks[0].state = "RUNNING"
-    registered.pre_tasks[0].start_failures = [
+    planned = registered(deps, ecs, table)
+    planned.pre_tasks[0].state = "RUNNING"
+    planned.pre_tasks[0].start_failures = [
         "arn:aws:ecs:us-east-1:123456789012:container-instance/x: RESOURCE:MEMORY"
     ]
-    deployment = check_tasks(registered, "pre", ecs, STARTED)
+    deployment = check_tasks(planned, "pre", ecs, STARTED)
     assert deployment.failure is not None
     assert (
         "RunTask failed: arn:aws:ecs:us-east-1:123456789012:container-instance/x: RESOURCE:MEMORY"
