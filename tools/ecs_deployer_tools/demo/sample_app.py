@@ -7,13 +7,13 @@ Seeded through plain boto3 clients, so it works in process and against ``local u
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ecs_deployer.config.models import AppConfig
 from ecs_deployer_tools.config_push import push_config
+from ecs_deployer_tools.localcloud.cloud import image_manifest as manifest_for
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -51,27 +51,8 @@ class SeededApp:
 
 
 def image_manifest(version: str) -> str:
-    """A Docker image manifest whose digest differs per ``version`` (its layer does)."""
-    layer = hashlib.sha256(f"shop layer {version}".encode()).hexdigest()
-    config = hashlib.sha256(f"shop config {version}".encode()).hexdigest()
-    return json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
-                "size": 1469,
-                "digest": f"sha256:{config}",
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                    "size": 31357624,
-                    "digest": f"sha256:{layer}",
-                }
-            ],
-        }
-    )
+    """The manifest of the sample app's image ``version``: one digest per version."""
+    return manifest_for(f"{APP} {version}")
 
 
 def app_config(subnet: str, security_group: str, **overrides: Any) -> AppConfig:

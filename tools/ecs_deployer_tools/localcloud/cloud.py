@@ -260,7 +260,7 @@ class LocalCloud:
         The digest is the sha256 of the manifest, as ECR computes it; without a manifest a
         fresh one (a new image) is made.
         """
-        manifest = manifest or _fresh_manifest()
+        manifest = manifest or image_manifest()
         digest = f"sha256:{hashlib.sha256(manifest.encode()).hexdigest()}"
         ecr = self.client("ecr")
         for tag in [tags] if isinstance(tags, str) else tags:
@@ -362,9 +362,10 @@ def _quiet(logger_name: str) -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _fresh_manifest() -> str:
-    """A Docker image manifest (v2) for a new, unique image."""
-    layer = hashlib.sha256(uuid.uuid4().bytes).hexdigest()
+def image_manifest(seed: str | None = None) -> str:
+    """A Docker image manifest (v2); the same ``seed`` gives the same image (digest), no
+    seed a new, unique one."""
+    layer = hashlib.sha256((seed or uuid.uuid4().hex).encode()).hexdigest()
     config = hashlib.sha256(layer.encode()).hexdigest()
     return json.dumps(
         {
