@@ -167,6 +167,10 @@ SCENARIOS: dict[str, Scenario] = {
             pushes=(("v2.0.0",), ("v3.0.0",)),
             concurrent=True,
             config={"concurrency": "supersede"},
+            # A slower migration: v3 is queued well before v2 reaches its checkpoint.
+            faults=EcsFaults(
+                tasks={sample_app.MIGRATE: TaskFault(pending_ticks=2, running_ticks=3)}
+            ),
         ),
         Scenario(
             "crash-mid-deploy",
