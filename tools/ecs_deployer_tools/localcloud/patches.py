@@ -30,6 +30,12 @@ EventBridge
      NotImplementedError for them. The event has AWS's shape (ISO `time`, no
      `ingestion-time`). Disabled rules deliver nothing, as on AWS. Other target types
      keep moto's delivery.
+ 12. `TestEventPattern` answers `{"Result": true|false}` with the matcher that routes
+     the emulator's events; moto answers with an empty body.
+
+CloudFormation (more)
+ 13. `DescribeStacks` shows a list parameter (`CommaDelimitedList`) as CloudFormation
+     does, `a,b`; moto shows its Python list, `['a', 'b']`.
 
 ECR
   7. `PutImage` emits the "ECR Image Action" PUSH event on the default bus, one per call
@@ -77,8 +83,10 @@ from jsonpath_ng.ext.parser import parse as jsonpath
 from moto.awslambda.models import LambdaBackend, LambdaFunction, LayerVersion
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.cloudformation import parsing as cfn_parsing
+from moto.cloudformation.models import Stack as CloudFormationStack
 from moto.ecr.models import ECRBackend
-from moto.events.models import Rule, events_backends
+from moto.events.models import EventPattern, Rule, events_backends
+from moto.events.responses import EventsHandler
 from moto.events.utils import EventMessageType, EventTemplateParser
 from moto.s3.models import s3_backends
 from moto.sqs.models import sqs_backends
@@ -173,6 +181,8 @@ def moto_patches(runtime: LambdaRuntime) -> Iterator[None]:
         (execution_worker, "ExecutionData", _execution_data),
         (state_module, "StateData", _state_data),
         (StepFunctionsParserBackend, "start_execution", _start_execution_atomically),
+        (EventsHandler, "test_event_pattern", _test_event_pattern),
+        (CloudFormationStack, "parameter_list", property(_parameter_list)),
     ]
     with ExitStack() as stack:
         for target, name, replacement in replacements:
@@ -609,3 +619,30 @@ def _start_execution_atomically(
         return _original_start_execution(
             backend, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header
         )
+
+
+# --- 12. EventBridge TestEventPattern ---------------------------------------------------
+
+
+def _test_event_pattern(handler: EventsHandler) -> str:
+    pattern = EventPattern.load(handler._get_param("EventPattern"))
+    event = json.loads(handler._get_param("Event"))
+    return json.dumps({"Result": bool(pattern.matches_event(event))})
+
+
+# --- 13. CloudFormation list parameters -------------------------------------------------
+
+
+def _parameter_list(stack: CloudFormationStack) -> list[dict[str, Any]]:
+    hidden = stack.resource_map.no_echo_parameter_keys
+    return [
+        {
+            "ParameterKey": key,
+            "ParameterValue": "****"
+            if key in hidden
+            else ",".join(value)
+            if isinstance(value, list)
+            else value,
+        }
+        for key, value in stack.resource_map.resolved_parameters.items()
+    ]
