@@ -44,6 +44,12 @@ class Registration:
         return bool(self.changes) or not self.source.active
 
 
+def forced_update(force: bool, revision_changes: bool) -> bool:
+    """Whether UpdateService forces new tasks: when asked to, or when the revision stays
+    the same (ECS would otherwise have nothing to roll out)."""
+    return force or not revision_changes
+
+
 @dataclass(frozen=True)
 class DeploymentPlan:
     services: list[tuple[ServiceRollout, Registration]]

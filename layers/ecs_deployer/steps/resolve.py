@@ -294,6 +294,7 @@ def _record_rejection(
         digest=request.image_digest,
         tag=request.image_tag,
         trigger=request.trigger.kind,
+        rollback_of=request.rollback_to,
         event_id=request.trigger.event_id,
         actor=request.trigger.actor,
         requested_at=iso(requested_at),

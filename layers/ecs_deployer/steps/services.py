@@ -14,6 +14,7 @@ from aws_lambda_powertools import Logger
 
 from ecs_deployer.errors import ResourceNotFound, ServiceChanged
 from ecs_deployer.history import progress_fields, record_key
+from ecs_deployer.planning import forced_update
 from ecs_deployer.rollout import RolloutJudgement, judge_rollout
 from ecs_deployer.state import ServiceRollback
 
@@ -68,8 +69,7 @@ def update_services(
                 deployment.cluster,
                 service.name,
                 service.task_definition_after or "",
-                # An unchanged revision still gets fresh tasks, as asked.
-                force=service.force or not service.changed,
+                force=forced_update(service.force, service.changed),
             )
         service.started_at = now
         service.state = "IN_PROGRESS"
