@@ -59,13 +59,7 @@ def table(aws: None) -> DeploymentsTable:
 
 
 def clients() -> sample_app.Clients:
-    return sample_app.Clients(
-        ecs=boto3.client("ecs"),
-        ecr=boto3.client("ecr"),
-        ssm=boto3.client("ssm"),
-        ec2=boto3.client("ec2"),
-        iam=boto3.client("iam"),
-    )
+    return sample_app.Clients.of(boto3.client)
 
 
 @pytest.fixture

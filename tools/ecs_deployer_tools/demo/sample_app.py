@@ -16,6 +16,8 @@ from ecs_deployer_tools.config_push import push_config
 from ecs_deployer_tools.localcloud.cloud import image_manifest as manifest_for
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
@@ -37,6 +39,17 @@ class Clients:
     ssm: SSMClient
     ec2: EC2Client
     iam: IAMClient
+
+    @classmethod
+    def of(cls, client: Callable[..., Any]) -> Clients:
+        """From a client factory: ``boto3.client``, or a local cloud's ``client``."""
+        return cls(
+            ecs=client("ecs"),
+            ecr=client("ecr"),
+            ssm=client("ssm"),
+            ec2=client("ec2"),
+            iam=client("iam"),
+        )
 
 
 @dataclass
