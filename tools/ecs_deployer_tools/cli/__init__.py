@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from ecs_deployer_tools.cli import config_commands, local_commands, taskdef_commands
+from ecs_deployer_tools.cli import (
+    config_commands,
+    deploy_commands,
+    history_commands,
+    local_commands,
+    plan_commands,
+    rule_commands,
+    taskdef_commands,
+)
 
 app = typer.Typer(
     name="ecs-deployer",
@@ -14,7 +22,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
+app.command()(deploy_commands.deploy)
+app.command()(plan_commands.plan)
+app.command()(history_commands.status)
+app.command()(history_commands.history)
+app.command()(deploy_commands.rollback)
 app.add_typer(config_commands.app, name="config")
+app.add_typer(rule_commands.app, name="rule")
 app.add_typer(taskdef_commands.app, name="taskdef")
 app.add_typer(local_commands.app, name="local")
 

@@ -1,47 +1,83 @@
-"""``ecs-deployer config``: app configs."""
+"""``ecs-deployer config``: app configs, offline and in the stack's config store."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from rich.markup import escape
 
+from ecs_deployer.config.models import AppConfig
 from ecs_deployer.config.parsing import parse_app_config
+from ecs_deployer.config.store import canonical_text
 from ecs_deployer.errors import ConfigError
-from ecs_deployer_tools.cli.output import EXIT_FAILED, console, emit_json, errors
+from ecs_deployer_tools.cli.common import (
+    AppArgument,
+    EndpointOption,
+    JsonOption,
+    ProfileOption,
+    RegionOption,
+    StackOption,
+    connect,
+    user_errors,
+)
+from ecs_deployer_tools.cli.output import EXIT_FAILED, console, emit_json, errors, fail
+from ecs_deployer_tools.config_push import push_config
+from ecs_deployer_tools.operator.configs import as_yaml, config_diff, stored_config
 
 app = typer.Typer(help="Validate and manage app configs.", no_args_is_help=True)
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+FileArgument = Annotated[
+    Path, typer.Argument(exists=True, dir_okay=False, help="YAML or JSON config.")
+]
+_DIFF_STYLE = {"+": "green", "-": "red", "@": "cyan"}
+AppOption = Annotated[
+    str | None, typer.Option("--app", help="The app (default: the file's `app` key).")
+]
+
+
+def _invalid(file: Path, exc: ConfigError, as_json: bool) -> NoReturn:
+    if as_json:
+        emit_json(
+            {
+                "valid": False,
+                "errors": [{"path": e.path, "message": e.message} for e in exc.errors],
+            }
+            if exc.errors
+            else {"valid": False, "errors": [{"path": "", "message": str(exc)}]}
+        )
+    else:
+        errors.print(f"[bold red]{file} is invalid[/]")
+        for error in exc.errors or [str(exc)]:
+            errors.print(f"  {escape(str(error))}")
+    raise typer.Exit(EXIT_FAILED)
+
+
+def _parsed(file: Path, as_json: bool, app_name: str | None = None) -> AppConfig:
+    """The file's config, valid (for ``app_name``, when given), or exit 1 with every error."""
+    try:
+        return parse_app_config(file.read_text(), str(file), app_name)
+    except ConfigError as exc:
+        _invalid(file, exc, as_json)
+
+
+def _app_config(file: Path, app_name: str | None, as_json: bool) -> tuple[str, AppConfig]:
+    """The app (--app, else the file's `app` key) and the file's config, valid for it."""
+    config = _parsed(file, as_json, app_name)
+    name = app_name or config.app
+    if name is None:
+        fail("the config has no `app` key: pass --app")
+    return name, config
 
 
 @app.command()
-def validate(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="YAML or JSON config.")],
-    as_json: JsonOption = False,
-) -> None:
+def validate(file: FileArgument, as_json: JsonOption = False) -> None:
     """Check a config file; print every error with its field path.
 
     Example: [bold]ecs-deployer config validate .ecs-toolkit.yml[/]
     """
-    try:
-        config = parse_app_config(file.read_text(), str(file))
-    except ConfigError as exc:
-        if as_json:
-            emit_json(
-                {
-                    "valid": False,
-                    "errors": [{"path": e.path, "message": e.message} for e in exc.errors],
-                }
-                if exc.errors
-                else {"valid": False, "errors": [{"path": "", "message": str(exc)}]}
-            )
-        else:
-            errors.print(f"[bold red]{file} is invalid[/]")
-            for error in exc.errors or [str(exc)]:
-                errors.print(f"  {error}")
-        raise typer.Exit(EXIT_FAILED) from None
+    config = _parsed(file, as_json)
     tasks = {phase: len(config.phase_tasks(phase)) for phase in ("pre", "post")}
     if as_json:
         emit_json({"valid": True, "errors": [], "app": config.app, "cluster": config.cluster})
@@ -50,3 +86,116 @@ def validate(
         f"[green]{file} is valid[/]: cluster {config.cluster}, "
         f"{len(config.services)} service(s), {tasks['pre']} pre and {tasks['post']} post task(s)"
     )
+
+
+@app.command()
+def push(
+    file: FileArgument,
+    *,
+    app_name: AppOption = None,
+    as_json: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+    stack: StackOption = None,
+) -> None:
+    """Validate a config and store it in the stack's config store.
+
+    Standard tier up to 4 KB, Advanced above. Deployments read it from then on.
+
+    Example: [bold]ecs-deployer config push .ecs-toolkit.yml --app shop[/]
+    """
+    name, config = _app_config(file, app_name, as_json)
+    with user_errors():
+        deployer = connect(profile, region, endpoint_url, stack)
+        tier = push_config(deployer.aws.ssm, deployer.configs.prefix, name, config)
+        parameter = deployer.configs.parameter_name(name)
+    size = len(canonical_text(config).encode())
+    if as_json:
+        emit_json({"app": name, "parameter": parameter, "tier": tier, "bytes": size})
+        return
+    console.print(f"[green]pushed[/] config of {name} to {parameter} ({tier} tier, {size} bytes)")
+
+
+@app.command()
+def show(
+    app_name: AppArgument,
+    *,
+    as_json: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+    stack: StackOption = None,
+) -> None:
+    """Print an app's stored config (YAML), and whether the deployer accepts it.
+
+    Example: [bold]ecs-deployer config show shop[/]
+    """
+    with user_errors():
+        stored = stored_config(connect(profile, region, endpoint_url, stack), app_name)
+    if stored.text is None:
+        fail(f"no config for app '{app_name}' at {stored.parameter}")
+    problems = stored.problems()
+    if as_json:
+        emit_json(
+            {
+                "app": app_name,
+                "parameter": stored.parameter,
+                "tier": stored.tier,
+                "valid": not problems,
+                "errors": problems,
+                "config": stored.document(),
+            }
+        )
+        return
+    # Plain YAML (the header is a comment): `config show shop > shop.yml` is a config file.
+    document = stored.document()
+    console.out(f"# {stored.parameter} ({stored.tier} tier)")
+    console.out(document if isinstance(document, str) else as_yaml(document), end="")
+    for problem in problems:
+        errors.print(f"[red]invalid[/]: {escape(problem)}")
+
+
+@app.command()
+def diff(
+    file: FileArgument,
+    *,
+    app_name: AppOption = None,
+    as_json: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+    stack: StackOption = None,
+) -> None:
+    """Show what pushing a config would change.
+
+    A unified diff of the stored config and the file, both rendered as the YAML a push
+    stores (a missing config diffs against nothing).
+
+    Exit 0 when they are equal, 1 when they differ (like diff(1)), so
+    [bold]ecs-deployer config diff f.yml || ecs-deployer config push f.yml[/] pushes only
+    changes. An invalid file exits 1 too, with its errors on stderr.
+
+    Example: [bold]ecs-deployer config diff .ecs-toolkit.yml --app shop[/]
+    """
+    name, config = _app_config(file, app_name, as_json)
+    with user_errors():
+        stored = stored_config(connect(profile, region, endpoint_url, stack), name)
+    text = config_diff(stored, config, str(file))
+    if as_json:
+        emit_json(
+            {
+                "app": name,
+                "parameter": stored.parameter,
+                "stored": stored.text is not None,
+                "equal": not text,
+                "diff": text,
+            }
+        )
+    elif text:
+        for line in text.splitlines():
+            console.out(line, style=_DIFF_STYLE.get(line[:1]))
+    else:
+        console.print(f"{file} is what {stored.parameter} holds")
+    if text:
+        raise typer.Exit(EXIT_FAILED)

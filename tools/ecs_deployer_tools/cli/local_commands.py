@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.table import Table
 
+from ecs_deployer_tools.cli.live import LiveView, print_summary, styled
 from ecs_deployer_tools.cli.output import EXIT_FAILED, console, emit_json, fail
 from ecs_deployer_tools.demo import sample_app
 from ecs_deployer_tools.demo.runner import (
@@ -26,82 +26,26 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-_STATUS_STYLE = {
-    "SUCCEEDED": "green",
-    "IGNORED": "cyan",
-    "SUPERSEDED": "cyan",
-    "ROLLED_BACK": "yellow",
-    "FAILED": "red",
-    "ROLLBACK_FAILED": "bold red",
-}
 
-
-def _short(arn: str | None) -> str:
-    return arn.rsplit("/", 1)[-1] if arn else "-"
-
-
-class LiveView:
-    """Prints each state as the executions enter it, and what changed in the rollout."""
-
-    def __init__(self) -> None:
-        self._shown: dict[str, str] = {}  # what was last printed per service or task family
-
-    def entered(self, execution: str, state: str) -> None:
-        # Choices (named "...?") and waits are the machinery: shown, but dimmed.
-        quiet = state.endswith("?") or state.startswith("Wait")
-        console.print(f"  [dim]{execution[:14]:<14}[/] " + (f"[dim]{state}[/]" if quiet else state))
-
+class _DemoView(LiveView):
     def pushed(self, tags: tuple[str, ...], image: str) -> None:
         console.print(f"[bold]pushed[/] {sample_app.REPOSITORY}:{', '.join(tags)} -> {image}")
-
-    def checked(self, execution: str, deployment: dict[str, Any]) -> None:
-        lines: dict[str, str] = {}
-        for service in deployment.get("services", []):
-            rollback = service.get("rollback")
-            state = f"rollback {rollback['state']}" if rollback else service["state"]
-            if service.get("progress") and state != "PENDING":
-                lines[service["name"]] = f"{service['progress']} ({state})"
-        for phase in ("pre_tasks", "post_tasks"):
-            for task in deployment.get(phase, []):
-                if task["state"] != "PENDING":
-                    codes = [result["exit_codes"] for result in task.get("results", [])]
-                    lines[task["config"]["family"]] = f"{task['state']}, exit codes {codes}"
-        for name, line in lines.items():
-            key = f"{execution}/{name}"
-            if self._shown.get(key) != line:
-                self._shown[key] = line
-                console.print(f"  {'':<14}   {name}: {line}")
 
 
 def _render(result: ScenarioResult) -> None:
     document = result.to_json()
     status = document["status"]
-    style = _STATUS_STYLE.get(status, "")
     console.print()
     console.print(
-        f"[{style}]{status}[/] in {result.elapsed_seconds} s "
+        f"{styled(status)} in {result.elapsed_seconds} s "
         f"(scenario {result.scenario.name} expects {result.scenario.expect})"
     )
     if document["error"]:
-        console.print(f"[{style}]{document['error']}[/]: {document['cause']}")
-    services = Table("service", "before", "after", "app image", title="services")
-    for service in document["services"]:
-        services.add_row(
-            service["name"],
-            _short(service["task_definition_before"]),
-            _short(service["task_definition_after"]),
-            service["images_after"].get("app", "-").rsplit("/", 1)[-1],
-        )
-    if document["services"]:
-        console.print(services)
-    tasks = Table("task family", "phase", "exit codes", title="tasks")
-    for task in document["tasks"]:
-        tasks.add_row(task["family"], task["phase"], str(task["exit_codes"]))
-    if document["tasks"]:
-        console.print(tasks)
+        console.print(f"{styled(status, document['error'])}: {document['cause']}")
+    print_summary(document["services"], document["tasks"])
     for push in document["deployments"]:
-        image, status = push["image"].rsplit("/", 1)[-1], push["status"]
-        console.print(f"deployment of {image}: [{_STATUS_STYLE.get(status, '')}]{status}[/]")
+        image = push["image"].rsplit("/", 1)[-1]
+        console.print(f"deployment of {image}: {styled(push['status'])}")
     calls = document["api_calls"]
     console.print(
         f"{document['state_transitions']} state transitions, {sum(calls.values())} AWS API calls "
@@ -128,7 +72,7 @@ def demo(
         fail(f"unknown scenario '{scenario}'", details=list(SCENARIOS))
     if not as_json:
         console.print(f"[bold]ECS Deployer demo[/]: {chosen.name} - {chosen.summary}")
-    result = run(chosen, observer=None if as_json else LiveView())
+    result = run(chosen, observer=None if as_json else _DemoView())
     if as_json:
         emit_json(result.to_json())
     else:
@@ -159,13 +103,7 @@ def up(
     with LocalCloud(TEMPLATE, extensions=[EcsSimulation()]) as cloud:
         if seed_demo:
             sample_app.seed(
-                sample_app.Clients(
-                    ecs=cloud.client("ecs"),
-                    ecr=cloud.client("ecr"),
-                    ssm=cloud.client("ssm"),
-                    ec2=cloud.client("ec2"),
-                    iam=cloud.client("iam"),
-                ),
+                sample_app.Clients.of(cloud.client),
                 CONFIG_PREFIX,
             )
         outputs = cloud.deploy_stack(parameters)

@@ -7,7 +7,6 @@ scenario's pushes are what deploy.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from ecs_deployer.steps.resolve import child_execution_name
 from ecs_deployer_tools.demo import sample_app
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
 from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
+from ecs_deployer_tools.operator import follow
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,14 +39,10 @@ SCENARIO_TIMEOUT = 240.0
 PUSH_SPACING = 1.1
 
 
-class Observer(Protocol):
+class Observer(follow.Observer, Protocol):
     """What a runner tells whoever watches (the CLI's live view)."""
 
     def pushed(self, tags: tuple[str, ...], image: str) -> None: ...
-
-    def entered(self, execution: str, state: str) -> None: ...
-
-    def checked(self, execution: str, deployment: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -114,15 +110,16 @@ class ScenarioResult:
 
 
 class _Follower:
-    """Reads every execution's history as it grows; tells the observer what happens."""
+    """Follows every execution of the stack's state machine as it happens."""
 
     def __init__(self, cloud: LocalCloud, observer: Observer | None) -> None:
         self._sfn = cloud.client("stepfunctions")
         self._machine = cloud.state_machine_arn()
-        self._observer = observer
-        self._seen: dict[str, int] = {}
-        self._state: dict[str, str] = {}  # the state each execution is in
-        self.transitions = 0
+        self._history = follow.HistoryFollower(self._sfn, observer)
+
+    @property
+    def transitions(self) -> int:
+        return self._history.transitions
 
     def executions(self) -> list[dict[str, Any]]:
         paginator = self._sfn.get_paginator("list_executions")
@@ -136,26 +133,9 @@ class _Follower:
         """Read new history; True while any execution still runs."""
         running = False
         for execution in sorted(self.executions(), key=lambda item: item["startDate"]):
-            arn = execution["executionArn"]
             running |= execution["status"] == "RUNNING"
-            events = self._sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-            for event in events[self._seen.get(arn, 0) :]:
-                self._report(execution["name"], event)
-            self._seen[arn] = len(events)
+            self._history.read(execution["executionArn"], execution["name"])
         return running
-
-    def _report(self, name: str, event: Any) -> None:
-        if event["type"].endswith("StateEntered"):
-            self.transitions += 1
-            self._state[name] = event["stateEnteredEventDetails"]["name"]
-            if self._observer is not None:
-                self._observer.entered(name, self._state[name])
-        elif event["type"] == "TaskSucceeded" and self._observer is not None:
-            if not self._state.get(name, "").startswith("Check"):
-                return  # only the check steps learn anything new about the rollout
-            payload = json.loads(event["taskSucceededEventDetails"]["output"]).get("Payload")
-            if isinstance(payload, dict) and payload.get("kind") == "deploy":
-                self._observer.checked(name, payload)
 
     def wait_until_idle(self, deadline: float) -> None:
         while self.poll():
@@ -175,20 +155,10 @@ def _deployment_result(cloud: LocalCloud, push: PushResult) -> None:
         described = sfn.describe_execution(executionArn=arn)
     except sfn.exceptions.ExecutionDoesNotExist:
         return  # ignored: the dispatcher found no app that wants this push
+    outcome = follow.execution_outcome(described)
     push.execution_arn = arn
-    if described["status"] == "SUCCEEDED":
-        outcome = json.loads(described["output"])
-        push.status, push.summary = outcome["status"], outcome.get("summary", {})
-        return
-    push.error = described.get("error")
-    try:
-        cause = json.loads(described.get("cause") or "")
-    except json.JSONDecodeError:
-        push.status, push.cause = "FAILED", described.get("cause")
-        return
-    push.status = cause.get("status", "FAILED")
-    push.cause = cause.get("message")
-    push.summary = cause
+    push.status, push.error, push.cause = outcome.status, outcome.error, outcome.message
+    push.summary = outcome.summary
 
 
 def _redeliver(cloud: LocalCloud, follower: _Follower) -> None:
@@ -211,13 +181,7 @@ def run(
     with LocalCloud(template, extensions=[simulation], time_scale=TIME_SCALE) as cloud:
         simulation.throttling = False  # the setup is not under test
         seeded = sample_app.seed(
-            sample_app.Clients(
-                ecs=cloud.client("ecs"),
-                ecr=cloud.client("ecr"),
-                ssm=cloud.client("ssm"),
-                ec2=cloud.client("ec2"),
-                iam=cloud.client("iam"),
-            ),
+            sample_app.Clients.of(cloud.client),
             CONFIG_PREFIX,
             **scenario.config,
         )

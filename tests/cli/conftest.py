@@ -1,0 +1,120 @@
+"""Fixtures of the CLI's tests: the real stack on the local cloud, served over HTTP, and a
+runner that points the CLI at it with --endpoint-url, as an operator would `local up`."""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from typer.testing import CliRunner
+
+from ecs_deployer.aws.dynamodb import DeploymentsTable
+from ecs_deployer_tools.cli import app
+from ecs_deployer_tools.demo import runner, sample_app
+from ecs_deployer_tools.localcloud.cloud import LocalCloud
+from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from typer.testing import Result
+
+IDLE_SECONDS = 60
+
+
+@dataclass
+class Local:
+    cloud: LocalCloud
+    simulation: EcsSimulation
+    seeded: sample_app.SeededApp
+    endpoint: str
+
+    def run(self, *args: str, stack: str | None = None) -> Result:
+        """``ecs-deployer ARGS`` against this cloud's endpoint, region and stack."""
+        target = [
+            *("--endpoint-url", self.endpoint, "--region", self.cloud.region),
+            *("--stack", stack or self.cloud.stack_name),
+        ]
+        return CliRunner().invoke(app, [*args, *target])
+
+    def json(self, *args: str, stack: str | None = None) -> tuple[int, Any]:
+        """The exit code and the JSON document of ``ecs-deployer ARGS --json``."""
+        result = self.run(*args, "--json", stack=stack)
+        assert result.stdout.strip(), result.output
+        return result.exit_code, json.loads(result.stdout.strip().splitlines()[-1])
+
+    def push(self, tag: str) -> str:
+        """Push a new image of the sample app; returns its URI, pinned by digest."""
+        digest = self.cloud.push_image(sample_app.REPOSITORY, tag, sample_app.image_manifest(tag))
+        self.wait_idle()  # the rule's execution for the push (tags not v*: it ignores it)
+        return f"{self.seeded.registry}/{sample_app.REPOSITORY}@{digest}"
+
+    def wait_idle(self) -> None:
+        sfn = self.cloud.client("stepfunctions")
+        deadline = time.monotonic() + IDLE_SECONDS
+        while any(
+            execution["status"] == "RUNNING"
+            for execution in sfn.list_executions(stateMachineArn=self.cloud.state_machine_arn())[
+                "executions"
+            ]
+        ):
+            assert time.monotonic() < deadline, "executions still running"
+            time.sleep(0.1)
+
+    def running(self) -> dict[str, str]:
+        """The task definition each service of the sample app runs now."""
+        described = self.cloud.client("ecs").describe_services(
+            cluster=sample_app.CLUSTER, services=self.seeded.services
+        )
+        return {s["serviceName"]: s["taskDefinition"] for s in described["services"]}
+
+    @property
+    def table(self) -> DeploymentsTable:
+        return DeploymentsTable(
+            self.cloud.client("dynamodb"), self.cloud.outputs["DeploymentsTableName"]
+        )
+
+
+@contextmanager
+def local_cloud() -> Iterator[Local]:
+    """The sample app seeded, the real stack deployed, served on a free port."""
+    simulation = EcsSimulation()
+    with LocalCloud(
+        runner.TEMPLATE, extensions=[simulation], time_scale=runner.TIME_SCALE
+    ) as cloud:
+        seeded = sample_app.seed(
+            sample_app.Clients.of(cloud.client),
+            runner.CONFIG_PREFIX,
+        )
+        cloud.deploy_stack({**runner.STACK_PARAMETERS, "LogLevel": runner.DEMO_LOG_LEVEL})
+        yield Local(cloud, simulation, seeded, cloud.start_server(0))
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[Local]:
+    """One local cloud per test module (moto's state is process-wide)."""
+    with local_cloud() as cloud:
+        yield cloud
+
+
+def no_traceback(result: Result) -> None:
+    """A user error: exit 1, said plainly on stderr."""
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.output
+    assert result.stderr.startswith("error: "), result.output
+
+
+def deploy(local: Local, tag: str) -> dict[str, Any]:
+    """Push ``tag`` and deploy it by hand (no one-off tasks: quicker); its outcome."""
+    local.push(tag)
+    code, outcome = local.json(
+        "deploy", "shop", "--tag", tag, "--skip-pre-tasks", "--skip-post-tasks"
+    )
+    assert (code, outcome["status"]) == (0, "SUCCEEDED"), outcome
+    document: dict[str, Any] = outcome
+    return document

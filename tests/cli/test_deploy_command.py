@@ -1,0 +1,106 @@
+"""`ecs-deployer deploy`: starts the state machine with the manual input, follows it live,
+exits 0 only on SUCCEEDED."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING
+
+from ecs_deployer_tools.demo import sample_app
+from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, TaskFault, TaskOutcome
+
+if TYPE_CHECKING:
+    from tests.cli.conftest import Local
+
+NAME = re.compile(r"^shop-manual-\d{8}T\d{6}Z-[0-9a-f]{4}$")
+ACTOR = "arn:aws:sts::123456789012:user/moto"  # moto's caller identity
+
+
+def _app_images(local: Local) -> dict[str, str]:
+    ecs = local.cloud.client("ecs")
+    images = {}
+    for service, task_definition in local.running().items():
+        described = ecs.describe_task_definition(taskDefinition=task_definition)
+        containers = described["taskDefinition"]["containerDefinitions"]
+        images[service] = next(c["image"] for c in containers if c["name"] == "app")
+    return images
+
+
+def test_deploy_follows_the_deployment_live_and_exits_0(local: Local) -> None:
+    image = local.push("build-2")
+    result = local.run("deploy", "shop", "--tag", "build-2")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    # Each state as it is entered, in order, then rollout progress and task exit codes.
+    states = [line.strip() for line in lines if line.startswith("  ") and ":" not in line]
+    for state in ("AcquireLock", "RegisterTaskDefinitions", "RunPreTasks", "UpdateServices"):
+        assert state in states, result.stdout
+    assert states.index("RegisterTaskDefinitions") < states.index("UpdateServices")
+    assert "shop-web: 2/2 running (COMPLETED)" in result.stdout
+    assert "shop-migrate: SUCCEEDED, exit codes [{'app': 0}]" in result.stdout
+    [summary] = [line for line in lines if line.startswith("SUCCEEDED ")]
+    assert _app_images(local) == {service: image for service in local.seeded.services}
+    # A readable, unique name; the manual input with who asked for it.
+    name = summary.split()[1]
+    assert NAME.match(name), name
+    execution = local.cloud.client("stepfunctions").describe_execution(
+        executionArn=f"{local.cloud.outputs['StateMachineArn']}:{name}".replace(
+            ":stateMachine:", ":execution:"
+        )
+    )
+    assert json.loads(execution["input"]) == {
+        "app": "shop",
+        "image_tag": "build-2",
+        "trigger": {"kind": "manual", "actor": ACTOR},
+    }
+
+
+def test_no_wait_prints_the_arn_and_needs_no_stack_given_the_state_machine(local: Local) -> None:
+    local.push("build-4")
+    machine = local.cloud.outputs["StateMachineArn"]
+    result = local.run(
+        "deploy",
+        "shop",
+        "--tag",
+        "build-4",
+        "--skip-pre-tasks",
+        "--skip-post-tasks",
+        "--force",
+        "--no-wait",
+        "--state-machine-arn",
+        machine,
+        stack="no-such-stack",
+    )
+    assert result.exit_code == 0, result.output
+    arn = result.stdout.strip()
+    assert arn.startswith(machine.replace(":stateMachine:", ":execution:") + ":shop-manual-")
+    execution = local.cloud.wait_for_execution(arn)
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["input"])["skip_pre_tasks"] is True
+    assert json.loads(execution["input"])["force"] is True
+
+
+def test_a_failed_deployment_exits_1_with_the_cause(local: Local) -> None:
+    before = local.running()
+    local.push("build-5")
+    local.simulation.faults = EcsFaults(
+        tasks={sample_app.MIGRATE: TaskFault(TaskOutcome.EXIT, exit_code=1)}
+    )
+    try:
+        code, outcome = local.json("deploy", "shop", "--tag", "build-5", "--skip-post-tasks")
+    finally:
+        local.simulation.faults = EcsFaults()
+    assert code == 1
+    assert (outcome["execution_status"], outcome["status"]) == ("FAILED", "FAILED")
+    assert outcome["error"] == "TaskFailed"
+    assert "shop-migrate" in outcome["message"]
+    [task] = outcome["summary"]["tasks"]
+    assert (task["family"], task["exit_codes"]) == (sample_app.MIGRATE, [{"app": 1}])
+    assert local.running() == before  # a failed migration changes no service
+
+
+def test_a_rejected_request_exits_1(local: Local) -> None:
+    result = local.run("deploy", "shop", "--tag", "no-such-tag")
+    assert result.exit_code == 1
+    assert "ImageNotFound: tag 'no-such-tag' not found in ECR repository 'shop'" in result.stdout

@@ -1,0 +1,111 @@
+"""`ecs-deployer status` and `history`: the history table, reconciled on read."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ecs_deployer.history import HistoryRecord, record_key
+from tests.cli.conftest import deploy, local_cloud, no_traceback
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tests.cli.conftest import Local
+
+ACTOR = "arn:aws:sts::123456789012:user/moto"
+
+
+@pytest.fixture(scope="module")
+def deployed() -> Iterator[tuple[Local, dict[str, Any], dict[str, Any]]]:
+    """Two manual deployments of the sample app, one after the other."""
+    with local_cloud() as local:
+        first, second = deploy(local, "build-1"), deploy(local, "build-2")
+        yield local, first, second
+
+
+def test_history_lists_deployments_newest_first(
+    deployed: tuple[Local, dict[str, Any], dict[str, Any]],
+) -> None:
+    local, first, second = deployed
+    code, document = local.json("history", "shop")
+    assert code == 0
+    listed = document["deployments"]
+    assert [item["deployment_id"] for item in listed] == [second["name"], first["name"]]
+    newer, older = listed
+    assert (newer["status"], newer["tag"], newer["trigger"], newer["actor"]) == (
+        "SUCCEEDED",
+        "build-2",
+        "manual",
+        ACTOR,
+    )
+    assert newer["image"] == second["summary"]["image"]
+    # Each service went on from the revision the previous deployment left.
+    for before, after in zip(older["services"], newer["services"], strict=True):
+        assert before["task_definition_before"].endswith(":1")
+        assert after["task_definition_before"] == before["task_definition_after"]
+        assert after["task_definition_after"].endswith(":3")
+
+    code, limited = local.json("history", "shop", "--limit", "1")
+    assert [item["deployment_id"] for item in limited["deployments"]] == [second["name"]]
+
+    result = local.run("history", "shop")
+    assert result.exit_code == 0, result.output
+    assert "SUCCEEDED" in result.stdout
+    assert f"{second['name']}  SUCCEEDED  shop@sha256:" in result.stdout
+    assert "  shop-web: shop-web:2 -> :3" in result.stdout.splitlines()
+
+
+def test_status_shows_how_the_latest_deployment_ended(
+    deployed: tuple[Local, dict[str, Any], dict[str, Any]],
+) -> None:
+    local, _, second = deployed
+    code, document = local.json("status", "shop")
+    assert code == 0
+    [shop] = document["apps"]
+    assert (shop["app"], shop["running"]) == ("shop", [])
+    assert (shop["latest"]["deployment_id"], shop["latest"]["status"]) == (
+        second["name"],
+        "SUCCEEDED",
+    )
+    result = local.run("status")
+    assert result.exit_code == 0, result.output
+    assert f"shop  {second['name']}  SUCCEEDED  shop@sha256:" in result.stdout
+
+
+def test_a_record_whose_execution_ended_unfinished_shows_as_aborted(
+    deployed: tuple[Local, dict[str, Any], dict[str, Any]],
+) -> None:
+    local = deployed[0]
+    machine = local.cloud.outputs["StateMachineArn"]
+    record = HistoryRecord(
+        app="stopped-app",
+        deployment_id="stopped-1",
+        execution_arn=f"{machine.replace(':stateMachine:', ':execution:')}:stopped-1",
+        status="IN_PROGRESS",
+        requested_at="2026-11-22T10:00:00.000Z",
+        updated_at="2026-11-22T10:00:00.000Z",
+    )
+    key = record_key(datetime.fromisoformat(record.requested_at), record.deployment_id)
+    local.table.create_record(key, record)
+    code, document = local.json("status")
+    assert code == 0
+    [stopped] = [item for item in document["apps"] if item["app"] == "stopped-app"]
+    assert stopped["running"] == []
+    assert (stopped["latest"]["status"], stopped["latest"]["recorded_status"]) == (
+        "ABORTED",
+        "IN_PROGRESS",
+    )
+    # Reconciled on read only: the table keeps what the deployer wrote.
+    assert [r.status for r in local.table.history("stopped-app")] == ["IN_PROGRESS"]
+
+
+@pytest.mark.parametrize("command", ["history", "status"])
+def test_an_unknown_app_exits_1(
+    deployed: tuple[Local, dict[str, Any], dict[str, Any]], command: str
+) -> None:
+    result = deployed[0].run(command, "nope")
+    no_traceback(result)
+    assert "unknown app 'nope'" in result.stderr

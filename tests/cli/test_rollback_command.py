@@ -1,0 +1,64 @@
+"""`ecs-deployer rollback`: through the state machine, to the exact revisions an earlier
+successful deployment left."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ecs_deployer_tools.config_push import push_config
+from ecs_deployer_tools.demo import runner, sample_app
+from tests.cli.conftest import deploy, no_traceback
+
+if TYPE_CHECKING:
+    from tests.cli.conftest import Local
+
+
+def _left(outcome: dict[str, object]) -> dict[str, str]:
+    summary = outcome["summary"]
+    assert isinstance(summary, dict)
+    return {s["name"]: s["task_definition_after"] for s in summary["services"]}
+
+
+def test_rollback_returns_to_the_previous_deployment_then_to_a_named_one(local: Local) -> None:
+    first, second = deploy(local, "build-1"), deploy(local, "build-2")
+    assert local.running() == _left(second)
+
+    # Without --to: the newest success that left other revisions than run now.
+    result = local.run("rollback", "shop")
+    assert result.exit_code == 0, result.output
+    assert f"returning shop to {first['name']}" in result.stdout
+    assert "RegisterTaskDefinitions" in result.stdout
+    assert "RunPreTasks" not in result.stdout  # a rollback runs no one-off tasks
+    assert local.running() == _left(first)
+
+    code, outcome = local.json("rollback", "shop", "--to", second["name"])
+    assert (code, outcome["status"]) == (0, "SUCCEEDED")
+    assert outcome["name"].startswith("shop-rollback-")
+    assert local.running() == _left(second)
+
+    records = {r.deployment_id: r for r in local.table.history("shop")}
+    back = records[outcome["name"]]
+    assert (back.trigger, back.rollback_of, back.status) == (
+        "rollback",
+        second["name"],
+        "SUCCEEDED",
+    )
+    assert back.actor == "arn:aws:sts::123456789012:user/moto"
+
+
+def test_rollback_to_a_deployment_that_never_succeeded_fails(local: Local) -> None:
+    code, outcome = local.json("rollback", "shop", "--to", "never-happened")
+    assert code == 1
+    assert (outcome["status"], outcome["error"]) == ("FAILED", "InputError")
+    assert "app 'shop' has no deployment 'never-happened'" in outcome["message"]
+
+
+def test_rollback_needs_an_earlier_deployment_to_return_to(local: Local) -> None:
+    never_deployed = sample_app.app_config("subnet-1", "sg-1", app="fresh")
+    push_config(local.cloud.client("ssm"), runner.CONFIG_PREFIX, "fresh", never_deployed)
+    result = local.run("rollback", "fresh")
+    no_traceback(result)
+    assert "nothing to roll back to" in result.stderr
+    unknown = local.run("rollback", "nope")
+    no_traceback(unknown)
+    assert "no config for app 'nope'" in unknown.stderr

@@ -1,0 +1,84 @@
+"""`ecs-deployer rule show | test`: the deployed ECR push rule and what an event starts."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.support import EVENTS_DIR, load_event
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tests.cli.conftest import Local
+
+PUSH = load_event("ecr_push")
+DIGEST = PUSH["detail"]["image-digest"]
+
+
+def test_rule_show_prints_the_deployed_pattern(local: Local) -> None:
+    code, rule = local.json("rule", "show")
+    assert code == 0
+    assert (rule["rule"], rule["state"]) == (local.cloud.outputs["EcrPushRuleName"], "ENABLED")
+    assert rule["pattern"] == {
+        "source": ["aws.ecr"],
+        "detail-type": ["ECR Image Action"],
+        "detail": {"action-type": ["PUSH"], "result": ["SUCCESS"], "repository-name": ["shop"]},
+    }
+    result = local.run("rule", "show")
+    assert result.exit_code == 0, result.output
+    assert '"repository-name": [' in result.stdout
+
+
+def test_a_matching_push_resolves_to_the_app_and_image(local: Local) -> None:
+    code, verdict = local.json("rule", "test", str(EVENTS_DIR / "ecr_push.json"))
+    assert code == 0
+    assert (verdict["matched"], verdict["deploys"], verdict["errors"]) == (True, True, [])
+    image = f"{local.seeded.registry}/shop@{DIGEST}"
+    assert [(t["app"], t["image"]) for t in verdict["targets"]] == [("shop", image)]
+    result = local.run("rule", "test", str(EVENTS_DIR / "ecr_push.json"))
+    assert f"deploys shop: {image}" in result.stdout
+
+
+def _event(tmp_path: Path, **detail: Any) -> str:
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps({**PUSH, "detail": {**PUSH["detail"], **detail}}))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("detail", "matched", "reason"),
+    [
+        ({"action-type": "DELETE"}, False, "the rule's event pattern does not match the event"),
+        ({"repository-name": "other"}, False, "the rule's event pattern does not match the event"),
+        (
+            {"image-tag": "main-3f2c1a"},
+            True,
+            "shop:main-3f2c1a: app 'shop' deploys tags matching v*; 'main-3f2c1a' does not match",
+        ),
+    ],
+)
+def test_an_event_that_deploys_nothing_says_why(
+    local: Local, tmp_path: Path, detail: dict[str, str], matched: bool, reason: str
+) -> None:
+    code, verdict = local.json("rule", "test", _event(tmp_path, **detail))
+    assert code == 1
+    assert (verdict["matched"], verdict["targets"], verdict["ignored"]) == (matched, [], [reason])
+    result = local.run("rule", "test", _event(tmp_path, **detail))
+    assert result.exit_code == 1
+    assert f"ignored: {reason}" in result.stdout
+
+
+def test_the_fields_the_pattern_filters_on_are_shown(local: Local, tmp_path: Path) -> None:
+    result = local.run("rule", "test", _event(tmp_path, **{"action-type": "DELETE"}))
+    assert 'detail.action-type: "DELETE", the rule wants ["PUSH"]' in result.stdout
+
+
+def test_an_event_that_is_not_json_is_a_user_error(local: Local, tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text("{")
+    result = local.run("rule", "test", str(path))
+    assert result.exit_code == 1
+    assert "is not JSON" in result.stderr

@@ -1,0 +1,157 @@
+"""``ecs-deployer deploy`` and ``rollback``: start the deployer's state machine, follow it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from ecs_deployer.inputs import ManualRequest
+from ecs_deployer_tools.cli.common import (
+    AppArgument,
+    DigestOption,
+    EndpointOption,
+    JsonOption,
+    ProfileOption,
+    RegionOption,
+    RepositoryOption,
+    StackOption,
+    StateMachineOption,
+    TagOption,
+    connect,
+    require_image,
+    user_errors,
+)
+from ecs_deployer_tools.cli.live import LiveView, print_summary, short_image, styled
+from ecs_deployer_tools.cli.output import EXIT_FAILED, console, emit_json, fail
+from ecs_deployer_tools.operator.executions import manual_request, start_execution
+from ecs_deployer_tools.operator.follow import ExecutionOutcome, follow_execution
+from ecs_deployer_tools.operator.records import default_rollback_target
+from ecs_deployer_tools.operator.stack import Deployer
+
+NoWaitOption = Annotated[
+    bool, typer.Option("--no-wait", help="Print the execution ARN and exit 0 without following.")
+]
+
+
+def _print_outcome(outcome: ExecutionOutcome) -> None:
+    console.print()
+    console.print(f"{styled(outcome.status)} {outcome.name}")
+    if outcome.error or outcome.message:
+        console.print(f"{styled(outcome.status, outcome.error)}: {escape(outcome.message or '')}")
+    print_summary(outcome.summary.get("services", []), outcome.summary.get("tasks", []))
+
+
+def _start_and_follow(
+    deployer: Deployer, request: ManualRequest, *, no_wait: bool, as_json: bool
+) -> None:
+    """Exit 0 only when the deployment SUCCEEDED (or, with --no-wait, started)."""
+    started = start_execution(
+        deployer.aws.sfn, deployer.state_machine_arn, request, deployer.actor(), datetime.now(UTC)
+    )
+    if no_wait:
+        if as_json:
+            emit_json(started.to_json())
+        else:
+            console.print(started.execution_arn)
+        return
+    if not as_json:
+        console.print(f"[bold]{started.name}[/] started: {started.execution_arn}")
+    view = None if as_json else LiveView(show_execution=False)
+    try:
+        outcome = follow_execution(deployer.aws.sfn, started.execution_arn, view)
+    except KeyboardInterrupt:
+        fail(f"stopped following; the execution goes on: {started.execution_arn}")
+    if as_json:
+        emit_json(outcome.to_json())
+    else:
+        _print_outcome(outcome)
+    if not outcome.succeeded:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def deploy(
+    app: AppArgument,
+    *,
+    tag: TagOption = None,
+    digest: DigestOption = None,
+    repository: RepositoryOption = None,
+    skip_pre_tasks: Annotated[
+        bool, typer.Option("--skip-pre-tasks", help="Run none of the tasks before the rollout.")
+    ] = False,
+    skip_post_tasks: Annotated[
+        bool, typer.Option("--skip-post-tasks", help="Run none of the tasks after the rollout.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Fresh tasks for every service (forceNewDeployment).")
+    ] = False,
+    no_wait: NoWaitOption = False,
+    as_json: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+    stack: StackOption = None,
+    state_machine_arn: StateMachineOption = None,
+) -> None:
+    """Deploy an image to an app now, through the deployer's state machine; follow it live.
+
+    Shows each state as it is entered, each service's rollout and each task's exit codes,
+    then the summary. Exit 0 only when the deployment SUCCEEDED.
+
+    Examples: [bold]ecs-deployer deploy shop --tag v1.4.2[/],
+    [bold]ecs-deployer deploy shop --digest sha256:9d2f... --skip-pre-tasks --no-wait[/]
+    """
+    require_image(tag, digest)
+    with user_errors():
+        deployer = connect(profile, region, endpoint_url, stack, state_machine_arn)
+        request = manual_request(
+            app,
+            tag=tag,
+            digest=digest,
+            repository=repository,
+            skip_pre_tasks=skip_pre_tasks,
+            skip_post_tasks=skip_post_tasks,
+            force=force,
+        )
+        _start_and_follow(deployer, request, no_wait=no_wait, as_json=as_json)
+
+
+def rollback(
+    app: AppArgument,
+    *,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="The deployment id (execution name) to return to; default: the newest "
+            "successful deployment whose revisions differ from what the services run now.",
+        ),
+    ] = None,
+    no_wait: NoWaitOption = False,
+    as_json: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+    stack: StackOption = None,
+    state_machine_arn: StateMachineOption = None,
+) -> None:
+    """Return an app's services to the exact revisions an earlier deployment left.
+
+    Runs through the state machine (locked and recorded; no one-off tasks) and is followed
+    like deploy. Exit 0 only when the rollback SUCCEEDED.
+
+    Examples: [bold]ecs-deployer rollback shop[/],
+    [bold]ecs-deployer rollback shop --to shop-manual-20261122T101530Z-3f2a[/]
+    """
+    with user_errors():
+        deployer = connect(profile, region, endpoint_url, stack, state_machine_arn)
+        if to is None:
+            target = default_rollback_target(deployer, app)
+            to = target.deployment_id
+            if not as_json:
+                image = short_image(target.image or "")
+                console.print(f"returning {app} to {to} ({image}, {target.requested_at})")
+        request = manual_request(app, rollback_to=to)
+        _start_and_follow(deployer, request, no_wait=no_wait, as_json=as_json)

@@ -1,0 +1,147 @@
+"""``ecs-deployer status`` and ``history``: deployments as the history table records them,
+reconciled with Step Functions on read."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from ecs_deployer.history import HistoryRecord
+from ecs_deployer_tools.cli.common import (
+    AppArgument,
+    EndpointOption,
+    JsonOption,
+    ProfileOption,
+    RegionOption,
+    StackOption,
+    connect,
+    user_errors,
+)
+from ecs_deployer_tools.cli.live import short, short_image, styled
+from ecs_deployer_tools.cli.output import console, emit_json
+from ecs_deployer_tools.config_push import stored_text
+from ecs_deployer_tools.operator.aws import OperatorError
+from ecs_deployer_tools.operator.records import ShownRecord, app_statuses, reconcile
+from ecs_deployer_tools.operator.stack import Deployer
+
+# Enough of an app's newest records to find what runs and how the last one ended.
+STATUS_DEPTH = 20
+
+
+def _require_known(deployer: Deployer, app: str) -> None:
+    """An app without deployments is fine; one without a config either is a typo."""
+    name = deployer.configs.parameter_name(app)
+    if stored_text(deployer.aws.ssm, name) is None:
+        raise OperatorError(f"unknown app '{app}': no deployments, and no config at {name}")
+
+
+def _image(record: HistoryRecord) -> str:
+    if record.image is None:
+        return "-"
+    image = short_image(record.image)
+    return f"{image} ({record.tag})" if record.tag else image
+
+
+def _trigger(record: HistoryRecord) -> str:
+    trigger = record.trigger
+    if record.rollback_of:
+        trigger += f" to {record.rollback_of}"
+    if record.actor:
+        trigger += f" by {record.actor.rsplit('/', 1)[-1]}"
+    return trigger
+
+
+def _when(moment: str | None) -> str:
+    return moment[:19].replace("T", " ") if moment else "-"
+
+
+def _revisions(before: str | None, after: str | None) -> str:
+    """family:1 -> :2 when the family stays the same, else both in full."""
+    shown_before, shown_after = short(before), short(after)
+    family, separator, revision = shown_after.rpartition(":")
+    if separator and shown_before.rpartition(":")[0] == family:
+        shown_after = f":{revision}"
+    return f"{shown_before} -> {shown_after}"
+
+
+def _line(shown: ShownRecord) -> str:
+    """One deployment on one line (greppable): id, status, image, trigger, when."""
+    record = shown.record
+    return "  ".join(
+        [
+            record.deployment_id,
+            styled(shown.status),
+            escape(_image(record)),
+            escape(_trigger(record)),
+            _when(record.requested_at),
+        ]
+    )
+
+
+def status(
+    app: Annotated[str | None, typer.Argument(help="One app (default: every app).")] = None,
+    *,
+    as_json: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+    stack: StackOption = None,
+) -> None:
+    """Show the deployments running now and how the latest one ended, per app.
+
+    A deployment whose execution stopped without finishing its record shows as ABORTED.
+
+    Examples: [bold]ecs-deployer status[/], [bold]ecs-deployer status shop --json[/]
+    """
+    with user_errors():
+        deployer = connect(profile, region, endpoint_url, stack)
+        records = deployer.table.history(app, STATUS_DEPTH) if app else deployer.table.all_records()
+        if app and not records:
+            _require_known(deployer, app)
+        statuses = app_statuses(reconcile(records, deployer.executions))
+    if as_json:
+        emit_json({"apps": [item.to_json() for item in statuses]})
+        return
+    if not statuses:
+        console.print("no deployments yet")
+        return
+    for item in statuses:
+        for shown in [*item.running, *([item.latest] if item.latest else [])]:
+            console.print(f"{item.app}  {_line(shown)}")
+
+
+def history(
+    app: AppArgument,
+    *,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="How many, newest first.")] = 20,
+    as_json: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+    stack: StackOption = None,
+) -> None:
+    """List an app's deployments, newest first.
+
+    Each with its image, status, trigger, when, and each service's revision before -> after.
+
+    Example: [bold]ecs-deployer history shop --limit 5[/]
+    """
+    with user_errors():
+        deployer = connect(profile, region, endpoint_url, stack)
+        records = deployer.table.history(app, limit)
+        if not records:
+            _require_known(deployer, app)
+        shown = reconcile(records, deployer.executions)
+    if as_json:
+        emit_json({"app": app, "deployments": [item.to_json() for item in shown]})
+        return
+    if not shown:
+        console.print(f"no deployments of {app} yet")
+        return
+    for item in shown:
+        console.print(_line(item))
+        for service in item.record.services:
+            revisions = _revisions(service.task_definition_before, service.task_definition_after)
+            console.print(f"  {service.name}: {revisions}")

@@ -1,0 +1,104 @@
+"""``ecs-deployer rule``: the EventBridge rule that turns ECR pushes into executions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from ecs_deployer_tools.cli.common import (
+    EndpointOption,
+    JsonOption,
+    ProfileOption,
+    RegionOption,
+    StackOption,
+    connect,
+    user_errors,
+)
+from ecs_deployer_tools.cli.output import EXIT_FAILED, console, emit_json, fail
+from ecs_deployer_tools.operator.rules import EventVerdict, judge_event, push_rule
+
+app = typer.Typer(help="Inspect and test the ECR push rule.", no_args_is_help=True)
+
+
+@app.command()
+def show(
+    as_json: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+    stack: StackOption = None,
+) -> None:
+    """Print the event pattern of the deployed rule, as EventBridge applies it.
+
+    Example: [bold]ecs-deployer rule show[/]
+    """
+    with user_errors():
+        rule = push_rule(connect(profile, region, endpoint_url, stack))
+    if as_json:
+        emit_json(rule.to_json())
+        return
+    console.print(f"rule [bold]{rule.name}[/] ({rule.state})")
+    console.print_json(rule.pattern)
+
+
+def _read_event(path: Path) -> dict[str, Any]:
+    try:
+        event = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        fail(f"{path} is not JSON: {exc}")
+    if not isinstance(event, dict):
+        fail(f"{path} is not an EventBridge event (a JSON object)")
+    return event
+
+
+def _print_verdict(verdict: EventVerdict) -> None:
+    if verdict.matched:
+        console.print(f"rule {verdict.rule} [bold]starts an execution[/] for this event")
+    else:
+        console.print(f"rule {verdict.rule} [bold]starts no execution[/] for this event")
+    for target in verdict.targets:
+        console.print(f"  [green]deploys[/] {target.app}: {target.image}")
+    for reason in verdict.ignored:
+        console.print(f"  [cyan]ignored[/]: {escape(reason)}")
+    for error in verdict.errors:
+        console.print(f"  [red]error[/]: {escape(error)}")
+    if not verdict.matched:
+        for item in verdict.fields:
+            event, wants = json.dumps(item["event"]), json.dumps(item["wants"])
+            line = f"{item['path']}: {event}, the rule wants {wants}"
+            console.print(f"    {escape(line)}")
+
+
+@app.command("test")
+def try_event(
+    event: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="An EventBridge event (JSON).")
+    ],
+    *,
+    as_json: JsonOption = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    endpoint_url: EndpointOption = None,
+    stack: StackOption = None,
+) -> None:
+    """Say whether an event starts an execution, and which apps and images it deploys.
+
+    Or why it is ignored: the rule's pattern, the apps' tag filters, a broken config.
+
+    Exit 0 when the event deploys at least one app, 1 when it deploys nothing.
+
+    Example: [bold]ecs-deployer rule test tests/events/ecr_push.json[/]
+    """
+    document = _read_event(event)
+    with user_errors():
+        verdict = judge_event(connect(profile, region, endpoint_url, stack), document)
+    if as_json:
+        emit_json(verdict.to_json())
+    else:
+        _print_verdict(verdict)
+    if not verdict.deploys:
+        raise typer.Exit(EXIT_FAILED)

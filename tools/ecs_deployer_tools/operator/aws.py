@@ -1,0 +1,95 @@
+"""AWS access for operators: boto3's credential chain, or a profile, a region, an endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import boto3
+
+from ecs_deployer.aws.clients import RETRY_CONFIG
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_sts import STSClient
+
+
+class OperatorError(Exception):
+    """A problem the operator can fix (a missing stack, an unknown app): a message, no trace."""
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    profile: str | None = None
+    region: str | None = None
+    # None leaves the endpoint to boto3: AWS_ENDPOINT_URL when set (the local cloud), else AWS.
+    endpoint_url: str | None = None
+
+
+class Aws:
+    """One boto3 session and the clients a command needs, each made once."""
+
+    def __init__(self, target: AwsTarget) -> None:
+        self.target = target
+        self._session = boto3.session.Session(
+            profile_name=target.profile, region_name=target.region
+        )
+
+    @property
+    def region(self) -> str | None:
+        return self._session.region_name
+
+    @cached_property
+    def cloudformation(self) -> CloudFormationClient:
+        return self._session.client(
+            "cloudformation", endpoint_url=self.target.endpoint_url, config=RETRY_CONFIG
+        )
+
+    @cached_property
+    def dynamodb(self) -> DynamoDBClient:
+        return self._session.client(
+            "dynamodb", endpoint_url=self.target.endpoint_url, config=RETRY_CONFIG
+        )
+
+    @cached_property
+    def ecr(self) -> ECRClient:
+        return self._session.client(
+            "ecr", endpoint_url=self.target.endpoint_url, config=RETRY_CONFIG
+        )
+
+    @cached_property
+    def ecs(self) -> ECSClient:
+        return self._session.client(
+            "ecs", endpoint_url=self.target.endpoint_url, config=RETRY_CONFIG
+        )
+
+    @cached_property
+    def events(self) -> EventBridgeClient:
+        return self._session.client(
+            "events", endpoint_url=self.target.endpoint_url, config=RETRY_CONFIG
+        )
+
+    @cached_property
+    def sfn(self) -> SFNClient:
+        return self._session.client(
+            "stepfunctions", endpoint_url=self.target.endpoint_url, config=RETRY_CONFIG
+        )
+
+    @cached_property
+    def ssm(self) -> SSMClient:
+        return self._session.client(
+            "ssm", endpoint_url=self.target.endpoint_url, config=RETRY_CONFIG
+        )
+
+    @cached_property
+    def sts(self) -> STSClient:
+        return self._session.client(
+            "sts", endpoint_url=self.target.endpoint_url, config=RETRY_CONFIG
+        )

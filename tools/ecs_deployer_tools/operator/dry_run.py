@@ -1,0 +1,132 @@
+"""``ecs-deployer plan``: what a deployment would register, update and run, changing nothing.
+
+Runs the library exactly as the Resolve and RegisterTaskDefinitions Lambdas do, on the
+operator's credentials: ``prepare`` checks the request, ``plan_deployment`` reads ECS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ecs_deployer.planning import forced_update, plan_deployment
+from ecs_deployer.steps.resolve import ExecutionContext, prepare
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ecs_deployer.inputs import ManualRequest
+    from ecs_deployer.planning import Registration
+    from ecs_deployer.state import ServiceRollout, TaskRun
+    from ecs_deployer.taskdef import Change
+    from ecs_deployer_tools.operator.stack import Deployer
+
+
+def _changes(changes: list[Change]) -> list[dict[str, Any]]:
+    return [{"path": c.path, "before": c.before, "after": c.after} for c in changes]
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    name: str
+    current: str  # the revision it runs now
+    registers: bool  # a new revision is registered (a clone of the current one)
+    changes: list[Change]
+    # UpdateService with forceNewDeployment: fresh tasks even on the same revision.
+    forced: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "current": self.current,
+            "registers": self.registers,
+            "changes": _changes(self.changes),
+            "forced": self.forced,
+        }
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    family: str
+    phase: str
+    source: str  # the revision the task definition is cloned from
+    registers: bool
+    changes: list[Change]
+    count: int
+    launch_type: str | None
+    capacity_providers: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "family": self.family,
+            "phase": self.phase,
+            "source": self.source,
+            "registers": self.registers,
+            "changes": _changes(self.changes),
+            "count": self.count,
+            "launch_type": self.launch_type,
+            "capacity_providers": self.capacity_providers,
+        }
+
+
+@dataclass(frozen=True)
+class DryRun:
+    app: str
+    cluster: str
+    image: str  # pinned by digest
+    tag: str | None
+    services: list[ServicePlan]
+    tasks: list[TaskPlan]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "cluster": self.cluster,
+            "image": self.image,
+            "tag": self.tag,
+            "services": [service.to_json() for service in self.services],
+            "tasks": [task.to_json() for task in self.tasks],
+        }
+
+
+def _service_plan(service: ServiceRollout, registration: Registration) -> ServicePlan:
+    registers = registration.needs_registering
+    return ServicePlan(
+        name=service.name,
+        current=service.task_definition_before or "",
+        registers=registers,
+        changes=registration.changes,
+        # As steps/services.py decides: an unchanged revision still gets fresh tasks.
+        forced=forced_update(service.force, registers),
+    )
+
+
+def _task_plan(run: TaskRun, phase: str, registration: Registration) -> TaskPlan:
+    strategies = run.config.capacity_provider_strategies or []
+    return TaskPlan(
+        family=run.family,
+        phase=phase,
+        source=registration.source.arn,
+        registers=registration.needs_registering,
+        changes=registration.changes,
+        count=run.config.count,
+        launch_type=run.config.launch_type,
+        capacity_providers=[strategy.capacity_provider for strategy in strategies],
+    )
+
+
+def dry_run(deployer: Deployer, request: ManualRequest, now: datetime) -> DryRun:
+    """Raises the deployer's own errors (ConfigError, ImageNotFound, ResourceNotFound, ...)."""
+    context = ExecutionContext(Id="dry-run", Name="plan", StartTime=now)
+    deployment = prepare(request, context, deployer.resolve_deps())
+    plan = plan_deployment(deployment, deployer.ecs)
+    phases = {id(run): "pre" for run in deployment.pre_tasks}
+    phases |= {id(run): "post" for run in deployment.post_tasks}
+    return DryRun(
+        app=deployment.app,
+        cluster=deployment.cluster,
+        image=deployment.image.uri,
+        tag=deployment.image.tag,
+        services=[_service_plan(service, reg) for service, reg in plan.services],
+        tasks=[_task_plan(run, phases[id(run)], reg) for run, reg in plan.tasks],
+    )

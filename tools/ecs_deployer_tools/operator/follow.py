@@ -1,0 +1,161 @@
+"""Following executions of the deploy state machine as they run, and reading how they ended.
+
+Shared by ``ecs-deployer deploy``/``rollback`` (one execution) and the demo (every execution
+of the state machine): each state entered and each rollout check is told to an observer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ecs_deployer.steps.finalize import failure_message
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_stepfunctions.type_defs import (
+        DescribeExecutionOutputTypeDef,
+        HistoryEventTypeDef,
+    )
+
+# Reading an execution's progress once a second is live enough for people and well within
+# Step Functions' GetExecutionHistory and DescribeExecution quotas.
+FOLLOW_POLL_SECONDS = 1.0
+
+
+class Observer(Protocol):
+    """Who watches executions (the CLI's live view)."""
+
+    def entered(self, execution: str, state: str) -> None: ...
+
+    def checked(self, execution: str, deployment: dict[str, Any]) -> None: ...
+
+
+class HistoryFollower:
+    """Reads executions' histories as they grow; tells the observer what happens."""
+
+    def __init__(self, sfn: SFNClient, observer: Observer | None = None) -> None:
+        self._sfn = sfn
+        self._observer = observer
+        self._last_event: dict[str, int] = {}  # the id of the last event read, per execution
+        self._state: dict[str, str] = {}  # the state each execution is in
+        self.transitions = 0
+
+    def read(self, execution_arn: str, name: str) -> None:
+        """Report the events added to the execution's history since the last read."""
+        for event in self._new_events(execution_arn):
+            self._report(name, event)
+
+    def _new_events(self, execution_arn: str) -> list[HistoryEventTypeDef]:
+        last = self._last_event.get(execution_arn, 0)
+        fresh: list[HistoryEventTypeDef] = []
+        # Newest first, up to what was read before: one page per poll of a long history.
+        # (Emulators that ignore reverseOrder send it all in one page: the same result.)
+        paginator = self._sfn.get_paginator("get_execution_history")
+        for page in paginator.paginate(executionArn=execution_arn, reverseOrder=True):
+            fresh += [event for event in page["events"] if event["id"] > last]
+            if any(event["id"] <= last for event in page["events"]):
+                break
+        fresh.sort(key=lambda event: event["id"])
+        if fresh:
+            self._last_event[execution_arn] = fresh[-1]["id"]
+        return fresh
+
+    def _report(self, name: str, event: HistoryEventTypeDef) -> None:
+        if event["type"].endswith("StateEntered"):
+            self.transitions += 1
+            self._state[name] = event["stateEnteredEventDetails"]["name"]
+            if self._observer is not None:
+                self._observer.entered(name, self._state[name])
+        elif event["type"] == "TaskSucceeded" and self._observer is not None:
+            if not self._state.get(name, "").startswith("Check"):
+                return  # only the check steps learn anything new about the rollout
+            output = json.loads(event["taskSucceededEventDetails"].get("output") or "{}")
+            payload = output.get("Payload")
+            if isinstance(payload, dict) and payload.get("kind") == "deploy":
+                self._observer.checked(name, payload)
+
+
+@dataclass(frozen=True)
+class ExecutionOutcome:
+    """How an execution ended, in the deployer's words."""
+
+    execution_arn: str
+    name: str
+    execution_status: str  # Step Functions': SUCCEEDED, FAILED, ABORTED, TIMED_OUT
+    # The deployment's: SUCCEEDED, SUPERSEDED, FAILED, ROLLED_BACK, ROLLBACK_FAILED, IGNORED,
+    # or ABORTED when the execution was stopped or timed out before it could say.
+    status: str
+    error: str | None = None
+    message: str | None = None
+    # On success the outcome's summary; on failure the Fail state's cause (services, tasks).
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _parsed(text: str | None) -> Any:
+    try:
+        return json.loads(text or "")
+    except json.JSONDecodeError:
+        return None
+
+
+def execution_outcome(described: DescribeExecutionOutputTypeDef) -> ExecutionOutcome:
+    """DescribeExecution's answer for a finished execution → its outcome."""
+    arn, name, state = described["executionArn"], described["name"], described["status"]
+    if state == "SUCCEEDED":
+        output = _parsed(described.get("output"))
+        output = output if isinstance(output, dict) else {}
+        return ExecutionOutcome(
+            arn,
+            name,
+            state,
+            status=str(output.get("status", state)),
+            message=output.get("reason"),  # why an ECR push was ignored
+            summary=output.get("summary") or {},
+        )
+    if state != "FAILED":
+        return ExecutionOutcome(
+            arn, name, state, status="ABORTED", error=state, message=f"the execution is {state}"
+        )
+    error, text = described.get("error"), described.get("cause") or ""
+    cause = _parsed(text)
+    if isinstance(cause, dict) and "status" in cause:
+        # Finalize's (or Resolve's rejection's) cause: {status, error, message, services, tasks}
+        return ExecutionOutcome(
+            arn,
+            name,
+            state,
+            status=str(cause["status"]),
+            error=error,
+            message=cause.get("message"),
+            summary=cause,
+        )
+    return ExecutionOutcome(
+        arn, name, state, status="FAILED", error=error, message=failure_message(error or "", text)
+    )
+
+
+def follow_execution(
+    sfn: SFNClient,
+    execution_arn: str,
+    observer: Observer | None = None,
+    poll_seconds: float = FOLLOW_POLL_SECONDS,
+) -> ExecutionOutcome:
+    """Tell ``observer`` what the execution does until it ends; return how it ended."""
+    history = HistoryFollower(sfn, observer)
+    while True:
+        # Status first: once it is final, the history read after it is complete.
+        described = sfn.describe_execution(executionArn=execution_arn)
+        history.read(execution_arn, described["name"])
+        if described["status"] != "RUNNING":
+            return execution_outcome(described)
+        time.sleep(poll_seconds)

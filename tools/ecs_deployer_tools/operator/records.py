@@ -1,0 +1,114 @@
+"""Deployment history as operators read it: reconciled with Step Functions, never rewritten.
+
+A record still QUEUED or IN_PROGRESS whose execution no longer runs (stopped, timed out, or
+its Finalize never ran) is shown as ABORTED; the table keeps what the deployer wrote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ecs_deployer_tools.operator.aws import OperatorError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from ecs_deployer.aws.stepfunctions import Executions
+    from ecs_deployer.history import HistoryRecord
+    from ecs_deployer_tools.operator.stack import Deployer
+
+ROLLBACK_CANDIDATES = 100  # how far back `rollback` looks for a deployment to return to
+
+
+@dataclass(frozen=True)
+class ShownRecord:
+    record: HistoryRecord
+    status: str  # as recorded, or ABORTED when its execution ended without finalising it
+
+    @property
+    def running(self) -> bool:
+        return not self.record.is_final and self.status != "ABORTED"
+
+    def to_json(self) -> dict[str, Any]:
+        document = self.record.model_dump(mode="json")
+        return {**document, "status": self.status, "recorded_status": self.record.status}
+
+
+def reconcile(records: Iterable[HistoryRecord], executions: Executions) -> list[ShownRecord]:
+    """Each record with the status to show (one DescribeExecution per unfinished record)."""
+    return [
+        ShownRecord(
+            record,
+            record.status
+            if record.is_final
+            or (record.execution_arn and executions.is_running(record.execution_arn))
+            else "ABORTED",
+        )
+        for record in records
+    ]
+
+
+@dataclass(frozen=True)
+class AppStatus:
+    app: str
+    running: list[ShownRecord]  # newest first
+    latest: ShownRecord | None  # the newest one that has ended
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "running": [shown.to_json() for shown in self.running],
+            "latest": self.latest.to_json() if self.latest else None,
+        }
+
+
+def app_statuses(shown: Iterable[ShownRecord]) -> list[AppStatus]:
+    """Per app (by name): what runs now and how the last deployment ended."""
+    by_app: dict[str, list[ShownRecord]] = {}
+    for item in shown:
+        by_app.setdefault(item.record.app, []).append(item)
+    statuses = []
+    for app, items in sorted(by_app.items()):
+        ordered = sorted(
+            items, key=lambda s: (s.record.requested_at, s.record.deployment_id), reverse=True
+        )
+        statuses.append(
+            AppStatus(
+                app=app,
+                running=[item for item in ordered if item.running],
+                latest=next((item for item in ordered if not item.running), None),
+            )
+        )
+    return statuses
+
+
+def rollback_target(
+    records: Iterable[HistoryRecord], running: Mapping[str, str | None]
+) -> HistoryRecord | None:
+    """The newest successful deployment that left services on other revisions than they run
+    now (``running``: service → revision), i.e. the one a rollback would change things for."""
+    for record in records:
+        if record.status != "SUCCEEDED" or record.image is None:
+            continue
+        left = {s.name: s.task_definition_after for s in record.services}
+        if any(left.get(service) != revision for service, revision in running.items()):
+            return record
+    return None
+
+
+def default_rollback_target(deployer: Deployer, app: str) -> HistoryRecord:
+    """What ``rollback APP`` returns to without ``--to``."""
+    config = deployer.configs.load(app).config
+    names = [service.name for service in config.services]
+    snapshots, _ = deployer.ecs.describe_services(config.cluster, names)
+    running = {
+        name: snapshots[name].task_definition if name in snapshots else None for name in names
+    }
+    target = rollback_target(deployer.table.history(app, ROLLBACK_CANDIDATES), running)
+    if target is None:
+        raise OperatorError(
+            f"app '{app}' has no successful deployment (of its last {ROLLBACK_CANDIDATES}) that "
+            "left its services on other revisions than they run now: nothing to roll back to"
+        )
+    return target
