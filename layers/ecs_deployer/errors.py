@@ -82,8 +82,12 @@ class RollbackFailed(DeployerError):
     """Returning the services to their previous revisions did not complete."""
 
 
-class TransientAwsError(DeployerError):
-    """An AWS call kept failing for a reason that passes (throttling, 5xx): retried by the ASL."""
+class TransientAwsError(Exception):
+    """An AWS call kept failing for a reason that passes (throttling, 5xx): retried by the ASL.
+
+    Deliberately not a DeployerError: it is never a deployment's outcome, so no handler of
+    deployment errors may catch it and record it as one.
+    """
 
 
 class LockLost(DeployerError):

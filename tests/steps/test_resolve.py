@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
+from ecs_deployer.errors import TransientAwsError
 from ecs_deployer.state import Deployment
 from ecs_deployer.steps.resolve import Dispatch, Ignored, Rejected, child_execution_name, resolve
 from ecs_deployer_tools.config_push import push_config
@@ -211,3 +213,16 @@ def test_malformed_event_is_rejected() -> None:
     assert isinstance(result, Rejected)
     assert result.outcome.error == "InputError"
     assert "detail.repository-name: required field is missing" in (result.outcome.cause or "")
+
+
+def test_a_throttled_call_is_retried_not_recorded_as_a_rejection(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable
+) -> None:
+    def throttled(**_: object) -> None:
+        error = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
+        raise ClientError(error, "DescribeImages")  # type: ignore[arg-type]
+
+    deps.ecr._ecr.describe_images = throttled  # type: ignore[method-assign, assignment]
+    with pytest.raises(TransientAwsError, match="ThrottlingException"):
+        resolve({"app": "shop", "image_tag": "v1.0.0"}, context(), deps, STARTED)
+    assert table.history("shop") == []

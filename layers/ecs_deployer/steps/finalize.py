@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from ecs_deployer import errors
-from ecs_deployer.errors import DeployerError, TransientAwsError
+from ecs_deployer.errors import DeployerError
 from ecs_deployer.history import iso, progress_fields, record_key
 from ecs_deployer.state import Outcome
 from ecs_deployer.steps import locks
@@ -169,8 +169,6 @@ def _running_revisions(deployment: Deployment, ecs: EcsGateway) -> dict[str, str
         snapshots, _ = ecs.describe_services(
             deployment.cluster, [service.name for service in deployment.services]
         )
-    except TransientAwsError:
-        raise
     except (ClientError, DeployerError) as exc:
         logger.warning("could not read the services' final state", extra={"error": str(exc)})
         return {}
