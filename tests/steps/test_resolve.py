@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -8,6 +9,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from ecs_deployer.aws.ecr import EcrGateway
 from ecs_deployer.errors import TransientAwsError
 from ecs_deployer.state import Deployment
 from ecs_deployer.steps.resolve import Dispatch, Ignored, Rejected, child_execution_name, resolve
@@ -215,14 +217,21 @@ def test_malformed_event_is_rejected() -> None:
     assert "detail.repository-name: required field is missing" in (result.outcome.cause or "")
 
 
+class _ThrottledEcr:
+    """An ECR client whose every call is still throttled after botocore's retries."""
+
+    def __getattr__(self, operation: str) -> Any:
+        def throttled(**_: object) -> None:
+            error = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
+            raise ClientError(error, operation)  # type: ignore[arg-type]
+
+        return throttled
+
+
 def test_a_throttled_call_is_retried_not_recorded_as_a_rejection(
     seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable
 ) -> None:
-    def throttled(**_: object) -> None:
-        error = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
-        raise ClientError(error, "DescribeImages")  # type: ignore[arg-type]
-
-    deps.ecr._ecr.describe_images = throttled  # type: ignore[method-assign, assignment]
+    throttled = dataclasses.replace(deps, ecr=EcrGateway(_ThrottledEcr()))  # type: ignore[arg-type]
     with pytest.raises(TransientAwsError, match="ThrottlingException"):
-        resolve({"app": "shop", "image_tag": "v1.0.0"}, context(), deps, STARTED)
+        resolve({"app": "shop", "image_tag": "v1.0.0"}, context(), throttled, STARTED)
     assert table.history("shop") == []
