@@ -300,3 +300,34 @@ def test_a_failed_rollback_reports_each_services_state() -> None:
     states = {service["name"]: service["rollback"] for service in cause["services"]}
     assert states == {sample_app.WEB: "COMPLETED", sample_app.WORKER: "FAILED"}
     assert world.primary[sample_app.WEB].endswith(":1")
+
+
+def test_housekeeping_keeps_what_runs_and_the_rollback_target() -> None:
+    pushes = (("v2.0.0",), ("v3.0.0",))
+    scenario = Scenario(
+        "prune",
+        "keep_revisions: 1",
+        "SUCCEEDED",
+        ("SUCCEEDED", "SUCCEEDED"),
+        pushes=pushes,
+        config={"keep_revisions": 1},
+    )
+    active: dict[str, list[int]] = {}
+
+    def inspect(cloud: LocalCloud, simulation: EcsSimulation) -> None:
+        _inspector(world)(cloud, simulation)
+        ecs = cloud.client("ecs")
+        for family in (sample_app.WEB, sample_app.MIGRATE):
+            arns = ecs.list_task_definitions(familyPrefix=family, status="ACTIVE")[
+                "taskDefinitionArns"
+            ]
+            active[family] = sorted(int(arn.rsplit(":", 1)[-1]) for arn in arns)
+
+    world = World()
+    result = runner.run(scenario, inspect=inspect)
+    _common(result, world)
+    _on_new_image(result, world)
+    # :3 runs; :2 is what the last deployment would roll back to; :1 is pruned.
+    assert active[sample_app.WEB] == [2, 3]
+    # A task family has no rollback target: only the newest revision stays.
+    assert active[sample_app.MIGRATE] == [3]
