@@ -18,7 +18,3 @@ class ImageRef(BaseModel):
         """Pinned by digest whenever the digest is known: a tag can move, a digest cannot."""
         base = f"{self.registry}/{self.repository}"
         return f"{base}@{self.digest}" if self.digest else f"{base}:{self.tag}"
-
-    @property
-    def digest_hex(self) -> str:
-        return (self.digest or "").removeprefix("sha256:")

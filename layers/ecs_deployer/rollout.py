@@ -74,7 +74,6 @@ class ServiceSnapshot:
     status: str  # ACTIVE | DRAINING | INACTIVE
     deployment_controller: str
     deployments: tuple[EcsDeployment, ...]
-    recent_events: tuple[str, ...]
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ServiceSnapshot:
@@ -84,7 +83,6 @@ class ServiceSnapshot:
             status=data.get("status", "ACTIVE"),
             deployment_controller=data.get("deploymentController", {}).get("type", "ECS"),
             deployments=tuple(EcsDeployment.from_api(item) for item in data.get("deployments", [])),
-            recent_events=tuple(event["message"] for event in data.get("events", [])[:3]),
         )
 
     @property

@@ -112,7 +112,6 @@ def test_snapshot_reads_the_api_shape() -> None:
             "status": "DRAINING",
             "deploymentController": {"type": "CODE_DEPLOY"},
             "deployments": [_deployment("ecs-svc/2", "PRIMARY", NEW, "COMPLETED")],
-            "events": [{"message": f"event {i}"} for i in range(5)],
         }
     )
     assert (snapshot.status, snapshot.deployment_controller, snapshot.task_definition) == (
@@ -120,4 +119,3 @@ def test_snapshot_reads_the_api_shape() -> None:
         "CODE_DEPLOY",
         NEW,
     )
-    assert snapshot.recent_events == ("event 0", "event 1", "event 2")

@@ -39,10 +39,6 @@ class DescribedTaskDefinition:
     registration: RegistrationInput  # the RegisterTaskDefinition input it was made from
     active: bool = True  # False once deregistered: services cannot be moved onto it
 
-    @property
-    def revision_name(self) -> str:
-        return self.arn.rsplit("/", 1)[-1]
-
 
 @dataclass(frozen=True)
 class StartedTasks:

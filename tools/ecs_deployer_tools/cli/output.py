@@ -8,10 +8,9 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 
-# Exit codes every command keeps to.
-EXIT_OK = 0
-EXIT_FAILED = 1  # the thing asked about is invalid, failed, or was not found
-EXIT_USAGE = 2  # the command line itself is wrong (Typer's own code)
+# Exit codes every command keeps to: 0 ok; 1 the thing asked about is invalid, failed or was
+# not found; 2 the command line itself is wrong (Typer's own code).
+EXIT_FAILED = 1
 
 # No hard wrapping: output stays greppable in pipes and logs.
 console = Console(highlight=False, soft_wrap=True)

@@ -50,11 +50,6 @@ class Scenario:
     # Deliver the first push's event a second time, as EventBridge's at-least-once may.
     redeliver_first_event: bool = False
 
-    @property
-    def final_image_tag(self) -> str:
-        """The tag of the image the app must run at the end (the last push's)."""
-        return self.pushes[-1][0]
-
 
 def _web_only_max_wait(minutes: int) -> dict[str, Any]:
     return {
