@@ -460,6 +460,28 @@ def test_run_task_needs_no_security_groups(simulate: Simulate) -> None:
     assert task["lastStatus"] == "PENDING"
 
 
+def test_run_task_of_a_definition_sized_only_at_task_level(simulate: Simulate) -> None:
+    simulate(EcsFaults())
+    env = _create_env()
+    env.ecs.register_task_definition(
+        family="sized-by-task",
+        requiresCompatibilities=["FARGATE"],
+        networkMode="awsvpc",
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "app", "image": "app:1", "essential": True}],
+    )
+
+    response = env.ecs.run_task(
+        cluster=CLUSTER,
+        taskDefinition="sized-by-task",
+        launchType="FARGATE",
+        networkConfiguration=env.network,  # type: ignore[arg-type]
+    )
+
+    assert [task["lastStatus"] for task in response["tasks"]] == ["PENDING"]
+
+
 def test_describe_tasks_reports_unknown_tasks_as_missing(simulate: Simulate) -> None:
     simulate(EcsFaults())
     env = _create_env()

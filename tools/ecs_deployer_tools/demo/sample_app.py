@@ -116,8 +116,6 @@ def _container(name: str, image: str, **extra: Any) -> dict[str, Any]:
         "name": name,
         "image": image,
         "essential": True,
-        # moto places tasks by container memory; Fargate would accept the task-level size alone.
-        "memory": 256,
         "logConfiguration": {
             "logDriver": "awslogs",
             "options": {

@@ -36,6 +36,7 @@ Usage::
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import itertools
@@ -257,6 +258,25 @@ class _Patches:
         self._saved.clear()
 
 
+def _task_level_sizing(original: Callable[[Any], dict[str, Any]]) -> object:
+    """RunTask of a task definition sized only at task level (usual on Fargate).
+
+    moto adds up the containers' memory to place a task and fails when a container names
+    none; ECS accepts it. A container without a memory setting counts as 0.
+    """
+    sizes = ("memory", "memoryReservation", "Memory", "MemoryReservation")
+
+    def requirements(task_definition: Any) -> dict[str, Any]:
+        sized = copy.copy(task_definition)
+        sized.container_definitions = [
+            container if any(key in container for key in sizes) else {**container, "memory": 0}
+            for container in task_definition.container_definitions
+        ]
+        return original(sized)
+
+    return staticmethod(requirements)
+
+
 class _Installed:
     """The one simulation that may patch moto at a time."""
 
@@ -372,6 +392,7 @@ class EcsSimulation:
         patches.replace(backend, "stop_task", self._locked(self._stop_task))
         patches.replace(backend, "list_tasks", self._locked(self._list_tasks))
         patches.replace(Task, "advance", self._locked(self._advance))
+        patches.replace(backend, "_calculate_task_resource_requirements", _task_level_sizing)
         response = EC2ContainerServiceResponse
         patches.replace(response, "run_task", self._locked(self._run_task_idempotent))
         patches.replace(response, "describe_tasks", self._locked(self._report_missing))
