@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ecs_deployer_tools.config_push import push_config
 from ecs_deployer_tools.demo import runner, sample_app
+from ecs_deployer_tools.operator.configs import push_config
 from tests.cli.conftest import no_traceback
 
 if TYPE_CHECKING:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ecs_deployer_tools.config_push import push_config
 from ecs_deployer_tools.demo import runner, sample_app
+from ecs_deployer_tools.operator.configs import push_config
 from tests.cli.conftest import deploy, no_traceback
 
 if TYPE_CHECKING:

@@ -9,8 +9,8 @@ from ecs_deployer.errors import ConfigError, ResourceNotFound
 from ecs_deployer.state import Deployment
 from ecs_deployer.steps.register import register_task_definitions
 from ecs_deployer.steps.resolve import resolve
-from ecs_deployer_tools.config_push import push_config
 from ecs_deployer_tools.demo import sample_app
+from ecs_deployer_tools.operator.configs import push_config
 from tests.aws_fixtures import PREFIX, STARTED, accepted, context
 
 if TYPE_CHECKING:

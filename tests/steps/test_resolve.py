@@ -13,8 +13,8 @@ from ecs_deployer.aws.ecr import EcrGateway
 from ecs_deployer.errors import TransientAwsError
 from ecs_deployer.state import Deployment
 from ecs_deployer.steps.resolve import Dispatch, Ignored, Rejected, child_execution_name, resolve
-from ecs_deployer_tools.config_push import push_config
 from ecs_deployer_tools.demo import sample_app
+from ecs_deployer_tools.operator.configs import push_config
 from tests.aws_fixtures import PREFIX, STARTED, context, push
 from tests.support import load_event
 

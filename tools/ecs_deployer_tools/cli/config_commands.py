@@ -23,8 +23,7 @@ from ecs_deployer_tools.cli.common import (
     user_errors,
 )
 from ecs_deployer_tools.cli.output import EXIT_FAILED, console, emit_json, errors, fail
-from ecs_deployer_tools.config_push import push_config
-from ecs_deployer_tools.operator.configs import as_yaml, config_diff, stored_config
+from ecs_deployer_tools.operator.configs import as_yaml, config_diff, push_config, stored_config
 
 app = typer.Typer(help="Validate and manage app configs.", no_args_is_help=True)
 

@@ -21,8 +21,8 @@ from ecs_deployer_tools.cli.common import (
 )
 from ecs_deployer_tools.cli.live import short, short_image, styled
 from ecs_deployer_tools.cli.output import console, emit_json
-from ecs_deployer_tools.config_push import stored_text
 from ecs_deployer_tools.operator.aws import OperatorError
+from ecs_deployer_tools.operator.configs import stored_text
 from ecs_deployer_tools.operator.records import ShownRecord, app_statuses, reconcile
 from ecs_deployer_tools.operator.stack import Deployer
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ecs_deployer.config.models import AppConfig
-from ecs_deployer_tools.config_push import push_config
 from ecs_deployer_tools.localcloud.cloud import image_manifest as manifest_for
+from ecs_deployer_tools.operator.configs import push_config
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -1,5 +1,5 @@
 """App configs in the stack's config store, as operators see them: stored text, YAML
-renderings, and the difference a push would make."""
+renderings, the difference a push would make, and the push itself (the Lambdas only read)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,54 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import yaml
+from botocore.exceptions import ClientError
 
 from ecs_deployer.config.parsing import load_document, parse_app_config
-from ecs_deployer.config.store import canonical_text
+from ecs_deployer.config.store import canonical_text, parameter_tier
 from ecs_deployer.errors import ConfigError
-from ecs_deployer_tools.config_push import current_tier, stored_text
 
 if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
+
     from ecs_deployer.config.models import AppConfig
     from ecs_deployer.config.store import Tier
     from ecs_deployer_tools.operator.stack import Deployer
+
+
+def current_tier(ssm: SSMClient, name: str) -> Tier | None:
+    response = ssm.describe_parameters(
+        ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": [name]}]
+    )
+    parameters = response.get("Parameters", [])
+    if not parameters:
+        return None
+    tier = parameters[0].get("Tier", "Standard")
+    return "Advanced" if tier == "Advanced" else "Standard"
+
+
+def stored_text(ssm: SSMClient, name: str) -> str | None:
+    try:
+        return ssm.get_parameter(Name=name)["Parameter"].get("Value")
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return None
+        raise
+
+
+def push_config(ssm: SSMClient, prefix: str, app: str, config: AppConfig) -> Tier:
+    """Store ``config`` (already validated) for ``app``; returns the tier chosen by size."""
+    name = f"{prefix.rstrip('/')}/{app}"
+    text = canonical_text(config)
+    tier = parameter_tier(text, current_tier(ssm, name))
+    ssm.put_parameter(
+        Name=name,
+        Value=text,
+        Type="String",
+        Tier=tier,
+        Overwrite=True,
+        Description=f"ECS Deployer config of app {app}",
+    )
+    return tier
 
 
 def as_yaml(document: Any) -> str:
