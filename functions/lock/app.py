@@ -32,7 +32,9 @@ def lambda_handler(event: LockEvent, context: LambdaContext) -> dict[str, Any]:
     if event.action == "acquire":
         deployment = locks.acquire(deployment, table, executions, now)
     elif event.action == "checkpoint":
-        deployment = locks.checkpoint(deployment, table, executions, now)
+        deployment = locks.checkpoint(
+            deployment, table, executions, now, may_supersede=event.supersede
+        )
     else:
         deployment = locks.release(deployment, table, now)
     return deployment.to_payload()

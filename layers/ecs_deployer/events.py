@@ -33,3 +33,5 @@ class ModeEvent(StepEvent):
 
 class LockEvent(StepEvent):
     action: Literal["acquire", "checkpoint", "release"]
+    # checkpoint: may a newer push supersede us here? Only before any service changes.
+    supersede: bool = False

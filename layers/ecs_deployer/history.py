@@ -38,9 +38,10 @@ def app_key(app: str) -> str:
     return f"APP#{app}"
 
 
-def record_key(requested_at: datetime, deployment_id: str) -> str:
-    # Sorts by request time, so a query on the app lists the history in order.
-    return f"DEPLOYMENT#{iso(requested_at)}#{deployment_id}"
+def record_key(order: str, deployment_id: str) -> str:
+    # Sorts in deployment order (locking.deployment_order), so a query on the app lists the
+    # history in the order the deployments happened, pushes of the same second included.
+    return f"DEPLOYMENT#{order}#{deployment_id}"
 
 
 class ServiceRecord(BaseModel):
@@ -81,6 +82,7 @@ class HistoryRecord(BaseModel):
     actor: str | None = None
     config_digest: str | None = None
     requested_at: str
+    order: str  # locking.deployment_order(); the record's sort key starts with it
     started_at: str | None = None
     finished_at: str | None = None
     updated_at: str
@@ -139,6 +141,7 @@ def new_record(deployment: Deployment, now: datetime) -> HistoryRecord:
             "actor": deployment.trigger.actor,
             "config_digest": deployment.config_digest,
             "requested_at": iso(deployment.requested_at),
+            "order": deployment.order,
             **progress_fields(deployment, now),
         }
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -12,6 +14,7 @@ class ImageRef(BaseModel):
     repository: str
     digest: str | None = None
     tag: str | None = None
+    pushed_at: datetime | None = None  # ECR's imagePushedAt: orders pushes of one second
 
     @property
     def uri(self) -> str:

@@ -104,6 +104,8 @@ class ServiceRollout(_Doc):
 class LockState(_Doc):
     status: LockStatus = "PENDING"
     waiting_behind: str | None = None  # the deployment holding the lock while we wait
+    superseded_by: str | None = None  # the newer deployment we gave way to
+    reason: str | None = None  # why we gave way, naming the newer image and deployment
 
 
 class Outcome(_Doc):
@@ -125,7 +127,7 @@ class Deployment(_Doc):
     trigger: Trigger
     rollback_of: str | None = None  # the earlier deployment whose revisions this restores
     requested_at: datetime  # when the image was pushed (or the request made)
-    accepted_at: datetime  # when this execution started: orders pushes of the same second
+    order: str  # locking.deployment_order(): orders the app's deployments, ties included
     services: list[ServiceRollout]
     pre_tasks: list[TaskRun] = []
     post_tasks: list[TaskRun] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -86,9 +85,10 @@ def test_a_record_whose_execution_ended_unfinished_shows_as_aborted(
         execution_arn=f"{machine.replace(':stateMachine:', ':execution:')}:stopped-1",
         status="IN_PROGRESS",
         requested_at="2026-11-22T10:00:00.000Z",
+        order="2026-11-22T10:00:00.000Z#2026-11-22T10:00:00.000Z#stopped-1",
         updated_at="2026-11-22T10:00:00.000Z",
     )
-    key = record_key(datetime.fromisoformat(record.requested_at), record.deployment_id)
+    key = record_key(record.order, record.deployment_id)
     local.table.create_record(key, record)
     code, document = local.json("status")
     assert code == 0

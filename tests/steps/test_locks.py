@@ -89,11 +89,34 @@ def test_supersede_checkpoint_and_release(
         deployment.config = deployment.config.model_copy(update={"concurrency": "supersede"})
     now = STARTED + timedelta(minutes=5)
     locks.acquire(first, table, running, now)
-    assert locks.checkpoint(first, table, running, now).lock.status == "ACQUIRED"
+    assert locks.checkpoint(first, table, running, now, may_supersede=True).lock.status == (
+        "ACQUIRED"
+    )
     assert locks.acquire(second, table, running, now).lock.status == "WAITING"
-    assert locks.checkpoint(first, table, running, now).lock.status == "SUPERSEDED"
+    # After the rollout (no superseding there), the post tasks always run.
+    assert locks.checkpoint(first, table, running, now, may_supersede=False).lock.status == (
+        "ACQUIRED"
+    )
+    gave_way = locks.checkpoint(first, table, running, now, may_supersede=True).lock
+    assert (gave_way.status, gave_way.superseded_by) == ("SUPERSEDED", "b")
+    assert gave_way.reason is not None
+    assert second.image.uri in gave_way.reason
     locks.release(first, table, now)
     assert locks.acquire(second, table, running, now).lock.status == "ACQUIRED"
+
+
+def test_an_older_deployment_reaching_the_lock_late_is_superseded(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable
+) -> None:
+    running = _Running()
+    older, newer = _deployment(deps, "a", 1, running), _deployment(deps, "b", 2, running)
+    now = STARTED + timedelta(minutes=5)
+    assert locks.acquire(newer, table, running, now).lock.status == "ACQUIRED"
+    locks.release(newer, table, now)
+    late = locks.acquire(older, table, running, now).lock
+    assert (late.status, late.superseded_by) == ("SUPERSEDED", "b")
+    assert f"{newer.image.uri} (deployment b)" in (late.reason or "")
+    assert table.read_lock("shop").holder is None
 
 
 def test_checkpoint_without_the_lock_is_lock_lost(
@@ -101,7 +124,7 @@ def test_checkpoint_without_the_lock_is_lock_lost(
 ) -> None:
     deployment = _deployment(deps, "a", 1, _Running())
     with pytest.raises(LockLost):
-        locks.checkpoint(deployment, table, executions, STARTED)
+        locks.checkpoint(deployment, table, executions, STARTED, may_supersede=True)
 
 
 def test_lock_lifetime_covers_tasks_rollout_and_rollback(

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto.core.models import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
+from moto.ecr.models import ecr_backends
 
 from ecs_deployer.aws.ecr import EcrGateway
 from ecs_deployer.errors import TransientAwsError
@@ -157,6 +159,90 @@ def test_two_tags_of_one_digest_dispatch_under_one_name(
     assert isinstance(first, Dispatch)
     assert isinstance(second, Dispatch)
     assert first.targets[0].execution_name == second.targets[0].execution_name
+
+
+def _dispatch_at(deps: ResolveDeps, digest: str, time: str, event_id: str) -> Dispatch | Ignored:
+    event = _push_event("v2.0.0", digest)
+    event.update({"time": time, "id": event_id})
+    result = resolve(event, context(f"dispatch-{event_id}"), deps, STARTED)
+    assert isinstance(result, Dispatch | Ignored)
+    return result
+
+
+def _deploy_and_end(deps: ResolveDeps, table: DeploymentsTable, target: Any, status: str) -> None:
+    child = resolve(target.input, context(target.execution_name), deps, STARTED)
+    assert isinstance(child, Deployment)
+    key = f"DEPLOYMENT#{child.order}#{child.deployment_id}"
+    table.update_record("shop", key, {"status": status, "finished_at": "2026-11-22T10:20:00.000Z"})
+
+
+@pytest.mark.parametrize("status", ["FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "SUPERSEDED"])
+def test_a_repush_after_a_failure_deploys_again_under_the_next_attempt(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable, status: str
+) -> None:
+    digest = push("v2.0.0")
+    first = _dispatch_at(deps, digest, "2026-11-22T10:15:30Z", "e1")
+    assert isinstance(first, Dispatch)
+    [target] = first.targets
+    assert target.reason == "first deployment of this digest"
+    _deploy_and_end(deps, table, target, status)
+    # EventBridge redelivers the original event: it predates the failure, so a duplicate.
+    again = _dispatch_at(deps, digest, "2026-11-22T10:15:30Z", "e1")
+    assert isinstance(again, Ignored)
+    assert f"duplicate of deployment {target.execution_name} ({status})" in again.reason
+    # Pushed again after the failure ended: a retry, under a name of its own.
+    retry = _dispatch_at(deps, digest, "2026-11-22T10:25:00Z", "e2")
+    assert isinstance(retry, Dispatch)
+    [second] = retry.targets
+    assert second.execution_name == child_execution_name("shop", digest, 2)
+    assert second.execution_name == f"{target.execution_name}-2"
+    assert second.reason.startswith(f"retry: deployment {target.execution_name} of this digest")
+    # The retry's other tag event names the same execution: one deployment.
+    tag_event = _dispatch_at(deps, digest, "2026-11-22T10:25:01Z", "e3")
+    assert isinstance(tag_event, Dispatch)
+    assert tag_event.targets[0].execution_name == second.execution_name
+    _deploy_and_end(deps, table, second, "FAILED")
+    third = _dispatch_at(deps, digest, "2026-11-22T10:30:00Z", "e4")
+    assert isinstance(third, Dispatch)
+    assert third.targets[0].execution_name == f"{target.execution_name}-3"
+
+
+def test_a_push_of_a_digest_that_succeeded_or_still_runs_is_a_duplicate(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable
+) -> None:
+    digest = push("v2.0.0")
+    first = _dispatch_at(deps, digest, "2026-11-22T10:15:30Z", "e1")
+    assert isinstance(first, Dispatch)
+    [target] = first.targets
+    child = resolve(target.input, context(target.execution_name), deps, STARTED)
+    assert isinstance(child, Deployment)
+    running = _dispatch_at(deps, digest, "2026-11-22T10:30:00Z", "e2")
+    assert isinstance(running, Ignored)
+    assert f"duplicate of deployment {target.execution_name} (QUEUED, still running)" in (
+        running.reason
+    )
+    _deploy_and_end(deps, table, target, "SUCCEEDED")
+    done = _dispatch_at(deps, digest, "2026-11-22T10:30:00Z", "e3")
+    assert isinstance(done, Ignored)
+    assert f"duplicate of deployment {target.execution_name} (SUCCEEDED)" in done.reason
+
+
+def test_pushes_of_one_second_are_recorded_in_deployment_order_not_by_digest(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable
+) -> None:
+    # Two images pushed in the same second (moto's push times are whole seconds too): the
+    # event id breaks the tie. The history follows that order, never the digests' order.
+    digests = sorted([push("v2.0.0"), push("v2.0.1")], reverse=True)
+    for image in ecr_backends[ACCOUNT_ID]["us-east-1"].repositories["shop"].images:
+        image.image_pushed_at = 1_795_350_930  # the same second, whatever the machine did
+    for index, digest in enumerate(digests):
+        dispatched = _dispatch_at(deps, digest, "2026-11-22T10:15:30Z", f"e{index}")
+        assert isinstance(dispatched, Dispatch)
+        [target] = dispatched.targets
+        child = resolve(target.input, context(target.execution_name), deps, STARTED)
+        assert isinstance(child, Deployment)
+    newest_first = [record.digest for record in table.history("shop")]
+    assert newest_first == list(reversed(digests)) == sorted(digests)
 
 
 @pytest.mark.parametrize(

@@ -4,17 +4,19 @@ from ecs_deployer.locking import (
     LockEntry,
     LockRecord,
     decide_acquire,
+    deployment_order,
     holds,
     released,
-    superseded_while_holding,
+    superseding,
 )
 
 NOW = 1_800_000_000
 
 
-def _entry(name: str, minute: int, expires_in: int = 3600) -> LockEntry:
+def _entry(name: str, minute: int, expires_in: int = 3600, *, rollback: bool = False) -> LockEntry:
     at = f"2026-11-22T10:{minute:02d}:00.000Z"
-    return LockEntry(name, f"arn:exec:{name}", at, at, NOW + expires_in)
+    order = deployment_order(at, at, f"event-{name}")
+    return LockEntry(name, f"arn:exec:{name}", order, f"img:{name}", NOW + expires_in, rollback)
 
 
 def _running(*alive: str) -> set[str]:
@@ -52,7 +54,7 @@ def test_supersede_gives_way_to_newer_and_flags_the_holder() -> None:
     a, b, c = _entry("a", 1), _entry("b", 2), _entry("c", 3)
     alive = _running("a", "b", "c")
     record = decide_acquire(LockRecord(holder=a), b, "supersede", NOW, alive.__contains__).record
-    assert superseded_while_holding(record, a, alive.__contains__)
+    assert superseding(record, a, alive.__contains__) == b
     record = decide_acquire(record, c, "supersede", NOW, alive.__contains__).record
     # b is older than c: it gives way and leaves the queue.
     decision = decide_acquire(record, b, "supersede", NOW, alive.__contains__)
@@ -69,7 +71,7 @@ def test_queue_holder_is_never_superseded() -> None:
     a, b = _entry("a", 1), _entry("b", 2)
     record = LockRecord(holder=a, waiting=(b,))
     assert holds(record, a)
-    assert not superseded_while_holding(record, b, lambda arn: True)
+    assert superseding(record, b, lambda arn: True) is None
 
 
 def test_dead_holder_is_dropped_and_reported() -> None:
@@ -100,7 +102,7 @@ def test_waiters_do_not_expire_only_die() -> None:
 
 def test_retried_acquire_keeps_the_lock() -> None:
     a = _entry("a", 1)
-    record = LockRecord(version=1, holder=a)
+    record = LockRecord(version=1, holder=a, latest=a)
     decision = decide_acquire(record, a, "queue", NOW, lambda arn: False)
     assert decision.result == "ACQUIRED"
     assert decision.record == record
@@ -114,12 +116,68 @@ def test_release_removes_holder_or_waiter_only_for_me() -> None:
     assert released(LockRecord(), a) == LockRecord()
 
 
-def test_pushes_of_the_same_second_queue_in_arrival_order() -> None:
-    same_second = "2026-11-22T10:01:00Z"
-    first = LockEntry("zz-first", "arn:exec:zz", same_second, "2026-11-22T10:01:00.100Z", NOW + 60)
-    second = LockEntry(
-        "aa-second", "arn:exec:aa", same_second, "2026-11-22T10:01:00.900Z", NOW + 60
+def test_pushes_of_the_same_second_are_ordered_by_push_time_then_event_id() -> None:
+    second = "2026-11-22T10:01:00.000Z"
+    first = LockEntry(
+        "zz-first",
+        "arn:exec:zz",
+        deployment_order(second, "2026-11-22T10:01:00.100Z", "event-9"),
+        "img:first",
+        NOW + 60,
     )
-    assert second.newer_than(first)
-    decision = decide_acquire(LockRecord(waiting=(second,)), first, "queue", NOW, lambda arn: True)
+    later = LockEntry(
+        "aa-later",
+        "arn:exec:aa",
+        deployment_order(second, "2026-11-22T10:01:00.900Z", "event-1"),
+        "img:later",
+        NOW + 60,
+    )
+    assert later.newer_than(first)  # not by deployment id (the digest), not by event id
+    decision = decide_acquire(LockRecord(waiting=(later,)), first, "queue", NOW, lambda arn: True)
     assert decision.result == "ACQUIRED"
+    tie = LockEntry("x", "arn:exec:x", deployment_order(second, second, "event-2"), "i", NOW)
+    tied = LockEntry("y", "arn:exec:y", deployment_order(second, second, "event-1"), "i", NOW)
+    assert tie.newer_than(tied)  # same push time: the event id decides, deterministically
+
+
+def test_an_older_push_reaching_a_free_lock_after_a_newer_one_is_stale() -> None:
+    older, newer = _entry("older", 1), _entry("newer", 2)
+    took = decide_acquire(LockRecord(), newer, "queue", NOW, lambda arn: True)
+    assert (took.result, took.record.latest) == ("ACQUIRED", newer)
+    done = released(took.record, newer)
+    assert done.latest == newer  # the high-water mark outlives the holder
+    for mode in ("queue", "supersede"):
+        late = decide_acquire(done, older, mode, NOW, lambda arn: True)
+        assert (late.result, late.newer) == ("SUPERSEDED", newer)
+        assert late.record.holder is None
+        assert late.record.waiting == ()
+        assert late.record.latest == newer
+
+
+def test_an_older_push_queued_behind_a_newer_holder_is_stale() -> None:
+    older, newer = _entry("older", 1), _entry("newer", 2)
+    record = decide_acquire(LockRecord(), newer, "queue", NOW, lambda arn: True).record
+    decision = decide_acquire(record, older, "queue", NOW, lambda arn: True)
+    assert (decision.result, decision.newer) == ("SUPERSEDED", newer)
+    assert decision.record.holder == newer
+
+
+def test_a_rollback_always_runs_in_its_turn() -> None:
+    newer = _entry("newer", 5)
+    back = _entry("back", 1, rollback=True)  # ordered before the newest deployment
+    record = released(decide_acquire(LockRecord(), newer, "supersede", NOW, bool).record, newer)
+    decision = decide_acquire(record, back, "supersede", NOW, lambda arn: True)
+    assert decision.result == "ACQUIRED"
+    assert decision.record.latest == newer  # a rollback does not move the mark back
+    # Holding, a rollback is not superseded by a newer push waiting.
+    waiting = decide_acquire(decision.record, _entry("push", 6), "supersede", NOW, bool).record
+    assert superseding(waiting, back, lambda arn: True) is not None  # the lock step skips it
+
+
+def test_supersede_lets_the_newest_take_a_free_lock_at_once() -> None:
+    a, b = _entry("a", 1), _entry("b", 2)
+    record = LockRecord(waiting=(a,))  # a waits (its next poll would find the lock free)
+    decision = decide_acquire(record, b, "supersede", NOW, lambda arn: True)
+    assert decision.result == "ACQUIRED"
+    again = decide_acquire(decision.record, a, "supersede", NOW, lambda arn: True)
+    assert (again.result, again.newer) == ("SUPERSEDED", b)

@@ -12,6 +12,8 @@ from ecs_deployer.history import FINAL_STATUSES, HistoryRecord, app_key
 from ecs_deployer.locking import LockEntry, LockRecord
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from mypy_boto3_dynamodb import DynamoDBClient
 
 LOCK_KEY = "LOCK"
@@ -43,19 +45,23 @@ def _entry(data: dict[str, Any]) -> LockEntry:
     return LockEntry(
         deployment_id=data["deployment_id"],
         execution_arn=data["execution_arn"],
-        requested_at=data["requested_at"],
-        accepted_at=data["accepted_at"],
+        order=data["order"],
+        image=data["image"],
         expires_at=int(data["expires_at"]),
+        rollback=bool(data.get("rollback", False)),
     )
 
 
-def _entry_data(entry: LockEntry) -> dict[str, Any]:
+def _entry_data(entry: LockEntry | None) -> dict[str, Any] | None:
+    if entry is None:
+        return None
     return {
         "deployment_id": entry.deployment_id,
         "execution_arn": entry.execution_arn,
-        "requested_at": entry.requested_at,
-        "accepted_at": entry.accepted_at,
+        "order": entry.order,
+        "image": entry.image,
         "expires_at": entry.expires_at,
+        "rollback": entry.rollback,
     }
 
 
@@ -134,6 +140,21 @@ class DeploymentsTable:
                     return _record(item)
         return None
 
+    def records_of_digest(self, app: str, digest: str) -> Iterator[HistoryRecord]:
+        """The app's deployments of one image digest, newest first, read lazily."""
+        paginator = self._dynamodb.get_paginator("query")
+        with transient_errors_as_retryable():
+            for page in paginator.paginate(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                FilterExpression="digest = :digest",
+                ExpressionAttributeValues=_to_item(
+                    {":pk": app_key(app), ":prefix": _RECORD_PREFIX, ":digest": digest}
+                ),
+                ScanIndexForward=False,
+            ):
+                yield from (_record(item) for item in page.get("Items", []))
+
     def all_records(self) -> list[HistoryRecord]:
         """Every record of every app (for a status overview; the table is small)."""
         records: list[HistoryRecord] = []
@@ -159,11 +180,12 @@ class DeploymentsTable:
         if "Item" not in response:
             return LockRecord()
         data = _from_item(response["Item"])
-        holder = data.get("holder")
+        holder, latest = data.get("holder"), data.get("latest")
         return LockRecord(
             version=int(data["version"]),
             holder=_entry(holder) if holder else None,
             waiting=tuple(_entry(entry) for entry in data.get("waiting", [])),
+            latest=_entry(latest) if latest else None,
         )
 
     def write_lock(self, app: str, record: LockRecord) -> bool:
@@ -172,8 +194,9 @@ class DeploymentsTable:
             "pk": app_key(app),
             "sk": LOCK_KEY,
             "version": record.version + 1,
-            "holder": _entry_data(record.holder) if record.holder else None,
+            "holder": _entry_data(record.holder),
             "waiting": [_entry_data(entry) for entry in record.waiting],
+            "latest": _entry_data(record.latest),
         }
         try:
             with transient_errors_as_retryable():

@@ -40,5 +40,9 @@ class EcrGateway:
             raise ImageNotFound(f"{shown} not found in ECR repository '{repository}'")
         registry = repositories["repositories"][0]["repositoryUri"].split("/", 1)[0]
         return ImageRef(
-            registry=registry, repository=repository, digest=details[0]["imageDigest"], tag=tag
+            registry=registry,
+            repository=repository,
+            digest=details[0]["imageDigest"],
+            tag=tag,
+            pushed_at=details[0].get("imagePushedAt"),
         )

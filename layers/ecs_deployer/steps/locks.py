@@ -3,23 +3,17 @@ and release it."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools import Logger
 
 from ecs_deployer.errors import LockLost, TransientAwsError
 from ecs_deployer.history import iso, record_key
-from ecs_deployer.locking import (
-    LockEntry,
-    decide_acquire,
-    holds,
-    released,
-    superseded_while_holding,
-)
+from ecs_deployer.locking import LockEntry, decide_acquire, holds, released, superseding
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.state import Deployment
@@ -51,10 +45,21 @@ def lock_entry(deployment: Deployment, now: datetime) -> LockEntry:
     return LockEntry(
         deployment_id=deployment.deployment_id,
         execution_arn=deployment.execution_arn,
-        requested_at=iso(deployment.requested_at),
-        accepted_at=iso(deployment.accepted_at),
+        order=deployment.order,
+        image=deployment.image.uri,
         expires_at=int(now.timestamp()) + lock_lifetime_seconds(deployment),
+        rollback=deployment.rollback_of is not None,
     )
+
+
+def _give_way(deployment: Deployment, newer: LockEntry) -> None:
+    deployment.lock.status = "SUPERSEDED"
+    deployment.lock.superseded_by = newer.deployment_id
+    deployment.lock.reason = (
+        f"superseded by the newer image {newer.image} (deployment {newer.deployment_id}): "
+        f"{deployment.image.uri} was not deployed"
+    )
+    logger.info("superseded by a newer deployment", extra={"newer": newer.deployment_id})
 
 
 def _memo(check: Callable[[str], bool]) -> Callable[[str], bool]:
@@ -83,7 +88,7 @@ def acquire(
         for entry in decision.dropped:
             closed = table.update_record(
                 deployment.app,
-                record_key(datetime.fromisoformat(entry.requested_at), entry.deployment_id),
+                record_key(entry.order, entry.deployment_id),
                 {
                     "status": "ABORTED",
                     "finished_at": iso(now),
@@ -98,10 +103,12 @@ def acquire(
             )
         deployment.lock.status = decision.result
         deployment.lock.waiting_behind = decision.blocked_by
+        if decision.newer is not None:
+            _give_way(deployment, decision.newer)
         if decision.result == "ACQUIRED":
             table.update_record(
                 deployment.app,
-                record_key(deployment.requested_at, deployment.deployment_id),
+                record_key(deployment.order, deployment.deployment_id),
                 {"status": "IN_PROGRESS", "started_at": iso(now), "updated_at": iso(now)},
             )
         return deployment
@@ -109,9 +116,16 @@ def acquire(
 
 
 def checkpoint(
-    deployment: Deployment, table: DeploymentsTable, executions: Executions, now: datetime
+    deployment: Deployment,
+    table: DeploymentsTable,
+    executions: Executions,
+    now: datetime,
+    *,
+    may_supersede: bool,
 ) -> Deployment:
-    """A safe point (no rollout in flight): stop here if a newer push supersedes us."""
+    """Verify we still hold the lock. At the safe point before any service changes
+    (``may_supersede``), a ``supersede`` app also stops here if a newer push waits; after
+    the rollout, a deployment always runs its post tasks, so nothing supersedes it there."""
     me = lock_entry(deployment, now)
     record = table.read_lock(deployment.app)
     if not holds(record, me):
@@ -119,11 +133,10 @@ def checkpoint(
             f"deployment {deployment.deployment_id} no longer holds "
             f"the lock of app '{deployment.app}'"
         )
-    if deployment.config.concurrency == "supersede" and superseded_while_holding(
-        record, me, _memo(executions.is_running)
-    ):
-        deployment.lock.status = "SUPERSEDED"
-        logger.info("superseded by a newer deployment", extra={"app": deployment.app})
+    if may_supersede and deployment.config.concurrency == "supersede" and not me.rollback:
+        newer = superseding(record, me, _memo(executions.is_running))
+        if newer is not None:
+            _give_way(deployment, newer)
     return deployment
 
 

@@ -57,7 +57,7 @@ def register_task_definitions(
         run.task_definition = _register_or_reuse(ecs, registration, registered)
     table.update_record(
         deployment.app,
-        record_key(deployment.requested_at, deployment.deployment_id),
+        record_key(deployment.order, deployment.deployment_id),
         progress_fields(deployment, now),
     )
     return deployment

@@ -19,12 +19,15 @@ from pydantic import BaseModel
 
 from ecs_deployer.config.parsing import raw_trigger_repositories
 from ecs_deployer.errors import ConfigError, DeployerError, FieldError, InputError, ResourceNotFound
-from ecs_deployer.history import HistoryRecord, iso, new_record, record_key
+from ecs_deployer.history import FINAL_STATUSES, HistoryRecord, iso, new_record, record_key
 from ecs_deployer.image import ImageRef
 from ecs_deployer.inputs import EcrImageActionEvent, ManualRequest, Trigger, parse_execution_input
+from ecs_deployer.locking import deployment_order
 from ecs_deployer.state import Deployment, Options, Outcome, ServiceRollout, TaskRun
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecr import EcrGateway
     from ecs_deployer.aws.ecs import EcsGateway
@@ -52,6 +55,7 @@ class DispatchTarget(BaseModel):
     app: str
     execution_name: str
     input: dict[str, Any]
+    reason: str  # first deployment of this digest, or a retry of which failed deployment
 
 
 class Dispatch(BaseModel):
@@ -59,6 +63,7 @@ class Dispatch(BaseModel):
     targets: list[DispatchTarget]
     ignored: list[str] = []  # apps that use the repository but did not want this push
     errors: list[str] = []  # apps whose broken config seems to want it: reported, not skipped
+    duplicates: list[str] = []  # apps that already deploy(ed) this digest: why not again
 
 
 class Rejected(BaseModel):
@@ -91,9 +96,56 @@ class ResolveDeps:
     allowed_clusters: frozenset[str]
 
 
-def child_execution_name(app: str, digest: str) -> str:
-    """Deterministic per (app, digest): Step Functions refuses a second execution of it."""
-    return f"{app}-{digest.removeprefix('sha256:')[:32]}"
+def child_execution_name(app: str, digest: str, attempt: int = 1) -> str:
+    """Deterministic per (app, digest, attempt): Step Functions refuses a second execution
+    of it, so every event of one push (redeliveries, one event per tag) deploys once."""
+    base = f"{app}-{digest.removeprefix('sha256:')[:32]}"
+    return base if attempt == 1 else f"{base}-{attempt}"
+
+
+def _attempt_of(record: HistoryRecord) -> int:
+    """The attempt a push deployment's name carries (manual deployments carry none: 0)."""
+    if record.digest is None:
+        return 0
+    base = child_execution_name(record.app, record.digest)
+    if record.deployment_id == base:
+        return 1
+    suffix = record.deployment_id.removeprefix(f"{base}-")
+    return int(suffix) if suffix != record.deployment_id and suffix.isdigit() else 0
+
+
+@dataclass(frozen=True)
+class PushAttempt:
+    """What a push of a digest the app may have deployed before does."""
+
+    attempt: int | None  # the attempt to start; None: a duplicate, nothing starts
+    reason: str
+
+
+def push_attempt(records: Iterable[HistoryRecord], event_time: datetime) -> PushAttempt:
+    """The retry rule, from the app's records of this digest, newest first.
+
+    A push is a duplicate of the digest's newest deployment (EventBridge's redelivery, one
+    event per tag, a push of what already runs) unless that deployment had already ended
+    without success before the push's event time: then it is a retry, deployed again under
+    the next attempt's name.
+    """
+    newest: HistoryRecord | None = None
+    attempts = 0
+    for record in records:
+        newest = newest or record
+        attempts = max(attempts, _attempt_of(record))
+    if newest is None:
+        return PushAttempt(1, "first deployment of this digest")
+    ended = newest.finished_at is not None and newest.status in FINAL_STATUSES
+    if ended and newest.status != "SUCCEEDED" and (newest.finished_at or "") < iso(event_time):
+        return PushAttempt(
+            attempts + 1,
+            f"retry: deployment {newest.deployment_id} of this digest ended {newest.status} "
+            f"at {newest.finished_at}, before this push",
+        )
+    state = newest.status if ended else f"{newest.status}, still running"
+    return PushAttempt(None, f"duplicate of deployment {newest.deployment_id} ({state})")
 
 
 def resolve(
@@ -104,20 +156,22 @@ def resolve(
     except InputError as exc:
         return Rejected.of(exc)
     if isinstance(request, EcrImageActionEvent):
-        return dispatch(request, deps.configs)
+        return dispatch(request, deps.configs, deps.table)
     try:
         deployment = prepare(request, context, deps)
     except DeployerError as exc:
         _record_rejection(request, context, exc, deps.table, now)
         return Rejected.of(exc)
     deps.table.create_record(
-        record_key(deployment.requested_at, deployment.deployment_id), new_record(deployment, now)
+        record_key(deployment.order, deployment.deployment_id), new_record(deployment, now)
     )
     logger.info("deployment accepted", extra={"app": deployment.app, "image": deployment.image.uri})
     return deployment
 
 
-def dispatch(event: EcrImageActionEvent, configs: ConfigStore) -> Ignored | Dispatch:
+def dispatch(
+    event: EcrImageActionEvent, configs: ConfigStore, table: DeploymentsTable
+) -> Ignored | Dispatch:
     detail = event.detail
     if not event.is_successful_push:
         return Ignored(reason=f"not a successful push: {detail.action_type} {detail.result}")
@@ -126,6 +180,7 @@ def dispatch(event: EcrImageActionEvent, configs: ConfigStore) -> Ignored | Disp
     targets: list[DispatchTarget] = []
     ignored: list[str] = []
     errors: list[str] = []
+    duplicates: list[str] = []
     for app, text in sorted(configs.load_all_texts().items()):
         try:
             config = configs.parse(app, text).config
@@ -143,6 +198,10 @@ def dispatch(event: EcrImageActionEvent, configs: ConfigStore) -> Ignored | Disp
                 + (f"'{tag}' does not match" if tag else "the push has no tag")
             )
             continue
+        attempt = push_attempt(table.records_of_digest(app, detail.image_digest), event.time)
+        if attempt.attempt is None:
+            duplicates.append(f"app '{app}': {attempt.reason}")
+            continue
         request = ManualRequest(
             app=app,
             repository=repository,
@@ -153,15 +212,17 @@ def dispatch(event: EcrImageActionEvent, configs: ConfigStore) -> Ignored | Disp
         targets.append(
             DispatchTarget(
                 app=app,
-                execution_name=child_execution_name(app, detail.image_digest),
+                execution_name=child_execution_name(app, detail.image_digest, attempt.attempt),
                 input=request.model_dump(mode="json", exclude_defaults=True),
+                reason=attempt.reason,
             )
         )
     if not targets and not errors:
-        reason = "; ".join(ignored) or f"no app config under {configs.prefix} deploys {repository}"
+        reasons = ignored + duplicates
+        reason = "; ".join(reasons) or f"no app config under {configs.prefix} deploys {repository}"
         return Ignored(reason=f"{shown}: {reason}")
     logger.info("dispatching push", extra={"image": shown, "apps": [t.app for t in targets]})
-    return Dispatch(targets=targets, ignored=ignored, errors=errors)
+    return Dispatch(targets=targets, ignored=ignored, errors=errors, duplicates=duplicates)
 
 
 def _repository(request: ManualRequest, loaded: LoadedConfig) -> str:
@@ -260,7 +321,7 @@ def prepare(request: ManualRequest, context: ExecutionContext, deps: ResolveDeps
         trigger=trigger,
         rollback_of=request.rollback_to,
         requested_at=request.trigger.pushed_at or context.StartTime,
-        accepted_at=context.StartTime,
+        order=_order(request, context, image),
         services=[
             ServiceRollout(
                 name=service.name,
@@ -274,6 +335,16 @@ def prepare(request: ManualRequest, context: ExecutionContext, deps: ResolveDeps
         pre_tasks=[] if skip_pre else [TaskRun(config=t) for t in config.phase_tasks("pre")],
         post_tasks=[] if skip_post else [TaskRun(config=t) for t in config.phase_tasks("post")],
     )
+
+
+def _order(request: ManualRequest, context: ExecutionContext, image: ImageRef | None) -> str:
+    """Where this deployment stands among the app's (see locking.deployment_order)."""
+    trigger = request.trigger
+    if trigger.kind == "ecr-push" and trigger.pushed_at and trigger.event_id:
+        pushed_at = image.pushed_at if image and image.pushed_at else trigger.pushed_at
+        return deployment_order(iso(trigger.pushed_at), iso(pushed_at), trigger.event_id)
+    started = iso(context.StartTime)
+    return deployment_order(started, started, context.Name)
 
 
 def _record_rejection(
@@ -298,9 +369,10 @@ def _record_rejection(
         event_id=request.trigger.event_id,
         actor=request.trigger.actor,
         requested_at=iso(requested_at),
+        order=_order(request, context, None),
         finished_at=iso(now),
         updated_at=iso(now),
         error=exc.error_name,
         cause=str(exc),
     )
-    table.create_record(record_key(requested_at, context.Name), record)
+    table.create_record(record_key(record.order, context.Name), record)

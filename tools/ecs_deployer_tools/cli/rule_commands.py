@@ -61,7 +61,10 @@ def _print_verdict(verdict: EventVerdict) -> None:
     else:
         console.print(f"rule {verdict.rule} [bold]starts no execution[/] for this event")
     for target in verdict.targets:
-        console.print(f"  [green]deploys[/] {target.app}: {target.image}")
+        console.print(
+            f"  [green]deploys[/] {target.app}: {target.image} "
+            f"as {target.execution_name} ({escape(target.reason)})"
+        )
     for reason in verdict.ignored:
         console.print(f"  [cyan]ignored[/]: {escape(reason)}")
     for error in verdict.errors:

@@ -71,7 +71,7 @@ def app_statuses(shown: Iterable[ShownRecord]) -> list[AppStatus]:
     statuses = []
     for app, items in sorted(by_app.items()):
         ordered = sorted(
-            items, key=lambda s: (s.record.requested_at, s.record.deployment_id), reverse=True
+            items, key=lambda s: (s.record.order, s.record.deployment_id), reverse=True
         )
         statuses.append(
             AppStatus(

@@ -51,6 +51,7 @@ class Target:
     app: str
     image: str  # <registry>/<repository>@<digest>
     execution_name: str
+    reason: str  # the first deployment of this digest, or a retry of which one
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ def _target(ecr: ECRClient, target: DispatchTarget, registries: dict[str, str]) 
         repository=repository,
         digest=target.input["image_digest"],
     )
-    return Target(target.app, image.uri, target.execution_name)
+    return Target(target.app, image.uri, target.execution_name, target.reason)
 
 
 def judge_event(deployer: Deployer, event: dict[str, Any]) -> EventVerdict:
@@ -125,7 +126,7 @@ def judge_event(deployer: Deployer, event: dict[str, Any]) -> EventVerdict:
         # What the Resolve step would reject the execution with.
         problem = str(InputError("invalid ECR event", field_errors(exc)))
         return EventVerdict(rule.name, True, errors=[problem], fields=fields)
-    result = dispatch(request, deployer.configs)
+    result = dispatch(request, deployer.configs, deployer.table)
     if isinstance(result, Ignored):
         return EventVerdict(rule.name, True, ignored=[result.reason], fields=fields)
     registries: dict[str, str] = {}
@@ -133,7 +134,7 @@ def judge_event(deployer: Deployer, event: dict[str, Any]) -> EventVerdict:
         rule.name,
         True,
         targets=[_target(deployer.aws.ecr, t, registries) for t in result.targets],
-        ignored=result.ignored,
+        ignored=result.ignored + result.duplicates,
         errors=result.errors,
         fields=fields,
     )
