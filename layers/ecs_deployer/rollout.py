@@ -105,7 +105,7 @@ class RolloutJudgement:
     progress: str
 
 
-def _revision(task_definition: str) -> str:
+def revision(task_definition: str) -> str:
     return task_definition.rsplit("/", 1)[-1]
 
 
@@ -121,9 +121,7 @@ def judge_rollout(
     progress = ours.progress if ours else (primary.progress if primary else "no deployment")
     if ours is not None and ours.status == "PRIMARY":
         if ours.completed_on(task_definition):
-            return RolloutJudgement(
-                "COMPLETED", f"{_revision(task_definition)} is steady", progress
-            )
+            return RolloutJudgement("COMPLETED", f"{revision(task_definition)} is steady", progress)
         if ours.rollout_state == "FAILED":
             return RolloutJudgement(
                 "FAILED", ours.rollout_state_reason or "rollout failed", progress
@@ -137,12 +135,12 @@ def judge_rollout(
     now_running = primary.task_definition if primary else "nothing"
     detail = ours.rollout_state_reason if ours and ours.rollout_state_reason else None
     if primary is not None and primary.task_definition == previous and previous != task_definition:
-        reason = f"ECS rolled deployment {deployment_id} back to {_revision(previous)}" + (
+        reason = f"ECS rolled deployment {deployment_id} back to {revision(previous)}" + (
             f": {detail}" if detail else ""
         )
         return RolloutJudgement("ROLLED_BACK_BY_ECS", reason, progress)
     return RolloutJudgement(
         "REPLACED",
-        f"deployment {deployment_id} was replaced; the service now runs {_revision(now_running)}",
+        f"deployment {deployment_id} was replaced; the service now runs {revision(now_running)}",
         progress,
     )

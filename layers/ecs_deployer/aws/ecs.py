@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 DESCRIBE_SERVICES_BATCH = 10
 DESCRIBE_TASKS_BATCH = 100
+# What UpdateService answers for a service that is gone or going (DeleteService drains it).
+_GONE_ERRORS = frozenset(
+    {"ServiceNotFoundException", "ServiceNotActiveException", "ClusterNotFoundException"}
+)
 
 T = TypeVar("T")
 
@@ -186,14 +190,24 @@ class EcsGateway:
             self._ecs.stop_task(cluster=cluster, task=task_arn, reason=reason[:255])
 
     def update_service(self, cluster: str, service: str, task_definition: str, force: bool) -> str:
-        """Start a deployment; returns the id of the PRIMARY deployment ECS created."""
-        with transient_errors_as_retryable():
-            response = self._ecs.update_service(
-                cluster=cluster,
-                service=service,
-                taskDefinition=task_definition,
-                forceNewDeployment=force,
-            )
+        """Start a deployment; returns the id of the PRIMARY deployment ECS created.
+
+        A service deleted (or being deleted) since it was described is ResourceNotFound.
+        """
+        try:
+            with transient_errors_as_retryable():
+                response = self._ecs.update_service(
+                    cluster=cluster,
+                    service=service,
+                    taskDefinition=task_definition,
+                    forceNewDeployment=force,
+                )
+        except ClientError as exc:
+            if error_code(exc) in _GONE_ERRORS:
+                raise ResourceNotFound(
+                    f"service '{service}' of cluster '{cluster}': {error_message(exc)}"
+                ) from exc
+            raise
         snapshot = ServiceSnapshot.from_api(response["service"])
         primary = snapshot.primary
         if primary is None:

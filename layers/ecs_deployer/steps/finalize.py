@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from ecs_deployer import errors
 from ecs_deployer.errors import DeployerError
 from ecs_deployer.history import iso, progress_fields, record_key
-from ecs_deployer.state import Outcome
+from ecs_deployer.state import Outcome, ServiceRollback
 from ecs_deployer.steps import locks
 
 if TYPE_CHECKING:
@@ -53,11 +53,40 @@ def _status(deployment: Deployment) -> DeploymentStatus:
     if deployment.failure is None:
         return "SUCCEEDED"
     rollbacks = [service.rollback for service in deployment.services if service.rollback]
-    if not rollbacks:
-        return "FAILED"
+    if all(rollback.state == "NOT_NEEDED" for rollback in rollbacks):
+        return "FAILED"  # no revision of ours was left to undo: the deployment changed nothing
     if all(rollback.state in ("COMPLETED", "NOT_NEEDED") for rollback in rollbacks):
         return "ROLLED_BACK"
     return "ROLLBACK_FAILED"
+
+
+def _settle_interrupted_rollback(deployment: Deployment, running: dict[str, str | None]) -> None:
+    """The rollback step kept failing (``rollback_error``): decide, from what ECS runs now,
+    what became of each service whose rollback had not finished.
+
+    A service this deployment never updated (no deployment of ours, still on its old
+    revision) needed no rollback; any other is a rollback that did not finish.
+    """
+    if deployment.rollback_error is None:
+        return
+    message = failure_message(deployment.rollback_error.error, deployment.rollback_error.cause)
+    for service in deployment.services:
+        rollback = service.rollback
+        if rollback is not None and rollback.state != "IN_PROGRESS":
+            continue
+        untouched = service.ecs_deployment_id is None and (
+            running.get(service.name) == service.task_definition_before
+        )
+        if rollback is None and (untouched or not service.changed):
+            service.rollback = ServiceRollback(
+                state="NOT_NEEDED", reason="never updated by this deployment"
+            )
+        else:
+            service.rollback = ServiceRollback(
+                ecs_deployment_id=rollback.ecs_deployment_id if rollback else None,
+                state="FAILED",
+                reason=f"the rollback did not finish: {deployment.rollback_error.error}: {message}",
+            )
 
 
 def failure_message(error: str, cause: str) -> str:
@@ -178,7 +207,9 @@ def _running_revisions(deployment: Deployment, ecs: EcsGateway) -> dict[str, str
 def finalize(
     deployment: Deployment, table: DeploymentsTable, ecs: EcsGateway, now: datetime
 ) -> Deployment:
-    outcome = _outcome(deployment, _running_revisions(deployment, ecs))
+    running = _running_revisions(deployment, ecs)
+    _settle_interrupted_rollback(deployment, running)
+    outcome = _outcome(deployment, running)
     if outcome.status in ("SUCCEEDED", "ROLLED_BACK"):
         try:
             outcome.summary["deregistered"] = prune_revisions(deployment, ecs)
@@ -188,7 +219,7 @@ def finalize(
     deployment.outcome = outcome
     table.update_record(
         deployment.app,
-        record_key(deployment.requested_at, deployment.deployment_id),
+        record_key(deployment.order, deployment.deployment_id),
         {
             **progress_fields(deployment, now),
             "status": outcome.status,

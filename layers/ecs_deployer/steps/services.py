@@ -2,7 +2,9 @@
 
 Rolling back returns exactly the services this deployment changed to the revision each ran
 before. A service that ECS's circuit breaker already returned is followed, not fought; a
-service someone else has since deployed is left alone and reported.
+service someone else has since deployed is left alone and reported. Each service is rolled
+back on its own: one that is gone or refuses the update fails its own rollback, never the
+others'. A service this deployment never updated needs no rollback, whatever runs on it.
 """
 
 from __future__ import annotations
@@ -11,38 +13,56 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 
-from ecs_deployer.errors import ResourceNotFound, ServiceChanged
+from ecs_deployer.errors import DeployerError, ResourceNotFound, ServiceChanged
 from ecs_deployer.history import progress_fields, record_key
 from ecs_deployer.planning import forced_update
-from ecs_deployer.rollout import RolloutJudgement, judge_rollout
+from ecs_deployer.rollout import RolloutJudgement, judge_rollout, revision
 from ecs_deployer.state import ServiceRollback
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.rollout import ServiceSnapshot
-    from ecs_deployer.state import Deployment, ServiceState
+    from ecs_deployer.state import Deployment, ServiceRollout, ServiceState
 
 logger = Logger(child=True)
 _FAILED_ROLLOUTS = ("FAILED", "ROLLED_BACK_BY_ECS", "REPLACED", "TIMED_OUT")
 
 
-def _snapshots(deployment: Deployment, ecs: EcsGateway) -> dict[str, ServiceSnapshot]:
-    snapshots, missing = ecs.describe_services(
-        deployment.cluster, [service.name for service in deployment.services]
-    )
-    if missing:
-        raise ResourceNotFound(
-            f"service(s) {', '.join(missing)} vanished from cluster '{deployment.cluster}'"
-        )
-    return snapshots
+def _snapshots(
+    deployment: Deployment, ecs: EcsGateway, names: Sequence[str]
+) -> tuple[dict[str, ServiceSnapshot], dict[str, str]]:
+    """Snapshots of the named services that are still ACTIVE, and why each other one is not
+    (deleted, or being deleted: DeleteService drains a service, then makes it INACTIVE)."""
+    found, _ = ecs.describe_services(deployment.cluster, names) if names else ({}, [])
+    snapshots = {name: found[name] for name in names if name in found}
+    gone = {
+        name: f"no longer exists in cluster '{deployment.cluster}'"
+        for name in names
+        if name not in snapshots
+    }
+    for name, snapshot in list(snapshots.items()):
+        if snapshot.status != "ACTIVE":
+            state = "being deleted" if snapshot.status == "DRAINING" else "deleted"
+            gone[name] = f"is {snapshot.status} in cluster '{deployment.cluster}' ({state})"
+            del snapshots[name]
+    return snapshots, gone
+
+
+def _names(services: Sequence[ServiceRollout]) -> list[str]:
+    return [service.name for service in services]
 
 
 def update_services(
     deployment: Deployment, ecs: EcsGateway, table: DeploymentsTable, now: datetime
 ) -> Deployment:
-    snapshots = _snapshots(deployment, ecs)
+    snapshots, gone = _snapshots(deployment, ecs, _names(deployment.services))
+    if gone:
+        raise ResourceNotFound("; ".join(f"service '{name}' {why}" for name, why in gone.items()))
     moved = [
         f"'{service.name}' now runs {snapshots[service.name].task_definition}, "
         f"not {service.task_definition_before}"
@@ -54,7 +74,7 @@ def update_services(
         raise ServiceChanged("services changed since this deployment planned: " + "; ".join(moved))
     table.update_record(
         deployment.app,
-        record_key(deployment.requested_at, deployment.deployment_id),
+        record_key(deployment.order, deployment.deployment_id),
         {**progress_fields(deployment, now), "status": "IN_PROGRESS"},
     )
     for service in deployment.services:
@@ -105,8 +125,13 @@ def _timed_out(minutes: int, judgement: RolloutJudgement) -> str:
 
 def check_services(deployment: Deployment, ecs: EcsGateway, now: datetime) -> Deployment:
     rolling = [service for service in deployment.services if service.state == "IN_PROGRESS"]
-    snapshots = _snapshots(deployment, ecs) if rolling else {}
+    snapshots, gone = _snapshots(deployment, ecs, _names(rolling))
     for service in rolling:
+        if service.name in gone:
+            # Deleted under our rollout: a failure, never a success nor a crash.
+            service.state = "FAILED"
+            service.reason = f"{gone[service.name]} during the rollout"
+            continue
         state, judgement = _judge(
             snapshots[service.name],
             service.ecs_deployment_id,
@@ -134,23 +159,44 @@ def check_services(deployment: Deployment, ecs: EcsGateway, now: datetime) -> De
     return deployment
 
 
-def _start_rollback(
-    deployment: Deployment,
-    service_index: int,
-    snapshot: ServiceSnapshot,
-    ecs: EcsGateway,
-    now: datetime,
+def _left_alone(
+    service: ServiceRollout, situation: str, *, ours: bool, failure: str = "left alone"
 ) -> ServiceRollback:
-    service = deployment.services[service_index]
+    """A service in ``situation`` is not touched: our rollback fails if we had updated it;
+    a service this deployment never updated needs no rollback, whatever runs on it.
+
+    ``ecs_deployment_id`` is unset when UpdateServices failed (its Catch keeps the document
+    from before it ran); a service it did update is recognised by running our revision.
+    """
+    if not ours:
+        return ServiceRollback(
+            state="NOT_NEEDED",
+            reason=f"service '{service.name}' {situation}; never updated by this deployment",
+        )
+    return ServiceRollback(
+        state="FAILED", reason=f"service '{service.name}' {situation}: {failure}"
+    )
+
+
+def _rollback_without_update(
+    deployment: Deployment,
+    service: ServiceRollout,
+    snapshot: ServiceSnapshot | None,
+    gone: str | None,
+    now: datetime,
+) -> ServiceRollback | None:
+    """The rollback of a service that takes no UpdateService of ours; None: move it back."""
     before, after = service.task_definition_before, service.task_definition_after
-    primary = snapshot.primary
     if before is None or after is None or not service.changed:
         return ServiceRollback(
             state="NOT_NEEDED", reason="this deployment did not change its revision"
         )
-    if primary is not None and primary.task_definition == before:
-        if service.ecs_deployment_id is None:
-            return ServiceRollback(state="NOT_NEEDED", reason="never updated")
+    ours = service.ecs_deployment_id is not None
+    if snapshot is None:
+        why = gone or f"no longer exists in cluster '{deployment.cluster}'"
+        return _left_alone(service, why, ours=ours, failure="not rolled back")
+    primary = snapshot.primary
+    if primary is not None and primary.task_definition == before and ours:
         # ECS's circuit breaker is returning (or returned) it: follow that deployment.
         return ServiceRollback(
             ecs_deployment_id=primary.id,
@@ -158,40 +204,80 @@ def _start_rollback(
             state="IN_PROGRESS",
             reason="rolled back by ECS",
         )
+    if primary is not None and primary.task_definition == before:
+        return _left_alone(service, f"still runs {revision(before)}", ours=False)
     if primary is not None and primary.task_definition == after:
-        deployment_id = ecs.update_service(deployment.cluster, service.name, before, force=False)
-        return ServiceRollback(ecs_deployment_id=deployment_id, started_at=now, state="IN_PROGRESS")
-    running = primary.task_definition if primary else "nothing"
-    return ServiceRollback(
-        state="FAILED", reason=f"now runs {running}, deployed by someone else: left alone"
-    )
+        return None
+    running = revision(primary.task_definition) if primary else "nothing"
+    return _left_alone(service, f"now runs {running}, deployed by someone else", ours=ours)
+
+
+def _start_rollback(
+    deployment: Deployment,
+    service: ServiceRollout,
+    *,
+    snapshot: ServiceSnapshot | None,
+    gone: str | None,
+    ecs: EcsGateway,
+    now: datetime,
+) -> ServiceRollback:
+    rollback = _rollback_without_update(deployment, service, snapshot, gone, now)
+    if rollback is not None:
+        return rollback
+    before = service.task_definition_before or ""
+    try:
+        deployment_id = ecs.update_service(deployment.cluster, service.name, before, False)
+    except (ClientError, DeployerError) as exc:
+        # Refused for this service alone (deleted meanwhile, revision gone...): the others
+        # are still rolled back.
+        return ServiceRollback(
+            state="FAILED",
+            reason=f"service '{service.name}': UpdateService back to {revision(before)} "
+            f"failed: {exc}",
+        )
+    return ServiceRollback(ecs_deployment_id=deployment_id, started_at=now, state="IN_PROGRESS")
+
+
+def _progress(deployment: Deployment) -> None:
+    rolling = any(s.rollback and s.rollback.state == "IN_PROGRESS" for s in deployment.services)
+    deployment.progress = "WAIT" if rolling else "DONE"
 
 
 def start_rollback(
     deployment: Deployment, ecs: EcsGateway, table: DeploymentsTable, now: datetime
 ) -> Deployment:
-    snapshots = _snapshots(deployment, ecs)
-    for index, service in enumerate(deployment.services):
-        if service.rollback is None:
-            service.rollback = _start_rollback(deployment, index, snapshots[service.name], ecs, now)
-            logger.info(
-                "rollback", extra={"service": service.name, "state": service.rollback.state}
-            )
+    """Start every service's rollback; each that cannot be rolled back fails on its own."""
+    pending = [service for service in deployment.services if service.rollback is None]
+    snapshots, gone = _snapshots(deployment, ecs, _names(pending))
+    for service in pending:
+        service.rollback = _start_rollback(
+            deployment,
+            service,
+            snapshot=snapshots.get(service.name),
+            gone=gone.get(service.name),
+            ecs=ecs,
+            now=now,
+        )
+        logger.info("rollback", extra={"service": service.name, "state": service.rollback.state})
     table.update_record(
         deployment.app,
-        record_key(deployment.requested_at, deployment.deployment_id),
+        record_key(deployment.order, deployment.deployment_id),
         progress_fields(deployment, now),
     )
-    deployment.progress = "WAIT"
+    _progress(deployment)
     return deployment
 
 
 def check_rollback(deployment: Deployment, ecs: EcsGateway, now: datetime) -> Deployment:
     rolling = [s for s in deployment.services if s.rollback and s.rollback.state == "IN_PROGRESS"]
-    snapshots = _snapshots(deployment, ecs) if rolling else {}
+    snapshots, gone = _snapshots(deployment, ecs, _names(rolling))
     for service in rolling:
         rollback = service.rollback
         assert rollback is not None
+        if service.name in gone:
+            rollback.state = "FAILED"
+            rollback.reason = f"service '{service.name}' {gone[service.name]} during its rollback"
+            continue
         state, judgement = _judge(
             snapshots[service.name],
             rollback.ecs_deployment_id,
@@ -211,6 +297,5 @@ def check_rollback(deployment: Deployment, ecs: EcsGateway, now: datetime) -> De
         elif state != "IN_PROGRESS":
             rollback.state = "FAILED"
             rollback.reason = judgement.reason
-    still = any(s.rollback and s.rollback.state == "IN_PROGRESS" for s in deployment.services)
-    deployment.progress = "WAIT" if still else "DONE"
+    _progress(deployment)
     return deployment

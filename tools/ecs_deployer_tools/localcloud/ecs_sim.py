@@ -8,7 +8,10 @@ classes while installed, so code calling the real boto3 ECS API, in-process unde
   rollout IN_PROGRESS; the previous PRIMARY becomes ACTIVE. Each DescribeServices call that
   names a service is one "tick" of its PRIMARY deployment, which then completes, fails, is
   rolled back by the circuit breaker, or never stabilises, as the scenario's `RolloutFault`
-  for that service name says. Service events are written as ECS writes them.
+  for that service name says; or someone deletes the service mid-rollout (DRAINING, then
+  INACTIVE; UpdateService then answers ServiceNotActiveException, as ECS does). A fault
+  may also make UpdateService refuse the rollback to the original revision. Service events
+  are written as ECS writes them.
 * RunTask starts tasks PENDING, with one container per container definition. Each
   DescribeTasks call that names a task is one tick: PENDING -> RUNNING -> STOPPED, with the
   exit codes, stop code and reason of the scenario's `TaskFault` for the task's family.
@@ -81,6 +84,8 @@ _FAILED: Final = "FAILED"
 _PENDING: Final = "PENDING"
 _RUNNING: Final = "RUNNING"
 _STOPPED: Final = "STOPPED"
+_DRAINING: Final = "DRAINING"
+_INACTIVE: Final = "INACTIVE"
 _MAX_SERVICE_EVENTS: Final = 100  # ECS keeps the latest 100 service events
 _SIGKILL_EXIT_CODE: Final = 137
 _BREAKER_REASON: Final = "ECS deployment circuit breaker: tasks failed to start."
@@ -115,6 +120,9 @@ class RolloutOutcome(StrEnum):
     FAIL = "fail"  # circuit breaker without rollback: FAILED, stays PRIMARY
     AUTO_ROLLBACK = "auto_rollback"  # circuit breaker with rollback to the last completed one
     NEVER_STABLE = "never_stable"  # IN_PROGRESS for ever, failedTasks growing
+    # Someone runs DeleteService --force mid-rollout: DRAINING after `ticks`, INACTIVE the
+    # tick after, as ECS drains a deleted service before making it INACTIVE.
+    DELETED = "deleted"
 
 
 class TaskOutcome(StrEnum):
@@ -133,6 +141,9 @@ class RolloutFault:
     outcome: RolloutOutcome = RolloutOutcome.COMPLETE  # how the deployment ends
     ticks: int = 2  # DescribeServices calls until that outcome
     rollback_fails: bool = False  # also hit deployments back to the original task definition
+    # UpdateService back to the original task definition answers InvalidParameterException
+    # with this message (e.g. that revision was deregistered meanwhile).
+    rollback_error: str | None = None
 
     def __post_init__(self) -> None:
         if self.ticks < 1:
@@ -572,19 +583,24 @@ class EcsSimulation:
         state = self._adopt(backend, service) if service is not None else None
         if state is None:
             return original(backend, service_properties)
+        if service.status != _ACTIVE:
+            raise ECSException("ServiceNotActiveException", "Service was not ACTIVE.")
         request = dict(service_properties)
         # Popped so that moto does not rename the PRIMARY deployment in place.
         force = bool(request.pop("force_new_deployment", False))
         requested = request.get("task_definition")
-        updated = original(backend, request)  # validates, applies desiredCount and the rest
-        deployments = [dict(d) for d in service.deployments]
-        primary = _primary(deployments)
+        primary = _primary(list(service.deployments))
         assert primary is not None  # adopted services always have one
         target = (
             backend.describe_task_definition(requested).arn
             if requested
             else primary["taskDefinition"]
         )
+        self._refuse_rollback(service, state, target)
+        updated = original(backend, request)  # validates, applies desiredCount and the rest
+        deployments = [dict(d) for d in service.deployments]
+        primary = _primary(deployments)
+        assert primary is not None
         if force or target != primary["taskDefinition"]:
             deployments = self._with_new_deployment(service, state, deployments, target)
         else:
@@ -593,6 +609,14 @@ class EcsSimulation:
         service.task_definition = deployments[0]["taskDefinition"]
         _sync_counts(service)
         return updated
+
+    def _refuse_rollback(self, service: Any, state: _ServiceState, target: str) -> None:
+        """A `rollback_error` fault: UpdateService back to the original revision fails."""
+        fault = self.faults.services.get(service.name)
+        error = fault.rollback_error if fault is not None else None
+        returning = target == state.original_task_definition != service.task_definition
+        if error is not None and returning:
+            raise ECSException("InvalidParameterException", error)
 
     @staticmethod
     def _resize(primary: dict[str, Any], desired: int) -> None:
@@ -671,6 +695,8 @@ class EcsSimulation:
         events: list[str] = []
         if rollout.outcome is RolloutOutcome.COMPLETE:
             deployments = self._step_complete(service, state, deployments, rollout, events)
+        elif rollout.outcome is RolloutOutcome.DELETED:
+            self._step_deleted(service, deployments, rollout, events)
         else:
             deployments = self._step_failing(service, state, deployments, rollout, events)
         service.deployments = deployments
@@ -709,6 +735,23 @@ class EcsSimulation:
         events.append(f"{_label(service)} has reached a steady state.")
         state.last_completed = (deployment_id, primary["taskDefinition"])
         return [primary]  # the drained ACTIVE deployments are gone
+
+    @staticmethod
+    def _step_deleted(
+        service: Any, deployments: list[dict[str, Any]], rollout: _Rollout, events: list[str]
+    ) -> None:
+        if rollout.ticks < rollout.ticks_needed:
+            return  # still rolling out: nobody has deleted it yet
+        if service.status == _ACTIVE:
+            service.status = _DRAINING
+            service.desired_count = 0
+            events.append(f"{_label(service)} has begun draining connections on 0 tasks.")
+            for deployment in deployments:
+                deployment.update(desiredCount=0, pendingCount=0)
+            return
+        service.status = _INACTIVE
+        for deployment in deployments:
+            deployment.update(runningCount=0, pendingCount=0)
 
     def _step_failing(
         self,
