@@ -50,6 +50,7 @@ class ServiceRecord(BaseModel):
     name: str
     task_definition_before: str | None = None
     task_definition_after: str | None = None
+    images_before: dict[str, str] = {}  # container -> image: what an undo returns to
     state: str | None = None
 
 
@@ -78,6 +79,7 @@ class HistoryRecord(BaseModel):
     tag: str | None = None
     trigger: str = "manual"
     rollback_of: str | None = None
+    undoes: str | None = None
     event_id: str | None = None
     actor: str | None = None
     config_digest: str | None = None
@@ -104,6 +106,7 @@ def progress_fields(deployment: Deployment, now: datetime) -> dict[str, Any]:
                 name=service.name,
                 task_definition_before=service.task_definition_before,
                 task_definition_after=service.task_definition_after,
+                images_before=service.images_before,
                 state=service.rollback.state if service.rollback else service.state,
             ).model_dump()
             for service in deployment.services
@@ -137,6 +140,7 @@ def new_record(deployment: Deployment, now: datetime) -> HistoryRecord:
             "tag": image.tag,
             "trigger": deployment.trigger.kind,
             "rollback_of": deployment.rollback_of,
+            "undoes": deployment.undoes,
             "event_id": deployment.trigger.event_id,
             "actor": deployment.trigger.actor,
             "config_digest": deployment.config_digest,

@@ -16,6 +16,16 @@ class ImageRef(BaseModel):
     tag: str | None = None
     pushed_at: datetime | None = None  # ECR's imagePushedAt: orders pushes of one second
 
+    @classmethod
+    def from_uri(cls, uri: str) -> ImageRef:
+        """``<registry>/<repository>@<digest>`` or ``<registry>/<repository>[:<tag>]``."""
+        registry, _, path = uri.partition("/")
+        if "@" in path:
+            repository, _, digest = path.partition("@")
+            return cls(registry=registry, repository=repository, digest=digest)
+        repository, _, tag = path.partition(":")
+        return cls(registry=registry, repository=repository, tag=tag or "latest")
+
     @property
     def uri(self) -> str:
         """Pinned by digest whenever the digest is known: a tag can move, a digest cannot."""

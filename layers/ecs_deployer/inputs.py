@@ -67,7 +67,8 @@ class ManualRequest(BaseModel):
 
     With both a tag and a digest, the digest pins the image and the tag is recorded.
     ``{"app": ..., "rollback_to": DEPLOYMENT_ID}`` instead returns every service to the
-    exact revisions that earlier (successful) deployment left, running no one-off tasks.
+    exact revisions that earlier (successful) deployment left, running no one-off tasks;
+    ``{"app": ..., "undo": DEPLOYMENT_ID}`` to the revisions that ran before it.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -81,16 +82,23 @@ class ManualRequest(BaseModel):
     force: StrictBool = False
     poll_seconds: PollSeconds | None = None
     rollback_to: DeploymentId | None = None
+    undo: DeploymentId | None = None
     trigger: Trigger = Trigger()
 
     @model_validator(mode="after")
     def _image_named(self) -> Self:
         image = self.image_tag is not None or self.image_digest is not None
-        if self.rollback_to is not None and image:
-            raise ValueError("rollback_to restores an earlier deployment's image: give no image")
-        if self.rollback_to is None and not image:
-            raise ValueError("give image_tag or image_digest (or rollback_to)")
+        if self.rollback_to is not None and self.undo is not None:
+            raise ValueError("give rollback_to or undo, not both")
+        if self.is_rollback and image:
+            raise ValueError("a rollback restores an earlier deployment's image: give no image")
+        if not self.is_rollback and not image:
+            raise ValueError("give image_tag or image_digest (or rollback_to, or undo)")
         return self
+
+    @property
+    def is_rollback(self) -> bool:
+        return self.rollback_to is not None or self.undo is not None
 
 
 ExecutionInput = EcrImageActionEvent | ManualRequest

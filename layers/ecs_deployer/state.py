@@ -126,6 +126,7 @@ class Deployment(_Doc):
     options: Options
     trigger: Trigger
     rollback_of: str | None = None  # the earlier deployment whose revisions this restores
+    undoes: str | None = None  # the earlier deployment whose previous revisions this restores
     requested_at: datetime  # when the image was pushed (or the request made)
     order: str  # locking.deployment_order(): orders the app's deployments, ties included
     services: list[ServiceRollout]
@@ -137,6 +138,11 @@ class Deployment(_Doc):
     rollback_error: Failure | None = None  # the rollback itself failed (kept apart from failure)
     finalize_error: Failure | None = None  # Finalize failed after its retries
     outcome: Outcome | None = None
+
+    @property
+    def is_rollback(self) -> bool:
+        """An operator asked for this exact earlier state: it runs however old it is."""
+        return self.rollback_of is not None or self.undoes is not None
 
     @property
     def cluster(self) -> str:

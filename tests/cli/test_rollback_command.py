@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ecs_deployer_tools.demo import runner, sample_app
 from ecs_deployer_tools.operator.configs import push_config
-from tests.cli.conftest import deploy, no_traceback
+from tests.cli.conftest import deploy, local_cloud, no_traceback
 
 if TYPE_CHECKING:
     from tests.cli.conftest import Local
@@ -23,10 +23,10 @@ def test_rollback_returns_to_the_previous_deployment_then_to_a_named_one(local: 
     first, second = deploy(local, "build-1"), deploy(local, "build-2")
     assert local.running() == _left(second)
 
-    # Without --to: the newest success that left other revisions than run now.
+    # Without --to: undo the newest success, back to the revisions it replaced.
     result = local.run("rollback", "shop")
     assert result.exit_code == 0, result.output
-    assert f"returning shop to {first['name']}" in result.stdout
+    assert f"undoing {second['name']}" in result.stdout
     assert "RegisterTaskDefinitions" in result.stdout
     assert "RunPreTasks" not in result.stdout  # a rollback runs no one-off tasks
     assert local.running() == _left(first)
@@ -58,7 +58,27 @@ def test_rollback_needs_an_earlier_deployment_to_return_to(local: Local) -> None
     push_config(local.cloud.client("ssm"), runner.CONFIG_PREFIX, "fresh", never_deployed)
     result = local.run("rollback", "fresh")
     no_traceback(result)
-    assert "nothing to roll back to" in result.stderr
+    assert "no successful deployment" in result.stderr
+    assert "nothing to roll back" in result.stderr
     unknown = local.run("rollback", "nope")
     no_traceback(unknown)
     assert "no config for app 'nope'" in unknown.stderr
+
+
+def test_rollback_right_after_the_first_deployment_undoes_it() -> None:
+    with local_cloud() as local:
+        _undo_the_first_deployment(local)
+
+
+def _undo_the_first_deployment(local: Local) -> None:
+    before = local.running()
+    first = deploy(local, "build-1")
+    assert local.running() != before
+    code, plan = local.json("plan", "shop", "--rollback")
+    assert code == 0
+    assert {s["name"]: s["current"] for s in plan["services"]} == _left(first)
+    code, outcome = local.json("rollback", "shop")
+    assert (code, outcome["status"]) == (0, "SUCCEEDED")
+    assert local.running() == before
+    undo = next(r for r in local.table.history("shop") if r.deployment_id == outcome["name"])
+    assert (undo.trigger, undo.undoes) == ("rollback", first["name"])

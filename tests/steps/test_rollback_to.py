@@ -132,3 +132,40 @@ def test_only_a_successful_known_deployment_can_be_returned_to(
     )
     assert isinstance(both, Rejected)
     assert both.outcome.error == "InputError"
+
+
+def test_undo_after_the_first_deployment_returns_to_the_revisions_before_it(
+    seeded: sample_app.SeededApp,
+    deps: ResolveDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+) -> None:
+    simulate()
+    push("v2.0.0")
+    first = _deploy({"app": "shop", "image_tag": "v2.0.0", **NO_TASKS}, "first", deps, ecs, table)
+    before = {s.name: s.task_definition_before for s in first.services}
+    assert all(arn and arn.endswith(":1") for arn in before.values())
+
+    undo = _deploy({"app": "shop", "undo": "first"}, "undo", deps, ecs, table)
+    assert undo.outcome is not None
+    assert undo.outcome.status == "SUCCEEDED"
+    assert (undo.trigger.kind, undo.undoes, undo.rollback_of) == ("rollback", "first", None)
+    assert not undo.pre_tasks
+    assert not undo.post_tasks
+    running, _ = ecs.describe_services(seeded.cluster, list(before))
+    assert {name: snapshot.task_definition for name, snapshot in running.items()} == before
+    # The image it returns to is the one the services ran before, not the undone push's.
+    assert undo.image.uri == first.services[0].images_before["app"]
+    record = table.find_record("shop", "undo")
+    assert record is not None
+    assert (record.status, record.undoes, record.image) == ("SUCCEEDED", "first", undo.image.uri)
+
+
+def test_only_a_successful_deployment_can_be_undone(
+    seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable
+) -> None:
+    result = resolve({"app": "shop", "undo": "nonexistent"}, context("undo"), deps, STARTED)
+    assert isinstance(result, Rejected)
+    assert result.outcome.error == "InputError"
+    assert "undo: app 'shop' has no deployment 'nonexistent'" in (result.outcome.cause or "")

@@ -56,7 +56,7 @@ def test_manual_inputs() -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"app": "shop"}, "give image_tag or image_digest (or rollback_to)"),
+        ({"app": "shop"}, "give image_tag or image_digest (or rollback_to, or undo)"),
         ({"app": "shop", "image_tag": "v1", "forse": True}, "forse: unknown field"),
         (
             {"app": "shop", "image_tag": "v1", "force": "yes"},

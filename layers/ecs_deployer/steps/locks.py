@@ -48,7 +48,7 @@ def lock_entry(deployment: Deployment, now: datetime) -> LockEntry:
         order=deployment.order,
         image=deployment.image.uri,
         expires_at=int(now.timestamp()) + lock_lifetime_seconds(deployment),
-        rollback=deployment.rollback_of is not None,
+        rollback=deployment.is_rollback,
     )
 
 

@@ -245,31 +245,34 @@ def _repository(request: ManualRequest, loaded: LoadedConfig) -> str:
 def _rollback_target(
     request: ManualRequest, config: AppConfig, table: DeploymentsTable
 ) -> tuple[ImageRef, dict[str, str]]:
-    """The image and per-service revisions of the deployment ``rollback_to`` names."""
-    wanted = request.rollback_to or ""
+    """The image and per-service revisions a rollback returns to: those the deployment
+    ``rollback_to`` names left, or those that ran before the deployment ``undo`` names."""
+    key = "rollback_to" if request.rollback_to is not None else "undo"
+    wanted = request.rollback_to or request.undo or ""
     record = table.find_record(request.app, wanted)
     if record is None:
         problem = f"app '{request.app}' has no deployment '{wanted}'"
-        raise InputError("invalid manual input", [FieldError("rollback_to", problem)])
+        raise InputError("invalid manual input", [FieldError(key, problem)])
     if record.status != "SUCCEEDED" or record.image is None:
-        problem = f"deployment '{wanted}' ended {record.status}: only a success can be returned to"
-        raise InputError("invalid manual input", [FieldError("rollback_to", problem)])
-    revisions = {
-        s.name: s.task_definition_after for s in record.services if s.task_definition_after
-    }
-    missing = [service.name for service in config.services if service.name not in revisions]
+        problem = f"deployment '{wanted}' ended {record.status}: only a success can be " + (
+            "returned to" if key == "rollback_to" else "undone"
+        )
+        raise InputError("invalid manual input", [FieldError(key, problem)])
+    if key == "rollback_to":
+        revisions = {s.name: s.task_definition_after for s in record.services}
+        image = ImageRef.from_uri(record.image).model_copy(update={"tag": record.tag})
+    else:
+        revisions = {s.name: s.task_definition_before for s in record.services}
+        images = [image for s in record.services for image in s.images_before.values()]
+        image = ImageRef.from_uri(images[0] if images else record.image)
+    found = {name: revision for name, revision in revisions.items() if revision}
+    missing = [service.name for service in config.services if service.name not in found]
     if missing:
         problem = f"{', '.join(missing)} not part of deployment '{wanted}'"
         raise ConfigError(
             f"cannot return app '{request.app}' to '{wanted}'", [FieldError("services", problem)]
         )
-    image = ImageRef(
-        registry=record.image.split("/", 1)[0],
-        repository=record.repository or "",
-        digest=record.digest,
-        tag=record.tag,
-    )
-    return image, revisions
+    return image, found
 
 
 def prepare(request: ManualRequest, context: ExecutionContext, deps: ResolveDeps) -> Deployment:
@@ -289,7 +292,7 @@ def prepare(request: ManualRequest, context: ExecutionContext, deps: ResolveDeps
             ],
         )
     revisions: dict[str, str] = {}
-    if request.rollback_to is not None:
+    if request.is_rollback:
         image, revisions = _rollback_target(request, config, deps.table)
     else:
         image = deps.ecr.resolve(
@@ -300,10 +303,10 @@ def prepare(request: ManualRequest, context: ExecutionContext, deps: ResolveDeps
         state = "does not exist" if status is None else f"is {status}"
         raise ResourceNotFound(f"cluster '{config.cluster}' {state}")
     # A rollback runs no one-off tasks: migrations do not run backwards.
-    skip_pre = request.skip_pre_tasks or request.rollback_to is not None
-    skip_post = request.skip_post_tasks or request.rollback_to is not None
+    skip_pre = request.skip_pre_tasks or request.is_rollback
+    skip_post = request.skip_post_tasks or request.is_rollback
     trigger = request.trigger
-    if request.rollback_to is not None and trigger.kind == "manual":
+    if request.is_rollback and trigger.kind == "manual":
         trigger = trigger.model_copy(update={"kind": "rollback"})
     return Deployment(
         deployment_id=context.Name,
@@ -320,6 +323,7 @@ def prepare(request: ManualRequest, context: ExecutionContext, deps: ResolveDeps
         ),
         trigger=trigger,
         rollback_of=request.rollback_to,
+        undoes=request.undo,
         requested_at=request.trigger.pushed_at or context.StartTime,
         order=_order(request, context, image),
         services=[
@@ -366,6 +370,7 @@ def _record_rejection(
         tag=request.image_tag,
         trigger=request.trigger.kind,
         rollback_of=request.rollback_to,
+        undoes=request.undo,
         event_id=request.trigger.event_id,
         actor=request.trigger.actor,
         requested_at=iso(requested_at),

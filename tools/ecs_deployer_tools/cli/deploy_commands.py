@@ -125,8 +125,8 @@ def rollback(
         str | None,
         typer.Option(
             "--to",
-            help="The deployment id (execution name) to return to; default: the newest "
-            "successful deployment whose revisions differ from what the services run now.",
+            help="The deployment id (execution name) whose revisions to return to; default: "
+            "undo the newest successful deployment (return to the revisions it replaced).",
         ),
     ] = None,
     no_wait: NoWaitOption = False,
@@ -137,7 +137,7 @@ def rollback(
     stack: StackOption = None,
     state_machine_arn: StateMachineOption = None,
 ) -> None:
-    """Return an app's services to the exact revisions an earlier deployment left.
+    """Undo an app's newest successful deployment, or return to an earlier one's revisions.
 
     Runs through the state machine (locked and recorded; no one-off tasks) and is followed
     like deploy. Exit 0 only when the rollback SUCCEEDED.
@@ -148,10 +148,14 @@ def rollback(
     with user_errors():
         deployer = connect(profile, region, endpoint_url, stack, state_machine_arn)
         if to is None:
-            target = default_rollback_target(deployer, app)
-            to = target.deployment_id
+            undone = default_rollback_target(deployer, app)
             if not as_json:
-                image = short_image(target.image or "")
-                console.print(f"returning {app} to {to} ({image}, {target.requested_at})")
-        request = manual_request(app, rollback_to=to)
+                image = short_image(undone.image or "")
+                console.print(
+                    f"undoing {undone.deployment_id} ({image}, {undone.requested_at}): "
+                    f"returning {app} to the revisions that ran before it"
+                )
+            request = manual_request(app, undo=undone.deployment_id)
+        else:
+            request = manual_request(app, rollback_to=to)
         _start_and_follow(deployer, request, no_wait=no_wait, as_json=as_json)

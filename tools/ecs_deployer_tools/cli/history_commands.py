@@ -48,6 +48,8 @@ def _trigger(record: HistoryRecord) -> str:
     trigger = record.trigger
     if record.rollback_of:
         trigger += f" to {record.rollback_of}"
+    if record.undoes:
+        trigger += f" undoing {record.undoes}"
     if record.actor:
         trigger += f" by {record.actor.rsplit('/', 1)[-1]}"
     return trigger

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.markup import escape
 
 from ecs_deployer.taskdef import Change
@@ -27,6 +28,7 @@ from ecs_deployer_tools.cli.live import short
 from ecs_deployer_tools.cli.output import console, emit_json
 from ecs_deployer_tools.operator.dry_run import DryRun, dry_run
 from ecs_deployer_tools.operator.executions import manual_request
+from ecs_deployer_tools.operator.records import default_rollback_target
 
 
 def _value(value: Any) -> str:
@@ -50,9 +52,11 @@ def _print_changes(changes: list[Change], registers: bool) -> None:
         )
 
 
-def _print_plan(plan: DryRun) -> None:
+def _print_plan(plan: DryRun, what: str) -> None:
     tag = f" (tag {plan.tag})" if plan.tag else ""
-    console.print(f"[bold]plan[/] for {plan.app} on cluster {plan.cluster}: {plan.image}{tag}")
+    console.print(
+        f"[bold]plan[/] {escape(what)} for {plan.app} on cluster {plan.cluster}: {plan.image}{tag}"
+    )
     for service in plan.services:
         console.print(f"  service [bold]{service.name}[/], running {short(service.current)}")
         _print_changes(service.changes, service.registers)
@@ -77,25 +81,44 @@ def plan(
     tag: TagOption = None,
     digest: DigestOption = None,
     repository: RepositoryOption = None,
+    rollback: Annotated[
+        bool,
+        typer.Option(
+            "--rollback", help="Plan what `ecs-deployer rollback` would change (with --to)."
+        ),
+    ] = False,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", help="With --rollback: the deployment whose revisions to return to."),
+    ] = None,
     as_json: JsonOption = False,
     profile: ProfileOption = None,
     region: RegionOption = None,
     endpoint_url: EndpointOption = None,
     stack: StackOption = None,
 ) -> None:
-    """Show what deploying an image would register, update and run: a dry run.
+    """Show what deploying an image (or a rollback) would register, update and run.
 
     Checks the request as the deployer does (config, cluster, image, services, families,
     containers) and diffs each task definition against the one it would replace.
 
-    Example: [bold]ecs-deployer plan shop --tag v1.4.2[/]
+    Examples: [bold]ecs-deployer plan shop --tag v1.4.2[/], [bold]ecs-deployer plan shop
+    --rollback[/]
     """
-    require_image(tag, digest)
+    if not rollback:
+        require_image(tag, digest)
     with user_errors():
         deployer = connect(profile, region, endpoint_url, stack)
-        request = manual_request(app, tag=tag, digest=digest, repository=repository)
+        if not rollback:
+            request = manual_request(app, tag=tag, digest=digest, repository=repository)
+            what = "deploy"
+        elif to is not None:
+            request, what = manual_request(app, rollback_to=to), f"rollback to {to}"
+        else:
+            undone = default_rollback_target(deployer, app).deployment_id
+            request, what = manual_request(app, undo=undone), f"rollback undoing {undone}"
         result = dry_run(deployer, request, datetime.now(UTC))
     if as_json:
         emit_json(result.to_json())
     else:
-        _print_plan(result)
+        _print_plan(result, what)

@@ -31,6 +31,7 @@ def manual_request(
     skip_post_tasks: bool = False,
     force: bool = False,
     rollback_to: str | None = None,
+    undo: str | None = None,
 ) -> ManualRequest:
     """The manual input, validated as the Resolve step will; only what was asked is set."""
     values = {
@@ -39,6 +40,7 @@ def manual_request(
         "image_digest": digest,
         "repository": repository,
         "rollback_to": rollback_to,
+        "undo": undo,
     }
     flags = {"skip_pre_tasks": skip_pre_tasks, "skip_post_tasks": skip_post_tasks, "force": force}
     document: dict[str, Any] = {key: value for key, value in values.items() if value is not None}
@@ -52,7 +54,7 @@ def manual_request(
 def execution_name(request: ManualRequest, now: datetime) -> str:
     """``<app>-manual|rollback-<UTC time>-<4 hex>``: readable, unique, at most 70 characters
     (apps have at most 40) of [A-Za-z0-9_-], as execution names must be."""
-    kind = "rollback" if request.rollback_to else "manual"
+    kind = "rollback" if request.is_rollback else "manual"
     return f"{request.app}-{kind}-{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
 
@@ -71,7 +73,7 @@ def start_execution(
 ) -> StartedExecution:
     """Start ``request`` on behalf of ``actor`` (recorded in the deployment's history)."""
     # "rollback" from the start: a rollback the Resolve step rejects is recorded as one.
-    kind = "rollback" if request.rollback_to else "manual"
+    kind = "rollback" if request.is_rollback else "manual"
     trigger = Trigger(kind=kind, actor=actor[:_MAX_ACTOR])
     request = request.model_copy(update={"trigger": trigger})
     name = execution_name(request, now)

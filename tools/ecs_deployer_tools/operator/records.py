@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 from ecs_deployer_tools.operator.aws import OperatorError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
 
     from ecs_deployer.aws.stepfunctions import Executions
     from ecs_deployer.history import HistoryRecord
     from ecs_deployer_tools.operator.stack import Deployer
 
-ROLLBACK_CANDIDATES = 100  # how far back `rollback` looks for a deployment to return to
+ROLLBACK_CANDIDATES = 100  # how far back `rollback` looks for a deployment to undo
 
 
 @dataclass(frozen=True)
@@ -83,32 +83,12 @@ def app_statuses(shown: Iterable[ShownRecord]) -> list[AppStatus]:
     return statuses
 
 
-def rollback_target(
-    records: Iterable[HistoryRecord], running: Mapping[str, str | None]
-) -> HistoryRecord | None:
-    """The newest successful deployment that left services on other revisions than they run
-    now (``running``: service → revision), i.e. the one a rollback would change things for."""
-    for record in records:
-        if record.status != "SUCCEEDED" or record.image is None:
-            continue
-        left = {s.name: s.task_definition_after for s in record.services}
-        if any(left.get(service) != revision for service, revision in running.items()):
-            return record
-    return None
-
-
 def default_rollback_target(deployer: Deployer, app: str) -> HistoryRecord:
-    """What ``rollback APP`` returns to without ``--to``."""
-    config = deployer.configs.load(app).config
-    names = [service.name for service in config.services]
-    snapshots, _ = deployer.ecs.describe_services(config.cluster, names)
-    running = {
-        name: snapshots[name].task_definition if name in snapshots else None for name in names
-    }
-    target = rollback_target(deployer.table.history(app, ROLLBACK_CANDIDATES), running)
-    if target is None:
-        raise OperatorError(
-            f"app '{app}' has no successful deployment (of its last {ROLLBACK_CANDIDATES}) that "
-            "left its services on other revisions than they run now: nothing to roll back to"
-        )
-    return target
+    """What ``rollback APP`` undoes without ``--to``: the newest successful deployment."""
+    for record in deployer.table.history(app, ROLLBACK_CANDIDATES):
+        if record.status == "SUCCEEDED":
+            return record
+    raise OperatorError(
+        f"app '{app}' has no successful deployment (of its last {ROLLBACK_CANDIDATES}) "
+        "to undo: nothing to roll back"
+    )
