@@ -112,6 +112,7 @@ class Outcome(_Doc):
     status: DeploymentStatus
     error: str | None = None
     cause: str | None = None
+    message: str | None = None  # a success's note: why it was SUPERSEDED
     summary: dict[str, Any] = {}
 
 

@@ -146,7 +146,8 @@ def _outcome(deployment: Deployment, running: dict[str, str | None]) -> Outcome:
     status = _status(deployment)
     details = summary(deployment, running)
     if deployment.failure is None:
-        return Outcome(status=status, summary=details)
+        # SUPERSEDED: which newer image and deployment took over; nothing was changed.
+        return Outcome(status=status, message=deployment.lock.reason, summary=details)
     original = deployment.failure.error
     error = original if original in NAMED_ERRORS else "DeploymentError"
     if status == "ROLLBACK_FAILED":
@@ -227,7 +228,7 @@ def finalize(
             "error": deployment.failure.error if deployment.failure else None,
             "cause": failure_message(deployment.failure.error, deployment.failure.cause)
             if deployment.failure
-            else None,
+            else outcome.message,
         },
     )
     locks.release(deployment, table, now)

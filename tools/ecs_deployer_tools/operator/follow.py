@@ -119,7 +119,8 @@ def execution_outcome(described: DescribeExecutionOutputTypeDef) -> ExecutionOut
             name,
             state,
             status=str(output.get("status", state)),
-            message=output.get("reason"),  # why an ECR push was ignored
+            # Why an ECR push was ignored, or why a deployment was superseded.
+            message=output.get("reason") or output.get("message"),
             summary=output.get("summary") or {},
         )
     if state != "FAILED":
