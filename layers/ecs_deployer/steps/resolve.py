@@ -160,7 +160,9 @@ def resolve(
     try:
         deployment = prepare(request, context, deps)
     except DeployerError as exc:
-        _record_rejection(request, context, exc, deps.table, now)
+        record_failed_request(
+            request, context, deps.table, now, error=exc.error_name, message=str(exc)
+        )
         return Rejected.of(exc)
     deps.table.create_record(
         record_key(deployment.order, deployment.deployment_id), new_record(deployment, now)
@@ -351,14 +353,18 @@ def _order(request: ManualRequest, context: ExecutionContext, image: ImageRef | 
     return deployment_order(started, started, context.Name)
 
 
-def _record_rejection(
+def record_failed_request(
     request: ManualRequest,
     context: ExecutionContext,
-    exc: DeployerError,
     table: DeploymentsTable,
     now: datetime,
+    *,
+    error: str,
+    message: str,
 ) -> None:
-    """A request for a known app that cannot proceed is still a deployment on record."""
+    """A request for a known app that cannot proceed is still a deployment on record: FAILED,
+    having changed nothing. Also used when an execution ended before its Resolve finished
+    (see steps/close.py)."""
     requested_at = request.trigger.pushed_at or context.StartTime
     record = HistoryRecord(
         app=request.app,
@@ -377,7 +383,7 @@ def _record_rejection(
         order=_order(request, context, None),
         finished_at=iso(now),
         updated_at=iso(now),
-        error=exc.error_name,
-        cause=str(exc),
+        error=error,
+        cause=message,
     )
     table.create_record(record_key(record.order, context.Name), record)
