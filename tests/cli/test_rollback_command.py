@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ecs_deployer_tools.demo import runner, sample_app
 from ecs_deployer_tools.operator.configs import push_config
-from tests.cli.conftest import deploy, local_cloud, no_traceback
+from tests.cli.conftest import deploy, no_traceback
 
 if TYPE_CHECKING:
     from tests.cli.conftest import Local
@@ -63,22 +63,3 @@ def test_rollback_needs_an_earlier_deployment_to_return_to(local: Local) -> None
     unknown = local.run("rollback", "nope")
     no_traceback(unknown)
     assert "no config for app 'nope'" in unknown.stderr
-
-
-def test_rollback_right_after_the_first_deployment_undoes_it() -> None:
-    with local_cloud() as local:
-        _undo_the_first_deployment(local)
-
-
-def _undo_the_first_deployment(local: Local) -> None:
-    before = local.running()
-    first = deploy(local, "build-1")
-    assert local.running() != before
-    code, plan = local.json("plan", "shop", "--rollback")
-    assert code == 0
-    assert {s["name"]: s["current"] for s in plan["services"]} == _left(first)
-    code, outcome = local.json("rollback", "shop")
-    assert (code, outcome["status"]) == (0, "SUCCEEDED")
-    assert local.running() == before
-    undo = next(r for r in local.table.history("shop") if r.deployment_id == outcome["name"])
-    assert (undo.trigger, undo.undoes) == ("rollback", first["name"])

@@ -85,6 +85,7 @@ def app_statuses(shown: Iterable[ShownRecord]) -> list[AppStatus]:
 
 def default_rollback_target(deployer: Deployer, app: str) -> HistoryRecord:
     """What ``rollback APP`` undoes without ``--to``: the newest successful deployment."""
+    deployer.configs.load(app)  # an unknown app is named as such
     for record in deployer.table.history(app, ROLLBACK_CANDIDATES):
         if record.status == "SUCCEEDED":
             return record
