@@ -25,7 +25,8 @@ ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 STACK_NAME = "ecs-deployer"
 
-FUNCTION_DIRS = {
+# The state machine's steps, each invoked by it.
+STEP_FUNCTION_DIRS = {
     "ResolveFunction": "resolve",
     "LockFunction": "lock",
     "RegisterTaskDefinitionsFunction": "register_task_definitions",
@@ -35,6 +36,8 @@ FUNCTION_DIRS = {
     "CheckServicesFunction": "check_services",
     "FinalizeFunction": "finalize",
 }
+# Every function: the steps, and the one an ended execution's status-change event invokes.
+FUNCTION_DIRS = {**STEP_FUNCTION_DIRS, "CloseExecutionFunction": "close_execution"}
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 

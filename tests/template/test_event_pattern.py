@@ -24,17 +24,12 @@ REPOSITORIES = "shop,team/shop-worker"
 
 
 def rule_pattern(transformed: dict[str, Any], tag_prefix: str) -> EventPattern:
-    rules = [
-        resource
-        for resource in transformed["Resources"].values()
-        if resource["Type"] == "AWS::Events::Rule"
-    ]
-    assert len(rules) == 1
+    rule = transformed["Resources"]["DeployStateMachineEcrPush"]
     resolver = Resolver(
         transformed,
         {"ClusterNames": "blue", "RepositoryNames": REPOSITORIES, "TagPrefix": tag_prefix},
     )
-    pattern = resolver.resolve(rules[0]["Properties"]["EventPattern"])
+    pattern = resolver.resolve(rule["Properties"]["EventPattern"])
     return EventPattern.load(json.dumps(pattern))
 
 

@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.template.cfn import ACCOUNT_ID, FUNCTION_DIRS, REGION, STACK_NAME, Resolver
+from tests.template.cfn import (
+    ACCOUNT_ID,
+    FUNCTION_DIRS,
+    REGION,
+    STACK_NAME,
+    STEP_FUNCTION_DIRS,
+    Resolver,
+)
 from tests.template.iam import Statement, is_allowed, role_statements
 
 PARAMETERS = {"ClusterNames": "blue,green", "RepositoryNames": "shop,team/api"}
@@ -154,11 +161,17 @@ def test_ssm_only_under_the_config_prefix(transformed: dict[str, Any]) -> None:
         if any(action.startswith("ssm:") for action in statement.actions)
     ]
 
-    assert [statement.role for statement in ssm] == [role_of("ResolveFunction")]
-    assert set(ssm[0].resources) == {
-        arn("ssm", "parameter/team/apps"),
-        arn("ssm", "parameter/team/apps/*"),
-    }
+    # Resolve reads configs; so does closing a push whose dispatch failed (to know its apps).
+    assert sorted(statement.role for statement in ssm) == [
+        role_of("CloseExecutionFunction"),
+        role_of("ResolveFunction"),
+    ]
+    for statement in ssm:
+        assert set(statement.resources) == {
+            arn("ssm", "parameter/team/apps"),
+            arn("ssm", "parameter/team/apps/*"),
+        }
+        assert all(action.startswith("ssm:GetParameter") for action in statement.actions)
 
 
 def task(cluster: str, region: str = REGION) -> str:
@@ -174,6 +187,9 @@ def cluster_arn(cluster: str) -> str:
 
 
 TASK_DEFINITION = arn("ecs", "task-definition/web:7")
+STATE_MACHINE = arn("states", f"stateMachine:{STACK_NAME}-deploy")
+OWN_EXECUTION = arn("states", f"execution:{STACK_NAME}-deploy:shop-0123abcd")
+OTHER_EXECUTION = arn("states", "execution:billing-pipeline:run-1")
 TASK_ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/shop-task"
 
 # (function, action, resource, request context, allowed)
@@ -392,6 +408,36 @@ CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
     ("FinalizeFunction", "ecs:DescribeServices", service("blue"), IN_REGION, True),
     ("FinalizeFunction", "ecs:UpdateService", service("blue"), IN_REGION, False),
     ("FinalizeFunction", "ecs:RegisterTaskDefinition", TASK_DEFINITION, {}, False),
+    # close_execution: reads its own state machine's executions, closes records, releases
+    # locks, reads configs and what services run; changes nothing in ECS.
+    ("CloseExecutionFunction", "states:GetExecutionHistory", OWN_EXECUTION, {}, True),
+    ("CloseExecutionFunction", "states:DescribeExecution", OWN_EXECUTION, {}, True),
+    ("CloseExecutionFunction", "states:GetExecutionHistory", OTHER_EXECUTION, {}, False),
+    ("CloseExecutionFunction", "states:StopExecution", OWN_EXECUTION, {}, False),
+    ("CloseExecutionFunction", "states:StartExecution", STATE_MACHINE, {}, False),
+    ("CloseExecutionFunction", "dynamodb:UpdateItem", TABLE, {}, True),
+    ("CloseExecutionFunction", "dynamodb:PutItem", TABLE, {}, True),
+    ("CloseExecutionFunction", "dynamodb:Query", TABLE, {}, True),
+    ("CloseExecutionFunction", "dynamodb:DeleteItem", TABLE, {}, False),
+    ("CloseExecutionFunction", "dynamodb:Scan", TABLE, {}, False),
+    (
+        "CloseExecutionFunction",
+        "ssm:GetParametersByPath",
+        arn("ssm", "parameter/ecs-deployer/apps"),
+        {},
+        True,
+    ),
+    (
+        "CloseExecutionFunction",
+        "ssm:PutParameter",
+        arn("ssm", "parameter/ecs-deployer/apps/shop"),
+        {},
+        False,
+    ),
+    ("CloseExecutionFunction", "ecs:DescribeServices", service("blue"), IN_REGION, True),
+    ("CloseExecutionFunction", "ecs:DescribeServices", service("red"), IN_REGION, False),
+    ("CloseExecutionFunction", "ecs:UpdateService", service("blue"), IN_REGION, False),
+    ("CloseExecutionFunction", "ecs:StopTask", task("blue"), IN_REGION, False),
 ]
 
 
@@ -413,9 +459,6 @@ def test_function_permissions(
     assert is_allowed(statements, role_of(function), action, resource, context) is allowed
 
 
-STATE_MACHINE = arn("states", f"stateMachine:{STACK_NAME}-deploy")
-
-
 @pytest.mark.parametrize(
     ("action", "resource", "allowed"),
     [
@@ -435,8 +478,8 @@ def test_state_machine_permissions(
     assert is_allowed(statements, "DeployStateMachineRole", action, resource) is allowed
 
 
-def test_state_machine_invokes_each_function(statements: list[Statement]) -> None:
-    for function in FUNCTION_DIRS:
+def test_state_machine_invokes_each_step(statements: list[Statement]) -> None:
+    for function in STEP_FUNCTION_DIRS:
         function_arn = arn("lambda", f"function:<Ref {function}>")
         assert is_allowed(
             statements, "DeployStateMachineRole", "lambda:InvokeFunction", function_arn

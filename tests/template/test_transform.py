@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.template.cfn import FUNCTION_DIRS, STACK_NAME, Resolver
+from tests.template.cfn import FUNCTION_DIRS, STACK_NAME, STEP_FUNCTION_DIRS, Resolver
 
 PARAMETERS = {"ClusterNames": "blue,green", "RepositoryNames": "shop"}
 
@@ -20,7 +20,7 @@ def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str,
     }
 
 
-def test_transform_yields_the_eight_functions(transformed: dict[str, Any]) -> None:
+def test_transform_yields_every_function(transformed: dict[str, Any]) -> None:
     functions = resources_of_type(transformed, "AWS::Lambda::Function")
 
     assert set(functions) == set(FUNCTION_DIRS)
@@ -119,7 +119,7 @@ def test_state_machine(transformed: dict[str, Any]) -> None:
     ]
     assert machine["DefinitionSubstitutions"] == {
         "Partition": "aws",
-        **{f"{function}Arn": f"<{function}.Arn>" for function in FUNCTION_DIRS},
+        **{f"{function}Arn": f"<{function}.Arn>" for function in STEP_FUNCTION_DIRS},
     }
 
 
@@ -145,7 +145,7 @@ def test_outputs(transformed: dict[str, Any]) -> None:
 
 
 def test_ecr_rule_retries_into_a_dead_letter_queue(transformed: dict[str, Any]) -> None:
-    (rule,) = resources_of_type(transformed, "AWS::Events::Rule").values()
+    rule = transformed["Resources"]["DeployStateMachineEcrPush"]
     (target,) = rule["Properties"]["Targets"]
     queue = transformed["Resources"]["EcrPushDeadLetterQueue"]
     policy = Resolver(transformed, PARAMETERS).resolve(

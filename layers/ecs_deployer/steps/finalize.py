@@ -192,7 +192,7 @@ def prune_revisions(deployment: Deployment, ecs: EcsGateway) -> list[str]:
     return deregistered
 
 
-def _running_revisions(deployment: Deployment, ecs: EcsGateway) -> dict[str, str | None]:
+def running_revisions(deployment: Deployment, ecs: EcsGateway) -> dict[str, str | None]:
     """The revision each service runs now; empty if ECS cannot say (the outcome still gets
     recorded and the lock released: a throttled call is retried by the state machine)."""
     try:
@@ -208,7 +208,7 @@ def _running_revisions(deployment: Deployment, ecs: EcsGateway) -> dict[str, str
 def finalize(
     deployment: Deployment, table: DeploymentsTable, ecs: EcsGateway, now: datetime
 ) -> Deployment:
-    running = _running_revisions(deployment, ecs)
+    running = running_revisions(deployment, ecs)
     _settle_interrupted_rollback(deployment, running)
     outcome = _outcome(deployment, running)
     if outcome.status in ("SUCCEEDED", "ROLLED_BACK"):

@@ -359,7 +359,7 @@ def record_failed_request(
     table: DeploymentsTable,
     now: datetime,
     *,
-    error: str,
+    error: str | None,
     message: str,
 ) -> None:
     """A request for a known app that cannot proceed is still a deployment on record: FAILED,

@@ -60,6 +60,18 @@ Step Functions (moto's interpreter is LocalStack's; where the port diverges from
      without a lock, so two dispatches of one digest could both start a child. Without
      a name, the execution is named by a UUID (moto names it "None", once).
 
+Step Functions → EventBridge → Lambda
+ 18. An execution that ends emits "Step Functions Execution Status Change" on the default
+     bus (status SUCCEEDED, FAILED, TIMED_OUT or ABORTED; detail as DescribeExecution
+     reports it, dates in epoch milliseconds), as Step Functions does ("Step Functions
+     events in EventBridge", Step Functions Developer Guide); moto emits nothing. It is
+     emitted from the execution's own thread once its status is final, so whatever the
+     event starts has run when the execution is seen idle (on AWS delivery is
+     asynchronous, best effort). RUNNING is not emitted: nothing here listens to it.
+     Rule targets that are Lambda functions get the event as an asynchronous ("Event")
+     Invoke, as EventBridge delivers to Lambda; moto raises NotImplementedError for them.
+     A failed delivery is logged, never raised to the sender.
+
 Everything else the deploy ASL uses already matches AWS; `tests/localcloud/
 test_asl_support.py` pins it down.
 """
@@ -74,6 +86,7 @@ import threading
 import uuid
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Any, cast
 from unittest.mock import patch
 
@@ -105,6 +118,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service,
 )
 from moto.stepfunctions.parser.backend import execution_worker
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import get_backend as sfn_backend
 from moto.stepfunctions.utils import cfn_to_api_tags
@@ -133,6 +147,7 @@ _original_invoke = LambdaBackend.invoke
 _original_sm_attribute = StateMachine.get_cfn_attribute
 _original_resource_class_from_type = cfn_parsing.resource_class_from_type
 _original_start_execution = StepFunctionsParserBackend.start_execution
+_original_terminated = BaseExecutionWorkerCommunication.terminated
 
 
 @contextmanager
@@ -183,6 +198,7 @@ def moto_patches(runtime: LambdaRuntime) -> Iterator[None]:
         (StepFunctionsParserBackend, "start_execution", _start_execution_atomically),
         (EventsHandler, "test_event_pattern", _test_event_pattern),
         (CloudFormationStack, "parameter_list", property(_parameter_list)),
+        (BaseExecutionWorkerCommunication, "terminated", _terminated_with_event),
     ]
     with ExitStack() as stack:
         for target, name, replacement in replacements:
@@ -384,6 +400,8 @@ def _send_to_targets(
         arn = parse_arn(target["Arn"])
         if arn.service == "states" and arn.resource_type == "stateMachine":
             _start_execution(target, _aws_event(original_event), arn.account, arn.region)
+        elif arn.service == "lambda":  # 18.
+            _invoke_target(target, _aws_event(original_event), arn.account, arn.region)
         else:
             others.append(target)
     if others:
@@ -646,3 +664,57 @@ def _parameter_list(stack: CloudFormationStack) -> list[dict[str, Any]]:
         }
         for key, value in stack.resource_map.resolved_parameters.items()
     ]
+
+
+# --- 18. Step Functions status-change events; EventBridge → Lambda -----------------------
+
+
+def _terminated_with_event(communication: BaseExecutionWorkerCommunication) -> None:
+    _original_terminated(communication)
+    execution = communication.execution
+    described: dict[str, Any] = dict(execution.to_describe_output())
+    _json_timestamps(described)  # startDate and stopDate in epoch milliseconds
+    status = described["status"]
+    detail = {
+        "executionArn": described["executionArn"],
+        "stateMachineArn": described["stateMachineArn"],
+        "name": described["name"],
+        "status": status.value if isinstance(status, Enum) else status,
+        "startDate": described["startDate"],
+        "stopDate": described.get("stopDate"),
+        "input": described.get("input"),
+        "inputDetails": {"included": True},
+        "output": described.get("output"),
+        "outputDetails": {"included": True} if "output" in described else None,
+        "error": described.get("error"),
+        "cause": described.get("cause"),
+    }
+    try:
+        events_backends[execution.account_id][execution.region_name].put_events(
+            [
+                {
+                    "Source": "aws.states",
+                    "DetailType": "Step Functions Execution Status Change",
+                    "Detail": json.dumps(detail),
+                    "Resources": [described["executionArn"]],
+                }
+            ]
+        )
+    except Exception:
+        log.exception("could not emit the status change of %s", described["executionArn"])
+
+
+def _invoke_target(
+    target: dict[str, Any], event: dict[str, Any], account: str, region: str
+) -> None:
+    try:
+        lambda_backend(account, region).invoke(
+            target["Arn"],
+            None,
+            json.dumps(_target_input(target, event)),
+            {"X-Amz-Invocation-Type": "Event"},
+            {},
+        )
+    except Exception:
+        # EventBridge retries and then drops (or dead-letters): the sender never sees it.
+        log.exception("EventBridge could not invoke %s", target["Arn"])

@@ -1,0 +1,39 @@
+"""Close execution: an execution ended without finalising (it failed, timed out or was
+stopped); close the records it left open and release its lock."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import event_parser
+
+from ecs_deployer.aws.clients import dynamodb_client, ecs_client, sfn_client
+from ecs_deployer.aws.dynamodb import DeploymentsTable
+from ecs_deployer.aws.ecs import EcsGateway
+from ecs_deployer.aws.stepfunctions import Executions
+from ecs_deployer.clock import Clock, SystemClock
+from ecs_deployer.config.store import ConfigStore
+from ecs_deployer.settings import Settings
+from ecs_deployer.steps.close import CloseDeps, ExecutionStatusChange, close_execution
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+clock: Clock = SystemClock()  # the local cloud swaps in its own
+settings = Settings.from_env()
+deps = CloseDeps(
+    configs=ConfigStore(settings.config_prefix),
+    table=DeploymentsTable(dynamodb_client(), settings.deployments_table),
+    ecs=EcsGateway(ecs_client()),
+    executions=Executions(sfn_client()),
+)
+
+
+@logger.inject_lambda_context
+@event_parser(model=ExecutionStatusChange)
+def lambda_handler(event: ExecutionStatusChange, context: LambdaContext) -> dict[str, Any]:
+    closed = close_execution(event.detail, deps, clock.now())
+    logger.info("execution closed", extra={"execution": event.detail.name, "closed": closed})
+    return {"execution": event.detail.execution_arn, "closed": closed}

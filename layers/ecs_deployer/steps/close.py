@@ -1,0 +1,230 @@
+"""Close what an execution left open when it ended without finalising.
+
+Finalize records the outcome and releases the lock on every path the state machine itself
+takes. An execution can still end without it: Resolve crashing on every attempt, Finalize
+failing on every attempt, an operator's StopExecution, the state machine's own timeout.
+Step Functions then emits "Step Functions Execution Status Change" (FAILED, TIMED_OUT,
+ABORTED), which an EventBridge rule sends here, so that no record stays QUEUED or
+IN_PROGRESS once its execution has ended:
+
+* a deployment whose record is still open: ABORTED, naming what each service runs now;
+* a deployment whose Resolve never recorded it: a FAILED record (Resolve changes nothing);
+* a push whose dispatch failed before an app's deployment started: a FAILED record for
+  each app that wanted the push, under the dispatcher's execution, so that
+  ``ecs-deployer history APP`` shows it. (If the app configs cannot be read either, the
+  apps are unknown: this function fails and the failed dispatcher execution is the trace.)
+
+A record that is already final is left as it is. The lock is released whenever it still
+names the execution (the same release Finalize does, so doing it twice is harmless).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field
+
+from ecs_deployer.errors import InputError
+from ecs_deployer.history import iso, progress_fields, record_key
+from ecs_deployer.inputs import EcrImageActionEvent, ManualRequest, parse_execution_input
+from ecs_deployer.rollout import revision
+from ecs_deployer.steps import locks
+from ecs_deployer.steps.finalize import failure_message, running_revisions
+from ecs_deployer.steps.resolve import (
+    Dispatch,
+    ExecutionContext,
+    dispatch,
+    record_failed_request,
+)
+
+if TYPE_CHECKING:
+    from ecs_deployer.aws.dynamodb import DeploymentsTable
+    from ecs_deployer.aws.ecs import EcsGateway
+    from ecs_deployer.config.store import ConfigStore
+    from ecs_deployer.history import HistoryRecord
+    from ecs_deployer.state import Deployment
+
+logger = Logger(child=True)
+_ENDED = {"FAILED": "failed", "TIMED_OUT": "timed out", "ABORTED": "was stopped"}
+
+
+class ExecutionStatusDetail(BaseModel):
+    """``detail`` of "Step Functions Execution Status Change" (fields AWS adds are kept)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+
+    execution_arn: str = Field(alias="executionArn")
+    state_machine_arn: str = Field(alias="stateMachineArn")
+    name: str
+    status: str
+    start_date: int = Field(alias="startDate")  # epoch milliseconds
+    input: str | None = None  # absent when too large to carry: read from the execution
+    error: str | None = None
+    cause: str | None = None
+
+
+class ExecutionStatusChange(EventBridgeModel):
+    detail: ExecutionStatusDetail
+
+
+class ExecutionReader(Protocol):
+    """What this step reads of Step Functions executions (aws.stepfunctions.Executions)."""
+
+    def exists(self, execution_arn: str) -> bool: ...
+
+    def input_of(self, execution_arn: str) -> Any: ...
+
+    def last_deployment(self, execution_arn: str) -> Deployment | None: ...
+
+
+@dataclass(frozen=True)
+class CloseDeps:
+    configs: ConfigStore
+    table: DeploymentsTable
+    ecs: EcsGateway
+    executions: ExecutionReader
+
+
+@dataclass(frozen=True)
+class _Ending:
+    """How the execution ended, as a record tells it."""
+
+    error: str | None
+    message: str
+
+    @classmethod
+    def of(cls, detail: ExecutionStatusDetail) -> _Ending:
+        ended = _ENDED.get(detail.status, detail.status.lower())
+        message = f"the execution {ended} before finalising"
+        if detail.error or detail.cause:
+            reason = failure_message(detail.error or "", detail.cause or "")
+            message += f" ({detail.error}: {reason})" if reason else f" ({detail.error})"
+        return cls(error=detail.error, message=message)
+
+
+def _context(detail: ExecutionStatusDetail) -> ExecutionContext:
+    return ExecutionContext(
+        Id=detail.execution_arn,
+        Name=detail.name,
+        StartTime=datetime.fromtimestamp(detail.start_date / 1000, UTC),
+    )
+
+
+def close_execution(detail: ExecutionStatusDetail, deps: CloseDeps, now: datetime) -> str:
+    """Close the records and the lock the execution left open; returns what it did."""
+    raw: Any = (
+        json.loads(detail.input)
+        if detail.input is not None
+        else deps.executions.input_of(detail.execution_arn)
+    )
+    try:
+        request = parse_execution_input(raw)
+    except InputError:
+        return "nothing to close: the input names no app (Resolve rejected it)"
+    ending = _Ending.of(detail)
+    if isinstance(request, EcrImageActionEvent):
+        return _close_dispatch(request, detail, ending, deps, now)
+    return _close_deployment(request, detail, ending, deps, now)
+
+
+def _close_dispatch(
+    event: EcrImageActionEvent,
+    detail: ExecutionStatusDetail,
+    ending: _Ending,
+    deps: CloseDeps,
+    now: datetime,
+) -> str:
+    """Record the push as failed for every app it was not dispatched to."""
+    result = dispatch(event, deps.configs, deps.table)
+    if not isinstance(result, Dispatch):
+        return "nothing to close: no app wanted the push"
+    executions = detail.state_machine_arn.replace(":stateMachine:", ":execution:")
+    recorded = []
+    for target in result.targets:
+        if deps.executions.exists(f"{executions}:{target.execution_name}"):
+            continue  # its own execution records it
+        record_failed_request(
+            ManualRequest.model_validate(target.input),
+            _context(detail),
+            deps.table,
+            now,
+            error=ending.error,
+            message=f"{ending.message}: the push never reached app '{target.app}'",
+        )
+        recorded.append(target.app)
+    logger.warning("push not dispatched", extra={"apps": recorded, "execution": detail.name})
+    return f"recorded FAILED for app(s) {', '.join(recorded)}" if recorded else "nothing open"
+
+
+def _close_deployment(
+    request: ManualRequest,
+    detail: ExecutionStatusDetail,
+    ending: _Ending,
+    deps: CloseDeps,
+    now: datetime,
+) -> str:
+    record = deps.table.find_record(request.app, detail.name)
+    if record is None:
+        record_failed_request(
+            request,
+            _context(detail),
+            deps.table,
+            now,
+            error=ending.error,
+            message=f"{ending.message}: it was never resolved",
+        )
+        return "recorded FAILED: the execution ended before Resolve recorded it"
+    lock = deps.table.read_lock(request.app)
+    holds_lock = any(
+        entry is not None and entry.deployment_id == detail.name
+        for entry in (lock.holder, *lock.waiting)
+    )
+    if record.is_final and not holds_lock:
+        return f"nothing open: the record is {record.status}"
+    deployment = deps.executions.last_deployment(detail.execution_arn)
+    done = []
+    if not record.is_final:
+        _abort(record, deployment, ending, deps, now)
+        done.append(f"record {record.status} -> ABORTED")
+    if deployment is not None and holds_lock:
+        locks.release(deployment, deps.table, now)
+        done.append("lock released")
+    return "; ".join(done) or "nothing open"
+
+
+def _abort(
+    record: HistoryRecord,
+    deployment: Deployment | None,
+    ending: _Ending,
+    deps: CloseDeps,
+    now: datetime,
+) -> None:
+    """Close an open record as ABORTED, naming what each service runs now."""
+    cause = ending.message
+    fields: dict[str, Any] = {"updated_at": iso(now)}
+    if deployment is not None:
+        fields = progress_fields(deployment, now)
+        running = running_revisions(deployment, deps.ecs)
+        if running:
+            now_running = ", ".join(
+                f"{name} runs {revision(arn) if arn else 'nothing'}"
+                for name, arn in running.items()
+            )
+            cause += f"; {now_running}"
+    deps.table.update_record(
+        record.app,
+        record_key(record.order, record.deployment_id),
+        {
+            **fields,
+            "status": "ABORTED",
+            "finished_at": iso(now),
+            "error": ending.error,
+            "cause": cause,
+        },
+    )
+    logger.warning("closed an unfinished record", extra={"deployment_id": record.deployment_id})
