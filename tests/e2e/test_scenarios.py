@@ -331,3 +331,66 @@ def test_housekeeping_keeps_what_runs_and_the_rollback_target() -> None:
     assert active[sample_app.WEB] == [2, 3]
     # A task family has no rollback target: only the newest revision stays.
     assert active[sample_app.MIGRATE] == [3]
+
+
+def _rollbacks(result: runner.ScenarioResult) -> dict[str, tuple[str, str]]:
+    """Each service's rollback state and reason, as the failed execution's cause has them."""
+    return {
+        service["name"]: (service["rollback"], service["reason"])
+        for service in result.last.summary["services"]
+    }
+
+
+def test_rollback_partially_fails_still_rolls_back_the_other_service() -> None:
+    result, world = _run("rollback-partially-fails")
+    document = _common(result, world)
+    assert document["error"] == "RollbackFailed"
+    assert result.last.summary["error"] == "RolloutFailed"  # the original failure is kept
+    rollbacks = _rollbacks(result)
+    assert rollbacks[sample_app.WEB][0] == "COMPLETED"
+    state, reason = rollbacks[sample_app.WORKER]
+    assert state == "FAILED"
+    assert f"service '{sample_app.WORKER}': UpdateService back to" in reason
+    assert "TaskDefinition is inactive" in reason
+    # web is back on its old revision; worker, whose rollback was refused, still runs ours.
+    assert world.primary[sample_app.WEB].endswith(f"{sample_app.WEB}:1")
+    assert world.app_images[sample_app.WORKER] == result.pushes[-1].image
+    [record] = world.history
+    assert {s.name: s.state for s in record.services} == {
+        sample_app.WEB: "COMPLETED",
+        sample_app.WORKER: "FAILED",
+    }
+
+
+def test_post_checkpoint_failure_rolls_back_before_the_post_tasks() -> None:
+    result, world = _run("post-checkpoint-fails")
+    document = _common(result, world)
+    _on_original_revisions(world)
+    assert document["error"] == "LockLost"
+    assert result.last.summary["status"] == "ROLLED_BACK"
+    # The smoke test never ran on the revision nobody checked: it ran nowhere.
+    assert world.exit_codes == {sample_app.MIGRATE: [{"app": 0}]}
+    assert document["api_calls"]["ecs.UpdateService"] == 4  # 2 rollouts + 2 rollbacks
+    assert {state for state, _ in _rollbacks(result).values()} == {"COMPLETED"}
+    [record] = world.history
+    assert (record.status, record.error) == ("ROLLED_BACK", "LockLost")
+
+
+def test_a_service_deleted_mid_rollout_fails_naming_it_and_the_others_go_back() -> None:
+    result, world = _run("service-deleted-mid-rollout")
+    document = _common(result, world)
+    assert document["error"] == "RollbackFailed"
+    cause = result.last.summary
+    assert cause["error"] == "RolloutFailed"
+    assert (
+        f"service '{sample_app.WEB}': is DRAINING in cluster '{sample_app.CLUSTER}'"
+        in (cause["message"])
+    )
+    rollbacks = _rollbacks(result)
+    assert rollbacks[sample_app.WORKER][0] == "COMPLETED"
+    state, reason = rollbacks[sample_app.WEB]
+    assert state == "FAILED"
+    assert f"service '{sample_app.WEB}' is INACTIVE" in reason
+    assert world.primary[sample_app.WORKER].endswith(f"{sample_app.WORKER}:1")
+    [record] = world.history
+    assert (record.status, record.error) == ("ROLLBACK_FAILED", "RolloutFailed")

@@ -191,7 +191,7 @@ def run(
         if scenario.crash is not None:
             crash = scenario.crash
             cloud.lambda_faults.inject(
-                crash.function, count=crash.count, error_type=crash.error_type
+                crash.function, count=crash.count, error_type=crash.error_type, after=crash.after
             )
         follower = _Follower(cloud, observer)
         deadline = started + SCENARIO_TIMEOUT

@@ -32,6 +32,7 @@ class LambdaCrash:
     function: str
     count: int = 1
     error_type: str = "Runtime.ExitError"
+    after: int = 0  # invocations of the function that succeed first
 
 
 @dataclass(frozen=True)
@@ -175,5 +176,35 @@ SCENARIOS: dict[str, Scenario] = {
             pushes=(("v2.0.0",), ("v3.0.0",)),
             crash=LambdaCrash("UpdateServicesFunction"),
         ),
+        Scenario(
+            "rollback-partially-fails",
+            "web's new tasks keep failing; worker's rollback is refused (its old revision was "
+            "deregistered meanwhile): web still goes back, worker is reported",
+            "ROLLBACK_FAILED",
+            ("ROLLBACK_FAILED",),
+            faults=EcsFaults(
+                services={
+                    sample_app.WEB: RolloutFault(RolloutOutcome.FAIL),
+                    sample_app.WORKER: RolloutFault(rollback_error="TaskDefinition is inactive"),
+                }
+            ),
+        ),
+        Scenario(
+            "post-checkpoint-fails",
+            "the lock is found lost at the checkpoint after the rollout, before the smoke "
+            "test: both services go back",
+            "ROLLED_BACK",
+            ("ROLLED_BACK",),
+            # The app's first two lock calls (acquire, the checkpoint before the rollout) pass.
+            crash=LambdaCrash("LockFunction", error_type="LockLost", after=2),
+        ),
+        Scenario(
+            "service-deleted-mid-rollout",
+            "someone deletes web while it rolls out: a failure naming it; worker goes back",
+            "ROLLBACK_FAILED",
+            ("ROLLBACK_FAILED",),
+            faults=EcsFaults(
+                services={sample_app.WEB: RolloutFault(RolloutOutcome.DELETED, ticks=1)}
+            ),
     )
 }

@@ -108,6 +108,7 @@ class _Fault:
     error_message: str | None
     remaining: int
     after_handler: bool
+    spared: int = 0  # invocations still to run normally before this fault starts
 
 
 class LambdaFaults:
@@ -125,18 +126,21 @@ class LambdaFaults:
         error_type: str = "Runtime.ExitError",
         error_message: str | None = None,
         after_handler: bool = False,
+        after: int = 0,
     ) -> None:
         """Fail the next `count` invocations of `logical_id` with `error_type`.
 
         `after_handler=True` runs the handler first and fails afterwards (a crash after the
         side effects, before the response), for idempotency scenarios. A `Runtime.*` or
         `Sandbox.*` error also discards the execution environment (next call cold-starts).
+        `after` lets that many invocations run normally first (to hit a later step that
+        shares the function, such as the second lock checkpoint).
         """
-        if count < 1:
-            raise ValueError("count must be at least 1")
+        if count < 1 or after < 0:
+            raise ValueError("count must be at least 1 and after at least 0")
         with self._lock:
             self._faults.setdefault(logical_id, []).append(
-                _Fault(error_type, error_message, count, after_handler)
+                _Fault(error_type, error_message, count, after_handler, after)
             )
 
     def pending(self, logical_id: str) -> int:
@@ -154,6 +158,9 @@ class LambdaFaults:
             if not queue:
                 return None
             fault = queue[0]
+            if fault.spared:
+                fault.spared -= 1
+                return None
             fault.remaining -= 1
             if fault.remaining == 0:
                 queue.pop(0)
