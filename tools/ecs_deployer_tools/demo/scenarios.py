@@ -206,5 +206,6 @@ SCENARIOS: dict[str, Scenario] = {
             faults=EcsFaults(
                 services={sample_app.WEB: RolloutFault(RolloutOutcome.DELETED, ticks=1)}
             ),
+        ),
     )
 }
