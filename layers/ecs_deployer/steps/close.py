@@ -101,9 +101,10 @@ class _Ending:
     def of(cls, detail: ExecutionStatusDetail) -> _Ending:
         ended = _ENDED.get(detail.status, detail.status.lower())
         message = f"the execution {ended} before finalising"
-        if detail.error or detail.cause:
-            reason = failure_message(detail.error or "", detail.cause or "")
-            message += f" ({detail.error}: {reason})" if reason else f" ({detail.error})"
+        reason = failure_message(detail.error or "", detail.cause) if detail.cause else None
+        said = ": ".join(part for part in (detail.error, reason) if part)
+        if said:
+            message += f" ({said})"
         return cls(error=detail.error, message=message)
 
 

@@ -77,9 +77,13 @@ def _settle_interrupted_rollback(deployment: Deployment, running: dict[str, str 
         untouched = service.ecs_deployment_id is None and (
             running.get(service.name) == service.task_definition_before
         )
-        if rollback is None and (untouched or not service.changed):
+        if rollback is None and not service.changed:
             service.rollback = ServiceRollback(
-                state="NOT_NEEDED", reason="never updated by this deployment"
+                state="NOT_NEEDED", reason="this deployment did not change its revision"
+            )
+        elif rollback is None and untouched:
+            service.rollback = ServiceRollback(
+                state="NOT_NEEDED", reason="still on its old revision: never updated"
             )
         else:
             service.rollback = ServiceRollback(
