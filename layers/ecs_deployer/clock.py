@@ -1,8 +1,8 @@
 """Where the deployer reads the time.
 
 Each handler holds a module-level ``clock`` and passes ``clock.now()`` to the steps, which
-never read the time themselves. The local cloud swaps the handlers' clock for one that runs
-faster, so a scenario's minute-long ``max_wait`` passes in seconds; nothing else changes.
+never read the time themselves. The local cloud swaps the handlers' clock for its virtual
+clock, so a scenario's minute-long ``max_wait`` passes in no time; nothing else changes.
 """
 
 from __future__ import annotations

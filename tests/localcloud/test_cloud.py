@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import urllib.request
 import uuid
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -268,7 +270,7 @@ def test_execution_history_follows_a_running_execution(cloud: LocalCloud) -> Non
     sfn = cloud.client("stepfunctions")
     arn = cloud.start_execution({"name": "follow", "wait": 1})
     seen: list[tuple[str, str]] = []
-    for event in cloud.execution_history(arn, timeout=30):
+    for event in cloud.execution_history(arn):
         seen.append((event["type"], sfn.describe_execution(executionArn=arn)["status"]))
 
     types = [t for t, _ in seen]
@@ -308,6 +310,27 @@ def test_server_mode_serves_the_same_state_over_http(cloud: LocalCloud, reposito
         lambda: ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag),
     )
     assert f"child-{tag}" in {e["name"] for e in started}
+
+    # Virtual time over HTTP: an hour-long wait ends at once when a client asks.
+    arn = sfn.start_execution(
+        stateMachineArn=cloud.state_machine_arn(), input=json.dumps({"name": "t", "wait": 3600})
+    )["executionArn"]
+    assert _post(f"{endpoint}/_localcloud/time/run-until-idle")["running"] == []
+    assert sfn.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
+    before = datetime.fromisoformat(_get(f"{endpoint}/_localcloud/time")["now"])
+    after = datetime.fromisoformat(_post(f"{endpoint}/_localcloud/time/advance?seconds=600")["now"])
+    assert after - before >= timedelta(seconds=600)
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url) as response:
+        return json.load(response)
+
+
+def _post(url: str) -> Any:
+    request = urllib.request.Request(url, method="POST")
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)
 
 
 def test_one_local_cloud_at_a_time(cloud: LocalCloud) -> None:

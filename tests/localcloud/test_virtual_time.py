@@ -1,18 +1,25 @@
-"""The local cloud's virtual time: the scheduler alone.
+"""The local cloud's virtual time: the scheduler alone, then executions on the mini stack.
 
 The test decides how executions interleave; nothing here depends on the machine's speed.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ecs_deployer_tools.localcloud.virtual_time import Scheduler, StillRunningError, VirtualClock
 
+if TYPE_CHECKING:
+    from ecs_deployer_tools.localcloud.cloud import LocalCloud
+    from ecs_deployer_tools.localcloud.runtime import FunctionConfig, InvocationResult
+
 START = datetime(2030, 1, 1, tzinfo=UTC)
+ROLE = "arn:aws:iam::123456789012:role/virtual-time-tests"
 
 
 class World:
@@ -181,3 +188,232 @@ def test_following_the_wall_clock_runs_what_wakes() -> None:
     finally:
         world.scheduler.stand_still()
     assert world.scheduler.now() >= START + timedelta(hours=1)
+
+
+# -- executions on the mini stack -----------------------------------------------------------
+
+
+def machine(cloud: LocalCloud, definition: dict[str, Any]) -> str:
+    """A state machine of the test's own on the mini stack's functions; its ARN."""
+    text = json.dumps(definition)
+    for logical_id, name in cloud.stack_resources("AWS::Lambda::Function").items():
+        text = text.replace(f"<{logical_id}>", name)
+    sfn = cloud.client("stepfunctions")
+    name = f"vt-{len(sfn.list_state_machines()['stateMachines'])}"
+    return str(
+        sfn.create_state_machine(name=name, definition=text, roleArn=ROLE)["stateMachineArn"]
+    )
+
+
+def echo(**fields: Any) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "<EchoFunction>", "Payload.$": "$"},
+        "ResultPath": None,
+        **fields,
+    }
+
+
+def events(cloud: LocalCloud, arn: str) -> list[tuple[str, float]]:
+    """The execution's history: each event's type and when, in seconds after its start."""
+    sfn = cloud.client("stepfunctions")
+    start = sfn.describe_execution(executionArn=arn)["startDate"]
+    return [
+        (event["type"], (event["timestamp"] - start).total_seconds())
+        for event in sfn.get_execution_history(executionArn=arn)["events"]
+    ]
+
+
+@pytest.fixture
+def invocations(cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float]]:
+    """Every Lambda invocation, in order: the invoking input's "name" and its virtual time."""
+    seen: list[tuple[str, float]] = []
+    invoke = cloud.runtime.invoke
+    start = cloud.clock.now()
+
+    def recording(config: FunctionConfig, payload: str | bytes | None) -> InvocationResult:
+        name = json.loads(payload or b"{}").get("name", "?")
+        seen.append((name, (cloud.clock.now() - start).total_seconds()))
+        return invoke(config, payload)
+
+    monkeypatch.setattr(cloud.runtime, "invoke", recording)
+    return seen
+
+
+def test_two_executions_with_waits_interleave_as_the_test_says(
+    cloud: LocalCloud, invocations: list[tuple[str, float]]
+) -> None:
+    pinged = machine(
+        cloud,
+        {
+            "StartAt": "One",
+            "States": {
+                "One": echo(Next="Pause"),
+                "Pause": {"Type": "Wait", "SecondsPath": "$.wait", "Next": "Two"},
+                "Two": echo(End=True),
+            },
+        },
+    )
+    first = cloud.start_execution({"name": "a", "wait": 1}, state_machine_arn=pinged)
+    cloud.advance(0.15)
+    second = cloud.start_execution({"name": "b", "wait": 1}, state_machine_arn=pinged)
+    cloud.run_until_idle()
+
+    assert invocations == [("a", 0.0), ("b", 0.15), ("a", 1.0), ("b", 1.15)]
+    for arn in (first, second):
+        assert cloud.wait_for_execution(arn)["status"] == "SUCCEEDED"
+    assert ("WaitStateExited", 1.0) in events(cloud, second)
+
+
+@pytest.mark.parametrize(
+    "wait", [{"Seconds": 3600}, {"SecondsPath": "$.seconds"}], ids=["Seconds", "SecondsPath"]
+)
+def test_an_hour_long_wait_completes_at_once_in_virtual_time(
+    cloud: LocalCloud, wait: dict[str, Any]
+) -> None:
+    waiting = machine(
+        cloud, {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "End": True, **wait}}}
+    )
+    arn = cloud.start_execution({"seconds": 3600}, state_machine_arn=waiting)
+    described = cloud.wait_for_execution(arn)
+
+    assert described["status"] == "SUCCEEDED"
+    assert described["stopDate"] - described["startDate"] == timedelta(hours=1)
+    assert events(cloud, arn)[-1] == ("ExecutionSucceeded", 3600.0)
+
+
+@pytest.mark.parametrize("field", ["Timestamp", "TimestampPath"])
+def test_a_wait_until_a_timestamp_ends_then(cloud: LocalCloud, field: str) -> None:
+    at = (cloud.clock.now() + timedelta(days=1)).replace(microsecond=0)
+    text = f"{at:%Y-%m-%dT%H:%M:%SZ}"
+    wait = {field: text if field == "Timestamp" else "$.at"}
+    waiting = machine(
+        cloud, {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "End": True, **wait}}}
+    )
+    arn = cloud.start_execution({"at": text}, state_machine_arn=waiting)
+    described = cloud.wait_for_execution(arn)
+
+    assert (described["status"], described["stopDate"]) == ("SUCCEEDED", at)
+
+
+def test_retry_intervals_pass_in_virtual_time(cloud: LocalCloud) -> None:
+    cloud.lambda_faults.inject("EchoFunction", count=2, error_type="Runtime.ExitError")
+    retry = {"ErrorEquals": ["Runtime.ExitError"], "IntervalSeconds": 30, "BackoffRate": 2}
+    retried = machine(cloud, {"StartAt": "Echo", "States": {"Echo": echo(Retry=[retry], End=True)}})
+
+    arn = cloud.start_execution({"name": "retried"}, state_machine_arn=retried)
+
+    assert cloud.wait_for_execution(arn)["status"] == "SUCCEEDED"
+    scheduled = [when for kind, when in events(cloud, arn) if kind == "TaskScheduled"]
+    assert scheduled == [0.0, 30.0, 90.0]
+
+
+def test_a_state_machines_timeout_counts_virtual_time(cloud: LocalCloud) -> None:
+    slow = machine(
+        cloud,
+        {
+            "TimeoutSeconds": 60,
+            "StartAt": "Wait",
+            "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": True}},
+        },
+    )
+    arn = cloud.start_execution({}, state_machine_arn=slow)
+    described = cloud.wait_for_execution(arn)
+
+    assert described["status"] == "TIMED_OUT"  # (moto omits a timed-out stopDate)
+    assert events(cloud, arn)[-1] == ("ExecutionTimedOut", 60.0)
+
+
+def test_stop_execution_unparks_the_execution_at_once(cloud: LocalCloud) -> None:
+    arn = cloud.start_execution({"name": "stopped", "wait": 3600})
+    cloud.advance(10)
+    stopped_at = cloud.clock.now()
+
+    cloud.client("stepfunctions").stop_execution(executionArn=arn)
+
+    described = cloud.client("stepfunctions").describe_execution(executionArn=arn)
+    assert (described["status"], described["stopDate"]) == ("ABORTED", stopped_at)
+    assert events(cloud, arn)[-1] == ("ExecutionAborted", 10.0)
+    assert cloud.clock.now() == stopped_at
+
+
+def test_stop_execution_before_its_first_turn_aborts_it(cloud: LocalCloud) -> None:
+    arn = cloud.start_execution({"name": "never ran", "wait": 0})
+    cloud.client("stepfunctions").stop_execution(executionArn=arn)
+
+    assert cloud.client("stepfunctions").describe_execution(executionArn=arn)["status"] == "ABORTED"
+    assert [kind for kind, _ in events(cloud, arn)] == ["ExecutionStarted", "ExecutionAborted"]
+
+
+def test_run_until_idle_raises_on_a_never_ending_execution(cloud: LocalCloud) -> None:
+    looping = machine(
+        cloud,
+        {
+            "StartAt": "Again",
+            "States": {"Again": {"Type": "Wait", "Seconds": 5, "Next": "Again"}},
+        },
+    )
+    arn = cloud.start_execution({}, state_machine_arn=looping, name="for-ever")
+    try:
+        with pytest.raises(StillRunningError, match=r"50 turns.*for-ever"):
+            cloud.run_until_idle(max_turns=50)
+    finally:
+        cloud.client("stepfunctions").stop_execution(executionArn=arn)
+    assert cloud.scheduler.running() == []
+
+
+def test_a_child_execution_waits_until_its_parent_parks_or_ends(cloud: LocalCloud) -> None:
+    sfn = cloud.client("stepfunctions")
+
+    def executions() -> dict[str, dict[str, Any]]:
+        listed = sfn.list_executions(stateMachineArn=cloud.state_machine_arn())["executions"]
+        return {execution["name"]: execution for execution in listed}
+
+    repository = "mini-turns"
+    cloud.client("ecr").create_repository(repositoryName=repository)
+    before = set(executions())
+    try:
+        cloud.push_image(repository, "v1")
+        assert cloud.scheduler.step()  # the dispatching execution's one and only turn
+
+        started = {name: e for name, e in executions().items() if name not in before}
+        child = started.pop("child-v1")
+        [parent] = started.values()
+        assert (parent["status"], child["status"]) == ("SUCCEEDED", "RUNNING")
+        assert events(cloud, child["executionArn"]) == []  # started, not run yet
+        assert cloud.wait_for_execution(child["executionArn"])["status"] == "SUCCEEDED"
+    finally:
+        cloud.client("ecr").delete_repository(repositoryName=repository, force=True)
+
+
+def test_map_iterations_and_parallel_branches_run_one_after_the_other(cloud: LocalCloud) -> None:
+    def wait(name: str, **seconds: Any) -> dict[str, Any]:
+        return {"StartAt": name, "States": {name: {"Type": "Wait", "End": True, **seconds}}}
+
+    definition = {
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    **wait("Item", SecondsPath="$"),
+                },
+                "ResultPath": None,
+                "Next": "Both",
+            },
+            "Both": {
+                "Type": "Parallel",
+                "Branches": [wait("Left", Seconds=10), wait("Right", Seconds=10)],
+                "End": True,
+            },
+        },
+    }
+    arn = cloud.start_execution({"items": [2, 1]}, state_machine_arn=machine(cloud, definition))
+
+    described = cloud.wait_for_execution(arn)
+
+    assert described["status"] == "SUCCEEDED"
+    assert described["stopDate"] - described["startDate"] == timedelta(seconds=2 + 1 + 10 + 10)

@@ -2,7 +2,9 @@
 images, follow every execution as it happens, and report what the deployer did.
 
 The sample app is seeded before the stack exists, so its first image starts nothing; the
-scenario's pushes are what deploy.
+scenario's pushes are what deploy. The runner drives the local cloud's virtual time: it
+runs as fast as the machine allows, and a scenario interleaves its executions the same way
+on every run, on any machine.
 """
 
 from __future__ import annotations
@@ -32,11 +34,12 @@ STACK_PARAMETERS = {
 }
 # The demo shows the deployment itself; the Lambdas' INFO logs would drown it.
 DEMO_LOG_LEVEL = "WARN"
-# Two real seconds are a minute for the deployer's Lambdas: max_wait timeouts take seconds.
+# How much faster than the wall clock virtual time runs when the demo stack is served
+# (`start_server`): two real seconds are a minute. Scenarios themselves run on driven time.
 TIME_SCALE = 30.0
-SCENARIO_TIMEOUT = 240.0
-# ECR events carry whole seconds; pushes a second apart keep their order unambiguous.
-PUSH_SPACING = 1.1
+# Virtual seconds between the pushes of a concurrent scenario. ECR event times are whole
+# seconds, so such pushes usually share one, as two CI jobs finishing together would.
+PUSH_SPACING = 0.15
 
 
 class Observer(follow.Observer, Protocol):
@@ -129,20 +132,10 @@ class _Follower:
             for execution in page["executions"]
         ]
 
-    def poll(self) -> bool:
-        """Read new history; True while any execution still runs."""
-        running = False
+    def poll(self) -> None:
+        """Read the history that is new since the last poll."""
         for execution in sorted(self.executions(), key=lambda item: item["startDate"]):
-            running |= execution["status"] == "RUNNING"
             self._history.read(execution["executionArn"], execution["name"])
-        return running
-
-    def wait_until_idle(self, deadline: float) -> None:
-        while self.poll():
-            if time.monotonic() > deadline:
-                raise TimeoutError("the scenario's executions are still running")
-            time.sleep(0.1)
-        self.poll()
 
 
 def _deployment_result(cloud: LocalCloud, push: PushResult) -> None:
@@ -174,9 +167,14 @@ def run(
     observer: Observer | None = None,
     inspect: Callable[[LocalCloud, EcsSimulation], None] | None = None,
     template: Path = TEMPLATE,
+    push_spacing: float = PUSH_SPACING,
 ) -> ScenarioResult:
-    """Run ``scenario`` on a fresh local cloud. ``inspect`` sees the cloud before it ends."""
-    started = time.monotonic()
+    """Run ``scenario`` on a fresh local cloud. ``inspect`` sees the cloud before it ends.
+
+    The pushes of a concurrent scenario are ``push_spacing`` virtual seconds apart: what
+    the first push started runs meanwhile, until it waits or ends.
+    """
+    started = time.monotonic()  # only reported: nothing depends on the machine's speed
     simulation = EcsSimulation(scenario.faults)
     with LocalCloud(template, extensions=[simulation], time_scale=TIME_SCALE) as cloud:
         simulation.throttling = False  # the setup is not under test
@@ -194,13 +192,12 @@ def run(
                 crash.function, count=crash.count, error_type=crash.error_type, after=crash.after
             )
         follower = _Follower(cloud, observer)
-        deadline = started + SCENARIO_TIMEOUT
         pushes: list[PushResult] = []
         for index, tags in enumerate(scenario.pushes):
             if index and scenario.concurrent:
-                time.sleep(PUSH_SPACING)
+                cloud.advance(push_spacing, after_turn=follower.poll)
             elif index:
-                follower.wait_until_idle(deadline)
+                cloud.run_until_idle(after_turn=follower.poll)
             manifest = sample_app.image_manifest(tags[0])
             digest = cloud.push_image(sample_app.REPOSITORY, tags, manifest)
             image = f"{seeded.registry}/{sample_app.REPOSITORY}@{digest}"
@@ -210,7 +207,8 @@ def run(
             if index == 0 and scenario.redeliver_first_event:
                 _redeliver(cloud, follower)
             follower.poll()
-        follower.wait_until_idle(deadline)
+        cloud.run_until_idle(after_turn=follower.poll)
+        follower.poll()
         for push in pushes:
             _deployment_result(cloud, push)
         if inspect is not None:

@@ -4,15 +4,24 @@
         outputs = cloud.deploy_stack({"ClusterNames": "prod", "RepositoryNames": "shop"})
         cloud.client("ecr").create_repository(repositoryName="shop")
         cloud.push_image("shop", "v1.0.0")              # the rule starts the state machine
+        cloud.advance(0.15)                             # it runs until it waits; time passes
+        cloud.push_image("shop", "v2.0.0")              # a second push, 0.15 s later
         cloud.lambda_faults.inject("CheckServicesFunction", count=1)  # one crash
+        cloud.run_until_idle()                          # everything runs to its end
         arn = cloud.start_execution({"app": "shop", "image_tag": "v1.0.0"})
         for event in cloud.execution_history(arn):     # live, as events happen
             print(event["type"])
         cloud.api_calls                                 # {"ecs.DescribeServices": 3, ...}
 
+Time is virtual (`virtual_time.py`): executions run one at a time, only while the caller
+drives (`run_until_idle`, `advance`, `wait_for_execution`, `execution_history`), and the
+clock jumps from one wake-up to the next, so a scenario interleaves the same way on every
+run and a Wait of an hour takes no time.
+
 moto's state is process-wide, so one `LocalCloud` is active at a time. `start_server()`
-serves the same state over HTTP (moto's ThreadedMotoServer) for `aws --endpoint-url` and
-any other client; Lambdas keep running in this process.
+serves the same state over HTTP for `aws --endpoint-url` and any other client; Lambdas keep
+running in this process, and virtual time then follows the wall clock for clients that
+poll in real time.
 """
 
 from __future__ import annotations
@@ -22,26 +31,32 @@ import json
 import logging
 import os
 import threading
-import time
 import uuid
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import boto3
 from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_api._internal import mock_random
 from moto.stepfunctions.parser.utils import TMP_THREADS
 from moto.stepfunctions.responses import get_backend as sfn_backend
 
 from ecs_deployer_tools.localcloud.patches import moto_patches
 from ecs_deployer_tools.localcloud.runtime import ApiCallRecorder, LambdaFaults, LambdaRuntime
+from ecs_deployer_tools.localcloud.server import LocalServer
 from ecs_deployer_tools.localcloud.stack import package_and_transform
+from ecs_deployer_tools.localcloud.virtual_time import (
+    DEFAULT_MAX_SECONDS,
+    DEFAULT_MAX_TURNS,
+    Scheduler,
+    StillRunningError,
+    VirtualClock,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
     from types import TracebackType
 
     from mypy_boto3_stepfunctions.type_defs import HistoryEventTypeDef
@@ -52,28 +67,12 @@ ARTIFACTS_BUCKET = "ecs-deployer-local-artifacts"
 # Step Functions executions are interpreted by moto's ASL parser backend.
 _MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}}
 _CAPABILITIES: Any = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
-_STOP_GRACE_SECONDS = 5.0
 # The interpreter logs every error it then handles (a Choice on an absent field, a caught
 # task failure): the execution history already says all of it. Werkzeug logs each request.
 _QUIET_LOGGERS = ("moto.stepfunctions.parser", "werkzeug")
 # The shell's settings that would break the emulator: an endpoint sends in-process calls
 # over HTTP, a profile may name credentials that do not exist here.
 _HOST_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_DEFAULT_PROFILE")
-
-
-class ScaledClock:
-    """Wall-clock time from its creation on, running ``scale`` times faster."""
-
-    def __init__(self, scale: float = 1.0) -> None:
-        if scale < 1:
-            raise ValueError("time_scale must be at least 1")
-        self.scale = scale
-        self._start = datetime.now(UTC)
-        self._start_monotonic = time.monotonic()
-
-    def now(self) -> datetime:
-        elapsed = time.monotonic() - self._start_monotonic
-        return self._start + timedelta(seconds=elapsed * self.scale)
 
 
 class LocalCloud:
@@ -92,16 +91,19 @@ class LocalCloud:
         time_scale: float = 1.0,
     ) -> None:
         """`extensions` are entered once moto is active and left before it stops (the
-        ECS simulation, a scenario's own patches...). With `time_scale` above 1, the
-        deployer's Lambdas see time pass that much faster (timeouts in minutes take
-        seconds); Step Functions' Wait states keep real time."""
+        ECS simulation, a scenario's own patches...). `time_scale` is how much faster than
+        the wall clock virtual time runs once `start_server` serves the cloud."""
+        if time_scale <= 0:
+            raise ValueError("time_scale must be positive")
         self.template_path = Path(template).resolve()
         self.stack_name = stack_name
         self.region = region
         self.account_id = ACCOUNT_ID
+        self.time_scale = time_scale
         self.api_recorder = ApiCallRecorder()
         self.lambda_faults = LambdaFaults()
-        self.clock = ScaledClock(time_scale)
+        self.clock = VirtualClock()
+        self.scheduler = Scheduler(self.clock)
         self.runtime = LambdaRuntime(self.api_recorder, self.lambda_faults, self.clock)
         self._extensions = list(extensions)
         self._exit_stack: ExitStack | None = None
@@ -121,9 +123,13 @@ class LocalCloud:
             stack.callback(self._release)
             stack.enter_context(_without_host_variables())
             stack.enter_context(mock_aws(config=_MOTO_CONFIG))
+            # The same ids (event ids, execution names...) on every run: what a test sees
+            # does not depend on which run it is.
+            mock_random.seed(0)
             for name in _QUIET_LOGGERS:
                 stack.enter_context(_quiet(name))
-            stack.enter_context(moto_patches(self.runtime))
+            stack.enter_context(self.scheduler.activate())
+            stack.enter_context(moto_patches(self.runtime, self.scheduler))
             stack.enter_context(self.api_recorder.install())
             stack.callback(self._stop_executions)
             for extension in self._extensions:
@@ -155,29 +161,65 @@ class LocalCloud:
             LocalCloud._active = None
 
     def _stop_executions(self) -> None:
-        """Stop running executions before moto goes away under their threads."""
+        """Stop running executions (each unwinds at once) before moto goes away."""
+        self.scheduler.stand_still()
         backend = sfn_backend(self.account_id, self.region)
-        now = datetime.now(UTC)
         for state_machine in backend.state_machines:
             for execution in state_machine.executions:
-                # The parser backend's executions; env is None until the worker starts.
+                # The parser backend's executions; exec_worker is None until started.
                 worker = getattr(execution, "exec_worker", None)
-                if execution.status == "RUNNING" and worker is not None and worker.env:
-                    execution.stop(stop_date=now, error=None, cause=None)
-        deadline = time.monotonic() + _STOP_GRACE_SECONDS
-        for thread in list(TMP_THREADS):
-            thread.join(max(0.0, deadline - time.monotonic()))
-        TMP_THREADS.clear()
+                if worker is not None and execution.status == "RUNNING":
+                    execution.stop(stop_date=self.clock.now(), error=None, cause=None)
+        self.scheduler.close()
+        TMP_THREADS.clear()  # moto's list of its threads: here, Task states run inline
 
-    def start_server(self, port: int = 4566, host: str = "127.0.0.1") -> str:
-        """Serve this cloud over HTTP (port 0: any free port); return the endpoint URL."""
+    def start_server(
+        self, port: int = 4566, host: str = "127.0.0.1", *, real_time: bool = True
+    ) -> str:
+        """Serve this cloud over HTTP (port 0: any free port); return the endpoint URL.
+
+        With `real_time`, virtual time follows the wall clock (`time_scale` times faster)
+        for clients that poll in real time; either way, POST /_localcloud/time/advance
+        and /_localcloud/time/run-until-idle drive it (see `server.py`).
+        """
         stack = self._require_active()
-        server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        if real_time:
+            self.scheduler.follow_wall_clock(self.time_scale)
+            stack.callback(self.scheduler.stand_still)
+        server = LocalServer(self.scheduler, host, port)
         server.start()
         stack.callback(server.stop)
-        bound_host, bound_port = server.get_host_and_port()
-        self.endpoint_url = f"http://{bound_host}:{bound_port}"
+        self.endpoint_url = server.endpoint_url
         return self.endpoint_url
+
+    # -- virtual time ---------------------------------------------------------------------
+
+    def run_until_idle(
+        self,
+        *,
+        max_seconds: float = DEFAULT_MAX_SECONDS,
+        max_turns: int = DEFAULT_MAX_TURNS,
+        after_turn: Callable[[], None] | None = None,
+    ) -> None:
+        """Run every execution to its end, jumping virtual time from wake-up to wake-up.
+
+        ``after_turn`` runs after each turn of an execution (a live view reads history
+        there). Raises `StillRunningError` rather than jump more than ``max_seconds`` ahead or
+        run more than ``max_turns`` turns.
+        """
+        self.scheduler.run_until_idle(
+            max_seconds=max_seconds, max_turns=max_turns, after_turn=after_turn
+        )
+
+    def advance(
+        self,
+        seconds: float,
+        *,
+        max_turns: int = DEFAULT_MAX_TURNS,
+        after_turn: Callable[[], None] | None = None,
+    ) -> None:
+        """Let ``seconds`` of virtual time pass, running what is ready or wakes meanwhile."""
+        self.scheduler.advance(seconds, max_turns=max_turns, after_turn=after_turn)
 
     # -- clients --------------------------------------------------------------------------
 
@@ -263,13 +305,14 @@ class LocalCloud:
         manifest = manifest or image_manifest()
         digest = f"sha256:{hashlib.sha256(manifest.encode()).hexdigest()}"
         ecr = self.client("ecr")
-        for tag in [tags] if isinstance(tags, str) else tags:
-            ecr.put_image(
-                repositoryName=repository,
-                imageManifest=manifest,
-                imageTag=tag,
-                imageDigest=digest,
-            )
+        with self.scheduler.exclusive():  # one push, even while serving in real time
+            for tag in [tags] if isinstance(tags, str) else tags:
+                ecr.put_image(
+                    repositoryName=repository,
+                    imageManifest=manifest,
+                    imageTag=tag,
+                    imageDigest=digest,
+                )
         return digest
 
     # -- Step Functions -------------------------------------------------------------------
@@ -283,38 +326,35 @@ class LocalCloud:
     ) -> str:
         """Start an execution of the stack's state machine; return its ARN."""
         body = execution_input if isinstance(execution_input, str) else json.dumps(execution_input)
-        response = self.client("stepfunctions").start_execution(
-            stateMachineArn=state_machine_arn or self.state_machine_arn(),
-            name=name or str(uuid.uuid4()),
-            input=body,
-        )
+        machine = state_machine_arn or self.state_machine_arn()
+        with self.scheduler.exclusive():
+            response = self.client("stepfunctions").start_execution(
+                stateMachineArn=machine, name=name or str(uuid.uuid4()), input=body
+            )
         return str(response["executionArn"])
 
-    def wait_for_execution(self, execution_arn: str, timeout: float = 60.0) -> dict[str, Any]:
-        """Wait until the execution leaves RUNNING; return DescribeExecution's answer."""
+    def wait_for_execution(
+        self, execution_arn: str, *, max_turns: int = DEFAULT_MAX_TURNS
+    ) -> dict[str, Any]:
+        """Run executions (this one and whichever else takes a turn) until this one leaves
+        RUNNING; return DescribeExecution's answer."""
         sfn = self.client("stepfunctions")
-        deadline = time.monotonic() + timeout
-        while True:
-            described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
-            if described["status"] != "RUNNING":
-                return described
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{execution_arn} still RUNNING after {timeout}s")
-            time.sleep(0.02)
+
+        def ended() -> bool:
+            return bool(sfn.describe_execution(executionArn=execution_arn)["status"] != "RUNNING")
+
+        self.scheduler.run_until(ended, max_turns=max_turns)
+        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+        return described
 
     def execution_history(
-        self,
-        execution_arn: str,
-        *,
-        follow: bool = True,
-        timeout: float | None = None,
-        poll_seconds: float = 0.05,
+        self, execution_arn: str, *, follow: bool = True, max_turns: int = DEFAULT_MAX_TURNS
     ) -> Iterator[HistoryEventTypeDef]:
-        """The execution's history events, in order; with `follow`, live until it ends."""
+        """The execution's history events, in order; with `follow`, live until it ends,
+        running one turn of the executions between reads."""
         sfn = self.client("stepfunctions")
-        deadline = None if timeout is None else time.monotonic() + timeout
         seen = 0
-        while True:
+        for _ in range(max_turns + 1):
             # Status first: once it is final, the history read after it is complete.
             running = sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
             events = sfn.get_execution_history(executionArn=execution_arn)["events"]
@@ -322,9 +362,9 @@ class LocalCloud:
             seen = len(events)
             if not (follow and running):
                 return
-            if deadline is not None and time.monotonic() > deadline:
-                raise TimeoutError(f"{execution_arn} still RUNNING after {timeout}s")
-            time.sleep(poll_seconds)
+            if not self.scheduler.step():
+                raise StillRunningError(f"{execution_arn} is RUNNING, but no execution runs")
+        raise StillRunningError(f"{execution_arn} still RUNNING after {max_turns} turns")
 
     # -- accounting -----------------------------------------------------------------------
 

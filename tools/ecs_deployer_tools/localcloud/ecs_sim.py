@@ -49,7 +49,6 @@ import threading
 import uuid
 import weakref
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, Self
@@ -61,8 +60,11 @@ from moto.ecs.exceptions import ECSException
 from moto.ecs.models import EC2ContainerServiceBackend, Task
 from moto.ecs.responses import EC2ContainerServiceResponse
 
+from ecs_deployer_tools.localcloud import virtual_time
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from datetime import datetime
     from types import TracebackType
 
 __all__ = [
@@ -296,7 +298,7 @@ class _Installed:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return virtual_time.now()  # the local cloud's clock when one is active
 
 
 def _name(name_or_arn: str) -> str:

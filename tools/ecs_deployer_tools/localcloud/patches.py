@@ -1,7 +1,7 @@
 """Every patch the local cloud applies to moto 5.2.5, in one place.
 
-`moto_patches(runtime)` installs them all for the duration of a `with` block and restores
-moto afterwards. Each patch restores one AWS behaviour that the real template, ASL or
+`moto_patches(runtime, scheduler)` installs them all for the duration of a `with` block and
+restores moto afterwards. Each patch restores one AWS behaviour that the real template, ASL or
 handlers depend on and that moto lacks:
 
 CloudFormation
@@ -55,10 +55,31 @@ Step Functions (moto's interpreter is LocalStack's; where the port diverges from
  10. Context object timestamps (`$$.Execution.StartTime`, `$$.State.EnteredTime`) are
      strings like "2026-11-22T10:15:30.123Z", as on AWS; moto puts a datetime (which
      breaks DescribeExecution once it lands in state data) and a `+00:00` isoformat.
+     (Their time is virtual: 17.)
  11. StartExecution is atomic: of two concurrent starts with one name, one gets
      ExecutionAlreadyExists (or, same input, the same execution). moto checks and adds
      without a lock, so two dispatches of one digest could both start a child. Without
-     a name, the execution is named by a UUID (moto names it "None", once).
+     a name, the execution is named by a UUID (moto names it "None", once). Names are
+     drawn, like moto's own ids, from moto's generator, which the cloud seeds.
+
+Virtual time (the clock and scheduler are `virtual_time.py`'s): moto runs executions in
+free threads and waits in real time, so which of two executions reaches a Lambda first was
+up to the OS scheduler. On AWS nothing orders them either; here the test does.
+ 14. Each execution is one thread that runs only at its turn (`Scheduler.spawn`). moto
+     adds a thread per Task state, per Map iteration and per Parallel branch, each waited
+     for at once: here they run inline in the execution's thread (Map iterations and
+     Parallel branches one after the other). A state machine's TimeoutSeconds counts
+     virtual time.
+ 15. Wait states (Seconds, SecondsPath, Timestamp, TimestampPath) and Retry intervals park
+     the execution in virtual time; Retry jitter draws from the scheduler's seeded
+     generator. moto waits in real time, and a Retry interval ignores StopExecution.
+ 16. StopExecution (and the cloud shutting down) wakes a parked execution at once; a
+     driver's StopExecution lets it unwind before returning. Stopping an execution that
+     has not run yet aborts it; moto raises an AttributeError (it has no environment yet).
+ 17. Timestamps come from the virtual clock: execution start and stop dates (so
+     `$$.Execution.StartTime`), `$$.State.EnteredTime`, history events, EventBridge event
+     times (whole seconds in the event, as on AWS), ECR's `imagePushedAt` (milliseconds,
+     as ECR records it; moto keeps whole seconds).
 
 Step Functions → EventBridge → Lambda
  18. An execution that ends emits "Step Functions Execution Status Change" on the default
@@ -83,7 +104,7 @@ import functools
 import json
 import logging
 import threading
-import uuid
+import types
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from enum import Enum
@@ -97,45 +118,86 @@ from moto.awslambda.models import LambdaBackend, LambdaFunction, LayerVersion
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation.models import Stack as CloudFormationStack
-from moto.ecr.models import ECRBackend
+from moto.ecr.models import ECRBackend, Image
+from moto.events import models as events_models
 from moto.events.models import EventPattern, Rule, events_backends
 from moto.events.responses import EventsHandler
 from moto.events.utils import EventMessageType, EventTemplateParser
+from moto.moto_api._internal import mock_random
 from moto.s3.models import s3_backends
 from moto.sqs.models import sqs_backends
 from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
     CustomErrorName,
 )
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEventException,
+)
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
     StatesErrorName,
 )
+from moto.stepfunctions.parser.asl.component.common.retry import (
+    jitter_strategy_decl,
+    retrier_decl,
+)
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
+from moto.stepfunctions.parser.asl.component.program.program import Program
 from moto.stepfunctions.parser.asl.component.state import state as state_module
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
     iteration_worker,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.inline_iteration_component import (  # noqa: E501
+    InlineIterationComponent,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_parallel.branch_worker import (
+    BranchWorker,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service,
 )
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import (
+    Timestamp,
+)
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+    WaitFunction,
+)
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.backend import execution_worker
-from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+from moto.stepfunctions.parser.backend.execution import (
+    BaseExecutionWorkerCommunication,
+    Execution,
+)
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import get_backend as sfn_backend
 from moto.stepfunctions.utils import cfn_to_api_tags
 from moto.utilities.arns import parse_arn
 from moto.utilities.utils import get_partition
 
+from ecs_deployer_tools.localcloud import virtual_time
 from ecs_deployer_tools.localcloud.runtime import FunctionConfig
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from botocore.model import OperationModel
     from moto.stepfunctions.parser.asl.component.common.error_name.error_name import (
         ErrorName,
     )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.inline_iteration_component import (  # noqa: E501
+        InlineIterationComponentEvalInput,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.iteration_worker import (  # noqa: E501
+        IterationWorker,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.job import (
+        JobPool,
+    )
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
 
     from ecs_deployer_tools.localcloud.runtime import LambdaRuntime
+    from ecs_deployer_tools.localcloud.virtual_time import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -147,12 +209,20 @@ _original_invoke = LambdaBackend.invoke
 _original_sm_attribute = StateMachine.get_cfn_attribute
 _original_resource_class_from_type = cfn_parsing.resource_class_from_type
 _original_start_execution = StepFunctionsParserBackend.start_execution
+_original_execution_start = Execution.start
+_original_worker_stop = ExecutionWorker.stop
+# moto leaves it unannotated.
+_original_reflect_status: Callable[[BaseExecutionWorkerCommunication], None] = (
+    BaseExecutionWorkerCommunication._reflect_execution_status
+)
+_original_image_init = Image.__init__
 _original_terminated = BaseExecutionWorkerCommunication.terminated
 
 
 @contextmanager
-def moto_patches(runtime: LambdaRuntime) -> Iterator[None]:
-    """Install every patch (see the module docstring); `runtime` serves Lambda Invoke."""
+def moto_patches(runtime: LambdaRuntime, scheduler: Scheduler) -> Iterator[None]:
+    """Install every patch (see the module docstring); `runtime` serves Lambda Invoke,
+    `scheduler` runs the executions on virtual time."""
 
     def invoke(  # noqa: PLR0917 - moto's positional signature
         backend: LambdaBackend,
@@ -198,7 +268,18 @@ def moto_patches(runtime: LambdaRuntime) -> Iterator[None]:
         (StepFunctionsParserBackend, "start_execution", _start_execution_atomically),
         (EventsHandler, "test_event_pattern", _test_event_pattern),
         (CloudFormationStack, "parameter_list", property(_parameter_list)),
+        (execute_state, "Thread", _Inline),
+        (InlineIterationComponent, "_launch_worker", _launch_iteration_inline),
+        (BranchWorker, "start", _start_branch_inline),
+        (Timestamp, "_get_wait_seconds", _seconds_until_timestamp),
+        (Execution, "start", _start_at_virtual_time),
+        (BaseExecutionWorkerCommunication, "_reflect_execution_status", _reflect_status),
         (BaseExecutionWorkerCommunication, "terminated", _terminated_with_event),
+        (EventManager, "_get_current_timestamp", staticmethod(virtual_time.now)),
+        (events_models, "unix_time", _unix_time),
+        (events_models, "unix_time_millis", _unix_time_millis),
+        (Image, "__init__", _image_pushed_now),
+        *_scheduling(scheduler),
     ]
     with ExitStack() as stack:
         for target, name, replacement in replacements:
@@ -444,7 +525,7 @@ def _start_execution(
     try:
         sfn_backend(account, region).start_execution(
             target["Arn"],
-            name=str(uuid.uuid4()),
+            name=str(mock_random.uuid4()),
             execution_input=json.dumps(_target_input(target, event)),
         )
     except Exception:
@@ -618,7 +699,7 @@ def _execution_data(**fields: Any) -> dict[str, Any]:
 
 
 def _state_data(**fields: Any) -> dict[str, Any]:
-    return {**fields, "EnteredTime": _aws_timestamp(fields["EnteredTime"])}
+    return {**fields, "EnteredTime": _aws_timestamp(virtual_time.now())}
 
 
 # --- 11. Atomic, named StartExecution --------------------------------------------------------
@@ -635,7 +716,11 @@ def _start_execution_atomically(
 ) -> Any:
     with _start_execution_lock:
         return _original_start_execution(
-            backend, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header
+            backend,
+            state_machine_arn,
+            name or str(mock_random.uuid4()),
+            execution_input,
+            trace_header,
         )
 
 
@@ -664,6 +749,119 @@ def _parameter_list(stack: CloudFormationStack) -> list[dict[str, Any]]:
         }
         for key, value in stack.resource_map.resolved_parameters.items()
     ]
+
+
+# --- 14-16. Executions take turns on virtual time ----------------------------------------
+
+
+class _Inline:
+    """A thread the interpreter starts and at once waits for, run inline instead: starting
+    it runs its target in the execution's own thread (the one that holds the turn)."""
+
+    def __init__(self, target: Callable[[], object], **_thread_options: object) -> None:
+        self._target = target
+
+    def start(self) -> None:
+        self._target()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Nothing to wait for: the target ran in `start`."""
+
+
+def _launch_iteration_inline(
+    component: InlineIterationComponent,
+    env: Environment,
+    eval_input: InlineIterationComponentEvalInput,
+    job_pool: JobPool,
+) -> IterationWorker:
+    # The first worker takes every job in turn; the others find the pool empty.
+    worker = component._create_worker(env=env, eval_input=eval_input, job_pool=job_pool)
+    worker.eval()
+    return worker
+
+
+def _start_branch_inline(worker: BranchWorker) -> None:
+    worker._program.eval(worker.env)
+    worker._branch_worker_comm.on_terminated(env=worker.env)
+
+
+def _seconds_until_timestamp(wait: Timestamp, env: Environment) -> float:
+    wait.string.eval(env=env)
+    text: str = env.stack.pop()
+    when = wait._from_timestamp_string(timestamp=text)
+    if when is None:
+        raise FailureEventException(wait._create_failure_event(env, text))
+    return (when.replace(tzinfo=UTC) - virtual_time.now()).total_seconds()
+
+
+def _scheduling(scheduler: Scheduler) -> list[tuple[object, str, object]]:
+    """The replacements that run executions as the scheduler's fibers."""
+    # StopExecution's arguments for executions stopped before their first turn.
+    stopped_early: dict[object, tuple[Any, Any, Any]] = {}
+
+    def start_worker(worker: ExecutionWorker) -> None:
+        name = worker._evaluation_details.execution_details.name
+        scheduler.spawn(worker, name, worker._execution_logic)
+
+    def stop_worker(
+        worker: ExecutionWorker, stop_date: datetime, error: str | None, cause: str | None
+    ) -> None:
+        if worker.env is None:
+            stopped_early[worker] = (stop_date, cause, error)
+        else:
+            _original_worker_stop(worker, stop_date, error, cause)
+        scheduler.halt(worker)
+
+    def eval_program(program: Program, env: Environment) -> None:
+        env.next_state_name = program.start_at.start_at_name
+        if not env.is_frame() and (early := stopped_early.pop(scheduler.current_key(), None)):
+            env.set_stop(*early)
+            program._eval_body(env)  # records ExecutionAborted, as AWS does
+            return
+        timeout = program.timeout_seconds.timeout_seconds if program.timeout_seconds else None
+        with scheduler.time_limit(timeout, env.set_timed_out):
+            EvalComponent.eval(program, env)
+
+    def wait_interval(_wait: WaitFunction, env: Environment, wait_seconds: float) -> None:  # noqa: ARG001 - moto's keyword arguments
+        scheduler.sleep(wait_seconds)
+
+    return [
+        (ExecutionWorker, "start", start_worker),
+        (ExecutionWorker, "stop", stop_worker),
+        (Program, "eval", eval_program),
+        (WaitFunction, "_wait_interval", wait_interval),
+        (retrier_decl, "time", types.SimpleNamespace(sleep=scheduler.sleep)),
+        (jitter_strategy_decl, "random", scheduler.random),
+    ]
+
+
+# --- 17. Timestamps from the virtual clock ----------------------------------------------
+
+
+def _start_at_virtual_time(execution: Execution) -> None:
+    # Before the original: it hands the start date to the context object.
+    execution.start_date = virtual_time.now()
+    _original_execution_start(execution)
+
+
+def _reflect_status(communication: BaseExecutionWorkerCommunication) -> None:
+    _original_reflect_status(communication)
+    communication.execution.stop_date = virtual_time.now()
+
+
+def _unix_time(dt: datetime | None = None) -> float:
+    return (dt or virtual_time.now()).replace(tzinfo=UTC).timestamp()
+
+
+def _unix_time_millis(dt: datetime | None = None) -> float:
+    return _unix_time(dt) * 1000.0
+
+
+def _image_pushed_now(image: Image, *args: Any, **kwargs: Any) -> None:
+    _original_image_init(image, *args, **kwargs)
+    pushed = virtual_time.now()
+    # moto annotates whole seconds (int); its serializer takes a datetime as well.
+    image.image_pushed_at = pushed.replace(microsecond=pushed.microsecond // 1000 * 1000)  # type: ignore[assignment]
 
 
 # --- 18. Step Functions status-change events; EventBridge → Lambda -----------------------

@@ -14,6 +14,9 @@ machine can tell the difference:
 
 Invocations are serialized by one lock: handlers are short and never sleep, and
 `os.environ` is process-wide, so two functions' environments must never overlap.
+
+Time is the runtime's clock's (the local cloud's virtual clock): the handlers' own `clock`,
+the context's remaining time and the log stream's date.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import json
 import os
 import sys
 import threading
-import time
 import traceback
 import uuid
 from collections import Counter
@@ -36,12 +38,12 @@ from unittest.mock import patch
 
 from botocore.client import BaseClient
 
+from ecs_deployer.clock import Clock, SystemClock
+
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from pathlib import Path
     from types import ModuleType
-
-    from ecs_deployer.clock import Clock
 
 # Runtime errors that make Lambda throw the execution environment away.
 _ENVIRONMENT_KILLING_PREFIXES = ("Runtime.", "Sandbox.")
@@ -85,7 +87,12 @@ class LambdaContext:
     """
 
     def __init__(
-        self, config: FunctionConfig, request_id: str, log_stream_name: str, deadline: float
+        self,
+        config: FunctionConfig,
+        request_id: str,
+        log_stream_name: str,
+        clock: Clock,
+        deadline: float,
     ) -> None:
         self.function_name = config.function_name
         self.function_version = config.version
@@ -96,10 +103,11 @@ class LambdaContext:
         self.log_stream_name = log_stream_name
         self.identity = None
         self.client_context = None
+        self._clock = clock
         self._deadline = deadline
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.time()) * 1000))
+        return max(0, int((self._deadline - self._clock.now().timestamp()) * 1000))
 
 
 @dataclass
@@ -238,11 +246,11 @@ class LambdaRuntime:
     def __init__(
         self, recorder: ApiCallRecorder, faults: LambdaFaults, clock: Clock | None = None
     ) -> None:
-        """``clock`` replaces each handler module's ``clock`` at cold start (see
-        ecs_deployer.clock): the local cloud's time runs faster than the wall clock."""
+        """``clock`` (by default the wall clock) replaces each handler module's ``clock`` at
+        cold start (see ecs_deployer.clock): the local cloud's time is virtual."""
         self._recorder = recorder
         self._faults = faults
-        self._clock = clock
+        self._clock: Clock = clock or SystemClock()
         self._lock = threading.RLock()
         self._sources: dict[str, FunctionSource] = {}
         self._warm: dict[str, _Environment] = {}
@@ -281,7 +289,8 @@ class LambdaRuntime:
         payload: str | bytes | None,
         request_id: str,
     ) -> InvocationResult:
-        log_stream = f"{time.strftime('%Y/%m/%d')}/[{config.version}]{uuid.uuid4().hex}"
+        now = self._clock.now()
+        log_stream = f"{now:%Y/%m/%d}/[{config.version}]{uuid.uuid4().hex}"
         environment = _lambda_environment(config, source, log_stream)
         with _environ(environment):
             try:
@@ -290,7 +299,8 @@ class LambdaRuntime:
                 return _error_result(error.error_type, str(error), request_id)
             except Exception as error:  # any init failure is the function's error
                 return _exception_result(error, request_id)
-            context = LambdaContext(config, request_id, log_stream, time.time() + config.timeout)
+            deadline = now.timestamp() + config.timeout
+            context = LambdaContext(config, request_id, log_stream, self._clock, deadline)
             try:
                 event = json.loads(payload or b"{}")
                 response = handler(event, context)
@@ -344,7 +354,7 @@ class LambdaRuntime:
         except BaseException:
             del sys.modules[module_name]
             raise
-        if self._clock is not None and hasattr(module, "clock"):
+        if hasattr(module, "clock"):
             setattr(module, "clock", self._clock)  # noqa: B010  (module attribute, set by name)
         warm = _Environment(module, module_name, _without_per_call(environment))
         self._warm[config.function_name] = warm
