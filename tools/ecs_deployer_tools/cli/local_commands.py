@@ -89,18 +89,24 @@ def up(
     repository: Annotated[
         list[str] | None, typer.Option(help="RepositoryNames (repeatable).")
     ] = None,
+    time_scale: Annotated[
+        float, typer.Option(min=1, help="How much faster than the wall clock time runs.")
+    ] = 1.0,
 ) -> None:
     """Serve the local cloud with the stack deployed, until interrupted.
 
     Lambdas run in this process; any client can drive the emulator, e.g.
     [bold]aws --endpoint-url http://127.0.0.1:4566 ecr put-image ...[/]
+    Time is virtual and follows the wall clock ([bold]--time-scale[/] times faster);
+    [bold]POST /_localcloud/time/run-until-idle[/] runs every execution to its end at
+    once, [bold]POST /_localcloud/time/advance?seconds=N[/] skips N seconds ahead.
     """
     parameters = {
         **STACK_PARAMETERS,
         "ClusterNames": ",".join(cluster or [sample_app.CLUSTER]),
         "RepositoryNames": ",".join(repository or [sample_app.REPOSITORY]),
     }
-    with LocalCloud(TEMPLATE, extensions=[EcsSimulation()]) as cloud:
+    with LocalCloud(TEMPLATE, extensions=[EcsSimulation()], time_scale=time_scale) as cloud:
         if seed_demo:
             sample_app.seed(
                 sample_app.Clients.of(cloud.client),
