@@ -250,6 +250,30 @@ def test_concurrent_pushes_supersede() -> None:
     assert document["api_calls"]["ecs.UpdateService"] == 2
 
 
+@pytest.mark.parametrize("name", ["newer-push-first", "newer-push-first-supersede"])
+def test_an_older_push_reaching_the_lock_after_a_newer_one_deploys_nothing(name: str) -> None:
+    result, world = _run(name)
+    document = _common(result, world)
+    _on_new_image(result, world)  # v3, the newest push, whatever reached the lock first
+    older, newer = result.pushes
+    assert [record.status for record in world.history] == ["SUCCEEDED", "SUPERSEDED"]
+    [stale] = [r for r in world.history if r.status == "SUPERSEDED"]
+    assert stale.digest == older.digest
+    assert stale.started_at is None  # it never held the lock
+    assert stale.cause is not None
+    assert newer.image in stale.cause
+    assert f"deployment {newer.execution_arn.rsplit(':', 1)[-1]}" in stale.cause  # type: ignore[union-attr]
+    # It registered nothing and ran nothing: the revisions it reports are what v3 left.
+    assert [s["task_definition_registered"] for s in older.summary["services"]] == [None, None]
+    assert {(t["state"], t["task_definition"]) for t in older.summary["tasks"]} == {
+        ("PENDING", None)
+    }
+    assert newer.image in (older.cause or "")
+    # Only the newer deployment touched ECS: one rollout, one migration.
+    assert document["api_calls"]["ecs.UpdateService"] == 2
+    assert len(world.exit_codes[sample_app.MIGRATE]) == 1
+
+
 def test_crash_mid_deploy_is_retried_and_the_lock_is_not_leaked() -> None:
     result, world = _run("crash-mid-deploy")
     _common(result, world)

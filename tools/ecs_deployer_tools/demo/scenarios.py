@@ -207,5 +207,19 @@ SCENARIOS: dict[str, Scenario] = {
                 services={sample_app.WEB: RolloutFault(RolloutOutcome.DELETED, ticks=1)}
             ),
         ),
+        *(
+            Scenario(
+                f"newer-push-first{suffix}",
+                f"v2.0.0 then v3.0.0 (concurrency: {mode}); v2's dispatch crashes once, so "
+                "v3 reaches the lock first: v2 is stale and deploys nothing",
+                "SUCCEEDED",
+                ("SUPERSEDED", "SUCCEEDED"),
+                pushes=(("v2.0.0",), ("v3.0.0",)),
+                concurrent=True,
+                config={"concurrency": mode},
+                crash=LambdaCrash("ResolveFunction"),
+            )
+            for mode, suffix in (("queue", ""), ("supersede", "-supersede"))
+        ),
     )
 }
