@@ -1,8 +1,8 @@
 """Every patch the local cloud applies to moto 5.2.5, in one place.
 
-`moto_patches(runtime, scheduler)` installs them all for the duration of a `with` block and
-restores moto afterwards. Each patch restores one AWS behaviour that the real template, ASL or
-handlers depend on and that moto lacks:
+`moto_patches(runtime, scheduler)` installs them all for the duration of a `with` block
+and restores moto afterwards. Each patch restores one AWS behaviour that the real template,
+ASL or handlers depend on and that moto lacks:
 
 CloudFormation
   1. `AWS::StepFunctions::StateMachine`: moto reads only `DefinitionString` and always
@@ -66,10 +66,10 @@ Virtual time (the clock and scheduler are `virtual_time.py`'s): moto runs execut
 free threads and waits in real time, so which of two executions reaches a Lambda first was
 up to the OS scheduler. On AWS nothing orders them either; here the test does.
  14. Each execution is one thread that runs only at its turn (`Scheduler.spawn`). moto
-     adds a thread per Task state, per Map iteration and per Parallel branch, each waited
-     for at once: here they run inline in the execution's thread (Map iterations and
-     Parallel branches one after the other). A state machine's TimeoutSeconds counts
-     virtual time.
+     adds a thread for the program (joined with the machine's TimeoutSeconds in real
+     time), per Task state, per Map iteration and per Parallel branch, each waited for at
+     once: here they run inline in the execution's thread (Map iterations and Parallel
+     branches one after the other), and TimeoutSeconds counts virtual time.
  15. Wait states (Seconds, SecondsPath, Timestamp, TimestampPath) and Retry intervals park
      the execution in virtual time; Retry jitter draws from the scheduler's seeded
      generator. moto waits in real time, and a Retry interval ignores StopExecution.
