@@ -274,6 +274,40 @@ def test_an_older_push_reaching_the_lock_after_a_newer_one_deploys_nothing(name:
     assert len(world.exit_codes[sample_app.MIGRATE]) == 1
 
 
+def test_a_repush_after_a_failure_is_a_retry_that_deploys() -> None:
+    result, world = _run("repush-after-failure")
+    _common(result, world)
+    _on_new_image(result, world)
+    failed, retry = result.pushes
+    assert failed.digest == retry.digest  # one image, pushed twice
+    assert failed.execution_arn is not None
+    assert retry.execution_arn == f"{failed.execution_arn}-2"  # the next attempt's name
+    assert [record.status for record in world.history] == ["SUCCEEDED", "FAILED"]
+    # The dispatcher of the re-push says why it deployed again.
+    dispatcher_outputs = [
+        e["executionSucceededEventDetails"]["output"]
+        for events in world.histories.values()
+        for e in events
+        if e["type"] == "ExecutionSucceeded"
+    ]
+    assert any("retry: deployment " in output for output in dispatcher_outputs)
+
+
+def test_rollback_right_after_the_first_deployment_returns_to_the_revisions_before() -> None:
+    result, world = _run("rollback-first-deployment")
+    _common(result, world)
+    _on_original_revisions(world)
+    deployed, rollback = result.pushes
+    assert rollback.image == world.app_images[sample_app.WEB] != deployed.image
+    [undo, first] = world.history
+    assert (undo.trigger, undo.undoes, undo.status) == (
+        "rollback",
+        first.deployment_id,
+        "SUCCEEDED",
+    )
+    assert world.exit_codes[sample_app.MIGRATE] == [{"app": 0}]  # a rollback runs no tasks
+
+
 def test_crash_mid_deploy_is_retried_and_the_lock_is_not_leaked() -> None:
     result, world = _run("crash-mid-deploy")
     _common(result, world)

@@ -124,6 +124,9 @@ class _Follower:
     def transitions(self) -> int:
         return self._history.transitions
 
+    def describe(self, execution_arn: str) -> Any:
+        return self._sfn.describe_execution(executionArn=execution_arn)
+
     def executions(self) -> list[dict[str, Any]]:
         paginator = self._sfn.get_paginator("list_executions")
         return [
@@ -138,20 +141,42 @@ class _Follower:
             self._history.read(execution["executionArn"], execution["name"])
 
 
-def _deployment_result(cloud: LocalCloud, push: PushResult) -> None:
-    """Fill in how the push's deployment ended (or why nothing was deployed)."""
-    sfn = cloud.client("stepfunctions")
-    arn = f"{cloud.state_machine_arn().replace(':stateMachine:', ':execution:')}:" + (
-        child_execution_name(sample_app.APP, push.digest)
-    )
-    try:
-        described = sfn.describe_execution(executionArn=arn)
-    except sfn.exceptions.ExecutionDoesNotExist:
-        return  # ignored: the dispatcher found no app that wants this push
-    outcome = follow.execution_outcome(described)
-    push.execution_arn = arn
+def _deployment_results(follower: _Follower, pushes: list[PushResult]) -> None:
+    """Fill in how each push's deployment ended (or leave it IGNORED: nothing deployed it).
+
+    A digest's deployments are named after it (a retry adds its attempt): the k-th push of
+    a digest deployed it the k-th time, if at all.
+    """
+    started = sorted(follower.executions(), key=lambda item: item["startDate"])
+    for push in pushes:
+        base = child_execution_name(sample_app.APP, push.digest)
+        ours = [e for e in started if e["name"] == base or e["name"].startswith(f"{base}-")]
+        earlier = sum(p.digest == push.digest for p in pushes[: pushes.index(push)])
+        if earlier < len(ours):
+            _fill(follower, push, ours[earlier]["executionArn"])
+
+
+def _fill(follower: _Follower, push: PushResult, execution_arn: str) -> None:
+    outcome = follow.execution_outcome(follower.describe(execution_arn))
+    push.execution_arn = execution_arn
     push.status, push.error, push.cause = outcome.status, outcome.error, outcome.message
     push.summary = outcome.summary
+
+
+def _rollback(cloud: LocalCloud, follower: _Follower, pushes: list[PushResult]) -> PushResult:
+    """What `ecs-deployer rollback APP` does: undo the newest successful deployment."""
+    undone = next(p for p in reversed(pushes) if p.status == "SUCCEEDED")
+    assert undone.execution_arn is not None
+    name = f"{sample_app.APP}-rollback-{len(pushes)}"
+    arn = cloud.start_execution(
+        {"app": sample_app.APP, "undo": undone.execution_arn.rsplit(":", 1)[-1]}, name=name
+    )
+    cloud.run_until_idle(after_turn=follower.poll)
+    rollback = PushResult(("rollback",), image="", digest="")
+    _fill(follower, rollback, arn)
+    images = [s["images_after"].get("app") for s in rollback.summary.get("services", [])]
+    rollback.image = next((image for image in images if image), "")
+    return rollback
 
 
 def _redeliver(cloud: LocalCloud, follower: _Follower) -> None:
@@ -198,7 +223,10 @@ def run(
                 cloud.advance(push_spacing, after_turn=follower.poll)
             elif index:
                 cloud.run_until_idle(after_turn=follower.poll)
-            manifest = sample_app.image_manifest(tags[0])
+                # A second on: ECR event times are whole seconds, so this push comes after
+                # everything the previous one did, as its event time shows.
+                cloud.advance(1.0, after_turn=follower.poll)
+            manifest = sample_app.image_manifest(scenario.image_of(index))
             digest = cloud.push_image(sample_app.REPOSITORY, tags, manifest)
             image = f"{seeded.registry}/{sample_app.REPOSITORY}@{digest}"
             pushes.append(PushResult(tags, image, digest))
@@ -209,8 +237,10 @@ def run(
             follower.poll()
         cloud.run_until_idle(after_turn=follower.poll)
         follower.poll()
-        for push in pushes:
-            _deployment_result(cloud, push)
+        _deployment_results(follower, pushes)
+        if scenario.then_rollback:
+            pushes.append(_rollback(cloud, follower, pushes))
+            follower.poll()
         if inspect is not None:
             inspect(cloud, simulation)
         return ScenarioResult(

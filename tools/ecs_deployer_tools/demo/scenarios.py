@@ -25,6 +25,11 @@ PushStatus = Literal[
 ]
 
 
+# A Lambda step's first attempt plus the state machine's Retry MaxAttempts (5): a step that
+# crashes this many times in a row has failed for good.
+RETRIED_ATTEMPTS = 6
+
+
 @dataclass(frozen=True)
 class LambdaCrash:
     """The next ``count`` invocations of a function fail like a crashed process."""
@@ -50,6 +55,14 @@ class Scenario:
     crash: LambdaCrash | None = None
     # Deliver the first push's event a second time, as EventBridge's at-least-once may.
     redeliver_first_event: bool = False
+    # The image each push is built from (default: its first tag). Two pushes of one image
+    # push one digest twice, as a re-run CI job or a re-tag does.
+    images: tuple[str, ...] = ()
+    # Then an operator runs `ecs-deployer rollback APP`: it undoes the newest success.
+    then_rollback: bool = False
+
+    def image_of(self, index: int) -> str:
+        return self.images[index] if self.images else self.pushes[index][0]
 
 
 def _web_only_max_wait(minutes: int) -> dict[str, Any]:
@@ -220,6 +233,24 @@ SCENARIOS: dict[str, Scenario] = {
                 crash=LambdaCrash("ResolveFunction"),
             )
             for mode, suffix in (("queue", ""), ("supersede", "-supersede"))
+        ),
+        Scenario(
+            "repush-after-failure",
+            "v2.0.0 fails (the task Lambda crashes on every attempt); pushed again as "
+            "v2.0.0-rerun after that, the same digest is a retry and deploys",
+            "SUCCEEDED",
+            ("FAILED", "SUCCEEDED"),
+            pushes=(("v2.0.0",), ("v2.0.0-rerun",)),
+            images=("v2.0.0", "v2.0.0"),
+            crash=LambdaCrash("RunTasksFunction", count=RETRIED_ATTEMPTS),
+        ),
+        Scenario(
+            "rollback-first-deployment",
+            "v2.0.0 is the app's first deployment; `ecs-deployer rollback shop` undoes it: "
+            "both services return to the revisions they ran before",
+            "SUCCEEDED",
+            ("SUCCEEDED", "SUCCEEDED"),
+            then_rollback=True,
         ),
     )
 }
