@@ -126,30 +126,23 @@ class DeploymentsTable:
 
     def find_record(self, app: str, deployment_id: str) -> HistoryRecord | None:
         """The record of one deployment of ``app`` (keys sort by time, so it is a filter)."""
-        paginator = self._dynamodb.get_paginator("query")
-        with transient_errors_as_retryable():
-            for page in paginator.paginate(
-                TableName=self._table,
-                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-                FilterExpression="deployment_id = :id",
-                ExpressionAttributeValues=_to_item(
-                    {":pk": app_key(app), ":prefix": _RECORD_PREFIX, ":id": deployment_id}
-                ),
-            ):
-                for item in page.get("Items", []):
-                    return _record(item)
-        return None
+        return next(self._records_where(app, "deployment_id", deployment_id), None)
 
     def records_of_digest(self, app: str, digest: str) -> Iterator[HistoryRecord]:
         """The app's deployments of one image digest, newest first, read lazily."""
+        return self._records_where(app, "digest", digest)
+
+    def _records_where(self, app: str, attribute: str, value: str) -> Iterator[HistoryRecord]:
+        """The app's records whose ``attribute`` is ``value``, newest first, read lazily."""
         paginator = self._dynamodb.get_paginator("query")
         with transient_errors_as_retryable():
             for page in paginator.paginate(
                 TableName=self._table,
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-                FilterExpression="digest = :digest",
+                FilterExpression="#attribute = :value",
+                ExpressionAttributeNames={"#attribute": attribute},
                 ExpressionAttributeValues=_to_item(
-                    {":pk": app_key(app), ":prefix": _RECORD_PREFIX, ":digest": digest}
+                    {":pk": app_key(app), ":prefix": _RECORD_PREFIX, ":value": value}
                 ),
                 ScanIndexForward=False,
             ):
