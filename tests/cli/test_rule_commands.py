@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.cli.conftest import deploy
 from tests.support import EVENTS_DIR, load_event
 
 if TYPE_CHECKING:
@@ -82,3 +83,22 @@ def test_an_event_that_is_not_json_is_a_user_error(local: Local, tmp_path: Path)
     result = local.run("rule", "test", str(path))
     assert result.exit_code == 1
     assert "is not JSON" in result.stderr
+
+
+def test_rule_test_says_a_push_of_a_deployed_digest_is_a_duplicate(
+    local: Local, tmp_path: Path
+) -> None:
+    deployed = deploy(local, "build-dup")
+    digest = deployed["summary"]["image"].rsplit("@", 1)[-1]
+    event = _event(tmp_path, **{"image-digest": digest, "image-tag": "v9.9.9"})
+    code, verdict = local.json("rule", "test", event)
+    assert code == 1  # it deploys nothing
+    assert (verdict["matched"], verdict["deploys"]) == (True, False)
+    [reason] = verdict["ignored"]
+    assert f"duplicate of deployment {deployed['name']} (SUCCEEDED)" in reason
+    # A first push of a digest says so, with the name its deployment will have.
+    code, fresh = local.json("rule", "test", str(EVENTS_DIR / "ecr_push.json"))
+    assert code == 0
+    [target] = fresh["targets"]
+    assert target["reason"] == "first deployment of this digest"
+    assert target["execution_name"] == f"shop-{DIGEST[7:39]}"
