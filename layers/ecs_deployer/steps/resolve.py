@@ -134,7 +134,9 @@ def push_attempt(records: Iterable[HistoryRecord], event_time: datetime) -> Push
     attempts = 0
     for record in records:
         newest = newest or record
-        attempts = max(attempts, _attempt_of(record))
+        attempts = _attempt_of(record)
+        if attempts:  # the newest push deployment carries the highest attempt: stop reading
+            break
     if newest is None:
         return PushAttempt(1, "first deployment of this digest")
     ended = newest.finished_at is not None and newest.status in FINAL_STATUSES
