@@ -30,6 +30,13 @@ TABLE = "deployments"
 STARTED = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 
 
+class AlwaysRunning:
+    """Step Functions' DescribeExecution, faked: every execution still runs."""
+
+    def is_running(self, execution_arn: str) -> bool:
+        return True
+
+
 @pytest.fixture
 def aws() -> Iterator[None]:
     with mock_aws():

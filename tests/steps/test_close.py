@@ -13,7 +13,7 @@ from ecs_deployer.steps.close import CloseDeps, ExecutionStatusDetail, close_exe
 from ecs_deployer.steps.finalize import finalize
 from ecs_deployer.steps.resolve import child_execution_name
 from ecs_deployer.steps.services import update_services
-from tests.aws_fixtures import PREFIX, STARTED, accepted, push, registered
+from tests.aws_fixtures import PREFIX, STARTED, AlwaysRunning, accepted, push, registered
 from tests.support import load_event
 
 if TYPE_CHECKING:
@@ -35,11 +35,6 @@ LAMBDA_CRASH = json.dumps(
         "stackTrace": ["  File secret.py"],
     }
 )
-
-
-class _AlwaysRunning:
-    def is_running(self, execution_arn: str) -> bool:
-        return True
 
 
 class _Executions:
@@ -121,7 +116,7 @@ def test_an_execution_stopped_mid_rollout_is_aborted_and_its_lock_released(
     simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulate()
-    deployment = locks.acquire(registered(deps, ecs, table), table, _AlwaysRunning(), STARTED)
+    deployment = locks.acquire(registered(deps, ecs, table), table, AlwaysRunning(), STARTED)
     deployment = update_services(deployment, ecs, table, STARTED)
     assert table.read_lock("shop").holder is not None
     closed = close_execution(_of(deployment), _deps(table, ecs, _Executions(deployment)), ENDED)
@@ -144,8 +139,8 @@ def test_an_execution_stopped_mid_rollout_is_aborted_and_its_lock_released(
 def test_a_queued_deployment_that_never_reached_the_lock_is_aborted(
     seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
-    holder = locks.acquire(accepted(deps, "v2.0.0", "run-1"), table, _AlwaysRunning(), STARTED)
-    waiter = locks.acquire(accepted(deps, "v3.0.0", "run-2"), table, _AlwaysRunning(), STARTED)
+    holder = locks.acquire(accepted(deps, "v2.0.0", "run-1"), table, AlwaysRunning(), STARTED)
+    waiter = locks.acquire(accepted(deps, "v3.0.0", "run-2"), table, AlwaysRunning(), STARTED)
     assert waiter.lock.status == "WAITING"
     executions = _Executions(holder, waiter)
     closed = close_execution(_of(waiter, "TIMED_OUT"), _deps(table, ecs, executions), ENDED)
@@ -162,7 +157,7 @@ def test_a_queued_deployment_that_never_reached_the_lock_is_aborted(
 def test_a_finalised_record_and_a_free_lock_are_left_alone(
     seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
-    deployment = locks.acquire(registered(deps, ecs, table), table, _AlwaysRunning(), STARTED)
+    deployment = locks.acquire(registered(deps, ecs, table), table, AlwaysRunning(), STARTED)
     deployment.fail("TaskFailed", "the migration exited 1")
     finalize(deployment, table, ecs, STARTED)
     [before] = table.history("shop")

@@ -26,7 +26,7 @@ from ecs_deployer.steps.services import (
 )
 from ecs_deployer_tools.demo import sample_app
 from ecs_deployer_tools.localcloud.ecs_sim import RolloutFault, RolloutOutcome
-from tests.aws_fixtures import STARTED, drive, registered
+from tests.aws_fixtures import STARTED, AlwaysRunning, drive, registered
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -42,15 +42,10 @@ CLUSTER = sample_app.CLUSTER
 WEB, WORKER = sample_app.WEB, sample_app.WORKER
 
 
-class _AlwaysRunning:
-    def is_running(self, execution_arn: str) -> bool:
-        return True
-
-
 def _locked(deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable) -> Deployment:
     """A registered deployment holding the app's lock, as after RegisterTaskDefinitions."""
     deployment = registered(deps, ecs, table)
-    return locks.acquire(deployment, table, _AlwaysRunning(), STARTED)
+    return locks.acquire(deployment, table, AlwaysRunning(), STARTED)
 
 
 def _caught(deployment: Deployment, exc: Exception) -> Deployment:

@@ -9,7 +9,7 @@ from ecs_deployer.state import Deployment, Failure, ServiceRollback
 from ecs_deployer.steps import locks
 from ecs_deployer.steps.finalize import finalize, prune_revisions
 from ecs_deployer.steps.register import register_task_definitions
-from tests.aws_fixtures import STARTED, accepted
+from tests.aws_fixtures import STARTED, AlwaysRunning, accepted
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -22,17 +22,12 @@ if TYPE_CHECKING:
     from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 
 
-class _AlwaysRunning:
-    def is_running(self, execution_arn: str) -> bool:
-        return True
-
-
 def _deployment(
     deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, tag: str = "v2.0.0"
 ) -> Deployment:
     """A registered deployment holding the app's lock."""
     deployment = accepted(deps, tag, name=f"run-{tag.replace('.', '-')}")
-    locks.acquire(deployment, table, _AlwaysRunning(), STARTED)
+    locks.acquire(deployment, table, AlwaysRunning(), STARTED)
     return register_task_definitions(deployment, ecs, table, STARTED)
 
 

@@ -13,7 +13,7 @@ from ecs_deployer.steps.finalize import finalize
 from ecs_deployer.steps.register import register_task_definitions
 from ecs_deployer.steps.resolve import Rejected, resolve
 from ecs_deployer.steps.services import check_services, update_services
-from tests.aws_fixtures import STARTED, context, drive, push
+from tests.aws_fixtures import STARTED, AlwaysRunning, context, drive, push
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,11 +28,6 @@ if TYPE_CHECKING:
 NO_TASKS = {"skip_pre_tasks": True, "skip_post_tasks": True}  # tasks are not the point here
 
 
-class _Running:
-    def is_running(self, execution_arn: str) -> bool:
-        return True
-
-
 def _deploy(
     request: dict[str, object],
     name: str,
@@ -43,7 +38,7 @@ def _deploy(
     """Resolve, lock, register, roll out and finalize, as the state machine would."""
     result = resolve(request, context(name), deps, STARTED)
     assert isinstance(result, Deployment), result
-    locks.acquire(result, table, _Running(), STARTED)
+    locks.acquire(result, table, AlwaysRunning(), STARTED)
     deployment = register_task_definitions(result, ecs, table, STARTED)
     deployment = update_services(deployment, ecs, table, STARTED)
     deployment = drive(lambda d: check_services(d, ecs, STARTED + timedelta(minutes=1)), deployment)
