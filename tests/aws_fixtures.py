@@ -15,7 +15,7 @@ from ecs_deployer.aws.ecr import EcrGateway
 from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.aws.stepfunctions import Executions
 from ecs_deployer.config.store import ConfigStore
-from ecs_deployer.state import Deployment
+from ecs_deployer.document import Deployment
 from ecs_deployer.steps.register import register_task_definitions
 from ecs_deployer.steps.resolve import ExecutionContext, ResolveDeps, resolve
 from ecs_deployer_tools.demo import sample_app

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from ecs_deployer.aws.clients import ecs_client
 from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.clock import Clock, SystemClock
-from ecs_deployer.events import ModeEvent
+from ecs_deployer.payloads import ModeEvent
 from ecs_deployer.steps.services import check_rollback, check_services
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from ecs_deployer.aws.clients import ecs_client
 from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.clock import Clock, SystemClock
-from ecs_deployer.events import PhaseEvent
+from ecs_deployer.payloads import PhaseEvent
 from ecs_deployer.steps.tasks import check_tasks
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from ecs_deployer.aws.clients import dynamodb_client, sfn_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.stepfunctions import Executions
 from ecs_deployer.clock import Clock, SystemClock
-from ecs_deployer.events import LockEvent
+from ecs_deployer.payloads import LockEvent
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps import locks
 

@@ -13,7 +13,7 @@ from ecs_deployer.aws.ecr import EcrGateway
 from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.config.store import ConfigStore
-from ecs_deployer.events import ResolveEvent
+from ecs_deployer.payloads import ResolveEvent
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps.resolve import ResolveDeps, resolve
 

@@ -11,7 +11,7 @@ from ecs_deployer.aws.clients import dynamodb_client, ecs_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.clock import Clock, SystemClock
-from ecs_deployer.events import ModeEvent
+from ecs_deployer.payloads import ModeEvent
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps.services import start_rollback, update_services
 

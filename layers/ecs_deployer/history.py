@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from ecs_deployer.state import Deployment
+    from ecs_deployer.document import Deployment
 
 RecordStatus = Literal[
     "QUEUED",  # accepted, waiting for the app's lock
@@ -39,7 +39,7 @@ def app_key(app: str) -> str:
 
 
 def record_key(order: str, deployment_id: str) -> str:
-    # Sorts in deployment order (locking.deployment_order), so a query on the app lists the
+    # Sorts in deployment order (domain.locks.deployment_order), so a query on the app lists the
     # history in the order the deployments happened, pushes of the same second included.
     return f"DEPLOYMENT#{order}#{deployment_id}"
 
@@ -84,7 +84,7 @@ class HistoryRecord(BaseModel):
     actor: str | None = None
     config_digest: str | None = None
     requested_at: str
-    order: str  # locking.deployment_order(); the record's sort key starts with it
+    order: str  # domain.locks.deployment_order(); the record's sort key starts with it
     started_at: str | None = None
     finished_at: str | None = None
     updated_at: str

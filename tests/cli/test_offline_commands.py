@@ -7,10 +7,10 @@ import boto3
 import pytest
 from typer.testing import CliRunner
 
-from ecs_deployer.state import Deployment
+from ecs_deployer.document import Deployment
+from ecs_deployer.domain.taskdef import registration_input
 from ecs_deployer.steps.register import register_task_definitions
 from ecs_deployer.steps.resolve import resolve
-from ecs_deployer.taskdef import registration_input
 from ecs_deployer_tools.cli import app
 from tests.aws_fixtures import STARTED, context, push
 from tests.support import EVENTS_DIR, load_event

@@ -15,8 +15,8 @@ from ecs_deployer_tools.demo.scenarios import SCENARIOS, Scenario
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, RolloutFault, RolloutOutcome
 
 if TYPE_CHECKING:
+    from ecs_deployer.domain.locks import LockRecord
     from ecs_deployer.history import HistoryRecord
-    from ecs_deployer.locking import LockRecord
     from ecs_deployer_tools.localcloud.cloud import LocalCloud
     from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 

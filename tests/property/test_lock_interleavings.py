@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ecs_deployer.locking import (
+from ecs_deployer.domain.locks import (
     LockEntry,
     LockRecord,
     decide_acquire,
@@ -27,7 +27,7 @@ from ecs_deployer.locking import (
 )
 
 if TYPE_CHECKING:
-    from ecs_deployer.locking import Concurrency
+    from ecs_deployer.domain.locks import Concurrency
 
 NOW = 1_800_000_000
 Step = Literal["acquire", "checkpoint", "rollout", "release", "done"]

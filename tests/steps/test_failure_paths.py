@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 
+from ecs_deployer.document import Failure
 from ecs_deployer.errors import ResourceNotFound, ServiceChanged
-from ecs_deployer.state import Failure
 from ecs_deployer.steps import locks
 from ecs_deployer.steps.finalize import finalize
 from ecs_deployer.steps.services import (
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
-    from ecs_deployer.state import Deployment
+    from ecs_deployer.document import Deployment
     from ecs_deployer.steps.resolve import ResolveDeps
     from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 

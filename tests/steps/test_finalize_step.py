@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 
-from ecs_deployer.state import Deployment, Failure, ServiceRollback
+from ecs_deployer.document import Deployment, Failure, ServiceRollback
 from ecs_deployer.steps import locks
 from ecs_deployer.steps.finalize import finalize, prune_revisions
 from ecs_deployer.steps.register import register_task_definitions

@@ -5,8 +5,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ecs_deployer.document import Deployment
 from ecs_deployer.errors import LockLost
-from ecs_deployer.state import Deployment
 from ecs_deployer.steps import locks
 from ecs_deployer.steps.resolve import resolve
 from tests.aws_fixtures import STARTED, context, push

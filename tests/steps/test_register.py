@@ -5,8 +5,8 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 
+from ecs_deployer.document import Deployment
 from ecs_deployer.errors import ConfigError, ResourceNotFound
-from ecs_deployer.state import Deployment
 from ecs_deployer.steps.register import register_task_definitions
 from ecs_deployer.steps.resolve import resolve
 from ecs_deployer_tools.demo import sample_app

@@ -12,8 +12,8 @@ from moto.core.models import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
 from moto.ecr.models import ecr_backends
 
 from ecs_deployer.aws.ecr import EcrGateway
+from ecs_deployer.document import Deployment
 from ecs_deployer.errors import TransientAwsError
-from ecs_deployer.state import Deployment
 from ecs_deployer.steps.resolve import Dispatch, Ignored, Rejected, child_execution_name, resolve
 from ecs_deployer_tools.demo import sample_app
 from ecs_deployer_tools.operator.configs import push_config

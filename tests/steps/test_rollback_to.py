@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 
-from ecs_deployer.state import Deployment
+from ecs_deployer.document import Deployment
 from ecs_deployer.steps import locks
 from ecs_deployer.steps.finalize import finalize
 from ecs_deployer.steps.register import register_task_definitions

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 import boto3
 import pytest
 
+from ecs_deployer.document import Deployment
 from ecs_deployer.errors import ServiceChanged
-from ecs_deployer.state import Deployment
 from ecs_deployer.steps.register import register_task_definitions
 from ecs_deployer.steps.resolve import resolve
 from ecs_deployer.steps.services import (

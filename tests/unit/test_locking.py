@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ecs_deployer.locking import (
+from ecs_deployer.domain.locks import (
     LockEntry,
     LockRecord,
     decide_acquire,

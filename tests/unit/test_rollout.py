@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ecs_deployer.rollout import ServiceSnapshot, judge_rollout
+from ecs_deployer.domain.services import ServiceSnapshot, judge_rollout
 
 OLD = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7"
 NEW = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:8"

@@ -7,7 +7,7 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from ecs_deployer import taskdef
+from ecs_deployer.domain import taskdef
 from ecs_deployer.errors import ResourceNotFound
 from tests.support import load_event
 

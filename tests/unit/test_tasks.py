@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ecs_deployer.tasks import TaskSnapshot, judge_task
+from ecs_deployer.domain.tasks import TaskSnapshot, judge_task
 
 ARN = "arn:aws:ecs:us-east-1:123456789012:task/demo/0f3c1d2e4b5a"
 

@@ -8,8 +8,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from ecs_deployer.aws.clients import error_code, transient_errors_as_retryable
+from ecs_deployer.domain.locks import LockEntry, LockRecord
 from ecs_deployer.history import FINAL_STATUSES, HistoryRecord, app_key
-from ecs_deployer.locking import LockEntry, LockRecord
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

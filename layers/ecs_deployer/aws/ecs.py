@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from botocore.exceptions import ClientError
 
 from ecs_deployer.aws.clients import error_code, error_message, transient_errors_as_retryable
+from ecs_deployer.domain.services import ServiceSnapshot
+from ecs_deployer.domain.taskdef import RegistrationInput, registration_input
+from ecs_deployer.domain.tasks import TaskSnapshot
 from ecs_deployer.errors import ResourceNotFound
-from ecs_deployer.rollout import ServiceSnapshot
-from ecs_deployer.taskdef import RegistrationInput, registration_input
-from ecs_deployer.tasks import TaskSnapshot
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence

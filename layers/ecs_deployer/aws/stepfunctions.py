@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from ecs_deployer.aws.clients import error_code, transient_errors_as_retryable
-from ecs_deployer.state import Deployment
+from ecs_deployer.document import Deployment
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient

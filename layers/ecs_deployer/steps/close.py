@@ -29,10 +29,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
 
+from ecs_deployer.domain.services import revision
 from ecs_deployer.errors import InputError
 from ecs_deployer.history import iso, progress_fields, record_key
 from ecs_deployer.inputs import EcrImageActionEvent, ManualRequest, parse_execution_input
-from ecs_deployer.rollout import revision
 from ecs_deployer.steps import locks
 from ecs_deployer.steps.finalize import failure_message, running_revisions
 from ecs_deployer.steps.resolve import (
@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.config.store import ConfigStore
+    from ecs_deployer.document import Deployment
     from ecs_deployer.history import HistoryRecord
-    from ecs_deployer.state import Deployment
 
 logger = Logger(child=True)
 _ENDED = {"FAILED": "failed", "TIMED_OUT": "timed out", "ABORTED": "was stopped"}

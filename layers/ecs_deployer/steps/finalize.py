@@ -14,9 +14,9 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from ecs_deployer import errors
+from ecs_deployer.document import Outcome, ServiceRollback
 from ecs_deployer.errors import DeployerError
 from ecs_deployer.history import iso, progress_fields, record_key
-from ecs_deployer.state import Outcome, ServiceRollback
 from ecs_deployer.steps import locks
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
-    from ecs_deployer.state import Deployment, DeploymentStatus, ServiceRollout
+    from ecs_deployer.document import Deployment, DeploymentStatus, ServiceRollout
 
 logger = Logger(child=True)
 _MAX_CAUSE = 32_000  # Step Functions allows 32,768 characters

@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools import Logger
 
+from ecs_deployer.domain.locks import LockEntry, decide_acquire, holds, released, superseding
 from ecs_deployer.errors import LockLost, TransientAwsError
 from ecs_deployer.history import iso, record_key
-from ecs_deployer.locking import LockEntry, decide_acquire, holds, released, superseding
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
-    from ecs_deployer.state import Deployment
+    from ecs_deployer.document import Deployment
 
 
 class Executions(Protocol):

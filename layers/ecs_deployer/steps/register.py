@@ -1,4 +1,4 @@
-"""Register task definitions: carry out the plan (see ecs_deployer.planning).
+"""Register task definitions: carry out the plan (see ecs_deployer.domain.register).
 
 Everything is described and validated before anything is registered, so a bad config (an
 unknown service, family or container) changes nothing. Registration is skipped when the
@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
+from ecs_deployer.domain.register import Registration, plan_deployment
+from ecs_deployer.domain.taskdef import container_images
 from ecs_deployer.history import progress_fields, record_key
-from ecs_deployer.planning import Registration, plan_deployment
-from ecs_deployer.taskdef import container_images
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
-    from ecs_deployer.state import Deployment
+    from ecs_deployer.document import Deployment
 
 logger = Logger(child=True)
 

@@ -18,12 +18,12 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel
 
 from ecs_deployer.config.parsing import raw_trigger_repositories
+from ecs_deployer.document import Deployment, Options, Outcome, ServiceRollout, TaskRun
+from ecs_deployer.domain.locks import deployment_order
 from ecs_deployer.errors import ConfigError, DeployerError, FieldError, InputError, ResourceNotFound
 from ecs_deployer.history import FINAL_STATUSES, HistoryRecord, iso, new_record, record_key
 from ecs_deployer.image import ImageRef
 from ecs_deployer.inputs import EcrImageActionEvent, ManualRequest, Trigger, parse_execution_input
-from ecs_deployer.locking import deployment_order
-from ecs_deployer.state import Deployment, Options, Outcome, ServiceRollout, TaskRun
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -346,7 +346,7 @@ def prepare(request: ManualRequest, context: ExecutionContext, deps: ResolveDeps
 
 
 def _order(request: ManualRequest, context: ExecutionContext, image: ImageRef | None) -> str:
-    """Where this deployment stands among the app's (see locking.deployment_order)."""
+    """Where this deployment stands among the app's (see domain.locks.deployment_order)."""
     trigger = request.trigger
     if trigger.kind == "ecr-push" and trigger.pushed_at and trigger.event_id:
         pushed_at = image.pushed_at if image and image.pushed_at else trigger.pushed_at

@@ -15,19 +15,19 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from ecs_deployer.document import ServiceRollback
+from ecs_deployer.domain.register import forced_update
+from ecs_deployer.domain.services import RolloutJudgement, judge_rollout, revision
 from ecs_deployer.errors import DeployerError, ResourceNotFound, ServiceChanged
 from ecs_deployer.history import progress_fields, record_key
-from ecs_deployer.planning import forced_update
-from ecs_deployer.rollout import RolloutJudgement, judge_rollout, revision
-from ecs_deployer.state import ServiceRollback
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
-    from ecs_deployer.rollout import ServiceSnapshot
-    from ecs_deployer.state import Deployment, ServiceRollout, ServiceState
+    from ecs_deployer.document import Deployment, ServiceRollout, ServiceState
+    from ecs_deployer.domain.services import ServiceSnapshot
 
 logger = Logger(child=True)
 _FAILED_ROLLOUTS = ("FAILED", "ROLLED_BACK_BY_ECS", "REPLACED", "TIMED_OUT")

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
-from ecs_deployer.state import TaskResult
-from ecs_deployer.tasks import TaskJudgement, TaskSnapshot, judge_task
+from ecs_deployer.document import TaskResult
+from ecs_deployer.domain.tasks import TaskJudgement, TaskSnapshot, judge_task
 
 if TYPE_CHECKING:
     from ecs_deployer.aws.ecs import EcsGateway
-    from ecs_deployer.state import Deployment, Phase, TaskRun
+    from ecs_deployer.document import Deployment, Phase, TaskRun
 
 logger = Logger(child=True)
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from ecs_deployer.taskdef import Change
+from ecs_deployer.domain.taskdef import Change
 from ecs_deployer_tools.cli.common import (
     AppArgument,
     DigestOption,

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 
+from ecs_deployer.domain.taskdef import registration_input, with_image
 from ecs_deployer.errors import ResourceNotFound
-from ecs_deployer.taskdef import registration_input, with_image
 from ecs_deployer_tools.cli.output import emit_json, fail
 
 app = typer.Typer(help="Work with task definitions offline.", no_args_is_help=True)

@@ -9,16 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ecs_deployer.planning import forced_update, plan_deployment
+from ecs_deployer.domain.register import forced_update, plan_deployment
 from ecs_deployer.steps.resolve import ExecutionContext, prepare
 
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from ecs_deployer.document import ServiceRollout, TaskRun
+    from ecs_deployer.domain.register import Registration
+    from ecs_deployer.domain.taskdef import Change
     from ecs_deployer.inputs import ManualRequest
-    from ecs_deployer.planning import Registration
-    from ecs_deployer.state import ServiceRollout, TaskRun
-    from ecs_deployer.taskdef import Change
     from ecs_deployer_tools.operator.stack import Deployer
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ecs_deployer.errors import ConfigError, FieldError, ResourceNotFound
-from ecs_deployer.taskdef import (
+from ecs_deployer.domain.taskdef import (
     Change,
     RegistrationInput,
     container_images,
@@ -19,11 +18,12 @@ from ecs_deployer.taskdef import (
     missing_containers,
     with_image,
 )
+from ecs_deployer.errors import ConfigError, FieldError, ResourceNotFound
 
 if TYPE_CHECKING:
     from ecs_deployer.aws.ecs import DescribedTaskDefinition, EcsGateway
-    from ecs_deployer.rollout import ServiceSnapshot
-    from ecs_deployer.state import Deployment, ServiceRollout, TaskRun
+    from ecs_deployer.document import Deployment, ServiceRollout, TaskRun
+    from ecs_deployer.domain.services import ServiceSnapshot
 
 
 @dataclass(frozen=True)

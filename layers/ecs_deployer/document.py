@@ -129,7 +129,7 @@ class Deployment(_Doc):
     rollback_of: str | None = None  # the earlier deployment whose revisions this restores
     undoes: str | None = None  # the earlier deployment whose previous revisions this restores
     requested_at: datetime  # when the image was pushed (or the request made)
-    order: str  # locking.deployment_order(): orders the app's deployments, ties included
+    order: str  # domain.locks.deployment_order(): orders the app's deployments, ties included
     services: list[ServiceRollout]
     pre_tasks: list[TaskRun] = []
     post_tasks: list[TaskRun] = []

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ecs_deployer.state import Deployment, Phase
+from ecs_deployer.document import Deployment, Phase
 from ecs_deployer.steps.resolve import ExecutionContext
 
 
