@@ -16,8 +16,10 @@ from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.aws.stepfunctions import Executions
 from ecs_deployer.config.store import ConfigStore
 from ecs_deployer.document import Deployment
+from ecs_deployer.domain.admission import AdmissionDeps
+from ecs_deployer.payloads import ExecutionContext
 from ecs_deployer.steps.register import register_task_definitions
-from ecs_deployer.steps.resolve import ExecutionContext, ResolveDeps, resolve
+from ecs_deployer.steps.resolve import resolve
 from ecs_deployer_tools.demo import sample_app
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation
 
@@ -85,8 +87,8 @@ def executions(aws: None) -> Executions:
 
 
 @pytest.fixture
-def deps(table: DeploymentsTable, ecs: EcsGateway) -> ResolveDeps:
-    return ResolveDeps(
+def deps(table: DeploymentsTable, ecs: EcsGateway) -> AdmissionDeps:
+    return AdmissionDeps(
         configs=ConfigStore(PREFIX),
         ecr=EcrGateway(ecr_client()),
         ecs=ecs,
@@ -140,7 +142,7 @@ def drive(
     raise AssertionError(f"still waiting after {limit} checks")
 
 
-def accepted(deps: ResolveDeps, tag: str = "v2.0.0", name: str = "manual-1") -> Deployment:
+def accepted(deps: AdmissionDeps, tag: str = "v2.0.0", name: str = "manual-1") -> Deployment:
     """Push ``tag`` and resolve a manual request for it: a deployment ready to lock."""
     push(tag)
     deployment = resolve({"app": "shop", "image_tag": tag}, context(name), deps, STARTED)
@@ -149,7 +151,7 @@ def accepted(deps: ResolveDeps, tag: str = "v2.0.0", name: str = "manual-1") -> 
 
 
 def registered(
-    deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, tag: str = "v2.0.0"
+    deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable, tag: str = "v2.0.0"
 ) -> Deployment:
     """A deployment whose task definitions are registered (the state machine's third step)."""
     return register_task_definitions(accepted(deps, tag), ecs, table, STARTED)

@@ -13,9 +13,10 @@ from ecs_deployer.aws.ecr import EcrGateway
 from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.config.store import ConfigStore
+from ecs_deployer.domain.admission import AdmissionDeps
 from ecs_deployer.payloads import ResolveEvent
 from ecs_deployer.settings import Settings
-from ecs_deployer.steps.resolve import ResolveDeps, resolve
+from ecs_deployer.steps.resolve import resolve
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 logger = Logger()
 clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
-deps = ResolveDeps(
+deps = AdmissionDeps(
     configs=ConfigStore(settings.config_prefix),
     ecr=EcrGateway(ecr_client()),
     ecs=EcsGateway(ecs_client()),

@@ -13,18 +13,20 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ecs_deployer.config.models import AppConfig, TaskConfig
+from ecs_deployer.domain.locks import AcquireResult
+from ecs_deployer.domain.services import RolloutState
+from ecs_deployer.domain.tasks import TaskState
 from ecs_deployer.image import ImageRef
 from ecs_deployer.inputs import Trigger
+from ecs_deployer.outcome import Outcome
 
 Phase = Literal["pre", "post"]
 Progress = Literal["WAIT", "DONE", "FAILED"]
-ServiceState = Literal[
-    "PENDING", "IN_PROGRESS", "COMPLETED", "FAILED", "ROLLED_BACK_BY_ECS", "REPLACED", "TIMED_OUT"
-]
+# Each state set extends the judgement of the rule that decides it (domain/).
+ServiceState = Literal["PENDING", RolloutState, "TIMED_OUT"]
 RollbackState = Literal["NOT_NEEDED", "IN_PROGRESS", "COMPLETED", "FAILED", "TIMED_OUT"]
-TaskRunState = Literal["PENDING", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT"]
-LockStatus = Literal["PENDING", "ACQUIRED", "WAITING", "SUPERSEDED", "RELEASED"]
-DeploymentStatus = Literal["SUCCEEDED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "SUPERSEDED"]
+TaskRunState = Literal["PENDING", TaskState, "TIMED_OUT"]
+LockStatus = Literal["PENDING", AcquireResult, "RELEASED"]
 
 
 class _Doc(BaseModel):
@@ -106,14 +108,6 @@ class LockState(_Doc):
     waiting_behind: str | None = None  # the deployment holding the lock while we wait
     superseded_by: str | None = None  # the newer deployment we gave way to
     reason: str | None = None  # why we gave way, naming the newer image and deployment
-
-
-class Outcome(_Doc):
-    status: DeploymentStatus
-    error: str | None = None
-    cause: str | None = None
-    message: str | None = None  # a success's note: why it was SUPERSEDED
-    summary: dict[str, Any] = {}
 
 
 class Deployment(_Doc):

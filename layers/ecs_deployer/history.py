@@ -7,41 +7,40 @@ see which revision each service ran before and after.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from ecs_deployer.outcome import FINAL_STATUSES, FinalStatus, RecordStatus
+
 if TYPE_CHECKING:
     from ecs_deployer.document import Deployment
-
-RecordStatus = Literal[
-    "QUEUED",  # accepted, waiting for the app's lock
-    "IN_PROGRESS",
-    "SUCCEEDED",
-    "FAILED",
-    "ROLLED_BACK",
-    "ROLLBACK_FAILED",
-    "SUPERSEDED",
-    "ABORTED",  # the execution ended without finalising (stopped, timed out)
-]
-FINAL_STATUSES: frozenset[str] = frozenset(
-    {"SUCCEEDED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "SUPERSEDED", "ABORTED"}
-)
 
 
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def app_key(app: str) -> str:
-    return f"APP#{app}"
+class RecordRef(Protocol):
+    """What names a deployment's record: a deployment, a record, or a ``RecordId``."""
+
+    @property
+    def app(self) -> str: ...
+
+    @property
+    def order(self) -> str: ...  # domain.locks.deployment_order(): the records sort by it
+
+    @property
+    def deployment_id(self) -> str: ...
 
 
-def record_key(order: str, deployment_id: str) -> str:
-    # Sorts in deployment order (domain.locks.deployment_order), so a query on the app lists the
-    # history in the order the deployments happened, pushes of the same second included.
-    return f"DEPLOYMENT#{order}#{deployment_id}"
+@dataclass(frozen=True)
+class RecordId:
+    app: str
+    order: str
+    deployment_id: str
 
 
 class ServiceRecord(BaseModel):
@@ -98,32 +97,69 @@ class HistoryRecord(BaseModel):
         return self.status in FINAL_STATUSES
 
 
-def progress_fields(deployment: Deployment, now: datetime) -> dict[str, Any]:
-    """The parts of a record that change as the deployment proceeds."""
-    return {
-        "services": [
-            ServiceRecord(
-                name=service.name,
-                task_definition_before=service.task_definition_before,
-                task_definition_after=service.task_definition_after,
-                images_before=service.images_before,
-                state=service.rollback.state if service.rollback else service.state,
-            ).model_dump()
-            for service in deployment.services
-        ],
-        "tasks": [
-            TaskRecord(
-                family=run.family,
-                phase=phase,
-                task_definition=run.task_definition,
-                state=run.state,
-                exit_codes={result.task_arn: result.exit_codes for result in run.results},
-            ).model_dump()
-            for phase, runs in (("pre", deployment.pre_tasks), ("post", deployment.post_tasks))
-            for run in runs
-        ],
-        "updated_at": iso(now),
-    }
+class RecordUpdate(BaseModel):
+    """The fields of a record that change as its deployment proceeds: only those given are
+    written, and never to a record that is already final."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    updated_at: str
+    status: RecordStatus | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    services: list[ServiceRecord] | None = None
+    tasks: list[TaskRecord] | None = None
+    error: str | None = None
+    cause: str | None = None
+
+    @classmethod
+    def progress(cls, deployment: Deployment, now: datetime) -> RecordUpdate:
+        """What each service and task has reached."""
+        return cls(
+            updated_at=iso(now),
+            services=_service_records(deployment),
+            tasks=_task_records(deployment),
+        )
+
+    def with_status(self, status: RecordStatus) -> RecordUpdate:
+        return self.model_copy(update={"status": status})
+
+    def ended(
+        self, status: FinalStatus, now: datetime, *, error: str | None, cause: str | None
+    ) -> RecordUpdate:
+        return self.model_copy(
+            update={"status": status, "finished_at": iso(now), "error": error, "cause": cause}
+        )
+
+    def fields(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+def _service_records(deployment: Deployment) -> list[ServiceRecord]:
+    return [
+        ServiceRecord(
+            name=service.name,
+            task_definition_before=service.task_definition_before,
+            task_definition_after=service.task_definition_after,
+            images_before=service.images_before,
+            state=service.rollback.state if service.rollback else service.state,
+        )
+        for service in deployment.services
+    ]
+
+
+def _task_records(deployment: Deployment) -> list[TaskRecord]:
+    return [
+        TaskRecord(
+            family=run.family,
+            phase=phase,
+            task_definition=run.task_definition,
+            state=run.state,
+            exit_codes={result.task_arn: result.exit_codes for result in run.results},
+        )
+        for phase in ("pre", "post")
+        for run in deployment.tasks(phase)
+    ]
 
 
 def new_record(deployment: Deployment, now: datetime) -> HistoryRecord:
@@ -146,6 +182,8 @@ def new_record(deployment: Deployment, now: datetime) -> HistoryRecord:
             "config_digest": deployment.config_digest,
             "requested_at": iso(deployment.requested_at),
             "order": deployment.order,
-            **progress_fields(deployment, now),
+            "services": _service_records(deployment),
+            "tasks": _task_records(deployment),
+            "updated_at": iso(now),
         }
     )

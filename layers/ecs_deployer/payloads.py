@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from ecs_deployer.document import Deployment, Phase
-from ecs_deployer.steps.resolve import ExecutionContext
 
 
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class ExecutionContext(BaseModel):
+    """The part of Step Functions' context object the deployer uses (``$$.Execution``)."""
+
+    Id: str
+    Name: str
+    StartTime: datetime
 
 
 class ResolveEvent(_Event):

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ecs_deployer.history import HistoryRecord, record_key
+from ecs_deployer.history import HistoryRecord
 from tests.cli.conftest import deploy, local_cloud, no_traceback
 
 if TYPE_CHECKING:
@@ -88,8 +88,7 @@ def test_a_record_whose_execution_ended_unfinished_shows_as_aborted(
         order="2026-11-22T10:00:00.000Z#2026-11-22T10:00:00.000Z#stopped-1",
         updated_at="2026-11-22T10:00:00.000Z",
     )
-    key = record_key(record.order, record.deployment_id)
-    local.table.create_record(key, record)
+    local.table.create_record(record)
     code, document = local.json("status")
     assert code == 0
     [stopped] = [item for item in document["apps"] if item["app"] == "stopped-app"]

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
-    from ecs_deployer.steps.resolve import ResolveDeps
+    from ecs_deployer.domain.admission import AdmissionDeps
     from ecs_deployer_tools.demo import sample_app
 
 runner = CliRunner()
@@ -119,7 +119,7 @@ def test_taskdef_render_errors(args: list[str], code: int, message: str) -> None
 
 def test_taskdef_render_is_exactly_what_the_register_step_registers(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     tmp_path: Path,

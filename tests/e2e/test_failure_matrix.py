@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ecs_deployer.aws.dynamodb import DeploymentsTable
-from ecs_deployer.steps.resolve import child_execution_name
+from ecs_deployer.domain.dispatch import child_execution_name
 from ecs_deployer_tools.demo import runner, sample_app
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
 from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation

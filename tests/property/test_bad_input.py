@@ -17,8 +17,10 @@ from ecs_deployer.aws.ecr import EcrGateway
 from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.config.parsing import parse_app_config
 from ecs_deployer.config.store import ConfigStore
+from ecs_deployer.domain.admission import AdmissionDeps, Rejected
+from ecs_deployer.domain.dispatch import Dispatch, Ignored
 from ecs_deployer.errors import ConfigError
-from ecs_deployer.steps.resolve import Dispatch, Ignored, Rejected, ResolveDeps, resolve
+from ecs_deployer.steps.resolve import resolve
 from ecs_deployer_tools.demo import sample_app
 from tests.aws_fixtures import PREFIX, STARTED, clients, context, create_table
 from tests.support import EVENTS_DIR, load_event
@@ -56,7 +58,7 @@ class Mutations:
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[tuple[ResolveDeps, Mutations]]:
+def world() -> Iterator[tuple[AdmissionDeps, Mutations]]:
     with pytest.MonkeyPatch.context() as env:
         for name, value in {
             "AWS_ACCESS_KEY_ID": "t",
@@ -70,7 +72,7 @@ def world() -> Iterator[tuple[ResolveDeps, Mutations]]:
             mutations = Mutations()
             ecs = ecs_client()
             ecs.meta.events.register("before-call.ecs", mutations)
-            deps = ResolveDeps(
+            deps = AdmissionDeps(
                 configs=ConfigStore(PREFIX),
                 ecr=EcrGateway(ecr_client()),
                 ecs=EcsGateway(ecs),
@@ -142,7 +144,7 @@ def _acceptable(field: str, value: Any) -> bool:
 @PROPERTY
 @given(request=malformed_manual_inputs())
 def test_malformed_manual_inputs_are_rejected_with_a_named_error(
-    world: tuple[ResolveDeps, Mutations], request: dict[str, Any]
+    world: tuple[AdmissionDeps, Mutations], request: dict[str, Any]
 ) -> None:
     deps, mutations = world
     before = len(mutations.calls)
@@ -185,7 +187,7 @@ def _fits(key: str, value: Any) -> bool:
 @PROPERTY
 @given(event=malformed_events())
 def test_malformed_events_never_dispatch(
-    world: tuple[ResolveDeps, Mutations], event: dict[str, Any]
+    world: tuple[AdmissionDeps, Mutations], event: dict[str, Any]
 ) -> None:
     deps, mutations = world
     before = len(mutations.calls)

@@ -8,10 +8,10 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from ecs_deployer.config.store import ConfigStore
+from ecs_deployer.domain.dispatch import child_execution_name
 from ecs_deployer.steps import locks
 from ecs_deployer.steps.close import CloseDeps, ExecutionStatusDetail, close_execution
 from ecs_deployer.steps.finalize import finalize
-from ecs_deployer.steps.resolve import child_execution_name
 from ecs_deployer.steps.services import update_services
 from tests.aws_fixtures import PREFIX, STARTED, AlwaysRunning, accepted, push, registered
 from tests.support import load_event
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.document import Deployment
-    from ecs_deployer.steps.resolve import ResolveDeps
+    from ecs_deployer.domain.admission import AdmissionDeps
     from ecs_deployer_tools.demo import sample_app
     from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 
@@ -110,7 +110,7 @@ def test_a_deployment_whose_resolve_kept_crashing_is_recorded_failed(
 
 def test_an_execution_stopped_mid_rollout_is_aborted_and_its_lock_released(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -137,7 +137,7 @@ def test_an_execution_stopped_mid_rollout_is_aborted_and_its_lock_released(
 
 
 def test_a_queued_deployment_that_never_reached_the_lock_is_aborted(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
     holder = locks.acquire(accepted(deps, "v2.0.0", "run-1"), table, AlwaysRunning(), STARTED)
     waiter = locks.acquire(accepted(deps, "v3.0.0", "run-2"), table, AlwaysRunning(), STARTED)
@@ -155,7 +155,7 @@ def test_a_queued_deployment_that_never_reached_the_lock_is_aborted(
 
 
 def test_a_finalised_record_and_a_free_lock_are_left_alone(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
     deployment = locks.acquire(registered(deps, ecs, table), table, AlwaysRunning(), STARTED)
     deployment.fail("TaskFailed", "the migration exited 1")

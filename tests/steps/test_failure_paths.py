@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.document import Deployment
-    from ecs_deployer.steps.resolve import ResolveDeps
+    from ecs_deployer.domain.admission import AdmissionDeps
     from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 
 LATER = STARTED + timedelta(minutes=1)
@@ -42,7 +42,7 @@ CLUSTER = sample_app.CLUSTER
 WEB, WORKER = sample_app.WEB, sample_app.WORKER
 
 
-def _locked(deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable) -> Deployment:
+def _locked(deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable) -> Deployment:
     """A registered deployment holding the app's lock, as after RegisterTaskDefinitions."""
     deployment = registered(deps, ecs, table)
     return locks.acquire(deployment, table, AlwaysRunning(), STARTED)
@@ -55,7 +55,7 @@ def _caught(deployment: Deployment, exc: Exception) -> Deployment:
 
 
 def _rolled_out_then_failed(
-    deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+    deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> Deployment:
     """Both services rolled out to the new revision; the deployment then failed."""
     deployment = update_services(_locked(deps, ecs, table), ecs, table, STARTED)
@@ -82,7 +82,7 @@ def _status_and_error(
 
 def test_a_service_gone_before_the_rollback_fails_alone_and_the_others_roll_back(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -105,7 +105,7 @@ def test_a_service_gone_before_the_rollback_fails_alone_and_the_others_roll_back
 
 def test_an_update_service_refused_for_one_service_still_rolls_back_the_others(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -139,7 +139,7 @@ def test_an_update_service_refused_for_one_service_still_rolls_back_the_others(
 @pytest.mark.parametrize("state", ["DRAINING", "INACTIVE"])
 def test_a_service_deleted_mid_rollout_is_a_failure_naming_it(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -168,7 +168,7 @@ def test_a_service_deleted_mid_rollout_is_a_failure_naming_it(
 
 def test_a_service_deleted_before_the_rollout_changes_nothing(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -187,7 +187,7 @@ def test_a_service_deleted_before_the_rollout_changes_nothing(
 
 def test_service_changed_before_the_rollout_ends_failed_not_rollback_failed(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -214,7 +214,7 @@ def test_service_changed_before_the_rollout_ends_failed_not_rollback_failed(
 
 def test_services_updated_before_a_service_changed_are_still_rolled_back(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -243,7 +243,7 @@ def test_services_updated_before_a_service_changed_are_still_rolled_back(
 
 def test_a_rollback_step_that_kept_failing_is_judged_from_what_ecs_runs(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -261,7 +261,7 @@ def test_a_rollback_step_that_kept_failing_is_judged_from_what_ecs_runs(
 
 def test_a_rollback_that_never_finished_is_rollback_failed(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],

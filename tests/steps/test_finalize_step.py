@@ -17,13 +17,13 @@ if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.aws.stepfunctions import Executions
-    from ecs_deployer.steps.resolve import ResolveDeps
+    from ecs_deployer.domain.admission import AdmissionDeps
     from ecs_deployer_tools.demo import sample_app
     from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 
 
 def _deployment(
-    deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable, tag: str = "v2.0.0"
+    deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable, tag: str = "v2.0.0"
 ) -> Deployment:
     """A registered deployment holding the app's lock."""
     deployment = accepted(deps, tag, name=f"run-{tag.replace('.', '-')}")
@@ -32,31 +32,29 @@ def _deployment(
 
 
 def test_success_is_recorded_and_releases_the_lock(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
     deployment = finalize(_deployment(deps, ecs, table), table, ecs, STARTED)
     assert deployment.outcome is not None
     assert deployment.outcome.status == "SUCCEEDED"
     assert deployment.outcome.error is None
     summary = deployment.outcome.summary
-    assert [s["name"] for s in summary["services"]] == ["shop-web", "shop-worker"]
+    assert summary is not None
+    assert [s.name for s in summary.services] == ["shop-web", "shop-worker"]
     # Reported from ECS: nothing rolled the services out in this test, so they run what
     # they ran before, with the images they had; the clone is named as registered.
-    web = summary["services"][0]
-    assert (
-        web["task_definition_after"]
-        == web["task_definition_before"]
-        == seeded.task_definitions["shop-web"]
-    )
-    assert web["images_after"]["app"] == seeded.initial_image
-    assert web["task_definition_registered"].endswith("shop-web:2")
+    web = summary.services[0]
+    assert web.task_definition_after == web.task_definition_before
+    assert web.task_definition_before == seeded.task_definitions["shop-web"]
+    assert web.images_after["app"] == seeded.initial_image
+    assert (web.task_definition_registered or "").endswith("shop-web:2")
     [record] = table.history("shop")
     assert (record.status, record.finished_at is not None) == ("SUCCEEDED", True)
     assert table.read_lock("shop").holder is None
 
 
 def test_failure_keeps_the_original_cause_without_traces(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
     deployment = _deployment(deps, ecs, table)
     lambda_error = {
@@ -80,7 +78,7 @@ def test_failure_keeps_the_original_cause_without_traces(
 
 
 def test_unexpected_errors_end_as_deployment_error_with_the_original_name_kept(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
     deployment = _deployment(deps, ecs, table)
     deployment.failure = Failure(error="Lambda.Unknown", cause="The Lambda crashed")
@@ -91,7 +89,7 @@ def test_unexpected_errors_end_as_deployment_error_with_the_original_name_kept(
 
 
 def test_rolled_back_and_rollback_failed(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
     deployment = _deployment(deps, ecs, table)
     deployment.failure = Failure(
@@ -118,7 +116,7 @@ def test_rolled_back_and_rollback_failed(
 
 
 def test_superseded(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
     deployment = _deployment(deps, ecs, table)
     deployment.lock.status = "SUPERSEDED"
@@ -130,7 +128,7 @@ def test_superseded(
 
 def test_prune_keeps_recent_in_use_and_rollback_targets(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -171,7 +169,7 @@ def test_prune_keeps_recent_in_use_and_rollback_targets(
 
 def test_release_after_a_finalize_failure(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     executions: Executions,

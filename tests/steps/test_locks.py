@@ -14,7 +14,7 @@ from tests.aws_fixtures import STARTED, context, push
 if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.stepfunctions import Executions
-    from ecs_deployer.steps.resolve import ResolveDeps
+    from ecs_deployer.domain.admission import AdmissionDeps
     from ecs_deployer_tools.demo import sample_app
 
 
@@ -28,7 +28,7 @@ class _Running:
         return execution_arn in self.running
 
 
-def _deployment(deps: ResolveDeps, name: str, minutes: int, running: _Running) -> Deployment:
+def _deployment(deps: AdmissionDeps, name: str, minutes: int, running: _Running) -> Deployment:
     digest = push(f"v2.0.{minutes}")
     result = resolve(
         {
@@ -49,7 +49,7 @@ def _deployment(deps: ResolveDeps, name: str, minutes: int, running: _Running) -
 
 
 def test_queue_one_at_a_time_in_request_order(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
 ) -> None:
     running = _Running()
     first, second, third = (
@@ -68,7 +68,7 @@ def test_queue_one_at_a_time_in_request_order(
 
 
 def test_a_dead_holder_is_dropped_and_its_record_closed(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
 ) -> None:
     running = _Running()
     first, second = _deployment(deps, "a", 1, running), _deployment(deps, "b", 2, running)
@@ -81,7 +81,7 @@ def test_a_dead_holder_is_dropped_and_its_record_closed(
 
 
 def test_supersede_checkpoint_and_release(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
 ) -> None:
     running = _Running()
     first, second = _deployment(deps, "a", 1, running), _deployment(deps, "b", 2, running)
@@ -106,7 +106,7 @@ def test_supersede_checkpoint_and_release(
 
 
 def test_an_older_deployment_reaching_the_lock_late_is_superseded(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
 ) -> None:
     running = _Running()
     older, newer = _deployment(deps, "a", 1, running), _deployment(deps, "b", 2, running)
@@ -120,7 +120,10 @@ def test_an_older_deployment_reaching_the_lock_late_is_superseded(
 
 
 def test_checkpoint_without_the_lock_is_lock_lost(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable, executions: Executions
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    table: DeploymentsTable,
+    executions: Executions,
 ) -> None:
     deployment = _deployment(deps, "a", 1, _Running())
     with pytest.raises(LockLost):
@@ -128,7 +131,7 @@ def test_checkpoint_without_the_lock_is_lock_lost(
 
 
 def test_lock_lifetime_covers_tasks_rollout_and_rollback(
-    seeded: sample_app.SeededApp, deps: ResolveDeps
+    seeded: sample_app.SeededApp, deps: AdmissionDeps
 ) -> None:
     deployment = _deployment(deps, "a", 1, _Running())
     # pre 30 min + post 30 min + twice a 15 min rollout + 30 min slack

@@ -16,10 +16,10 @@ from tests.aws_fixtures import PREFIX, STARTED, accepted, context
 if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
-    from ecs_deployer.steps.resolve import ResolveDeps
+    from ecs_deployer.domain.admission import AdmissionDeps
 
 
-def _again(deps: ResolveDeps) -> Deployment:
+def _again(deps: AdmissionDeps) -> Deployment:
     """A second request for the image already pushed."""
     result = resolve({"app": "shop", "image_tag": "v2.0.0"}, context("again"), deps, STARTED)
     assert isinstance(result, Deployment), result
@@ -47,7 +47,7 @@ def _reconfigure(**overrides: object) -> None:
 
 
 def test_clones_every_family_with_the_new_image_only_in_named_containers(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
     deployment = register_task_definitions(accepted(deps), ecs, table, STARTED)
     image = deployment.image.uri
@@ -83,7 +83,7 @@ def test_clones_every_family_with_the_new_image_only_in_named_containers(
 
 
 def test_nothing_changed_registers_nothing(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
     result = resolve({"app": "shop", "image_tag": sample_app.INITIAL_TAG}, context(), deps, STARTED)
     assert isinstance(result, Deployment)
@@ -93,7 +93,7 @@ def test_nothing_changed_registers_nothing(
 
 
 def test_a_retried_or_repeated_registration_reuses_the_latest_revision(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
     first = register_task_definitions(accepted(deps), ecs, table, STARTED)
     again = register_task_definitions(_again(deps), ecs, table, STARTED)
@@ -104,7 +104,7 @@ def test_a_retried_or_repeated_registration_reuses_the_latest_revision(
 
 
 def test_unknown_containers_services_and_families_are_all_named_before_anything_is_registered(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
     _reconfigure(
         services=[
@@ -130,7 +130,7 @@ def test_unknown_containers_services_and_families_are_all_named_before_anything_
 
 
 def test_missing_service_is_named(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
     _reconfigure(
         services=[
@@ -146,7 +146,7 @@ def test_missing_service_is_named(
 
 
 def test_code_deploy_services_are_refused(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
     boto3.client("ecs").create_service(
         cluster=sample_app.CLUSTER,
@@ -164,7 +164,7 @@ def test_code_deploy_services_are_refused(
 
 
 def test_pinned_task_revision_is_cloned(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
     _reconfigure(tasks={"pre": [{"family": "shop-migrate:1", "containers": ["app"]}]})
     deployment = register_task_definitions(accepted(deps), ecs, table, STARTED)

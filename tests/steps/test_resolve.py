@@ -13,8 +13,11 @@ from moto.ecr.models import ecr_backends
 
 from ecs_deployer.aws.ecr import EcrGateway
 from ecs_deployer.document import Deployment
+from ecs_deployer.domain.admission import Rejected
+from ecs_deployer.domain.dispatch import Dispatch, Ignored, child_execution_name
 from ecs_deployer.errors import TransientAwsError
-from ecs_deployer.steps.resolve import Dispatch, Ignored, Rejected, child_execution_name, resolve
+from ecs_deployer.history import RecordUpdate
+from ecs_deployer.steps.resolve import resolve
 from ecs_deployer_tools.demo import sample_app
 from ecs_deployer_tools.operator.configs import push_config
 from tests.aws_fixtures import PREFIX, STARTED, context, push
@@ -22,7 +25,8 @@ from tests.support import load_event
 
 if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
-    from ecs_deployer.steps.resolve import ResolveDeps
+    from ecs_deployer.domain.admission import AdmissionDeps
+    from ecs_deployer.outcome import FinalStatus, RecordStatus
 
 
 def _push_event(tag: str | None, digest: str, repository: str = "shop") -> dict[str, Any]:
@@ -36,7 +40,7 @@ def _push_event(tag: str | None, digest: str, repository: str = "shop") -> dict[
 
 
 def test_manual_tag_becomes_a_deployment_pinned_by_digest(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
 ) -> None:
     digest = push("v2.0.0")
     result = resolve({"app": "shop", "image_tag": "v2.0.0"}, context(), deps, STARTED)
@@ -52,7 +56,7 @@ def test_manual_tag_becomes_a_deployment_pinned_by_digest(
     assert (record.status, record.image, record.trigger) == ("QUEUED", result.image.uri, "manual")
 
 
-def test_manual_options_and_skips(seeded: sample_app.SeededApp, deps: ResolveDeps) -> None:
+def test_manual_options_and_skips(seeded: sample_app.SeededApp, deps: AdmissionDeps) -> None:
     digest = push("v2.0.0")
     result = resolve(
         {
@@ -89,7 +93,7 @@ def test_manual_options_and_skips(seeded: sample_app.SeededApp, deps: ResolveDep
 )
 def test_bad_requests_are_rejected_and_recorded(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     table: DeploymentsTable,
     request_: dict[str, Any],
     error: str,
@@ -105,7 +109,7 @@ def test_bad_requests_are_rejected_and_recorded(
 
 
 def test_cluster_outside_the_stack_is_a_config_error(
-    seeded: sample_app.SeededApp, deps: ResolveDeps
+    seeded: sample_app.SeededApp, deps: AdmissionDeps
 ) -> None:
     subnet = boto3.client("ec2").describe_subnets()["Subnets"][0]["SubnetId"]
     push_config(
@@ -123,7 +127,7 @@ def test_cluster_outside_the_stack_is_a_config_error(
     )
 
 
-def test_missing_cluster_is_named(seeded: sample_app.SeededApp, deps: ResolveDeps) -> None:
+def test_missing_cluster_is_named(seeded: sample_app.SeededApp, deps: AdmissionDeps) -> None:
     boto3.client("ecs").delete_cluster(cluster=sample_app.CLUSTER)
     result = resolve({"app": "shop", "image_tag": "v1.0.0"}, context(), deps, STARTED)
     assert isinstance(result, Rejected)
@@ -132,7 +136,7 @@ def test_missing_cluster_is_named(seeded: sample_app.SeededApp, deps: ResolveDep
 
 
 def test_push_is_dispatched_to_the_app_with_a_deterministic_name(
-    seeded: sample_app.SeededApp, deps: ResolveDeps
+    seeded: sample_app.SeededApp, deps: AdmissionDeps
 ) -> None:
     digest = push("v2.0.0")
     result = resolve(_push_event("v2.0.0", digest), context("from-event"), deps, STARTED)
@@ -151,7 +155,7 @@ def test_push_is_dispatched_to_the_app_with_a_deterministic_name(
 
 
 def test_two_tags_of_one_digest_dispatch_under_one_name(
-    seeded: sample_app.SeededApp, deps: ResolveDeps
+    seeded: sample_app.SeededApp, deps: AdmissionDeps
 ) -> None:
     digest = push("v2.0.0")
     first = resolve(_push_event("v2.0.0", digest), context("e1"), deps, STARTED)
@@ -161,7 +165,7 @@ def test_two_tags_of_one_digest_dispatch_under_one_name(
     assert first.targets[0].execution_name == second.targets[0].execution_name
 
 
-def _dispatch_at(deps: ResolveDeps, digest: str, time: str, event_id: str) -> Dispatch | Ignored:
+def _dispatch_at(deps: AdmissionDeps, digest: str, time: str, event_id: str) -> Dispatch | Ignored:
     event = _push_event("v2.0.0", digest)
     event.update({"time": time, "id": event_id})
     result = resolve(event, context(f"dispatch-{event_id}"), deps, STARTED)
@@ -169,16 +173,18 @@ def _dispatch_at(deps: ResolveDeps, digest: str, time: str, event_id: str) -> Di
     return result
 
 
-def _deploy_and_end(deps: ResolveDeps, table: DeploymentsTable, target: Any, status: str) -> None:
+def _deploy_and_end(
+    deps: AdmissionDeps, table: DeploymentsTable, target: Any, status: RecordStatus
+) -> None:
     child = resolve(target.input, context(target.execution_name), deps, STARTED)
     assert isinstance(child, Deployment)
-    key = f"DEPLOYMENT#{child.order}#{child.deployment_id}"
-    table.update_record("shop", key, {"status": status, "finished_at": "2026-11-22T10:20:00.000Z"})
+    ended = "2026-11-22T10:20:00.000Z"
+    table.update_record(child, RecordUpdate(updated_at=ended, status=status, finished_at=ended))
 
 
 @pytest.mark.parametrize("status", ["FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "SUPERSEDED"])
 def test_a_repush_after_a_failure_deploys_again_under_the_next_attempt(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable, status: str
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable, status: FinalStatus
 ) -> None:
     digest = push("v2.0.0")
     first = _dispatch_at(deps, digest, "2026-11-22T10:15:30Z", "e1")
@@ -208,7 +214,7 @@ def test_a_repush_after_a_failure_deploys_again_under_the_next_attempt(
 
 
 def test_a_push_of_a_digest_that_succeeded_or_still_runs_is_a_duplicate(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
 ) -> None:
     digest = push("v2.0.0")
     first = _dispatch_at(deps, digest, "2026-11-22T10:15:30Z", "e1")
@@ -228,7 +234,7 @@ def test_a_push_of_a_digest_that_succeeded_or_still_runs_is_a_duplicate(
 
 
 def test_pushes_of_one_second_are_recorded_in_deployment_order_not_by_digest(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
 ) -> None:
     # Two images pushed in the same second (moto's push times are whole seconds too): the
     # event id breaks the tie. The history follows that order, never the digests' order.
@@ -254,7 +260,7 @@ def test_pushes_of_one_second_are_recorded_in_deployment_order_not_by_digest(
     ],
 )
 def test_pushes_nobody_wants_are_ignored_with_a_reason(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, tag: str | None, repository: str, reason: str
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, tag: str | None, repository: str, reason: str
 ) -> None:
     result = resolve(_push_event(tag, "sha256:" + "1" * 64, repository), context(), deps, STARTED)
     assert isinstance(result, Ignored)
@@ -263,7 +269,7 @@ def test_pushes_nobody_wants_are_ignored_with_a_reason(
 
 @pytest.mark.parametrize("name", ["ecr_delete", "ecr_push_failed"])
 def test_deletes_and_failures_are_ignored(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, name: str
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, name: str
 ) -> None:
     result = resolve(load_event(name), context(), deps, STARTED)
     assert isinstance(result, Ignored)
@@ -271,7 +277,7 @@ def test_deletes_and_failures_are_ignored(
 
 
 def test_broken_config_that_wants_the_repository_is_reported_not_skipped(
-    seeded: sample_app.SeededApp, deps: ResolveDeps
+    seeded: sample_app.SeededApp, deps: AdmissionDeps
 ) -> None:
     boto3.client("ssm").put_parameter(
         Name=f"{PREFIX}/books",
@@ -315,7 +321,7 @@ class _ThrottledEcr:
 
 
 def test_a_throttled_call_is_retried_not_recorded_as_a_rejection(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
 ) -> None:
     throttled = dataclasses.replace(deps, ecr=EcrGateway(_ThrottledEcr()))  # type: ignore[arg-type]
     with pytest.raises(TransientAwsError, match="ThrottlingException"):

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 import boto3
 
 from ecs_deployer.document import Deployment
+from ecs_deployer.domain.admission import Rejected
 from ecs_deployer.steps import locks
 from ecs_deployer.steps.finalize import finalize
 from ecs_deployer.steps.register import register_task_definitions
-from ecs_deployer.steps.resolve import Rejected, resolve
+from ecs_deployer.steps.resolve import resolve
 from ecs_deployer.steps.services import check_services, update_services
 from tests.aws_fixtures import STARTED, AlwaysRunning, context, drive, push
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
-    from ecs_deployer.steps.resolve import ResolveDeps
+    from ecs_deployer.domain.admission import AdmissionDeps
     from ecs_deployer_tools.demo import sample_app
     from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 
@@ -31,7 +32,7 @@ NO_TASKS = {"skip_pre_tasks": True, "skip_post_tasks": True}  # tasks are not th
 def _deploy(
     request: dict[str, object],
     name: str,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
 ) -> Deployment:
@@ -47,7 +48,7 @@ def _deploy(
 
 def test_rollback_returns_every_service_to_the_exact_earlier_revisions(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -83,7 +84,7 @@ def test_rollback_returns_every_service_to_the_exact_earlier_revisions(
 
 def test_a_deregistered_target_is_registered_again_unchanged(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -108,7 +109,7 @@ def test_a_deregistered_target_is_registered_again_unchanged(
 
 
 def test_only_a_successful_known_deployment_can_be_returned_to(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
 ) -> None:
     unknown = resolve(
         {"app": "shop", "rollback_to": "never-happened"}, context("back"), deps, STARTED
@@ -131,7 +132,7 @@ def test_only_a_successful_known_deployment_can_be_returned_to(
 
 def test_undo_after_the_first_deployment_returns_to_the_revisions_before_it(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -158,7 +159,7 @@ def test_undo_after_the_first_deployment_returns_to_the_revisions_before_it(
 
 
 def test_only_a_successful_deployment_can_be_undone(
-    seeded: sample_app.SeededApp, deps: ResolveDeps, table: DeploymentsTable
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
 ) -> None:
     result = resolve({"app": "shop", "undo": "nonexistent"}, context("undo"), deps, STARTED)
     assert isinstance(result, Rejected)

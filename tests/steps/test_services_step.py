@@ -24,14 +24,14 @@ if TYPE_CHECKING:
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
-    from ecs_deployer.steps.resolve import ResolveDeps
+    from ecs_deployer.domain.admission import AdmissionDeps
     from ecs_deployer_tools.demo import sample_app
     from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 
 LATER = STARTED + timedelta(minutes=1)
 
 
-def _roll_out(deps: ResolveDeps, ecs: EcsGateway, table: DeploymentsTable) -> Deployment:
+def _roll_out(deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable) -> Deployment:
     deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
     return drive(lambda d: check_services(d, ecs, LATER), deployment)
 
@@ -43,7 +43,7 @@ def _roll_back(deployment: Deployment, ecs: EcsGateway, table: DeploymentsTable)
 
 def test_rollout_completes_on_the_new_revision(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -67,7 +67,7 @@ def test_rollout_completes_on_the_new_revision(
 
 def test_unchanged_revision_is_forced_to_fresh_tasks(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -96,7 +96,7 @@ def test_unchanged_revision_is_forced_to_fresh_tasks(
 )
 def test_failed_or_ecs_rolled_back_rollouts_are_failures(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -117,7 +117,7 @@ def test_failed_or_ecs_rolled_back_rollouts_are_failures(
 
 def test_a_rollout_that_never_stabilises_times_out(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -137,7 +137,7 @@ def test_a_rollout_that_never_stabilises_times_out(
 
 def test_rollback_returns_changed_services_and_follows_an_ecs_rollback(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -165,7 +165,7 @@ def test_rollback_returns_changed_services_and_follows_an_ecs_rollback(
 
 def test_rollback_that_fails_is_reported(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -180,7 +180,7 @@ def test_rollback_that_fails_is_reported(
 
 def test_someone_elses_deployment_is_left_alone(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -208,7 +208,7 @@ def test_someone_elses_deployment_is_left_alone(
 
 def test_update_refuses_services_moved_since_planning(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -230,7 +230,7 @@ def test_update_refuses_services_moved_since_planning(
 
 def test_a_retried_update_does_not_start_a_second_rollout(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],

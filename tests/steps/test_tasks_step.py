@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.document import Deployment
-    from ecs_deployer.steps.resolve import ResolveDeps
+    from ecs_deployer.domain.admission import AdmissionDeps
     from ecs_deployer_tools.demo import sample_app
     from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 
@@ -28,7 +28,7 @@ def _check(ecs: EcsGateway, minutes: int = 1) -> Callable[[Deployment], Deployme
 
 def test_tasks_run_with_the_new_revision_and_succeed_on_exit_zero(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -49,7 +49,7 @@ def test_tasks_run_with_the_new_revision_and_succeed_on_exit_zero(
 
 def test_a_retried_run_step_does_not_start_the_tasks_twice(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -65,7 +65,7 @@ def test_a_retried_run_step_does_not_start_the_tasks_twice(
 
 def test_non_zero_exit_fails_the_phase_naming_task_container_and_code(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -82,7 +82,7 @@ def test_non_zero_exit_fails_the_phase_naming_task_container_and_code(
 
 def test_task_that_failed_to_start_is_a_failure(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -97,7 +97,7 @@ def test_task_that_failed_to_start_is_a_failure(
 
 def test_a_task_that_never_stops_times_out_and_is_stopped(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
@@ -119,7 +119,7 @@ def test_a_task_that_never_stops_times_out_and_is_stopped(
 
 def test_runtask_failures_fail_the_phase(
     seeded: sample_app.SeededApp,
-    deps: ResolveDeps,
+    deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],

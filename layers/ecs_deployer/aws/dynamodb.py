@@ -1,4 +1,11 @@
-"""The deployments table: history records and per-app locks, in one DynamoDB table."""
+"""The deployments table: history records and per-app locks, in one DynamoDB table.
+
+The key schema lives here alone. Every item of an app shares the partition key
+``APP#<app>``; a deployment's record sorts under ``DEPLOYMENT#<order>#<deployment id>`` (in
+deployment order, see ``domain.locks.deployment_order``, so a query lists the history in the
+order the deployments happened, pushes of one second included), and the app's lock is the
+item ``LOCK``.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +16,35 @@ from botocore.exceptions import ClientError
 
 from ecs_deployer.aws.clients import error_code, transient_errors_as_retryable
 from ecs_deployer.domain.locks import LockEntry, LockRecord
-from ecs_deployer.history import FINAL_STATUSES, HistoryRecord, app_key
+from ecs_deployer.history import HistoryRecord
+from ecs_deployer.outcome import FINAL_STATUSES
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from mypy_boto3_dynamodb import DynamoDBClient
 
-LOCK_KEY = "LOCK"
+    from ecs_deployer.history import RecordRef, RecordUpdate
+
+_LOCK_KEY = "LOCK"
 _RECORD_PREFIX = "DEPLOYMENT#"
+
+
+def _app_key(app: str) -> str:
+    return f"APP#{app}"
+
+
+def _record_key(record: RecordRef) -> dict[str, Any]:
+    return {
+        "pk": _app_key(record.app),
+        "sk": f"{_RECORD_PREFIX}{record.order}#{record.deployment_id}",
+    }
+
+
+def _lock_key(app: str) -> dict[str, Any]:
+    return {"pk": _app_key(app), "sk": _LOCK_KEY}
+
+
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -72,9 +99,9 @@ class DeploymentsTable:
 
     # History -----------------------------------------------------------------------------
 
-    def create_record(self, sort_key: str, record: HistoryRecord) -> None:
+    def create_record(self, record: HistoryRecord) -> None:
         """Create the record once; a retried step finds it there and leaves it alone."""
-        data = {"pk": app_key(record.app), "sk": sort_key, **record.model_dump()}
+        data = {**_record_key(record), **record.model_dump()}
         try:
             with transient_errors_as_retryable():
                 self._dynamodb.put_item(
@@ -86,8 +113,9 @@ class DeploymentsTable:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
 
-    def update_record(self, app: str, sort_key: str, fields: dict[str, Any]) -> bool:
-        """Set ``fields`` unless the record is already final; False when it was."""
+    def update_record(self, record: RecordRef, update: RecordUpdate) -> bool:
+        """Apply ``update`` unless the record is already final; False when it was."""
+        fields = update.fields()
         names = {f"#f{index}": name for index, name in enumerate(fields)}
         values = {f":v{index}": value for index, value in enumerate(fields.values())}
         assignments = ", ".join(f"{name} = :v{index}" for index, name in enumerate(names))
@@ -96,7 +124,7 @@ class DeploymentsTable:
             with transient_errors_as_retryable():
                 self._dynamodb.update_item(
                     TableName=self._table,
-                    Key=_to_item({"pk": app_key(app), "sk": sort_key}),
+                    Key=_to_item(_record_key(record)),
                     UpdateExpression=f"SET {assignments}",
                     ConditionExpression=(
                         f"attribute_exists(sk) AND NOT (#status IN ({', '.join(finals)}))"
@@ -117,7 +145,7 @@ class DeploymentsTable:
                 TableName=self._table,
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
                 ExpressionAttributeValues=_to_item(
-                    {":pk": app_key(app), ":prefix": _RECORD_PREFIX}
+                    {":pk": _app_key(app), ":prefix": _RECORD_PREFIX}
                 ),
                 ScanIndexForward=False,
                 Limit=limit,
@@ -142,7 +170,7 @@ class DeploymentsTable:
                 FilterExpression="#attribute = :value",
                 ExpressionAttributeNames={"#attribute": attribute},
                 ExpressionAttributeValues=_to_item(
-                    {":pk": app_key(app), ":prefix": _RECORD_PREFIX, ":value": value}
+                    {":pk": _app_key(app), ":prefix": _RECORD_PREFIX, ":value": value}
                 ),
                 ScanIndexForward=False,
             ):
@@ -167,7 +195,7 @@ class DeploymentsTable:
         with transient_errors_as_retryable():
             response = self._dynamodb.get_item(
                 TableName=self._table,
-                Key=_to_item({"pk": app_key(app), "sk": LOCK_KEY}),
+                Key=_to_item(_lock_key(app)),
                 ConsistentRead=True,
             )
         if "Item" not in response:
@@ -184,8 +212,7 @@ class DeploymentsTable:
     def write_lock(self, app: str, record: LockRecord) -> bool:
         """Write ``record`` if nobody wrote since it was read; False when someone did."""
         data = {
-            "pk": app_key(app),
-            "sk": LOCK_KEY,
+            **_lock_key(app),
             "version": record.version + 1,
             "holder": _entry_data(record.holder),
             "waiting": [_entry_data(entry) for entry in record.waiting],

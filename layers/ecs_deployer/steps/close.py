@@ -29,18 +29,16 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
 
+from ecs_deployer.domain.admission import failed_record
+from ecs_deployer.domain.dispatch import Dispatch, dispatch
 from ecs_deployer.domain.services import revision
 from ecs_deployer.errors import InputError
-from ecs_deployer.history import iso, progress_fields, record_key
+from ecs_deployer.history import RecordUpdate, iso
 from ecs_deployer.inputs import EcrImageActionEvent, ManualRequest, parse_execution_input
+from ecs_deployer.outcome import failure_message
+from ecs_deployer.payloads import ExecutionContext
 from ecs_deployer.steps import locks
-from ecs_deployer.steps.finalize import failure_message, running_revisions
-from ecs_deployer.steps.resolve import (
-    Dispatch,
-    ExecutionContext,
-    dispatch,
-    record_failed_request,
-)
+from ecs_deployer.steps.finalize import running_revisions
 
 if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
@@ -149,13 +147,14 @@ def _close_dispatch(
     for target in result.targets:
         if deps.executions.exists(f"{executions}:{target.execution_name}"):
             continue  # its own execution records it
-        record_failed_request(
-            ManualRequest.model_validate(target.input),
-            _context(detail),
-            deps.table,
-            now,
-            error=ending.error,
-            message=f"{ending.message}: the push never reached app '{target.app}'",
+        deps.table.create_record(
+            failed_record(
+                ManualRequest.model_validate(target.input),
+                _context(detail),
+                now,
+                error=ending.error,
+                message=f"{ending.message}: the push never reached app '{target.app}'",
+            )
         )
         recorded.append(target.app)
     logger.warning("push not dispatched", extra={"apps": recorded, "execution": detail.name})
@@ -171,13 +170,14 @@ def _close_deployment(
 ) -> str:
     record = deps.table.find_record(request.app, detail.name)
     if record is None:
-        record_failed_request(
-            request,
-            _context(detail),
-            deps.table,
-            now,
-            error=ending.error,
-            message=f"{ending.message}: it was never resolved",
+        deps.table.create_record(
+            failed_record(
+                request,
+                _context(detail),
+                now,
+                error=ending.error,
+                message=f"{ending.message}: it was never resolved",
+            )
         )
         return "recorded FAILED: the execution ended before Resolve recorded it"
     lock = deps.table.read_lock(request.app)
@@ -207,9 +207,9 @@ def _abort(
 ) -> None:
     """Close an open record as ABORTED, naming what each service runs now."""
     cause = ending.message
-    fields: dict[str, Any] = {"updated_at": iso(now)}
+    update = RecordUpdate(updated_at=iso(now))
     if deployment is not None:
-        fields = progress_fields(deployment, now)
+        update = RecordUpdate.progress(deployment, now)
         running = running_revisions(deployment, deps.ecs)
         if running:
             now_running = ", ".join(
@@ -217,15 +217,5 @@ def _abort(
                 for name, arn in running.items()
             )
             cause += f"; {now_running}"
-    deps.table.update_record(
-        record.app,
-        record_key(record.order, record.deployment_id),
-        {
-            **fields,
-            "status": "ABORTED",
-            "finished_at": iso(now),
-            "error": ending.error,
-            "cause": cause,
-        },
-    )
+    deps.table.update_record(record, update.ended("ABORTED", now, error=ending.error, cause=cause))
     logger.warning("closed an unfinished record", extra={"deployment_id": record.deployment_id})

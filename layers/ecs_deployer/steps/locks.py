@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 
 from ecs_deployer.domain.locks import LockEntry, decide_acquire, holds, released, superseding
 from ecs_deployer.errors import LockLost, TransientAwsError
-from ecs_deployer.history import iso, record_key
+from ecs_deployer.history import RecordId, RecordUpdate, iso
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -87,15 +87,14 @@ def acquire(
             continue  # someone else wrote in between: decide again on fresh data
         for entry in decision.dropped:
             closed = table.update_record(
-                deployment.app,
-                record_key(entry.order, entry.deployment_id),
-                {
-                    "status": "ABORTED",
-                    "finished_at": iso(now),
-                    "updated_at": iso(now),
-                    "cause": "its execution ended without finalising; "
+                RecordId(deployment.app, entry.order, entry.deployment_id),
+                RecordUpdate(updated_at=iso(now)).ended(
+                    "ABORTED",
+                    now,
+                    error=None,
+                    cause="its execution ended without finalising; "
                     f"found by {deployment.deployment_id}",
-                },
+                ),
             )
             logger.warning(
                 "dropped a dead lock entry",
@@ -107,9 +106,8 @@ def acquire(
             _give_way(deployment, decision.newer)
         if decision.result == "ACQUIRED":
             table.update_record(
-                deployment.app,
-                record_key(deployment.order, deployment.deployment_id),
-                {"status": "IN_PROGRESS", "started_at": iso(now), "updated_at": iso(now)},
+                deployment,
+                RecordUpdate(updated_at=iso(now), status="IN_PROGRESS", started_at=iso(now)),
             )
         return deployment
     raise TransientAwsError(f"lock of app '{deployment.app}' kept changing under us")

@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger
 
 from ecs_deployer.domain.register import Registration, plan_deployment
 from ecs_deployer.domain.taskdef import container_images
-from ecs_deployer.history import progress_fields, record_key
+from ecs_deployer.history import RecordUpdate
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -55,9 +55,5 @@ def register_task_definitions(
         service.images_after = container_images(registration.wanted)
     for run, registration in plan.tasks:
         run.task_definition = _register_or_reuse(ecs, registration, registered)
-    table.update_record(
-        deployment.app,
-        record_key(deployment.order, deployment.deployment_id),
-        progress_fields(deployment, now),
-    )
+    table.update_record(deployment, RecordUpdate.progress(deployment, now))
     return deployment

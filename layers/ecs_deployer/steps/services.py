@@ -19,7 +19,7 @@ from ecs_deployer.document import ServiceRollback
 from ecs_deployer.domain.register import forced_update
 from ecs_deployer.domain.services import RolloutJudgement, judge_rollout, revision
 from ecs_deployer.errors import DeployerError, ResourceNotFound, ServiceChanged
-from ecs_deployer.history import progress_fields, record_key
+from ecs_deployer.history import RecordUpdate
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -73,9 +73,7 @@ def update_services(
     if moved:
         raise ServiceChanged("services changed since this deployment planned: " + "; ".join(moved))
     table.update_record(
-        deployment.app,
-        record_key(deployment.order, deployment.deployment_id),
-        {**progress_fields(deployment, now), "status": "IN_PROGRESS"},
+        deployment, RecordUpdate.progress(deployment, now).with_status("IN_PROGRESS")
     )
     for service in deployment.services:
         if service.ecs_deployment_id is not None:
@@ -259,11 +257,7 @@ def start_rollback(
             now=now,
         )
         logger.info("rollback", extra={"service": service.name, "state": service.rollback.state})
-    table.update_record(
-        deployment.app,
-        record_key(deployment.order, deployment.deployment_id),
-        progress_fields(deployment, now),
-    )
+    table.update_record(deployment, RecordUpdate.progress(deployment, now))
     _progress(deployment)
     return deployment
 

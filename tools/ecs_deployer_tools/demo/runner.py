@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ecs_deployer.steps.resolve import child_execution_name
+from ecs_deployer.domain.dispatch import child_execution_name
 from ecs_deployer_tools.demo import sample_app
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
 from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation

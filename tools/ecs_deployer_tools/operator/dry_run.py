@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ecs_deployer.domain.admission import prepare
 from ecs_deployer.domain.register import forced_update, plan_deployment
-from ecs_deployer.steps.resolve import ExecutionContext, prepare
+from ecs_deployer.payloads import ExecutionContext
 
 if TYPE_CHECKING:
     from datetime import datetime

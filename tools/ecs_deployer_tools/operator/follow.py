@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ecs_deployer.steps.finalize import failure_message
+from ecs_deployer.outcome import Cause, failure_message
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -128,17 +128,16 @@ def execution_outcome(described: DescribeExecutionOutputTypeDef) -> ExecutionOut
             arn, name, state, status="ABORTED", error=state, message=f"the execution is {state}"
         )
     error, text = described.get("error"), described.get("cause") or ""
-    cause = _parsed(text)
-    if isinstance(cause, dict) and "status" in cause:
-        # Finalize's (or Resolve's rejection's) cause: {status, error, message, services, tasks}
+    cause = Cause.from_text(text)
+    if cause is not None:
         return ExecutionOutcome(
             arn,
             name,
             state,
-            status=str(cause["status"]),
+            status=cause.status,
             error=error,
-            message=cause.get("message"),
-            summary=cause,
+            message=cause.message,
+            summary=cause.model_dump(mode="json", exclude_unset=True),
         )
     return ExecutionOutcome(
         arn, name, state, status="FAILED", error=error, message=failure_message(error or "", text)

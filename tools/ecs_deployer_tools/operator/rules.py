@@ -15,10 +15,10 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from ecs_deployer.aws.clients import error_code
+from ecs_deployer.domain.dispatch import Ignored, dispatch
 from ecs_deployer.errors import InputError
 from ecs_deployer.image import ImageRef
 from ecs_deployer.inputs import EcrImageActionEvent
-from ecs_deployer.steps.resolve import Ignored, dispatch
 from ecs_deployer.validation import field_errors
 from ecs_deployer_tools.operator.aws import OperatorError
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_events import EventBridgeClient
 
-    from ecs_deployer.steps.resolve import DispatchTarget
+    from ecs_deployer.domain.dispatch import DispatchTarget
     from ecs_deployer_tools.operator.stack import Deployer
 
 

@@ -20,7 +20,7 @@ from ecs_deployer.aws.ecr import EcrGateway
 from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.aws.stepfunctions import Executions
 from ecs_deployer.config.store import ConfigStore
-from ecs_deployer.steps.resolve import ResolveDeps
+from ecs_deployer.domain.admission import AdmissionDeps
 from ecs_deployer_tools.operator.aws import OperatorError
 
 if TYPE_CHECKING:
@@ -152,9 +152,9 @@ class Deployer:
     def executions(self) -> Executions:
         return Executions(self.aws.sfn)
 
-    def resolve_deps(self) -> ResolveDeps:
+    def resolve_deps(self) -> AdmissionDeps:
         """What the Resolve Lambda works with, on the operator's credentials."""
-        return ResolveDeps(
+        return AdmissionDeps(
             configs=self.configs,
             ecr=EcrGateway(self.aws.ecr),
             ecs=self.ecs,

@@ -1,0 +1,213 @@
+"""Admission: a deployment request becomes the deployment document, or is rejected.
+
+Everything that can be checked without changing ECS is checked first: the config, the
+cluster, the image or rollback target. A rejected request for a known app is still a
+deployment on record (FAILED, having changed nothing): ``failed_record`` builds it.
+Reads configs, ECR, ECS and history; changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel
+
+from ecs_deployer.document import Deployment, Options, ServiceRollout, TaskRun
+from ecs_deployer.domain.locks import deployment_order
+from ecs_deployer.errors import ConfigError, DeployerError, FieldError, InputError, ResourceNotFound
+from ecs_deployer.history import HistoryRecord, iso
+from ecs_deployer.image import ImageRef
+from ecs_deployer.outcome import Outcome
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from ecs_deployer.aws.dynamodb import DeploymentsTable
+    from ecs_deployer.aws.ecr import EcrGateway
+    from ecs_deployer.aws.ecs import EcsGateway
+    from ecs_deployer.config.models import AppConfig
+    from ecs_deployer.config.store import ConfigStore, LoadedConfig
+    from ecs_deployer.inputs import ManualRequest
+    from ecs_deployer.payloads import ExecutionContext
+
+
+@dataclass(frozen=True)
+class AdmissionDeps:
+    """What admission reads (and Resolve's dispatch: its configs and table)."""
+
+    configs: ConfigStore
+    ecr: EcrGateway
+    ecs: EcsGateway
+    table: DeploymentsTable
+    allowed_clusters: frozenset[str]
+
+
+class Rejected(BaseModel):
+    """Bad input or config: nothing was changed; ``outcome`` is shaped like Finalize's."""
+
+    kind: Literal["rejected"] = "rejected"
+    outcome: Outcome
+
+    @classmethod
+    def of(cls, exc: DeployerError) -> Rejected:
+        return cls(outcome=Outcome.rejected(exc))
+
+
+def _repository(request: ManualRequest, loaded: LoadedConfig) -> str:
+    if request.repository is not None:
+        return request.repository
+    repositories = loaded.config.trigger.repositories if loaded.config.trigger else []
+    if len(repositories) == 1:
+        return repositories[0]
+    raise InputError(
+        "invalid manual input",
+        [
+            FieldError(
+                "repository",
+                f"required: app '{loaded.app}' names {len(repositories)} trigger repositories",
+            )
+        ],
+    )
+
+
+def _rollback_target(
+    request: ManualRequest, config: AppConfig, table: DeploymentsTable
+) -> tuple[ImageRef, dict[str, str]]:
+    """The image and per-service revisions a rollback returns to: those the deployment
+    ``rollback_to`` names left, or those that ran before the deployment ``undo`` names."""
+    key = "rollback_to" if request.rollback_to is not None else "undo"
+    wanted = request.rollback_to or request.undo or ""
+    record = table.find_record(request.app, wanted)
+    if record is None:
+        problem = f"app '{request.app}' has no deployment '{wanted}'"
+        raise InputError("invalid manual input", [FieldError(key, problem)])
+    if record.status != "SUCCEEDED" or record.image is None:
+        problem = f"deployment '{wanted}' ended {record.status}: only a success can be " + (
+            "returned to" if key == "rollback_to" else "undone"
+        )
+        raise InputError("invalid manual input", [FieldError(key, problem)])
+    if key == "rollback_to":
+        revisions = {s.name: s.task_definition_after for s in record.services}
+        image = ImageRef.from_uri(record.image).model_copy(update={"tag": record.tag})
+    else:
+        revisions = {s.name: s.task_definition_before for s in record.services}
+        images = [image for s in record.services for image in s.images_before.values()]
+        image = ImageRef.from_uri(images[0] if images else record.image)
+    found = {name: revision for name, revision in revisions.items() if revision}
+    missing = [service.name for service in config.services if service.name not in found]
+    if missing:
+        problem = f"{', '.join(missing)} not part of deployment '{wanted}'"
+        raise ConfigError(
+            f"cannot return app '{request.app}' to '{wanted}'", [FieldError("services", problem)]
+        )
+    return image, found
+
+
+def prepare(request: ManualRequest, context: ExecutionContext, deps: AdmissionDeps) -> Deployment:
+    """The deployment document for ``request``, after every check that changes nothing."""
+    loaded = deps.configs.load(request.app)
+    config = loaded.config
+    if config.cluster_name not in deps.allowed_clusters:
+        allowed = ", ".join(sorted(deps.allowed_clusters)) or "none"
+        raise ConfigError(
+            f"config of app '{request.app}' is invalid",
+            [
+                FieldError(
+                    "cluster",
+                    f"'{config.cluster}' is not a cluster this stack may deploy to "
+                    f"(ClusterNames: {allowed})",
+                )
+            ],
+        )
+    revisions: dict[str, str] = {}
+    if request.is_rollback:
+        image, revisions = _rollback_target(request, config, deps.table)
+    else:
+        image = deps.ecr.resolve(
+            _repository(request, loaded), request.image_tag, request.image_digest
+        )
+    status = deps.ecs.cluster_status(config.cluster)
+    if status != "ACTIVE":
+        state = "does not exist" if status is None else f"is {status}"
+        raise ResourceNotFound(f"cluster '{config.cluster}' {state}")
+    # A rollback runs no one-off tasks: migrations do not run backwards.
+    skip_pre = request.skip_pre_tasks or request.is_rollback
+    skip_post = request.skip_post_tasks or request.is_rollback
+    trigger = request.trigger
+    if request.is_rollback and trigger.kind == "manual":
+        trigger = trigger.model_copy(update={"kind": "rollback"})
+    return Deployment(
+        deployment_id=context.Name,
+        execution_arn=context.Id,
+        app=request.app,
+        config=config,
+        config_digest=loaded.digest,
+        image=image,
+        options=Options(
+            skip_pre_tasks=skip_pre,
+            skip_post_tasks=skip_post,
+            force=request.force,
+            poll_seconds=request.poll_seconds or config.poll_seconds,
+        ),
+        trigger=trigger,
+        rollback_of=request.rollback_to,
+        undoes=request.undo,
+        requested_at=request.trigger.pushed_at or context.StartTime,
+        order=_order(request, context, image),
+        services=[
+            ServiceRollout(
+                name=service.name,
+                containers=list(service.containers),
+                target_task_definition=revisions.get(service.name),
+                force=service.force or request.force,
+                max_wait_minutes=service.max_wait,
+            )
+            for service in config.services
+        ],
+        pre_tasks=[] if skip_pre else [TaskRun(config=t) for t in config.phase_tasks("pre")],
+        post_tasks=[] if skip_post else [TaskRun(config=t) for t in config.phase_tasks("post")],
+    )
+
+
+def _order(request: ManualRequest, context: ExecutionContext, image: ImageRef | None) -> str:
+    """Where this deployment stands among the app's (see domain.locks.deployment_order)."""
+    trigger = request.trigger
+    if trigger.kind == "ecr-push" and trigger.pushed_at and trigger.event_id:
+        pushed_at = image.pushed_at if image and image.pushed_at else trigger.pushed_at
+        return deployment_order(iso(trigger.pushed_at), iso(pushed_at), trigger.event_id)
+    started = iso(context.StartTime)
+    return deployment_order(started, started, context.Name)
+
+
+def failed_record(
+    request: ManualRequest,
+    context: ExecutionContext,
+    now: datetime,
+    *,
+    error: str | None,
+    message: str,
+) -> HistoryRecord:
+    """The record of a request for a known app that cannot proceed: FAILED, having changed
+    nothing. Also of an execution that ended before its Resolve finished (steps/close.py)."""
+    requested_at = request.trigger.pushed_at or context.StartTime
+    return HistoryRecord(
+        app=request.app,
+        deployment_id=context.Name,
+        execution_arn=context.Id,
+        status="FAILED",
+        repository=request.repository,
+        digest=request.image_digest,
+        tag=request.image_tag,
+        trigger=request.trigger.kind,
+        rollback_of=request.rollback_to,
+        undoes=request.undo,
+        event_id=request.trigger.event_id,
+        actor=request.trigger.actor,
+        requested_at=iso(requested_at),
+        order=_order(request, context, None),
+        finished_at=iso(now),
+        updated_at=iso(now),
+        error=error,
+        cause=message,
+    )

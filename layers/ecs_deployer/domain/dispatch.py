@@ -1,0 +1,162 @@
+"""Dispatch: which apps an ECR push deploys, and under which execution name.
+
+Each app that wants the push gets a child execution whose name is derived from the app and
+the image digest, so Step Functions itself refuses to deploy one digest twice to one app
+(EventBridge delivers at least once; ECR emits one event per tag). A push of a digest whose
+deployment already ended without success is a retry, under the next attempt's name.
+Reads configs and history; changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from aws_lambda_powertools import Logger
+from pydantic import BaseModel
+
+from ecs_deployer.config.parsing import raw_trigger_repositories
+from ecs_deployer.errors import ConfigError
+from ecs_deployer.history import HistoryRecord, iso
+from ecs_deployer.inputs import EcrImageActionEvent, ManualRequest, Trigger
+from ecs_deployer.outcome import FINAL_STATUSES
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from datetime import datetime
+
+    from ecs_deployer.aws.dynamodb import DeploymentsTable
+    from ecs_deployer.config.store import ConfigStore
+
+logger = Logger(child=True)
+
+
+class Ignored(BaseModel):
+    kind: Literal["ignored"] = "ignored"
+    status: Literal["IGNORED"] = "IGNORED"
+    reason: str
+
+
+class DispatchTarget(BaseModel):
+    app: str
+    execution_name: str
+    input: dict[str, Any]
+    reason: str  # first deployment of this digest, or a retry of which failed deployment
+
+
+class Dispatch(BaseModel):
+    kind: Literal["dispatch"] = "dispatch"
+    targets: list[DispatchTarget]
+    ignored: list[str] = []  # apps that use the repository but did not want this push
+    errors: list[str] = []  # apps whose broken config seems to want it: reported, not skipped
+    duplicates: list[str] = []  # apps that already deploy(ed) this digest: why not again
+
+
+def child_execution_name(app: str, digest: str, attempt: int = 1) -> str:
+    """Deterministic per (app, digest, attempt): Step Functions refuses a second execution
+    of it, so every event of one push (redeliveries, one event per tag) deploys once."""
+    base = f"{app}-{digest.removeprefix('sha256:')[:32]}"
+    return base if attempt == 1 else f"{base}-{attempt}"
+
+
+def _attempt_of(record: HistoryRecord) -> int:
+    """The attempt a push deployment's name carries (manual deployments carry none: 0)."""
+    if record.digest is None:
+        return 0
+    base = child_execution_name(record.app, record.digest)
+    if record.deployment_id == base:
+        return 1
+    suffix = record.deployment_id.removeprefix(f"{base}-")
+    return int(suffix) if suffix != record.deployment_id and suffix.isdigit() else 0
+
+
+@dataclass(frozen=True)
+class PushAttempt:
+    """What a push of a digest the app may have deployed before does."""
+
+    attempt: int | None  # the attempt to start; None: a duplicate, nothing starts
+    reason: str
+
+
+def push_attempt(records: Iterable[HistoryRecord], event_time: datetime) -> PushAttempt:
+    """The retry rule, from the app's records of this digest, newest first.
+
+    A push is a duplicate of the digest's newest deployment (EventBridge's redelivery, one
+    event per tag, a push of what already runs) unless that deployment had already ended
+    without success before the push's event time: then it is a retry, deployed again under
+    the next attempt's name.
+    """
+    newest: HistoryRecord | None = None
+    attempts = 0
+    for record in records:
+        newest = newest or record
+        attempts = _attempt_of(record)
+        if attempts:  # the newest push deployment carries the highest attempt: stop reading
+            break
+    if newest is None:
+        return PushAttempt(1, "first deployment of this digest")
+    ended = newest.finished_at is not None and newest.status in FINAL_STATUSES
+    if ended and newest.status != "SUCCEEDED" and (newest.finished_at or "") < iso(event_time):
+        return PushAttempt(
+            attempts + 1,
+            f"retry: deployment {newest.deployment_id} of this digest ended {newest.status} "
+            f"at {newest.finished_at}, before this push",
+        )
+    state = newest.status if ended else f"{newest.status}, still running"
+    return PushAttempt(None, f"duplicate of deployment {newest.deployment_id} ({state})")
+
+
+def dispatch(
+    event: EcrImageActionEvent, configs: ConfigStore, table: DeploymentsTable
+) -> Ignored | Dispatch:
+    detail = event.detail
+    if not event.is_successful_push:
+        return Ignored(reason=f"not a successful push: {detail.action_type} {detail.result}")
+    repository, tag = detail.repository_name, detail.image_tag
+    shown = f"{repository}:{tag}" if tag else f"{repository}@{detail.image_digest}"
+    targets: list[DispatchTarget] = []
+    ignored: list[str] = []
+    errors: list[str] = []
+    duplicates: list[str] = []
+    for app, text in sorted(configs.load_all_texts().items()):
+        try:
+            config = configs.parse(app, text).config
+        except ConfigError as exc:
+            if repository in raw_trigger_repositories(text):
+                errors.append(str(exc))
+            continue
+        trigger = config.trigger
+        if trigger is None or repository not in trigger.repositories:
+            continue
+        if not trigger.accepts_tag(tag):
+            filters = ", ".join(str(tag_filter) for tag_filter in trigger.tags)
+            ignored.append(
+                f"app '{app}' deploys tags matching {filters}; "
+                + (f"'{tag}' does not match" if tag else "the push has no tag")
+            )
+            continue
+        attempt = push_attempt(table.records_of_digest(app, detail.image_digest), event.time)
+        if attempt.attempt is None:
+            duplicates.append(f"app '{app}': {attempt.reason}")
+            continue
+        request = ManualRequest(
+            app=app,
+            repository=repository,
+            image_digest=detail.image_digest,
+            image_tag=tag,
+            trigger=Trigger(kind="ecr-push", event_id=event.id, pushed_at=event.time),
+        )
+        targets.append(
+            DispatchTarget(
+                app=app,
+                execution_name=child_execution_name(app, detail.image_digest, attempt.attempt),
+                input=request.model_dump(mode="json", exclude_defaults=True),
+                reason=attempt.reason,
+            )
+        )
+    if not targets and not errors:
+        reasons = ignored + duplicates
+        reason = "; ".join(reasons) or f"no app config under {configs.prefix} deploys {repository}"
+        return Ignored(reason=f"{shown}: {reason}")
+    logger.info("dispatching push", extra={"image": shown, "apps": [t.app for t in targets]})
+    return Dispatch(targets=targets, ignored=ignored, errors=errors, duplicates=duplicates)
