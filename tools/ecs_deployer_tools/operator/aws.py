@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import boto3
 
 from ecs_deployer.aws.clients import RETRY_CONFIG
 
 if TYPE_CHECKING:
+    from botocore.config import Config
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ecr import ECRClient
@@ -33,6 +34,11 @@ class AwsTarget:
     endpoint_url: str | None = None
 
 
+class _ClientOptions(TypedDict):
+    endpoint_url: str | None
+    config: Config
+
+
 class Aws:
     """One boto3 session and the clients a command needs, each made once."""
 
@@ -41,6 +47,9 @@ class Aws:
         self._session = boto3.session.Session(
             profile_name=target.profile, region_name=target.region
         )
+        # What every client is made with. Each property calls session.client itself (rather
+        # than a helper taking any name) so the stubs still check its name against its type.
+        self._client_options = _ClientOptions(endpoint_url=target.endpoint_url, config=RETRY_CONFIG)
 
     @property
     def region(self) -> str | None:
@@ -48,48 +57,32 @@ class Aws:
 
     @cached_property
     def cloudformation(self) -> CloudFormationClient:
-        return self._session.client(
-            "cloudformation", endpoint_url=self.target.endpoint_url, config=RETRY_CONFIG
-        )
+        return self._session.client("cloudformation", **self._client_options)
 
     @cached_property
     def dynamodb(self) -> DynamoDBClient:
-        return self._session.client(
-            "dynamodb", endpoint_url=self.target.endpoint_url, config=RETRY_CONFIG
-        )
+        return self._session.client("dynamodb", **self._client_options)
 
     @cached_property
     def ecr(self) -> ECRClient:
-        return self._session.client(
-            "ecr", endpoint_url=self.target.endpoint_url, config=RETRY_CONFIG
-        )
+        return self._session.client("ecr", **self._client_options)
 
     @cached_property
     def ecs(self) -> ECSClient:
-        return self._session.client(
-            "ecs", endpoint_url=self.target.endpoint_url, config=RETRY_CONFIG
-        )
+        return self._session.client("ecs", **self._client_options)
 
     @cached_property
     def events(self) -> EventBridgeClient:
-        return self._session.client(
-            "events", endpoint_url=self.target.endpoint_url, config=RETRY_CONFIG
-        )
+        return self._session.client("events", **self._client_options)
 
     @cached_property
     def sfn(self) -> SFNClient:
-        return self._session.client(
-            "stepfunctions", endpoint_url=self.target.endpoint_url, config=RETRY_CONFIG
-        )
+        return self._session.client("stepfunctions", **self._client_options)
 
     @cached_property
     def ssm(self) -> SSMClient:
-        return self._session.client(
-            "ssm", endpoint_url=self.target.endpoint_url, config=RETRY_CONFIG
-        )
+        return self._session.client("ssm", **self._client_options)
 
     @cached_property
     def sts(self) -> STSClient:
-        return self._session.client(
-            "sts", endpoint_url=self.target.endpoint_url, config=RETRY_CONFIG
-        )
+        return self._session.client("sts", **self._client_options)
