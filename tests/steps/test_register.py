@@ -6,6 +6,7 @@ import boto3
 import pytest
 
 from ecs_deployer.document import Deployment
+from ecs_deployer.domain.register import plan_deployment
 from ecs_deployer.errors import ConfigError, ResourceNotFound
 from ecs_deployer.steps.register import register_task_definitions
 from ecs_deployer.steps.resolve import resolve
@@ -170,3 +171,18 @@ def test_pinned_task_revision_is_cloned(
     deployment = register_task_definitions(accepted(deps), ecs, table, STARTED)
     assert deployment.pre_tasks[0].task_definition
     assert deployment.pre_tasks[0].task_definition.endswith("shop-migrate:2")
+
+
+def test_planning_changes_nothing_not_even_the_document(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway
+) -> None:
+    deployment = accepted(deps)
+    before = deployment.model_dump()
+    families = _families()
+    plan = plan_deployment(deployment, ecs)
+    assert deployment.model_dump() == before
+    assert _families() == families
+    # What the register step will record comes with the plan instead.
+    web = plan.services[0]
+    assert (web.service.name, web.current.arn) == ("shop-web", seeded.task_definitions["shop-web"])
+    assert all(task.watch_containers for task in plan.tasks)

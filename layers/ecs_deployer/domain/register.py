@@ -1,7 +1,9 @@
 """What a deployment will register, update and run: computed from ECS, changing nothing.
 
-The register step carries the plan out; ``ecs-deployer plan`` shows it as a dry run. Every
-problem (an unknown service, family or container) is collected and reported at once.
+``plan_deployment`` reads ECS through the gateway and returns a plan; it changes neither
+ECS nor the deployment document. The register step carries the plan out; ``ecs-deployer
+plan`` shows it as a dry run. Every problem (an unknown service, family or container) is
+collected and reported at once.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from typing import TYPE_CHECKING
 from ecs_deployer.domain.taskdef import (
     Change,
     RegistrationInput,
-    container_images,
     diff,
     essential_containers,
     missing_containers,
@@ -51,9 +52,23 @@ def forced_update(force: bool, revision_changes: bool) -> bool:
 
 
 @dataclass(frozen=True)
+class PlannedService:
+    service: ServiceRollout
+    current: DescribedTaskDefinition  # what it runs now: what a rollback returns to
+    registration: Registration
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    run: TaskRun
+    watch_containers: list[str]  # the containers whose exit codes judge the task
+    registration: Registration
+
+
+@dataclass(frozen=True)
 class DeploymentPlan:
-    services: list[tuple[ServiceRollout, Registration]]
-    tasks: list[tuple[TaskRun, Registration]]
+    services: list[PlannedService]
+    tasks: list[PlannedTask]
 
 
 def _current_revisions(deployment: Deployment, ecs: EcsGateway) -> dict[str, ServiceSnapshot]:
@@ -104,11 +119,9 @@ def _plan_service(
     running: str,
     describe: _Describer,
     problems: list[str],
-) -> Registration | None:
+) -> PlannedService | None:
     owner = f"service '{service.name}'"
     current = describe(running)
-    service.task_definition_before = current.arn
-    service.images_before = container_images(current.registration)
     if service.target_task_definition is not None:
         # A rollback: exactly the revision an earlier deployment left, image and all.
         try:
@@ -116,28 +129,28 @@ def _plan_service(
         except ResourceNotFound as exc:
             problems.append(f"{owner}: {exc}")
             return None
-        return Registration(target, target.registration, source_is_latest=False)
+        return PlannedService(
+            service, current, Registration(target, target.registration, source_is_latest=False)
+        )
     try:
         wanted = with_image(current.registration, service.containers, deployment.image.uri, owner)
     except ResourceNotFound as exc:
         problems.append(str(exc))
         return None
-    return Registration(current, wanted, source_is_latest=False)
+    return PlannedService(service, current, Registration(current, wanted, source_is_latest=False))
 
 
 def _plan_task(
     run: TaskRun, image: str, describe: _Describer, problems: list[str]
-) -> Registration | None:
+) -> PlannedTask | None:
     owner = f"task family '{run.family}'"
     try:
         source = describe(run.family)
     except ResourceNotFound as exc:
         problems.append(str(exc))
         return None
-    run.watch_containers = list(
-        run.config.watch_containers or essential_containers(source.registration)
-    )
-    missing = missing_containers(source.registration, run.watch_containers)
+    watch = list(run.config.watch_containers or essential_containers(source.registration))
+    missing = missing_containers(source.registration, watch)
     if missing:
         problems.append(f"{owner}: watched container(s) {', '.join(missing)} not in it")
     try:
@@ -146,38 +159,32 @@ def _plan_task(
         problems.append(str(exc))
         return None
     # A bare family name described its latest revision: no need to look that up again.
-    return Registration(source, wanted, source_is_latest=":" not in run.family)
+    return PlannedTask(
+        run, watch, Registration(source, wanted, source_is_latest=":" not in run.family)
+    )
 
 
 def plan_deployment(deployment: Deployment, ecs: EcsGateway) -> DeploymentPlan:
     """Describe what runs, validate everything, and say what each service and task gets.
 
-    Records on ``deployment`` the revision each service runs now and the containers each
-    task's success is judged by. Raises one error naming every problem found.
+    Raises one error naming every problem found.
     """
     describe = _Describer(ecs)
     problems: list[str] = []
     snapshots = _current_revisions(deployment, ecs)
     services = [
-        (
-            service,
-            _plan_service(
-                deployment,
-                service,
-                snapshots[service.name].task_definition or "",
-                describe,
-                problems,
-            ),
+        _plan_service(
+            deployment, service, snapshots[service.name].task_definition or "", describe, problems
         )
         for service in deployment.services
     ]
     tasks = [
-        (run, _plan_task(run, deployment.image.uri, describe, problems))
+        _plan_task(run, deployment.image.uri, describe, problems)
         for run in [*deployment.pre_tasks, *deployment.post_tasks]
     ]
     if problems:
         raise ResourceNotFound("; ".join(problems))
     return DeploymentPlan(
-        services=[(service, plan) for service, plan in services if plan is not None],
-        tasks=[(run, plan) for run, plan in tasks if plan is not None],
+        services=[planned for planned in services if planned is not None],
+        tasks=[planned for planned in tasks if planned is not None],
     )

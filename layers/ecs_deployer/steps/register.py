@@ -48,12 +48,18 @@ def _register_or_reuse(ecs: EcsGateway, plan: Registration, registered: dict[str
 def register_task_definitions(
     deployment: Deployment, ecs: EcsGateway, table: DeploymentsTable, now: datetime
 ) -> Deployment:
+    """The step: plan, then register (or reuse) each revision and record it on the document:
+    what each service runs now and gets, and what each task runs and is judged by."""
     plan = plan_deployment(deployment, ecs)
     registered: dict[str, str] = {}
-    for service, registration in plan.services:
+    for planned in plan.services:
+        service, registration = planned.service, planned.registration
+        service.task_definition_before = planned.current.arn
+        service.images_before = container_images(planned.current.registration)
         service.task_definition_after = _register_or_reuse(ecs, registration, registered)
         service.images_after = container_images(registration.wanted)
-    for run, registration in plan.tasks:
-        run.task_definition = _register_or_reuse(ecs, registration, registered)
+    for task in plan.tasks:
+        task.run.watch_containers = task.watch_containers
+        task.run.task_definition = _register_or_reuse(ecs, task.registration, registered)
     table.update_record(deployment, RecordUpdate.progress(deployment, now))
     return deployment

@@ -16,8 +16,7 @@ from ecs_deployer.payloads import ExecutionContext
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from ecs_deployer.document import ServiceRollout, TaskRun
-    from ecs_deployer.domain.register import Registration
+    from ecs_deployer.domain.register import PlannedService, PlannedTask
     from ecs_deployer.domain.taskdef import Change
     from ecs_deployer.inputs import ManualRequest
     from ecs_deployer_tools.operator.stack import Deployer
@@ -90,19 +89,20 @@ class DryRun:
         }
 
 
-def _service_plan(service: ServiceRollout, registration: Registration) -> ServicePlan:
-    registers = registration.needs_registering
+def _service_plan(planned: PlannedService) -> ServicePlan:
+    registers = planned.registration.needs_registering
     return ServicePlan(
-        name=service.name,
-        current=service.task_definition_before or "",
+        name=planned.service.name,
+        current=planned.current.arn,
         registers=registers,
-        changes=registration.changes,
+        changes=planned.registration.changes,
         # As steps/services.py decides: an unchanged revision still gets fresh tasks.
-        forced=forced_update(service.force, registers),
+        forced=forced_update(planned.service.force, registers),
     )
 
 
-def _task_plan(run: TaskRun, phase: str, registration: Registration) -> TaskPlan:
+def _task_plan(planned: PlannedTask, phase: str) -> TaskPlan:
+    run, registration = planned.run, planned.registration
     strategies = run.config.capacity_provider_strategies or []
     return TaskPlan(
         family=run.family,
@@ -128,6 +128,6 @@ def dry_run(deployer: Deployer, request: ManualRequest, now: datetime) -> DryRun
         cluster=deployment.cluster,
         image=deployment.image.uri,
         tag=deployment.image.tag,
-        services=[_service_plan(service, reg) for service, reg in plan.services],
-        tasks=[_task_plan(run, phases[id(run)], reg) for run, reg in plan.tasks],
+        services=[_service_plan(planned) for planned in plan.services],
+        tasks=[_task_plan(planned, phases[id(planned.run)]) for planned in plan.tasks],
     )
