@@ -11,9 +11,9 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from ecs_deployer.aws.clients import dynamodb_client, ecs_client, sfn_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecs import EcsGateway
+from ecs_deployer.aws.ssm import ConfigStore
 from ecs_deployer.aws.stepfunctions import Executions
 from ecs_deployer.clock import Clock, SystemClock
-from ecs_deployer.config.store import ConfigStore
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps.close import CloseDeps, ExecutionStatusChange, close_execution
 

@@ -50,6 +50,3 @@ class Settings(BaseModel):
                 for error in field_errors(exc)
             ]
             raise ConfigError("invalid Lambda environment", errors) from exc
-
-    def parameter_name(self, app: str) -> str:
-        return f"{self.config_prefix}/{app}"

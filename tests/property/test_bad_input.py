@@ -15,8 +15,8 @@ from moto import mock_aws
 from ecs_deployer.aws.clients import ecr_client, ecs_client
 from ecs_deployer.aws.ecr import EcrGateway
 from ecs_deployer.aws.ecs import EcsGateway
+from ecs_deployer.aws.ssm import ConfigStore
 from ecs_deployer.config.parsing import parse_app_config
-from ecs_deployer.config.store import ConfigStore
 from ecs_deployer.domain.admission import AdmissionDeps, Rejected
 from ecs_deployer.domain.dispatch import Dispatch, Ignored
 from ecs_deployer.errors import ConfigError

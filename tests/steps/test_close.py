@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from ecs_deployer.config.store import ConfigStore
+from ecs_deployer.aws.ssm import ConfigStore
 from ecs_deployer.domain.dispatch import child_execution_name
 from ecs_deployer.steps import locks
 from ecs_deployer.steps.close import CloseDeps, ExecutionStatusDetail, close_execution

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from ecs_deployer.config.parsing import parse_app_config, raw_trigger_repositories
-from ecs_deployer.config.store import canonical_text
 from ecs_deployer.errors import ConfigError
+from ecs_deployer_tools.operator.configs import canonical_text
 
 if TYPE_CHECKING:
     from ecs_deployer.config.models import AppConfig

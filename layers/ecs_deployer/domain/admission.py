@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecr import EcrGateway
     from ecs_deployer.aws.ecs import EcsGateway
+    from ecs_deployer.aws.ssm import ConfigStore, LoadedConfig
     from ecs_deployer.config.models import AppConfig
-    from ecs_deployer.config.store import ConfigStore, LoadedConfig
     from ecs_deployer.inputs import ManualRequest
     from ecs_deployer.payloads import ExecutionContext
 

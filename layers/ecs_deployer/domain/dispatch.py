@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
-    from ecs_deployer.config.store import ConfigStore
+    from ecs_deployer.aws.ssm import ConfigStore
 
 logger = Logger(child=True)
 

@@ -43,7 +43,7 @@ from ecs_deployer.steps.finalize import running_revisions
 if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
-    from ecs_deployer.config.store import ConfigStore
+    from ecs_deployer.aws.ssm import ConfigStore
     from ecs_deployer.document import Deployment
     from ecs_deployer.history import HistoryRecord
 

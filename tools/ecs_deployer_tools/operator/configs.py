@@ -6,21 +6,41 @@ from __future__ import annotations
 import difflib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from botocore.exceptions import ClientError
 
 from ecs_deployer.config.parsing import load_document, parse_app_config
-from ecs_deployer.config.store import canonical_text, parameter_tier
 from ecs_deployer.errors import ConfigError
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
     from ecs_deployer.config.models import AppConfig
-    from ecs_deployer.config.store import Tier
     from ecs_deployer_tools.operator.stack import Deployer
+
+
+STANDARD_TIER_LIMIT = 4096
+ADVANCED_TIER_LIMIT = 8192
+Tier = Literal["Standard", "Advanced"]
+
+
+def parameter_tier(value: str, current: Tier | None = None) -> Tier:
+    """The cheapest tier that holds ``value``; SSM cannot move Advanced back to Standard."""
+    size = len(value.encode())
+    if size > ADVANCED_TIER_LIMIT:
+        raise ConfigError(
+            f"config is {size} bytes; Parameter Store holds at most {ADVANCED_TIER_LIMIT}"
+        )
+    if size > STANDARD_TIER_LIMIT or current == "Advanced":
+        return "Advanced"
+    return "Standard"
+
+
+def canonical_text(config: AppConfig) -> str:
+    """What is stored: compact JSON of what the author wrote (defaults stay implicit)."""
+    return json.dumps(config.model_dump(mode="json", exclude_unset=True), separators=(",", ":"))
 
 
 def current_tier(ssm: SSMClient, name: str) -> Tier | None:

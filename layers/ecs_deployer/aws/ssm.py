@@ -7,9 +7,8 @@ seconds, so a changed config takes effect without redeploying the stack.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.parameters import GetParameterError, SSMProvider
 
@@ -20,27 +19,6 @@ if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
     from ecs_deployer.config.models import AppConfig
-
-STANDARD_TIER_LIMIT = 4096
-ADVANCED_TIER_LIMIT = 8192
-Tier = Literal["Standard", "Advanced"]
-
-
-def parameter_tier(value: str, current: Tier | None = None) -> Tier:
-    """The cheapest tier that holds ``value``; SSM cannot move Advanced back to Standard."""
-    size = len(value.encode())
-    if size > ADVANCED_TIER_LIMIT:
-        raise ConfigError(
-            f"config is {size} bytes; Parameter Store holds at most {ADVANCED_TIER_LIMIT}"
-        )
-    if size > STANDARD_TIER_LIMIT or current == "Advanced":
-        return "Advanced"
-    return "Standard"
-
-
-def canonical_text(config: AppConfig) -> str:
-    """What is stored: compact JSON of what the author wrote (defaults stay implicit)."""
-    return json.dumps(config.model_dump(mode="json", exclude_unset=True), separators=(",", ":"))
 
 
 def text_digest(text: str) -> str:
