@@ -104,6 +104,9 @@ def running_revisions(deployment: Deployment, ecs: EcsGateway) -> dict[str, str 
 def finalize(
     deployment: Deployment, table: DeploymentsTable, ecs: EcsGateway, now: datetime
 ) -> Deployment:
+    """The step, on every path out of a deployment: decide the outcome from the document and
+    what ECS runs now, finalise the record, release the lock, and prune old revisions after
+    a success or a completed rollback."""
     running = running_revisions(deployment, ecs)
     _settle_interrupted_rollback(deployment, running)
     outcome = decide_outcome(deployment, running)

@@ -42,6 +42,7 @@ def lock_lifetime_seconds(deployment: Deployment) -> int:
 
 
 def lock_entry(deployment: Deployment, now: datetime) -> LockEntry:
+    """This deployment as the lock knows it."""
     return LockEntry(
         deployment_id=deployment.deployment_id,
         execution_arn=deployment.execution_arn,
@@ -76,6 +77,9 @@ def _memo(check: Callable[[str], bool]) -> Callable[[str], bool]:
 def acquire(
     deployment: Deployment, table: DeploymentsTable, executions: Executions, now: datetime
 ) -> Deployment:
+    """The step before anything is registered: take the app's lock, wait behind its holder,
+    or give way to a newer deployment (SUPERSEDED). Dead holders and waiters are dropped
+    and their records closed ABORTED."""
     me = lock_entry(deployment, now)
     is_running = _memo(executions.is_running)
     for _ in range(_WRITE_ATTEMPTS):
@@ -139,6 +143,7 @@ def checkpoint(
 
 
 def release(deployment: Deployment, table: DeploymentsTable, now: datetime) -> Deployment:
+    """Leave the lock (as holder or waiter) so the next waiter can take it; idempotent."""
     me = lock_entry(deployment, now)
     for _ in range(_WRITE_ATTEMPTS):
         record = table.read_lock(deployment.app)

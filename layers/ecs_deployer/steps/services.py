@@ -60,6 +60,9 @@ def _names(services: Sequence[ServiceRollout]) -> list[str]:
 def update_services(
     deployment: Deployment, ecs: EcsGateway, table: DeploymentsTable, now: datetime
 ) -> Deployment:
+    """The step: check that no service moved since planning (ServiceChanged), mark the
+    record IN_PROGRESS, and start each service's rollout. A retried step recognises the
+    UpdateService that already went through."""
     snapshots, gone = _snapshots(deployment, ecs, _names(deployment.services))
     if gone:
         raise ResourceNotFound("; ".join(f"service '{name}' {why}" for name, why in gone.items()))
@@ -122,6 +125,8 @@ def _timed_out(minutes: int, judgement: RolloutJudgement) -> str:
 
 
 def check_services(deployment: Deployment, ecs: EcsGateway, now: datetime) -> Deployment:
+    """The step the state machine polls: judge every rollout in progress; FAILED when any
+    failed (DeployTimeout when all that failed timed out), DONE when all completed."""
     rolling = [service for service in deployment.services if service.state == "IN_PROGRESS"]
     snapshots, gone = _snapshots(deployment, ecs, _names(rolling))
     for service in rolling:
@@ -263,6 +268,8 @@ def start_rollback(
 
 
 def check_rollback(deployment: Deployment, ecs: EcsGateway, now: datetime) -> Deployment:
+    """The step the state machine polls during a rollback: judge each service's return to
+    its previous revision, each on its own."""
     rolling = [s for s in deployment.services if s.rollback and s.rollback.state == "IN_PROGRESS"]
     snapshots, gone = _snapshots(deployment, ecs, _names(rolling))
     for service in rolling:

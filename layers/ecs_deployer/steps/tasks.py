@@ -23,6 +23,7 @@ logger = Logger(child=True)
 
 
 def run_tasks(deployment: Deployment, phase: Phase, ecs: EcsGateway, now: datetime) -> Deployment:
+    """The step: start every task family of ``phase`` (not those a retried step started)."""
     for run in deployment.tasks(phase):
         if run.state != "PENDING":
             continue  # a retried step: these were started already
@@ -97,6 +98,8 @@ def _judge_run(
 
 
 def check_tasks(deployment: Deployment, phase: Phase, ecs: EcsGateway, now: datetime) -> Deployment:
+    """The step the state machine polls: judge every running task, stop those past their
+    max_wait; the phase fails only once every task has stopped."""
     runs = [run for run in deployment.tasks(phase) if run.state == "RUNNING"]
     snapshots, _ = ecs.describe_tasks(
         deployment.cluster, [arn for run in runs for arn in run.task_arns]
