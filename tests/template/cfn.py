@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ecs_deployer_tools.localcloud.stack import load_template, sam_transform
+from ecs_deployer_tools.localcloud.sam_template import load_template, sam_transform
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"

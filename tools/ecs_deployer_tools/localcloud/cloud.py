@@ -45,8 +45,8 @@ from moto.stepfunctions.responses import get_backend as sfn_backend
 
 from ecs_deployer_tools.localcloud.patches import moto_patches
 from ecs_deployer_tools.localcloud.runtime import ApiCallRecorder, LambdaFaults, LambdaRuntime
+from ecs_deployer_tools.localcloud.sam_template import package_and_transform
 from ecs_deployer_tools.localcloud.server import LocalServer
-from ecs_deployer_tools.localcloud.stack import package_and_transform
 from ecs_deployer_tools.localcloud.virtual_time import (
     DEFAULT_MAX_SECONDS,
     DEFAULT_MAX_TURNS,

@@ -7,7 +7,7 @@ import json
 import zipfile
 
 from ecs_deployer_tools.localcloud.cloud import ARTIFACTS_BUCKET, LocalCloud
-from ecs_deployer_tools.localcloud.stack import load_template, package, sam_transform
+from ecs_deployer_tools.localcloud.sam_template import load_template, package, sam_transform
 from tests.localcloud.conftest import FIXTURES, MINI_TEMPLATE
 
 
