@@ -13,6 +13,7 @@ from ecs_deployer_tools.cli import (
     rule_commands,
     taskdef_commands,
 )
+from ecs_deployer_tools.cli.common import takes_aws_options
 
 app = typer.Typer(
     name="ecs-deployer",
@@ -22,6 +23,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
+
+
+@app.callback()
+@takes_aws_options
+def aws_options(ctx: typer.Context) -> None:
+    """Takes the AWS options before the command's name (takes_aws_options records them).
+    Nothing connects here: a command connects when it needs AWS, so the offline ones (config
+    validate, taskdef, local) run with none configured."""
+
+
 app.command()(deploy_commands.deploy)
 app.command()(plan_commands.plan)
 app.command()(history_commands.status)

@@ -1,10 +1,14 @@
-"""What every command that talks to AWS shares: its options, and how errors end it."""
+"""What commands share: the AWS options and the deployer they name, how errors end a command
+that talks to AWS, and the options several commands take."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import inspect
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
@@ -16,33 +20,94 @@ from ecs_deployer_tools.operator.stack import Deployer
 
 _AWS = "AWS"
 
-ProfileOption = Annotated[
-    str | None,
-    typer.Option(
-        "--profile", help="AWS profile (default: boto3's credential chain).", rich_help_panel=_AWS
-    ),
+
+@dataclass
+class AwsOptions:
+    """Where the command line's AWS calls go. Declared once, here: the root takes these options
+    before the command's name, each command that talks to AWS after its arguments too."""
+
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="AWS profile (default: boto3's credential chain).",
+            rich_help_panel=_AWS,
+        ),
+    ] = None
+    region: Annotated[
+        str | None,
+        typer.Option("--region", help="AWS region (default: the profile's).", rich_help_panel=_AWS),
+    ] = None
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint-url",
+            help="AWS endpoint, e.g. `ecs-deployer local up`'s (default: AWS_ENDPOINT_URL, "
+            "else AWS).",
+            rich_help_panel=_AWS,
+        ),
+    ] = None
+    stack: Annotated[
+        str | None,
+        typer.Option(
+            "--stack",
+            help="The deployer's CloudFormation stack (default: stack_name in ./samconfig.toml, "
+            "else ecs-deployer).",
+            rich_help_panel=_AWS,
+        ),
+    ] = None
+
+    def connect(self, state_machine_arn: str | None = None) -> Deployer:
+        target = AwsTarget(self.profile, self.region, self.endpoint_url)
+        return Deployer(Aws(target), self.stack, state_machine_arn)
+
+
+# The fields of AwsOptions as parameters a command's signature can end with.
+_AWS_PARAMETERS = [
+    parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+    for parameter in inspect.signature(AwsOptions, eval_str=True).parameters.values()
 ]
-RegionOption = Annotated[
-    str | None,
-    typer.Option("--region", help="AWS region (default: the profile's).", rich_help_panel=_AWS),
-]
-EndpointOption = Annotated[
-    str | None,
-    typer.Option(
-        "--endpoint-url",
-        help="AWS endpoint, e.g. `ecs-deployer local up`'s (default: AWS_ENDPOINT_URL, else AWS).",
-        rich_help_panel=_AWS,
-    ),
-]
-StackOption = Annotated[
-    str | None,
-    typer.Option(
-        "--stack",
-        help="The deployer's CloudFormation stack (default: stack_name in ./samconfig.toml, "
-        "else ecs-deployer).",
-        rich_help_panel=_AWS,
-    ),
-]
+
+
+def takes_aws_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` (whose first parameter is ``ctx: typer.Context``) taking the AWS options
+    too, as Typer reads its signature. Those given go to the command line's AwsOptions, a
+    value given after the command's arguments winning over one given before its name."""
+    signature = inspect.signature(command, eval_str=True)
+
+    @functools.wraps(command)
+    def with_aws_options(ctx: typer.Context, **params: Any) -> None:
+        options = ctx.ensure_object(AwsOptions)
+        for parameter in _AWS_PARAMETERS:
+            value = params.pop(parameter.name)
+            if value is not None:
+                setattr(options, parameter.name, value)
+        command(ctx, **params)
+
+    # Typer builds a command's options from inspect.signature, which reads __signature__.
+    with_aws_options.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[*signature.parameters.values(), *_AWS_PARAMETERS]
+    )
+    return with_aws_options
+
+
+@contextmanager
+def connected(ctx: typer.Context, state_machine_arn: str | None = None) -> Iterator[Deployer]:
+    """The deployer the AWS options name, for the block's AWS calls. Only commands that need
+    AWS connect, so the others run with none configured. What the operator can fix ends the
+    command with a message and exit 1, no traceback."""
+    try:
+        yield ctx.ensure_object(AwsOptions).connect(state_machine_arn)
+    except (OperatorError, DeployerError) as exc:
+        fail(str(exc))
+    except NoCredentialsError:
+        fail("no AWS credentials found: pass --profile, or configure boto3's credential chain")
+    except NoRegionError:
+        fail("no AWS region: pass --region, or set AWS_DEFAULT_REGION")
+    except (ClientError, BotoCoreError) as exc:
+        fail(str(exc))
+
+
 StateMachineOption = Annotated[
     str | None,
     typer.Option(
@@ -68,28 +133,3 @@ JsonOption = Annotated[
 def require_image(tag: str | None, digest: str | None) -> None:
     if tag is None and digest is None:
         raise typer.BadParameter("give --tag or --digest", param_hint="'--tag' / '--digest'")
-
-
-def connect(
-    profile: str | None,
-    region: str | None,
-    endpoint_url: str | None,
-    stack: str | None,
-    state_machine_arn: str | None = None,
-) -> Deployer:
-    return Deployer(Aws(AwsTarget(profile, region, endpoint_url)), stack, state_machine_arn)
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """What the operator can fix ends the command with a message and exit 1, no traceback."""
-    try:
-        yield
-    except (OperatorError, DeployerError) as exc:
-        fail(str(exc))
-    except NoCredentialsError:
-        fail("no AWS credentials found: pass --profile, or configure boto3's credential chain")
-    except NoRegionError:
-        fail("no AWS region: pass --region, or set AWS_DEFAULT_REGION")
-    except (ClientError, BotoCoreError) as exc:
-        fail(str(exc))

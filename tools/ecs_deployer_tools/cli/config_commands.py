@@ -14,13 +14,9 @@ from ecs_deployer.config.store import canonical_text
 from ecs_deployer.errors import ConfigError
 from ecs_deployer_tools.cli.common import (
     AppArgument,
-    EndpointOption,
     JsonOption,
-    ProfileOption,
-    RegionOption,
-    StackOption,
-    connect,
-    user_errors,
+    connected,
+    takes_aws_options,
 )
 from ecs_deployer_tools.cli.output import EXIT_FAILED, console, emit_json, errors, fail
 from ecs_deployer_tools.operator.configs import as_yaml, config_diff, push_config, stored_config
@@ -88,15 +84,13 @@ def validate(file: FileArgument, as_json: JsonOption = False) -> None:
 
 
 @app.command()
+@takes_aws_options
 def push(
+    ctx: typer.Context,
     file: FileArgument,
     *,
     app_name: AppOption = None,
     as_json: JsonOption = False,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    endpoint_url: EndpointOption = None,
-    stack: StackOption = None,
 ) -> None:
     """Validate a config and store it in the stack's config store.
 
@@ -105,8 +99,7 @@ def push(
     Example: [bold]ecs-deployer config push .ecs-toolkit.yml --app shop[/]
     """
     name, config = _app_config(file, app_name, as_json)
-    with user_errors():
-        deployer = connect(profile, region, endpoint_url, stack)
+    with connected(ctx) as deployer:
         tier = push_config(deployer.aws.ssm, deployer.configs.prefix, name, config)
         parameter = deployer.configs.parameter_name(name)
     size = len(canonical_text(config).encode())
@@ -117,21 +110,19 @@ def push(
 
 
 @app.command()
+@takes_aws_options
 def show(
+    ctx: typer.Context,
     app_name: AppArgument,
     *,
     as_json: JsonOption = False,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    endpoint_url: EndpointOption = None,
-    stack: StackOption = None,
 ) -> None:
     """Print an app's stored config (YAML), and whether the deployer accepts it.
 
     Example: [bold]ecs-deployer config show shop[/]
     """
-    with user_errors():
-        stored = stored_config(connect(profile, region, endpoint_url, stack), app_name)
+    with connected(ctx) as deployer:
+        stored = stored_config(deployer, app_name)
     if stored.text is None:
         fail(f"no config for app '{app_name}' at {stored.parameter}")
     problems = stored.problems()
@@ -156,15 +147,13 @@ def show(
 
 
 @app.command()
+@takes_aws_options
 def diff(
+    ctx: typer.Context,
     file: FileArgument,
     *,
     app_name: AppOption = None,
     as_json: JsonOption = False,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    endpoint_url: EndpointOption = None,
-    stack: StackOption = None,
 ) -> None:
     """Show what pushing a config would change.
 
@@ -178,8 +167,8 @@ def diff(
     Example: [bold]ecs-deployer config diff .ecs-toolkit.yml --app shop[/]
     """
     name, config = _app_config(file, app_name, as_json)
-    with user_errors():
-        stored = stored_config(connect(profile, region, endpoint_url, stack), name)
+    with connected(ctx) as deployer:
+        stored = stored_config(deployer, name)
     text = config_diff(stored, config, str(file))
     if as_json:
         emit_json(

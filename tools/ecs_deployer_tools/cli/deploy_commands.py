@@ -12,17 +12,13 @@ from ecs_deployer.inputs import ManualRequest
 from ecs_deployer_tools.cli.common import (
     AppArgument,
     DigestOption,
-    EndpointOption,
     JsonOption,
-    ProfileOption,
-    RegionOption,
     RepositoryOption,
-    StackOption,
     StateMachineOption,
     TagOption,
-    connect,
+    connected,
     require_image,
-    user_errors,
+    takes_aws_options,
 )
 from ecs_deployer_tools.cli.live import LiveView, print_summary, short_image, styled
 from ecs_deployer_tools.cli.output import EXIT_FAILED, console, emit_json, fail
@@ -72,7 +68,9 @@ def _start_and_follow(
         raise typer.Exit(EXIT_FAILED)
 
 
+@takes_aws_options
 def deploy(
+    ctx: typer.Context,
     app: AppArgument,
     *,
     tag: TagOption = None,
@@ -89,10 +87,6 @@ def deploy(
     ] = False,
     no_wait: NoWaitOption = False,
     as_json: JsonOption = False,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    endpoint_url: EndpointOption = None,
-    stack: StackOption = None,
     state_machine_arn: StateMachineOption = None,
 ) -> None:
     """Deploy an image to an app now, through the deployer's state machine; follow it live.
@@ -104,8 +98,7 @@ def deploy(
     [bold]ecs-deployer deploy shop --digest sha256:9d2f... --skip-pre-tasks --no-wait[/]
     """
     require_image(tag, digest)
-    with user_errors():
-        deployer = connect(profile, region, endpoint_url, stack, state_machine_arn)
+    with connected(ctx, state_machine_arn) as deployer:
         request = manual_request(
             app,
             tag=tag,
@@ -118,7 +111,9 @@ def deploy(
         _start_and_follow(deployer, request, no_wait=no_wait, as_json=as_json)
 
 
+@takes_aws_options
 def rollback(
+    ctx: typer.Context,
     app: AppArgument,
     *,
     to: Annotated[
@@ -131,10 +126,6 @@ def rollback(
     ] = None,
     no_wait: NoWaitOption = False,
     as_json: JsonOption = False,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    endpoint_url: EndpointOption = None,
-    stack: StackOption = None,
     state_machine_arn: StateMachineOption = None,
 ) -> None:
     """Undo an app's newest successful deployment, or return to an earlier one's revisions.
@@ -145,8 +136,7 @@ def rollback(
     Examples: [bold]ecs-deployer rollback shop[/],
     [bold]ecs-deployer rollback shop --to shop-manual-20261122T101530Z-3f2a[/]
     """
-    with user_errors():
-        deployer = connect(profile, region, endpoint_url, stack, state_machine_arn)
+    with connected(ctx, state_machine_arn) as deployer:
         if to is None:
             undone = default_rollback_target(deployer, app)
             if not as_json:

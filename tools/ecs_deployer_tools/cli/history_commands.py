@@ -11,13 +11,9 @@ from rich.markup import escape
 from ecs_deployer.history import HistoryRecord
 from ecs_deployer_tools.cli.common import (
     AppArgument,
-    EndpointOption,
     JsonOption,
-    ProfileOption,
-    RegionOption,
-    StackOption,
-    connect,
-    user_errors,
+    connected,
+    takes_aws_options,
 )
 from ecs_deployer_tools.cli.live import short, short_image, styled
 from ecs_deployer_tools.cli.output import console, emit_json
@@ -82,14 +78,12 @@ def _line(shown: ShownRecord) -> str:
     )
 
 
+@takes_aws_options
 def status(
+    ctx: typer.Context,
     app: Annotated[str | None, typer.Argument(help="One app (default: every app).")] = None,
     *,
     as_json: JsonOption = False,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    endpoint_url: EndpointOption = None,
-    stack: StackOption = None,
 ) -> None:
     """Show the deployments running now and how the latest one ended, per app.
 
@@ -97,8 +91,7 @@ def status(
 
     Examples: [bold]ecs-deployer status[/], [bold]ecs-deployer status shop --json[/]
     """
-    with user_errors():
-        deployer = connect(profile, region, endpoint_url, stack)
+    with connected(ctx) as deployer:
         records = deployer.table.history(app, STATUS_DEPTH) if app else deployer.table.all_records()
         if app and not records:
             _require_known(deployer, app)
@@ -114,15 +107,13 @@ def status(
             console.print(f"{item.app}  {_line(shown)}")
 
 
+@takes_aws_options
 def history(
+    ctx: typer.Context,
     app: AppArgument,
     *,
     limit: Annotated[int, typer.Option("--limit", min=1, help="How many, newest first.")] = 20,
     as_json: JsonOption = False,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    endpoint_url: EndpointOption = None,
-    stack: StackOption = None,
 ) -> None:
     """List an app's deployments, newest first.
 
@@ -130,8 +121,7 @@ def history(
 
     Example: [bold]ecs-deployer history shop --limit 5[/]
     """
-    with user_errors():
-        deployer = connect(profile, region, endpoint_url, stack)
+    with connected(ctx) as deployer:
         records = deployer.table.history(app, limit)
         if not records:
             _require_known(deployer, app)

@@ -13,16 +13,12 @@ from ecs_deployer.domain.taskdef import Change
 from ecs_deployer_tools.cli.common import (
     AppArgument,
     DigestOption,
-    EndpointOption,
     JsonOption,
-    ProfileOption,
-    RegionOption,
     RepositoryOption,
-    StackOption,
     TagOption,
-    connect,
+    connected,
     require_image,
-    user_errors,
+    takes_aws_options,
 )
 from ecs_deployer_tools.cli.live import short
 from ecs_deployer_tools.cli.output import console, emit_json
@@ -75,7 +71,9 @@ def _print_plan(plan: DryRun, what: str) -> None:
     console.print("[dim]dry run: nothing was registered, updated or run[/]")
 
 
+@takes_aws_options
 def plan(
+    ctx: typer.Context,
     app: AppArgument,
     *,
     tag: TagOption = None,
@@ -92,10 +90,6 @@ def plan(
         typer.Option("--to", help="With --rollback: the deployment whose revisions to return to."),
     ] = None,
     as_json: JsonOption = False,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    endpoint_url: EndpointOption = None,
-    stack: StackOption = None,
 ) -> None:
     """Show what deploying an image (or a rollback) would register, update and run.
 
@@ -107,8 +101,7 @@ def plan(
     """
     if not rollback:
         require_image(tag, digest)
-    with user_errors():
-        deployer = connect(profile, region, endpoint_url, stack)
+    with connected(ctx) as deployer:
         if not rollback:
             request = manual_request(app, tag=tag, digest=digest, repository=repository)
             what = "deploy"

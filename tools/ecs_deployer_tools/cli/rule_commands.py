@@ -9,15 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from ecs_deployer_tools.cli.common import (
-    EndpointOption,
-    JsonOption,
-    ProfileOption,
-    RegionOption,
-    StackOption,
-    connect,
-    user_errors,
-)
+from ecs_deployer_tools.cli.common import JsonOption, connected, takes_aws_options
 from ecs_deployer_tools.cli.output import EXIT_FAILED, console, emit_json, fail
 from ecs_deployer_tools.operator.rules import EventVerdict, judge_event, push_rule
 
@@ -25,19 +17,14 @@ app = typer.Typer(help="Inspect and test the ECR push rule.", no_args_is_help=Tr
 
 
 @app.command()
-def show(
-    as_json: JsonOption = False,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    endpoint_url: EndpointOption = None,
-    stack: StackOption = None,
-) -> None:
+@takes_aws_options
+def show(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Print the event pattern of the deployed rule, as EventBridge applies it.
 
     Example: [bold]ecs-deployer rule show[/]
     """
-    with user_errors():
-        rule = push_rule(connect(profile, region, endpoint_url, stack))
+    with connected(ctx) as deployer:
+        rule = push_rule(deployer)
     if as_json:
         emit_json(rule.to_json())
         return
@@ -77,16 +64,14 @@ def _print_verdict(verdict: EventVerdict) -> None:
 
 
 @app.command("test")
+@takes_aws_options
 def try_event(
+    ctx: typer.Context,
     event: Annotated[
         Path, typer.Argument(exists=True, dir_okay=False, help="An EventBridge event (JSON).")
     ],
     *,
     as_json: JsonOption = False,
-    profile: ProfileOption = None,
-    region: RegionOption = None,
-    endpoint_url: EndpointOption = None,
-    stack: StackOption = None,
 ) -> None:
     """Say whether an event starts an execution, and which apps and images it deploys.
 
@@ -97,8 +82,8 @@ def try_event(
     Example: [bold]ecs-deployer rule test tests/events/ecr_push.json[/]
     """
     document = _read_event(event)
-    with user_errors():
-        verdict = judge_event(connect(profile, region, endpoint_url, stack), document)
+    with connected(ctx) as deployer:
+        verdict = judge_event(deployer, document)
     if as_json:
         emit_json(verdict.to_json())
     else:
