@@ -1,13 +1,15 @@
 """What commands share: the AWS options and the deployer they name, how errors end a command
-that talks to AWS, and the options several commands take."""
+that talks to AWS, and the options and files several commands take."""
 
 from __future__ import annotations
 
 import functools
 import inspect
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -133,3 +135,14 @@ JsonOption = Annotated[
 def require_image(tag: str | None, digest: str | None) -> None:
     if tag is None and digest is None:
         raise typer.BadParameter("give --tag or --digest", param_hint="'--tag' / '--digest'")
+
+
+def read_json_object(path: Path, what: str) -> dict[str, Any]:
+    """The JSON object in ``path``, or exit 1 saying it is not JSON, or not ``what``."""
+    try:
+        document = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        fail(f"{path} is not JSON: {exc}")
+    if not isinstance(document, dict):
+        fail(f"{path} is not {what}")
+    return document

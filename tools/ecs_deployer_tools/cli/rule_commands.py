@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from ecs_deployer_tools.cli.common import JsonOption, connected, takes_aws_options
-from ecs_deployer_tools.cli.output import EXIT_FAILED, console, emit_json, fail
+from ecs_deployer_tools.cli.common import (
+    JsonOption,
+    connected,
+    read_json_object,
+    takes_aws_options,
+)
+from ecs_deployer_tools.cli.output import EXIT_FAILED, console, emit_json
 from ecs_deployer_tools.operator.rules import EventVerdict, judge_event, push_rule
 
 app = typer.Typer(help="Inspect and test the ECR push rule.", no_args_is_help=True)
@@ -30,16 +35,6 @@ def show(ctx: typer.Context, as_json: JsonOption = False) -> None:
         return
     console.print(f"rule [bold]{rule.name}[/] ({rule.state})")
     console.print_json(rule.pattern)
-
-
-def _read_event(path: Path) -> dict[str, Any]:
-    try:
-        event = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        fail(f"{path} is not JSON: {exc}")
-    if not isinstance(event, dict):
-        fail(f"{path} is not an EventBridge event (a JSON object)")
-    return event
 
 
 def _print_verdict(verdict: EventVerdict) -> None:
@@ -81,7 +76,7 @@ def try_event(
 
     Example: [bold]ecs-deployer rule test tests/events/ecr_push.json[/]
     """
-    document = _read_event(event)
+    document = read_json_object(event, "an EventBridge event (a JSON object)")
     with connected(ctx) as deployer:
         verdict = judge_event(deployer, document)
     if as_json:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +9,7 @@ import typer
 
 from ecs_deployer.domain.taskdef import registration_input, with_image
 from ecs_deployer.errors import ResourceNotFound
+from ecs_deployer_tools.cli.common import read_json_object
 from ecs_deployer_tools.cli.output import emit_json, fail
 
 app = typer.Typer(help="Work with task definitions offline.", no_args_is_help=True)
@@ -26,12 +26,7 @@ def _parse_images(values: list[str]) -> dict[str, str]:
 
 
 def _described(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    try:
-        document = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        fail(f"{path} is not JSON: {exc}")
-    if not isinstance(document, dict):
-        fail(f"{path} is not a DescribeTaskDefinition response")
+    document = read_json_object(path, "a DescribeTaskDefinition response")
     # `aws ecs describe-task-definition` prints {"taskDefinition": ..., "tags": [...]};
     # a bare task definition is accepted too.
     task_definition = document.get("taskDefinition", document)
