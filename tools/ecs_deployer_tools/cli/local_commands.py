@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ecs_deployer_tools.cli.common import JsonOption
 from ecs_deployer_tools.cli.live import LiveView, print_summary, styled
 from ecs_deployer_tools.cli.output import EXIT_FAILED, console, emit_json, fail
 from ecs_deployer_tools.demo import sample_app
@@ -56,7 +57,7 @@ def _render(result: ScenarioResult) -> None:
 @app.command()
 def demo(
     scenario: Annotated[str, typer.Option(help=f"One of: {', '.join(SCENARIOS)}.")] = "happy",
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document, last.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Deploy the sample app on the local cloud and follow it live.
 
