@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ecs_deployer.config.store import STANDARD_TIER_LIMIT
 from ecs_deployer_tools.demo import runner
+from ecs_deployer_tools.operator.configs import STANDARD_TIER_LIMIT
 from tests.cli.conftest import no_traceback
 
 if TYPE_CHECKING:

@@ -10,7 +10,6 @@ from rich.markup import escape
 
 from ecs_deployer.config.models import AppConfig
 from ecs_deployer.config.parsing import parse_app_config
-from ecs_deployer.config.store import canonical_text
 from ecs_deployer.errors import ConfigError
 from ecs_deployer_tools.cli.common import (
     AppArgument,
@@ -19,7 +18,13 @@ from ecs_deployer_tools.cli.common import (
     takes_aws_options,
 )
 from ecs_deployer_tools.cli.output import EXIT_FAILED, console, emit_json, errors, fail
-from ecs_deployer_tools.operator.configs import as_yaml, config_diff, push_config, stored_config
+from ecs_deployer_tools.operator.configs import (
+    as_yaml,
+    canonical_text,
+    config_diff,
+    push_config,
+    stored_config,
+)
 
 app = typer.Typer(help="Validate and manage app configs.", no_args_is_help=True)
 

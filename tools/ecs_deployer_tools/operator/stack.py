@@ -18,8 +18,8 @@ from ecs_deployer.aws.clients import error_code, error_message
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecr import EcrGateway
 from ecs_deployer.aws.ecs import EcsGateway
+from ecs_deployer.aws.ssm import ConfigStore
 from ecs_deployer.aws.stepfunctions import Executions
-from ecs_deployer.config.store import ConfigStore
 from ecs_deployer.domain.admission import AdmissionDeps
 from ecs_deployer_tools.operator.aws import OperatorError
 
