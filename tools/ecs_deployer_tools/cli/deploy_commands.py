@@ -37,7 +37,7 @@ def _print_outcome(outcome: ExecutionOutcome) -> None:
     console.print(f"{styled(outcome.status)} {outcome.name}")
     if outcome.error or outcome.message:
         console.print(f"{styled(outcome.status, outcome.error)}: {escape(outcome.message or '')}")
-    print_summary(outcome.summary.get("services", []), outcome.summary.get("tasks", []))
+    print_summary(outcome.services, outcome.tasks)
 
 
 def _start_and_follow(

@@ -8,6 +8,7 @@ from typing import Any
 from rich.markup import escape
 from rich.table import Table
 
+from ecs_deployer.outcome import ServiceSummary, TaskSummary
 from ecs_deployer_tools.cli.output import console
 
 STATUS_STYLE = {
@@ -76,21 +77,21 @@ class LiveView:
                 console.print(f"  {indent}{name}: {line}")
 
 
-def print_summary(services: list[dict[str, Any]], tasks: list[dict[str, Any]]) -> None:
+def print_summary(services: list[ServiceSummary], tasks: list[TaskSummary]) -> None:
     """A deployment summary's (or a Fail state cause's) services and tasks, as tables."""
     table = Table("service", "before", "after", "images", title="services")
     for service in services:
-        images = service.get("images_after") or {}
+        images = service.images_after
         table.add_row(
-            service["name"],
-            short(service.get("task_definition_before")),
-            short(service.get("task_definition_after")),
+            service.name,
+            short(service.task_definition_before),
+            short(service.task_definition_after),
             "\n".join(f"{name}: {short_image(image)}" for name, image in images.items()) or "-",
         )
     if services:
         console.print(table)
     table = Table("task family", "phase", "exit codes", title="tasks")
     for task in tasks:
-        table.add_row(task["family"], task["phase"], str(task["exit_codes"]))
+        table.add_row(task.family, task.phase, str(task.exit_codes))
     if tasks:
         console.print(table)

@@ -21,6 +21,7 @@ from ecs_deployer_tools.demo.runner import (
 from ecs_deployer_tools.demo.scenarios import SCENARIOS
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
 from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
+from ecs_deployer_tools.operator import follow
 
 app = typer.Typer(
     help="Run the real stack on an embedded AWS emulator (moto): no AWS account needed.",
@@ -43,7 +44,7 @@ def _render(result: ScenarioResult) -> None:
     )
     if document["error"]:
         console.print(f"{styled(status, document['error'])}: {document['cause']}")
-    print_summary(document["services"], document["tasks"])
+    print_summary(follow.services_of(result.last.summary), follow.tasks_of(result.last.summary))
     for push in document["deployments"]:
         image = push["image"].rsplit("/", 1)[-1]
         console.print(f"deployment of {image}: {styled(push['status'])}")

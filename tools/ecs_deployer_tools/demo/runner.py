@@ -94,17 +94,19 @@ class ScenarioResult:
             "cause": self.last.cause,
             "image": self.last.image,
             "services": [
-                {
-                    "name": service["name"],
-                    "task_definition_before": service["task_definition_before"],
-                    "task_definition_after": service["task_definition_after"],
-                    "images_after": service["images_after"],
-                }
-                for service in summary.get("services", [])
+                service.model_dump(
+                    include={
+                        "name",
+                        "task_definition_before",
+                        "task_definition_after",
+                        "images_after",
+                    }
+                )
+                for service in follow.services_of(summary)
             ],
             "tasks": [
-                {"family": task["family"], "phase": task["phase"], "exit_codes": task["exit_codes"]}
-                for task in summary.get("tasks", [])
+                task.model_dump(include={"family", "phase", "exit_codes"})
+                for task in follow.tasks_of(summary)
             ],
             "state_transitions": self.state_transitions,
             "api_calls": self.api_calls,
@@ -174,7 +176,7 @@ def _rollback(cloud: LocalCloud, follower: _Follower, pushes: list[PushResult]) 
     cloud.run_until_idle(after_turn=follower.poll)
     rollback = PushResult(("rollback",), image="", digest="")
     _fill(follower, rollback, arn)
-    images = [s["images_after"].get("app") for s in rollback.summary.get("services", [])]
+    images = [s.images_after.get("app") for s in follow.services_of(rollback.summary)]
     rollback.image = next((image for image in images if image), "")
     return rollback
 

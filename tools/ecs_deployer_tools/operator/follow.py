@@ -11,7 +11,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ecs_deployer.outcome import Cause, failure_message
+from ecs_deployer.outcome import Cause, ServiceSummary, TaskSummary, failure_message
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -99,6 +99,23 @@ class ExecutionOutcome:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def services(self) -> list[ServiceSummary]:
+        return services_of(self.summary)
+
+    @property
+    def tasks(self) -> list[TaskSummary]:
+        return tasks_of(self.summary)
+
+
+def services_of(summary: dict[str, Any]) -> list[ServiceSummary]:
+    """The services of an outcome's summary or a failure's cause (outcome.py's contract)."""
+    return [ServiceSummary.model_validate(service) for service in summary.get("services", [])]
+
+
+def tasks_of(summary: dict[str, Any]) -> list[TaskSummary]:
+    return [TaskSummary.model_validate(task) for task in summary.get("tasks", [])]
 
 
 def _parsed(text: str | None) -> Any:
