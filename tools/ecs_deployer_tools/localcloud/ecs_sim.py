@@ -61,6 +61,7 @@ from moto.ecs.models import EC2ContainerServiceBackend, Task
 from moto.ecs.responses import EC2ContainerServiceResponse
 
 from ecs_deployer_tools.localcloud import virtual_time
+from ecs_deployer_tools.localcloud.patches.patcher import Patcher
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -249,28 +250,6 @@ class _TokenRecord:
     tasks: tuple[Any, ...]
 
 
-class _Patches:
-    """Class attributes replaced while installed, restored exactly on `restore`."""
-
-    _ABSENT: Final = object()
-
-    def __init__(self) -> None:
-        self._saved: dict[tuple[type, str], object] = {}
-
-    def replace(self, owner: type, name: str, make: Callable[[Any], object]) -> None:
-        # The first replacement saves the class's own attribute (absent when inherited).
-        self._saved.setdefault((owner, name), owner.__dict__.get(name, self._ABSENT))
-        setattr(owner, name, make(getattr(owner, name)))
-
-    def restore(self) -> None:
-        for (owner, name), saved in reversed(self._saved.items()):
-            if saved is self._ABSENT:
-                delattr(owner, name)
-            else:
-                setattr(owner, name, saved)
-        self._saved.clear()
-
-
 def _task_level_sizing(original: Callable[[Any], dict[str, Any]]) -> object:
     """RunTask of a task definition sized only at task level (usual on Fargate).
 
@@ -354,7 +333,7 @@ class EcsSimulation:
         self._client_tokens: weakref.WeakKeyDictionary[Any, dict[str, _TokenRecord]] = (
             weakref.WeakKeyDictionary()
         )
-        self._patches = _Patches()
+        self._patcher = Patcher()
 
     # -- installation -------------------------------------------------------------------
 
@@ -383,7 +362,7 @@ class EcsSimulation:
             try:
                 self._patch()
             except BaseException:
-                self._patches.restore()  # never leave moto half patched
+                self._patcher.restore()  # never leave moto half patched
                 raise
             _Installed.simulation = self
 
@@ -392,26 +371,26 @@ class EcsSimulation:
         with _Installed.lock:
             if _Installed.simulation is not self:
                 return
-            self._patches.restore()
+            self._patcher.restore()
             _Installed.simulation = None
 
     def _patch(self) -> None:
-        backend, patches = EC2ContainerServiceBackend, self._patches
-        patches.replace(backend, "create_service", self._locked(self._create_service))
-        patches.replace(backend, "update_service", self._locked(self._update_service))
-        patches.replace(backend, "describe_services", self._locked(self._describe_services))
-        patches.replace(backend, "run_task", self._locked(self._run_task))
-        patches.replace(backend, "describe_tasks", self._locked(self._describe_tasks))
-        patches.replace(backend, "stop_task", self._locked(self._stop_task))
-        patches.replace(backend, "list_tasks", self._locked(self._list_tasks))
-        patches.replace(Task, "advance", self._locked(self._advance))
-        patches.replace(backend, "_calculate_task_resource_requirements", _task_level_sizing)
+        backend, patcher = EC2ContainerServiceBackend, self._patcher
+        patcher.wrap(backend, "create_service", self._locked(self._create_service))
+        patcher.wrap(backend, "update_service", self._locked(self._update_service))
+        patcher.wrap(backend, "describe_services", self._locked(self._describe_services))
+        patcher.wrap(backend, "run_task", self._locked(self._run_task))
+        patcher.wrap(backend, "describe_tasks", self._locked(self._describe_tasks))
+        patcher.wrap(backend, "stop_task", self._locked(self._stop_task))
+        patcher.wrap(backend, "list_tasks", self._locked(self._list_tasks))
+        patcher.wrap(Task, "advance", self._locked(self._advance))
+        patcher.wrap(backend, "_calculate_task_resource_requirements", _task_level_sizing)
         response = EC2ContainerServiceResponse
-        patches.replace(response, "run_task", self._locked(self._run_task_idempotent))
-        patches.replace(response, "describe_tasks", self._locked(self._report_missing))
+        patcher.wrap(response, "run_task", self._locked(self._run_task_idempotent))
+        patcher.wrap(response, "describe_tasks", self._locked(self._report_missing))
         # Throttling wraps every action last, so it answers before anything else runs.
         for action in _ecs_actions():
-            patches.replace(response, action, self._throttled)
+            patcher.wrap(response, action, self._throttled)
 
     def _locked(
         self, handler: Callable[..., Any]

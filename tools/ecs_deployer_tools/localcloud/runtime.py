@@ -1,8 +1,8 @@
 """In-process Lambda runtime: runs the real handlers of the stack's functions.
 
 moto cannot run Lambda code without Docker, so every Invoke of a stack function is routed
-here (see `patches.py`). The runtime behaves like the AWS Python runtime where the state
-machine can tell the difference:
+here (see `patches/awslambda.py`). The runtime behaves like the AWS Python runtime where the
+state machine can tell the difference:
 
 * one "execution environment" per function: `app.py` is imported once (cold start) under a
   unique module name, with the function's environment, and re-imported after a crash or a

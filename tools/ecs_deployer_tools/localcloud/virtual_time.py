@@ -3,7 +3,7 @@ time, so a test (not the OS scheduler) decides how concurrent executions interle
 
 Every time the local cloud emulates reads `VirtualClock.now()`: the Lambdas' clock, Wait
 states and Retry intervals, execution and history timestamps, EventBridge and ECR times,
-the ECS simulation (the moto side is wired up in `patches.py`). The clock stands still
+the ECS simulation (the moto side is wired up in `patches/`). The clock stands still
 while anything runs; it moves only when every execution is parked (waiting in a Wait state
 or a Retry interval) or ended, and then jumps to the earliest wake-up.
 

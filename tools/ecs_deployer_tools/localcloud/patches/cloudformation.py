@@ -1,0 +1,238 @@
+"""CloudFormation: the template's resources and the stack's parameters as AWS creates and
+shows them, where moto's CloudFormation falls short.
+
+1. `AWS::StepFunctions::StateMachine`: moto reads only `DefinitionString` and always
+   creates into the plain backend. AWS also accepts `Definition` (an object) and
+   `DefinitionS3Location` (what `sam package` produces from `DefinitionUri`), applies
+   `DefinitionSubstitutions`, and honours `StateMachineType`, `LoggingConfiguration` and
+   `TracingConfiguration`. The state machine is created in the backend that serves the
+   API (the ASL-executing parser backend under `execute_state_machine`), and
+   `Fn::GetAtt <sm>.Arn` resolves.
+2. `AWS::Lambda::LayerVersion`: moto ignores `LayerName` and `CompatibleArchitectures`
+   and has no physical id, so `!Ref Layer` (the version ARN on AWS) yields an object.
+3. `AWS::Lambda::Function`: moto drops `Layers`, `Architectures`, `Tags`,
+   `TracingConfig`, `EphemeralStorage` and `LoggingConfig`.
+4. `AWS::SQS::QueuePolicy` is unknown to moto (skipped with a warning): it sets the
+   queues' `Policy` attribute, as on AWS.
+5. `DescribeStacks` shows a list parameter (`CommaDelimitedList`) as CloudFormation
+   does, `a,b`; moto shows its Python list, `['a', 'b']`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from moto.awslambda.models import LambdaFunction, LayerVersion
+from moto.awslambda.utils import get_backend as lambda_backend
+from moto.cloudformation import parsing as cfn_parsing
+from moto.cloudformation.models import Stack as CloudFormationStack
+from moto.s3.models import s3_backends
+from moto.sqs.models import sqs_backends
+from moto.stepfunctions.models import StateMachine
+from moto.stepfunctions.responses import get_backend as sfn_backend
+from moto.stepfunctions.utils import cfn_to_api_tags
+from moto.utilities.utils import get_partition
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ecs_deployer_tools.localcloud.patches.patcher import Patcher
+
+
+def install(patcher: Patcher) -> None:
+    """Apply this module's patches."""
+    patcher.replace(
+        StateMachine, "create_from_cloudformation_json", classmethod(_state_machine_from_cfn)
+    )
+    patcher.replace(StateMachine, "has_cfn_attr", classmethod(_state_machine_has_attr))
+    patcher.around(StateMachine, "get_cfn_attribute", _state_machine_attribute)
+    patcher.replace(
+        LayerVersion, "create_from_cloudformation_json", classmethod(_layer_version_from_cfn)
+    )
+    # LayerVersion has no physical_resource_id attribute to patch: create it.
+    layer_arn = property(lambda layer: layer.arn)
+    patcher.replace(LayerVersion, "physical_resource_id", layer_arn, create=True)
+    patcher.wrap(LambdaFunction, "create_from_cloudformation_json", _function_from_cfn)
+    patcher.around(cfn_parsing, "resource_class_from_type", _resource_class_from_type)
+    patcher.replace(CloudFormationStack, "parameter_list", property(_parameter_list))
+
+
+# --- 1. AWS::StepFunctions::StateMachine ------------------------------------------------
+
+
+def _state_machine_from_cfn(
+    _cls: type[StateMachine],
+    /,
+    resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+    **_kwargs: Any,
+) -> StateMachine:
+    properties = cloudformation_json["Properties"]
+    definition = _definition(properties, account_id, region_name)
+    for key, value in (properties.get("DefinitionSubstitutions") or {}).items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        definition = definition.replace(f"${{{key}}}", text)
+    return sfn_backend(account_id, region_name).create_state_machine(
+        name=properties.get("StateMachineName", resource_name),
+        definition=definition,
+        roleArn=properties.get("RoleArn", ""),
+        tags=cfn_to_api_tags(properties.get("Tags", [])),
+        loggingConfiguration=_camel_keys(properties.get("LoggingConfiguration")),
+        tracingConfiguration=_camel_keys(properties.get("TracingConfiguration")),
+        sm_type=properties.get("StateMachineType"),
+    )
+
+
+def _definition(properties: dict[str, Any], account_id: str, region_name: str) -> str:
+    if "DefinitionString" in properties:
+        return str(properties["DefinitionString"])
+    if "Definition" in properties:
+        return json.dumps(properties["Definition"])
+    location = properties["DefinitionS3Location"]
+    backend = s3_backends[account_id][get_partition(region_name)]
+    key = backend.get_object(location["Bucket"], location["Key"], location.get("Version"))
+    if key is None:
+        raise ValueError(f"no state machine definition at {location}")
+    return key.value.decode()
+
+
+def _camel_keys(value: Any) -> Any:
+    """CloudFormation's PascalCase property → the API's camelCase shape."""
+    if isinstance(value, dict):
+        return {key[:1].lower() + key[1:]: _camel_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_camel_keys(item) for item in value]
+    return value
+
+
+def _state_machine_has_attr(_cls: type[StateMachine], /, attr: str) -> bool:
+    return attr in {"Arn", "Name", "DefinitionString", "RoleArn", "StateMachineName", "Tags"}
+
+
+def _state_machine_attribute(
+    original: Callable[[StateMachine, str], Any], state_machine: StateMachine, attribute_name: str
+) -> Any:
+    if attribute_name == "Arn":
+        return state_machine.arn
+    return original(state_machine, attribute_name)
+
+
+# --- 2. AWS::Lambda::LayerVersion and 3. AWS::Lambda::Function -------------------------
+
+
+def _layer_version_from_cfn(
+    _cls: type[LayerVersion],
+    /,
+    resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+    **_kwargs: Any,
+) -> LayerVersion:
+    properties = cloudformation_json["Properties"]
+    spec = {"Content": properties["Content"], "LayerName": properties.get("LayerName")}
+    spec["LayerName"] = spec["LayerName"] or resource_name
+    optional = ("Description", "CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo")
+    spec.update({name: properties[name] for name in optional if name in properties})
+    return lambda_backend(account_id, region_name).publish_layer_version(spec)
+
+
+_FUNCTION_PROPERTIES = (
+    "Description",
+    "MemorySize",
+    "Publish",
+    "Timeout",
+    "VpcConfig",
+    "Environment",
+    "ReservedConcurrentExecutions",
+    "Layers",
+    "Architectures",
+    "TracingConfig",
+    "EphemeralStorage",
+    "LoggingConfig",
+)
+
+
+def _function_from_cfn(original: Callable[..., LambdaFunction]) -> object:
+    def create_from_cloudformation_json(
+        _cls: type[LambdaFunction],
+        /,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> LambdaFunction:
+        properties = cloudformation_json["Properties"]
+        if "ZipFile" in properties["Code"]:  # moto's inline-code conversion stays moto's
+            return original(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        spec = {
+            "Code": properties["Code"],
+            "FunctionName": resource_name,
+            "Handler": properties.get("Handler"),
+            "Role": properties["Role"],
+            "Runtime": properties.get("Runtime"),
+        }
+        spec.update({name: properties[name] for name in _FUNCTION_PROPERTIES if name in properties})
+        if "Tags" in properties:
+            spec["Tags"] = {tag["Key"]: tag["Value"] for tag in properties["Tags"]}
+        return lambda_backend(account_id, region_name).create_function(spec)
+
+    return classmethod(create_from_cloudformation_json)
+
+
+# --- 4. AWS::SQS::QueuePolicy ----------------------------------------------------------
+
+
+class _QueuePolicy:
+    """moto's model interface for AWS::SQS::QueuePolicy. Not a CloudFormationModel
+    subclass: those join moto's registry for good, and a patch must come off."""
+
+    def __init__(self, policy_id: str) -> None:
+        self.physical_resource_id = policy_id
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_kwargs: Any,
+    ) -> _QueuePolicy:
+        properties = cloudformation_json["Properties"]
+        policy = json.dumps(properties["PolicyDocument"])
+        backend = sqs_backends[account_id][region_name]
+        for queue_url in properties["Queues"]:
+            backend.set_queue_attributes(queue_url.rsplit("/", 1)[-1], {"Policy": policy})
+        return cls(resource_name)
+
+
+def _resource_class_from_type(original: Callable[[str], Any], resource_type: str) -> Any:
+    if resource_type == "AWS::SQS::QueuePolicy":
+        return _QueuePolicy
+    return original(resource_type)
+
+
+# --- 5. List parameters -----------------------------------------------------------------
+
+
+def _parameter_list(stack: CloudFormationStack) -> list[dict[str, Any]]:
+    hidden = stack.resource_map.no_echo_parameter_keys
+    return [
+        {
+            "ParameterKey": key,
+            "ParameterValue": "****"
+            if key in hidden
+            else ",".join(value)
+            if isinstance(value, list)
+            else value,
+        }
+        for key, value in stack.resource_map.resolved_parameters.items()
+    ]

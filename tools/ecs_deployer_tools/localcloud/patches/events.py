@@ -1,0 +1,177 @@
+"""EventBridge: rules deliver to the stack's targets, and events look and are timed as on
+AWS, where moto's EventBridge falls short.
+
+1. Rule targets that are state machines start an execution with the event (or its
+   `Input`/`InputPath`/`InputTransformer` result) as input; moto raises
+   NotImplementedError for them. The event has AWS's shape (ISO `time`, no
+   `ingestion-time`). Disabled rules deliver nothing, as on AWS. Other target types
+   keep moto's delivery.
+2. Rule targets that are Lambda functions get the event as an asynchronous ("Event")
+   Invoke, as EventBridge delivers to Lambda; moto raises NotImplementedError for them.
+   A failed delivery is logged, never raised to the sender. (The Step Functions status
+   change events of `stepfunctions.py` reach the stack's Lambda this way.)
+3. `TestEventPattern` answers `{"Result": true|false}` with the matcher that routes
+   the emulator's events; moto answers with an empty body.
+4. Event times come from the virtual clock (`virtual_time.py`): whole seconds in the
+   event, as on AWS.
+
+`put_event` is how the other patches emit an AWS service's event (ECR's, Step Functions').
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, cast
+
+from jsonpath_ng.ext.parser import parse as jsonpath
+from moto.awslambda.utils import get_backend as lambda_backend
+from moto.events import models as events_models
+from moto.events.models import EventPattern, Rule, events_backends
+from moto.events.responses import EventsHandler
+from moto.events.utils import EventMessageType, EventTemplateParser
+from moto.moto_api._internal import mock_random
+from moto.stepfunctions.responses import get_backend as sfn_backend
+from moto.utilities.arns import parse_arn
+
+from ecs_deployer_tools.localcloud import virtual_time
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    from ecs_deployer_tools.localcloud.patches.patcher import Patcher
+
+log = logging.getLogger(__name__)
+
+
+def install(patcher: Patcher) -> None:
+    """Apply this module's patches."""
+    patcher.around(Rule, "send_to_targets", _send_to_targets)
+    patcher.replace(EventsHandler, "test_event_pattern", _test_event_pattern)
+    patcher.replace(events_models, "unix_time", _unix_time)
+    patcher.replace(events_models, "unix_time_millis", _unix_time_millis)
+
+
+def put_event(
+    account_id: str,
+    region: str,
+    *,
+    source: str,
+    detail_type: str,
+    detail: Mapping[str, Any],
+    resources: Sequence[str] = (),
+) -> None:
+    """Put an AWS service's event (`source` such as "aws.ecr") on the default bus."""
+    events_backends[account_id][region].put_events(
+        [
+            {
+                "Source": source,
+                "DetailType": detail_type,
+                "Detail": json.dumps(detail),
+                "Resources": list(resources),
+            }
+        ]
+    )
+
+
+# --- 1. and 2. Rule targets: state machines, Lambda functions ---------------------------
+
+
+def _send_to_targets(
+    original: Callable[[Rule, EventMessageType, bool], None],
+    rule: Rule,
+    original_event: EventMessageType,
+    transform_input: bool = True,
+) -> None:
+    if rule.state != "ENABLED" or not rule.event_pattern.matches_event(original_event):
+        return
+    others = []
+    for target in rule.targets:
+        arn = parse_arn(target["Arn"])
+        if arn.service == "states" and arn.resource_type == "stateMachine":
+            deliver, action = _start_execution, "start"
+        elif arn.service == "lambda":
+            deliver, action = _invoke, "invoke"
+        else:
+            others.append(target)
+            continue
+        event = _aws_event(original_event)
+        try:
+            deliver(target, event, arn.account, arn.region)
+        except Exception:
+            # EventBridge retries and then drops (or dead-letters): the sender never sees it.
+            log.exception("EventBridge could not %s %s", action, target["Arn"])
+    if others:
+        # moto's delivery reads only the rule's attributes: hand it a copy with the rest.
+        rest = copy.copy(rule)
+        rest.targets = others
+        original(rest, original_event, transform_input)
+
+
+def _aws_event(event: EventMessageType) -> dict[str, Any]:
+    """The event as targets receive it on AWS: ISO `time`, no moto-internal keys."""
+    shaped = {key: value for key, value in event.items() if key != "ingestion-time"}
+    when = event.get("time")
+    if isinstance(when, int | float):  # moto keeps epoch seconds
+        shaped["time"] = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return shaped
+
+
+def _target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
+    if "Input" in target:
+        return json.loads(target["Input"])
+    if "InputPath" in target:
+        matches = jsonpath(target["InputPath"]).find(event)
+        return matches[0].value if matches else None
+    if "InputTransformer" in target:
+        transformer = target["InputTransformer"]
+        # moto's template parser also offers <aws.events.event.ingestion-time>.
+        with_ingestion_time = cast("EventMessageType", {**event, "ingestion-time": event["time"]})
+        return EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=with_ingestion_time,
+        )
+    return event
+
+
+def _start_execution(
+    target: dict[str, Any], event: dict[str, Any], account: str, region: str
+) -> None:
+    sfn_backend(account, region).start_execution(
+        target["Arn"],
+        name=str(mock_random.uuid4()),
+        execution_input=json.dumps(_target_input(target, event)),
+    )
+
+
+def _invoke(target: dict[str, Any], event: dict[str, Any], account: str, region: str) -> None:
+    lambda_backend(account, region).invoke(
+        target["Arn"],
+        None,
+        json.dumps(_target_input(target, event)),
+        {"X-Amz-Invocation-Type": "Event"},
+        {},
+    )
+
+
+# --- 3. TestEventPattern ----------------------------------------------------------------
+
+
+def _test_event_pattern(handler: EventsHandler) -> str:
+    pattern = EventPattern.load(handler._get_param("EventPattern"))
+    event = json.loads(handler._get_param("Event"))
+    return json.dumps({"Result": bool(pattern.matches_event(event))})
+
+
+# --- 4. Event times from the virtual clock ----------------------------------------------
+
+
+def _unix_time(dt: datetime | None = None) -> float:
+    return (dt or virtual_time.now()).replace(tzinfo=UTC).timestamp()
+
+
+def _unix_time_millis(dt: datetime | None = None) -> float:
+    return _unix_time(dt) * 1000.0

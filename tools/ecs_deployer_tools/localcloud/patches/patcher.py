@@ -1,0 +1,61 @@
+"""The one way the local cloud patches moto: a `Patcher` replaces attributes of classes and
+modules, and restores them exactly.
+
+`moto_patches` holds one for the patches every local cloud needs, `EcsSimulation` one for
+ECS's while it is installed. Restoring undoes the replacements newest first: a class's own
+attribute is put back, an inherited one removed again, so moto is left as it was found.
+"""
+
+from __future__ import annotations
+
+import functools
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any, Self
+from unittest.mock import patch
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import TracebackType
+
+
+class Patcher:
+    """Replacements that last until `restore`, or until the end of a `with` block."""
+
+    def __init__(self) -> None:
+        self._applied = ExitStack()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.restore()
+
+    def replace(self, owner: object, name: str, value: object, *, create: bool = False) -> None:
+        """`owner.name` becomes `value`; `create` allows a name that `owner` lacks."""
+        self._applied.enter_context(patch.object(owner, name, value, create=create))
+
+    def wrap(self, owner: object, name: str, make: Callable[[Any], object]) -> None:
+        """`owner.name` becomes `make(current)`, a replacement that delegates to the current
+        attribute as `getattr` reads it (a class's method is its plain function)."""
+        self.replace(owner, name, make(getattr(owner, name)))
+
+    def around(self, owner: object, name: str, handler: Callable[..., Any]) -> None:
+        """The function or method `owner.name(*args)` becomes `handler(original, *args)`."""
+
+        def make(original: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(original)
+            def patched(*args: Any, **kwargs: Any) -> Any:
+                return handler(original, *args, **kwargs)
+
+            return patched
+
+        self.wrap(owner, name, make)
+
+    def restore(self) -> None:
+        """Undo every replacement, newest first; the patcher may then be used again."""
+        self._applied.close()
