@@ -10,10 +10,11 @@ that moto lacks; each module's docstring lists its patches and why:
 * `ecr.py`: the "ECR Image Action" events, `imagePushedAt` in milliseconds;
 * `stepfunctions.py`: where moto's interpreter diverges from AWS, and the execution status
   change events;
-* `stepfunctions_scheduling.py`: executions take turns on virtual time.
+* `stepfunctions_scheduling.py`: executions take turns on virtual time;
+* `ecs.py`: ECS as the ECS simulation (`ecs_sim/`) makes it behave. `EcsSimulation`
+  installs these while it is installed, not `moto_patches`: a scenario may go without it.
 
-All of them go through a `Patcher` (`patcher.py`), which restores moto exactly; so does
-the ECS simulation's (`ecs_sim.py`).
+All of them go through a `Patcher` (`patcher.py`), which restores moto exactly.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
 @contextmanager
 def moto_patches(runtime: LambdaRuntime, scheduler: Scheduler) -> Iterator[None]:
-    """Install every patch for the `with` block; `runtime` serves Lambda Invoke,
+    """Install every patch but ECS's for the `with` block; `runtime` serves Lambda Invoke,
     `scheduler` runs the executions on virtual time."""
     with Patcher() as patcher:
         cloudformation.install(patcher)

@@ -1,0 +1,85 @@
+"""What goes wrong in the simulated ECS: a scenario (`EcsFaults`), with the fate of each
+service's deployments (`RolloutFault`) and of each task family's tasks (`TaskFault`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+class RolloutOutcome(StrEnum):
+    """How a service deployment hit by a `RolloutFault` ends."""
+
+    COMPLETE = "complete"  # reaches COMPLETED (a slow rollout when `ticks` is large)
+    FAIL = "fail"  # circuit breaker without rollback: FAILED, stays PRIMARY
+    AUTO_ROLLBACK = "auto_rollback"  # circuit breaker with rollback to the last completed one
+    NEVER_STABLE = "never_stable"  # IN_PROGRESS for ever, failedTasks growing
+    # Someone runs DeleteService --force mid-rollout: DRAINING after `ticks`, INACTIVE the
+    # tick after, as ECS drains a deleted service before making it INACTIVE.
+    DELETED = "deleted"
+
+
+class TaskOutcome(StrEnum):
+    """How a task hit by a `TaskFault` ends."""
+
+    SUCCEED = "succeed"  # every container exits 0
+    EXIT = "exit"  # one container exits with `exit_code`, the others with 0
+    FAIL_TO_START = "fail_to_start"  # STOPPED with TaskFailedToStart, no exit codes
+    NEVER_STOP = "never_stop"  # RUNNING until StopTask
+
+
+@dataclass(frozen=True)
+class RolloutFault:
+    """The fate of a service's deployments (keyed by service name in `EcsFaults.services`)."""
+
+    outcome: RolloutOutcome = RolloutOutcome.COMPLETE  # how the deployment ends
+    ticks: int = 2  # DescribeServices calls until that outcome
+    rollback_fails: bool = False  # also hit deployments back to the original task definition
+    # UpdateService back to the original task definition answers InvalidParameterException
+    # with this message (e.g. that revision was deregistered meanwhile).
+    rollback_error: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.ticks < 1:
+            raise ValueError("RolloutFault.ticks must be at least 1")
+
+
+@dataclass(frozen=True)
+class TaskFault:
+    """The fate of a family's tasks (keyed by task definition family in `EcsFaults.tasks`)."""
+
+    outcome: TaskOutcome = TaskOutcome.SUCCEED  # how the task ends
+    exit_code: int = 1  # exit code of `container` when the outcome is EXIT
+    container: str | None = None  # container that exits or fails to pull; default: 1st essential
+    start_error: str | None = None  # stoppedReason for FAIL_TO_START; default: pull error
+    pending_ticks: int = 1  # DescribeTasks calls from PENDING to RUNNING (or STOPPED)
+    running_ticks: int = 1  # DescribeTasks calls from RUNNING to STOPPED
+
+    def __post_init__(self) -> None:
+        if self.pending_ticks < 1 or self.running_ticks < 1:
+            raise ValueError("TaskFault ticks must be at least 1")
+
+
+@dataclass(frozen=True)
+class EcsFaults:
+    """A scenario: what goes wrong in ECS. The default is an ECS where everything works."""
+
+    tasks: Mapping[str, TaskFault] = field(default_factory=dict)  # by task definition family
+    services: Mapping[str, RolloutFault] = field(default_factory=dict)  # by service name
+    throttle_rate: float = 0.0  # share of ECS API calls answered ThrottlingException
+    seed: int = 0  # seeds throttling and generated ids, so runs repeat
+    ticks_to_complete: int = 2  # DescribeServices calls a fault-free deployment takes
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.throttle_rate <= 1.0:
+            raise ValueError("EcsFaults.throttle_rate must be within [0, 1]")
+        if self.ticks_to_complete < 1:
+            raise ValueError("EcsFaults.ticks_to_complete must be at least 1")
+        # Read-only copies: a running simulation must not see the scenario change under it.
+        object.__setattr__(self, "tasks", MappingProxyType(dict(self.tasks)))
+        object.__setattr__(self, "services", MappingProxyType(dict(self.services)))

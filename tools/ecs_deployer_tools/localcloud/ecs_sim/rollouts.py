@@ -1,0 +1,433 @@
+"""How a service rollout progresses in the simulated ECS: one step per DescribeServices.
+
+* UpdateService (new task definition or `forceNewDeployment`) starts a PRIMARY deployment in
+  rollout IN_PROGRESS; the previous PRIMARY becomes ACTIVE. Each DescribeServices call that
+  names a service is one "tick" of its PRIMARY deployment, which then completes, fails, is
+  rolled back by the circuit breaker, or never stabilises, as the scenario's `RolloutFault`
+  for that service name says; or someone deletes the service mid-rollout (DRAINING, then
+  INACTIVE; UpdateService then answers ServiceNotActiveException, as ECS does). A fault
+  may also make UpdateService refuse the rollback to the original revision. Service events
+  are written as ECS writes them.
+* Services are taken over ("adopted") as steady when created under the simulation, or on
+  the first DescribeServices or UpdateService that names them: running their current task
+  definition at their desired count, rollout COMPLETED. That is the state the deployer
+  finds on AWS, and it gives the circuit breaker's rollback a completed deployment to
+  return to.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from moto.ecs.exceptions import ECSException
+
+from ecs_deployer_tools.localcloud import virtual_time
+from ecs_deployer_tools.localcloud.ecs_sim.faults import RolloutOutcome
+from ecs_deployer_tools.localcloud.ecs_sim.ids import short_name
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ecs_deployer_tools.localcloud.ecs_sim.faults import EcsFaults
+    from ecs_deployer_tools.localcloud.ecs_sim.ids import SeededIds
+
+_PRIMARY: Final = "PRIMARY"
+_ACTIVE: Final = "ACTIVE"
+_IN_PROGRESS: Final = "IN_PROGRESS"
+_COMPLETED: Final = "COMPLETED"
+_FAILED: Final = "FAILED"
+_DRAINING: Final = "DRAINING"
+_INACTIVE: Final = "INACTIVE"
+_MAX_SERVICE_EVENTS: Final = 100  # ECS keeps the latest 100 service events
+_BREAKER_REASON: Final = "ECS deployment circuit breaker: tasks failed to start."
+# Deployment fields a new deployment inherits from the one it replaces.
+_INHERITED_FIELDS: Final = (
+    "launchType",
+    "capacityProviderStrategy",
+    "platformVersion",
+    "platformFamily",
+    "networkConfiguration",
+)
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    """One deployment of a service, as DescribeServices shows it."""
+
+    id: str
+    status: str
+    task_definition: str
+    rollout_state: str
+    rollout_state_reason: str
+    desired_count: int
+    running_count: int
+    pending_count: int
+    failed_tasks: int
+
+
+@dataclass
+class _Rollout:
+    outcome: RolloutOutcome
+    ticks_needed: int
+    ticks: int = 0
+
+
+@dataclass
+class _ServiceState:
+    backend: Any
+    original_task_definition: str
+    last_completed: tuple[str, str] | None  # (deployment id, task definition ARN)
+    rollouts: dict[str, _Rollout] = field(default_factory=dict)
+
+
+class ServiceRollouts:
+    """The simulated services and their deployments.
+
+    The first three methods stand in for moto's ECS backend methods of the same name (see
+    `localcloud/patches/ecs.py`), which they get as `original`; the simulation's lock is
+    held around each, and around every read.
+    """
+
+    def __init__(self, faults: Callable[[], EcsFaults], ids: SeededIds) -> None:
+        """`faults()` is the simulation's scenario at the time of the call."""
+        self._faults = faults
+        self._ids = ids
+        # Keyed by moto's model objects: a moto reset makes new objects, so no state leaks.
+        self._services: weakref.WeakKeyDictionary[Any, _ServiceState] = weakref.WeakKeyDictionary()
+
+    # -- moto's ECS backend, as the simulation patches it -----------------------------------
+
+    def create_service(
+        self, original: Callable[..., Any], backend: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        service = original(backend, *args, **kwargs)
+        if service.deployments:
+            # moto's ids are shorter than ECS's 19 digits; fix them before anyone sees one.
+            service.deployments = [service.deployments[0] | {"id": self._ids.deployment_id()}]
+        self._adopt(backend, service)
+        return service
+
+    def update_service(
+        self, original: Callable[..., Any], backend: Any, service_properties: dict[str, Any]
+    ) -> Any:
+        cluster = short_name(service_properties.get("cluster") or "default")
+        key = f"{cluster}:{short_name(service_properties.get('service', ''))}"
+        service = backend.services.get(key)
+        state = self._adopt(backend, service) if service is not None else None
+        if state is None:
+            return original(backend, service_properties)
+        if service.status != _ACTIVE:
+            raise ECSException("ServiceNotActiveException", "Service was not ACTIVE.")
+        request = dict(service_properties)
+        # Popped so that moto does not rename the PRIMARY deployment in place.
+        force = bool(request.pop("force_new_deployment", False))
+        requested = request.get("task_definition")
+        primary = _primary(list(service.deployments))
+        assert primary is not None  # adopted services always have one
+        target = (
+            backend.describe_task_definition(requested).arn
+            if requested
+            else primary["taskDefinition"]
+        )
+        self._refuse_rollback(service, state, target)
+        updated = original(backend, request)  # validates, applies desiredCount and the rest
+        deployments = [dict(d) for d in service.deployments]
+        primary = _primary(deployments)
+        assert primary is not None
+        if force or target != primary["taskDefinition"]:
+            deployments = self._with_new_deployment(service, state, deployments, target)
+        else:
+            _resize(primary, service.desired_count)
+        _set_deployments(service, deployments)
+        return updated
+
+    def describe_services(
+        self, original: Callable[..., Any], backend: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        services, failures = original(backend, *args, **kwargs)
+        for service in dict.fromkeys(services):  # a service named twice ticks once
+            state = self._adopt(backend, service)
+            if state is not None:
+                self._tick(service, state)
+        return services, failures
+
+    # -- reading, for assertions ------------------------------------------------------------
+
+    def deployments(self, name: str, cluster: str) -> tuple[DeploymentRecord, ...]:
+        """The service's deployments, PRIMARY first, without advancing them."""
+        return tuple(
+            DeploymentRecord(
+                id=d["id"],
+                status=d["status"],
+                task_definition=d["taskDefinition"],
+                rollout_state=d["rolloutState"],
+                rollout_state_reason=d["rolloutStateReason"],
+                desired_count=d["desiredCount"],
+                running_count=d["runningCount"],
+                pending_count=d["pendingCount"],
+                failed_tasks=d["failedTasks"],
+            )
+            for d in self._service(name, cluster).deployments
+        )
+
+    def primary_task_definition(self, name: str, cluster: str) -> str:
+        """Task definition ARN of the service's PRIMARY deployment."""
+        deployments = self.deployments(name, cluster)
+        return next(d for d in deployments if d.status == _PRIMARY).task_definition
+
+    def events(self, name: str, cluster: str) -> tuple[str, ...]:
+        """Messages of the service's events, newest first."""
+        return tuple(e["message"] for e in self._service(name, cluster).events)
+
+    def _service(self, name: str, cluster: str) -> Any:
+        matches = [
+            service
+            for service, state in self._services.items()
+            if service.name == name
+            and service.cluster_name == cluster
+            and state.backend.services.get(f"{cluster}:{name}") is service
+        ]
+        if len(matches) != 1:
+            raise LookupError(f"{len(matches)} simulated services {name!r} in cluster {cluster!r}")
+        return matches[0]
+
+    # -- adoption, and deployments UpdateService starts ---------------------------------------
+
+    def _adopt(self, backend: Any, service: Any) -> _ServiceState | None:
+        """The service's simulation state; taken over as steady on first sight."""
+        state = self._services.get(service)
+        primary = _primary(list(service.deployments))
+        if state is not None or primary is None or not service.task_definition:
+            # Services without deployments (CODE_DEPLOY, EXTERNAL controllers) stay moto's.
+            return state
+        task_definition = backend.describe_task_definition(service.task_definition).arn
+        desired = service.desired_count
+        steady = primary | {
+            "taskDefinition": task_definition,
+            "desiredCount": desired,
+            "runningCount": desired,
+            "pendingCount": 0,
+            "failedTasks": 0,
+            "rolloutState": _COMPLETED,
+            "rolloutStateReason": f"ECS deployment {primary['id']} completed.",
+        }
+        _set_deployments(service, [steady])
+        self._add_events(service, [f"{_label(service)} has reached a steady state."])
+        state = _ServiceState(backend, task_definition, (steady["id"], task_definition))
+        self._services[service] = state
+        return state
+
+    def _refuse_rollback(self, service: Any, state: _ServiceState, target: str) -> None:
+        """A `rollback_error` fault: UpdateService back to the original revision fails."""
+        fault = self._faults().services.get(service.name)
+        error = fault.rollback_error if fault is not None else None
+        returning = target == state.original_task_definition != service.task_definition
+        if error is not None and returning:
+            raise ECSException("InvalidParameterException", error)
+
+    def _with_new_deployment(
+        self,
+        service: Any,
+        state: _ServiceState,
+        deployments: list[dict[str, Any]],
+        task_definition: str,
+        rollback_to: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """`deployments` with a new PRIMARY first; the previous PRIMARY turns ACTIVE."""
+        now = virtual_time.now()
+        previous = _primary(deployments) or {}
+        for deployment in deployments:
+            if deployment["status"] == _PRIMARY:
+                deployment.update(status=_ACTIVE, updatedAt=now)
+        deployment_id = self._ids.deployment_id()
+        reason = (
+            f"ECS deployment circuit breaker: rolling back to deploymentId {rollback_to}."
+            if rollback_to
+            else f"ECS deployment {deployment_id} in progress."
+        )
+        new = {k: previous[k] for k in _INHERITED_FIELDS if previous.get(k) is not None} | {
+            "id": deployment_id,
+            "status": _PRIMARY,
+            "taskDefinition": task_definition,
+            "desiredCount": service.desired_count,
+            "pendingCount": 0,
+            "runningCount": 0,
+            "failedTasks": 0,
+            "createdAt": now,
+            "updatedAt": now,
+            "rolloutState": _IN_PROGRESS,
+            "rolloutStateReason": reason,
+        }
+        state.rollouts[deployment_id] = self._plan(service, state, task_definition, rollback_to)
+        return [new, *deployments]
+
+    def _plan(
+        self, service: Any, state: _ServiceState, task_definition: str, rollback_to: str | None
+    ) -> _Rollout:
+        """How the new deployment will end, as the service's fault says."""
+        faults = self._faults()
+        fault = faults.services.get(service.name)
+        spared = fault is None or (
+            task_definition == state.original_task_definition and not fault.rollback_fails
+        )
+        if fault is None or spared:
+            return _Rollout(RolloutOutcome.COMPLETE, faults.ticks_to_complete)
+        if rollback_to and fault.outcome is RolloutOutcome.AUTO_ROLLBACK:
+            # The circuit breaker never rolls back its own rollback: that one just fails.
+            return _Rollout(RolloutOutcome.FAIL, fault.ticks)
+        return _Rollout(fault.outcome, fault.ticks)
+
+    # -- one tick per DescribeServices --------------------------------------------------------
+
+    def _tick(self, service: Any, state: _ServiceState) -> None:
+        deployments = [dict(d) for d in service.deployments]
+        primary = _primary(deployments)
+        rollout = state.rollouts.get(primary["id"]) if primary else None
+        if primary is None or rollout is None or primary["rolloutState"] != _IN_PROGRESS:
+            return
+        rollout.ticks += 1
+        primary["updatedAt"] = virtual_time.now()
+        events: list[str] = []
+        if rollout.outcome is RolloutOutcome.COMPLETE:
+            deployments = self._step_complete(service, state, deployments, rollout, events)
+        elif rollout.outcome is RolloutOutcome.DELETED:
+            _step_deleted(service, deployments, rollout, events)
+        else:
+            deployments = self._step_failing(service, state, deployments, rollout, events)
+        _set_deployments(service, deployments)
+        self._add_events(service, events)
+
+    def _step_complete(
+        self,
+        service: Any,
+        state: _ServiceState,
+        deployments: list[dict[str, Any]],
+        rollout: _Rollout,
+        events: list[str],
+    ) -> list[dict[str, Any]]:
+        primary = deployments[0]
+        desired = int(primary["desiredCount"])
+        if rollout.ticks == 1 and desired:
+            events.append(self._started_message(service, desired))
+        if rollout.ticks < rollout.ticks_needed:
+            running = desired * rollout.ticks // rollout.ticks_needed
+            primary.update(runningCount=running, pendingCount=desired - running)
+            return deployments
+        deployment_id = primary["id"]
+        primary.update(
+            runningCount=desired,
+            pendingCount=0,
+            rolloutState=_COMPLETED,
+            rolloutStateReason=f"ECS deployment {deployment_id} completed.",
+        )
+        drained = sum(int(d["runningCount"]) for d in deployments[1:])
+        if drained:
+            events.append(
+                f"{_label(service)} has stopped {drained} running tasks: {self._tasks(drained)}."
+            )
+        events.append(f"{_label(service)} (deployment {deployment_id}) deployment completed.")
+        events.append(f"{_label(service)} has reached a steady state.")
+        state.last_completed = (deployment_id, primary["taskDefinition"])
+        return [primary]  # the drained ACTIVE deployments are gone
+
+    def _step_failing(
+        self,
+        service: Any,
+        state: _ServiceState,
+        deployments: list[dict[str, Any]],
+        rollout: _Rollout,
+        events: list[str],
+    ) -> list[dict[str, Any]]:
+        primary = deployments[0]
+        desired = int(primary["desiredCount"])
+        attempts = max(desired, 1)  # every task started this tick fails
+        events.append(self._started_message(service, attempts))
+        primary.update(
+            failedTasks=int(primary["failedTasks"]) + attempts,
+            pendingCount=desired,
+            runningCount=0,
+        )
+        if rollout.outcome is RolloutOutcome.NEVER_STABLE or rollout.ticks < rollout.ticks_needed:
+            return deployments
+        primary.update(
+            failedTasks=max(int(primary["failedTasks"]), _breaker_threshold(desired)),
+            pendingCount=0,
+            rolloutState=_FAILED,
+            rolloutStateReason=_BREAKER_REASON,
+        )
+        events.append(
+            f"{_label(service)} (deployment {primary['id']}) deployment failed: "
+            "tasks failed to start."
+        )
+        if rollout.outcome is not RolloutOutcome.AUTO_ROLLBACK or state.last_completed is None:
+            return deployments  # no rollback: the FAILED deployment stays PRIMARY
+        target_id, target_task_definition = state.last_completed
+        events.append(f"{_label(service)} rolling back to deployment {target_id}.")
+        return self._with_new_deployment(
+            service, state, deployments, target_task_definition, rollback_to=target_id
+        )
+
+    # -- service events -------------------------------------------------------------------------
+
+    def _add_events(self, service: Any, messages: list[str]) -> None:
+        """Record `messages` (oldest first) as service events; ECS lists the newest first."""
+        now = virtual_time.now()
+        new = [
+            {"id": str(self._ids.uuid4()), "createdAt": now, "message": message}
+            for message in reversed(messages)
+        ]
+        # Copy-on-write: a response being serialized in another thread keeps its own list.
+        service.events = [*new, *service.events][:_MAX_SERVICE_EVENTS]
+
+    def _started_message(self, service: Any, count: int) -> str:
+        return f"{_label(service)} has started {count} tasks: {self._tasks(count)}."
+
+    def _tasks(self, count: int) -> str:
+        """`count` task ids as a service event lists them."""
+        return " ".join(f"(task {self._ids.task_id()})" for _ in range(count))
+
+
+def _step_deleted(
+    service: Any, deployments: list[dict[str, Any]], rollout: _Rollout, events: list[str]
+) -> None:
+    if rollout.ticks < rollout.ticks_needed:
+        return  # still rolling out: nobody has deleted it yet
+    if service.status == _ACTIVE:
+        service.status = _DRAINING
+        service.desired_count = 0
+        events.append(f"{_label(service)} has begun draining connections on 0 tasks.")
+        for deployment in deployments:
+            deployment.update(desiredCount=0, pendingCount=0)
+        return
+    service.status = _INACTIVE
+    for deployment in deployments:
+        deployment.update(runningCount=0, pendingCount=0)
+
+
+def _resize(primary: dict[str, Any], desired: int) -> None:
+    primary["desiredCount"] = desired
+    if primary["rolloutState"] == _COMPLETED:
+        primary.update(runningCount=desired, pendingCount=0, updatedAt=virtual_time.now())
+
+
+def _set_deployments(service: Any, deployments: list[dict[str, Any]]) -> None:
+    """The service's deployments, PRIMARY first; its task definition and counts follow."""
+    service.deployments = deployments
+    service.task_definition = deployments[0]["taskDefinition"]
+    service.running_count = sum(int(d["runningCount"]) for d in deployments)
+    service.pending_count = sum(int(d["pendingCount"]) for d in deployments)
+
+
+def _primary(deployments: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((d for d in deployments if d["status"] == _PRIMARY), None)
+
+
+def _label(service: Any) -> str:
+    return f"(service {service.name})"
+
+
+def _breaker_threshold(desired_count: int) -> int:
+    # ECS trips the circuit breaker after half the desired count failed, within [3, 200].
+    return min(200, max(3, (desired_count + 1) // 2))

@@ -1,0 +1,134 @@
+"""`EcsSimulation`: the simulated ECS installed into moto, one at a time, and throttling.
+
+Installing applies `localcloud/patches/ecs.py`, which routes moto's ECS calls to the
+simulation's service rollouts (`rollouts.py`) and task lifecycle (`tasks.py`) under one
+lock. A seeded share of ECS API calls answers `ThrottlingException: Rate exceeded` (HTTP
+400), as the scenario's `throttle_rate` says.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from typing import TYPE_CHECKING, Any, Final, Self
+
+from ecs_deployer_tools.localcloud.ecs_sim.faults import EcsFaults
+from ecs_deployer_tools.localcloud.ecs_sim.ids import SeededIds
+from ecs_deployer_tools.localcloud.ecs_sim.rollouts import ServiceRollouts
+from ecs_deployer_tools.localcloud.ecs_sim.tasks import TaskLifecycle
+from ecs_deployer_tools.localcloud.patches import ecs as ecs_patches
+from ecs_deployer_tools.localcloud.patches.patcher import Patcher
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import TracebackType
+
+    from ecs_deployer_tools.localcloud.ecs_sim.rollouts import DeploymentRecord
+    from ecs_deployer_tools.localcloud.ecs_sim.tasks import TaskRecord
+
+
+class _Installed:
+    """The one simulation that may patch moto at a time."""
+
+    lock: Final = threading.Lock()
+    simulation: EcsSimulation | None = None
+
+
+class EcsSimulation:
+    """Makes moto's ECS progress deployments and tasks, and inject `faults`, while installed.
+
+    Use as a context manager, or call `install()` and `uninstall()`. One simulation can be
+    installed at a time; every patched call runs under one lock, so Step Functions worker
+    threads and moto's threaded server may call ECS concurrently.
+    """
+
+    def __init__(self, faults: EcsFaults | None = None) -> None:
+        self.faults = faults or EcsFaults()
+        self._lock = threading.RLock()
+        # Simulations are not secrets: seeded, repeatable pseudo-randomness is the point.
+        self._throttle_rng = random.Random(self.faults.seed)  # noqa: S311
+        self.throttled_calls = 0  # requests answered ThrottlingException so far
+        # Off while a scenario sets up its world, so only the calls under test are throttled.
+        self.throttling = True
+        ids = SeededIds(self.faults.seed)
+        # Both read the scenario when they need it: a test may swap `faults` meanwhile.
+        self.rollouts = ServiceRollouts(lambda: self.faults, ids)
+        self.task_lifecycle = TaskLifecycle(lambda: self.faults, ids)
+        self._patcher = Patcher()
+
+    # -- installation -------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        self.install()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.uninstall()
+
+    @property
+    def installed(self) -> bool:
+        """Whether this simulation currently patches moto."""
+        return _Installed.simulation is self
+
+    def install(self) -> None:
+        """Patch moto's ECS classes; raises RuntimeError if a simulation is installed."""
+        with _Installed.lock:
+            if _Installed.simulation is not None:
+                raise RuntimeError("an EcsSimulation is already installed")
+            try:
+                ecs_patches.install(self._patcher, self)
+            except BaseException:
+                self._patcher.restore()  # never leave moto half patched
+                raise
+            _Installed.simulation = self
+
+    def uninstall(self) -> None:
+        """Restore moto's ECS classes; a no-op when this simulation is not installed."""
+        with _Installed.lock:
+            if _Installed.simulation is not self:
+                return
+            self._patcher.restore()
+            _Installed.simulation = None
+
+    def locked(self, handler: Callable[..., Any]) -> Callable[..., Any]:
+        """`handler` run under the simulation's lock, as every patched call is."""
+
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return handler(*args, **kwargs)
+
+        return run
+
+    def throttles(self) -> bool:
+        """Whether to answer the ECS call at hand with ThrottlingException (then counted)."""
+        with self._lock:
+            throttled = self.throttling and self._throttle_rng.random() < self.faults.throttle_rate
+            self.throttled_calls += throttled
+        return throttled
+
+    # -- read helpers for assertions --------------------------------------------------------
+
+    def primary_task_definition(self, service: str, cluster: str = "default") -> str:
+        """Task definition ARN of the service's PRIMARY deployment."""
+        with self._lock:
+            return self.rollouts.primary_task_definition(service, cluster)
+
+    def deployments(self, service: str, cluster: str = "default") -> tuple[DeploymentRecord, ...]:
+        """The service's deployments, PRIMARY first, without advancing them."""
+        with self._lock:
+            return self.rollouts.deployments(service, cluster)
+
+    def service_events(self, service: str, cluster: str = "default") -> tuple[str, ...]:
+        """Messages of the service's events, newest first."""
+        with self._lock:
+            return self.rollouts.events(service, cluster)
+
+    def tasks(self, family: str | None = None) -> tuple[TaskRecord, ...]:
+        """Tasks started (of `family`, or all) while installed, oldest first."""
+        with self._lock:
+            return self.task_lifecycle.tasks(family)

@@ -1,0 +1,361 @@
+"""How a task runs in the simulated ECS: PENDING -> RUNNING -> STOPPED, one step per
+DescribeTasks.
+
+* RunTask starts tasks PENDING, with one container per container definition. Each
+  DescribeTasks call that names a task is one tick: PENDING -> RUNNING -> STOPPED, with the
+  exit codes, stop code and reason of the scenario's `TaskFault` for the task's family.
+  StopTask stops a task as ECS does (UserInitiated, exit code 137).
+* Where moto's answers differ from ECS's: RunTask places a task definition sized only at
+  task level and takes an `awsvpcConfiguration` without security groups; RunTask honours
+  `clientToken` (per cluster); ListTasks defaults to `desiredStatus=RUNNING`; DescribeTasks
+  reports unknown tasks as `MISSING` failures.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import itertools
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from moto.core.responses import ActionResult
+from moto.ecs.exceptions import ECSException
+
+from ecs_deployer_tools.localcloud import virtual_time
+from ecs_deployer_tools.localcloud.ecs_sim.faults import TaskFault, TaskOutcome
+from ecs_deployer_tools.localcloud.ecs_sim.ids import short_name
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from ecs_deployer_tools.localcloud.ecs_sim.faults import EcsFaults
+    from ecs_deployer_tools.localcloud.ecs_sim.ids import SeededIds
+
+_PENDING: Final = "PENDING"
+_RUNNING: Final = "RUNNING"
+_STOPPED: Final = "STOPPED"
+_SIGKILL_EXIT_CODE: Final = 137
+_ESSENTIAL_EXITED: Final = "Essential container in task exited"
+_USER_STOPPED: Final = "Task stopped by user"
+_PULL_ERROR: Final = (
+    "CannotPullContainerError: pull image manifest has been retried 5 time(s): "
+    "failed to resolve ref {image}: not found"
+)
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """One task started while the simulation was installed, as DescribeTasks shows it."""
+
+    task_arn: str
+    family: str
+    task_definition_arn: str
+    started_by: str | None
+    last_status: str
+    desired_status: str
+    stop_code: str | None
+    stopped_reason: str | None
+    exit_codes: Mapping[str, int | None]  # by container name; None: never exited
+
+
+@dataclass
+class _TaskState:
+    backend: Any
+    family: str
+    fault: TaskFault
+    essential: tuple[str, ...]  # container names, in definition order
+    order: int
+    ticks: int = 0
+
+
+@dataclass(frozen=True)
+class _TokenRecord:
+    request: dict[str, Any]
+    tasks: tuple[Any, ...]
+
+
+class TaskLifecycle:
+    """The tasks started while the simulation is installed.
+
+    The methods up to `sized_at_task_level` stand in for moto's ECS methods (see
+    `localcloud/patches/ecs.py`), which they get as `original`; the simulation's lock is
+    held around each, and around every read.
+    """
+
+    def __init__(self, faults: Callable[[], EcsFaults], ids: SeededIds) -> None:
+        """`faults()` is the simulation's scenario at the time of the call."""
+        self._faults = faults
+        self._ids = ids
+        self._order = itertools.count()
+        # Keyed by moto's model objects: a moto reset makes new objects, so no state leaks.
+        self._tasks: weakref.WeakKeyDictionary[Any, _TaskState] = weakref.WeakKeyDictionary()
+        self._client_tokens: weakref.WeakKeyDictionary[Any, dict[str, _TokenRecord]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    # -- moto's ECS backend and tasks, as the simulation patches them ---------------------
+
+    def run_task(
+        self, original: Callable[..., Any], backend: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        call = inspect.signature(original).bind(backend, *args, **kwargs)
+        network = call.arguments.get("networking_configuration") or {}
+        if "awsvpcConfiguration" in network:
+            # Optional in ECS (the VPC's default group), but moto raises KeyError without it.
+            network["awsvpcConfiguration"].setdefault("securityGroups", [])
+        tasks = original(*call.args, **call.kwargs)
+        for task in tasks:
+            self._track(backend, task)
+        return tasks
+
+    def describe_tasks(
+        self, original: Callable[..., Any], backend: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        tasks = original(backend, *args, **kwargs)
+        for task in dict.fromkeys(tasks):  # a task named twice ticks once
+            state = self._tasks.get(task)
+            if state is not None:
+                _tick(task, state)
+        return tasks
+
+    def stop_task(
+        self,
+        original: Callable[..., Any],
+        backend: Any,
+        cluster_str: str,
+        task_str: str,
+        reason: str | None,
+    ) -> Any:
+        task = _find_task(backend, cluster_str, task_str)
+        if task is None or task not in self._tasks:
+            return original(backend, cluster_str, task_str, reason)
+        if task.desired_status != _STOPPED:
+            # ECS answers at once; the task reaches STOPPED on a later DescribeTasks.
+            task.desired_status = _STOPPED
+            task.stop_code = "UserInitiated"
+            task.stopped_reason = reason or _USER_STOPPED
+            task.stopping_at = virtual_time.now()
+            task.version += 1
+        return task
+
+    @staticmethod
+    def list_tasks(original: Callable[..., Any], backend: Any, *args: Any, **kwargs: Any) -> Any:
+        # ECS filters on desiredStatus RUNNING unless told otherwise; moto lists every task.
+        call = inspect.signature(original).bind(backend, *args, **kwargs)
+        call.arguments["desiredStatus"] = call.arguments.get("desiredStatus") or _RUNNING
+        return original(*call.args, **call.kwargs)
+
+    def advance(self, original: Callable[..., Any], task: Any) -> None:
+        """moto's `Task.advance`: its own state machine would move our tasks on (RUNNING ->
+        DEACTIVATING ...), so it only moves the others."""
+        if task not in self._tasks:
+            original(task)
+
+    # -- moto's ECS responses -----------------------------------------------------------------
+
+    def run_task_idempotently(self, original: Callable[..., Any], response: Any) -> Any:
+        """RunTask answers a repeated `clientToken` with the first call's tasks, per cluster."""
+        token = response._get_param("clientToken")
+        cluster = response.ecs_backend.clusters.get(
+            short_name(response._get_param("cluster") or "default")
+        )
+        if not token or cluster is None:
+            return original(response)  # moto raises for an unknown cluster
+        request = {k: v for k, v in dict(response.params).items() if k != "clientToken"}
+        tokens = self._client_tokens.setdefault(cluster, {})
+        previous = tokens.get(token)
+        if previous is None:
+            result = original(response)
+            tokens[token] = _TokenRecord(request, tuple(result.result["tasks"]))
+            return result
+        if previous.request != request:
+            raise ECSException(
+                "ConflictException",
+                "The client token has already been used with different request parameters.",
+            )
+        return ActionResult({"tasks": list(previous.tasks), "failures": []})
+
+    @staticmethod
+    def report_missing(original: Callable[..., Any], response: Any) -> Any:
+        """DescribeTasks lists the tasks it does not know as failures, as ECS does."""
+        result = original(response)
+        tasks = list(result.result["tasks"])
+        known = {task.task_arn for task in tasks} | {short_name(task.task_arn) for task in tasks}
+        requested = response._get_param("tasks") or []
+        failures = [{"arn": arn, "reason": "MISSING"} for arn in requested if arn not in known]
+        return ActionResult({"tasks": tasks, "failures": failures})
+
+    @staticmethod
+    def sized_at_task_level(original: Callable[[Any], dict[str, Any]]) -> object:
+        """RunTask of a task definition sized only at task level (usual on Fargate).
+
+        moto adds up the containers' memory to place a task and fails when a container names
+        none; ECS accepts it. A container without a memory setting counts as 0.
+        """
+        sizes = ("memory", "memoryReservation", "Memory", "MemoryReservation")
+
+        def requirements(task_definition: Any) -> dict[str, Any]:
+            sized = copy.copy(task_definition)
+            sized.container_definitions = [
+                container if any(key in container for key in sizes) else {**container, "memory": 0}
+                for container in task_definition.container_definitions
+            ]
+            return original(sized)
+
+        return staticmethod(requirements)
+
+    # -- reading, for assertions ------------------------------------------------------------
+
+    def tasks(self, family: str | None = None) -> tuple[TaskRecord, ...]:
+        """Tasks started (of `family`, or all) while installed, oldest first."""
+        started = sorted(
+            ((task, state) for task, state in self._tasks.items() if _is_live(task, state)),
+            key=lambda item: item[1].order,
+        )
+        return tuple(
+            TaskRecord(
+                task_arn=task.task_arn,
+                family=state.family,
+                task_definition_arn=task.task_definition_arn,
+                started_by=task.started_by,
+                last_status=task.last_status,
+                desired_status=task.desired_status,
+                stop_code=task.stop_code,
+                stopped_reason=task.stopped_reason,
+                exit_codes={c["name"]: c.get("exitCode") for c in task.containers},
+            )
+            for task, state in started
+            if family is None or state.family == family
+        )
+
+    # -- a task's life: taken over at RunTask, then one step per DescribeTasks ---------------
+
+    def _track(self, backend: Any, task: Any) -> None:
+        """Take over a task moto just started: PENDING, with all of its containers."""
+        definition = backend.describe_task_definition(task.task_definition_arn)
+        container_arn = task.task_arn.replace(":task/", ":container/", 1)
+        task.containers = [
+            {
+                "containerArn": f"{container_arn}/{self._ids.uuid4()}",
+                "taskArn": task.task_arn,
+                "name": spec["name"],
+                "image": spec.get("image"),
+                "lastStatus": _PENDING,
+                "networkInterfaces": [],
+                "healthStatus": "UNKNOWN",
+                "cpu": str(spec.get("cpu", 0)),
+            }
+            for spec in definition.container_definitions
+        ]
+        task.last_status = _PENDING
+        task.desired_status = _RUNNING
+        task.created_at = virtual_time.now()
+        task.version = 1
+        task.cpu, task.memory = definition.cpu, definition.memory
+        # moto stores "" where ECS omits the field.
+        task.launch_type = task.launch_type or None
+        task.started_by = task.started_by or None
+        task.stopped_reason = task.stop_code = None
+        task.pull_started_at = task.pull_stopped_at = task.started_at = None
+        task.stopping_at = task.execution_stopped_at = task.stopped_at = None
+        self._tasks[task] = _TaskState(
+            backend=backend,
+            family=definition.family,
+            fault=self._faults().tasks.get(definition.family, TaskFault()),
+            essential=tuple(
+                spec["name"]
+                for spec in definition.container_definitions
+                if spec.get("essential", True)
+            ),
+            order=next(self._order),
+        )
+
+
+def _tick(task: Any, state: _TaskState) -> None:
+    """One DescribeTasks of the task: its next step, once its fault's ticks have passed."""
+    if task.last_status == _STOPPED:
+        return
+    if task.desired_status == _STOPPED:  # StopTask asked for it last time
+        _stop(task, exit_code=_SIGKILL_EXIT_CODE)
+        return
+    state.ticks += 1
+    outcome = state.fault.outcome
+    if task.last_status == _PENDING and state.ticks >= state.fault.pending_ticks:
+        state.ticks = 0
+        if outcome is TaskOutcome.FAIL_TO_START:
+            _fail_to_start(task, state)
+        else:
+            _start(task)
+    elif (
+        task.last_status == _RUNNING
+        and outcome is not TaskOutcome.NEVER_STOP
+        and state.ticks >= state.fault.running_ticks
+    ):
+        _exit(task, state)
+
+
+def _start(task: Any) -> None:
+    now = virtual_time.now()
+    task.containers = [c | {"lastStatus": _RUNNING} for c in task.containers]
+    task.last_status = _RUNNING
+    task.pull_started_at = task.pull_stopped_at = task.started_at = now
+    task.version += 1
+
+
+def _fail_to_start(task: Any, state: _TaskState) -> None:
+    culprit = _culprit(task, state)
+    image = next((c["image"] for c in task.containers if c["name"] == culprit), None)
+    reason = state.fault.start_error or _PULL_ERROR.format(image=image)
+    task.containers = [
+        c | {"lastStatus": _STOPPED} | ({"reason": reason} if c["name"] == culprit else {})
+        for c in task.containers
+    ]
+    task.stop_code = "TaskFailedToStart"
+    task.stopped_reason = reason
+    _stop(task, exit_code=None)
+
+
+def _exit(task: Any, state: _TaskState) -> None:
+    fault = state.fault
+    failing = _culprit(task, state) if fault.outcome is TaskOutcome.EXIT else None
+    task.containers = [
+        c | {"exitCode": fault.exit_code if c["name"] == failing else 0} for c in task.containers
+    ]
+    task.stop_code = "EssentialContainerExited"
+    task.stopped_reason = _ESSENTIAL_EXITED
+    _stop(task, exit_code=None)
+
+
+def _stop(task: Any, exit_code: int | None) -> None:
+    """STOPPED now; containers still RUNNING exit with `exit_code` (when given)."""
+    now = virtual_time.now()
+    killed = {} if exit_code is None else {"exitCode": exit_code}
+    task.containers = [
+        c | (killed if c["lastStatus"] == _RUNNING else {}) | {"lastStatus": _STOPPED}
+        for c in task.containers
+    ]
+    task.last_status = _STOPPED
+    task.desired_status = _STOPPED
+    task.stopping_at = task.stopping_at or now
+    task.execution_stopped_at = task.stopped_at = now
+    task.version += 1
+
+
+def _culprit(task: Any, state: _TaskState) -> str:
+    """The container a fault is about: the named one, else the first essential one."""
+    if state.fault.container is not None:
+        return state.fault.container
+    return state.essential[0] if state.essential else str(task.containers[0]["name"])
+
+
+def _find_task(backend: Any, cluster_str: str, task_str: str) -> Any:
+    cluster = backend.clusters.get(short_name(cluster_str))
+    tasks = backend.tasks.get(cluster.name, {}) if cluster is not None else {}
+    return next((t for arn, t in tasks.items() if short_name(arn) == short_name(task_str)), None)
+
+
+def _is_live(task: Any, state: _TaskState) -> bool:
+    """Whether moto still knows the task (a reset of moto forgets every task)."""
+    return state.backend.tasks.get(task.cluster_name, {}).get(task.task_arn) is task

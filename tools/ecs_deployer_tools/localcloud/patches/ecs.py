@@ -1,0 +1,95 @@
+"""ECS: moto's ECS behaves as the ECS simulation (`localcloud/ecs_sim/`) makes it.
+
+An `EcsSimulation` installs these patches while it is installed, not `moto_patches`: a
+scenario may go without it. Every replaced call runs under the simulation's lock, so Step
+Functions worker threads and moto's threaded server may call ECS concurrently.
+
+moto's ECS never progresses a deployment nor stops a task:
+
+1. CreateService, UpdateService and DescribeServices go through the simulation's service
+   rollouts (`ecs_sim/rollouts.py`): services are adopted as steady, UpdateService starts
+   a deployment, each DescribeServices is one step of it.
+2. RunTask, DescribeTasks and StopTask go through its task lifecycle (`ecs_sim/tasks.py`):
+   RunTask starts tasks PENDING, each DescribeTasks is one step of a task, StopTask stops
+   it as ECS does. moto's own task state machine (`Task.advance`) leaves those tasks alone.
+
+Where moto's answers differ from ECS's (also `ecs_sim/tasks.py`):
+
+3. RunTask of a task definition sized only at task level (usual on Fargate): moto adds up
+   the containers' memory to place a task and fails when a container names none; ECS
+   accepts it.
+4. RunTask's `awsvpcConfiguration` without `securityGroups`: optional in ECS (the VPC's
+   default group), but moto raises KeyError without it.
+5. RunTask honours `clientToken` (per cluster): a repeated token answers the first call's
+   tasks, or ConflictException when the parameters differ.
+6. DescribeTasks reports unknown tasks as `MISSING` failures.
+7. ListTasks defaults to `desiredStatus=RUNNING`; moto lists every task.
+
+What goes wrong on purpose:
+
+8. A seeded share of ECS API calls (`EcsFaults.throttle_rate`) answers
+   `ThrottlingException: Rate exceeded` (HTTP 400), ECS's own wire answer.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import TYPE_CHECKING, Any, Final
+
+import botocore.session
+from botocore import xform_name
+from moto.ecs.models import EC2ContainerServiceBackend, Task
+from moto.ecs.responses import EC2ContainerServiceResponse
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ecs_deployer_tools.localcloud.ecs_sim.simulation import EcsSimulation
+    from ecs_deployer_tools.localcloud.patches.patcher import Patcher
+
+_THROTTLED: Final = (
+    json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"}),
+    {
+        "status": 400,
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amzn-Errortype": "ThrottlingException",
+    },
+)
+
+
+def install(patcher: Patcher, simulation: EcsSimulation) -> None:
+    """Apply this module's patches, routed to `simulation`."""
+    locked, rollouts, tasks = simulation.locked, simulation.rollouts, simulation.task_lifecycle
+    backend, response = EC2ContainerServiceBackend, EC2ContainerServiceResponse
+    patcher.around(backend, "create_service", locked(rollouts.create_service))
+    patcher.around(backend, "update_service", locked(rollouts.update_service))
+    patcher.around(backend, "describe_services", locked(rollouts.describe_services))
+    patcher.around(backend, "run_task", locked(tasks.run_task))
+    patcher.around(backend, "describe_tasks", locked(tasks.describe_tasks))
+    patcher.around(backend, "stop_task", locked(tasks.stop_task))
+    patcher.around(backend, "list_tasks", locked(tasks.list_tasks))
+    patcher.around(Task, "advance", locked(tasks.advance))
+    patcher.wrap(backend, "_calculate_task_resource_requirements", tasks.sized_at_task_level)
+    patcher.around(response, "run_task", locked(tasks.run_task_idempotently))
+    patcher.around(response, "describe_tasks", locked(tasks.report_missing))
+    # Throttling wraps every action last, so it answers before anything else runs.
+    throttled = functools.partial(_throttled, simulation)
+    for action in _ecs_actions():
+        patcher.around(response, action, throttled)
+
+
+def _throttled(simulation: EcsSimulation, original: Callable[[Any], Any], response: Any) -> Any:
+    # The wire answer of ECS itself. Not an exception: ECS's model lacks the shape, and
+    # moto warns on every unmodelled error code it serializes.
+    if simulation.throttles():
+        body, headers = _THROTTLED
+        return body, dict(headers)
+    return original(response)
+
+
+def _ecs_actions() -> list[str]:
+    """Names of the ECS operations moto implements, as methods of its response class."""
+    operations = botocore.session.get_session().get_service_model("ecs").operation_names
+    names = (xform_name(operation) for operation in operations)
+    return [name for name in names if name in EC2ContainerServiceResponse.__dict__]
