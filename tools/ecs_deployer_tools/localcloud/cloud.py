@@ -338,13 +338,10 @@ class LocalCloud:
     ) -> dict[str, Any]:
         """Run executions (this one and whichever else takes a turn) until this one leaves
         RUNNING; return DescribeExecution's answer."""
-        sfn = self.client("stepfunctions")
-
-        def ended() -> bool:
-            return bool(sfn.describe_execution(executionArn=execution_arn)["status"] != "RUNNING")
-
-        self.scheduler.run_until(ended, max_turns=max_turns)
-        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+        self.scheduler.run_until(lambda: not self._running(execution_arn), max_turns=max_turns)
+        described: dict[str, Any] = self.client("stepfunctions").describe_execution(
+            executionArn=execution_arn
+        )
         return described
 
     def execution_history(
@@ -356,7 +353,7 @@ class LocalCloud:
         seen = 0
         for _ in range(max_turns + 1):
             # Status first: once it is final, the history read after it is complete.
-            running = sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
+            running = self._running(execution_arn)
             events = sfn.get_execution_history(executionArn=execution_arn)["events"]
             yield from events[seen:]
             seen = len(events)
@@ -365,6 +362,10 @@ class LocalCloud:
             if not self.scheduler.step():
                 raise StillRunningError(f"{execution_arn} is RUNNING, but no execution runs")
         raise StillRunningError(f"{execution_arn} still RUNNING after {max_turns} turns")
+
+    def _running(self, execution_arn: str) -> bool:
+        described = self.client("stepfunctions").describe_execution(executionArn=execution_arn)
+        return bool(described["status"] == "RUNNING")
 
     # -- accounting -----------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from ecs_deployer_tools.localcloud.virtual_time import StillRunningError
+from ecs_deployer_tools.localcloud.virtual_time import StillRunningError, iso
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -84,7 +84,7 @@ class LocalServer:
         except ValueError as error:
             return _json({"message": str(error)}, 400)
         now = self._scheduler.now()
-        return _json({"now": f"{now:%Y-%m-%dT%H:%M:%S.%fZ}", "running": self._scheduler.running()})
+        return _json({"now": iso(now), "running": self._scheduler.running()})
 
 
 def _json(document: dict[str, Any], status: int = 200) -> Response:

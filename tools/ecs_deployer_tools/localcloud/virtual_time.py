@@ -105,6 +105,11 @@ def now() -> datetime:
     return clock.now() if clock is not None else datetime.now(UTC)
 
 
+def iso(when: datetime) -> str:
+    """A virtual time as the local cloud writes it: ISO 8601, microseconds, a Z."""
+    return f"{when:%Y-%m-%dT%H:%M:%S.%fZ}"
+
+
 @dataclass(eq=False)
 class _Limit:
     """A time limit of a fiber (a state machine's TimeoutSeconds)."""
@@ -134,7 +139,7 @@ class _Fiber:
 
     def describe(self) -> str:
         if self.state == "parked" and self.wake_at is not None:
-            return f"{self.name} (parked until {self.wake_at:%Y-%m-%dT%H:%M:%S.%fZ})"
+            return f"{self.name} (parked until {iso(self.wake_at)})"
         return f"{self.name} ({self.state})"
 
 
@@ -237,12 +242,8 @@ class Scheduler:
             fiber = self._fiber(key)
             if fiber is None:
                 return
-            fiber.halted = True
-            if fiber.state == "parked":
-                fiber.state = "ready"
-                self._ready.append(fiber)
-                self._driver.notify_all()
-        if fiber is not None and self.current_key() is None:
+            self._halt(fiber)
+        if self.current_key() is None:
             with self._seat, self._lock:
                 while fiber.state == "ready":
                     self._grant(fiber)
@@ -338,10 +339,7 @@ class Scheduler:
         self.stand_still()
         with self._seat, self._lock:
             for fiber in self._fibers:
-                fiber.halted = True
-                if fiber.state == "parked":
-                    fiber.state = "ready"
-                    self._ready.append(fiber)
+                self._halt(fiber)
             while self._ready:
                 self._grant(self._ready[0])
             threads = [fiber.thread for fiber in self._fibers if fiber.thread is not None]
@@ -380,6 +378,17 @@ class Scheduler:
                 self._fibers.remove(fiber)
                 self._end_turn(fiber)
 
+    def _halt(self, fiber: _Fiber) -> None:
+        """``fiber`` never parks again; if parked, it is ready at once."""
+        fiber.halted = True
+        if fiber.state == "parked":
+            self._wake(fiber)
+            self._driver.notify_all()
+
+    def _wake(self, fiber: _Fiber) -> None:
+        fiber.state = "ready"
+        self._ready.append(fiber)
+
     def _end_turn(self, fiber: _Fiber) -> None:
         if self._running is fiber:
             self._running = None
@@ -414,8 +423,7 @@ class Scheduler:
             and wake <= current
         ]
         for fiber in sorted(due, key=lambda f: (f.wakes_at(), f.park_order)):
-            fiber.state = "ready"
-            self._ready.append(fiber)
+            self._wake(fiber)
 
     def _drive(
         self,
@@ -451,8 +459,7 @@ class Scheduler:
     def _still_running(self, bound: str) -> StillRunningError:
         running = ", ".join(fiber.describe() for fiber in self._fibers)
         return StillRunningError(
-            f"executions still running at {self.clock.now():%Y-%m-%dT%H:%M:%S.%fZ} "
-            f"({bound}): {running}"
+            f"executions still running at {iso(self.clock.now())} ({bound}): {running}"
         )
 
     def _tick(self) -> None:
