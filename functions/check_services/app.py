@@ -7,22 +7,28 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import event_parser
 
-from ecs_deployer.aws.clients import ecs_client
+from ecs_deployer.aws.clients import dynamodb_client, ecs_client
+from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.payloads import ModeEvent
+from ecs_deployer.settings import Settings
 from ecs_deployer.steps.services import check_rollback, check_services
+from ecs_deployer.steps.stored import on_stored_document
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger()
 clock: Clock = SystemClock()  # the local cloud swaps in a faster one
+settings = Settings.from_env()
 ecs = EcsGateway(ecs_client())
+table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 
 
 @logger.inject_lambda_context
 @event_parser(model=ModeEvent)
 def lambda_handler(event: ModeEvent, context: LambdaContext) -> dict[str, Any]:
     step = check_services if event.mode == "deploy" else check_rollback
-    return step(event.deployment, ecs, clock.now()).to_payload()
+    now = clock.now()
+    return on_stored_document(table, event.deployment, now, lambda d: step(d, ecs, now))

@@ -14,9 +14,12 @@ from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.payloads import LockEvent
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps import locks
+from ecs_deployer.steps.stored import on_stored_document
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from ecs_deployer.document import Deployment
 
 logger = Logger()
 clock: Clock = SystemClock()  # the local cloud swaps in a faster one
@@ -28,13 +31,15 @@ executions = Executions(sfn_client())
 @logger.inject_lambda_context
 @event_parser(model=LockEvent)
 def lambda_handler(event: LockEvent, context: LambdaContext) -> dict[str, Any]:
-    deployment, now = event.deployment, clock.now()
-    if event.action == "acquire":
-        deployment = locks.acquire(deployment, table, executions, now)
-    elif event.action == "checkpoint":
-        deployment = locks.checkpoint(
-            deployment, table, executions, now, may_supersede=event.supersede
-        )
-    else:
-        deployment = locks.release(deployment, table, now)
-    return deployment.to_payload()
+    now = clock.now()
+
+    def step(deployment: Deployment) -> Deployment:
+        if event.action == "acquire":
+            return locks.acquire(deployment, table, executions, now)
+        if event.action == "checkpoint":
+            return locks.checkpoint(
+                deployment, table, executions, now, may_supersede=event.supersede
+            )
+        return locks.release(deployment, table, now)
+
+    return on_stored_document(table, event.deployment, now, step)

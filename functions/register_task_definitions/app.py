@@ -14,6 +14,7 @@ from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.payloads import StepEvent
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps.register import register_task_definitions
+from ecs_deployer.steps.stored import on_stored_document
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -28,4 +29,7 @@ table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 @logger.inject_lambda_context
 @event_parser(model=StepEvent)
 def lambda_handler(event: StepEvent, context: LambdaContext) -> dict[str, Any]:
-    return register_task_definitions(event.deployment, ecs, table, clock.now()).to_payload()
+    now = clock.now()
+    return on_stored_document(
+        table, event.deployment, now, lambda d: register_task_definitions(d, ecs, table, now)
+    )

@@ -13,10 +13,12 @@ from ecs_deployer.aws.ecr import EcrGateway
 from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.aws.ssm import ConfigStore
 from ecs_deployer.clock import Clock, SystemClock
+from ecs_deployer.document import Deployment
 from ecs_deployer.domain.admission import AdmissionDeps
 from ecs_deployer.payloads import ResolveEvent
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps.resolve import resolve
+from ecs_deployer.steps.stored import save
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -36,6 +38,9 @@ deps = AdmissionDeps(
 @logger.inject_lambda_context
 @event_parser(model=ResolveEvent)
 def lambda_handler(event: ResolveEvent, context: LambdaContext) -> dict[str, Any]:
-    result = resolve(event.input, event.execution, deps, clock.now())
+    now = clock.now()
+    result = resolve(event.input, event.execution, deps, now)
+    if isinstance(result, Deployment):
+        return save(deps.table, result, now)
     payload: dict[str, Any] = result.model_dump(mode="json", by_alias=True)
     return payload

@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import event_parser
 
-from ecs_deployer.aws.clients import ecs_client
+from ecs_deployer.aws.clients import dynamodb_client, ecs_client
+from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.payloads import PhaseEvent
+from ecs_deployer.settings import Settings
+from ecs_deployer.steps.stored import on_stored_document
 from ecs_deployer.steps.tasks import run_tasks
 
 if TYPE_CHECKING:
@@ -18,10 +21,15 @@ if TYPE_CHECKING:
 
 logger = Logger()
 clock: Clock = SystemClock()  # the local cloud swaps in a faster one
+settings = Settings.from_env()
 ecs = EcsGateway(ecs_client())
+table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 
 
 @logger.inject_lambda_context
 @event_parser(model=PhaseEvent)
 def lambda_handler(event: PhaseEvent, context: LambdaContext) -> dict[str, Any]:
-    return run_tasks(event.deployment, event.phase, ecs, clock.now()).to_payload()
+    now = clock.now()
+    return on_stored_document(
+        table, event.deployment, now, lambda d: run_tasks(d, event.phase, ecs, now)
+    )

@@ -14,6 +14,7 @@ from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.payloads import ModeEvent
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps.services import start_rollback, update_services
+from ecs_deployer.steps.stored import on_stored_document
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -29,4 +30,5 @@ table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 @event_parser(model=ModeEvent)
 def lambda_handler(event: ModeEvent, context: LambdaContext) -> dict[str, Any]:
     step = update_services if event.mode == "deploy" else start_rollback
-    return step(event.deployment, ecs, table, clock.now()).to_payload()
+    now = clock.now()
+    return on_stored_document(table, event.deployment, now, lambda d: step(d, ecs, table, now))

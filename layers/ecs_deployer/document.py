@@ -1,8 +1,11 @@
-"""The deployment document: what flows through the state machine from step to step.
+"""The deployment document, and the reference to it that flows through the state machine.
 
-Each step Lambda receives it, does its part for every service or task, and returns it.
-It carries ARNs, names, states and reasons — never task-definition contents, whose
-environment values and secrets must not end up in execution history.
+Each step Lambda loads the document, does its part for every service or task, saves it and
+returns a ``DeploymentRef``: the document grows with the app's services and containers,
+while Step Functions limits state data to 256 KiB, so it lives in the deployments table and
+the state carries only what the ASL routes on. The document holds ARNs, names, states and
+reasons — never task-definition contents, whose environment values and secrets must not be
+stored or logged.
 """
 
 from __future__ import annotations
@@ -133,6 +136,34 @@ class Deployment(_Doc):
     rollback_error: Failure | None = None  # the rollback itself failed (kept apart from failure)
     finalize_error: Failure | None = None  # Finalize failed after its retries
     outcome: Outcome | None = None
+    wait_since: datetime | None = None  # when the current wait (a poll loop) began
+
+    def absorb(self, ref: DeploymentRef) -> None:
+        """Take what only the state knows: the failures the ASL's Catch clauses recorded."""
+        self.failure = ref.failure or self.failure
+        self.rollback_error = ref.rollback_error or self.rollback_error
+        self.finalize_error = ref.finalize_error or self.finalize_error
+
+    def track_wait(self, now: datetime) -> None:
+        """Note when a wait began: a poll loop slows down as it goes on (``wait_seconds``)."""
+        waiting = self.progress == "WAIT" or self.lock.status == "WAITING"
+        self.wait_since = (self.wait_since or now) if waiting else None
+
+    def ref(self, now: datetime) -> DeploymentRef:
+        return DeploymentRef(
+            app=self.app,
+            deployment_id=self.deployment_id,
+            progress=self.progress,
+            lock_status=self.lock.status,
+            has_pre_tasks=bool(self.pre_tasks),
+            has_post_tasks=bool(self.post_tasks),
+            rollback_policy=self.config.rollback,
+            wait_seconds=wait_seconds(self.options.poll_seconds, self.wait_since, now),
+            failure=self.failure,
+            rollback_error=self.rollback_error,
+            finalize_error=self.finalize_error,
+            outcome=self.outcome.bounded() if self.outcome else None,
+        )
 
     @property
     def is_rollback(self) -> bool:
@@ -151,6 +182,37 @@ class Deployment(_Doc):
         self.failure = Failure(error=error, cause=cause)
         self.progress = "FAILED"
 
+
+class DeploymentRef(_Doc):
+    """What the state machine carries from step to step: which deployment, and what the ASL
+    routes on. Its size does not depend on the app's services or containers."""
+
+    kind: Literal["deploy"] = "deploy"
+    app: str
+    deployment_id: str
+    progress: Progress | None = None
+    lock_status: LockStatus = "PENDING"
+    has_pre_tasks: bool = False
+    has_post_tasks: bool = False
+    rollback_policy: Literal["auto", "none"] = "auto"
+    wait_seconds: int = 10  # the next Wait state's SecondsPath
+    failure: Failure | None = None
+    rollback_error: Failure | None = None
+    finalize_error: Failure | None = None
+    outcome: Outcome | None = None
+
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
         return payload
+
+
+_LONGEST_POLL_SECONDS = 300
+
+
+def wait_seconds(poll_seconds: int, since: datetime | None, now: datetime) -> int:
+    """How long to wait before the next poll: ``poll_seconds`` at first, then a tenth of the
+    time waited so far, at most 5 minutes. The longest wait a config allows (24 h per phase)
+    then takes about 350 poll rounds (some 3,200 history events) instead of 86,400 at a
+    1-second poll: an execution's history holds 25,000 events."""
+    waited = (now - since).total_seconds() if since else 0.0
+    return int(min(max(poll_seconds, waited / 10), max(poll_seconds, _LONGEST_POLL_SECONDS)))

@@ -44,6 +44,8 @@ def _named(cls: type[DeployerError]) -> frozenset[str]:
 NAMED_ERRORS: frozenset[str] = _named(DeployerError)
 UNEXPECTED_ERROR = "DeploymentError"
 _MAX_CAUSE = 32_000  # Step Functions allows 32,768 characters
+# What an outcome's summary may take of the state data (256 KiB): the rest of it is bounded.
+_MAX_SUMMARY = 32_000
 
 
 class _Contract(BaseModel):
@@ -71,7 +73,11 @@ class TaskSummary(_Contract):
 
 
 class Summary(_Contract):
-    """What became of every service and task; a success's summary adds its housekeeping."""
+    """What became of every service and task; a success's summary adds its housekeeping.
+
+    A summary too long to carry in state data keeps only each service's state (the history
+    record has every service's revisions).
+    """
 
     app: str
     deployment_id: str
@@ -80,6 +86,18 @@ class Summary(_Contract):
     tasks: list[TaskSummary] = []
     deregistered: list[str] | None = None
     housekeeping_error: str | None = None
+
+    def brief(self) -> Summary:
+        return self.model_copy(
+            update={
+                "services": [
+                    ServiceSummary(name=s.name, state=s.state, rollback=s.rollback)
+                    for s in self.services
+                ],
+                "tasks": [],
+                "deregistered": None,
+            }
+        )
 
 
 class Cause(_Contract):
@@ -115,6 +133,12 @@ class Outcome(_Contract):
     cause: str | None = None  # Cause.to_text()
     message: str | None = None  # a success's note: why it was SUPERSEDED
     summary: Summary | None = None
+
+    def bounded(self) -> Outcome:
+        """This outcome, its summary brief if too long for state data."""
+        if self.summary is None or len(self.summary.model_dump_json()) <= _MAX_SUMMARY:
+            return self
+        return self.model_copy(update={"summary": self.summary.brief()})
 
     @classmethod
     def rejected(cls, exc: DeployerError) -> Outcome:
@@ -212,9 +236,7 @@ def decide_outcome(deployment: Deployment, running: dict[str, str | None]) -> Ou
     )
     text = cause.to_text()
     if len(text) > _MAX_CAUSE:
-        brief = [
-            ServiceSummary(name=s.name, state=s.state, rollback=s.rollback)
-            for s in details.services
-        ]
-        text = cause.model_copy(update={"services": brief, "tasks": []}).to_text()[:_MAX_CAUSE]
+        brief = details.brief()
+        text = cause.model_copy(update={"services": brief.services, "tasks": []}).to_text()
+        text = text[:_MAX_CAUSE]
     return Outcome(status=status, error=error, cause=text, summary=details)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ecs_deployer.document import Deployment, Phase
+from ecs_deployer.document import DeploymentRef, Phase
 
 
 class _Event(BaseModel):
@@ -28,7 +28,7 @@ class ResolveEvent(_Event):
 
 
 class StepEvent(_Event):
-    deployment: Deployment
+    deployment: DeploymentRef
 
 
 class PhaseEvent(StepEvent):

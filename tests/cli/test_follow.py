@@ -74,8 +74,28 @@ class _Observer:
         self.seen.append(("checked", deployment["services"][0]["progress"]))
 
 
+class _Document:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def model_dump(self, mode: str) -> dict[str, Any]:
+        return self._data
+
+
+class _Documents:
+    """The deployments table: the document a check step saved, by its reference."""
+
+    def __init__(self, documents: dict[str, dict[str, Any]]) -> None:
+        self._documents = documents
+
+    def load_document(self, app: str, deployment_id: str) -> _Document | None:
+        data = self._documents.get(f"{app}/{deployment_id}")
+        return _Document(data) if data is not None else None
+
+
 def test_each_event_is_reported_once_in_order_reading_only_new_pages() -> None:
-    check = {"kind": "deploy", "services": [{"progress": "1/2 running"}]}
+    check = {"kind": "deploy", "app": "shop", "deployment_id": "shop-manual-1"}
+    documents = _Documents({"shop/shop-manual-1": {"services": [{"progress": "1/2 running"}]}})
     steps = [
         [_entered("Resolve"), _succeeded({"kind": "deploy"}), _entered("UpdateServices")],
         [{"type": "TaskScheduled"}, _entered("CheckServices"), _succeeded(check)],
@@ -84,12 +104,19 @@ def test_each_event_is_reported_once_in_order_reading_only_new_pages() -> None:
     output = json.dumps({"status": "SUCCEEDED", "summary": {"app": "shop"}})
     sfn = _Sfn(steps, {"status": "SUCCEEDED", "output": output})
     observer = _Observer()
-    outcome = follow_execution(sfn, ARN, observer, poll_seconds=0)  # type: ignore[arg-type]
+    outcome = follow_execution(
+        sfn,  # type: ignore[arg-type]
+        ARN,
+        observer,
+        poll_seconds=0,
+        documents=documents,  # type: ignore[arg-type]
+    )
     assert observer.seen == [
         ("entered", "Resolve"),
         ("entered", "UpdateServices"),
         ("entered", "CheckServices"),
-        ("checked", "1/2 running"),  # only a check step's payload says how the rollout goes
+        # Only a check step learns how the rollout goes: its saved document says.
+        ("checked", "1/2 running"),
         ("entered", "Finalize"),
         ("entered", "Deployed"),
     ]

@@ -38,7 +38,7 @@ LAMBDA_CRASH = json.dumps(
 
 
 class _Executions:
-    """Step Functions as the close step reads it: the documents the histories carry."""
+    """Step Functions as the close step reads it; and the documents its executions saved."""
 
     def __init__(self, *documents: Deployment, existing: tuple[str, ...] = ()) -> None:
         self._documents = {document.execution_arn: document for document in documents}
@@ -50,11 +50,14 @@ class _Executions:
     def input_of(self, execution_arn: str) -> Any:
         raise AssertionError("the event carries the input")
 
-    def last_deployment(self, execution_arn: str) -> Deployment | None:
-        return self._documents.get(execution_arn)
+    def documents(self) -> list[Deployment]:
+        return list(self._documents.values())
 
 
 def _deps(table: DeploymentsTable, ecs: EcsGateway, executions: _Executions) -> CloseDeps:
+    """The documents the executions last saved are in the table, as their steps left them."""
+    for document in executions.documents():
+        table.save_document(document, STARTED)
     return CloseDeps(configs=ConfigStore(PREFIX), table=table, ecs=ecs, executions=executions)
 
 

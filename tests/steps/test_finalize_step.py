@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
@@ -178,3 +178,57 @@ def test_release_after_a_finalize_failure(
     assert table.read_lock("shop").holder is not None
     locks.release(deployment, table, STARTED)
     assert table.read_lock("shop").holder is None
+
+
+class _RecordingEcs:
+    """The ECS gateway, noting the deployment's record status at each deregistration."""
+
+    def __init__(self, ecs: EcsGateway, table: DeploymentsTable) -> None:
+        self._ecs, self._table = ecs, table
+        self.statuses_seen: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ecs, name)
+
+    def deregister_task_definition(self, arn: str) -> None:
+        self.statuses_seen.append(self._table.history("shop")[0].status)
+        self._ecs.deregister_task_definition(arn)
+
+
+def test_pruning_comes_after_the_outcome_and_spreads_over_deployments(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+) -> None:
+    simulate()
+    client = boto3.client("ecs")
+    described = client.describe_task_definition(taskDefinition="shop-worker")["taskDefinition"]
+    for revision in range(2, 47):  # shop-worker:2 .. :46, none in use
+        client.register_task_definition(
+            family="shop-worker",
+            containerDefinitions=[
+                {**described["containerDefinitions"][0], "command": [f"v{revision}"]}
+            ],
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="512",
+            memory="1024",
+        )
+    deployment = _deployment(deps, ecs, table, "v3.0.0")  # registers shop-worker:47
+    deployment.config = deployment.config.model_copy(update={"keep_revisions": 2})
+    recording = _RecordingEcs(ecs, table)
+    finalized = finalize(deployment, table, recording, STARTED)  # type: ignore[arg-type]
+    assert finalized.outcome is not None
+    assert finalized.outcome.summary is not None
+    deregistered = finalized.outcome.summary.deregistered or []
+    worker = [int(arn.rsplit(":", 1)[-1]) for arn in deregistered if "shop-worker" in arn]
+    # Oldest first, a bounded number per Finalize; the rest waits for the next deployment.
+    assert worker == list(range(2, 22))
+    assert len(deregistered) == 20
+    # The record was final and the lock free before the first deregistration.
+    assert set(recording.statuses_seen) == {"SUCCEEDED"}
+    assert table.read_lock("shop").holder is None
+    again = prune_revisions(deployment, ecs)
+    assert [int(arn.rsplit(":", 1)[-1]) for arn in again] == list(range(22, 42))

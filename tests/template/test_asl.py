@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ecs_deployer.config.models import ServiceConfig, TaskConfig
+from ecs_deployer.steps.locks import lock_lifetime_seconds
 from tests.template.cfn import ACCOUNT_ID, ASL_PATH, REGION, REPO_ROOT
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from pydantic import BaseModel
 
 ASL_VALIDATOR = REPO_ROOT / "node_modules" / ".bin" / "asl-validator"
 PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
@@ -98,3 +103,19 @@ def _walk(node: Any) -> list[Any]:
     if isinstance(node, list):
         return [item for value in node for item in _walk(value)]
     return [node]
+
+
+def _limit(model: type[BaseModel], field: str) -> int:
+    [limit] = [m.le for m in model.model_fields[field].metadata if hasattr(m, "le")]
+    return int(limit)
+
+
+def test_the_execution_outlasts_the_longest_deployment_a_config_allows(asl_text: str) -> None:
+    """Every phase at the largest max_wait, a rollback as long as the rollout, and a day in
+    the lock's queue: the state machine's own timeout must not end a deployment first."""
+    task = SimpleNamespace(config=SimpleNamespace(max_wait=_limit(TaskConfig, "max_wait")))
+    service = SimpleNamespace(max_wait_minutes=_limit(ServiceConfig, "max_wait"))
+    longest = SimpleNamespace(pre_tasks=[task], post_tasks=[task], services=[service])
+    own = lock_lifetime_seconds(longest)  # type: ignore[arg-type]
+    assert own > 4 * 24 * 3600
+    assert json.loads(asl_text)["TimeoutSeconds"] >= own + 24 * 3600

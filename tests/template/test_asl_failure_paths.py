@@ -79,7 +79,7 @@ def test_nothing_supersedes_a_deployment_after_its_rollout(states: dict[str, Any
         name
         for name, state in states.items()
         for choice in state.get("Choices", [])
-        if choice.get("Variable") == "$.lock.status" and choice.get("StringEquals") == "SUPERSEDED"
+        if choice.get("Variable") == "$.lock_status" and choice.get("StringEquals") == "SUPERSEDED"
     }
     assert superseding
     assert not superseding & after

@@ -309,7 +309,17 @@ CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
         False,
     ),
     ("RegisterTaskDefinitionsFunction", "dynamodb:UpdateItem", TABLE, {}, True),
-    ("RegisterTaskDefinitionsFunction", "dynamodb:PutItem", TABLE, {}, False),
+    # Every step after Resolve loads and saves the deployment document.
+    ("RegisterTaskDefinitionsFunction", "dynamodb:GetItem", TABLE, {}, True),
+    ("RegisterTaskDefinitionsFunction", "dynamodb:PutItem", TABLE, {}, True),
+    ("RegisterTaskDefinitionsFunction", "dynamodb:DeleteItem", TABLE, {}, False),
+    ("RunTasksFunction", "dynamodb:GetItem", TABLE, {}, True),
+    ("RunTasksFunction", "dynamodb:PutItem", TABLE, {}, True),
+    ("RunTasksFunction", "dynamodb:UpdateItem", TABLE, {}, False),
+    ("CheckServicesFunction", "dynamodb:GetItem", TABLE, {}, True),
+    ("CheckServicesFunction", "dynamodb:PutItem", TABLE, {}, True),
+    ("CheckServicesFunction", "dynamodb:Query", TABLE, {}, False),
+    ("UpdateServicesFunction", "dynamodb:PutItem", TABLE, {}, True),
     ("RegisterTaskDefinitionsFunction", "ecs:UpdateService", service("blue"), IN_REGION, False),
     # run_tasks
     (
@@ -376,6 +386,7 @@ CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
         False,
     ),
     ("CheckTasksFunction", "dynamodb:UpdateItem", TABLE, {}, False),
+    ("CheckTasksFunction", "dynamodb:GetItem", TABLE, {}, True),
     # update_services
     ("UpdateServicesFunction", "ecs:UpdateService", service("blue"), IN_REGION, True),
     ("UpdateServicesFunction", "ecs:UpdateService", service("green"), IN_REGION, True),
@@ -410,7 +421,8 @@ CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
     ("FinalizeFunction", "ecs:RegisterTaskDefinition", TASK_DEFINITION, {}, False),
     # close_execution: reads its own state machine's executions, closes records, releases
     # locks, reads configs and what services run; changes nothing in ECS.
-    ("CloseExecutionFunction", "states:GetExecutionHistory", OWN_EXECUTION, {}, True),
+    # The document is read from the table: the history itself is not read.
+    ("CloseExecutionFunction", "states:GetExecutionHistory", OWN_EXECUTION, {}, False),
     ("CloseExecutionFunction", "states:DescribeExecution", OWN_EXECUTION, {}, True),
     ("CloseExecutionFunction", "states:GetExecutionHistory", OTHER_EXECUTION, {}, False),
     ("CloseExecutionFunction", "states:StopExecution", OWN_EXECUTION, {}, False),

@@ -3,24 +3,27 @@
 The key schema lives here alone. Every item of an app shares the partition key
 ``APP#<app>``; a deployment's record sorts under ``DEPLOYMENT#<order>#<deployment id>`` (in
 deployment order, see ``domain.locks.deployment_order``, so a query lists the history in the
-order the deployments happened, pushes of one second included), and the app's lock is the
-item ``LOCK``.
+order the deployments happened, pushes of one second included), its working document under
+``DOCUMENT#<deployment id>``, and the app's lock is the item ``LOCK``.
 """
 
 from __future__ import annotations
 
+import zlib
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from ecs_deployer.aws.clients import error_code, transient_errors_as_retryable
+from ecs_deployer.document import Deployment
 from ecs_deployer.domain.locks import LockEntry, LockRecord
 from ecs_deployer.history import HistoryRecord
 from ecs_deployer.outcome import FINAL_STATUSES
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from datetime import datetime
 
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -28,6 +31,9 @@ if TYPE_CHECKING:
 
 _LOCK_KEY = "LOCK"
 _RECORD_PREFIX = "DEPLOYMENT#"
+_DOCUMENT_PREFIX = "DOCUMENT#"
+# A document outlives its execution (closing an unfinished one reads it), not for ever.
+_DOCUMENT_DAYS = 30
 
 
 def _app_key(app: str) -> str:
@@ -43,6 +49,10 @@ def _record_key(record: RecordRef) -> dict[str, Any]:
 
 def _lock_key(app: str) -> dict[str, Any]:
     return {"pk": _app_key(app), "sk": _LOCK_KEY}
+
+
+def _document_key(app: str, deployment_id: str) -> dict[str, Any]:
+    return {"pk": _app_key(app), "sk": f"{_DOCUMENT_PREFIX}{deployment_id}"}
 
 
 _serializer = TypeSerializer()
@@ -188,6 +198,32 @@ class DeploymentsTable:
             ):
                 records += [_record(item) for item in page.get("Items", [])]
         return records
+
+    # Documents ---------------------------------------------------------------------------
+
+    def save_document(self, deployment: Deployment, now: datetime) -> None:
+        """Store the working document, compressed: an item holds at most 400 KB, and an app's
+        image URIs and revision ARNs repeat from service to service."""
+        text = deployment.model_dump_json(by_alias=True).encode()
+        data = {
+            **_document_key(deployment.app, deployment.deployment_id),
+            "document": zlib.compress(text),
+            "expires_at": int(now.timestamp()) + _DOCUMENT_DAYS * 86_400,
+        }
+        with transient_errors_as_retryable():
+            self._dynamodb.put_item(TableName=self._table, Item=_to_item(data))
+
+    def load_document(self, app: str, deployment_id: str) -> Deployment | None:
+        with transient_errors_as_retryable():
+            response = self._dynamodb.get_item(
+                TableName=self._table,
+                Key=_to_item(_document_key(app, deployment_id)),
+                ConsistentRead=True,
+            )
+        if "Item" not in response:
+            return None
+        compressed = _deserializer.deserialize(response["Item"]["document"])
+        return Deployment.model_validate_json(zlib.decompress(bytes(compressed)))
 
     # Locks -------------------------------------------------------------------------------
 

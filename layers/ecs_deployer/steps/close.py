@@ -77,8 +77,6 @@ class ExecutionReader(Protocol):
 
     def input_of(self, execution_arn: str) -> Any: ...
 
-    def last_deployment(self, execution_arn: str) -> Deployment | None: ...
-
 
 @dataclass(frozen=True)
 class CloseDeps:
@@ -187,7 +185,7 @@ def _close_deployment(
     )
     if record.is_final and not holds_lock:
         return f"nothing open: the record is {record.status}"
-    deployment = deps.executions.last_deployment(detail.execution_arn)
+    deployment = deps.table.load_document(request.app, detail.name)
     done = []
     if not record.is_final:
         _abort(record, deployment, ending, deps, now)

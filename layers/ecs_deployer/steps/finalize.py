@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from ecs_deployer.document import Deployment
 
 logger = Logger(child=True)
+# DeregisterTaskDefinition calls per Finalize: a few seconds of a 60-second Lambda.
+_PRUNE_BUDGET = 20
 
 
 def _settle_interrupted_rollback(deployment: Deployment, running: dict[str, str | None]) -> None:
@@ -62,7 +64,9 @@ def _settle_interrupted_rollback(deployment: Deployment, running: dict[str, str 
 
 
 def prune_revisions(deployment: Deployment, ecs: EcsGateway) -> list[str]:
-    """Deregister revisions of the app's families beyond ``keep_revisions``.
+    """Deregister revisions of the app's families beyond ``keep_revisions``, oldest first, at
+    most ``_PRUNE_BUDGET`` of them: a family with hundreds of old revisions is pruned over
+    several deployments, never in one Finalize that its timeout would cut short.
 
     Never one that any service of the cluster runs, nor a rollback target of this deployment.
     """
@@ -79,13 +83,15 @@ def prune_revisions(deployment: Deployment, ecs: EcsGateway) -> list[str]:
     families = sorted({arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] for arn in ours})
     protected = ours | ecs.service_task_definitions(deployment.cluster)
     keep = deployment.config.keep_revisions
-    deregistered = []
-    for family in families:
-        for arn in ecs.family_revisions(family)[keep:]:
-            if arn not in protected:
-                ecs.deregister_task_definition(arn)
-                deregistered.append(arn)
-    return deregistered
+    surplus = [
+        arn
+        for family in families
+        for arn in reversed(ecs.family_revisions(family)[keep:])
+        if arn not in protected
+    ]
+    for arn in surplus[:_PRUNE_BUDGET]:
+        ecs.deregister_task_definition(arn)
+    return surplus[:_PRUNE_BUDGET]
 
 
 def running_revisions(deployment: Deployment, ecs: EcsGateway) -> dict[str, str | None]:
@@ -110,12 +116,6 @@ def finalize(
     running = running_revisions(deployment, ecs)
     _settle_interrupted_rollback(deployment, running)
     outcome = decide_outcome(deployment, running)
-    if outcome.summary is not None and outcome.status in ("SUCCEEDED", "ROLLED_BACK"):
-        try:
-            outcome.summary.deregistered = prune_revisions(deployment, ecs)
-        except Exception as exc:
-            logger.warning("pruning old revisions failed", extra={"error": str(exc)})
-            outcome.summary.housekeeping_error = str(exc)
     deployment.outcome = outcome
     failure = deployment.failure
     table.update_record(
@@ -129,4 +129,11 @@ def finalize(
     )
     locks.release(deployment, table, now)
     logger.info("deployment finished", extra={"app": deployment.app, "status": outcome.status})
+    # Housekeeping comes last: the outcome is recorded and the lock free whatever it meets.
+    if outcome.summary is not None and outcome.status in ("SUCCEEDED", "ROLLED_BACK"):
+        try:
+            outcome.summary.deregistered = prune_revisions(deployment, ecs)
+        except Exception as exc:
+            logger.warning("pruning old revisions failed", extra={"error": str(exc)})
+            outcome.summary.housekeeping_error = str(exc)
     return deployment

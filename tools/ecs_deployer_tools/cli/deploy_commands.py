@@ -57,7 +57,9 @@ def _start_and_follow(
         console.print(f"[bold]{started.name}[/] started: {started.execution_arn}")
     view = None if as_json else LiveView(show_execution=False)
     try:
-        outcome = follow_execution(deployer.aws.sfn, started.execution_arn, view)
+        outcome = follow_execution(
+            deployer.aws.sfn, started.execution_arn, view, documents=deployer.table
+        )
     except KeyboardInterrupt:
         fail(f"stopped following; the execution goes on: {started.execution_arn}")
     if as_json:

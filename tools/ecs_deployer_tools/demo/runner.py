@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.domain.dispatch import child_execution_name
 from ecs_deployer_tools.demo import sample_app
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
@@ -120,7 +121,8 @@ class _Follower:
     def __init__(self, cloud: LocalCloud, observer: Observer | None) -> None:
         self._sfn = cloud.client("stepfunctions")
         self._machine = cloud.state_machine_arn()
-        self._history = follow.HistoryFollower(self._sfn, observer)
+        table = DeploymentsTable(cloud.client("dynamodb"), cloud.outputs["DeploymentsTableName"])
+        self._history = follow.HistoryFollower(self._sfn, observer, table)
 
     @property
     def transitions(self) -> int:

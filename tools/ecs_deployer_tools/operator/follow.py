@@ -20,6 +20,8 @@ if TYPE_CHECKING:
         HistoryEventTypeDef,
     )
 
+    from ecs_deployer.document import Deployment
+
 # Reading an execution's progress once a second is live enough for people and well within
 # Step Functions' GetExecutionHistory and DescribeExecution quotas.
 FOLLOW_POLL_SECONDS = 1.0
@@ -33,12 +35,22 @@ class Observer(Protocol):
     def checked(self, execution: str, deployment: dict[str, Any]) -> None: ...
 
 
+class Documents(Protocol):
+    """Where a check step's deployment document is read (the deployments table): the state
+    carries only a reference to it."""
+
+    def load_document(self, app: str, deployment_id: str) -> Deployment | None: ...
+
+
 class HistoryFollower:
     """Reads executions' histories as they grow; tells the observer what happens."""
 
-    def __init__(self, sfn: SFNClient, observer: Observer | None = None) -> None:
+    def __init__(
+        self, sfn: SFNClient, observer: Observer | None = None, documents: Documents | None = None
+    ) -> None:
         self._sfn = sfn
         self._observer = observer
+        self._documents = documents
         self._last_event: dict[str, int] = {}  # the id of the last event read, per execution
         self._state: dict[str, str] = {}  # the state each execution is in
         self.transitions = 0
@@ -69,13 +81,15 @@ class HistoryFollower:
             self._state[name] = event["stateEnteredEventDetails"]["name"]
             if self._observer is not None:
                 self._observer.entered(name, self._state[name])
-        elif event["type"] == "TaskSucceeded" and self._observer is not None:
+        elif event["type"] == "TaskSucceeded" and self._observer and self._documents:
             if not self._state.get(name, "").startswith("Check"):
                 return  # only the check steps learn anything new about the rollout
             output = json.loads(event["taskSucceededEventDetails"].get("output") or "{}")
             payload = output.get("Payload")
             if isinstance(payload, dict) and payload.get("kind") == "deploy":
-                self._observer.checked(name, payload)
+                document = self._documents.load_document(payload["app"], payload["deployment_id"])
+                if document is not None:
+                    self._observer.checked(name, document.model_dump(mode="json"))
 
 
 @dataclass(frozen=True)
@@ -166,9 +180,10 @@ def follow_execution(
     execution_arn: str,
     observer: Observer | None = None,
     poll_seconds: float = FOLLOW_POLL_SECONDS,
+    documents: Documents | None = None,
 ) -> ExecutionOutcome:
     """Tell ``observer`` what the execution does until it ends; return how it ended."""
-    history = HistoryFollower(sfn, observer)
+    history = HistoryFollower(sfn, observer, documents)
     while True:
         # Status first: once it is final, the history read after it is complete.
         described = sfn.describe_execution(executionArn=execution_arn)

@@ -1,0 +1,134 @@
+"""The deployment document lives in the deployments table; the state carries a reference
+whose size does not depend on the app (Step Functions allows 256 KiB of state data)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import pytest
+
+from ecs_deployer.document import DeploymentRef, Failure, ServiceRollout, wait_seconds
+from ecs_deployer.errors import ResourceNotFound
+from ecs_deployer.steps.stored import on_stored_document, save
+from tests.aws_fixtures import STARTED, accepted
+
+if TYPE_CHECKING:
+    from ecs_deployer.aws.dynamodb import DeploymentsTable
+    from ecs_deployer.document import Deployment
+    from ecs_deployer.domain.admission import AdmissionDeps
+    from ecs_deployer_tools.demo import sample_app
+
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/shop@sha256:" + "a" * 64
+
+
+def _grown(deployment: Deployment, services: int, containers: int) -> Deployment:
+    """The deployment of an app with many multi-container services, mid-rollout."""
+    images = {f"container-{index}": IMAGE for index in range(containers)}
+    arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-service-{}:{}"
+    grown = deployment.model_copy(deep=True)
+    grown.services = [
+        ServiceRollout(
+            name=f"shop-service-{index}",
+            containers=list(images),
+            task_definition_before=arn.format(index, 7),
+            task_definition_after=arn.format(index, 8),
+            images_before=images,
+            images_after=images,
+            state="IN_PROGRESS",
+            reason="ecs-svc/1234567890 is rolling out",
+            progress="1/2 running, 1 pending",
+        )
+        for index in range(services)
+    ]
+    return grown
+
+
+def test_the_state_stays_small_however_large_the_app(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
+) -> None:
+    deployment = accepted(deps)
+    small = save(table, deployment, STARTED)
+    large = _grown(deployment, services=200, containers=10)
+    large.deployment_id = "manual-2"
+    payload = save(table, large, STARTED)
+    assert len(json.dumps(payload)) < 2_000
+    assert payload.keys() == small.keys()
+    assert len(large.model_dump_json()) > 256 * 1024  # what the state used to carry
+    # The document is stored whole (compressed: a DynamoDB item holds 400 KB at most).
+    loaded = table.load_document("shop", "manual-2")
+    assert loaded == large
+
+
+def test_a_step_runs_on_the_stored_document_and_keeps_what_the_catch_recorded(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
+) -> None:
+    deployment = accepted(deps)
+    ref = deployment.ref(STARTED)
+    save(table, deployment, STARTED)
+    caught = ref.model_copy(update={"failure": Failure(error="TaskFailed", cause="exit 3")})
+    seen: list[Deployment] = []
+
+    def step(document: Deployment) -> Deployment:
+        seen.append(document.model_copy(deep=True))
+        document.progress = "DONE"
+        return document
+
+    payload = on_stored_document(table, caught, STARTED, step)
+    assert seen[0].failure == Failure(error="TaskFailed", cause="exit 3")
+    assert payload["progress"] == "DONE"
+    stored = table.load_document("shop", deployment.deployment_id)
+    assert stored is not None
+    assert (stored.progress, stored.failure) == ("DONE", caught.failure)
+
+
+def test_a_step_that_raises_saves_nothing(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
+) -> None:
+    deployment = accepted(deps)
+    save(table, deployment, STARTED)
+
+    def step(document: Deployment) -> Deployment:
+        document.progress = "DONE"
+        raise RuntimeError("crashed after changing the document")
+
+    with pytest.raises(RuntimeError):
+        on_stored_document(table, deployment.ref(STARTED), STARTED, step)
+    stored = table.load_document("shop", deployment.deployment_id)
+    assert stored is not None
+    assert stored.progress is None
+
+
+def test_a_missing_document_is_a_named_error(table: DeploymentsTable) -> None:
+    ref = DeploymentRef(app="shop", deployment_id="gone")
+    with pytest.raises(ResourceNotFound, match="document of deployment gone of app 'shop'"):
+        on_stored_document(table, ref, STARTED, lambda document: document)
+
+
+def test_a_wait_slows_down_as_it_goes_on_and_restarts_with_the_next_wait(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
+) -> None:
+    deployment = accepted(deps)
+    deployment.progress = "WAIT"
+    assert save(table, deployment, STARTED)["wait_seconds"] == deployment.options.poll_seconds
+    later = STARTED + timedelta(minutes=20)
+    assert save(table, deployment, later)["wait_seconds"] == 120  # a tenth of 20 minutes
+    deployment.progress = "DONE"
+    save(table, deployment, later)
+    deployment.progress = "WAIT"
+    assert save(table, deployment, later)["wait_seconds"] == deployment.options.poll_seconds
+
+
+@pytest.mark.parametrize("poll_seconds", [1, 10, 300])
+def test_the_longest_wait_fits_in_an_execution_history(poll_seconds: int) -> None:
+    """24 hours (the largest max_wait) of polling, 9 history events a round, in far fewer
+    than the 25,000 events an execution may have: with a pre, a rollout, a rollback and a
+    post phase of 24 hours each."""
+    waited, rounds = 0.0, 0
+    since = STARTED
+    while waited < 24 * 3600:
+        waited += wait_seconds(poll_seconds, since, since + timedelta(seconds=waited))
+        rounds += 1
+    assert rounds * 9 * 4 < 25_000
+    assert wait_seconds(poll_seconds, since, since + timedelta(hours=5)) == 300
