@@ -54,6 +54,12 @@ class ConfigError(_FieldErrors):
     """An app config is missing, malformed or asks for something this stack may not do."""
 
 
+class ConfigAccessDenied(DeployerError):
+    """The deployer may not read an app config: IAM (or the KMS key of an encrypted
+    parameter) denied the SSM read. Nothing changed; the message names the action and the
+    parameter or path, so an operator knows which grant to fix."""
+
+
 class ImageNotFound(DeployerError):
     """The image (repository, tag or digest) does not exist in ECR."""
 

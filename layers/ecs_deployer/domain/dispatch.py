@@ -48,7 +48,9 @@ class Dispatch(BaseModel):
     kind: Literal["dispatch"] = "dispatch"
     targets: list[DispatchTarget]
     ignored: list[str] = []  # apps that use the repository but did not want this push
-    errors: list[str] = []  # apps whose broken config seems to want it: reported, not skipped
+    # apps whose broken config seems to want it, or whose config is unreadable (not a String
+    # parameter) so may want it: reported, not skipped
+    errors: list[str] = []
     duplicates: list[str] = []  # apps that already deploy(ed) this digest: why not again
 
 
@@ -119,6 +121,9 @@ def dispatch(
     errors: list[str] = []
     duplicates: list[str] = []
     for app, text in sorted(configs.load_all_texts().items()):
+        if isinstance(text, ConfigError):  # unreadable (a SecureString): it may want the push
+            errors.append(str(text))
+            continue
         try:
             config = configs.parse(app, text).config
         except ConfigError as exc:

@@ -37,7 +37,10 @@ def resolve(
     except InputError as exc:
         return Rejected.of(exc)
     if isinstance(request, EcrImageActionEvent):
-        return dispatch(request, deps.configs, deps.table)
+        try:
+            return dispatch(request, deps.configs, deps.table)
+        except DeployerError as exc:  # the configs may not be read: no app to record it for
+            return Rejected.of(exc)
     try:
         deployment = prepare(request, context, deps)
     except DeployerError as exc:
