@@ -295,3 +295,80 @@ def test_retry_matches_custom_error_names_only(cloud: LocalCloud, error: str) ->
         if event["type"] == "TaskFailed"
     )
     assert (described["error"], attempts) == (error, 2 if error == "TransientAwsError" else 1)
+
+
+def _map_of(item_state: dict[str, Any], catch: list[str]) -> dict[str, Any]:
+    return {
+        "StartAt": "Each",
+        "States": {
+            "Each": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": "Item",
+                    "States": {"Item": {**item_state, "End": True}},
+                },
+                "Catch": [{"ErrorEquals": catch, "ResultPath": "$.failure", "Next": "Caught"}],
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("item_state", "item", "error"),
+    [
+        # Three copies of a 100 KB item: a state output over 256 KiB.
+        (
+            {"Type": "Pass", "Parameters": {"a.$": "$", "b.$": "$", "c.$": "$"}},
+            "x" * 100_000,
+            "States.DataLimitExceeded",
+        ),
+        ({"Type": "Pass", "Parameters": {"x.$": "$.missing"}}, {}, "States.Runtime"),
+    ],
+)
+def test_states_all_catches_neither_data_limit_nor_runtime_errors(
+    cloud: LocalCloud, item_state: dict[str, Any], item: Any, error: str
+) -> None:
+    described = run(cloud, _map_of(item_state, ["States.ALL"]), {"items": [item]})
+    assert (described["status"], described["error"]) == ("FAILED", error)
+
+
+def test_an_execution_fails_once_its_history_holds_25000_events(cloud: LocalCloud) -> None:
+    definition = {
+        "StartAt": "Count",
+        "States": {
+            "Count": {
+                "Type": "Pass",
+                "Parameters": {"n.$": "States.MathAdd($.n, 1)"},
+                "Next": "Again?",
+            },
+            # Bounded, so that without the limit the execution ends (SUCCEEDED) instead.
+            "Again?": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.n", "NumericLessThan": 10_000, "Next": "Count"}],
+                "Default": "Done",
+            },
+            "Done": {"Type": "Succeed"},
+        },
+    }
+    described = run(cloud, definition, {"n": 0})
+    history = list(cloud.execution_history(described["executionArn"]))
+    assert (described["status"], described["error"]) == ("FAILED", "States.Runtime")
+    assert "25000 events" in described["cause"]
+    assert 25_000 <= len(history) <= 25_010
+
+
+@pytest.mark.parametrize("name", ["has space", "a/b", "x" * 81, "brace{", "tab\tname"])
+def test_start_execution_refuses_names_the_api_forbids(cloud: LocalCloud, name: str) -> None:
+    sfn = cloud.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="names",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn=ROLE,
+    )
+    with pytest.raises(sfn.exceptions.InvalidName):
+        sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name=name)
+    assert sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="ok-name_1")

@@ -1,4 +1,4 @@
-"""Step Functions: where moto's interpreter (LocalStack's) diverges from AWS, and the events
+r"""Step Functions: where moto's interpreter (LocalStack's) diverges from AWS, and the events
 Step Functions emits. How executions run on virtual time is `stepfunctions_scheduling.py`.
 
 1. Optimized service integrations (`arn:aws:states:::states:startExecution`...) convert
@@ -29,6 +29,21 @@ Step Functions emits. How executions run on virtual time is `stepfunctions_sched
    asynchronous, best effort). RUNNING is not emitted: nothing here listens to it.
    Rules deliver it to Lambda functions as `events.py` (2) does.
 
+Limits, enforced as AWS enforces them ("Step Functions service quotas" and "Handling errors
+in Step Functions workflows", Step Functions Developer Guide; StartExecution in the API
+reference):
+6. `States.ALL` catches neither `States.DataLimitExceeded` (state data over 256 KiB, a
+   terminal error) nor `States.Runtime`: they fail the execution. moto's `States.ALL`
+   matches every error, so a Catch hid an oversized result. (moto already raises
+   `States.DataLimitExceeded` for a state output over 256 KiB.)
+7. An execution's history holds at most 25,000 events; the event that would be the
+   25,001st fails the execution instead. AWS documents that the execution fails, not
+   with which error: here it is `States.Runtime`, which nothing can catch. moto's
+   history grows without bound.
+8. StartExecution refuses a name longer than 80 characters or with a character the API
+   reference forbids (white space, `<>{}[]?*"#%\^|~`$&,;:/`, control characters) with
+   `InvalidName`; moto accepts any name.
+
 Everything else the deploy ASL uses already matches AWS; `tests/localcloud/
 test_asl_support.py` pins it down.
 """
@@ -37,6 +52,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import threading
 from datetime import UTC, datetime
 from enum import Enum
@@ -45,11 +61,23 @@ from typing import TYPE_CHECKING, Any
 import botocore.session
 from botocore import xform_name
 from moto.moto_api._internal import mock_random
+from moto.stepfunctions.exceptions import InvalidName
+from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
     CustomErrorName,
 )
+from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import (
+    ErrorEqualsDecl,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
 from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
     StatesErrorName,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+    StatesErrorNameType,
 )
 from moto.stepfunctions.parser.asl.component.state import state as state_module
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (
@@ -58,6 +86,8 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration impo
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service,
 )
+from moto.stepfunctions.parser.asl.component.state.state import CommonStateField
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.backend import execution_worker
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -72,6 +102,7 @@ if TYPE_CHECKING:
     from moto.stepfunctions.parser.asl.component.common.error_name.error_name import (
         ErrorName,
     )
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
 
     from ecs_deployer_tools.localcloud.patches.patcher import Patcher
 
@@ -88,6 +119,8 @@ def install(patcher: Patcher) -> None:
     patcher.replace(state_module, "StateData", _state_data)
     patcher.around(StepFunctionsParserBackend, "start_execution", _start_execution_atomically)
     patcher.around(BaseExecutionWorkerCommunication, "terminated", _terminated_with_event)
+    patcher.around(ErrorEqualsDecl, "_eval_body", _error_equals)
+    patcher.around(CommonStateField, "_eval_body", _bounded_history)
 
 
 # --- 1. Service integrations: request/response normalisation ----------------------------
@@ -191,6 +224,8 @@ def _start_execution_atomically(  # noqa: PLR0917 - moto's positional signature
     execution_input: Any = None,
     trace_header: Any = None,
 ) -> Any:
+    if name is not None:
+        _check_execution_name(name)
     with _start_execution_lock:
         return original(
             backend,
@@ -238,3 +273,65 @@ def _terminated_with_event(
         )
     except Exception:
         log.exception("could not emit the status change of %s", described["executionArn"])
+
+
+# --- 6. What States.ALL cannot catch ---------------------------------------------------------
+
+_UNCATCHABLE = frozenset(
+    {StatesErrorNameType.StatesStatesDataLimitExceeded, StatesErrorNameType.StatesRuntime}
+)
+
+
+def _error_equals(
+    original: Callable[[ErrorEqualsDecl, Environment], None],
+    decl: ErrorEqualsDecl,
+    env: Environment,
+) -> None:
+    error_name = env.stack[-1]
+    original(decl, env)
+    terminal = isinstance(error_name, StatesErrorName) and error_name.typ in _UNCATCHABLE
+    if terminal and error_name not in decl.error_names:
+        env.stack[-1] = False
+
+
+# --- 7. At most 25,000 history events --------------------------------------------------------
+
+MAX_HISTORY_EVENTS = 25_000
+
+
+def _bounded_history(
+    original: Callable[[CommonStateField, Environment], None],
+    state: CommonStateField,
+    env: Environment,
+) -> None:
+    """Checked as each state is entered: the execution fails at the first state entered
+    once its history holds 25,000 events (a state adds a handful)."""
+    recorded = env.event_manager._event_id_gen._next_id - 1
+    if recorded >= MAX_HISTORY_EVENTS:
+        runtime = StatesErrorNameType.StatesRuntime
+        raise FailureEventException(
+            failure_event=FailureEvent(
+                env=env,
+                error_name=StatesErrorName(typ=runtime),
+                event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(  # type: ignore[typeddict-item]  # moto declares it total
+                    taskFailedEventDetails=TaskFailedEventDetails(
+                        error=runtime.to_name(),
+                        cause=f"the execution history reached {MAX_HISTORY_EVENTS} events",
+                    )
+                ),
+            )
+        )
+    original(state, env)
+
+
+# --- 8. Execution names ------------------------------------------------------------------------
+
+_FORBIDDEN_IN_NAMES = re.compile(
+    r'[\s<>{}\[\]?*"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]'
+)
+
+
+def _check_execution_name(name: str) -> None:
+    if not 1 <= len(name) <= 80 or _FORBIDDEN_IN_NAMES.search(name):
+        raise InvalidName(f"Invalid Name: '{name}'")
