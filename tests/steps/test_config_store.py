@@ -1,6 +1,6 @@
 """The config store tells a missing config, a passing failure and a denied read apart, and
-refuses a config it cannot read as text (a SecureString): in the store, and in Resolve (a
-manual request and a push's dispatch)."""
+refuses a config it cannot read as text (a SecureString): in the store, in Resolve (a
+manual request and a push's dispatch) and in the operator's `config push` / `show`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from ecs_deployer.domain.admission import Rejected
 from ecs_deployer.domain.dispatch import Dispatch
 from ecs_deployer.errors import ConfigAccessDenied, ConfigError, TransientAwsError
 from ecs_deployer.steps.resolve import resolve
+from ecs_deployer_tools.demo import sample_app
+from ecs_deployer_tools.operator.configs import push_config, stored_config
 from tests.aws_fixtures import PREFIX, STARTED, context, push
 from tests.support import load_event
 
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.domain.admission import AdmissionDeps
-    from ecs_deployer_tools.demo import sample_app
+    from ecs_deployer_tools.operator.stack import Deployer
 
 SHOP = f"{PREFIX}/shop"
 CONFIG = json.dumps(
@@ -270,3 +272,34 @@ def test_a_push_reports_a_secure_string_config_and_still_deploys_the_others(
     assert [target.app for target in result.targets] == ["shop"]
     [error] = result.errors
     assert f"config of app 'vault' ({PREFIX}/vault) is a SecureString parameter" in error
+
+
+# The operator's tools
+
+
+@dataclasses.dataclass(frozen=True)
+class _Aws:
+    ssm: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class _Deployer:
+    """What `stored_config` reads of a Deployer."""
+
+    configs: ConfigStore
+    aws: _Aws
+
+
+def test_config_push_and_show_refuse_a_secure_string(
+    seeded: sample_app.SeededApp,
+) -> None:
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name=SHOP, Value=CONFIG, Type="SecureString", Overwrite=True)
+    subnet = boto3.client("ec2").describe_subnets()["Subnets"][0]["SubnetId"]
+    with pytest.raises(ConfigError, match="is a SecureString parameter") as pushed:
+        push_config(ssm, PREFIX, "shop", sample_app.app_config(subnet, "sg-1"))
+    assert f"aws ssm delete-parameter --name {SHOP}" in str(pushed.value)
+    assert ssm.get_parameter(Name=SHOP)["Parameter"]["Type"] == "SecureString"  # untouched
+    deployer = cast("Deployer", _Deployer(ConfigStore(PREFIX, ssm), _Aws(ssm)))
+    with pytest.raises(ConfigError, match="is a SecureString parameter"):
+        stored_config(deployer, "shop")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from botocore.exceptions import ClientError
 
+from ecs_deployer.aws.ssm import not_a_string
 from ecs_deployer.config.parsing import load_document, parse_app_config
 from ecs_deployer.errors import ConfigError
 
@@ -43,13 +44,18 @@ def canonical_text(config: AppConfig) -> str:
     return json.dumps(config.model_dump(mode="json", exclude_unset=True), separators=(",", ":"))
 
 
-def current_tier(ssm: SSMClient, name: str) -> Tier | None:
+def current_tier(ssm: SSMClient, app: str, name: str) -> Tier | None:
+    """The stored config's tier; None when nothing is stored. A parameter the deployer cannot
+    read (a SecureString) is refused: SSM would not let a push change its type either."""
     response = ssm.describe_parameters(
         ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": [name]}]
     )
     parameters = response.get("Parameters", [])
     if not parameters:
         return None
+    refused = not_a_string(app, name, parameters[0].get("Type", "String"))
+    if refused is not None:
+        raise refused
     tier = parameters[0].get("Tier", "Standard")
     return "Advanced" if tier == "Advanced" else "Standard"
 
@@ -67,7 +73,7 @@ def push_config(ssm: SSMClient, prefix: str, app: str, config: AppConfig) -> Tie
     """Store ``config`` (already validated) for ``app``; returns the tier chosen by size."""
     name = f"{prefix.rstrip('/')}/{app}"
     text = canonical_text(config)
-    tier = parameter_tier(text, current_tier(ssm, name))
+    tier = parameter_tier(text, current_tier(ssm, app, name))
     ssm.put_parameter(
         Name=name,
         Value=text,
@@ -125,7 +131,8 @@ class StoredConfig:
 def stored_config(deployer: Deployer, app: str) -> StoredConfig:
     name = deployer.configs.parameter_name(app)
     ssm = deployer.aws.ssm
-    return StoredConfig(app, name, stored_text(ssm, name), current_tier(ssm, name))
+    tier = current_tier(ssm, app, name)  # first: it refuses what is not a String parameter
+    return StoredConfig(app, name, stored_text(ssm, name), tier)
 
 
 def config_diff(stored: StoredConfig, config: AppConfig, source: str) -> str:
