@@ -4,110 +4,50 @@ time, the test asks the server to run every execution to its end (virtual time).
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import boto3
 import pytest
 
+from ecs_deployer.domain.dispatch import child_execution_name
 from ecs_deployer_tools.demo import sample_app
+from tests.e2e.local_up import LocalUp, local_up
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 pytestmark = pytest.mark.e2e
-STARTUP_SECONDS = 120
 
 
 @pytest.fixture
-def server() -> Iterator[tuple[str, list[str]]]:
-    command = [
-        sys.executable,
-        "-m",
-        "ecs_deployer_tools.cli",
-        "local",
-        "up",
-        "--port",
-        "0",
-        "--seed-demo",
-    ]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING"},
-    )
-    lines: list[str] = []
-    deadline = time.monotonic() + STARTUP_SECONDS
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip())
-        if line.startswith("ready"):
-            break
-    endpoint = next(
-        (m[1] for m in map(re.compile(r"^endpoint: (http://127\.0\.0\.1:\d+)").match, lines) if m),
-        None,
-    )
-    try:
-        assert endpoint, "\n".join(lines)
-        yield endpoint, lines
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+def server() -> Iterator[LocalUp]:
+    with local_up("--seed-demo") as served:
+        yield served
 
 
-def _client(endpoint: str, service: str) -> Any:
-    session = boto3.session.Session()
-    return session.client(  # type: ignore[call-overload]  # any service name
-        service,
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="any",
-        aws_secret_access_key="any",
-    )
-
-
-def _run_until_idle(endpoint: str) -> None:
-    """Every execution runs to its end, however long its waits (virtual time)."""
-    request = urllib.request.Request(f"{endpoint}/_localcloud/time/run-until-idle", method="POST")
-    with urllib.request.urlopen(request) as response:
-        assert json.load(response)["running"] == []
-
-
-def test_a_push_over_http_deploys_the_sample_app(server: tuple[str, list[str]]) -> None:
-    endpoint, lines = server
-    assert f"sample app: {sample_app.APP}" in lines
-    assert any(line.startswith("output StateMachineArn: arn:aws:states:") for line in lines)
-    ecr, sfn, ecs = (_client(endpoint, name) for name in ("ecr", "stepfunctions", "ecs"))
-    machine = next(
-        line.split(": ", 1)[1] for line in lines if line.startswith("output StateMachineArn")
-    )
-
-    pushed = ecr.put_image(
+def _push(server: LocalUp, tag: str) -> tuple[str, str]:
+    """Push a new image of the sample app and let every execution end; returns its digest
+    and the execution that deployed it."""
+    pushed = server.client("ecr").put_image(
         repositoryName=sample_app.REPOSITORY,
-        imageManifest=sample_app.image_manifest("v9.0.0"),
-        imageTag="v9.0.0",
+        imageManifest=sample_app.image_manifest(tag),
+        imageTag=tag,
     )
     digest = pushed["image"]["imageId"]["imageDigest"]
-    name = f"{sample_app.APP}-{digest[7:39]}"
+    server.run_until_idle()
+    sfn = server.client("stepfunctions")
+    executions = sfn.list_executions(stateMachineArn=server.output("output StateMachineArn"))
+    name = child_execution_name(sample_app.APP, digest)
+    arn = next(e["executionArn"] for e in executions["executions"] if e["name"] == name)
+    return digest, arn
 
-    _run_until_idle(endpoint)
-    executions = {e["name"]: e for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
-    assert executions[name]["status"] == "SUCCEEDED"
+
+def test_a_push_over_http_deploys_the_sample_app(server: LocalUp) -> None:
+    assert f"sample app: {sample_app.APP}" in server.lines
+    assert server.output("output StateMachineArn").startswith("arn:aws:states:")
+    ecr, sfn, ecs = (server.client(name) for name in ("ecr", "stepfunctions", "ecs"))
+
+    digest, execution = _push(server, "v9.0.0")
+    assert sfn.describe_execution(executionArn=execution)["status"] == "SUCCEEDED"
 
     registry = ecr.describe_repositories(repositoryNames=[sample_app.REPOSITORY])["repositories"][
         0
@@ -123,16 +63,39 @@ def test_a_push_over_http_deploys_the_sample_app(server: tuple[str, list[str]]) 
         assert app["image"] == f"{registry}@{digest}"
 
 
-def test_a_manual_execution_over_http(server: tuple[str, list[str]]) -> None:
-    endpoint, lines = server
-    sfn = _client(endpoint, "stepfunctions")
-    machine = next(
-        line.split(": ", 1)[1] for line in lines if line.startswith("output StateMachineArn")
-    )
+def test_a_manual_execution_over_http(server: LocalUp) -> None:
+    sfn = server.client("stepfunctions")
     arn = sfn.start_execution(
-        stateMachineArn=machine, input='{"app": "shop", "image_tag": "nope"}'
+        stateMachineArn=server.output("output StateMachineArn"),
+        input='{"app": "shop", "image_tag": "nope"}',
     )["executionArn"]
-    _run_until_idle(endpoint)
+    server.run_until_idle()
     described = sfn.describe_execution(executionArn=arn)
     assert described["status"] == "FAILED"
     assert described["error"] == "ImageNotFound"
+
+
+def test_the_clients_calls_are_counted_apart_from_the_lambdas(server: LocalUp) -> None:
+    ecs = server.client("ecs")
+    ecs.list_clusters()
+    ecs.list_clusters()
+    _push(server, "v9.0.0")
+
+    calls = server.get("/_localcloud/calls")
+
+    # The test's own calls (the push helper lists executions), and the deployment's.
+    clients = {"ecs.ListClusters": 2, "ecr.PutImage": 1, "stepfunctions.ListExecutions": 1}
+    assert calls["clients"] == clients
+    assert calls["lambdas"]["ecs.UpdateService"] == 2  # web and worker
+    assert "ecr.PutImage" not in calls["lambdas"]
+    # Stopped, it prints the same counts, one row per operation.
+    rows = {
+        cells[0]: cells[1:]
+        for cells in (
+            [cell.strip() for cell in line.strip("│ ").split("│")] for line in server.stop()
+        )
+        if len(cells) == 3
+    }
+    assert rows["ecs.ListClusters"] == ["2", "0"]
+    assert rows["ecs.UpdateService"] == ["0", "2"]
+    assert rows["total"][0] == "4"

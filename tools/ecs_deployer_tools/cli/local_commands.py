@@ -6,6 +6,7 @@ import threading
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from ecs_deployer_tools.cli.common import JsonOption
 from ecs_deployer_tools.cli.live import LiveView, print_summary, styled
@@ -83,6 +84,16 @@ def demo(
         raise typer.Exit(EXIT_FAILED)
 
 
+def _print_calls(cloud: LocalCloud) -> None:
+    """The AWS API calls served, per operation: the HTTP clients' and the Lambdas'."""
+    clients, lambdas = cloud.client_calls, cloud.api_calls
+    table = Table("operation", "clients", "lambdas", title="AWS API calls")
+    for call in sorted(clients.keys() | lambdas.keys()):
+        table.add_row(call, str(clients.get(call, 0)), str(lambdas.get(call, 0)))
+    table.add_row("total", str(sum(clients.values())), str(sum(lambdas.values())))
+    console.print(table)
+
+
 @app.command()
 def up(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 4566,
@@ -102,6 +113,8 @@ def up(
     Time is virtual and follows the wall clock ([bold]--time-scale[/] times faster);
     [bold]POST /_localcloud/time/run-until-idle[/] runs every execution to its end at
     once, [bold]POST /_localcloud/time/advance?seconds=N[/] skips N seconds ahead.
+    [bold]GET /_localcloud/calls[/] counts the AWS API calls per operation, the clients'
+    and the Lambdas'; they are printed when the server stops.
     """
     parameters = {
         **STACK_PARAMETERS,
@@ -126,3 +139,4 @@ def up(
             threading.Event().wait()
         except KeyboardInterrupt:
             console.print("stopping")
+        _print_calls(cloud)

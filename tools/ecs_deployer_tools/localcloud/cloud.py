@@ -12,6 +12,7 @@
         for event in cloud.execution_history(arn):     # live, as events happen
             print(event["type"])
         cloud.api_calls                                 # {"ecs.DescribeServices": 3, ...}
+        cloud.client_calls                              # the same, of start_server's clients
 
 Time is virtual (`virtual_time.py`): executions run one at a time, only while the caller
 drives (`run_until_idle`, `advance`, `wait_for_execution`, `execution_history`), and the
@@ -44,7 +45,12 @@ from moto.stepfunctions.parser.utils import TMP_THREADS
 from moto.stepfunctions.responses import get_backend as sfn_backend
 
 from ecs_deployer_tools.localcloud.patches import moto_patches
-from ecs_deployer_tools.localcloud.runtime import ApiCallRecorder, LambdaFaults, LambdaRuntime
+from ecs_deployer_tools.localcloud.runtime import (
+    HTTP_CLIENTS,
+    ApiCallRecorder,
+    LambdaFaults,
+    LambdaRuntime,
+)
 from ecs_deployer_tools.localcloud.sam_template import package_and_transform
 from ecs_deployer_tools.localcloud.server import LocalServer
 from ecs_deployer_tools.localcloud.virtual_time import (
@@ -180,13 +186,14 @@ class LocalCloud:
 
         With `real_time`, virtual time follows the wall clock (`time_scale` times faster)
         for clients that poll in real time; either way, POST /_localcloud/time/advance
-        and /_localcloud/time/run-until-idle drive it (see `server.py`).
+        and /_localcloud/time/run-until-idle drive it (see `server.py`). Each request is
+        counted in `client_calls`.
         """
         stack = self._require_active()
         if real_time:
             self.scheduler.follow_wall_clock(self.time_scale)
             stack.callback(self.scheduler.stand_still)
-        server = LocalServer(self.scheduler, host, port)
+        server = LocalServer(self.scheduler, self.api_recorder, host, port)
         server.start()
         stack.callback(server.stop)
         self.endpoint_url = server.endpoint_url
@@ -374,7 +381,13 @@ class LocalCloud:
         """AWS API calls made by the stack's Lambdas, as {"ecs.UpdateService": n, ...}."""
         return self.api_recorder.counts()
 
+    @property
+    def client_calls(self) -> dict[str, int]:
+        """AWS API calls of `start_server`'s HTTP clients, one per request, as `api_calls`."""
+        return self.api_recorder.counts(HTTP_CLIENTS)
+
     def reset_api_calls(self) -> None:
+        """Forget every call counted so far, the Lambdas' and the HTTP clients'."""
         self.api_recorder.reset()
 
     def _require_active(self) -> ExitStack:

@@ -175,15 +175,23 @@ class LambdaFaults:
             return fault
 
 
-class ApiCallRecorder:
-    """Counts the AWS API calls made by the deployer's Lambdas, as `{"ecs.UpdateService": n}`.
+# The caller of the calls that reach the local cloud's HTTP server. Not a logical id, which
+# is alphanumeric: it never names a function.
+HTTP_CLIENTS = "http-clients"
 
-    botocore's `BaseClient._make_api_call` is wrapped while `install()` is active; a call is
-    counted only when its thread is inside an in-process Lambda invocation, so seeding, the
-    tests and the Step Functions interpreter's own Invoke calls are not counted. Each call
-    of a client method counts once, whatever botocore's retries did inside it; each page of
-    a paginator is a call. The service name is the boto3 client name, as in
-    `boto3.client("stepfunctions")` (`service_model.service_name`).
+
+class ApiCallRecorder:
+    """Counts AWS API calls per caller, as `{"ecs.UpdateService": n}`: each of the deployer's
+    Lambdas (by logical id), and the HTTP clients of the local cloud (`HTTP_CLIENTS`).
+
+    A Lambda's calls are counted on the client side: botocore's `BaseClient._make_api_call`
+    is wrapped while `install()` is active, and a call counts only when its thread is inside
+    an in-process Lambda invocation, so seeding, the tests and the Step Functions
+    interpreter's own Invoke calls are not counted. Each call of a client method counts
+    once, whatever botocore's retries did inside it; each page of a paginator is a call.
+    HTTP clients' calls are counted on the server side (`server.py`), one per request, so a
+    client's retries count too. The service name is the boto3 client name, as in
+    `boto3.client("stepfunctions")`.
     """
 
     def __init__(self) -> None:
@@ -200,8 +208,7 @@ class ApiCallRecorder:
             function = recorder.current_function()
             if function is not None:
                 service = client.meta.service_model.service_name
-                with recorder._lock:
-                    recorder._calls.append((function, f"{service}.{operation_name}"))
+                recorder.record(function, f"{service}.{operation_name}")
             return original(client, operation_name, api_params)
 
         with patch.object(BaseClient, "_make_api_call", _make_api_call):
@@ -221,10 +228,22 @@ class ApiCallRecorder:
         stack: list[str] = self._local.__dict__.get("stack", [])
         return stack[-1] if stack else None
 
-    def counts(self, logical_id: str | None = None) -> dict[str, int]:
-        """Calls per `service.Operation`, of every function or of one."""
+    def record(self, caller: str, call: str) -> None:
+        """Count one call, `"service.Operation"`, of `caller`."""
         with self._lock:
-            return dict(Counter(c for f, c in self._calls if logical_id in (None, f)))
+            self._calls.append((caller, call))
+
+    def counts(self, caller: str | None = None) -> dict[str, int]:
+        """Calls per `service.Operation`, of every Lambda or of one caller (a Lambda's
+        logical id or `HTTP_CLIENTS`)."""
+        with self._lock:
+            return dict(
+                Counter(
+                    call
+                    for who, call in self._calls
+                    if who == caller or (caller is None and who != HTTP_CLIENTS)
+                )
+            )
 
     def reset(self) -> None:
         with self._lock:
