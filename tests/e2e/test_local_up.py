@@ -4,12 +4,16 @@ time, the test asks the server to run every execution to its end (virtual time).
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 import pytest
+from typer.testing import CliRunner
 
 from ecs_deployer.domain.dispatch import child_execution_name
+from ecs_deployer_tools.cli import app
 from ecs_deployer_tools.demo import sample_app
+from ecs_deployer_tools.operator import follow
 from tests.e2e.local_up import LocalUp, local_up
 
 if TYPE_CHECKING:
@@ -99,3 +103,44 @@ def test_the_clients_calls_are_counted_apart_from_the_lambdas(server: LocalUp) -
     assert rows["ecs.ListClusters"] == ["2", "0"]
     assert rows["ecs.UpdateService"] == ["0", "2"]
     assert rows["total"][0] == "4"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ("--scenario", "ecs-auto-rollback"),
+        (
+            "--seed-demo",
+            "--faults",
+            json.dumps({"services": {sample_app.WEB: {"outcome": "fail"}}}),
+        ),
+    ],
+    ids=["scenario", "faults"],
+)
+def test_injected_faults_fail_a_rollout_served_over_http(options: tuple[str, ...]) -> None:
+    with local_up(*options) as server:
+        _, execution = _push(server, "v9.0.0")
+        described = server.client("stepfunctions").describe_execution(executionArn=execution)
+
+    assert follow.execution_outcome(described).status == "ROLLED_BACK"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--scenario", "nope"), "no scenario 'nope'"),
+        (("--faults", "{"), "not JSON"),
+        (("--faults", '{"service": {}}'), "service: no such field"),
+        (("--faults", '{"services": {"web": {"outcome": "x"}}}'), 'services.web.outcome: "x"'),
+        (("--faults", '{"services": {"web": {"ticks": 0}}}'), "RolloutFault.ticks must be"),
+        (("--faults", '{"tasks": {"migrate": {"exit_code": "1"}}}'), 'exit_code: "1" is not'),
+        (("--scenario", "happy", "--faults", "{}"), "give --scenario or --faults, not both"),
+    ],
+)
+def test_bad_faults_are_refused_naming_the_bad_value(
+    options: tuple[str, ...], message: str
+) -> None:
+    result = CliRunner().invoke(app, ["local", "up", *options], terminal_width=200)
+
+    assert result.exit_code == 2  # the command line is wrong; nothing was started
+    assert message in " ".join(result.output.replace("│", " ").split())

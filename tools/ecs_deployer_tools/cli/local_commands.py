@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import threading
-from typing import Annotated
+from enum import Enum
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
@@ -19,10 +22,12 @@ from ecs_deployer_tools.demo.runner import (
     ScenarioResult,
     run,
 )
-from ecs_deployer_tools.demo.scenarios import SCENARIOS
+from ecs_deployer_tools.demo.scenarios import SCENARIOS, Scenario
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
-from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
+from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation, RolloutFault, TaskFault
 from ecs_deployer_tools.operator import follow
+
+_T = TypeVar("_T")
 
 app = typer.Typer(
     help="Run the real stack on an embedded AWS emulator (moto): no AWS account needed.",
@@ -84,6 +89,74 @@ def demo(
         raise typer.Exit(EXIT_FAILED)
 
 
+def _scenario(name: str) -> Scenario:
+    scenario = SCENARIOS.get(name)
+    if scenario is None:
+        raise typer.BadParameter(f"no scenario '{name}' (one of: {', '.join(SCENARIOS)})")
+    return scenario
+
+
+def _faults(text: str) -> EcsFaults:
+    """`--faults`: the fields of `EcsFaults` as a JSON object; `services` and `tasks` map
+    names to the fields of a `RolloutFault` and a `TaskFault`, outcomes by value."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise typer.BadParameter(f"not JSON: {error}") from error
+    values = _fields_given(EcsFaults, document, "")
+    for key, kind in (("services", RolloutFault), ("tasks", TaskFault)):
+        by_name = values.get(key, {})
+        if not isinstance(by_name, dict):
+            raise typer.BadParameter(f"{key}: {json.dumps(by_name)} is not an object of names")
+        values[key] = {
+            name: _built(kind, _fields_given(kind, spec, f"{key}.{name}."), f"{key}.{name}: ")
+            for name, spec in by_name.items()
+        }
+    return _built(EcsFaults, values, "")
+
+
+def _fields_given(kind: type[Any], spec: object, where: str) -> dict[str, Any]:
+    """The fields of dataclass `kind` that the JSON object `spec` gives. A field with a
+    default must be of its default's type (an enum by its value; text where it is None)."""
+    if not isinstance(spec, dict):
+        raise typer.BadParameter(
+            f"{where.rstrip('.') or 'faults'}: {json.dumps(spec)} is not an object"
+        )
+    fields = {field.name: field for field in dataclasses.fields(kind)}
+    values: dict[str, Any] = {}
+    for name, value in spec.items():
+        field = fields.get(name)
+        if field is None:
+            raise typer.BadParameter(f"{where}{name}: no such field (one of: {', '.join(fields)})")
+        has_default = field.default is not dataclasses.MISSING
+        values[name] = _typed(value, field.default, f"{where}{name}") if has_default else value
+    return values
+
+
+def _typed(value: object, default: object, where: str) -> object:
+    expected = str if default is None else type(default)
+    if issubclass(expected, Enum):
+        try:
+            return expected(value)
+        except ValueError:
+            choices = ", ".join(str(member.value) for member in expected)
+            raise typer.BadParameter(
+                f"{where}: {json.dumps(value)} is not one of: {choices}"
+            ) from None
+    if expected is float and type(value) is int:
+        return float(value)
+    if type(value) is not expected and not (default is None and value is None):
+        raise typer.BadParameter(f"{where}: {json.dumps(value)} is not of type {expected.__name__}")
+    return value
+
+
+def _built(kind: type[_T], values: dict[str, Any], where: str) -> _T:
+    try:
+        return kind(**values)
+    except ValueError as error:  # the dataclass's own checks (ticks at least 1...)
+        raise typer.BadParameter(f"{where}{error}") from error
+
+
 def _print_calls(cloud: LocalCloud) -> None:
     """The AWS API calls served, per operation: the HTTP clients' and the Lambdas'."""
     clients, lambdas = cloud.client_calls, cloud.api_calls
@@ -96,6 +169,7 @@ def _print_calls(cloud: LocalCloud) -> None:
 
 @app.command()
 def up(
+    *,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0: any free port).")] = 4566,
     seed_demo: Annotated[bool, typer.Option(help="Seed the sample app first.")] = False,
     cluster: Annotated[list[str] | None, typer.Option(help="ClusterNames (repeatable).")] = None,
@@ -105,6 +179,25 @@ def up(
     time_scale: Annotated[
         float, typer.Option(min=1, help="How much faster than the wall clock time runs.")
     ] = 1.0,
+    scenario: Annotated[
+        Scenario | None,
+        typer.Option(
+            parser=_scenario,
+            metavar="NAME",
+            help="A demo scenario's faults (ECS, Lambda crashes) and sample config; seeds the "
+            f"sample app. One of: {', '.join(SCENARIOS)}.",
+        ),
+    ] = None,
+    faults: Annotated[
+        EcsFaults | None,
+        typer.Option(
+            parser=_faults,
+            metavar="JSON",
+            help="ECS faults: EcsFaults's fields as JSON, e.g. "
+            '\'{"services": {"shop-web": {"outcome": "auto_rollback"}}}\'. '
+            "See the README's Local cloud section.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the local cloud with the stack deployed, until interrupted.
 
@@ -116,24 +209,41 @@ def up(
     [bold]GET /_localcloud/calls[/] counts the AWS API calls per operation, the clients'
     and the Lambdas'; they are printed when the server stops.
     """
+    if scenario is not None and faults is not None:
+        raise typer.BadParameter(
+            "give --scenario or --faults, not both", param_hint="'--scenario' / '--faults'"
+        )
     parameters = {
         **STACK_PARAMETERS,
         "ClusterNames": ",".join(cluster or [sample_app.CLUSTER]),
         "RepositoryNames": ",".join(repository or [sample_app.REPOSITORY]),
     }
-    with LocalCloud(TEMPLATE, extensions=[EcsSimulation()], time_scale=time_scale) as cloud:
+    # A scenario's faults name the sample app's services and tasks.
+    seed_demo = seed_demo or scenario is not None
+    simulation = EcsSimulation(scenario.faults if scenario is not None else faults)
+    with LocalCloud(TEMPLATE, extensions=[simulation], time_scale=time_scale) as cloud:
+        simulation.throttling = False  # the setup is not under test
         if seed_demo:
             sample_app.seed(
                 sample_app.Clients.of(cloud.client),
                 CONFIG_PREFIX,
+                **(scenario.config if scenario is not None else {}),
             )
         outputs = cloud.deploy_stack(parameters)
+        simulation.throttling = True
+        if scenario is not None and scenario.crash is not None:
+            crash = scenario.crash
+            cloud.lambda_faults.inject(
+                crash.function, count=crash.count, error_type=crash.error_type, after=crash.after
+            )
         endpoint = cloud.start_server(port)
         console.print(f"endpoint: {endpoint}")
         for name, value in sorted(outputs.items()):
             console.print(f"output {name}: {value}")
         if seed_demo:
             console.print(f"sample app: {sample_app.APP}")
+        if scenario is not None:
+            console.print(f"scenario {scenario.name}: {scenario.summary}")
         console.print("ready (Ctrl-C stops)")
         try:
             threading.Event().wait()
