@@ -123,6 +123,7 @@ class _Follower:
         self._machine = cloud.state_machine_arn()
         table = DeploymentsTable(cloud.client("dynamodb"), cloud.outputs["DeploymentsTableName"])
         self._history = follow.HistoryFollower(self._sfn, observer, table)
+        self._live = observer is not None
 
     @property
     def transitions(self) -> int:
@@ -143,6 +144,12 @@ class _Follower:
         """Read the history that is new since the last poll."""
         for execution in sorted(self.executions(), key=lambda item: item["startDate"]):
             self._history.read(execution["executionArn"], execution["name"])
+
+    def on_turn(self) -> None:
+        """After each turn, read on only for someone watching live: the local cloud answers
+        GetExecutionHistory with the whole history, and the totals are read at the end."""
+        if self._live:
+            self.poll()
 
 
 def _deployment_results(follower: _Follower, pushes: list[PushResult]) -> None:
@@ -175,7 +182,7 @@ def _rollback(cloud: LocalCloud, follower: _Follower, pushes: list[PushResult]) 
     arn = cloud.start_execution(
         {"app": sample_app.APP, "undo": undone.execution_arn.rsplit(":", 1)[-1]}, name=name
     )
-    cloud.run_until_idle(after_turn=follower.poll)
+    cloud.run_until_idle(after_turn=follower.on_turn)
     rollback = PushResult(("rollback",), image="", digest="")
     _fill(follower, rollback, arn)
     images = [s.images_after.get("app") for s in follow.services_of(rollback.summary)]
@@ -224,12 +231,12 @@ def run(
         pushes: list[PushResult] = []
         for index, tags in enumerate(scenario.pushes):
             if index and scenario.concurrent:
-                cloud.advance(push_spacing, after_turn=follower.poll)
+                cloud.advance(push_spacing, after_turn=follower.on_turn)
             elif index:
-                cloud.run_until_idle(after_turn=follower.poll)
+                cloud.run_until_idle(after_turn=follower.on_turn)
                 # A second on: ECR event times are whole seconds, so this push comes after
                 # everything the previous one did, as its event time shows.
-                cloud.advance(1.0, after_turn=follower.poll)
+                cloud.advance(1.0, after_turn=follower.on_turn)
             manifest = sample_app.image_manifest(scenario.image_of(index))
             digest = cloud.push_image(sample_app.REPOSITORY, tags, manifest)
             image = f"{seeded.registry}/{sample_app.REPOSITORY}@{digest}"
@@ -239,7 +246,7 @@ def run(
             if index == 0 and scenario.redeliver_first_event:
                 _redeliver(cloud, follower)
             follower.poll()
-        cloud.run_until_idle(after_turn=follower.poll)
+        cloud.run_until_idle(after_turn=follower.on_turn)
         follower.poll()
         _deployment_results(follower, pushes)
         if scenario.then_rollback:

@@ -124,6 +124,18 @@ SCENARIOS: dict[str, Scenario] = {
             config=_web_only_max_wait(2),
         ),
         Scenario(
+            "never-stable-longest-wait",
+            "web never stabilises at the longest max_wait (24 h), polled every second: the "
+            "polls back off, so the DeployTimeout comes well inside the execution's history",
+            "ROLLED_BACK",
+            ("ROLLED_BACK",),
+            faults=EcsFaults(
+                services={sample_app.WEB: RolloutFault(RolloutOutcome.NEVER_STABLE)},
+                ticks_to_complete=1,
+            ),
+            config=_web_only_max_wait(1440),
+        ),
+        Scenario(
             "post-task-fails",
             "the smoke test after the rollout exits 1: both services go back",
             "ROLLED_BACK",
