@@ -250,8 +250,8 @@ def test_map_starts_child_executions_and_catches_duplicates(cloud: LocalCloud) -
     assert cloud.wait_for_execution(started["arn"])["status"] == "SUCCEEDED"
 
 
-def test_map_iteration_failing_with_a_states_error_fails_the_map_with_it(cloud: LocalCloud) -> None:
-    definition = {
+def _map_of(item_state: dict[str, Any], catch: list[str]) -> dict[str, Any]:
+    return {
         "StartAt": "Each",
         "States": {
             "Each": {
@@ -259,19 +259,20 @@ def test_map_iteration_failing_with_a_states_error_fails_the_map_with_it(cloud: 
                 "ItemsPath": "$.items",
                 "ItemProcessor": {
                     "ProcessorConfig": {"Mode": "INLINE"},
-                    "StartAt": "Broken",
-                    "States": {
-                        "Broken": {"Type": "Pass", "Parameters": {"x.$": "$.missing"}, "End": True}
-                    },
+                    "StartAt": "Item",
+                    "States": {"Item": {**item_state, "End": True}},
                 },
-                "Catch": [
-                    {"ErrorEquals": ["States.Runtime"], "ResultPath": "$.failure", "Next": "Caught"}
-                ],
+                "Catch": [{"ErrorEquals": catch, "ResultPath": "$.failure", "Next": "Caught"}],
                 "End": True,
             },
             "Caught": {"Type": "Pass", "Parameters": {"error.$": "$.failure.Error"}, "End": True},
         },
     }
+
+
+def test_map_iteration_failing_with_a_states_error_fails_the_map_with_it(cloud: LocalCloud) -> None:
+    broken = {"Type": "Pass", "Parameters": {"x.$": "$.missing"}}
+    definition = _map_of(broken, catch=["States.Runtime"])
     assert output(run(cloud, definition, {"items": [1]})) == {"error": "States.Runtime"}
 
 
@@ -295,26 +296,6 @@ def test_retry_matches_custom_error_names_only(cloud: LocalCloud, error: str) ->
         if event["type"] == "TaskFailed"
     )
     assert (described["error"], attempts) == (error, 2 if error == "TransientAwsError" else 1)
-
-
-def _map_of(item_state: dict[str, Any], catch: list[str]) -> dict[str, Any]:
-    return {
-        "StartAt": "Each",
-        "States": {
-            "Each": {
-                "Type": "Map",
-                "ItemsPath": "$.items",
-                "ItemProcessor": {
-                    "ProcessorConfig": {"Mode": "INLINE"},
-                    "StartAt": "Item",
-                    "States": {"Item": {**item_state, "End": True}},
-                },
-                "Catch": [{"ErrorEquals": catch, "ResultPath": "$.failure", "Next": "Caught"}],
-                "End": True,
-            },
-            "Caught": {"Type": "Pass", "End": True},
-        },
-    }
 
 
 @pytest.mark.parametrize(

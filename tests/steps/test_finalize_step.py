@@ -126,17 +126,11 @@ def test_superseded(
     assert table.history("shop")[0].status == "SUPERSEDED"
 
 
-def test_prune_keeps_recent_in_use_and_rollback_targets(
-    seeded: sample_app.SeededApp,
-    deps: AdmissionDeps,
-    ecs: EcsGateway,
-    table: DeploymentsTable,
-    simulate: Callable[..., EcsSimulation],
-) -> None:
-    simulate()
+def _register_worker_revisions(revisions: range) -> None:
+    """More revisions of shop-worker, each with its own command."""
     client = boto3.client("ecs")
     described = client.describe_task_definition(taskDefinition="shop-worker")["taskDefinition"]
-    for revision in range(2, 8):  # shop-worker:2 .. :7, none in use
+    for revision in revisions:
         client.register_task_definition(
             family="shop-worker",
             containerDefinitions=[
@@ -147,6 +141,18 @@ def test_prune_keeps_recent_in_use_and_rollback_targets(
             cpu="512",
             memory="1024",
         )
+
+
+def test_prune_keeps_recent_in_use_and_rollback_targets(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+) -> None:
+    simulate()
+    client = boto3.client("ecs")
+    _register_worker_revisions(range(2, 8))  # shop-worker:2 .. :7, none in use
     deployment = _deployment(deps, ecs, table, "v3.0.0")  # registers shop-worker:8
     deployment.config = deployment.config.model_copy(update={"keep_revisions": 2})
     deregistered = prune_revisions(deployment, ecs)
@@ -203,19 +209,7 @@ def test_pruning_comes_after_the_outcome_and_spreads_over_deployments(
     simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulate()
-    client = boto3.client("ecs")
-    described = client.describe_task_definition(taskDefinition="shop-worker")["taskDefinition"]
-    for revision in range(2, 47):  # shop-worker:2 .. :46, none in use
-        client.register_task_definition(
-            family="shop-worker",
-            containerDefinitions=[
-                {**described["containerDefinitions"][0], "command": [f"v{revision}"]}
-            ],
-            networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            cpu="512",
-            memory="1024",
-        )
+    _register_worker_revisions(range(2, 47))  # shop-worker:2 .. :46, none in use
     deployment = _deployment(deps, ecs, table, "v3.0.0")  # registers shop-worker:47
     deployment.config = deployment.config.model_copy(update={"keep_revisions": 2})
     recording = _RecordingEcs(ecs, table)
