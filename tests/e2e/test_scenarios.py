@@ -452,3 +452,13 @@ def test_a_service_deleted_mid_rollout_fails_naming_it_and_the_others_go_back() 
     assert world.primary[sample_app.WORKER].endswith(f"{sample_app.WORKER}:1")
     [record] = world.history
     assert (record.status, record.error) == ("ROLLBACK_FAILED", "RolloutFailed")
+
+
+def test_a_migration_ecs_interrupted_is_a_failure_though_it_exited_0() -> None:
+    result, world = _run("migration-interrupted")
+    document = _common(result, world)
+    _on_original_revisions(world)
+    assert document["error"] == "TaskFailed"
+    assert world.exit_codes == {sample_app.MIGRATE: [{"app": 0}]}
+    assert "was stopped (SpotInterruption) before it ended on its own" in (result.last.cause or "")
+    assert "ecs.UpdateService" not in document["api_calls"]

@@ -508,9 +508,10 @@ def test_successful_task_runs_then_exits_zero(simulate: Simulate) -> None:
     assert stopped["stopCode"] == "EssentialContainerExited"
     assert stopped["stoppedReason"] == "Essential container in task exited"
     assert stopped["stoppingAt"] <= stopped["stoppedAt"]
+    # The essential container exits 0; ECS then stops the log router (SIGTERM: 143).
     assert [(c["lastStatus"], c["exitCode"]) for c in stopped["containers"]] == [
         ("STOPPED", 0),
-        ("STOPPED", 0),
+        ("STOPPED", 143),
     ]
     assert describe_task(env, task_arn) == stopped  # STOPPED is final
 
@@ -525,11 +526,48 @@ def test_exit_code_of_the_failing_container(simulate: Simulate) -> None:
     assert stopped["stopCode"] == "EssentialContainerExited"
     assert {c["name"]: c["exitCode"] for c in stopped["containers"]} == {
         "migrate": 3,
-        "log-router": 0,
+        "log-router": 143,
     }
     (record,) = simulation.tasks("migrate")
-    assert (record.task_arn, record.exit_codes) == (task_arn, {"migrate": 3, "log-router": 0})
+    assert (record.task_arn, record.exit_codes) == (task_arn, {"migrate": 3, "log-router": 143})
     assert simulation.tasks("web") == ()
+
+
+@pytest.mark.parametrize("code", [0, 137])
+def test_the_containers_ecs_stops_when_the_essential_one_exits(
+    simulate: Simulate, code: int
+) -> None:
+    simulate(EcsFaults(tasks={"migrate": TaskFault(killed_exit_code=code)}))
+    env = _create_env()
+    task_arn = run(env, "migrate")["taskArn"]
+
+    stopped = [describe_task(env, task_arn) for _ in range(2)][-1]
+
+    assert {c["name"]: c["exitCode"] for c in stopped["containers"]} == {
+        "migrate": 0,
+        "log-router": code,
+    }
+
+
+@pytest.mark.parametrize(
+    ("stop_code", "reason"),
+    [
+        ("SpotInterruption", "Your Spot Task was interrupted."),
+        ("TerminationNotice", "Stopped by ECS (TerminationNotice)"),
+    ],
+)
+def test_ecs_stops_a_running_task(simulate: Simulate, stop_code: str, reason: str) -> None:
+    fault = TaskFault(TaskOutcome.STOPPED_BY_ECS, stop_code=stop_code, exit_code=0)
+    simulate(EcsFaults(tasks={"migrate": fault}))
+    env = _create_env()
+    task_arn = run(env, "migrate")["taskArn"]
+
+    running, stopped = [describe_task(env, task_arn) for _ in range(2)]
+
+    assert running["lastStatus"] == "RUNNING"
+    assert (stopped["lastStatus"], stopped["stopCode"]) == ("STOPPED", stop_code)
+    assert stopped["stoppedReason"] == reason
+    assert [c["exitCode"] for c in stopped["containers"]] == [0, 0]  # both handled SIGTERM
 
 
 def test_task_that_fails_to_start(simulate: Simulate) -> None:
@@ -790,6 +828,8 @@ def test_faults_validate_their_options() -> None:
         RolloutFault(ticks=0)
     with pytest.raises(ValueError, match="ticks"):
         TaskFault(running_ticks=0)
+    with pytest.raises(ValueError, match="stop_code"):
+        TaskFault(TaskOutcome.STOPPED_BY_ECS, stop_code="EssentialContainerExited")
     faults = EcsFaults(services={"web": RolloutFault()})
     with pytest.raises(TypeError):
         faults.services["worker"] = RolloutFault()  # type: ignore[index]

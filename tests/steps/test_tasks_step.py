@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 
+from ecs_deployer.domain.taskdef import registration_input
 from ecs_deployer.steps.tasks import check_tasks, run_tasks
 from ecs_deployer_tools.localcloud.ecs_sim import TaskFault, TaskOutcome
 from tests.aws_fixtures import STARTED, drive, registered
@@ -136,3 +137,51 @@ def test_runtask_failures_fail_the_phase(
         "RunTask failed: arn:aws:ecs:us-east-1:123456789012:container-instance/x: RESOURCE:MEMORY"
         in deployment.failure.cause
     )
+
+
+def _with_an_essential_log_router(seeded: sample_app.SeededApp) -> None:
+    """shop-migrate's next revision runs an essential log router beside the migration: by
+    default (no watch_containers) both are watched."""
+    ecs = boto3.client("ecs")
+    described = ecs.describe_task_definition(taskDefinition=seeded.task_definitions["shop-migrate"])
+    registration = registration_input(described["taskDefinition"])
+    router = {"name": "log-router", "image": "fluent-bit:3", "essential": True}
+    registration["containerDefinitions"] = [*registration["containerDefinitions"], router]
+    ecs.register_task_definition(**registration)
+
+
+def test_an_essential_sidecar_stopped_after_the_migration_exited_0_does_not_fail_it(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+) -> None:
+    # The migration exits 0; ECS then stops the log router, which dies of the SIGTERM.
+    simulate(tasks={"shop-migrate": TaskFault(killed_exit_code=143)})
+    _with_an_essential_log_router(seeded)
+    deployment = run_tasks(registered(deps, ecs, table), "pre", ecs, STARTED)
+    assert deployment.pre_tasks[0].watch_containers == ["app", "log-router"]
+    deployment = drive(_check(ecs), deployment)
+    assert deployment.failure is None
+    assert deployment.pre_tasks[0].state == "SUCCEEDED"
+    assert deployment.pre_tasks[0].results[0].exit_codes == {"app": 0, "log-router": 143}
+
+
+def test_a_migration_ecs_interrupted_fails_though_it_exited_0(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+) -> None:
+    # Fargate Spot reclaims the task; the migration handles SIGTERM and exits 0, unfinished.
+    simulate(
+        tasks={"shop-migrate": TaskFault(TaskOutcome.STOPPED_BY_ECS, exit_code=0)},
+    )
+    deployment = drive(_check(ecs), run_tasks(registered(deps, ecs, table), "pre", ecs, STARTED))
+    assert deployment.failure is not None
+    assert deployment.failure.error == "TaskFailed"
+    assert "was stopped (SpotInterruption) before it ended on its own" in deployment.failure.cause
+    assert "Your Spot Task was interrupted." in deployment.failure.cause
+    assert deployment.pre_tasks[0].results[0].exit_codes == {"app": 0}

@@ -65,7 +65,7 @@ def _judge_run(
     for arn in run.task_arns:
         snapshot = snapshots.get(arn)
         judgements.append(
-            judge_task(snapshot, run.watch_containers)
+            judge_task(snapshot, run.watch_containers, run.config.containers)
             if snapshot
             else TaskJudgement("FAILED", f"task {arn.rsplit('/', 1)[-1]} is unknown to ECS")
         )

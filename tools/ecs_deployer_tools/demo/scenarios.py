@@ -264,5 +264,15 @@ SCENARIOS: dict[str, Scenario] = {
             ("SUCCEEDED", "SUCCEEDED"),
             then_rollback=True,
         ),
+        Scenario(
+            "migration-interrupted",
+            "Fargate Spot reclaims the migration's task; the migration handles SIGTERM and "
+            "exits 0, unfinished (stop code SpotInterruption): no service is touched",
+            "FAILED",
+            ("FAILED",),
+            faults=EcsFaults(
+                tasks={sample_app.MIGRATE: TaskFault(TaskOutcome.STOPPED_BY_ECS, exit_code=0)}
+            ),
+        ),
     )
 }

@@ -6,10 +6,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+# ECS's stop codes (TaskStopCode) for a running task stopped by ECS or a user, as opposed to
+# one whose essential container exited (EssentialContainerExited) or that never started.
+STOP_CODES: Final = frozenset(
+    {
+        "UserInitiated",
+        "ServiceSchedulerInitiated",
+        "SpotInterruption",
+        "TerminationNotice",
+        "InfrastructureHealth",
+    }
+)
 
 
 class RolloutOutcome(StrEnum):
@@ -27,10 +39,15 @@ class RolloutOutcome(StrEnum):
 class TaskOutcome(StrEnum):
     """How a task hit by a `TaskFault` ends."""
 
-    SUCCEED = "succeed"  # every container exits 0
-    EXIT = "exit"  # one container exits with `exit_code`, the others with 0
+    # The essential container (`container`) exits 0; ECS then stops the others, which exit
+    # with `killed_exit_code` (EssentialContainerExited).
+    SUCCEED = "succeed"
+    EXIT = "exit"  # the same, but `container` exits with `exit_code`
     FAIL_TO_START = "fail_to_start"  # STOPPED with TaskFailedToStart, no exit codes
     NEVER_STOP = "never_stop"  # RUNNING until StopTask
+    # ECS stops the running task (`stop_code`: a Spot interruption, a host's termination
+    # notice...): every container gets SIGTERM and exits with `exit_code`.
+    STOPPED_BY_ECS = "stopped_by_ecs"
 
 
 @dataclass(frozen=True)
@@ -54,15 +71,21 @@ class TaskFault:
     """The fate of a family's tasks (keyed by task definition family in `EcsFaults.tasks`)."""
 
     outcome: TaskOutcome = TaskOutcome.SUCCEED  # how the task ends
-    exit_code: int = 1  # exit code of `container` when the outcome is EXIT
+    exit_code: int = 1  # exit code of `container` (EXIT), of every container (STOPPED_BY_ECS)
     container: str | None = None  # container that exits or fails to pull; default: 1st essential
     start_error: str | None = None  # stoppedReason for FAIL_TO_START; default: pull error
     pending_ticks: int = 1  # DescribeTasks calls from PENDING to RUNNING (or STOPPED)
     running_ticks: int = 1  # DescribeTasks calls from RUNNING to STOPPED
+    stop_code: str = "SpotInterruption"  # why ECS stopped the task (STOPPED_BY_ECS)
+    # What the containers ECS stops once `container` exited exit with: 143 when SIGTERM ends
+    # them, 137 when SIGKILL does after the stop timeout, 0 when they handle SIGTERM.
+    killed_exit_code: int = 143
 
     def __post_init__(self) -> None:
         if self.pending_ticks < 1 or self.running_ticks < 1:
             raise ValueError("TaskFault ticks must be at least 1")
+        if self.stop_code not in STOP_CODES:
+            raise ValueError(f"TaskFault.stop_code must be one of {sorted(STOP_CODES)}")
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@ DescribeTasks.
 
 * RunTask starts tasks PENDING, with one container per container definition. Each
   DescribeTasks call that names a task is one tick: PENDING -> RUNNING -> STOPPED, with the
-  exit codes, stop code and reason of the scenario's `TaskFault` for the task's family.
-  StopTask stops a task as ECS does (UserInitiated, exit code 137).
+  exit codes, stop code and reason of the scenario's `TaskFault` for the task's family:
+  its essential container exits (EssentialContainerExited) and ECS stops the others, or ECS
+  stops the task itself (a Spot interruption...). StopTask stops a task as ECS does
+  (UserInitiated, exit code 137).
 * Where moto's answers differ from ECS's: RunTask places a task definition sized only at
   task level and takes an `awsvpcConfiguration` without security groups; RunTask honours
   `clientToken` (per cluster); ListTasks defaults to `desiredStatus=RUNNING`; DescribeTasks
@@ -39,6 +41,11 @@ _STOPPED: Final = "STOPPED"
 _SIGKILL_EXIT_CODE: Final = 137
 _ESSENTIAL_EXITED: Final = "Essential container in task exited"
 _USER_STOPPED: Final = "Task stopped by user"
+# stoppedReason of a task ECS stopped, as ECS words it, where known.
+_STOP_REASONS: Final = {
+    "SpotInterruption": "Your Spot Task was interrupted.",
+    "UserInitiated": _USER_STOPPED,
+}
 _PULL_ERROR: Final = (
     "CannotPullContainerError: pull image manifest has been retried 5 time(s): "
     "failed to resolve ref {image}: not found"
@@ -293,7 +300,10 @@ def _tick(task: Any, state: _TaskState) -> None:
         and outcome is not TaskOutcome.NEVER_STOP
         and state.ticks >= state.fault.running_ticks
     ):
-        _exit(task, state)
+        if outcome is TaskOutcome.STOPPED_BY_ECS:
+            _stopped_by_ecs(task, state.fault)
+        else:
+            _exit(task, state)
 
 
 def _start(task: Any) -> None:
@@ -318,14 +328,25 @@ def _fail_to_start(task: Any, state: _TaskState) -> None:
 
 
 def _exit(task: Any, state: _TaskState) -> None:
+    """The essential container exits; ECS stops the others (SIGTERM, SIGKILL later)."""
     fault = state.fault
-    failing = _culprit(task, state) if fault.outcome is TaskOutcome.EXIT else None
+    first = _culprit(task, state)
+    code = fault.exit_code if fault.outcome is TaskOutcome.EXIT else 0
     task.containers = [
-        c | {"exitCode": fault.exit_code if c["name"] == failing else 0} for c in task.containers
+        c | {"exitCode": code, "lastStatus": _STOPPED} if c["name"] == first else c
+        for c in task.containers
     ]
     task.stop_code = "EssentialContainerExited"
     task.stopped_reason = _ESSENTIAL_EXITED
-    _stop(task, exit_code=None)
+    _stop(task, exit_code=fault.killed_exit_code)
+
+
+def _stopped_by_ecs(task: Any, fault: TaskFault) -> None:
+    """ECS stops the running task for a reason of its own: every container gets SIGTERM."""
+    task.stop_code = fault.stop_code
+    task.stopped_reason = _STOP_REASONS.get(fault.stop_code, f"Stopped by ECS ({fault.stop_code})")
+    task.stopping_at = virtual_time.now()
+    _stop(task, exit_code=fault.exit_code)
 
 
 def _stop(task: Any, exit_code: int | None) -> None:
