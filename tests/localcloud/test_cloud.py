@@ -11,8 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
+from ecs_deployer_tools.localcloud.images import (
+    OCI_INDEX,
+    OCI_MANIFEST,
+    manifest_digest,
+    multi_platform_image,
+)
 from tests.localcloud.conftest import MINI_TEMPLATE
 from tests.support import load_event
 
@@ -213,7 +220,8 @@ def test_put_events_feeds_state_machine_targets_their_input(cloud: LocalCloud) -
 
 @pytest.fixture
 def ecr_events(cloud: LocalCloud) -> Iterator[Callable[[], list[dict[str, Any]]]]:
-    """Every ECR event, through a rule of our own to an SQS queue (moto's own delivery)."""
+    """Every ECR event in the cloud's region, through a rule of our own to an SQS queue
+    (moto's own delivery)."""
     sqs, events = cloud.client("sqs"), cloud.client("events")
     queue_url = sqs.create_queue(QueueName=f"ecr-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
@@ -223,7 +231,7 @@ def ecr_events(cloud: LocalCloud) -> Iterator[Callable[[], list[dict[str, Any]]]
 
     def drain() -> list[dict[str, Any]]:
         answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
-        return [json.loads(message["Body"])["detail"] for message in answer.get("Messages", [])]
+        return [json.loads(message["Body"]) for message in answer.get("Messages", [])]
 
     yield drain
     events.remove_targets(Rule="all-ecr", Ids=["queue"])
@@ -246,7 +254,7 @@ def test_batch_delete_image_emits_delete_events(
     )
 
     assert started == []  # the stack's rule wants pushes only
-    assert ecr_events() == [
+    assert [event["detail"] for event in ecr_events()] == [
         {
             "result": "SUCCESS",
             "repository-name": repository,
@@ -257,13 +265,210 @@ def test_batch_delete_image_emits_delete_events(
     ]
 
 
-def test_moving_a_tag_to_a_new_image_emits_a_push_only(
+def test_moving_a_tag_to_a_new_image_emits_a_push_and_leaves_the_old_image_untagged(
     cloud: LocalCloud, repository: str, ecr_events: Callable[[], list[dict[str, Any]]]
 ) -> None:
-    started_by(cloud, lambda: cloud.push_image(repository, "moving"))
-    started_by(cloud, lambda: cloud.push_image(repository, "moving"))  # PutImage re-tags inside
+    pushed: list[str] = []
+    started_by(cloud, lambda: pushed.append(cloud.push_image(repository, "moving")))
+    started_by(cloud, lambda: pushed.append(cloud.push_image(repository, "moving")))
 
-    assert [event["action-type"] for event in ecr_events()] == ["PUSH", "PUSH"]
+    assert [event["detail"]["action-type"] for event in ecr_events()] == ["PUSH", "PUSH"]
+    described = cloud.client("ecr").describe_images(
+        repositoryName=repository, imageIds=[{"imageDigest": digest} for digest in pushed]
+    )["imageDetails"]
+    tags = {image["imageDigest"]: image.get("imageTags", []) for image in described}
+    assert tags == {pushed[0]: [], pushed[1]: ["moving"]}
+
+
+def _manifest(config: str, layer: str = "1") -> str:
+    """A Docker image manifest whose config and layer digests repeat the given hex digit."""
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 7,
+                "digest": f"sha256:{config * 64}",
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 9,
+                    "digest": f"sha256:{layer * 64}",
+                }
+            ],
+        }
+    )
+
+
+def test_a_digest_is_the_sha256_of_the_manifest_as_pushed(
+    cloud: LocalCloud, repository: str
+) -> None:
+    ecr = cloud.client("ecr")
+    # Two images with the same layers and different configs are two images.
+    manifests = [_manifest(config="a"), _manifest(config="b")]
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [],
+        }
+    )
+    digests: list[str] = []
+
+    def push() -> None:
+        for number, manifest in enumerate([*manifests, index]):
+            answer = ecr.put_image(
+                repositoryName=repository, imageManifest=manifest, imageTag=f"t{number}"
+            )
+            digests.append(answer["image"]["imageId"]["imageDigest"])
+
+    started_by(cloud, push)
+
+    assert digests == [
+        f"sha256:{hashlib.sha256(manifest.encode()).hexdigest()}"
+        for manifest in [*manifests, index]
+    ]
+    with pytest.raises(ClientError, match="ImageDigestDoesNotMatchException"):
+        ecr.put_image(
+            repositoryName=repository,
+            imageManifest=_manifest(config="c"),
+            imageTag="wrong",
+            imageDigest=digests[0],
+        )
+
+
+def test_an_untagged_push_emits_its_event_without_a_tag_or_with_an_empty_one(
+    cloud: LocalCloud, repository: str, ecr_events: Callable[[], list[dict[str, Any]]]
+) -> None:
+    ecr = cloud.client("ecr")
+    manifests = [_manifest(config="d"), _manifest(config="e")]
+
+    def push() -> None:
+        for manifest in manifests:
+            ecr.put_image(repositoryName=repository, imageManifest=manifest)
+
+    started_by(cloud, push)
+
+    details = [event["detail"] for event in ecr_events()]
+    assert [detail["image-digest"] for detail in details] == [manifest_digest(m) for m in manifests]
+    assert {detail.get("image-tag", "(absent)") for detail in details} == {"(absent)", ""}
+    # The same image pushed again without a new tag changes nothing: ECR refuses it.
+    with pytest.raises(ClientError, match="ImageAlreadyExistsException"):
+        ecr.put_image(repositoryName=repository, imageManifest=manifests[0])
+
+
+def test_an_index_needs_its_manifests_in_the_repository(cloud: LocalCloud, repository: str) -> None:
+    child = _manifest(config="f")
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                    "size": len(child),
+                    "digest": manifest_digest(child),
+                    "platform": {"architecture": "amd64", "os": "linux"},
+                }
+            ],
+        }
+    )
+    ecr = cloud.client("ecr")
+    with pytest.raises(ClientError, match="ReferencedImagesNotFoundException"):
+        ecr.put_image(repositoryName=repository, imageManifest=index, imageTag="early")
+
+    def push() -> None:
+        ecr.put_image(repositoryName=repository, imageManifest=child)
+        ecr.put_image(repositoryName=repository, imageManifest=index, imageTag="late")
+
+    started_by(cloud, push)
+
+
+def test_a_multi_platform_push_is_what_buildx_pushes(
+    cloud: LocalCloud, repository: str, ecr_events: Callable[[], list[dict[str, Any]]]
+) -> None:
+    image = multi_platform_image(["linux/amd64", "linux/arm64/v8"])
+    pushed: list[str] = []
+
+    started_by(cloud, lambda: pushed.append(cloud.push_multiplatform(repository, "v1", image)))
+
+    details = [event["detail"] for event in ecr_events()]
+    # Each platform's manifest and attestation by digest, untagged, then the tagged index.
+    assert [d["image-digest"] for d in details] == [
+        *(manifest_digest(manifest) for manifest in image.untagged),
+        pushed[0],
+    ]
+    assert pushed == [manifest_digest(image.index)]
+    assert [d.get("image-tag") for d in details][-1] == "v1"
+    assert {d.get("image-tag") or None for d in details[:-1]} == {None}
+    assert [d["manifest-media-type"] for d in details] == [OCI_MANIFEST] * 4 + [OCI_INDEX]
+    listed = json.loads(image.index)["manifests"]
+    assert [entry.get("platform") for entry in listed] == [
+        {"architecture": "amd64", "os": "linux"},
+        {"architecture": "arm64", "os": "linux", "variant": "v8"},
+        {"architecture": "unknown", "os": "unknown"},
+        {"architecture": "unknown", "os": "unknown"},
+    ]
+    assert [entry.get("annotations") for entry in listed[2:]] == [
+        {
+            "vnd.docker.reference.digest": manifest_digest(manifest),
+            "vnd.docker.reference.type": "attestation-manifest",
+        }
+        for manifest in image.manifests
+    ]
+    # Pushed again with another tag: the manifests are there already; only the index's
+    # new tag is an event.
+    started_by(cloud, lambda: cloud.push_multiplatform(repository, "v1-again", image))
+    assert [(e["detail"]["image-digest"], e["detail"]["image-tag"]) for e in ecr_events()] == [
+        (pushed[0], "v1-again")
+    ]
+
+
+def test_a_replicated_push_arrives_as_a_replication_action_in_the_destination_region(
+    cloud: LocalCloud, ecr_events: Callable[[], list[dict[str, Any]]]
+) -> None:
+    source = "us-west-2"
+    name = f"mini-{uuid.uuid4().hex[:8]}"  # no repository of that name here yet
+    west = boto3.session.Session(region_name=source).client("ecr")
+    here = cloud.client("ecr")
+    west.create_repository(repositoryName=name)
+    west.put_replication_configuration(
+        replicationConfiguration={
+            "rules": [
+                {
+                    "destinations": [{"region": cloud.region, "registryId": cloud.account_id}],
+                    "repositoryFilters": [{"filter": "mini-", "filterType": "PREFIX_MATCH"}],
+                }
+            ]
+        }
+    )
+    try:
+        manifest = _manifest(config="9")
+        pushed = west.put_image(repositoryName=name, imageManifest=manifest, imageTag="v1")
+        digest = pushed["image"]["imageId"]["imageDigest"]
+        [event] = ecr_events()  # no PUSH here: the push happened in us-west-2
+        [image] = here.describe_images(repositoryName=name)["imageDetails"]
+    finally:
+        west.put_replication_configuration(replicationConfiguration={"rules": []})
+        west.delete_repository(repositoryName=name, force=True)
+        here.delete_repository(repositoryName=name, force=True)
+
+    assert (image["imageDigest"], image["imageTags"]) == (digest, ["v1"])
+    assert (event["detail-type"], event["region"]) == ("ECR Replication Action", cloud.region)
+    assert event["resources"] == [
+        f"arn:aws:ecr:{cloud.region}:{cloud.account_id}:repository/{name}"
+    ]
+    assert event["detail"] == {
+        "result": "SUCCESS",
+        "repository-name": name,
+        "image-digest": digest,
+        "source-account": cloud.account_id,
+        "action-type": "REPLICATE",
+        "source-region": source,
+        "image-tag": "v1",
+    }
 
 
 def test_execution_history_follows_a_running_execution(cloud: LocalCloud) -> None:
@@ -305,11 +510,17 @@ def test_server_mode_serves_the_same_state_over_http(cloud: LocalCloud, reposito
             "tag": tag,
         }
     )
+    pushed: list[str] = []
     started = started_by(
         cloud,
-        lambda: ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag),
+        lambda: pushed.append(
+            ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag)["image"][
+                "imageId"
+            ]["imageDigest"]
+        ),
     )
     assert f"child-{tag}" in {e["name"] for e in started}
+    assert pushed == [manifest_digest(manifest)]  # any client's push: the digest ECR would compute
 
     # Virtual time over HTTP: an hour-long wait ends at once when a client asks.
     arn = sfn.start_execution(

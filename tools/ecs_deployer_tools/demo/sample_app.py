@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ecs_deployer.config.models import AppConfig
-from ecs_deployer_tools.localcloud.cloud import image_manifest as manifest_for
+from ecs_deployer_tools.localcloud import images
 from ecs_deployer_tools.operator.configs import push_config
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ecr import ECRClient
@@ -65,7 +65,12 @@ class SeededApp:
 
 def image_manifest(version: str) -> str:
     """The manifest of the sample app's image ``version``: one digest per version."""
-    return manifest_for(f"{APP} {version}")
+    return images.image_manifest(f"{APP} {version}")
+
+
+def multi_platform_image(version: str, platforms: Sequence[str]) -> images.MultiPlatformImage:
+    """The sample app's image ``version`` built for ``platforms`` by `docker buildx`."""
+    return images.multi_platform_image(platforms, f"{APP} {version}")
 
 
 def app_config(subnet: str, security_group: str, **overrides: Any) -> AppConfig:

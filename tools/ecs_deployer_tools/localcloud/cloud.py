@@ -27,13 +27,12 @@ poll in real time.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import threading
 import uuid
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
@@ -44,6 +43,7 @@ from moto.moto_api._internal import mock_random
 from moto.stepfunctions.parser.utils import TMP_THREADS
 from moto.stepfunctions.responses import get_backend as sfn_backend
 
+from ecs_deployer_tools.localcloud.images import MultiPlatformImage, image_manifest
 from ecs_deployer_tools.localcloud.patches import moto_patches
 from ecs_deployer_tools.localcloud.runtime import (
     HTTP_CLIENTS,
@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
     from types import TracebackType
 
+    from mypy_boto3_ecr import ECRClient
     from mypy_boto3_stepfunctions.type_defs import HistoryEventTypeDef
 
 ACCOUNT_ID: str = DEFAULT_ACCOUNT_ID
@@ -302,25 +303,67 @@ class LocalCloud:
     # -- ECR ------------------------------------------------------------------------------
 
     def push_image(
-        self, repository: str, tags: str | Sequence[str], manifest: str | None = None
+        self,
+        repository: str,
+        tags: str | Sequence[str],
+        manifest: str | None = None,
+        *,
+        region: str | None = None,
     ) -> str:
         """Push an image like `docker push`: one PutImage per tag, one digest; return it.
 
-        The digest is the sha256 of the manifest, as ECR computes it; without a manifest a
-        fresh one (a new image) is made.
+        ECR makes the digest (the sha256 of the manifest); without a manifest a fresh one
+        (a new image) is made. With `region`, the push goes to that region's registry
+        (see `replicate_registry`).
         """
         manifest = manifest or image_manifest()
-        digest = f"sha256:{hashlib.sha256(manifest.encode()).hexdigest()}"
-        ecr = self.client("ecr")
+        ecr = self._ecr(region)
         with self.scheduler.exclusive():  # one push, even while serving in real time
-            for tag in [tags] if isinstance(tags, str) else tags:
-                ecr.put_image(
-                    repositoryName=repository,
-                    imageManifest=manifest,
-                    imageTag=tag,
-                    imageDigest=digest,
-                )
-        return digest
+            pushed = [
+                ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag)
+                for tag in ([tags] if isinstance(tags, str) else tags)
+            ]
+        return str(pushed[0]["image"]["imageId"]["imageDigest"])
+
+    def push_multiplatform(
+        self, repository: str, tags: str | Sequence[str], image: MultiPlatformImage
+    ) -> str:
+        """Push a multi-platform image (`images.multi_platform_image`) as `docker buildx
+        build --push` does: each platform's manifest and attestation manifest by digest,
+        untagged (one event each), then the index once per tag; return the index's digest.
+        """
+        ecr = self._ecr(None)
+        with self.scheduler.exclusive():
+            for manifest in image.untagged:
+                # buildx PUTs a manifest the registry already holds without error (a re-push
+                # of the same image); PutImage refuses it.
+                with suppress(ecr.exceptions.ImageAlreadyExistsException):
+                    ecr.put_image(repositoryName=repository, imageManifest=manifest)
+        return self.push_image(repository, tags, image.index)
+
+    def replicate_registry(self, source_region: str, repositories: Sequence[str]) -> None:
+        """Replicate `source_region`'s registry into this cloud's region, as ECR's
+        PutReplicationConfiguration does, with `repositories` created there: an image pushed
+        to one of them from now on (`push_image(..., region=source_region)`) arrives here
+        as an "ECR Replication Action" event, and no PUSH event."""
+        ecr = self._ecr(source_region)
+        for repository in repositories:
+            ecr.create_repository(repositoryName=repository)
+        ecr.put_replication_configuration(
+            replicationConfiguration={
+                "rules": [
+                    {"destinations": [{"region": self.region, "registryId": self.account_id}]}
+                ]
+            }
+        )
+
+    def _ecr(self, region: str | None) -> ECRClient:
+        """ECR in `region` (default: this cloud's)."""
+        if region in (None, self.region):
+            ecr: ECRClient = self.client("ecr")
+            return ecr
+        assert self._session is not None
+        return self._session.client("ecr", region_name=region)  # not cached: rarely used
 
     # -- Step Functions -------------------------------------------------------------------
 
@@ -414,28 +457,3 @@ def _quiet(logger_name: str) -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
-
-
-def image_manifest(seed: str | None = None) -> str:
-    """A Docker image manifest (v2); the same ``seed`` gives the same image (digest), no
-    seed a new, unique one."""
-    layer = hashlib.sha256((seed or uuid.uuid4().hex).encode()).hexdigest()
-    config = hashlib.sha256(layer.encode()).hexdigest()
-    return json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-            "config": {
-                "mediaType": "application/vnd.docker.container.image.v1+json",
-                "size": 1469,
-                "digest": f"sha256:{config}",
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                    "size": 3370706,
-                    "digest": f"sha256:{layer}",
-                }
-            ],
-        }
-    )

@@ -7,7 +7,8 @@ that moto lacks; each module's docstring lists its patches and why:
 * `awslambda.py`: Invoke runs the stack's handlers in the in-process runtime;
 * `events.py`: rules deliver to state machines and Lambda functions, TestEventPattern,
   event times;
-* `ecr.py`: the "ECR Image Action" events, `imagePushedAt` in milliseconds;
+* `ecr.py`: digests, tags, image indexes and replication as ECR has them, the events ECR
+  emits, `imagePushedAt` in milliseconds;
 * `stepfunctions.py`: where moto's interpreter diverges from AWS, and the execution status
   change events;
 * `stepfunctions_scheduling.py`: executions take turns on virtual time;
