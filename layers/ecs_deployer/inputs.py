@@ -1,4 +1,5 @@
-"""What starts an execution: an ECR push event from EventBridge, or a manual request.
+"""What starts an execution: an ECR push (or replica) event from EventBridge, or a manual
+request.
 
 Tolerant where AWS speaks (an event's detail may gain fields), strict where people type
 (a manual input with an unknown or mistyped key is rejected, naming the key).
@@ -17,6 +18,7 @@ from pydantic import (
     StrictBool,
     StringConstraints,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -31,8 +33,14 @@ PollSeconds = Annotated[int, Field(ge=1, le=300, strict=True)]
 DeploymentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,80}$")]
 
 
+# The image events that put an image into a repository of this region, and the action
+# type that says so: a push, or a replica of an image pushed in another region or account.
+_PUSH_ACTIONS = {"ECR Image Action": "PUSH", "ECR Replication Action": "REPLICATE"}
+
+
 class EcrImageActionDetail(BaseModel):
-    """``detail`` of the "ECR Image Action" event; extra fields AWS adds are kept, not refused."""
+    """``detail`` of the "ECR Image Action" and "ECR Replication Action" events; extra
+    fields AWS adds are kept, not refused."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
@@ -41,14 +49,30 @@ class EcrImageActionDetail(BaseModel):
     image_digest: ImageDigest = Field(alias="image-digest")
     action_type: str = Field(alias="action-type")
     image_tag: str | None = Field(default=None, alias="image-tag")
+    source_region: str | None = Field(default=None, alias="source-region")  # of a replica
+
+    @field_validator("image_tag")
+    @classmethod
+    def _empty_tag_is_no_tag(cls, tag: str | None) -> str | None:
+        # An untagged push's event comes without image-tag or with "": both mean no tag.
+        return tag or None
 
 
 class EcrImageActionEvent(EventBridgeModel):
+    """An image event: "ECR Image Action" (a push, a delete...) or "ECR Replication Action"
+    (a replica arriving in this region: the image as its push left it)."""
+
     detail: EcrImageActionDetail
 
     @property
     def is_successful_push(self) -> bool:
-        return self.detail.action_type == "PUSH" and self.detail.result == "SUCCESS"
+        """The image is now in the repository: pushed, or replicated, here."""
+        wanted = _PUSH_ACTIONS.get(self.detail_type)
+        return self.detail.action_type == wanted and self.detail.result == "SUCCESS"
+
+    @property
+    def is_replica(self) -> bool:
+        return self.detail_type == "ECR Replication Action"
 
 
 class Trigger(BaseModel):

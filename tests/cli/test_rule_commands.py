@@ -25,8 +25,12 @@ def test_rule_show_prints_the_deployed_pattern(local: Local) -> None:
     assert (rule["rule"], rule["state"]) == (local.cloud.outputs["EcrPushRuleName"], "ENABLED")
     assert rule["pattern"] == {
         "source": ["aws.ecr"],
-        "detail-type": ["ECR Image Action"],
-        "detail": {"action-type": ["PUSH"], "result": ["SUCCESS"], "repository-name": ["shop"]},
+        "detail-type": ["ECR Image Action", "ECR Replication Action"],
+        "detail": {
+            "action-type": ["PUSH", "REPLICATE"],
+            "result": ["SUCCESS"],
+            "repository-name": ["shop"],
+        },
     }
     result = local.run("rule", "show")
     assert result.exit_code == 0, result.output
@@ -74,7 +78,31 @@ def test_an_event_that_deploys_nothing_says_why(
 
 def test_the_fields_the_pattern_filters_on_are_shown(local: Local, tmp_path: Path) -> None:
     result = local.run("rule", "test", _event(tmp_path, **{"action-type": "DELETE"}))
-    assert 'detail.action-type: "DELETE", the rule wants ["PUSH"]' in result.stdout
+    assert 'detail.action-type: "DELETE", the rule wants ["PUSH", "REPLICATE"]' in result.stdout
+
+
+def test_a_replica_resolves_to_the_app_and_image_as_its_push(local: Local) -> None:
+    code, verdict = local.json("rule", "test", str(EVENTS_DIR / "ecr_replication.json"))
+    assert code == 0
+    image = f"{local.seeded.registry}/shop@{DIGEST}"
+    assert [(t["app"], t["image"]) for t in verdict["targets"]] == [("shop", image)]
+    assert [t["execution_name"] for t in verdict["targets"]] == [f"shop-{DIGEST[7:39]}"]
+
+
+@pytest.mark.parametrize("tag", [None, ""], ids=["without image-tag", "empty image-tag"])
+def test_an_untagged_push_deploys_nothing_and_says_why(
+    local: Local, tmp_path: Path, tag: str | None
+) -> None:
+    detail = {key: value for key, value in PUSH["detail"].items() if key != "image-tag"}
+    path = tmp_path / "untagged.json"
+    path.write_text(
+        json.dumps({**PUSH, "detail": detail | ({} if tag is None else {"image-tag": tag})})
+    )
+    code, verdict = local.json("rule", "test", str(path))
+    assert code == 1
+    assert (verdict["matched"], verdict["targets"], verdict["errors"]) == (True, [], [])
+    [reason] = verdict["ignored"]
+    assert reason.startswith(f"shop@{DIGEST}: untagged: ")
 
 
 def test_an_event_that_is_not_json_is_a_user_error(local: Local, tmp_path: Path) -> None:

@@ -255,7 +255,7 @@ def test_pushes_of_one_second_are_recorded_in_deployment_order_not_by_digest(
     ("tag", "repository", "reason"),
     [
         ("main-1234", "shop", "app 'shop' deploys tags matching v*; 'main-1234' does not match"),
-        (None, "shop", "app 'shop' deploys tags matching v*; the push has no tag"),
+        (None, "shop", f"shop@sha256:{'1' * 64}: untagged: a platform's manifest"),
         ("v2.0.0", "books", "no app config under /ecs-deployer/apps deploys books"),
     ],
 )
@@ -265,6 +265,44 @@ def test_pushes_nobody_wants_are_ignored_with_a_reason(
     result = resolve(_push_event(tag, "sha256:" + "1" * 64, repository), context(), deps, STARTED)
     assert isinstance(result, Ignored)
     assert reason in result.reason
+
+
+def _deploy_every_tag() -> None:
+    """The sample app, with no tag filter: every tag of its repository deploys."""
+    subnet = boto3.client("ec2").describe_subnets()["Subnets"][0]["SubnetId"]
+    config = sample_app.app_config(subnet, "sg-1", trigger={"repositories": ["shop"]})
+    push_config(boto3.client("ssm"), PREFIX, "shop", config)
+
+
+@pytest.mark.parametrize("tag", [None, ""], ids=["without image-tag", "empty image-tag"])
+def test_an_untagged_push_deploys_nothing_even_where_every_tag_deploys(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, tag: str | None
+) -> None:
+    # What `docker buildx` pushes before the tagged index: each platform's manifest and
+    # its attestation manifest, untagged. Deploying one would run one platform only.
+    _deploy_every_tag()
+    digest = push("v2.0.0")
+    result = resolve(_push_event(tag, digest), context(), deps, STARTED)
+    assert isinstance(result, Ignored)
+    assert result.reason.startswith(f"shop@{digest}: untagged: ")
+    assert "a platform's manifest or an attestation of a multi-platform image" in result.reason
+
+
+def test_a_replica_deploys_as_its_push_would(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps
+) -> None:
+    digest = push("v2.0.0")
+    replica = copy.deepcopy(load_event("ecr_replication"))
+    replica["detail"].update({"image-digest": digest, "image-tag": "v2.0.0"})
+    result = resolve(replica, context("from-replica"), deps, STARTED)
+    assert isinstance(result, Dispatch)
+    [target] = result.targets
+    # The same deployment as the push's: one digest deploys once, however it arrived.
+    assert target.execution_name == child_execution_name("shop", digest)
+    assert (target.input["image_digest"], target.input["image_tag"]) == (digest, "v2.0.0")
+    child = resolve(target.input, context(target.execution_name), deps, STARTED)
+    assert isinstance(child, Deployment)
+    assert child.image.digest == digest
 
 
 @pytest.mark.parametrize("name", ["ecr_delete", "ecr_push_failed"])

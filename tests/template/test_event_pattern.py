@@ -50,7 +50,12 @@ def event(name: str, **detail: Any) -> EventMessageType:
     [
         pytest.param("ecr_push", {}, True, id="push"),
         pytest.param("ecr_push_untagged", {}, True, id="untagged push"),
+        pytest.param("ecr_push", {"image_tag": ""}, True, id="push with an empty tag"),
         pytest.param("ecr_push", {"repository_name": "team/shop-worker"}, True, id="other repo"),
+        pytest.param("ecr_replication", {}, True, id="replica"),
+        pytest.param("ecr_replication", {"image_tag": None}, True, id="untagged replica"),
+        pytest.param("ecr_replication", {"result": "FAILED"}, False, id="failed replication"),
+        pytest.param("ecr_replication", {"repository_name": "billing"}, False, id="other replica"),
         pytest.param("ecr_delete", {}, False, id="delete"),
         pytest.param("ecr_push_failed", {}, False, id="failed push"),
         pytest.param("ecr_image_scan", {}, False, id="scan"),
@@ -72,7 +77,12 @@ def test_without_tag_prefix(
         pytest.param("ecr_push", {}, True, id="push v1.4.2"),
         pytest.param("ecr_push", {"image_tag": "v1."}, True, id="tag equals prefix"),
         pytest.param("ecr_push_untagged", {}, False, id="untagged push"),
+        pytest.param("ecr_push", {"image_tag": ""}, False, id="push with an empty tag"),
         pytest.param("ecr_push", {"image_tag": "latest"}, False, id="tag without prefix"),
+        pytest.param("ecr_replication", {}, True, id="replica v1.4.2"),
+        pytest.param(
+            "ecr_replication", {"image_tag": "latest"}, False, id="replica without prefix"
+        ),
         pytest.param("ecr_push", {"image_tag": "v2.0.0"}, False, id="other version"),
         pytest.param("ecr_push", {"image_tag": "xv1.4"}, False, id="prefix not at start"),
         pytest.param("ecr_delete", {}, False, id="delete"),

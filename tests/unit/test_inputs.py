@@ -31,9 +31,42 @@ def test_untagged_push() -> None:
     assert event.is_successful_push
 
 
-@pytest.mark.parametrize("name", ["ecr_delete", "ecr_push_failed"])
-def test_deletes_and_failed_pushes_are_not_successful_pushes(name: str) -> None:
-    event = parse_execution_input(load_event(name))
+def test_an_empty_tag_is_no_tag() -> None:
+    raw = load_event("ecr_push")
+    raw["detail"]["image-tag"] = ""  # how ECR may send an untagged push
+    event = parse_execution_input(raw)
+    assert isinstance(event, EcrImageActionEvent)
+    assert event.detail.image_tag is None
+
+
+def test_a_replica_is_a_successful_push() -> None:
+    event = parse_execution_input(load_event("ecr_replication"))
+    assert isinstance(event, EcrImageActionEvent)
+    assert event.detail_type == "ECR Replication Action"
+    assert (event.detail.repository_name, event.detail.image_tag) == ("shop", "v1.4.2")
+    assert event.is_successful_push
+    assert (event.is_replica, event.detail.source_region) == (True, "us-west-2")
+
+
+def _event(name: str, **detail: str) -> dict[str, Any]:
+    raw: dict[str, Any] = load_event(name)
+    raw["detail"].update(detail)
+    return raw
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(load_event("ecr_delete"), id="delete"),
+        pytest.param(load_event("ecr_push_failed"), id="failed push"),
+        pytest.param(_event("ecr_replication", result="FAILED"), id="failed replication"),
+        # An action type under the other event's name is neither a push nor a replica.
+        pytest.param(_event("ecr_replication", **{"action-type": "PUSH"}), id="PUSH replica"),
+        pytest.param(_event("ecr_push", **{"action-type": "REPLICATE"}), id="REPLICATE push"),
+    ],
+)
+def test_deletes_and_failures_are_not_successful_pushes(raw: dict[str, Any]) -> None:
+    event = parse_execution_input(raw)
     assert isinstance(event, EcrImageActionEvent)
     assert not event.is_successful_push
 

@@ -1,10 +1,16 @@
 """Dispatch: which apps an ECR push deploys, and under which execution name.
 
+A push is a successful "ECR Image Action" PUSH, or an "ECR Replication Action" REPLICATE:
+a replica of an image pushed in another region (or account) is that image, arriving here.
+An untagged push deploys nothing: it is a part of a multi-platform image (a platform's
+manifest, an attestation), whose tagged index deploys, or an image nobody named.
+
 Each app that wants the push gets a child execution whose name is derived from the app and
 the image digest, so Step Functions itself refuses to deploy one digest twice to one app
-(EventBridge delivers at least once; ECR emits one event per tag). A push of a digest whose
-deployment already ended without success is a retry, under the next attempt's name.
-Reads configs and history; changes nothing.
+(EventBridge delivers at least once; ECR emits one event per tag, and a re-tag or a replica
+of a digest is another event). A push of a digest whose deployment already ended without
+success is a retry, under the next attempt's name. Reads configs and history; changes
+nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +35,12 @@ if TYPE_CHECKING:
     from ecs_deployer.aws.ssm import ConfigStore
 
 logger = Logger(child=True)
+
+_UNTAGGED = (
+    "a platform's manifest or an attestation of a multi-platform image (its tagged index "
+    "deploys), or an image pushed without a tag; an untagged push deploys nothing "
+    "(deploy it by hand with image_digest)"
+)
 
 
 class Ignored(BaseModel):
@@ -108,14 +120,28 @@ def push_attempt(records: Iterable[HistoryRecord], event_time: datetime) -> Push
     return PushAttempt(None, f"duplicate of deployment {newest.deployment_id} ({state})")
 
 
-def dispatch(
-    event: EcrImageActionEvent, configs: ConfigStore, table: DeploymentsTable
-) -> Ignored | Dispatch:
+def _unwanted(event: EcrImageActionEvent) -> Ignored | None:
+    """Why no app deploys the event, whatever the configs say; None: a push of a tag."""
     detail = event.detail
     if not event.is_successful_push:
         return Ignored(reason=f"not a successful push: {detail.action_type} {detail.result}")
+    if detail.image_tag is None:
+        return Ignored(
+            reason=f"{detail.repository_name}@{detail.image_digest}: untagged: {_UNTAGGED}"
+        )
+    return None
+
+
+def dispatch(
+    event: EcrImageActionEvent, configs: ConfigStore, table: DeploymentsTable
+) -> Ignored | Dispatch:
+    if (unwanted := _unwanted(event)) is not None:
+        return unwanted
+    detail = event.detail
     repository, tag = detail.repository_name, detail.image_tag
-    shown = f"{repository}:{tag}" if tag else f"{repository}@{detail.image_digest}"
+    shown = f"{repository}:{tag}" + (
+        f" (replica from {detail.source_region or 'another registry'})" if event.is_replica else ""
+    )
     targets: list[DispatchTarget] = []
     ignored: list[str] = []
     errors: list[str] = []
@@ -135,10 +161,7 @@ def dispatch(
             continue
         if not trigger.accepts_tag(tag):
             filters = ", ".join(str(tag_filter) for tag_filter in trigger.tags)
-            ignored.append(
-                f"app '{app}' deploys tags matching {filters}; "
-                + (f"'{tag}' does not match" if tag else "the push has no tag")
-            )
+            ignored.append(f"app '{app}' deploys tags matching {filters}; '{tag}' does not match")
             continue
         attempt = push_attempt(table.records_of_digest(app, detail.image_digest), event.time)
         if attempt.attempt is None:
