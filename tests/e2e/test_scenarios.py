@@ -4,15 +4,18 @@ layer on moto. Each test checks the deployer's report *and* the ECS state it lef
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ecs_deployer.aws.dynamodb import DeploymentsTable
+from ecs_deployer.domain.dispatch import child_execution_name
 from ecs_deployer_tools.demo import runner, sample_app
 from ecs_deployer_tools.demo.scenarios import SCENARIOS, Scenario
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, RolloutFault, RolloutOutcome
+from ecs_deployer_tools.localcloud.images import manifest_digest
 
 if TYPE_CHECKING:
     from ecs_deployer.domain.locks import LockRecord
@@ -452,6 +455,79 @@ def test_a_service_deleted_mid_rollout_fails_naming_it_and_the_others_go_back() 
     assert world.primary[sample_app.WORKER].endswith(f"{sample_app.WORKER}:1")
     [record] = world.history
     assert (record.status, record.error) == ("ROLLBACK_FAILED", "RolloutFailed")
+
+
+def _dispatchers(world: World) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The input (the ECR event) and output of each execution an ECR event started."""
+    found = []
+    for name, events in world.histories.items():
+        if name.startswith(f"{sample_app.APP}-"):
+            continue  # a deployment
+        [started] = [e for e in events if e["type"] == "ExecutionStarted"]
+        [ended] = [e for e in events if e["type"] == "ExecutionSucceeded"]
+        found.append(
+            (
+                json.loads(started["executionStartedEventDetails"]["input"]),
+                json.loads(ended["executionSucceededEventDetails"]["output"]),
+            )
+        )
+    return found
+
+
+def test_a_multi_platform_push_deploys_its_index_once() -> None:
+    result, world = _run("multi-platform-push")
+    _common(result, world)
+    _on_new_image(result, world)  # the index: ECS picks each task's platform from it
+    image = sample_app.multi_platform_image("v2.0.0", SCENARIOS["multi-platform-push"].platforms)
+    [push] = result.pushes
+    assert push.digest == manifest_digest(image.index)
+    [deployment] = _deployment_executions(world)
+    assert deployment["name"] == child_execution_name(sample_app.APP, push.digest)
+    # Each platform's manifest and attestation came untagged, with no image-tag or with "":
+    # each deployed nothing, and said why.
+    untagged = {
+        event["detail"]["image-digest"]: (event["detail"].get("image-tag", "(absent)"), output)
+        for event, output in _dispatchers(world)
+        if event["detail"]["image-digest"] != push.digest
+    }
+    assert set(untagged) == {manifest_digest(manifest) for manifest in image.untagged}
+    assert {tag for tag, _ in untagged.values()} == {"(absent)", ""}
+    for digest, (_, output) in untagged.items():
+        assert output["status"] == "IGNORED"
+        assert output["reason"].startswith(f"{sample_app.REPOSITORY}@{digest}: untagged: ")
+
+
+def test_a_retag_of_a_deployed_digest_is_a_duplicate() -> None:
+    result, world = _run("retag")
+    _common(result, world)
+    _on_new_image(result, world)
+    deployed, retagged = result.pushes
+    assert deployed.digest == retagged.digest
+    assert deployed.execution_arn is not None
+    assert len(_deployment_executions(world)) == 1
+    # The new tag on the existing digest was a PUSH event, which the retry rule judged.
+    [(event, output)] = [
+        (e, o) for e, o in _dispatchers(world) if e["detail"]["image-tag"] == "v2.0"
+    ]
+    assert (event["detail"]["action-type"], event["detail"]["image-digest"]) == (
+        "PUSH",
+        deployed.digest,
+    )
+    name = deployed.execution_arn.rsplit(":", 1)[-1]
+    assert f"duplicate of deployment {name} (SUCCEEDED)" in output["reason"]
+
+
+def test_a_replica_pushed_in_another_region_deploys() -> None:
+    result, world = _run("replicated-push")
+    _common(result, world)
+    _on_new_image(result, world)  # the replica, in the deploy region's registry
+    [(event, _)] = _dispatchers(world)
+    assert event["detail-type"] == "ECR Replication Action"
+    assert (event["detail"]["action-type"], event["detail"]["source-region"]) == (
+        "REPLICATE",
+        "us-west-2",
+    )
+    assert len(_deployment_executions(world)) == 1
 
 
 def test_a_migration_ecs_interrupted_is_a_failure_though_it_exited_0() -> None:

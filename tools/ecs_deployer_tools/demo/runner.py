@@ -197,6 +197,17 @@ def _redeliver(cloud: LocalCloud, follower: _Follower) -> None:
     cloud.start_execution(event["input"])
 
 
+def _push(cloud: LocalCloud, scenario: Scenario, index: int, tags: tuple[str, ...]) -> str:
+    """Push the scenario's ``index``-th image as the scenario says (as one image, as a
+    multi-platform image, or in the registry that replicates here); return its digest."""
+    version = scenario.image_of(index)
+    if scenario.platforms:
+        image = sample_app.multi_platform_image(version, scenario.platforms)
+        return cloud.push_multiplatform(sample_app.REPOSITORY, tags, image)
+    manifest = sample_app.image_manifest(version)
+    return cloud.push_image(sample_app.REPOSITORY, tags, manifest, region=scenario.replicated_from)
+
+
 def run(
     scenario: Scenario,
     *,
@@ -227,6 +238,8 @@ def run(
             cloud.lambda_faults.inject(
                 crash.function, count=crash.count, error_type=crash.error_type, after=crash.after
             )
+        if scenario.replicated_from is not None:
+            cloud.replicate_registry(scenario.replicated_from, [sample_app.REPOSITORY])
         follower = _Follower(cloud, observer)
         pushes: list[PushResult] = []
         for index, tags in enumerate(scenario.pushes):
@@ -237,8 +250,7 @@ def run(
                 # A second on: ECR event times are whole seconds, so this push comes after
                 # everything the previous one did, as its event time shows.
                 cloud.advance(1.0, after_turn=follower.on_turn)
-            manifest = sample_app.image_manifest(scenario.image_of(index))
-            digest = cloud.push_image(sample_app.REPOSITORY, tags, manifest)
+            digest = _push(cloud, scenario, index, tags)
             image = f"{seeded.registry}/{sample_app.REPOSITORY}@{digest}"
             pushes.append(PushResult(tags, image, digest))
             if observer is not None:

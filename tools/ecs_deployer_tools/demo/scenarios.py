@@ -60,6 +60,12 @@ class Scenario:
     images: tuple[str, ...] = ()
     # Then an operator runs `ecs-deployer rollback APP`: it undoes the newest success.
     then_rollback: bool = False
+    # Each image built for these platforms and pushed as `docker buildx` does: the
+    # platforms' and attestation manifests untagged, then the tagged index.
+    platforms: tuple[str, ...] = ()
+    # Pushed in this region, whose registry replicates into the deploy region: each push
+    # arrives there as an "ECR Replication Action", with no PUSH event.
+    replicated_from: str | None = None
 
     def image_of(self, index: int) -> str:
         return self.images[index] if self.images else self.pushes[index][0]
@@ -263,6 +269,33 @@ SCENARIOS: dict[str, Scenario] = {
             "SUCCEEDED",
             ("SUCCEEDED", "SUCCEEDED"),
             then_rollback=True,
+        ),
+        Scenario(
+            "multi-platform-push",
+            "v2.0.0 built by docker buildx for linux/amd64 and linux/arm64, for an app that "
+            "deploys every tag: the untagged platform and attestation manifests deploy "
+            "nothing, the tagged index deploys once",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            platforms=("linux/amd64", "linux/arm64"),
+            config={"trigger": {"repositories": [sample_app.REPOSITORY]}},
+        ),
+        Scenario(
+            "retag",
+            "v2.0.0 deploys; the same image is then tagged v2.0 (a PUSH of a digest that "
+            "deployed): a duplicate, nothing deploys again",
+            "IGNORED",
+            ("SUCCEEDED", "IGNORED"),
+            pushes=(("v2.0.0",), ("v2.0",)),
+            images=("v2.0.0", "v2.0.0"),
+        ),
+        Scenario(
+            "replicated-push",
+            "v2.0.0 is pushed in us-west-2, whose registry replicates into the deploy "
+            "region: the replica (an ECR Replication Action, no PUSH here) deploys",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            replicated_from="us-west-2",
         ),
         Scenario(
             "migration-interrupted",
