@@ -26,7 +26,10 @@ from ecs_deployer.config.models import AppName, RepositoryName
 from ecs_deployer.errors import InputError
 from ecs_deployer.validation import field_errors
 
-ImageTag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")]
+# Docker's tag grammar. ECR accepts any tag of up to 300 characters; the deployer deploys
+# only tags Docker could have pushed (and `docker pull` could run).
+IMAGE_TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+ImageTag = Annotated[str, StringConstraints(pattern=IMAGE_TAG_PATTERN)]
 ImageDigest = Annotated[str, StringConstraints(pattern=r"^sha256:[a-f0-9]{64}$")]
 PollSeconds = Annotated[int, Field(ge=1, le=300, strict=True)]
 # A Step Functions execution name, which is what a deployment id is.

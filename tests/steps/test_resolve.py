@@ -365,3 +365,15 @@ def test_a_throttled_call_is_retried_not_recorded_as_a_rejection(
     with pytest.raises(TransientAwsError, match="ThrottlingException"):
         resolve({"app": "shop", "image_tag": "v1.0.0"}, context(), throttled, STARTED)
     assert table.history("shop") == []
+
+
+@pytest.mark.parametrize("tag", ["v" * 129, "release 1", ".hidden", "x" * 300])
+def test_a_tag_ecr_accepts_but_docker_cannot_is_ignored_with_a_reason_not_a_crash(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, tag: str
+) -> None:
+    _deploy_every_tag()
+    digest = push("v2.0.0")
+    result = resolve(_push_event(tag, digest), context(), deps, STARTED)
+    assert isinstance(result, Ignored)
+    assert f"shop@{digest}: the tag '{tag[:40]}" in result.reason
+    assert "is not a Docker tag" in result.reason

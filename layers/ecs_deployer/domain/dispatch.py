@@ -15,6 +15,7 @@ nothing.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,7 +25,7 @@ from pydantic import BaseModel
 from ecs_deployer.config.parsing import raw_trigger_repositories
 from ecs_deployer.errors import ConfigError
 from ecs_deployer.history import HistoryRecord, iso
-from ecs_deployer.inputs import EcrImageActionEvent, ManualRequest, Trigger
+from ecs_deployer.inputs import IMAGE_TAG_PATTERN, EcrImageActionEvent, ManualRequest, Trigger
 from ecs_deployer.outcome import FINAL_STATUSES
 
 if TYPE_CHECKING:
@@ -128,6 +129,13 @@ def _unwanted(event: EcrImageActionEvent) -> Ignored | None:
     if detail.image_tag is None:
         return Ignored(
             reason=f"{detail.repository_name}@{detail.image_digest}: untagged: {_UNTAGGED}"
+        )
+    if not re.fullmatch(IMAGE_TAG_PATTERN, detail.image_tag):
+        shown = detail.image_tag if len(detail.image_tag) <= 40 else f"{detail.image_tag[:40]}..."
+        return Ignored(
+            reason=f"{detail.repository_name}@{detail.image_digest}: the tag '{shown}' is not a "
+            "Docker tag (at most 128 of A-Z a-z 0-9 _ . -, not starting with . or -): deploy "
+            "the image by its digest"
         )
     return None
 
