@@ -98,7 +98,7 @@ def test_ecs_deploy_deploys_a_new_image() -> None:
     assert "Deployment successful" in result.stdout
     assert deployed == image
     assert [d["rolloutState"] for d in service["deployments"]] == ["COMPLETED"]
-    assert running == [service["taskDefinition"]] * service["desiredCount"]
+    assert running.count(service["taskDefinition"]) == service["desiredCount"]
     assert calls["ecs.UpdateService"] == 1
 
 
