@@ -56,6 +56,14 @@ class TaskResult(_Doc):
     exit_codes: dict[str, int | None] = {}
     stop_code: str | None = None
     stopped_reason: str | None = None
+    # Its judgement, once final (STOPPED, or lost): kept, and the task never described
+    # again, since ECS describes a stopped task for about an hour only.
+    state: TaskState | None = None
+    reason: str | None = None
+
+    @property
+    def final(self) -> bool:
+        return self.state in ("SUCCEEDED", "FAILED")
 
 
 class TaskRun(_Doc):

@@ -6,6 +6,7 @@ import random
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -570,6 +571,65 @@ def test_ecs_stops_a_running_task(simulate: Simulate, stop_code: str, reason: st
     assert [c["exitCode"] for c in stopped["containers"]] == [0, 0]  # both handled SIGTERM
 
 
+class _Clock:
+    """The simulated ECS's time, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_stopped_task_is_described_for_an_hour_then_missing() -> None:
+    clock = _Clock()
+    with EcsSimulation(clock=clock):
+        env = _create_env()
+        task_arn = run(env, "migrate")["taskArn"]
+        stopped = [describe_task(env, task_arn) for _ in range(2)][-1]
+        assert stopped["stoppedAt"] == clock.now
+
+        def seen() -> tuple[list[str], list[str]]:
+            described = env.ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn])
+            listed = env.ecs.list_tasks(cluster=CLUSTER, desiredStatus="STOPPED")["taskArns"]
+            return [t["taskArn"] for t in described["tasks"]], listed
+
+        clock.now += timedelta(minutes=59, seconds=59)
+        assert seen() == ([task_arn], [task_arn])
+        clock.now += timedelta(seconds=1)
+        assert seen() == ([], [])
+        response = env.ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn])
+        assert response["failures"] == [{"arn": task_arn, "reason": "MISSING"}]
+
+
+def test_the_tasks_of_one_run_task_may_run_for_their_own_time(simulate: Simulate) -> None:
+    simulate(EcsFaults(tasks={"migrate": TaskFault(running_ticks=(1, 3))}))
+    env = _create_env()
+    started = env.ecs.run_task(
+        cluster=CLUSTER,
+        taskDefinition="migrate",
+        count=2,
+        launchType="FARGATE",
+        networkConfiguration=env.network,  # type: ignore[arg-type]
+    )
+    arns = [task["taskArn"] for task in started["tasks"]]
+
+    def statuses() -> list[str]:
+        described = env.ecs.describe_tasks(cluster=CLUSTER, tasks=arns)["tasks"]
+        by_arn = {task["taskArn"]: task["lastStatus"] for task in described}
+        return [by_arn[arn] for arn in arns]
+
+    ticks = [statuses() for _ in range(4)]
+
+    assert ticks == [
+        ["RUNNING", "RUNNING"],
+        ["STOPPED", "RUNNING"],
+        ["STOPPED", "RUNNING"],
+        ["STOPPED", "STOPPED"],
+    ]
+
+
 def test_task_that_fails_to_start(simulate: Simulate) -> None:
     simulate(EcsFaults(tasks={"migrate": TaskFault(TaskOutcome.FAIL_TO_START)}))
     env = _create_env()
@@ -828,6 +888,10 @@ def test_faults_validate_their_options() -> None:
         RolloutFault(ticks=0)
     with pytest.raises(ValueError, match="ticks"):
         TaskFault(running_ticks=0)
+    with pytest.raises(ValueError, match="ticks"):
+        TaskFault(running_ticks=(1, 0))
+    with pytest.raises(ValueError, match="retention"):
+        EcsFaults(stopped_task_retention_seconds=0)
     with pytest.raises(ValueError, match="stop_code"):
         TaskFault(TaskOutcome.STOPPED_BY_ECS, stop_code="EssentialContainerExited")
     faults = EcsFaults(services={"web": RolloutFault()})

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import boto3
 
 from ecs_deployer.domain.taskdef import registration_input
 from ecs_deployer.steps.tasks import check_tasks, run_tasks
-from ecs_deployer_tools.localcloud.ecs_sim import TaskFault, TaskOutcome
+from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation, TaskFault, TaskOutcome
 from tests.aws_fixtures import STARTED, drive, registered
 
 if TYPE_CHECKING:
@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from ecs_deployer.document import Deployment
     from ecs_deployer.domain.admission import AdmissionDeps
     from ecs_deployer_tools.demo import sample_app
-    from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 
 
 def _check(ecs: EcsGateway, minutes: int = 1) -> Callable[[Deployment], Deployment]:
@@ -185,3 +184,45 @@ def test_a_migration_ecs_interrupted_fails_though_it_exited_0(
     assert "was stopped (SpotInterruption) before it ended on its own" in deployment.failure.cause
     assert "Your Spot Task was interrupted." in deployment.failure.cause
     assert deployment.pre_tasks[0].results[0].exit_codes == {"app": 0}
+
+
+class _Clock:
+    """The simulated ECS's time, kept with the deployment's ``now``."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_each_tasks_result_is_kept_once_stopped_while_its_sibling_runs_on(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+) -> None:
+    # Two migrations: one ends at once, its sibling runs for about two hours. ECS describes
+    # the first for an hour after it stopped; the phase must not depend on it any longer.
+    clock = _Clock(STARTED)
+    faults = EcsFaults(tasks={"shop-migrate": TaskFault(running_ticks=(1, 6))})
+    with EcsSimulation(faults, clock=clock):
+        planned = registered(deps, ecs, table)
+        migrate = planned.pre_tasks[0]
+        migrate.config = migrate.config.model_copy(update={"count": 2, "max_wait": 180})
+        deployment = run_tasks(planned, "pre", ecs, STARTED)
+        first, sibling = deployment.pre_tasks[0].task_arns
+        while deployment.progress == "WAIT" and clock.now < STARTED + timedelta(hours=3):
+            clock.now += timedelta(minutes=20)
+            deployment = check_tasks(deployment, "pre", ecs, clock.now)
+        forgotten = boto3.client("ecs").describe_tasks(cluster="shop-demo", tasks=[first])
+
+    assert forgotten["failures"] == [{"arn": first, "reason": "MISSING"}]
+    assert deployment.failure is None
+    assert deployment.progress == "DONE"
+    run = deployment.pre_tasks[0]
+    assert run.state == "SUCCEEDED"
+    assert [(r.task_arn, r.state, r.exit_codes) for r in run.results] == [
+        (first, "SUCCEEDED", {"app": 0}),
+        (sibling, "SUCCEEDED", {"app": 0}),
+    ]

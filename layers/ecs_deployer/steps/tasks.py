@@ -3,6 +3,8 @@
 All families of a phase start together (as ECS Toolkit does). The phase fails when any
 task did not run to an exit code of 0 in every watched container — but only once every
 task has stopped, so a failing asset sync never leaves a migration running unobserved.
+Each task's result is recorded when it is seen stopped, and the task is not described
+again: ECS describes a stopped task for about an hour, and its siblings may run longer.
 """
 
 from __future__ import annotations
@@ -46,37 +48,48 @@ def run_tasks(deployment: Deployment, phase: Phase, ecs: EcsGateway, now: dateti
     return deployment
 
 
-def _result(arn: str, snapshot: TaskSnapshot | None) -> TaskResult:
+def _result(arn: str, snapshot: TaskSnapshot | None, judgement: TaskJudgement) -> TaskResult:
+    final = judgement.state != "RUNNING"
+    state, reason = (judgement.state, judgement.reason) if final else (None, None)
     if snapshot is None:
-        return TaskResult(task_arn=arn, last_status="MISSING")
+        return TaskResult(task_arn=arn, last_status="MISSING", state=state, reason=reason)
     return TaskResult(
         task_arn=arn,
         last_status=snapshot.last_status,
         exit_codes=snapshot.exit_codes,
         stop_code=snapshot.stop_code,
         stopped_reason=snapshot.stopped_reason,
+        state=state,
+        reason=reason,
     )
+
+
+def _unsettled(run: TaskRun) -> list[str]:
+    """The run's tasks without a final result: the only ones still worth describing."""
+    final = {result.task_arn for result in run.results if result.final}
+    return [arn for arn in run.task_arns if arn not in final]
 
 
 def _judge_run(
     run: TaskRun, snapshots: dict[str, TaskSnapshot], ecs: EcsGateway, cluster: str, now: datetime
 ) -> None:
-    judgements: list[TaskJudgement] = []
+    kept = {result.task_arn: result for result in run.results if result.final}
+    results = []
     for arn in run.task_arns:
         snapshot = snapshots.get(arn)
-        judgements.append(
+        if arn in kept:
+            results.append(kept[arn])
+            continue
+        judgement = (
             judge_task(snapshot, run.watch_containers, run.config.containers)
             if snapshot
             else TaskJudgement("FAILED", f"task {arn.rsplit('/', 1)[-1]} is unknown to ECS")
         )
-    run.results = [_result(arn, snapshots.get(arn)) for arn in run.task_arns]
-    running = [
-        arn
-        for arn, judgement in zip(run.task_arns, judgements, strict=True)
-        if judgement.state == "RUNNING"
-    ]
+        results.append(_result(arn, snapshot, judgement))
+    run.results = results
+    running = [result.task_arn for result in results if not result.final]
     failures = [f"RunTask failed: {failure}" for failure in run.start_failures]
-    failures += [judgement.reason for judgement in judgements if judgement.state == "FAILED"]
+    failures += [result.reason or "" for result in results if result.state == "FAILED"]
     deadline = (run.started_at or now) + timedelta(minutes=run.config.max_wait)
     if running and now >= deadline:
         reason = f"ecs-deployer: task did not stop within max_wait ({run.config.max_wait} min)"
@@ -101,8 +114,10 @@ def check_tasks(deployment: Deployment, phase: Phase, ecs: EcsGateway, now: date
     """The step the state machine polls: judge every running task, stop those past their
     max_wait; the phase fails only once every task has stopped."""
     runs = [run for run in deployment.tasks(phase) if run.state == "RUNNING"]
+    # A task's result is kept once final: ECS describes a stopped task for about an hour
+    # only, while its siblings may run for longer.
     snapshots, _ = ecs.describe_tasks(
-        deployment.cluster, [arn for run in runs for arn in run.task_arns]
+        deployment.cluster, [arn for run in runs for arn in _unsettled(run)]
     )
     for run in runs:
         _judge_run(run, snapshots, ecs, deployment.cluster, now)

@@ -75,14 +75,18 @@ class TaskFault:
     container: str | None = None  # container that exits or fails to pull; default: 1st essential
     start_error: str | None = None  # stoppedReason for FAIL_TO_START; default: pull error
     pending_ticks: int = 1  # DescribeTasks calls from PENDING to RUNNING (or STOPPED)
-    running_ticks: int = 1  # DescribeTasks calls from RUNNING to STOPPED
+    # DescribeTasks calls from RUNNING to STOPPED; a tuple gives the tasks of one RunTask
+    # their own, in turn (siblings that run for longer).
+    running_ticks: int | tuple[int, ...] = 1
     stop_code: str = "SpotInterruption"  # why ECS stopped the task (STOPPED_BY_ECS)
     # What the containers ECS stops once `container` exited exit with: 143 when SIGTERM ends
     # them, 137 when SIGKILL does after the stop timeout, 0 when they handle SIGTERM.
     killed_exit_code: int = 143
 
     def __post_init__(self) -> None:
-        if self.pending_ticks < 1 or self.running_ticks < 1:
+        running = self.running_ticks
+        ticks = (self.pending_ticks, *(running if isinstance(running, tuple) else (running,)))
+        if min(ticks) < 1 or running == ():
             raise ValueError("TaskFault ticks must be at least 1")
         if self.stop_code not in STOP_CODES:
             raise ValueError(f"TaskFault.stop_code must be one of {sorted(STOP_CODES)}")
@@ -97,12 +101,17 @@ class EcsFaults:
     throttle_rate: float = 0.0  # share of ECS API calls answered ThrottlingException
     seed: int = 0  # seeds throttling and generated ids, so runs repeat
     ticks_to_complete: int = 2  # DescribeServices calls a fault-free deployment takes
+    # How long after it stopped a task is still described (and listed): ECS's "at least one
+    # hour"; then DescribeTasks answers MISSING.
+    stopped_task_retention_seconds: float = 3600.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.throttle_rate <= 1.0:
             raise ValueError("EcsFaults.throttle_rate must be within [0, 1]")
         if self.ticks_to_complete < 1:
             raise ValueError("EcsFaults.ticks_to_complete must be at least 1")
+        if self.stopped_task_retention_seconds <= 0:
+            raise ValueError("EcsFaults.stopped_task_retention_seconds must be positive")
         # Read-only copies: a running simulation must not see the scenario change under it.
         object.__setattr__(self, "tasks", MappingProxyType(dict(self.tasks)))
         object.__setattr__(self, "services", MappingProxyType(dict(self.services)))

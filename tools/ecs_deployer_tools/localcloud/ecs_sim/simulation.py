@@ -12,6 +12,7 @@ import random
 import threading
 from typing import TYPE_CHECKING, Any, Final, Self
 
+from ecs_deployer_tools.localcloud import virtual_time
 from ecs_deployer_tools.localcloud.ecs_sim.faults import EcsFaults
 from ecs_deployer_tools.localcloud.ecs_sim.ids import SeededIds
 from ecs_deployer_tools.localcloud.ecs_sim.rollouts import ServiceRollouts
@@ -21,6 +22,7 @@ from ecs_deployer_tools.localcloud.patches.patcher import Patcher
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
     from types import TracebackType
 
     from ecs_deployer_tools.localcloud.ecs_sim.rollouts import DeploymentRecord
@@ -42,7 +44,10 @@ class EcsSimulation:
     threads and moto's threaded server may call ECS concurrently.
     """
 
-    def __init__(self, faults: EcsFaults | None = None) -> None:
+    def __init__(
+        self, faults: EcsFaults | None = None, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        """`clock` is the simulated ECS's time; the local cloud's virtual clock by default."""
         self.faults = faults or EcsFaults()
         self._lock = threading.RLock()
         # Simulations are not secrets: seeded, repeatable pseudo-randomness is the point.
@@ -53,7 +58,7 @@ class EcsSimulation:
         ids = SeededIds(self.faults.seed)
         # Both read the scenario when they need it: a test may swap `faults` meanwhile.
         self.rollouts = ServiceRollouts(lambda: self.faults, ids)
-        self.task_lifecycle = TaskLifecycle(lambda: self.faults, ids)
+        self.task_lifecycle = TaskLifecycle(lambda: self.faults, ids, clock or virtual_time.now)
         self._patcher = Patcher()
 
     # -- installation -------------------------------------------------------------------

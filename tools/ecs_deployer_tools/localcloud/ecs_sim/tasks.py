@@ -20,17 +20,18 @@ import inspect
 import itertools
 import weakref
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from moto.core.responses import ActionResult
 from moto.ecs.exceptions import ECSException
 
-from ecs_deployer_tools.localcloud import virtual_time
 from ecs_deployer_tools.localcloud.ecs_sim.faults import TaskFault, TaskOutcome
 from ecs_deployer_tools.localcloud.ecs_sim.ids import short_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+    from datetime import datetime
 
     from ecs_deployer_tools.localcloud.ecs_sim.faults import EcsFaults
     from ecs_deployer_tools.localcloud.ecs_sim.ids import SeededIds
@@ -74,6 +75,7 @@ class _TaskState:
     fault: TaskFault
     essential: tuple[str, ...]  # container names, in definition order
     order: int
+    running_ticks: int  # this task's: the fault's may differ by a RunTask's task
     ticks: int = 0
 
 
@@ -91,10 +93,13 @@ class TaskLifecycle:
     held around each, and around every read.
     """
 
-    def __init__(self, faults: Callable[[], EcsFaults], ids: SeededIds) -> None:
-        """`faults()` is the simulation's scenario at the time of the call."""
+    def __init__(
+        self, faults: Callable[[], EcsFaults], ids: SeededIds, now: Callable[[], datetime]
+    ) -> None:
+        """`faults()` is the simulation's scenario at the time of the call, `now()` its time."""
         self._faults = faults
         self._ids = ids
+        self._now = now
         self._order = itertools.count()
         # Keyed by moto's model objects: a moto reset makes new objects, so no state leaks.
         self._tasks: weakref.WeakKeyDictionary[Any, _TaskState] = weakref.WeakKeyDictionary()
@@ -113,18 +118,19 @@ class TaskLifecycle:
             # Optional in ECS (the VPC's default group), but moto raises KeyError without it.
             network["awsvpcConfiguration"].setdefault("securityGroups", [])
         tasks = original(*call.args, **call.kwargs)
-        for task in tasks:
-            self._track(backend, task)
+        for index, task in enumerate(tasks):
+            self._track(backend, task, index)
         return tasks
 
     def describe_tasks(
         self, original: Callable[..., Any], backend: Any, *args: Any, **kwargs: Any
     ) -> Any:
-        tasks = original(backend, *args, **kwargs)
+        now = self._now()
+        tasks = [task for task in original(backend, *args, **kwargs) if not self._forgotten(task)]
         for task in dict.fromkeys(tasks):  # a task named twice ticks once
             state = self._tasks.get(task)
             if state is not None:
-                _tick(task, state)
+                _tick(task, state, now)
         return tasks
 
     def stop_task(
@@ -143,16 +149,17 @@ class TaskLifecycle:
             task.desired_status = _STOPPED
             task.stop_code = "UserInitiated"
             task.stopped_reason = reason or _USER_STOPPED
-            task.stopping_at = virtual_time.now()
+            task.stopping_at = self._now()
             task.version += 1
         return task
 
-    @staticmethod
-    def list_tasks(original: Callable[..., Any], backend: Any, *args: Any, **kwargs: Any) -> Any:
+    def list_tasks(
+        self, original: Callable[..., Any], backend: Any, *args: Any, **kwargs: Any
+    ) -> Any:
         # ECS filters on desiredStatus RUNNING unless told otherwise; moto lists every task.
         call = inspect.signature(original).bind(backend, *args, **kwargs)
         call.arguments["desiredStatus"] = call.arguments.get("desiredStatus") or _RUNNING
-        return original(*call.args, **call.kwargs)
+        return [task for task in original(*call.args, **call.kwargs) if not self._forgotten(task)]
 
     def advance(self, original: Callable[..., Any], task: Any) -> None:
         """moto's `Task.advance`: its own state machine would move our tasks on (RUNNING ->
@@ -239,8 +246,17 @@ class TaskLifecycle:
 
     # -- a task's life: taken over at RunTask, then one step per DescribeTasks ---------------
 
-    def _track(self, backend: Any, task: Any) -> None:
-        """Take over a task moto just started: PENDING, with all of its containers."""
+    def _forgotten(self, task: Any) -> bool:
+        """ECS describes (and lists) a stopped task for a while only: `EcsFaults`'s
+        `stopped_task_retention_seconds`, an hour by default."""
+        if task not in self._tasks or task.stopped_at is None:
+            return False
+        retention = timedelta(seconds=self._faults().stopped_task_retention_seconds)
+        return bool(self._now() - task.stopped_at >= retention)
+
+    def _track(self, backend: Any, task: Any, index: int) -> None:
+        """Take over a task moto just started (the `index`th of its RunTask): PENDING, with
+        all of its containers."""
         definition = backend.describe_task_definition(task.task_definition_arn)
         container_arn = task.task_arn.replace(":task/", ":container/", 1)
         task.containers = [
@@ -258,7 +274,7 @@ class TaskLifecycle:
         ]
         task.last_status = _PENDING
         task.desired_status = _RUNNING
-        task.created_at = virtual_time.now()
+        task.created_at = self._now()
         task.version = 1
         task.cpu, task.memory = definition.cpu, definition.memory
         # moto stores "" where ECS omits the field.
@@ -267,10 +283,17 @@ class TaskLifecycle:
         task.stopped_reason = task.stop_code = None
         task.pull_started_at = task.pull_stopped_at = task.started_at = None
         task.stopping_at = task.execution_stopped_at = task.stopped_at = None
+        fault = self._faults().tasks.get(definition.family, TaskFault())
+        running_ticks = fault.running_ticks
         self._tasks[task] = _TaskState(
             backend=backend,
             family=definition.family,
-            fault=self._faults().tasks.get(definition.family, TaskFault()),
+            fault=fault,
+            running_ticks=(
+                running_ticks[index % len(running_ticks)]
+                if isinstance(running_ticks, tuple)
+                else running_ticks
+            ),
             essential=tuple(
                 spec["name"]
                 for spec in definition.container_definitions
@@ -280,41 +303,40 @@ class TaskLifecycle:
         )
 
 
-def _tick(task: Any, state: _TaskState) -> None:
+def _tick(task: Any, state: _TaskState, now: datetime) -> None:
     """One DescribeTasks of the task: its next step, once its fault's ticks have passed."""
     if task.last_status == _STOPPED:
         return
     if task.desired_status == _STOPPED:  # StopTask asked for it last time
-        _stop(task, exit_code=_SIGKILL_EXIT_CODE)
+        _stop(task, _SIGKILL_EXIT_CODE, now)
         return
     state.ticks += 1
     outcome = state.fault.outcome
     if task.last_status == _PENDING and state.ticks >= state.fault.pending_ticks:
         state.ticks = 0
         if outcome is TaskOutcome.FAIL_TO_START:
-            _fail_to_start(task, state)
+            _fail_to_start(task, state, now)
         else:
-            _start(task)
+            _start(task, now)
     elif (
         task.last_status == _RUNNING
         and outcome is not TaskOutcome.NEVER_STOP
-        and state.ticks >= state.fault.running_ticks
+        and state.ticks >= state.running_ticks
     ):
         if outcome is TaskOutcome.STOPPED_BY_ECS:
-            _stopped_by_ecs(task, state.fault)
+            _stopped_by_ecs(task, state.fault, now)
         else:
-            _exit(task, state)
+            _exit(task, state, now)
 
 
-def _start(task: Any) -> None:
-    now = virtual_time.now()
+def _start(task: Any, now: datetime) -> None:
     task.containers = [c | {"lastStatus": _RUNNING} for c in task.containers]
     task.last_status = _RUNNING
     task.pull_started_at = task.pull_stopped_at = task.started_at = now
     task.version += 1
 
 
-def _fail_to_start(task: Any, state: _TaskState) -> None:
+def _fail_to_start(task: Any, state: _TaskState, now: datetime) -> None:
     culprit = _culprit(task, state)
     image = next((c["image"] for c in task.containers if c["name"] == culprit), None)
     reason = state.fault.start_error or _PULL_ERROR.format(image=image)
@@ -324,10 +346,10 @@ def _fail_to_start(task: Any, state: _TaskState) -> None:
     ]
     task.stop_code = "TaskFailedToStart"
     task.stopped_reason = reason
-    _stop(task, exit_code=None)
+    _stop(task, None, now)
 
 
-def _exit(task: Any, state: _TaskState) -> None:
+def _exit(task: Any, state: _TaskState, now: datetime) -> None:
     """The essential container exits; ECS stops the others (SIGTERM, SIGKILL later)."""
     fault = state.fault
     first = _culprit(task, state)
@@ -338,20 +360,19 @@ def _exit(task: Any, state: _TaskState) -> None:
     ]
     task.stop_code = "EssentialContainerExited"
     task.stopped_reason = _ESSENTIAL_EXITED
-    _stop(task, exit_code=fault.killed_exit_code)
+    _stop(task, fault.killed_exit_code, now)
 
 
-def _stopped_by_ecs(task: Any, fault: TaskFault) -> None:
+def _stopped_by_ecs(task: Any, fault: TaskFault, now: datetime) -> None:
     """ECS stops the running task for a reason of its own: every container gets SIGTERM."""
     task.stop_code = fault.stop_code
     task.stopped_reason = _STOP_REASONS.get(fault.stop_code, f"Stopped by ECS ({fault.stop_code})")
-    task.stopping_at = virtual_time.now()
-    _stop(task, exit_code=fault.exit_code)
+    task.stopping_at = now
+    _stop(task, fault.exit_code, now)
 
 
-def _stop(task: Any, exit_code: int | None) -> None:
-    """STOPPED now; containers still RUNNING exit with `exit_code` (when given)."""
-    now = virtual_time.now()
+def _stop(task: Any, exit_code: int | None, now: datetime) -> None:
+    """STOPPED `now`; containers still RUNNING exit with `exit_code` (when given)."""
     killed = {} if exit_code is None else {"exitCode": exit_code}
     task.containers = [
         c | (killed if c["lastStatus"] == _RUNNING else {}) | {"lastStatus": _STOPPED}
