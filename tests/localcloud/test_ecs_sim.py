@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -113,11 +114,13 @@ def aws() -> Iterator[None]:
 
 @pytest.fixture
 def simulate(aws: None) -> Iterator[Callable[[EcsFaults], EcsSimulation]]:
-    """Installs a simulation for the test; uninstalled even when the test fails."""
+    """Installs a simulation for the test; uninstalled even when the test fails. Every
+    describe sees every change at once: the tests of eventual consistency install their own
+    simulation."""
     started: list[EcsSimulation] = []
 
     def start(faults: EcsFaults) -> EcsSimulation:
-        simulation = EcsSimulation(faults)
+        simulation = EcsSimulation(dataclasses.replace(faults, describe_lag=0))
         simulation.install()
         started.append(simulation)
         return simulation
@@ -584,7 +587,7 @@ class _Clock:
 @pytest.mark.usefixtures("aws")
 def test_a_stopped_task_is_described_for_an_hour_then_missing() -> None:
     clock = _Clock()
-    with EcsSimulation(clock=clock):
+    with EcsSimulation(EcsFaults(describe_lag=0), clock=clock):
         env = _create_env()
         task_arn = run(env, "migrate")["taskArn"]
         stopped = [describe_task(env, task_arn) for _ in range(2)][-1]
@@ -601,6 +604,42 @@ def test_a_stopped_task_is_described_for_an_hour_then_missing() -> None:
         assert seen() == ([], [])
         response = env.ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn])
         assert response["failures"] == [{"arn": task_arn, "reason": "MISSING"}]
+
+
+def _misses(env: Env, task_arn: str) -> int:
+    """DescribeTasks calls answering MISSING before one shows the task."""
+    misses = 0
+    while not env.ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn])["tasks"]:
+        misses += 1
+    return misses
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_task_run_task_just_started_is_missing_from_a_describe_or_three() -> None:
+    clock = _Clock()
+    with EcsSimulation(EcsFaults(describe_lag=3), clock=clock):
+        env = _create_env()
+        arns = [run(env, "migrate")["taskArn"] for _ in range(8)]
+        first = env.ecs.describe_tasks(cluster=CLUSTER, tasks=arns)
+        misses = [1 + _misses(env, arn) for arn in arns]
+        late = run(env, "migrate")["taskArn"]
+        clock.now += timedelta(seconds=5)  # describe_lag_seconds: visible by then
+        on_time = env.ecs.describe_tasks(cluster=CLUSTER, tasks=[late])["tasks"]
+
+    assert first["tasks"] == []
+    assert first["failures"] == [{"arn": arn, "reason": "MISSING"} for arn in arns]
+    assert set(misses) <= {1, 2, 3}
+    assert len(set(misses)) > 1  # seeded draws
+    # A describe that misses the task does not move it on: this is its first step.
+    assert [task["lastStatus"] for task in on_time] == ["RUNNING"]
+
+
+def test_without_a_lag_a_new_task_is_described_at_once(simulate: Simulate) -> None:
+    simulate(EcsFaults())  # the fixture's describe_lag=0
+    env = _create_env()
+    task_arn = run(env, "migrate")["taskArn"]
+
+    assert _misses(env, task_arn) == 0
 
 
 def test_the_tasks_of_one_run_task_may_run_for_their_own_time(simulate: Simulate) -> None:
@@ -892,6 +931,8 @@ def test_faults_validate_their_options() -> None:
         TaskFault(running_ticks=(1, 0))
     with pytest.raises(ValueError, match="retention"):
         EcsFaults(stopped_task_retention_seconds=0)
+    with pytest.raises(ValueError, match="describe_lag"):
+        EcsFaults(describe_lag=-1)
     with pytest.raises(ValueError, match="stop_code"):
         TaskFault(TaskOutcome.STOPPED_BY_ECS, stop_code="EssentialContainerExited")
     faults = EcsFaults(services={"web": RolloutFault()})

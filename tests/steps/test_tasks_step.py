@@ -104,8 +104,10 @@ def test_a_task_that_never_stops_times_out_and_is_stopped(
 ) -> None:
     simulation = simulate(tasks={"shop-migrate": TaskFault(TaskOutcome.NEVER_STOP)})
     deployment = run_tasks(registered(deps, ecs, table), "pre", ecs, STARTED)
-    deployment = check_tasks(deployment, "pre", ecs, STARTED + timedelta(minutes=1))
+    for _ in range(3):  # DescribeTasks shows the new task after a describe or two
+        deployment = check_tasks(deployment, "pre", ecs, STARTED + timedelta(minutes=1))
     assert deployment.progress == "WAIT"
+    assert deployment.pre_tasks[0].results[0].last_status == "RUNNING"
     deployment = check_tasks(deployment, "pre", ecs, STARTED + timedelta(minutes=30))  # max_wait
     assert deployment.failure is not None
     assert deployment.failure.error == "DeployTimeout"
@@ -115,6 +117,36 @@ def test_a_task_that_never_stops_times_out_and_is_stopped(
     )["tasks"][0]
     assert task["desiredStatus"] == "STOPPED"
     assert "did not stop within max_wait" in task["stoppedReason"]
+
+
+def test_a_task_missing_right_after_run_task_is_waited_for_until_it_is_unknown(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+) -> None:
+    # DescribeTasks misses a task RunTask just started for a describe or two (eventual
+    # consistency); a task ECS never heard of stays MISSING.
+    simulate()
+    deployment = run_tasks(registered(deps, ecs, table), "pre", ecs, STARTED)
+    migrate = deployment.pre_tasks[0]
+    [started] = migrate.task_arns
+    lost = f"{started.rsplit('/', 1)[0]}/{'0' * 32}"
+    migrate.task_arns.append(lost)
+    deployment = check_tasks(deployment, "pre", ecs, STARTED + timedelta(seconds=1))
+    assert deployment.progress == "WAIT"
+    assert [r.last_status for r in deployment.pre_tasks[0].results] == ["MISSING", "MISSING"]
+    for _ in range(3):
+        deployment = check_tasks(deployment, "pre", ecs, STARTED + timedelta(minutes=4))
+    assert deployment.progress == "WAIT"  # the lost one: still within the grace
+    assert deployment.pre_tasks[0].results[0].state == "SUCCEEDED"
+    deployment = check_tasks(deployment, "pre", ecs, STARTED + timedelta(minutes=5))
+    assert deployment.failure is not None
+    assert deployment.failure.error == "TaskFailed"
+    assert f"task {'0' * 32} is unknown to ECS (MISSING) 5 min after RunTask" in (
+        deployment.failure.cause
+    )
 
 
 def test_runtask_failures_fail_the_phase(

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from ecs_deployer.domain.tasks import TaskSnapshot, judge_task
+from ecs_deployer.domain.tasks import (
+    MISSING_GRACE,
+    TaskJudgement,
+    TaskSnapshot,
+    judge_missing,
+    judge_task,
+)
 
 ARN = "arn:aws:ecs:us-east-1:123456789012:task/demo/0f3c1d2e4b5a"
 
@@ -151,3 +158,15 @@ def test_task_failed_to_start() -> None:
 
 def test_watched_container_missing_from_task_is_a_failure() -> None:
     assert judge_task(_stopped({"app": 0}), ["worker"], ["app"]).state == "FAILED"
+
+
+def test_a_missing_task_is_not_visible_yet_within_the_grace_then_unknown() -> None:
+    started = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    just_started = judge_missing(ARN, started, started + MISSING_GRACE - timedelta(seconds=1))
+    assert just_started == TaskJudgement(
+        "RUNNING", "task 0f3c1d2e4b5a is not visible to DescribeTasks yet"
+    )
+    lost = judge_missing(ARN, started, started + MISSING_GRACE)
+    assert lost == TaskJudgement(
+        "FAILED", "task 0f3c1d2e4b5a is unknown to ECS (MISSING) 5 min after RunTask"
+    )

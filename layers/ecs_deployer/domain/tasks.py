@@ -17,10 +17,12 @@ exited (stop code ``EssentialContainerExited``) — and every watched container 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Mapping
+    from datetime import datetime
 
 TaskState = Literal["RUNNING", "SUCCEEDED", "FAILED"]
 
@@ -28,6 +30,10 @@ TaskState = Literal["RUNNING", "SUCCEEDED", "FAILED"]
 ENDED_ON_ITS_OWN: Final = "EssentialContainerExited"
 # What a container stopped by ECS exits with: SIGKILL (128 + 9), SIGTERM (128 + 15).
 _STOPPED_BY_SIGNAL: Final = frozenset({137, 143})
+# ECS's API is eventually consistent: a task RunTask just started can be MISSING from
+# DescribeTasks for a while. RunTask's reference advises describing it again with a backoff
+# of up to about five minutes; only after that does MISSING mean ECS does not know it.
+MISSING_GRACE: Final = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -119,3 +125,15 @@ def _stopped_with_the_task(container: ContainerState) -> bool:
     """A sidecar ECS stopped because the task ended; ECS names a reason when it killed one
     for its own sake (OutOfMemoryError...)."""
     return container.exit_code in _STOPPED_BY_SIGNAL and not container.reason
+
+
+def judge_missing(task_arn: str, started_at: datetime, now: datetime) -> TaskJudgement:
+    """A task DescribeTasks reports MISSING: not visible yet within ``MISSING_GRACE`` of
+    RunTask, unknown to ECS after that."""
+    task_id = task_arn.rsplit("/", 1)[-1]
+    if now - started_at < MISSING_GRACE:
+        return TaskJudgement("RUNNING", f"task {task_id} is not visible to DescribeTasks yet")
+    minutes = int(MISSING_GRACE.total_seconds()) // 60
+    return TaskJudgement(
+        "FAILED", f"task {task_id} is unknown to ECS (MISSING) {minutes} min after RunTask"
+    )

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger
 
 from ecs_deployer.document import TaskResult
-from ecs_deployer.domain.tasks import TaskJudgement, TaskSnapshot, judge_task
+from ecs_deployer.domain.tasks import judge_missing, judge_task
 
 if TYPE_CHECKING:
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.document import Deployment, Phase, TaskRun
+    from ecs_deployer.domain.tasks import TaskJudgement, TaskSnapshot
 
 logger = Logger(child=True)
 
@@ -73,19 +74,20 @@ def _unsettled(run: TaskRun) -> list[str]:
 def _judge_run(
     run: TaskRun, snapshots: dict[str, TaskSnapshot], ecs: EcsGateway, cluster: str, now: datetime
 ) -> None:
-    kept = {result.task_arn: result for result in run.results if result.final}
+    seen = {result.task_arn: result for result in run.results}
     results = []
     for arn in run.task_arns:
         snapshot = snapshots.get(arn)
-        if arn in kept:
-            results.append(kept[arn])
-            continue
-        judgement = (
-            judge_task(snapshot, run.watch_containers, run.config.containers)
-            if snapshot
-            else TaskJudgement("FAILED", f"task {arn.rsplit('/', 1)[-1]} is unknown to ECS")
-        )
-        results.append(_result(arn, snapshot, judgement))
+        if arn in seen and seen[arn].final:
+            results.append(seen[arn])
+        elif snapshot is not None:
+            judgement = judge_task(snapshot, run.watch_containers, run.config.containers)
+            results.append(_result(arn, snapshot, judgement))
+        else:
+            judgement = judge_missing(arn, run.started_at or now, now)
+            # Not visible yet: what an earlier describe showed still stands.
+            missing = _result(arn, None, judgement)
+            results.append(seen.get(arn, missing) if judgement.state == "RUNNING" else missing)
     run.results = results
     running = [result.task_arn for result in results if not result.final]
     failures = [f"RunTask failed: {failure}" for failure in run.start_failures]

@@ -9,7 +9,9 @@ through moto's server in the same process, sees ECS behave as on AWS. Where to l
 * `rollouts.py`: how a service rollout progresses, one step per DescribeServices, to
   COMPLETED, FAILED, a circuit breaker rollback or a deleted service;
 * `tasks.py`: how a task starts, runs and exits (or fails to start), one step per
-  DescribeTasks, and StopTask;
+  DescribeTasks, and StopTask; a stopped task is forgotten after an hour;
+* `consistency.py`: eventual consistency: the describes right after a change that do not
+  show it yet;
 * `simulation.py`: `EcsSimulation`, which installs the simulation (one at a time, every call
   under one lock), throttles, and reads the state for assertions;
 * `ids.py`: the ids the simulation makes (seeded, so runs repeat) and reads from ARNs;

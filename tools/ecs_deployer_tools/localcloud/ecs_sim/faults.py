@@ -104,6 +104,11 @@ class EcsFaults:
     # How long after it stopped a task is still described (and listed): ECS's "at least one
     # hour"; then DescribeTasks answers MISSING.
     stopped_task_retention_seconds: float = 3600.0
+    # Eventual consistency: a task RunTask just started is MISSING from the next 1 to
+    # `describe_lag` DescribeTasks that name it (seeded), within `describe_lag_seconds` of
+    # RunTask; 0: every describe sees it at once.
+    describe_lag: int = 2
+    describe_lag_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.throttle_rate <= 1.0:
@@ -112,6 +117,8 @@ class EcsFaults:
             raise ValueError("EcsFaults.ticks_to_complete must be at least 1")
         if self.stopped_task_retention_seconds <= 0:
             raise ValueError("EcsFaults.stopped_task_retention_seconds must be positive")
+        if self.describe_lag < 0 or self.describe_lag_seconds < 0:
+            raise ValueError("EcsFaults.describe_lag and describe_lag_seconds must not be negative")
         # Read-only copies: a running simulation must not see the scenario change under it.
         object.__setattr__(self, "tasks", MappingProxyType(dict(self.tasks)))
         object.__setattr__(self, "services", MappingProxyType(dict(self.services)))

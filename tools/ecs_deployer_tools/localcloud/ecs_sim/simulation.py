@@ -13,6 +13,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from ecs_deployer_tools.localcloud import virtual_time
+from ecs_deployer_tools.localcloud.ecs_sim.consistency import DescribeLag
 from ecs_deployer_tools.localcloud.ecs_sim.faults import EcsFaults
 from ecs_deployer_tools.localcloud.ecs_sim.ids import SeededIds
 from ecs_deployer_tools.localcloud.ecs_sim.rollouts import ServiceRollouts
@@ -58,7 +59,10 @@ class EcsSimulation:
         ids = SeededIds(self.faults.seed)
         # Both read the scenario when they need it: a test may swap `faults` meanwhile.
         self.rollouts = ServiceRollouts(lambda: self.faults, ids)
-        self.task_lifecycle = TaskLifecycle(lambda: self.faults, ids, clock or virtual_time.now)
+        now = clock or virtual_time.now
+        self.task_lifecycle = TaskLifecycle(
+            lambda: self.faults, ids, now, DescribeLag(lambda: self.faults, now)
+        )
         self._patcher = Patcher()
 
     # -- installation -------------------------------------------------------------------

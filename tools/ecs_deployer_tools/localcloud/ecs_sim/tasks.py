@@ -7,6 +7,9 @@ DescribeTasks.
   its essential container exits (EssentialContainerExited) and ECS stops the others, or ECS
   stops the task itself (a Spot interruption...). StopTask stops a task as ECS does
   (UserInitiated, exit code 137).
+* DescribeTasks misses a task RunTask just started for a describe or two (eventual
+  consistency, `consistency.py`), and forgets a stopped task an hour after it stopped: both
+  are MISSING failures, as an unknown task is.
 * Where moto's answers differ from ECS's: RunTask places a task definition sized only at
   task level and takes an `awsvpcConfiguration` without security groups; RunTask honours
   `clientToken` (per cluster); ListTasks defaults to `desiredStatus=RUNNING`; DescribeTasks
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from datetime import datetime
 
+    from ecs_deployer_tools.localcloud.ecs_sim.consistency import DescribeLag, Unseen
     from ecs_deployer_tools.localcloud.ecs_sim.faults import EcsFaults
     from ecs_deployer_tools.localcloud.ecs_sim.ids import SeededIds
 
@@ -76,6 +80,7 @@ class _TaskState:
     essential: tuple[str, ...]  # container names, in definition order
     order: int
     running_ticks: int  # this task's: the fault's may differ by a RunTask's task
+    unseen: Unseen  # DescribeTasks calls that miss it, right after RunTask
     ticks: int = 0
 
 
@@ -94,12 +99,17 @@ class TaskLifecycle:
     """
 
     def __init__(
-        self, faults: Callable[[], EcsFaults], ids: SeededIds, now: Callable[[], datetime]
+        self,
+        faults: Callable[[], EcsFaults],
+        ids: SeededIds,
+        now: Callable[[], datetime],
+        lag: DescribeLag,
     ) -> None:
         """`faults()` is the simulation's scenario at the time of the call, `now()` its time."""
         self._faults = faults
         self._ids = ids
         self._now = now
+        self._lag = lag
         self._order = itertools.count()
         # Keyed by moto's model objects: a moto reset makes new objects, so no state leaks.
         self._tasks: weakref.WeakKeyDictionary[Any, _TaskState] = weakref.WeakKeyDictionary()
@@ -126,8 +136,10 @@ class TaskLifecycle:
         self, original: Callable[..., Any], backend: Any, *args: Any, **kwargs: Any
     ) -> Any:
         now = self._now()
-        tasks = [task for task in original(backend, *args, **kwargs) if not self._forgotten(task)]
-        for task in dict.fromkeys(tasks):  # a task named twice ticks once
+        found = dict.fromkeys(original(backend, *args, **kwargs))  # named twice: ticks once
+        # What ECS forgot, or does not show yet, is left out: DescribeTasks says MISSING.
+        tasks = [task for task in found if not self._forgotten(task) and not self._unseen(task)]
+        for task in tasks:
             state = self._tasks.get(task)
             if state is not None:
                 _tick(task, state, now)
@@ -246,6 +258,11 @@ class TaskLifecycle:
 
     # -- a task's life: taken over at RunTask, then one step per DescribeTasks ---------------
 
+    def _unseen(self, task: Any) -> bool:
+        """Whether this DescribeTasks does not show the task RunTask just started yet."""
+        state = self._tasks.get(task)
+        return state is not None and state.unseen.hides(self._now())
+
     def _forgotten(self, task: Any) -> bool:
         """ECS describes (and lists) a stopped task for a while only: `EcsFaults`'s
         `stopped_task_retention_seconds`, an hour by default."""
@@ -300,6 +317,7 @@ class TaskLifecycle:
                 if spec.get("essential", True)
             ),
             order=next(self._order),
+            unseen=self._lag.change(),
         )
 
 

@@ -22,7 +22,8 @@ Where moto's answers differ from ECS's (also `ecs_sim/tasks.py`):
    default group), but moto raises KeyError without it.
 5. RunTask honours `clientToken` (per cluster): a repeated token answers the first call's
    tasks, or ConflictException when the parameters differ.
-6. DescribeTasks reports unknown tasks as `MISSING` failures.
+6. DescribeTasks reports unknown tasks as `MISSING` failures, and so the tasks ECS does
+   not show yet (just started) or any more (stopped an hour ago).
 7. ListTasks defaults to `desiredStatus=RUNNING`; moto lists every task.
 
 What goes wrong on purpose:
