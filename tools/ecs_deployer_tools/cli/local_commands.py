@@ -232,10 +232,7 @@ def up(
         outputs = cloud.deploy_stack(parameters)
         simulation.throttling = True
         if scenario is not None and scenario.crash is not None:
-            crash = scenario.crash
-            cloud.lambda_faults.inject(
-                crash.function, count=crash.count, error_type=crash.error_type, after=crash.after
-            )
+            scenario.crash.inject(cloud)
         endpoint = cloud.start_server(port)
         console.print(f"endpoint: {endpoint}")
         for name, value in sorted(outputs.items()):

@@ -234,10 +234,7 @@ def run(
         cloud.reset_api_calls()
         simulation.throttling = True
         if scenario.crash is not None:
-            crash = scenario.crash
-            cloud.lambda_faults.inject(
-                crash.function, count=crash.count, error_type=crash.error_type, after=crash.after
-            )
+            scenario.crash.inject(cloud)
         if scenario.replicated_from is not None:
             cloud.replicate_registry(scenario.replicated_from, [sample_app.REPOSITORY])
         follower = _Follower(cloud, observer)

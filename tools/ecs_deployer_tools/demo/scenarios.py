@@ -8,7 +8,7 @@ status each push's deployment must end with (a push that deploys nothing is IGNO
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ecs_deployer_tools.demo import sample_app
 from ecs_deployer_tools.localcloud.ecs_sim import (
@@ -18,6 +18,9 @@ from ecs_deployer_tools.localcloud.ecs_sim import (
     TaskFault,
     TaskOutcome,
 )
+
+if TYPE_CHECKING:
+    from ecs_deployer_tools.localcloud.cloud import LocalCloud
 
 Outcome = Literal["SUCCEEDED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "IGNORED"]
 PushStatus = Literal[
@@ -38,6 +41,11 @@ class LambdaCrash:
     count: int = 1
     error_type: str = "Runtime.ExitError"
     after: int = 0  # invocations of the function that succeed first
+
+    def inject(self, cloud: LocalCloud) -> None:
+        cloud.lambda_faults.inject(
+            self.function, count=self.count, error_type=self.error_type, after=self.after
+        )
 
 
 @dataclass(frozen=True)
