@@ -538,3 +538,14 @@ def test_a_migration_ecs_interrupted_is_a_failure_though_it_exited_0() -> None:
     assert world.exit_codes == {sample_app.MIGRATE: [{"app": 0}]}
     assert "was stopped (SpotInterruption) before it ended on its own" in (result.last.cause or "")
     assert "ecs.UpdateService" not in document["api_calls"]
+
+
+def test_describes_that_do_not_show_a_change_yet_are_not_taken_for_failures() -> None:
+    result, world = _run("stale-describes")
+    document = _common(result, world)
+    _on_new_image(result, world)
+    assert document["api_calls"]["ecs.UpdateService"] == 2  # no rollback
+    assert world.exit_codes == {
+        sample_app.MIGRATE: [{"app": 0}],
+        sample_app.SMOKE_TEST: [{"app": 0}],
+    }

@@ -394,6 +394,31 @@ def test_services_created_before_install_are_adopted_as_steady(aws: None) -> Non
         assert simulation.deployments("web", CLUSTER)[0].id == deployment_id
 
 
+@pytest.mark.usefixtures("aws")
+def test_a_service_just_updated_shows_its_previous_deployments_for_a_describe_or_two() -> None:
+    clock = _Clock()
+    with EcsSimulation(EcsFaults(service_describe_lag=2, seed=3), clock=clock):
+        env = _create_env()
+        before = describe(env.ecs, "web")
+        deployment_ids = [deploy(env, "web", env.web_v2)]
+        views = [describe(env.ecs, "web") for _ in range(4)]
+        deployment_ids.append(deploy(env, "worker", env.worker_v2))
+        clock.now += timedelta(seconds=5)  # describe_lag_seconds: seen by then
+        worker = describe(env.ecs, "worker")
+
+    stale = [view for view in views if view["deployments"] == before["deployments"]]
+    assert 1 <= len(stale) <= 2
+    assert views[: len(stale)] == stale  # the describes right after the update
+    assert all(view["taskDefinition"] == env.web_v1 for view in stale)
+    assert all((view["runningCount"], view["pendingCount"]) == (2, 0) for view in stale)
+    # The rollout moved on meanwhile (two ticks complete it): it shows completed.
+    fresh = views[len(stale) :]
+    assert [(primary(v)["id"], primary(v)["rolloutState"]) for v in fresh] == [
+        (deployment_ids[0], "COMPLETED")
+    ] * len(fresh)
+    assert primary(worker)["id"] == deployment_ids[1]
+
+
 def test_service_responses_match_botocore_output_shapes(simulate: Simulate) -> None:
     simulate(EcsFaults(services={"web": RolloutFault(RolloutOutcome.AUTO_ROLLBACK, ticks=1)}))
     env = _create_env()
@@ -931,8 +956,8 @@ def test_faults_validate_their_options() -> None:
         TaskFault(running_ticks=(1, 0))
     with pytest.raises(ValueError, match="retention"):
         EcsFaults(stopped_task_retention_seconds=0)
-    with pytest.raises(ValueError, match="describe_lag"):
-        EcsFaults(describe_lag=-1)
+    with pytest.raises(ValueError, match="describe lags"):
+        EcsFaults(service_describe_lag=-1)
     with pytest.raises(ValueError, match="stop_code"):
         TaskFault(TaskOutcome.STOPPED_BY_ECS, stop_code="EssentialContainerExited")
     faults = EcsFaults(services={"web": RolloutFault()})

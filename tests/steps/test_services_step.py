@@ -7,6 +7,7 @@ import boto3
 import pytest
 
 from ecs_deployer.document import Deployment
+from ecs_deployer.domain.services import UNSEEN_GRACE
 from ecs_deployer.errors import ServiceChanged
 from ecs_deployer.steps.register import register_task_definitions
 from ecs_deployer.steps.resolve import resolve
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 
 LATER = STARTED + timedelta(minutes=1)
+# ECS is eventually consistent: right after UpdateService, a describe or two may still show
+# a service's previous deployments.
+STALE = {"service_describe_lag": 2}
 
 
 def _roll_out(deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable) -> Deployment:
@@ -48,7 +52,7 @@ def test_rollout_completes_on_the_new_revision(
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
 ) -> None:
-    simulation = simulate()
+    simulation = simulate(**STALE)
     deployment = _roll_out(deps, ecs, table)
     assert deployment.progress == "DONE"
     for service in deployment.services:
@@ -72,7 +76,7 @@ def test_unchanged_revision_is_forced_to_fresh_tasks(
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
 ) -> None:
-    simulation = simulate()
+    simulation = simulate(**STALE)
     ecs.describe_services("shop-demo", seeded.services)  # the simulation adopts them as they are
     before = {name: simulation.deployments(name, cluster="shop-demo") for name in seeded.services}
     deployment = resolve({"app": "shop", "image_tag": "v1.0.0"}, context(), deps, STARTED)
@@ -104,7 +108,7 @@ def test_failed_or_ecs_rolled_back_rollouts_are_failures(
     state: str,
     fragment: str,
 ) -> None:
-    simulate(services={"shop-web": RolloutFault(outcome, ticks=2)})
+    simulate(services={"shop-web": RolloutFault(outcome, ticks=2)}, **STALE)
     deployment = _roll_out(deps, ecs, table)
     assert deployment.progress == "FAILED"
     web = deployment.services[0]
@@ -122,7 +126,7 @@ def test_a_rollout_that_never_stabilises_times_out(
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
 ) -> None:
-    simulate(services={"shop-web": RolloutFault(RolloutOutcome.NEVER_STABLE)})
+    simulate(services={"shop-web": RolloutFault(RolloutOutcome.NEVER_STABLE)}, **STALE)
     deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
     for _ in range(3):
         deployment = check_services(deployment, ecs, LATER)
@@ -143,7 +147,7 @@ def test_rollback_returns_changed_services_and_follows_an_ecs_rollback(
     simulate: Callable[..., EcsSimulation],
 ) -> None:
     simulation = simulate(
-        services={"shop-web": RolloutFault(RolloutOutcome.AUTO_ROLLBACK, ticks=2)}
+        services={"shop-web": RolloutFault(RolloutOutcome.AUTO_ROLLBACK, ticks=2)}, **STALE
     )
     deployment = _roll_out(deps, ecs, table)
     updates_before = len(simulation.deployments("shop-web", cluster="shop-demo"))
@@ -170,7 +174,9 @@ def test_rollback_that_fails_is_reported(
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
 ) -> None:
-    simulate(services={"shop-worker": RolloutFault(RolloutOutcome.FAIL, rollback_fails=True)})
+    simulate(
+        services={"shop-worker": RolloutFault(RolloutOutcome.FAIL, rollback_fails=True)}, **STALE
+    )
     deployment = _roll_out(deps, ecs, table)
     deployment = _roll_back(deployment, ecs, table)
     worker = deployment.services[1]
@@ -185,14 +191,19 @@ def test_someone_elses_deployment_is_left_alone(
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
 ) -> None:
-    simulation = simulate()
+    simulation = simulate(**STALE)
     deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
     boto3.client("ecs").update_service(
         cluster="shop-demo",
         service="shop-worker",
         taskDefinition=seeded.task_definitions["shop-migrate"],
     )
-    deployment = drive(lambda d: check_services(d, ecs, LATER), deployment)
+    for _ in range(3):  # describes show each update after a describe or two
+        deployment = check_services(deployment, ecs, LATER)
+    # Someone's rollout completed and drained ours before a describe showed ours: only the
+    # grace after our update makes its absence a replacement.
+    assert deployment.services[1].state == "IN_PROGRESS"
+    deployment = check_services(deployment, ecs, STARTED + UNSEEN_GRACE)
     worker = deployment.services[1]
     assert worker.state == "REPLACED"
     deployment = _roll_back(deployment, ecs, table)
@@ -213,13 +224,16 @@ def test_update_refuses_services_moved_since_planning(
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
 ) -> None:
-    simulation = simulate()
+    simulation = simulate(**STALE)
     deployment = registered(deps, ecs, table)
-    boto3.client("ecs").update_service(
+    client = boto3.client("ecs")
+    client.update_service(
         cluster="shop-demo",
         service="shop-web",
         taskDefinition=seeded.task_definitions["shop-worker"],
     )
+    for _ in range(2):  # describes show that update after a describe or two
+        client.describe_services(cluster="shop-demo", services=["shop-web"])
     with pytest.raises(ServiceChanged, match="'shop-web' now runs"):
         update_services(deployment, ecs, table, STARTED)
     assert (
@@ -235,7 +249,7 @@ def test_a_retried_update_does_not_start_a_second_rollout(
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
 ) -> None:
-    simulation = simulate()
+    simulation = simulate(**STALE)
     planned = registered(deps, ecs, table)
     first = update_services(
         planned.model_copy(deep=True), ecs, table, STARTED
@@ -252,4 +266,29 @@ def test_a_retried_update_does_not_start_a_second_rollout(
                 ]
             )
             == 1
+        )
+
+
+def test_a_rollback_right_after_the_update_moves_back_what_a_stale_describe_hides(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+) -> None:
+    # The rollback's describe comes right after our UpdateServices: ECS may still show each
+    # service as it was (eventual consistency), on its old revision. That is not ECS's
+    # circuit breaker returning it: the service really rolls out our revision.
+    simulation = simulate(**STALE)
+    deployment = _roll_back(
+        update_services(registered(deps, ecs, table), ecs, table, STARTED), ecs, table
+    )
+    assert deployment.progress == "DONE"
+    for service in deployment.services:
+        assert service.rollback is not None
+        assert service.rollback.state == "COMPLETED"
+        assert service.rollback.reason != "rolled back by ECS"
+        assert (
+            simulation.primary_task_definition(service.name, cluster="shop-demo")
+            == service.task_definition_before
         )

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
-from ecs_deployer.domain.services import ServiceSnapshot, judge_rollout
+import pytest
+
+from ecs_deployer.domain.services import UNSEEN_GRACE, ServiceSnapshot, judge_rollout
 
 OLD = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7"
 NEW = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:8"
+# How long ago UpdateService started the deployment judged: past the grace in which a
+# describe that does not show it proves nothing.
+SEEN = UNSEEN_GRACE
 
 
 def _deployment(
@@ -41,7 +47,7 @@ def _service(*deployments: dict[str, Any]) -> ServiceSnapshot:
 
 def test_completed_only_when_ours_is_primary_completed_on_our_revision() -> None:
     snapshot = _service(_deployment("ecs-svc/2", "PRIMARY", NEW, "COMPLETED"))
-    assert judge_rollout(snapshot, "ecs-svc/2", NEW, OLD).state == "COMPLETED"
+    assert judge_rollout(snapshot, "ecs-svc/2", NEW, OLD, SEEN).state == "COMPLETED"
 
 
 def test_in_progress_while_rolling() -> None:
@@ -49,7 +55,7 @@ def test_in_progress_while_rolling() -> None:
         _deployment("ecs-svc/2", "PRIMARY", NEW, "IN_PROGRESS", running=1),
         _deployment("ecs-svc/1", "ACTIVE", OLD, "COMPLETED"),
     )
-    judgement = judge_rollout(snapshot, "ecs-svc/2", NEW, OLD)
+    judgement = judge_rollout(snapshot, "ecs-svc/2", NEW, OLD, SEEN)
     assert judgement.state == "IN_PROGRESS"
     assert judgement.progress == "1/2 running"
 
@@ -58,7 +64,7 @@ def test_failed_rollout() -> None:
     snapshot = _service(
         _deployment("ecs-svc/2", "PRIMARY", NEW, "FAILED", running=0, failedTasks=3)
     )
-    judgement = judge_rollout(snapshot, "ecs-svc/2", NEW, OLD)
+    judgement = judge_rollout(snapshot, "ecs-svc/2", NEW, OLD, SEEN)
     assert judgement.state == "FAILED"
     assert "failed" in judgement.reason
     assert judgement.progress == "0/2 running, 3 failed"
@@ -69,7 +75,7 @@ def test_circuit_breaker_rollback_in_progress_is_not_success() -> None:
         _deployment("ecs-svc/3", "PRIMARY", OLD, "IN_PROGRESS"),
         _deployment("ecs-svc/2", "ACTIVE", NEW, "FAILED", running=0),
     )
-    judgement = judge_rollout(snapshot, "ecs-svc/2", NEW, OLD)
+    judgement = judge_rollout(snapshot, "ecs-svc/2", NEW, OLD, SEEN)
     assert judgement.state == "ROLLED_BACK_BY_ECS"
     assert "web:7" in judgement.reason
 
@@ -78,7 +84,7 @@ def test_circuit_breaker_rollback_completed_and_ours_gone_is_not_success() -> No
     # The service is healthy again — on the old revision. The best-known deploy-tool bug is
     # to call this a success.
     snapshot = _service(_deployment("ecs-svc/3", "PRIMARY", OLD, "COMPLETED"))
-    assert judge_rollout(snapshot, "ecs-svc/2", NEW, OLD).state == "ROLLED_BACK_BY_ECS"
+    assert judge_rollout(snapshot, "ecs-svc/2", NEW, OLD, SEEN).state == "ROLLED_BACK_BY_ECS"
 
 
 def test_replaced_by_someone_else() -> None:
@@ -87,21 +93,21 @@ def test_replaced_by_someone_else() -> None:
         _deployment("ecs-svc/4", "PRIMARY", other, "IN_PROGRESS"),
         _deployment("ecs-svc/2", "ACTIVE", NEW, "IN_PROGRESS"),
     )
-    judgement = judge_rollout(snapshot, "ecs-svc/2", NEW, OLD)
+    judgement = judge_rollout(snapshot, "ecs-svc/2", NEW, OLD, SEEN)
     assert judgement.state == "REPLACED"
     assert "web:9" in judgement.reason
 
 
 def test_ours_gone_and_primary_on_our_revision_is_still_not_ours() -> None:
     snapshot = _service(_deployment("ecs-svc/5", "PRIMARY", NEW, "COMPLETED"))
-    assert judge_rollout(snapshot, "ecs-svc/2", NEW, OLD).state == "REPLACED"
+    assert judge_rollout(snapshot, "ecs-svc/2", NEW, OLD, SEEN).state == "REPLACED"
 
 
 def test_services_without_rollout_state_are_steady_when_all_tasks_run() -> None:
     rolling = _service(_deployment("ecs-svc/2", "PRIMARY", NEW, None, running=1))
-    assert judge_rollout(rolling, "ecs-svc/2", NEW, OLD).state == "IN_PROGRESS"
+    assert judge_rollout(rolling, "ecs-svc/2", NEW, OLD, SEEN).state == "IN_PROGRESS"
     steady = _service(_deployment("ecs-svc/2", "PRIMARY", NEW, None, running=2))
-    assert judge_rollout(steady, "ecs-svc/2", NEW, OLD).state == "COMPLETED"
+    assert judge_rollout(steady, "ecs-svc/2", NEW, OLD, SEEN).state == "COMPLETED"
 
 
 def test_snapshot_reads_the_api_shape() -> None:
@@ -119,3 +125,33 @@ def test_snapshot_reads_the_api_shape() -> None:
         "CODE_DEPLOY",
         NEW,
     )
+
+
+@pytest.mark.parametrize(
+    "primary",
+    [
+        _deployment("ecs-svc/1", "PRIMARY", OLD, "COMPLETED"),  # as before the update
+        _deployment("ecs-svc/9", "PRIMARY", NEW, "COMPLETED"),
+    ],
+)
+def test_a_describe_without_our_deployment_right_after_the_update_proves_nothing(
+    primary: dict[str, Any],
+) -> None:
+    # ECS's API is eventually consistent: a describe may still show the service as it was.
+    snapshot = _service(primary)
+    just_updated = judge_rollout(snapshot, "ecs-svc/2", NEW, OLD, UNSEEN_GRACE / 2)
+    assert (just_updated.state, just_updated.reason) == (
+        "IN_PROGRESS",
+        "ECS does not show deployment ecs-svc/2 yet",
+    )
+    later = judge_rollout(snapshot, "ecs-svc/2", NEW, OLD, UNSEEN_GRACE)
+    assert later.state in ("ROLLED_BACK_BY_ECS", "REPLACED")
+
+
+def test_our_deployment_shown_is_judged_however_recent() -> None:
+    snapshot = _service(
+        _deployment("ecs-svc/3", "PRIMARY", OLD, "IN_PROGRESS"),
+        _deployment("ecs-svc/2", "ACTIVE", NEW, "FAILED", running=0),
+    )
+    judgement = judge_rollout(snapshot, "ecs-svc/2", NEW, OLD, timedelta(seconds=1))
+    assert judgement.state == "ROLLED_BACK_BY_ECS"

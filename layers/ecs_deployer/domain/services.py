@@ -4,15 +4,26 @@ A service is done only when *our* deployment is PRIMARY, COMPLETED, and runs the
 definition we asked for. Everything else is in progress or a failure — in particular a
 service that is healthy again because ECS's circuit breaker rolled our deployment back is a
 failed deployment, never a success.
+
+ECS's API is eventually consistent: right after UpdateService, DescribeServices may still
+show the service as it was, without our deployment. Within ``UNSEEN_GRACE`` of the update, a
+describe that does not show our deployment proves nothing: the rollout is in progress, never
+replaced nor rolled back by ECS.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+# How long after UpdateService a describe without our deployment is not evidence. AWS
+# documents no bound; RunTask's reference advises describing again with a backoff of up to
+# about five minutes, which this follows.
+UNSEEN_GRACE: Final = timedelta(minutes=5)
 
 RolloutState = Literal[
     "IN_PROGRESS",  # ours is rolling out
@@ -109,28 +120,40 @@ def revision(task_definition: str) -> str:
     return task_definition.rsplit("/", 1)[-1]
 
 
+def _judge_primary(ours: EcsDeployment, task_definition: str, progress: str) -> RolloutJudgement:
+    """Our deployment, PRIMARY."""
+    if ours.completed_on(task_definition):
+        return RolloutJudgement("COMPLETED", f"{revision(task_definition)} is steady", progress)
+    if ours.rollout_state == "FAILED":
+        return RolloutJudgement("FAILED", ours.rollout_state_reason or "rollout failed", progress)
+    if ours.task_definition != task_definition:
+        return RolloutJudgement(
+            "REPLACED", f"deployment {ours.id} runs {ours.task_definition}", progress
+        )
+    return RolloutJudgement("IN_PROGRESS", ours.rollout_state_reason or "", progress)
+
+
 def judge_rollout(
-    snapshot: ServiceSnapshot, deployment_id: str, task_definition: str, previous: str
+    snapshot: ServiceSnapshot,
+    deployment_id: str,
+    task_definition: str,
+    previous: str,
+    since_update: timedelta,
 ) -> RolloutJudgement:
     """Judge deployment ``deployment_id`` of ``snapshot``, which should run ``task_definition``.
 
-    ``previous`` is the revision the service ran before, to recognise ECS's own rollback.
+    ``previous`` is the revision the service ran before, to recognise ECS's own rollback;
+    ``since_update`` how long ago UpdateService started the deployment.
     """
     ours = snapshot.deployment(deployment_id)
     primary = snapshot.primary
     progress = ours.progress if ours else (primary.progress if primary else "no deployment")
+    if ours is None and since_update < UNSEEN_GRACE:
+        return RolloutJudgement(
+            "IN_PROGRESS", f"ECS does not show deployment {deployment_id} yet", progress
+        )
     if ours is not None and ours.status == "PRIMARY":
-        if ours.completed_on(task_definition):
-            return RolloutJudgement("COMPLETED", f"{revision(task_definition)} is steady", progress)
-        if ours.rollout_state == "FAILED":
-            return RolloutJudgement(
-                "FAILED", ours.rollout_state_reason or "rollout failed", progress
-            )
-        if ours.task_definition != task_definition:
-            return RolloutJudgement(
-                "REPLACED", f"deployment {deployment_id} runs {ours.task_definition}", progress
-            )
-        return RolloutJudgement("IN_PROGRESS", ours.rollout_state_reason or "", progress)
+        return _judge_primary(ours, task_definition, progress)
     # Ours is no longer PRIMARY, or gone: something replaced it.
     now_running = primary.task_definition if primary else "nothing"
     detail = ours.rollout_state_reason if ours and ours.rollout_state_reason else None

@@ -113,7 +113,9 @@ def _judge(
     now: datetime,
 ) -> tuple[ServiceState, RolloutJudgement]:
     """ECS's verdict on one rollout, or TIMED_OUT once it is still rolling at its deadline."""
-    judgement = judge_rollout(snapshot, deployment_id or "", target or "", previous or "")
+    judgement = judge_rollout(
+        snapshot, deployment_id or "", target or "", previous or "", now - (started_at or now)
+    )
     deadline = (started_at or now) + timedelta(minutes=max_wait_minutes)
     if judgement.state == "IN_PROGRESS" and now >= deadline:
         return "TIMED_OUT", judgement
@@ -199,20 +201,41 @@ def _rollback_without_update(
         why = gone or f"no longer exists in cluster '{deployment.cluster}'"
         return _left_alone(service, why, ours=ours, failure="not rolled back")
     primary = snapshot.primary
-    if primary is not None and primary.task_definition == before and ours:
-        # ECS's circuit breaker is returning (or returned) it: follow that deployment.
-        return ServiceRollback(
-            ecs_deployment_id=primary.id,
-            started_at=now,
-            state="IN_PROGRESS",
-            reason="rolled back by ECS",
-        )
     if primary is not None and primary.task_definition == before:
-        return _left_alone(service, f"still runs {revision(before)}", ours=False)
+        return _back_before(service, snapshot, primary.id, now)
     if primary is not None and primary.task_definition == after:
         return None
     running = revision(primary.task_definition) if primary else "nothing"
     return _left_alone(service, f"now runs {running}, deployed by someone else", ours=ours)
+
+
+def _back_before(
+    service: ServiceRollout, snapshot: ServiceSnapshot, primary_id: str, now: datetime
+) -> ServiceRollback | None:
+    """The rollback of a service whose PRIMARY runs the revision before ours; None: move it
+    back."""
+    before = service.task_definition_before or ""
+    if service.ecs_deployment_id is None:
+        return _left_alone(service, f"still runs {revision(before)}", ours=False)
+    ours = judge_rollout(
+        snapshot,
+        service.ecs_deployment_id,
+        service.task_definition_after or "",
+        before,
+        now - (service.started_at or now),
+    )
+    # Once a describe showed ECS rolling ours back (the rollout's verdict), ours may be gone
+    # since; before that, a describe without it may predate our update (eventual
+    # consistency): what ECS runs is not known, and moving it back is right either way.
+    if "ROLLED_BACK_BY_ECS" not in (service.state, ours.state):
+        return None
+    # ECS's circuit breaker is returning (or returned) it: follow that deployment.
+    return ServiceRollback(
+        ecs_deployment_id=primary_id,
+        started_at=now,
+        state="IN_PROGRESS",
+        reason="rolled back by ECS",
+    )
 
 
 def _start_rollback(

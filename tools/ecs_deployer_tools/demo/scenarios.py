@@ -315,5 +315,14 @@ SCENARIOS: dict[str, Scenario] = {
                 tasks={sample_app.MIGRATE: TaskFault(TaskOutcome.STOPPED_BY_ECS, exit_code=0)}
             ),
         ),
+        Scenario(
+            "stale-describes",
+            "ECS's API is eventually consistent: right after each UpdateService a describe or "
+            "two still show the service's previous deployments, and each task is MISSING "
+            "right after RunTask: neither is taken for a rollback or a failure; deployed",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            faults=EcsFaults(describe_lag=2, service_describe_lag=2),
+        ),
     )
 }

@@ -3,8 +3,9 @@
 "The Amazon ECS API follows an eventual consistency model" (RunTask's API reference): the
 result of a call may not be visible to the calls that follow at once. A change (a task
 RunTask started, a deployment UpdateService started) stays unseen by the next 1 to
-`EcsFaults.describe_lag` describes that name it, drawn from a seeded generator, and never
-longer than `EcsFaults.describe_lag_seconds` after the change. AWS documents no bound (its
+`EcsFaults.describe_lag` (tasks) or `service_describe_lag` (services) describes that name
+it, drawn from a seeded generator, and never longer than `EcsFaults.describe_lag_seconds`
+after the change. AWS documents no bound (its
 advice is to describe again with a backoff of up to about five minutes): these keep runs
 short and repeatable, and well inside what the deployer tolerates.
 """
@@ -47,9 +48,8 @@ class DescribeLag:
         # Simulations are not secrets: seeded, repeatable pseudo-randomness is the point.
         self._rng = random.Random(f"ecs-sim-lag:{faults().seed}")  # noqa: S311
 
-    def change(self) -> Unseen:
-        """A change made now."""
+    def change(self, bound: int) -> Unseen:
+        """A change made now, missed by up to `bound` describes."""
         faults = self._faults()
-        bound = faults.describe_lag
         describes = self._rng.randint(1, bound) if bound else 0
         return Unseen(describes, self._now() + timedelta(seconds=faults.describe_lag_seconds))

@@ -105,9 +105,13 @@ class EcsFaults:
     # hour"; then DescribeTasks answers MISSING.
     stopped_task_retention_seconds: float = 3600.0
     # Eventual consistency: a task RunTask just started is MISSING from the next 1 to
-    # `describe_lag` DescribeTasks that name it (seeded), within `describe_lag_seconds` of
-    # RunTask; 0: every describe sees it at once.
+    # `describe_lag` DescribeTasks that name it (seeded), and a service UpdateService just
+    # gave a deployment shows its previous deployments to the next 1 to
+    # `service_describe_lag` DescribeServices, within `describe_lag_seconds` of the change;
+    # 0: describes see the change at once. Stale services are off by default until the
+    # tests that read a service right after someone else's UpdateService allow for them.
     describe_lag: int = 2
+    service_describe_lag: int = 0
     describe_lag_seconds: float = 5.0
 
     def __post_init__(self) -> None:
@@ -117,8 +121,8 @@ class EcsFaults:
             raise ValueError("EcsFaults.ticks_to_complete must be at least 1")
         if self.stopped_task_retention_seconds <= 0:
             raise ValueError("EcsFaults.stopped_task_retention_seconds must be positive")
-        if self.describe_lag < 0 or self.describe_lag_seconds < 0:
-            raise ValueError("EcsFaults.describe_lag and describe_lag_seconds must not be negative")
+        if min(self.describe_lag, self.service_describe_lag, self.describe_lag_seconds) < 0:
+            raise ValueError("EcsFaults: describe lags must not be negative")
         # Read-only copies: a running simulation must not see the scenario change under it.
         object.__setattr__(self, "tasks", MappingProxyType(dict(self.tasks)))
         object.__setattr__(self, "services", MappingProxyType(dict(self.services)))

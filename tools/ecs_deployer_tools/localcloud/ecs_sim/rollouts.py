@@ -8,6 +8,9 @@
   INACTIVE; UpdateService then answers ServiceNotActiveException, as ECS does). A fault
   may also make UpdateService refuse the rollback to the original revision. Service events
   are written as ECS writes them.
+* Eventual consistency (`consistency.py`): right after an UpdateService that starts a
+  deployment, a describe or two still show the service's deployments (its task definition
+  and counts) as they were before it; the rollout moves on meanwhile.
 * Services are taken over ("adopted") as steady when created under the simulation, or on
   the first DescribeServices or UpdateService that names them: running their current task
   definition at their desired count, rollout COMPLETED. That is the state the deployer
@@ -17,19 +20,21 @@
 
 from __future__ import annotations
 
+import copy
 import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from moto.ecs.exceptions import ECSException
 
-from ecs_deployer_tools.localcloud import virtual_time
 from ecs_deployer_tools.localcloud.ecs_sim.faults import RolloutOutcome
 from ecs_deployer_tools.localcloud.ecs_sim.ids import short_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
+    from ecs_deployer_tools.localcloud.ecs_sim.consistency import DescribeLag, Unseen
     from ecs_deployer_tools.localcloud.ecs_sim.faults import EcsFaults
     from ecs_deployer_tools.localcloud.ecs_sim.ids import SeededIds
 
@@ -41,6 +46,14 @@ _FAILED: Final = "FAILED"
 _DRAINING: Final = "DRAINING"
 _INACTIVE: Final = "INACTIVE"
 _MAX_SERVICE_EVENTS: Final = 100  # ECS keeps the latest 100 service events
+# What a service's deployments make of it (`_set_deployments`), and UpdateService's count.
+_DEPLOYMENT_FIELDS: Final = (
+    "deployments",
+    "task_definition",
+    "desired_count",
+    "running_count",
+    "pending_count",
+)
 _BREAKER_REASON: Final = "ECS deployment circuit breaker: tasks failed to start."
 # Deployment fields a new deployment inherits from the one it replaces.
 _INHERITED_FIELDS: Final = (
@@ -74,12 +87,21 @@ class _Rollout:
     ticks: int = 0
 
 
+@dataclass(frozen=True)
+class _Stale:
+    """A service's deployments before an UpdateService, which describes still show."""
+
+    fields: dict[str, Any]  # moto's service attributes that the deployments make
+    unseen: Unseen
+
+
 @dataclass
 class _ServiceState:
     backend: Any
     original_task_definition: str
     last_completed: tuple[str, str] | None  # (deployment id, task definition ARN)
     rollouts: dict[str, _Rollout] = field(default_factory=dict)
+    stale: _Stale | None = None
 
 
 class ServiceRollouts:
@@ -90,10 +112,18 @@ class ServiceRollouts:
     held around each, and around every read.
     """
 
-    def __init__(self, faults: Callable[[], EcsFaults], ids: SeededIds) -> None:
-        """`faults()` is the simulation's scenario at the time of the call."""
+    def __init__(
+        self,
+        faults: Callable[[], EcsFaults],
+        ids: SeededIds,
+        now: Callable[[], datetime],
+        lag: DescribeLag,
+    ) -> None:
+        """`faults()` is the simulation's scenario at the time of the call, `now()` its time."""
         self._faults = faults
         self._ids = ids
+        self._now = now
+        self._lag = lag
         # Keyed by moto's model objects: a moto reset makes new objects, so no state leaks.
         self._services: weakref.WeakKeyDictionary[Any, _ServiceState] = weakref.WeakKeyDictionary()
 
@@ -132,14 +162,17 @@ class ServiceRollouts:
             else primary["taskDefinition"]
         )
         self._refuse_rollback(service, state, target)
+        # Deployments are replaced, never changed in place: these stay as they are.
+        before = {name: getattr(service, name) for name in _DEPLOYMENT_FIELDS}
         updated = original(backend, request)  # validates, applies desiredCount and the rest
         deployments = [dict(d) for d in service.deployments]
         primary = _primary(deployments)
         assert primary is not None
         if force or target != primary["taskDefinition"]:
             deployments = self._with_new_deployment(service, state, deployments, target)
+            state.stale = _Stale(before, self._lag.change(self._faults().service_describe_lag))
         else:
-            _resize(primary, service.desired_count)
+            _resize(primary, service.desired_count, self._now())
         _set_deployments(service, deployments)
         return updated
 
@@ -147,11 +180,22 @@ class ServiceRollouts:
         self, original: Callable[..., Any], backend: Any, *args: Any, **kwargs: Any
     ) -> Any:
         services, failures = original(backend, *args, **kwargs)
-        for service in dict.fromkeys(services):  # a service named twice ticks once
-            state = self._adopt(backend, service)
-            if state is not None:
-                self._tick(service, state)
-        return services, failures
+        shown = {service: self._describe(backend, service) for service in dict.fromkeys(services)}
+        return [shown[service] for service in services], failures  # named twice: ticks once
+
+    def _describe(self, backend: Any, service: Any) -> Any:
+        """One DescribeServices of `service`: its next tick, shown with its deployments from
+        before an UpdateService this describe does not see yet."""
+        state = self._adopt(backend, service)
+        if state is None:
+            return service
+        self._tick(service, state)
+        if state.stale is None or not state.stale.unseen.hides(self._now()):
+            return service
+        view = copy.copy(service)
+        for name, value in state.stale.fields.items():
+            setattr(view, name, value)
+        return view
 
     # -- reading, for assertions ------------------------------------------------------------
 
@@ -236,7 +280,7 @@ class ServiceRollouts:
         rollback_to: str | None = None,
     ) -> list[dict[str, Any]]:
         """`deployments` with a new PRIMARY first; the previous PRIMARY turns ACTIVE."""
-        now = virtual_time.now()
+        now = self._now()
         previous = _primary(deployments) or {}
         for deployment in deployments:
             if deployment["status"] == _PRIMARY:
@@ -288,7 +332,7 @@ class ServiceRollouts:
         if primary is None or rollout is None or primary["rolloutState"] != _IN_PROGRESS:
             return
         rollout.ticks += 1
-        primary["updatedAt"] = virtual_time.now()
+        primary["updatedAt"] = self._now()
         events: list[str] = []
         if rollout.outcome is RolloutOutcome.COMPLETE:
             deployments = self._step_complete(service, state, deployments, rollout, events)
@@ -373,7 +417,7 @@ class ServiceRollouts:
 
     def _add_events(self, service: Any, messages: list[str]) -> None:
         """Record `messages` (oldest first) as service events; ECS lists the newest first."""
-        now = virtual_time.now()
+        now = self._now()
         new = [
             {"id": str(self._ids.uuid4()), "createdAt": now, "message": message}
             for message in reversed(messages)
@@ -406,10 +450,10 @@ def _step_deleted(
         deployment.update(runningCount=0, pendingCount=0)
 
 
-def _resize(primary: dict[str, Any], desired: int) -> None:
+def _resize(primary: dict[str, Any], desired: int, now: datetime) -> None:
     primary["desiredCount"] = desired
     if primary["rolloutState"] == _COMPLETED:
-        primary.update(runningCount=desired, pendingCount=0, updatedAt=virtual_time.now())
+        primary.update(runningCount=desired, pendingCount=0, updatedAt=now)
 
 
 def _set_deployments(service: Any, deployments: list[dict[str, Any]]) -> None:

@@ -58,11 +58,10 @@ class EcsSimulation:
         self.throttling = True
         ids = SeededIds(self.faults.seed)
         # Both read the scenario when they need it: a test may swap `faults` meanwhile.
-        self.rollouts = ServiceRollouts(lambda: self.faults, ids)
         now = clock or virtual_time.now
-        self.task_lifecycle = TaskLifecycle(
-            lambda: self.faults, ids, now, DescribeLag(lambda: self.faults, now)
-        )
+        lag = DescribeLag(lambda: self.faults, now)
+        self.rollouts = ServiceRollouts(lambda: self.faults, ids, now, lag)
+        self.task_lifecycle = TaskLifecycle(lambda: self.faults, ids, now, lag)
         self._patcher = Patcher()
 
     # -- installation -------------------------------------------------------------------

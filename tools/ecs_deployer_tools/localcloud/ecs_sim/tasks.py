@@ -317,7 +317,7 @@ class TaskLifecycle:
                 if spec.get("essential", True)
             ),
             order=next(self._order),
-            unseen=self._lag.change(),
+            unseen=self._lag.change(self._faults().describe_lag),
         )
 
 
