@@ -549,3 +549,15 @@ def test_describes_that_do_not_show_a_change_yet_are_not_taken_for_failures() ->
         sample_app.MIGRATE: [{"app": 0}],
         sample_app.SMOKE_TEST: [{"app": 0}],
     }
+
+
+def test_a_service_with_a_short_arn_is_refused_before_anything_changes() -> None:
+    result, world = _run("short-service-arn")
+    document = _common(result, world)
+    _on_original_revisions(world)
+    assert document["error"] == "ConfigError"
+    assert f"'{sample_app.WEB}' has the short ARN" in (result.last.cause or "")
+    assert "serviceLongArnFormat" in (result.last.cause or "")
+    assert world.exit_codes == {}  # no task ran
+    assert "ecs.UpdateService" not in document["api_calls"]
+    assert "ecs.RegisterTaskDefinition" not in document["api_calls"]

@@ -419,6 +419,20 @@ def test_a_service_just_updated_shows_its_previous_deployments_for_a_describe_or
     assert primary(worker)["id"] == deployment_ids[1]
 
 
+def test_a_service_created_before_2021_has_a_short_arn(simulate: Simulate) -> None:
+    simulate(EcsFaults(services={"web": RolloutFault(short_arn=True)}))
+    env = _create_env()
+
+    described = env.ecs.describe_services(cluster=CLUSTER, services=["web", "worker"])
+    arns = {s["serviceName"]: s["serviceArn"] for s in described["services"]}
+
+    assert arns["web"] == "arn:aws:ecs:us-east-1:123456789012:service/web"
+    assert arns["worker"] == f"arn:aws:ecs:us-east-1:123456789012:service/{CLUSTER}/worker"
+    assert sorted(env.ecs.list_services(cluster=CLUSTER)["serviceArns"]) == sorted(arns.values())
+    updated = env.ecs.update_service(cluster=CLUSTER, service="web", taskDefinition=env.web_v2)
+    assert updated["service"]["serviceArn"] == arns["web"]
+
+
 def test_service_responses_match_botocore_output_shapes(simulate: Simulate) -> None:
     simulate(EcsFaults(services={"web": RolloutFault(RolloutOutcome.AUTO_ROLLBACK, ticks=1)}))
     env = _create_env()

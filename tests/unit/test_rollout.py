@@ -155,3 +155,13 @@ def test_our_deployment_shown_is_judged_however_recent() -> None:
     )
     judgement = judge_rollout(snapshot, "ecs-svc/2", NEW, OLD, timedelta(seconds=1))
     assert judgement.state == "ROLLED_BACK_BY_ECS"
+
+
+def test_a_service_created_before_2021_has_a_short_arn() -> None:
+    def arn(service_arn: str) -> bool:
+        return ServiceSnapshot.from_api(
+            {"serviceName": "web", "serviceArn": service_arn}
+        ).has_short_arn
+
+    assert arn("arn:aws:ecs:us-east-1:123456789012:service/web")
+    assert not arn("arn:aws:ecs:us-east-1:123456789012:service/demo/web")

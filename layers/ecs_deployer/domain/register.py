@@ -91,6 +91,8 @@ def _current_revisions(deployment: Deployment, ecs: EcsGateway) -> dict[str, Ser
                     "controller; only ECS rolling deployments are supported",
                 )
             )
+        elif snapshot.has_short_arn:
+            unsupported.append(FieldError(f"services[{index}]", _short_arn(snapshot, cluster)))
         elif snapshot.task_definition is None:
             problems.append(f"service '{service.name}' has no PRIMARY deployment")
     if unsupported:
@@ -98,6 +100,22 @@ def _current_revisions(deployment: Deployment, ecs: EcsGateway) -> dict[str, Ser
     if problems:
         raise ResourceNotFound("; ".join(problems))
     return snapshots
+
+
+def _short_arn(snapshot: ServiceSnapshot, cluster: str) -> str:
+    """Why a service with a short ARN is refused, and how its owner migrates it."""
+    long_arn = snapshot.arn.replace(":service/", f":service/{cluster}/", 1)
+    return (
+        f"'{snapshot.name}' has the short ARN {snapshot.arn} (a service created before 2021), "
+        f"which the deployer's IAM policies, scoped to service/{cluster}/*, do not cover. "
+        "Migrate it to the long ARN format, in place and without downtime: enable the "
+        "serviceLongArnFormat account setting for the principal that created the service "
+        "(aws ecs put-account-setting --name serviceLongArnFormat --value enabled), then tag "
+        f"the service through its long ARN (aws ecs tag-resource --resource-arn {long_arn} "
+        "--tags key=...,value=...) or choose 'Migrate to long ARN' in the ECS console; see "
+        "'Migrate an Amazon ECS short service ARN to a long ARN' in the Amazon ECS Developer "
+        "Guide"
+    )
 
 
 class _Describer:

@@ -101,6 +101,11 @@ class ServiceSnapshot:
         return next((item for item in self.deployments if item.status == "PRIMARY"), None)
 
     @property
+    def has_short_arn(self) -> bool:
+        """Created before 2021: ``service/NAME``, without the cluster's name."""
+        return "/" not in self.arn.partition(":service/")[2]
+
+    @property
     def task_definition(self) -> str | None:
         primary = self.primary
         return primary.task_definition if primary else None

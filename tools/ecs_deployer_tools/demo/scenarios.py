@@ -324,5 +324,13 @@ SCENARIOS: dict[str, Scenario] = {
             ("SUCCEEDED",),
             faults=EcsFaults(describe_lag=2, service_describe_lag=2),
         ),
+        Scenario(
+            "short-service-arn",
+            "web was created before 2021: its ARN is short (service/NAME), out of the "
+            "deployer's IAM scope; refused before anything changes, saying how to migrate it",
+            "FAILED",
+            ("FAILED",),
+            faults=EcsFaults(services={sample_app.WEB: RolloutFault(short_arn=True)}),
+        ),
     )
 }

@@ -60,6 +60,8 @@ class RolloutFault:
     # UpdateService back to the original task definition answers InvalidParameterException
     # with this message (e.g. that revision was deregistered meanwhile).
     rollback_error: str | None = None
+    # Created before 2021, when a service's ARN had no cluster name: service/NAME.
+    short_arn: bool = False
 
     def __post_init__(self) -> None:
         if self.ticks < 1:

@@ -11,6 +11,7 @@
 * Eventual consistency (`consistency.py`): right after an UpdateService that starts a
   deployment, a describe or two still show the service's deployments (its task definition
   and counts) as they were before it; the rollout moves on meanwhile.
+* A fault may say a service was created before 2021: its ARN is short (service/NAME).
 * Services are taken over ("adopted") as steady when created under the simulation, or on
   the first DescribeServices or UpdateService that names them: running their current task
   definition at their desired count, rollout COMPLETED. That is the state the deployer
@@ -102,6 +103,7 @@ class _ServiceState:
     last_completed: tuple[str, str] | None  # (deployment id, task definition ARN)
     rollouts: dict[str, _Rollout] = field(default_factory=dict)
     stale: _Stale | None = None
+    short_arn: bool = False  # created before 2021 (a fault says so)
 
 
 class ServiceRollouts:
@@ -197,6 +199,15 @@ class ServiceRollouts:
             setattr(view, name, value)
         return view
 
+    def arn(self, long_arn: Callable[[Any], str], service: Any) -> str:
+        """moto's `Service.arn`: ECS gave services created before 2021 a short ARN, without
+        the cluster's name (moto would change it with the account setting)."""
+        arn = long_arn(service)
+        state = self._services.get(service)
+        if state is None or not state.short_arn:
+            return arn
+        return arn.replace(f":service/{service.cluster_name}/", ":service/", 1)
+
     # -- reading, for assertions ------------------------------------------------------------
 
     def deployments(self, name: str, cluster: str) -> tuple[DeploymentRecord, ...]:
@@ -259,7 +270,13 @@ class ServiceRollouts:
         }
         _set_deployments(service, [steady])
         self._add_events(service, [f"{_label(service)} has reached a steady state."])
-        state = _ServiceState(backend, task_definition, (steady["id"], task_definition))
+        fault = self._faults().services.get(service.name)
+        state = _ServiceState(
+            backend,
+            task_definition,
+            (steady["id"], task_definition),
+            short_arn=fault is not None and fault.short_arn,
+        )
         self._services[service] = state
         return state
 

@@ -8,7 +8,8 @@ moto's ECS never progresses a deployment nor stops a task:
 
 1. CreateService, UpdateService and DescribeServices go through the simulation's service
    rollouts (`ecs_sim/rollouts.py`): services are adopted as steady, UpdateService starts
-   a deployment, each DescribeServices is one step of it.
+   a deployment, each DescribeServices is one step of it. A service a fault says was
+   created before 2021 keeps a short ARN (`Service.arn`).
 2. RunTask, DescribeTasks and StopTask go through its task lifecycle (`ecs_sim/tasks.py`):
    RunTask starts tasks PENDING, each DescribeTasks is one step of a task, StopTask stops
    it as ECS does. moto's own task state machine (`Task.advance`) leaves those tasks alone.
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import botocore.session
 from botocore import xform_name
-from moto.ecs.models import EC2ContainerServiceBackend, Task
+from moto.ecs.models import EC2ContainerServiceBackend, Service, Task
 from moto.ecs.responses import EC2ContainerServiceResponse
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ def install(patcher: Patcher, simulation: EcsSimulation) -> None:
     patcher.around(backend, "stop_task", locked(tasks.stop_task))
     patcher.around(backend, "list_tasks", locked(tasks.list_tasks))
     patcher.around(Task, "advance", locked(tasks.advance))
+    patcher.wrap(Service, "arn", lambda arn: property(functools.partial(rollouts.arn, arn.fget)))
     patcher.wrap(backend, "_calculate_task_resource_requirements", tasks.sized_at_task_level)
     patcher.around(response, "run_task", locked(tasks.run_task_idempotently))
     patcher.around(response, "describe_tasks", locked(tasks.report_missing))
