@@ -561,3 +561,24 @@ def test_a_service_with_a_short_arn_is_refused_before_anything_changes() -> None
     assert world.exit_codes == {}  # no task ran
     assert "ecs.UpdateService" not in document["api_calls"]
     assert "ecs.RegisterTaskDefinition" not in document["api_calls"]
+
+
+def test_services_run_the_tasks_of_the_deployment_they_completed() -> None:
+    tasks: dict[str, list[tuple[str, str, str]]] = {}
+    world = World()
+
+    def inspect(cloud: LocalCloud, simulation: EcsSimulation) -> None:
+        _inspector(world)(cloud, simulation)
+        ecs = cloud.client("ecs")
+        for service in (sample_app.WEB, sample_app.WORKER):
+            arns = ecs.list_tasks(cluster=sample_app.CLUSTER, serviceName=service)["taskArns"]
+            described = ecs.describe_tasks(cluster=sample_app.CLUSTER, tasks=arns)["tasks"]
+            tasks[service] = [
+                (t["lastStatus"], t["group"], t["taskDefinitionArn"]) for t in described
+            ]
+
+    result = runner.run(SCENARIOS["service-tasks"], inspect=inspect)
+    _common(result, world)
+    _on_new_image(result, world)
+    for service, count in ((sample_app.WEB, 2), (sample_app.WORKER, 1)):
+        assert tasks[service] == [("RUNNING", f"service:{service}", world.primary[service])] * count

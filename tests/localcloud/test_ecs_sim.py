@@ -433,6 +433,66 @@ def test_a_service_created_before_2021_has_a_short_arn(simulate: Simulate) -> No
     assert updated["service"]["serviceArn"] == arns["web"]
 
 
+def service_tasks(env: Env, service: str, **filters: Any) -> list[TaskTypeDef]:
+    """ListTasks(serviceName) then DescribeTasks, as a client watching a service does."""
+    arns = env.ecs.list_tasks(cluster=CLUSTER, serviceName=service, **filters)["taskArns"]
+    return env.ecs.describe_tasks(cluster=CLUSTER, tasks=arns)["tasks"] if arns else []
+
+
+def test_services_run_the_tasks_their_deployments_count(simulate: Simulate) -> None:
+    simulate(EcsFaults(service_tasks=True))
+    env = _create_env()
+    steady = primary(describe(env.ecs, "web"))
+
+    before = service_tasks(env, "web")
+    new_id = deploy(env, "web", env.web_v2)
+    describe(env.ecs, "web")  # half way: 1 of 2 new tasks running, 1 pending
+    rolling = service_tasks(env, "web")
+    describe(env.ecs, "web")  # completed: the old deployment's tasks are stopped
+    running = service_tasks(env, "web")
+    stopped = service_tasks(env, "web", desiredStatus="STOPPED")
+
+    assert [
+        (t["lastStatus"], t["startedBy"], t["group"], t["taskDefinitionArn"]) for t in before
+    ] == [("RUNNING", steady["id"], "service:web", env.web_v1)] * 2
+    assert all(len(t["containers"]) == 1 and "startedAt" in t for t in before)
+    assert sorted((t["startedBy"] == new_id, t["lastStatus"]) for t in rolling) == [
+        (False, "RUNNING"),
+        (False, "RUNNING"),
+        (True, "PENDING"),
+        (True, "RUNNING"),
+    ]
+    assert [(t["startedBy"], t["taskDefinitionArn"]) for t in running] == [(new_id, env.web_v2)] * 2
+    assert {t["taskArn"] for t in stopped} == {t["taskArn"] for t in before}
+    assert {(t["stopCode"], t["stoppedReason"]) for t in stopped} == {
+        ("ServiceSchedulerInitiated", f"Scaling activity initiated by (deployment {new_id})")
+    }
+    arns = [t["taskArn"] for t in running + stopped]
+    assert_output_shape("DescribeTasks", env.ecs.describe_tasks(cluster=CLUSTER, tasks=arns))
+    assert len(service_tasks(env, "worker")) == 1
+    assert service_tasks(env, "web") == running  # describing a service task moves nothing
+
+
+def test_list_tasks_of_a_service_lists_only_its_tasks(simulate: Simulate) -> None:
+    simulate(EcsFaults())  # services run no tasks: moto listed every task for any service
+    env = _create_env()
+    run(env, "migrate")
+
+    assert env.ecs.list_tasks(cluster=CLUSTER, serviceName="web")["taskArns"] == []
+
+
+def test_a_deleted_service_runs_no_task(simulate: Simulate) -> None:
+    simulate(EcsFaults(service_tasks=True))
+    env = _create_env()
+    running = service_tasks(env, "web")
+
+    env.ecs.delete_service(cluster=CLUSTER, service="web", force=True)
+
+    assert service_tasks(env, "web") == []
+    stopped = service_tasks(env, "web", desiredStatus="STOPPED")
+    assert {t["taskArn"] for t in stopped} == {t["taskArn"] for t in running}
+
+
 def test_service_responses_match_botocore_output_shapes(simulate: Simulate) -> None:
     simulate(EcsFaults(services={"web": RolloutFault(RolloutOutcome.AUTO_ROLLBACK, ticks=1)}))
     env = _create_env()

@@ -332,5 +332,13 @@ SCENARIOS: dict[str, Scenario] = {
             ("FAILED",),
             faults=EcsFaults(services={sample_app.WEB: RolloutFault(short_arn=True)}),
         ),
+        Scenario(
+            "service-tasks",
+            "services run real tasks (ListTasks serviceName, DescribeTasks): each deployment's, "
+            "as its counts say; the replaced revision's are stopped; deployed",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            faults=EcsFaults(service_tasks=True),
+        ),
     )
 }

@@ -115,6 +115,10 @@ class EcsFaults:
     describe_lag: int = 2
     service_describe_lag: int = 0
     describe_lag_seconds: float = 5.0
+    # Services run tasks, as their deployments' counts say (ListTasks serviceName, then
+    # DescribeTasks). Off by default until tests/e2e/test_ecs_deploy_peer.py expects a peer
+    # client to see them.
+    service_tasks: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.throttle_rate <= 1.0:

@@ -12,6 +12,10 @@
   deployment, a describe or two still show the service's deployments (its task definition
   and counts) as they were before it; the rollout moves on meanwhile.
 * A fault may say a service was created before 2021: its ARN is short (service/NAME).
+* Services run tasks (`EcsFaults.service_tasks`): each deployment has as many RUNNING and
+  PENDING tasks as its counts say (group `service:NAME`, started by the deployment's id);
+  the scheduler stops the tasks of a deployment replaced, of a service scaled in or deleted
+  (ServiceSchedulerInitiated).
 * Services are taken over ("adopted") as steady when created under the simulation, or on
   the first DescribeServices or UpdateService that names them: running their current task
   definition at their desired count, rollout COMPLETED. That is the state the deployer
@@ -38,8 +42,10 @@ if TYPE_CHECKING:
     from ecs_deployer_tools.localcloud.ecs_sim.consistency import DescribeLag, Unseen
     from ecs_deployer_tools.localcloud.ecs_sim.faults import EcsFaults
     from ecs_deployer_tools.localcloud.ecs_sim.ids import SeededIds
+    from ecs_deployer_tools.localcloud.ecs_sim.tasks import TaskLifecycle
 
 _PRIMARY: Final = "PRIMARY"
+_RUNNING: Final = "RUNNING"
 _ACTIVE: Final = "ACTIVE"
 _IN_PROGRESS: Final = "IN_PROGRESS"
 _COMPLETED: Final = "COMPLETED"
@@ -104,6 +110,7 @@ class _ServiceState:
     rollouts: dict[str, _Rollout] = field(default_factory=dict)
     stale: _Stale | None = None
     short_arn: bool = False  # created before 2021 (a fault says so)
+    tasks: dict[str, list[Any]] = field(default_factory=dict)  # by deployment id: not STOPPED
 
 
 class ServiceRollouts:
@@ -120,12 +127,15 @@ class ServiceRollouts:
         ids: SeededIds,
         now: Callable[[], datetime],
         lag: DescribeLag,
+        tasks: TaskLifecycle,
     ) -> None:
-        """`faults()` is the simulation's scenario at the time of the call, `now()` its time."""
+        """`faults()` is the simulation's scenario at the time of the call, `now()` its time;
+        `tasks` starts and stops the services' tasks."""
         self._faults = faults
         self._ids = ids
         self._now = now
         self._lag = lag
+        self._task_lifecycle = tasks
         # Keyed by moto's model objects: a moto reset makes new objects, so no state leaks.
         self._services: weakref.WeakKeyDictionary[Any, _ServiceState] = weakref.WeakKeyDictionary()
 
@@ -176,7 +186,20 @@ class ServiceRollouts:
         else:
             _resize(primary, service.desired_count, self._now())
         _set_deployments(service, deployments)
+        self._sync_tasks(service, state)
         return updated
+
+    def delete_service(
+        self, original: Callable[..., Any], backend: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        service = original(backend, *args, **kwargs)
+        state = self._services.get(service)
+        if state is not None:  # the scheduler stops every task of a deleted service
+            for deployment_id, tasks in state.tasks.items():
+                for task in tasks:
+                    self._task_lifecycle.stop_service_task(task, deployment_id)
+            state.tasks.clear()
+        return service
 
     def describe_services(
         self, original: Callable[..., Any], backend: Any, *args: Any, **kwargs: Any
@@ -278,6 +301,7 @@ class ServiceRollouts:
             short_arn=fault is not None and fault.short_arn,
         )
         self._services[service] = state
+        self._sync_tasks(service, state)
         return state
 
     def _refuse_rollback(self, service: Any, state: _ServiceState, target: str) -> None:
@@ -358,6 +382,7 @@ class ServiceRollouts:
         else:
             deployments = self._step_failing(service, state, deployments, rollout, events)
         _set_deployments(service, deployments)
+        self._sync_tasks(service, state)
         self._add_events(service, events)
 
     def _step_complete(
@@ -429,6 +454,38 @@ class ServiceRollouts:
         return self._with_new_deployment(
             service, state, deployments, target_task_definition, rollback_to=target_id
         )
+
+    # -- the service's tasks: what its deployments' counts say --------------------------------
+
+    def _sync_tasks(self, service: Any, state: _ServiceState) -> None:
+        """Start, run and stop the service's tasks so that each deployment has as many
+        RUNNING and PENDING tasks as its counts say; a deployment gone has none."""
+        if not self._faults().service_tasks:
+            return
+        lifecycle = self._task_lifecycle
+        wanted = {d["id"]: d for d in service.deployments}
+        primary = _primary(list(service.deployments))
+        scaling = primary["id"] if primary else ""  # the deployment whose activity it is
+        for deployment_id in [d for d in state.tasks if d not in wanted]:
+            for task in state.tasks.pop(deployment_id):
+                lifecycle.stop_service_task(task, scaling)
+        for deployment_id, deployment in wanted.items():
+            want_running, want_pending = deployment["runningCount"], deployment["pendingCount"]
+            tasks = state.tasks.get(deployment_id, [])
+            running = [task for task in tasks if task.last_status == _RUNNING]
+            pending = [task for task in tasks if task.last_status != _RUNNING]
+            while len(running) < want_running:
+                task = pending.pop(0) if pending else self._start_task(service, state, deployment)
+                lifecycle.run_service_task(task)
+                running.append(task)
+            while len(pending) < want_pending:
+                pending.append(self._start_task(service, state, deployment))
+            for task in running[want_running:] + pending[want_pending:]:
+                lifecycle.stop_service_task(task, scaling)
+            state.tasks[deployment_id] = running[:want_running] + pending[:want_pending]
+
+    def _start_task(self, service: Any, state: _ServiceState, deployment: dict[str, Any]) -> Any:
+        return self._task_lifecycle.start_service_task(state.backend, service, deployment)
 
     # -- service events -------------------------------------------------------------------------
 

@@ -60,8 +60,8 @@ class EcsSimulation:
         # Both read the scenario when they need it: a test may swap `faults` meanwhile.
         now = clock or virtual_time.now
         lag = DescribeLag(lambda: self.faults, now)
-        self.rollouts = ServiceRollouts(lambda: self.faults, ids, now, lag)
         self.task_lifecycle = TaskLifecycle(lambda: self.faults, ids, now, lag)
+        self.rollouts = ServiceRollouts(lambda: self.faults, ids, now, lag, self.task_lifecycle)
         self._patcher = Patcher()
 
     # -- installation -------------------------------------------------------------------

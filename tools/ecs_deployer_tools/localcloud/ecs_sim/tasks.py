@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from moto.core.responses import ActionResult
 from moto.ecs.exceptions import ECSException
+from moto.ecs.models import Task
 
 from ecs_deployer_tools.localcloud.ecs_sim.faults import TaskFault, TaskOutcome
 from ecs_deployer_tools.localcloud.ecs_sim.ids import short_name
@@ -44,6 +45,7 @@ _PENDING: Final = "PENDING"
 _RUNNING: Final = "RUNNING"
 _STOPPED: Final = "STOPPED"
 _SIGKILL_EXIT_CODE: Final = 137
+_SIGTERM_EXIT_CODE: Final = 143
 _ESSENTIAL_EXITED: Final = "Essential container in task exited"
 _USER_STOPPED: Final = "Task stopped by user"
 # stoppedReason of a task ECS stopped, as ECS words it, where known.
@@ -116,6 +118,7 @@ class TaskLifecycle:
         self._client_tokens: weakref.WeakKeyDictionary[Any, dict[str, _TokenRecord]] = (
             weakref.WeakKeyDictionary()
         )
+        self._service_tasks: weakref.WeakSet[Any] = weakref.WeakSet()
 
     # -- moto's ECS backend and tasks, as the simulation patches them ---------------------
 
@@ -168,15 +171,22 @@ class TaskLifecycle:
     def list_tasks(
         self, original: Callable[..., Any], backend: Any, *args: Any, **kwargs: Any
     ) -> Any:
-        # ECS filters on desiredStatus RUNNING unless told otherwise; moto lists every task.
+        # ECS filters on desiredStatus RUNNING unless told otherwise; moto lists every task,
+        # and ignores serviceName.
         call = inspect.signature(original).bind(backend, *args, **kwargs)
         call.arguments["desiredStatus"] = call.arguments.get("desiredStatus") or _RUNNING
-        return [task for task in original(*call.args, **call.kwargs) if not self._forgotten(task)]
+        service = call.arguments.get("service_name")
+        group = f"service:{short_name(service)}" if service else None
+        return [
+            task
+            for task in original(*call.args, **call.kwargs)
+            if not self._forgotten(task) and (group is None or task.group == group)
+        ]
 
     def advance(self, original: Callable[..., Any], task: Any) -> None:
         """moto's `Task.advance`: its own state machine would move our tasks on (RUNNING ->
         DEACTIVATING ...), so it only moves the others."""
-        if task not in self._tasks:
+        if task not in self._tasks and task not in self._service_tasks:
             original(task)
 
     # -- moto's ECS responses -----------------------------------------------------------------
@@ -232,6 +242,45 @@ class TaskLifecycle:
 
         return staticmethod(requirements)
 
+    # -- the tasks of services, started and stopped by the service scheduler ----------------
+
+    def start_service_task(self, backend: Any, service: Any, deployment: dict[str, Any]) -> Any:
+        """A task the service scheduler starts for `deployment` of `service`: PENDING, in the
+        task group `service:NAME`, started by the deployment's id."""
+        cluster = backend.clusters[service.cluster_name]
+        definition = backend.describe_task_definition(deployment["taskDefinition"])
+        task = Task(
+            cluster,
+            definition,
+            None,
+            None,
+            backend,
+            group=f"service:{service.name}",
+            launch_type=deployment.get("launchType") or service.launch_type or "",
+            started_by=deployment["id"],
+            networking_configuration=(
+                deployment.get("networkConfiguration") or service.network_configuration or None
+            ),
+            platform_version=deployment.get("platformVersion"),
+        )
+        backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
+        self._take_over(task, definition)
+        self._service_tasks.add(task)
+        return task
+
+    def run_service_task(self, task: Any) -> None:
+        """The service task is RUNNING now."""
+        _start(task, self._now())
+
+    def stop_service_task(self, task: Any, deployment_id: str) -> None:
+        """The service scheduler stops the task (scaled in, or its deployment replaced), for
+        the activity of deployment `deployment_id`."""
+        now = self._now()
+        task.stop_code = "ServiceSchedulerInitiated"
+        task.stopped_reason = f"Scaling activity initiated by (deployment {deployment_id})"
+        task.stopping_at = now
+        _stop(task, _SIGTERM_EXIT_CODE, now)
+
     # -- reading, for assertions ------------------------------------------------------------
 
     def tasks(self, family: str | None = None) -> tuple[TaskRecord, ...]:
@@ -266,15 +315,13 @@ class TaskLifecycle:
     def _forgotten(self, task: Any) -> bool:
         """ECS describes (and lists) a stopped task for a while only: `EcsFaults`'s
         `stopped_task_retention_seconds`, an hour by default."""
-        if task not in self._tasks or task.stopped_at is None:
+        if (task not in self._tasks and task not in self._service_tasks) or not task.stopped_at:
             return False
         retention = timedelta(seconds=self._faults().stopped_task_retention_seconds)
         return bool(self._now() - task.stopped_at >= retention)
 
-    def _track(self, backend: Any, task: Any, index: int) -> None:
-        """Take over a task moto just started (the `index`th of its RunTask): PENDING, with
-        all of its containers."""
-        definition = backend.describe_task_definition(task.task_definition_arn)
+    def _take_over(self, task: Any, definition: Any) -> None:
+        """A task moto just made, as ECS starts one: PENDING, with all of its containers."""
         container_arn = task.task_arn.replace(":task/", ":container/", 1)
         task.containers = [
             {
@@ -300,6 +347,11 @@ class TaskLifecycle:
         task.stopped_reason = task.stop_code = None
         task.pull_started_at = task.pull_stopped_at = task.started_at = None
         task.stopping_at = task.execution_stopped_at = task.stopped_at = None
+
+    def _track(self, backend: Any, task: Any, index: int) -> None:
+        """Take over a task moto just started (the `index`th of its RunTask)."""
+        definition = backend.describe_task_definition(task.task_definition_arn)
+        self._take_over(task, definition)
         fault = self._faults().tasks.get(definition.family, TaskFault())
         running_ticks = fault.running_ticks
         self._tasks[task] = _TaskState(

@@ -12,7 +12,9 @@ moto's ECS never progresses a deployment nor stops a task:
    created before 2021 keeps a short ARN (`Service.arn`).
 2. RunTask, DescribeTasks and StopTask go through its task lifecycle (`ecs_sim/tasks.py`):
    RunTask starts tasks PENDING, each DescribeTasks is one step of a task, StopTask stops
-   it as ECS does. moto's own task state machine (`Task.advance`) leaves those tasks alone.
+   it as ECS does. Services run tasks too: each deployment's, as its counts say, stopped
+   when replaced or when DeleteService deletes the service. moto's own task state machine
+   (`Task.advance`) leaves those tasks alone.
 
 Where moto's answers differ from ECS's (also `ecs_sim/tasks.py`):
 
@@ -25,7 +27,8 @@ Where moto's answers differ from ECS's (also `ecs_sim/tasks.py`):
    tasks, or ConflictException when the parameters differ.
 6. DescribeTasks reports unknown tasks as `MISSING` failures, and so the tasks ECS does
    not show yet (just started) or any more (stopped an hour ago).
-7. ListTasks defaults to `desiredStatus=RUNNING`; moto lists every task.
+7. ListTasks defaults to `desiredStatus=RUNNING` and filters on `serviceName`; moto lists
+   every task, and starts none for a service.
 
 What goes wrong on purpose:
 
@@ -67,6 +70,7 @@ def install(patcher: Patcher, simulation: EcsSimulation) -> None:
     patcher.around(backend, "create_service", locked(rollouts.create_service))
     patcher.around(backend, "update_service", locked(rollouts.update_service))
     patcher.around(backend, "describe_services", locked(rollouts.describe_services))
+    patcher.around(backend, "delete_service", locked(rollouts.delete_service))
     patcher.around(backend, "run_task", locked(tasks.run_task))
     patcher.around(backend, "describe_tasks", locked(tasks.describe_tasks))
     patcher.around(backend, "stop_task", locked(tasks.stop_task))
