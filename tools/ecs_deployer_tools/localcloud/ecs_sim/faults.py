@@ -96,12 +96,13 @@ class TaskFault:
 
 @dataclass(frozen=True)
 class EcsFaults:
-    """A scenario: what goes wrong in ECS. The default is an ECS where everything works."""
+    """A scenario: what goes wrong in ECS. The default is an ECS where nothing fails, and
+    which behaves as AWS documents: eventually consistent, forgetting stopped tasks."""
 
     tasks: Mapping[str, TaskFault] = field(default_factory=dict)  # by task definition family
     services: Mapping[str, RolloutFault] = field(default_factory=dict)  # by service name
     throttle_rate: float = 0.0  # share of ECS API calls answered ThrottlingException
-    seed: int = 0  # seeds throttling and generated ids, so runs repeat
+    seed: int = 0  # seeds throttling, generated ids and describe lags, so runs repeat
     ticks_to_complete: int = 2  # DescribeServices calls a fault-free deployment takes
     # How long after it stopped a task is still described (and listed): ECS's "at least one
     # hour"; then DescribeTasks answers MISSING.
