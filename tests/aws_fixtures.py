@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -115,13 +115,34 @@ def push(tag: str) -> str:
     return response["image"]["imageId"]["imageDigest"]
 
 
+class SimClock:
+    """The simulated ECS's time in a step test: it stands at ``STARTED`` until the test
+    moves it, so what ECS shows (a describe that lags a change...) never depends on how fast
+    the test runs. The steps get their own ``now``."""
+
+    def __init__(self, now: datetime = STARTED) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
 @pytest.fixture
-def simulate(aws: None) -> Iterator[Callable[..., EcsSimulation]]:
-    """Install the ECS simulation with the faults a test names: ``simulate(tasks=..., ...)``."""
+def sim_clock() -> SimClock:
+    return SimClock()
+
+
+@pytest.fixture
+def simulate(aws: None, sim_clock: SimClock) -> Iterator[Callable[..., EcsSimulation]]:
+    """Install the ECS simulation with the faults a test names: ``simulate(tasks=..., ...)``,
+    on ``sim_clock``."""
     installed: list[EcsSimulation] = []
 
     def install(**faults: Any) -> EcsSimulation:
-        simulation = EcsSimulation(EcsFaults(**faults))
+        simulation = EcsSimulation(EcsFaults(**faults), clock=sim_clock)
         simulation.install()
         installed.append(simulation)
         return simulation

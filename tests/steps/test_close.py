@@ -13,7 +13,15 @@ from ecs_deployer.steps import locks
 from ecs_deployer.steps.close import CloseDeps, ExecutionStatusDetail, close_execution
 from ecs_deployer.steps.finalize import finalize
 from ecs_deployer.steps.services import update_services
-from tests.aws_fixtures import PREFIX, STARTED, AlwaysRunning, accepted, push, registered
+from tests.aws_fixtures import (
+    PREFIX,
+    STARTED,
+    AlwaysRunning,
+    SimClock,
+    accepted,
+    push,
+    registered,
+)
 from tests.support import load_event
 
 if TYPE_CHECKING:
@@ -117,11 +125,13 @@ def test_an_execution_stopped_mid_rollout_is_aborted_and_its_lock_released(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     simulate()
     deployment = locks.acquire(registered(deps, ecs, table), table, AlwaysRunning(), STARTED)
     deployment = update_services(deployment, ecs, table, STARTED)
     assert table.read_lock("shop").holder is not None
+    sim_clock.now = ENDED
     closed = close_execution(_of(deployment), _deps(table, ecs, _Executions(deployment)), ENDED)
     assert closed == "record IN_PROGRESS -> ABORTED; lock released"
     [record] = table.history("shop")
@@ -137,6 +147,31 @@ def test_an_execution_stopped_mid_rollout_is_aborted_and_its_lock_released(
     }
     lock = table.read_lock("shop")
     assert (lock.holder, lock.waiting) == (None, ())
+
+
+def test_a_describe_that_does_not_show_our_update_yet_is_not_what_the_abort_names(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+) -> None:
+    """Stopped seconds after UpdateService: ECS's describes still show the old revisions
+    (eventual consistency), but each service is rolling out ours."""
+    simulate()
+    deployment = locks.acquire(registered(deps, ecs, table), table, AlwaysRunning(), STARTED)
+    deployment = update_services(deployment, ecs, table, STARTED)
+    shown = ecs.describe_services(deployment.cluster, [s.name for s in deployment.services])[0]
+    assert {name: snapshot.task_definition for name, snapshot in shown.items()} == {
+        s.name: s.task_definition_before for s in deployment.services
+    }
+    close_execution(
+        _of(deployment), _deps(table, ecs, _Executions(deployment)), STARTED + timedelta(seconds=30)
+    )
+    [record] = table.history("shop")
+    for service in deployment.services:
+        revision = (service.task_definition_after or "").rsplit("/", 1)[-1]
+        assert f"{service.name} runs {revision}" in (record.cause or "")
 
 
 def test_a_queued_deployment_that_never_reached_the_lock_is_aborted(

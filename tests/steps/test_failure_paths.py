@@ -26,7 +26,7 @@ from ecs_deployer.steps.services import (
 )
 from ecs_deployer_tools.demo import sample_app
 from ecs_deployer_tools.localcloud.ecs_sim import RolloutFault, RolloutOutcome
-from tests.aws_fixtures import STARTED, AlwaysRunning, drive, registered
+from tests.aws_fixtures import STARTED, AlwaysRunning, SimClock, drive, registered
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -191,11 +191,13 @@ def test_service_changed_before_the_rollout_ends_failed_not_rollback_failed(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     simulation = simulate()
     deployment = _locked(deps, ecs, table)
     moved_to = seeded.task_definitions[sample_app.MIGRATE]
     boto3.client("ecs").update_service(cluster=CLUSTER, service=WEB, taskDefinition=moved_to)
+    sim_clock.advance(60)  # ECS's describes show it a minute later
     with pytest.raises(ServiceChanged) as raised:
         update_services(deployment.model_copy(deep=True), ecs, table, STARTED)
     deployment = start_rollback(_caught(deployment, raised.value), ecs, table, LATER)
@@ -218,6 +220,7 @@ def test_services_updated_before_a_service_changed_are_still_rolled_back(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     simulation = simulate()
     deployment = _locked(deps, ecs, table)
@@ -225,6 +228,7 @@ def test_services_updated_before_a_service_changed_are_still_rolled_back(
     update_services(deployment.model_copy(deep=True), ecs, table, STARTED)
     moved_to = seeded.task_definitions[sample_app.MIGRATE]
     boto3.client("ecs").update_service(cluster=CLUSTER, service=WEB, taskDefinition=moved_to)
+    sim_clock.advance(60)  # ECS's describes show it a minute later
     # ...and by the retry someone else had moved web: ServiceChanged, caught.
     with pytest.raises(ServiceChanged) as raised:
         update_services(deployment.model_copy(deep=True), ecs, table, STARTED)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import boto3
@@ -8,7 +8,7 @@ import boto3
 from ecs_deployer.domain.taskdef import registration_input
 from ecs_deployer.steps.tasks import check_tasks, run_tasks
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation, TaskFault, TaskOutcome
-from tests.aws_fixtures import STARTED, drive, registered
+from tests.aws_fixtures import STARTED, SimClock, drive, registered
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -218,16 +218,6 @@ def test_a_migration_ecs_interrupted_fails_though_it_exited_0(
     assert deployment.pre_tasks[0].results[0].exit_codes == {"app": 0}
 
 
-class _Clock:
-    """The simulated ECS's time, kept with the deployment's ``now``."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def test_each_tasks_result_is_kept_once_stopped_while_its_sibling_runs_on(
     seeded: sample_app.SeededApp,
     deps: AdmissionDeps,
@@ -236,7 +226,7 @@ def test_each_tasks_result_is_kept_once_stopped_while_its_sibling_runs_on(
 ) -> None:
     # Two migrations: one ends at once, its sibling runs for about two hours. ECS describes
     # the first for an hour after it stopped; the phase must not depend on it any longer.
-    clock = _Clock(STARTED)
+    clock = SimClock()
     faults = EcsFaults(tasks={"shop-migrate": TaskFault(running_ticks=(1, 6))})
     with EcsSimulation(faults, clock=clock):
         planned = registered(deps, ecs, table)

@@ -5,7 +5,12 @@ from typing import Any
 
 import pytest
 
-from ecs_deployer.domain.services import UNSEEN_GRACE, ServiceSnapshot, judge_rollout
+from ecs_deployer.domain.services import (
+    UNSEEN_GRACE,
+    ServiceSnapshot,
+    judge_rollout,
+    running_task_definition,
+)
 
 OLD = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:7"
 NEW = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:8"
@@ -155,6 +160,19 @@ def test_our_deployment_shown_is_judged_however_recent() -> None:
     )
     judgement = judge_rollout(snapshot, "ecs-svc/2", NEW, OLD, timedelta(seconds=1))
     assert judgement.state == "ROLLED_BACK_BY_ECS"
+
+
+def test_what_a_service_runs_is_our_update_until_a_describe_may_show_it() -> None:
+    stale = _service(_deployment("ecs-svc/1", "PRIMARY", OLD, "COMPLETED"))
+    assert running_task_definition(stale, "ecs-svc/2", NEW, UNSEEN_GRACE / 2) == NEW
+    assert running_task_definition(stale, "ecs-svc/2", NEW, UNSEEN_GRACE) == OLD
+    assert running_task_definition(stale, None, None, timedelta(0)) == OLD  # never updated
+    shown = _service(
+        _deployment("ecs-svc/3", "PRIMARY", OLD, "IN_PROGRESS"),
+        _deployment("ecs-svc/2", "ACTIVE", NEW, "FAILED"),
+    )
+    # A describe that shows ours is believed, however recent: ECS is rolling it back.
+    assert running_task_definition(shown, "ecs-svc/2", NEW, timedelta(0)) == OLD
 
 
 def test_a_service_created_before_2021_has_a_short_arn() -> None:

@@ -138,6 +138,21 @@ def _judge_primary(ours: EcsDeployment, task_definition: str, progress: str) -> 
     return RolloutJudgement("IN_PROGRESS", ours.rollout_state_reason or "", progress)
 
 
+def running_task_definition(
+    snapshot: ServiceSnapshot,
+    deployment_id: str | None,
+    task_definition: str | None,
+    since_update: timedelta,
+) -> str | None:
+    """The task definition the service runs (or rolls out) now: its PRIMARY's, unless the
+    describe does not show ``deployment_id``, our latest UpdateService to
+    ``task_definition``, within ``UNSEEN_GRACE`` of it: then it predates that update."""
+    unseen = deployment_id is not None and snapshot.deployment(deployment_id) is None
+    if unseen and task_definition is not None and since_update < UNSEEN_GRACE:
+        return task_definition
+    return snapshot.task_definition
+
+
 def judge_rollout(
     snapshot: ServiceSnapshot,
     deployment_id: str,

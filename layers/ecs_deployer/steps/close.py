@@ -208,7 +208,7 @@ def _abort(
     update = RecordUpdate(updated_at=iso(now))
     if deployment is not None:
         update = RecordUpdate.progress(deployment, now)
-        running = running_revisions(deployment, deps.ecs)
+        running = running_revisions(deployment, deps.ecs, now)
         if running:
             now_running = ", ".join(
                 f"{name} runs {revision(arn) if arn else 'nothing'}"

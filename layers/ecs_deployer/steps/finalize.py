@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from ecs_deployer.document import ServiceRollback
+from ecs_deployer.document import ServiceRollback, ServiceRollout
+from ecs_deployer.domain.services import running_task_definition
 from ecs_deployer.errors import DeployerError
 from ecs_deployer.history import RecordUpdate
 from ecs_deployer.outcome import decide_outcome, failure_message
@@ -94,9 +95,12 @@ def prune_revisions(deployment: Deployment, ecs: EcsGateway) -> list[str]:
     return surplus[:_PRUNE_BUDGET]
 
 
-def running_revisions(deployment: Deployment, ecs: EcsGateway) -> dict[str, str | None]:
+def running_revisions(
+    deployment: Deployment, ecs: EcsGateway, now: datetime
+) -> dict[str, str | None]:
     """The revision each service runs now; empty if ECS cannot say (the outcome still gets
-    recorded and the lock released: a throttled call is retried by the state machine)."""
+    recorded and the lock released: a throttled call is retried by the state machine). A
+    describe that does not show our latest UpdateService yet is not taken for its answer."""
     try:
         snapshots, _ = ecs.describe_services(
             deployment.cluster, [service.name for service in deployment.services]
@@ -104,7 +108,20 @@ def running_revisions(deployment: Deployment, ecs: EcsGateway) -> dict[str, str 
     except (ClientError, DeployerError) as exc:
         logger.warning("could not read the services' final state", extra={"error": str(exc)})
         return {}
-    return {name: snapshot.task_definition for name, snapshot in snapshots.items()}
+    running: dict[str, str | None] = {}
+    for service in deployment.services:
+        snapshot = snapshots.get(service.name)
+        if snapshot is None:
+            continue
+        rollback = service.rollback
+        latest: ServiceRollback | ServiceRollout = service
+        target = service.task_definition_after
+        if rollback is not None and rollback.ecs_deployment_id is not None:
+            latest, target = rollback, service.task_definition_before
+        running[service.name] = running_task_definition(
+            snapshot, latest.ecs_deployment_id, target, now - (latest.started_at or now)
+        )
+    return running
 
 
 def finalize(
@@ -113,7 +130,7 @@ def finalize(
     """The step, on every path out of a deployment: decide the outcome from the document and
     what ECS runs now, finalise the record, release the lock, and prune old revisions after
     a success or a completed rollback."""
-    running = running_revisions(deployment, ecs)
+    running = running_revisions(deployment, ecs, now)
     _settle_interrupted_rollback(deployment, running)
     outcome = decide_outcome(deployment, running)
     deployment.outcome = outcome
