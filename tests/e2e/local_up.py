@@ -62,6 +62,14 @@ class LocalUp:
         with urllib.request.urlopen(request) as response:
             assert json.load(response)["running"] == []
 
+    def advance(self, seconds: float) -> None:
+        """Let `seconds` of virtual time pass at once."""
+        request = urllib.request.Request(
+            f"{self.endpoint}/_localcloud/time/advance?seconds={seconds}", method="POST"
+        )
+        with urllib.request.urlopen(request):
+            pass
+
     def stop(self) -> list[str]:
         """Ctrl-C, as an operator stops it; returns what it printed meanwhile."""
         if self.process.poll() is None:

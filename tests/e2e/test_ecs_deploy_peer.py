@@ -27,14 +27,13 @@ pytestmark = pytest.mark.e2e
 ECS_DEPLOY_TIMEOUT = 120  # wall seconds ecs-deploy polls before it gives up
 # A tag the sample app does not deploy (only v* tags), so the deployer stays out of the way.
 TAG = "main-ecs-deploy"
-
-# What ecs-deploy waits for that the ECS simulation does not show yet.
-_NO_SERVICE_TASKS = pytest.mark.xfail(
-    strict=True,
-    reason="the ECS simulation starts no service tasks: ecs-deploy's ListTasks(cluster, "
-    "serviceName) answers none, so it waits for RUNNING tasks of the new task definition "
-    "until --timeout",
-)
+# ECS's describes are eventually consistent, so on AWS a describe right after UpdateService
+# may or may not show the new deployment. Each test picks one world, so its outcome repeats:
+# describes that see the change at once...
+CONSISTENT: dict[str, Any] = {"service_describe_lag": 0}
+# ...or the local cloud's default: the next describe or two still show the deployments
+# before it, however long the client takes to ask (not only within the default 5 s).
+STALE: dict[str, Any] = {"describe_lag_seconds": 3600.0}
 
 
 def _ecs_deploy(server: LocalUp, service: str, image: str) -> subprocess.CompletedProcess[str]:
@@ -74,6 +73,16 @@ def _image(server: LocalUp, task_definition: str) -> str:
     return str(next(c["image"] for c in containers if c["name"] == "app"))
 
 
+def _settled_service(server: LocalUp, name: str) -> Any:
+    """The service once describes show its newest deployment and that deployment ended."""
+    server.advance(STALE["describe_lag_seconds"])
+    for _ in range(10):  # each describe moves a rollout on by one tick
+        service = _service(server, name)
+        if service["deployments"][0]["rolloutState"] != "IN_PROGRESS":
+            return service
+    raise AssertionError(f"{name}: still in progress: {service['deployments']}")
+
+
 def _running_tasks(server: LocalUp, service: str) -> list[str]:
     """The task definitions of the service's RUNNING tasks, as ecs-deploy counts them."""
     ecs = server.client("ecs")
@@ -84,9 +93,10 @@ def _running_tasks(server: LocalUp, service: str) -> list[str]:
     return [t["taskDefinitionArn"] for t in tasks if t["lastStatus"] == "RUNNING"]
 
 
-@_NO_SERVICE_TASKS
 def test_ecs_deploy_deploys_a_new_image() -> None:
-    with local_up("--seed-demo", "--time-scale", "60") as server:
+    with local_up(
+        "--seed-demo", "--faults", json.dumps(CONSISTENT), "--time-scale", "60"
+    ) as server:
         image = _push(server)
         result = _ecs_deploy(server, sample_app.WEB, image)
         service = _service(server, sample_app.WEB)
@@ -103,7 +113,7 @@ def test_ecs_deploy_deploys_a_new_image() -> None:
 
 
 def test_ecs_deploy_fails_when_the_circuit_breaker_fails_the_rollout() -> None:
-    faults = {"services": {sample_app.WEB: {"outcome": "fail"}}}
+    faults = {**CONSISTENT, "services": {sample_app.WEB: {"outcome": "fail"}}}
     with local_up("--seed-demo", "--faults", json.dumps(faults)) as server:
         before = _image(server, _service(server, sample_app.WEB)["taskDefinition"])
         result = _ecs_deploy(server, sample_app.WEB, _push(server))
@@ -117,12 +127,12 @@ def test_ecs_deploy_fails_when_the_circuit_breaker_fails_the_rollout() -> None:
     assert still_running == [before]
 
 
-@_NO_SERVICE_TASKS
 def test_ecs_deploy_reports_success_after_ecs_rolled_the_service_back() -> None:
     """The rivalry measurement: ECS's circuit breaker rolls web back by itself, and
     ecs-deploy, which only waits for one deployment whose tasks all run, calls it a success.
     The deployer reports the same rollout ROLLED_BACK (the ecs-auto-rollback scenario)."""
-    with local_up("--scenario", "ecs-auto-rollback", "--time-scale", "60") as server:
+    faults = {**CONSISTENT, "services": {sample_app.WEB: {"outcome": "auto_rollback"}}}
+    with local_up("--seed-demo", "--faults", json.dumps(faults), "--time-scale", "60") as server:
         before = _image(server, _service(server, sample_app.WEB)["taskDefinition"])
         image = _push(server)
         result = _ecs_deploy(server, sample_app.WEB, image)
@@ -133,3 +143,27 @@ def test_ecs_deploy_reports_success_after_ecs_rolled_the_service_back() -> None:
     assert "Deployment successful" in result.stdout
     assert after == before != image
     assert any("rolling back" in event["message"] for event in service["events"])
+
+
+def test_ecs_deploy_reports_success_before_ecs_shows_its_deployment() -> None:
+    """The same rollout, which ECS's circuit breaker fails, in the eventually consistent
+    world: ecs-deploy's first describe still shows the old deployment alone, all its tasks
+    running, and it reports success at once (the class of aws/aws-cli#9275 and
+    sil-org/ecs-deploy#260). Then it deregisters the revision the old tasks still run.
+    The deployer waits for the deployment UpdateService returned (`domain/services.py`)."""
+    faults = {**STALE, "services": {sample_app.WEB: {"outcome": "fail"}}}
+    with local_up("--seed-demo", "--faults", json.dumps(faults)) as server:
+        before = _service(server, sample_app.WEB)["taskDefinition"]
+        image = _push(server)
+        result = _ecs_deploy(server, sample_app.WEB, image)
+        primary, old = _settled_service(server, sample_app.WEB)["deployments"]
+        primary_image = _image(server, primary["taskDefinition"])
+        deregistered = server.client("ecs").describe_task_definition(taskDefinition=before)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Deployment successful" in result.stdout
+    assert "Successfully deregistered revision: 1" in result.stdout
+    assert (primary["rolloutState"], primary_image) == ("FAILED", image)
+    assert old["taskDefinition"] == before
+    assert old["runningCount"] == old["desiredCount"] > 0
+    assert deregistered["taskDefinition"]["status"] == "INACTIVE"

@@ -120,7 +120,9 @@ def simulate(aws: None) -> Iterator[Callable[[EcsFaults], EcsSimulation]]:
     started: list[EcsSimulation] = []
 
     def start(faults: EcsFaults) -> EcsSimulation:
-        simulation = EcsSimulation(dataclasses.replace(faults, describe_lag=0))
+        simulation = EcsSimulation(
+            dataclasses.replace(faults, describe_lag=0, service_describe_lag=0)
+        )
         simulation.install()
         started.append(simulation)
         return simulation
@@ -440,7 +442,7 @@ def service_tasks(env: Env, service: str, **filters: Any) -> list[TaskTypeDef]:
 
 
 def test_services_run_the_tasks_their_deployments_count(simulate: Simulate) -> None:
-    simulate(EcsFaults(service_tasks=True))
+    simulate(EcsFaults())
     env = _create_env()
     steady = primary(describe(env.ecs, "web"))
 
@@ -474,15 +476,19 @@ def test_services_run_the_tasks_their_deployments_count(simulate: Simulate) -> N
 
 
 def test_list_tasks_of_a_service_lists_only_its_tasks(simulate: Simulate) -> None:
-    simulate(EcsFaults())  # services run no tasks: moto listed every task for any service
+    simulate(EcsFaults())
     env = _create_env()
-    run(env, "migrate")
+    migration = run(env, "migrate")
 
-    assert env.ecs.list_tasks(cluster=CLUSTER, serviceName="web")["taskArns"] == []
+    # moto listed every task of the cluster for any service.
+    listed = service_tasks(env, "web")
+    assert listed
+    assert {t["group"] for t in listed} == {"service:web"}
+    assert migration["taskArn"] not in {t["taskArn"] for t in listed}
 
 
 def test_a_deleted_service_runs_no_task(simulate: Simulate) -> None:
-    simulate(EcsFaults(service_tasks=True))
+    simulate(EcsFaults())
     env = _create_env()
     running = service_tasks(env, "web")
 

@@ -316,29 +316,12 @@ SCENARIOS: dict[str, Scenario] = {
             ),
         ),
         Scenario(
-            "stale-describes",
-            "ECS's API is eventually consistent: right after each UpdateService a describe or "
-            "two still show the service's previous deployments, and each task is MISSING "
-            "right after RunTask: neither is taken for a rollback or a failure; deployed",
-            "SUCCEEDED",
-            ("SUCCEEDED",),
-            faults=EcsFaults(describe_lag=2, service_describe_lag=2),
-        ),
-        Scenario(
             "short-service-arn",
             "web was created before 2021: its ARN is short (service/NAME), out of the "
             "deployer's IAM scope; refused before anything changes, saying how to migrate it",
             "FAILED",
             ("FAILED",),
             faults=EcsFaults(services={sample_app.WEB: RolloutFault(short_arn=True)}),
-        ),
-        Scenario(
-            "service-tasks",
-            "services run real tasks (ListTasks serviceName, DescribeTasks): each deployment's, "
-            "as its counts say; the replaced revision's are stopped; deployed",
-            "SUCCEEDED",
-            ("SUCCEEDED",),
-            faults=EcsFaults(service_tasks=True),
         ),
     )
 }

@@ -111,15 +111,13 @@ class EcsFaults:
     # `describe_lag` DescribeTasks that name it (seeded), and a service UpdateService just
     # gave a deployment shows its previous deployments to the next 1 to
     # `service_describe_lag` DescribeServices, within `describe_lag_seconds` of the change;
-    # 0: describes see the change at once. Stale services are off by default until the
-    # tests that read a service right after someone else's UpdateService allow for them.
+    # 0: describes see the change at once.
     describe_lag: int = 2
-    service_describe_lag: int = 0
+    service_describe_lag: int = 2
     describe_lag_seconds: float = 5.0
     # Services run tasks, as their deployments' counts say (ListTasks serviceName, then
-    # DescribeTasks). Off by default until tests/e2e/test_ecs_deploy_peer.py expects a peer
-    # client to see them.
-    service_tasks: bool = False
+    # DescribeTasks).
+    service_tasks: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.throttle_rate <= 1.0:
