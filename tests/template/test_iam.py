@@ -270,6 +270,29 @@ CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
     # register_task_definitions
     ("RegisterTaskDefinitionsFunction", "ecs:DescribeServices", service("blue"), IN_REGION, True),
     ("RegisterTaskDefinitionsFunction", "ecs:DescribeServices", service("red"), IN_REGION, False),
+    # A service created before 2021 (service/NAME): planning describes it to refuse it, in
+    # an allowed cluster only.
+    (
+        "RegisterTaskDefinitionsFunction",
+        "ecs:DescribeServices",
+        arn("ecs", "service/web"),
+        {**IN_REGION, "ecs:cluster": cluster_arn("blue")},
+        True,
+    ),
+    (
+        "RegisterTaskDefinitionsFunction",
+        "ecs:DescribeServices",
+        arn("ecs", "service/web"),
+        {**IN_REGION, "ecs:cluster": cluster_arn("red")},
+        False,
+    ),
+    (
+        "RegisterTaskDefinitionsFunction",
+        "ecs:UpdateService",
+        arn("ecs", "service/web"),
+        {**IN_REGION, "ecs:cluster": cluster_arn("blue")},
+        False,
+    ),
     ("RegisterTaskDefinitionsFunction", "ecs:DescribeTaskDefinition", "*", {}, True),
     ("RegisterTaskDefinitionsFunction", "ecs:RegisterTaskDefinition", TASK_DEFINITION, {}, True),
     (
