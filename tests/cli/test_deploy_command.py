@@ -7,8 +7,11 @@ import json
 import re
 from typing import TYPE_CHECKING
 
+import pytest
+
 from ecs_deployer_tools.demo import sample_app
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, TaskFault, TaskOutcome
+from tests.cli.conftest import no_traceback
 
 if TYPE_CHECKING:
     from tests.cli.conftest import Local
@@ -100,7 +103,36 @@ def test_a_failed_deployment_exits_1_with_the_cause(local: Local) -> None:
     assert local.running() == before  # a failed migration changes no service
 
 
-def test_a_rejected_request_exits_1(local: Local) -> None:
-    result = local.run("deploy", "shop", "--tag", "no-such-tag")
-    assert result.exit_code == 1
-    assert "ImageNotFound: tag 'no-such-tag' not found in ECR repository 'shop'" in result.stdout
+def _executions(local: Local) -> list[str]:
+    sfn = local.cloud.client("stepfunctions")
+    listed = sfn.list_executions(stateMachineArn=local.cloud.outputs["StateMachineArn"])
+    return [execution["name"] for execution in listed["executions"]]
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "message"),
+    [
+        (["shpo", "--tag", "v1.0.0"], "ConfigError", "no config for app 'shpo'"),
+        (
+            ["shop", "--tag", "v9.9.9"],
+            "ImageNotFound",
+            "tag 'v9.9.9' not found in ECR repository 'shop'",
+        ),
+    ],
+    ids=["unknown-app", "unknown-tag"],
+)
+def test_a_typo_starts_nothing_and_records_nothing(
+    local: Local, args: list[str], error: str, message: str
+) -> None:
+    before, records = _executions(local), local.table.history(args[0])
+    result = local.run("deploy", *args)
+    no_traceback(result)
+    assert message in result.stderr
+    code, document = local.json("deploy", *args)
+    assert code == 1
+    assert (document["error"], document["message"]) == (
+        error,
+        result.stderr[len("error: ") :].strip(),
+    )
+    assert _executions(local) == before
+    assert local.table.history(args[0]) == records

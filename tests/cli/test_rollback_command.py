@@ -46,11 +46,15 @@ def test_rollback_returns_to_the_previous_deployment_then_to_a_named_one(local: 
     assert back.actor == "arn:aws:sts::123456789012:user/moto"
 
 
-def test_rollback_to_a_deployment_that_never_succeeded_fails(local: Local) -> None:
-    code, outcome = local.json("rollback", "shop", "--to", "never-happened")
+def test_rollback_to_an_unknown_deployment_starts_nothing(local: Local) -> None:
+    records = local.table.history("shop")
+    code, document = local.json("rollback", "shop", "--to", "never-happened")
     assert code == 1
-    assert (outcome["status"], outcome["error"]) == ("FAILED", "InputError")
-    assert "app 'shop' has no deployment 'never-happened'" in outcome["message"]
+    assert document["error"] == "InputError"
+    assert document["fields"] == [
+        {"path": "rollback_to", "message": "app 'shop' has no deployment 'never-happened'"}
+    ]
+    assert local.table.history("shop") == records  # no FAILED rollback on record
 
 
 def test_rollback_needs_an_earlier_deployment_to_return_to(local: Local) -> None:

@@ -3,7 +3,9 @@ traceback: no stack, no credentials, no region, a bad command line."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+import socket
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from typer.testing import CliRunner
@@ -16,6 +18,8 @@ from tests.cli.conftest import no_traceback
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from typer.testing import Result
+
     from tests.cli.conftest import Local
 
 
@@ -23,12 +27,6 @@ def test_an_unknown_stack(local: Local) -> None:
     result = local.run("status", stack="no-such-stack")
     no_traceback(result)
     assert "stack 'no-such-stack' not found" in result.stderr
-
-
-def test_deploying_an_unknown_app_fails_with_the_deployer_s_error(local: Local) -> None:
-    result = local.run("deploy", "nope", "--tag", "v1.0.0")
-    assert result.exit_code == 1
-    assert "ConfigError: no config for app 'nope'" in result.stdout
 
 
 @pytest.fixture
@@ -83,11 +81,54 @@ def test_a_wrong_command_line_exits_2(args: list[str]) -> None:
 
 
 def test_bad_input_is_refused_before_anything_starts() -> None:
-    result = CliRunner().invoke(
-        app, ["deploy", "shop", "--digest", "sha256:nothex", "--endpoint-url", "http://127.0.0.1:9"]
-    )
+    args = ["deploy", "shop", "--digest", "sha256:nothex", "--endpoint-url", "http://127.0.0.1:9"]
+    result = CliRunner().invoke(app, args)
     no_traceback(result)
-    assert "image_digest: string should match pattern" in result.stderr
+    # Printed as it is: no Rich markup eats the pattern's brackets.
+    pattern = "image_digest: string should match pattern '^sha256:[a-f0-9]{64}$'"
+    assert pattern in result.stderr
+    as_json = CliRunner().invoke(app, [*args, "--json"])
+    assert as_json.exit_code == 1
+    assert json.loads(as_json.stdout) == {
+        "error": "InputError",
+        "message": f"invalid manual input: {pattern}",
+        "fields": [{"path": "image_digest", "message": pattern.removeprefix("image_digest: ")}],
+    }
+
+
+def test_an_unreachable_endpoint_is_said_at_once(
+    no_aws_config: pytest.MonkeyPatch, closed_port: int
+) -> None:
+    no_aws_config.setenv("AWS_ACCESS_KEY_ID", "testing")
+    no_aws_config.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    no_aws_config.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    endpoint = f"http://127.0.0.1:{closed_port}"
+    sent: list[str] = []
+    # botocore would retry a refused connection with backoff: no request may be sent at all.
+    no_aws_config.setattr(
+        "botocore.endpoint.Endpoint._send", lambda self, request: sent.append(request.url)
+    )
+    result = CliRunner().invoke(app, ["status", "--endpoint-url", endpoint])
+    no_traceback(result)
+    assert f"cannot reach {endpoint}" in result.stderr
+    assert "is `ecs-deployer local up` running?" in result.stderr
+    assert sent == []
+    no_aws_config.setenv("AWS_ENDPOINT_URL", endpoint)
+    code, document = _json(CliRunner().invoke(app, ["history", "shop", "--json"]))
+    assert (code, document["error"]) == (1, "EndpointUnreachableError")
+
+
+def _json(result: Result) -> tuple[int, Any]:
+    return result.exit_code, json.loads(result.stdout)
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (it was free a moment ago)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,8 @@ from typing import Annotated, Any
 import typer
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from ecs_deployer.errors import DeployerError
+from ecs_deployer.aws.clients import error_code
+from ecs_deployer.errors import ConfigError, DeployerError, InputError
 from ecs_deployer_tools.cli.output import fail
 from ecs_deployer_tools.operator.aws import Aws, AwsTarget, OperatorError
 from ecs_deployer_tools.operator.stack import Deployer
@@ -97,17 +98,30 @@ def takes_aws_options(command: Callable[..., None]) -> Callable[..., None]:
 def connected(ctx: typer.Context, state_machine_arn: str | None = None) -> Iterator[Deployer]:
     """The deployer the AWS options name, for the block's AWS calls. Only commands that need
     AWS connect, so the others run with none configured. What the operator can fix ends the
-    command with a message and exit 1, no traceback."""
+    command with a message and exit 1, no traceback (and its JSON document, given --json)."""
+    as_json = bool(ctx.params.get(JSON_PARAMETER))
     try:
         yield ctx.ensure_object(AwsOptions).connect(state_machine_arn)
+    except (InputError, ConfigError) as exc:
+        fail(str(exc), as_json=as_json, error=exc.error_name, fields=exc.errors)
     except (OperatorError, DeployerError) as exc:
-        fail(str(exc))
+        fail(str(exc), as_json=as_json, error=exc.error_name)
     except NoCredentialsError:
-        fail("no AWS credentials found: pass --profile, or configure boto3's credential chain")
+        fail(
+            "no AWS credentials found: pass --profile, or configure boto3's credential chain",
+            as_json=as_json,
+            error="NoCredentialsError",
+        )
     except NoRegionError:
-        fail("no AWS region: pass --region, or set AWS_DEFAULT_REGION")
-    except (ClientError, BotoCoreError) as exc:
-        fail(str(exc))
+        fail(
+            "no AWS region: pass --region, or set AWS_DEFAULT_REGION",
+            as_json=as_json,
+            error="NoRegionError",
+        )
+    except ClientError as exc:
+        fail(str(exc), as_json=as_json, error=error_code(exc) or type(exc).__name__)
+    except BotoCoreError as exc:
+        fail(str(exc), as_json=as_json, error=type(exc).__name__)
 
 
 StateMachineOption = Annotated[
@@ -127,8 +141,15 @@ RepositoryOption = Annotated[
     str | None,
     typer.Option("--repository", help="ECR repository (default: the one the app's trigger names)."),
 ]
+# The parameter of every command's --json option, as_json: connected() reads it.
+JSON_PARAMETER = "as_json"
 JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print one JSON document (the last line on stdout).")
+    bool,
+    typer.Option(
+        "--json",
+        help="Print one JSON document (the last line on stdout); on failure "
+        '{"error", "message", "fields"}.',
+    ),
 ]
 
 
@@ -137,12 +158,12 @@ def require_image(tag: str | None, digest: str | None) -> None:
         raise typer.BadParameter("give --tag or --digest", param_hint="'--tag' / '--digest'")
 
 
-def read_json_object(path: Path, what: str) -> dict[str, Any]:
+def read_json_object(path: Path, what: str, *, as_json: bool) -> dict[str, Any]:
     """The JSON object in ``path``, or exit 1 saying it is not JSON, or not ``what``."""
     try:
         document = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        fail(f"{path} is not JSON: {exc}")
+        fail(f"{path} is not JSON: {exc}", as_json=as_json, error="InvalidFile")
     if not isinstance(document, dict):
-        fail(f"{path} is not {what}")
+        fail(f"{path} is not {what}", as_json=as_json, error="InvalidFile")
     return document

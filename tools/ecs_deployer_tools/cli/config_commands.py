@@ -67,7 +67,7 @@ def _app_config(file: Path, app_name: str | None, as_json: bool) -> tuple[str, A
     config = _parsed(file, as_json, app_name)
     name = app_name or config.app
     if name is None:
-        fail("the config has no `app` key: pass --app")
+        fail("the config has no `app` key: pass --app", as_json=as_json, error="ConfigError")
     return name, config
 
 
@@ -129,7 +129,11 @@ def show(
     with connected(ctx) as deployer:
         stored = stored_config(deployer, app_name)
     if stored.text is None:
-        fail(f"no config for app '{app_name}' at {stored.parameter}")
+        fail(
+            f"no config for app '{app_name}' at {stored.parameter}",
+            as_json=as_json,
+            error="ConfigError",
+        )
     problems = stored.problems()
     if as_json:
         emit_json(

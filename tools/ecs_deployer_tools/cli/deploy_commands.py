@@ -22,6 +22,8 @@ from ecs_deployer_tools.cli.common import (
 )
 from ecs_deployer_tools.cli.live import LiveView, print_summary, short_image, styled
 from ecs_deployer_tools.cli.output import EXIT_FAILED, console, emit_json, fail
+from ecs_deployer_tools.operator.aws import OperatorError
+from ecs_deployer_tools.operator.dry_run import admit
 from ecs_deployer_tools.operator.executions import manual_request, start_execution
 from ecs_deployer_tools.operator.follow import ExecutionOutcome, follow_execution
 from ecs_deployer_tools.operator.records import default_rollback_target
@@ -40,12 +42,35 @@ def _print_outcome(outcome: ExecutionOutcome) -> None:
     print_summary(outcome.services, outcome.tasks)
 
 
+def _check_first(
+    deployer: Deployer, request: ManualRequest, now: datetime, *, stack_optional: bool
+) -> None:
+    """Refuse what the deployer would reject (a typo in the app, the tag, the target)
+    before an execution starts and leaves a FAILED record of it. Given only the state
+    machine (--state-machine-arn) and no stack to read configs and history from, the state
+    machine checks it."""
+    try:
+        deployer.stack  # noqa: B018  # read to know whether there is one
+    except OperatorError:
+        if not stack_optional:
+            raise
+        return
+    admit(deployer, request, now)
+
+
 def _start_and_follow(
-    deployer: Deployer, request: ManualRequest, *, no_wait: bool, as_json: bool
+    deployer: Deployer,
+    request: ManualRequest,
+    *,
+    no_wait: bool,
+    as_json: bool,
+    state_machine_given: bool,
 ) -> None:
     """Exit 0 only when the deployment SUCCEEDED (or, with --no-wait, started)."""
+    now = datetime.now(UTC)
+    _check_first(deployer, request, now, stack_optional=state_machine_given)
     started = start_execution(
-        deployer.aws.sfn, deployer.state_machine_arn, request, deployer.actor(), datetime.now(UTC)
+        deployer.aws.sfn, deployer.state_machine_arn, request, deployer.actor(), now
     )
     if no_wait:
         if as_json:
@@ -61,7 +86,11 @@ def _start_and_follow(
             deployer.aws.sfn, started.execution_arn, view, documents=deployer.table
         )
     except KeyboardInterrupt:
-        fail(f"stopped following; the execution goes on: {started.execution_arn}")
+        fail(
+            f"stopped following; the execution goes on: {started.execution_arn}",
+            as_json=as_json,
+            error="Interrupted",
+        )
     if as_json:
         emit_json(outcome.to_json())
     else:
@@ -110,7 +139,13 @@ def deploy(
             skip_post_tasks=skip_post_tasks,
             force=force,
         )
-        _start_and_follow(deployer, request, no_wait=no_wait, as_json=as_json)
+        _start_and_follow(
+            deployer,
+            request,
+            no_wait=no_wait,
+            as_json=as_json,
+            state_machine_given=state_machine_arn is not None,
+        )
 
 
 @takes_aws_options
@@ -150,4 +185,10 @@ def rollback(
             request = manual_request(app, undo=undone.deployment_id)
         else:
             request = manual_request(app, rollback_to=to)
-        _start_and_follow(deployer, request, no_wait=no_wait, as_json=as_json)
+        _start_and_follow(
+            deployer,
+            request,
+            no_wait=no_wait,
+            as_json=as_json,
+            state_machine_given=state_machine_arn is not None,
+        )

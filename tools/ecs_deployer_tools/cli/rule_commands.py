@@ -76,7 +76,7 @@ def try_event(
 
     Example: [bold]ecs-deployer rule test tests/events/ecr_push.json[/]
     """
-    document = read_json_object(event, "an EventBridge event (a JSON object)")
+    document = read_json_object(event, "an EventBridge event (a JSON object)", as_json=as_json)
     with connected(ctx) as deployer:
         verdict = judge_event(deployer, document)
     if as_json:

@@ -9,8 +9,8 @@ import typer
 
 from ecs_deployer.domain.taskdef import registration_input, with_image
 from ecs_deployer.errors import ResourceNotFound
-from ecs_deployer_tools.cli.common import read_json_object
-from ecs_deployer_tools.cli.output import emit_json, fail
+from ecs_deployer_tools.cli.common import JsonOption, read_json_object
+from ecs_deployer_tools.cli.output import console, emit_json, fail
 
 app = typer.Typer(help="Work with task definitions offline.", no_args_is_help=True)
 
@@ -25,13 +25,17 @@ def _parse_images(values: list[str]) -> dict[str, str]:
     return images
 
 
-def _described(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    document = read_json_object(path, "a DescribeTaskDefinition response")
+def _described(path: Path, as_json: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    document = read_json_object(path, "a DescribeTaskDefinition response", as_json=as_json)
     # `aws ecs describe-task-definition` prints {"taskDefinition": ..., "tags": [...]};
     # a bare task definition is accepted too.
     task_definition = document.get("taskDefinition", document)
     if not isinstance(task_definition, dict) or "containerDefinitions" not in task_definition:
-        fail(f"{path} has no taskDefinition with containerDefinitions")
+        fail(
+            f"{path} has no taskDefinition with containerDefinitions",
+            as_json=as_json,
+            error="InvalidFile",
+        )
     return task_definition, list(document.get("tags") or [])
 
 
@@ -45,18 +49,25 @@ def render(
         list[str],
         typer.Option(help="CONTAINER=IMAGE; repeat for several containers."),
     ],
+    as_json: JsonOption = False,
 ) -> None:
     """Print the RegisterTaskDefinition input the deployer would send.
+
+    Indented and coloured for people; [bold]--json[/] prints it on one line for
+    [bold]aws ecs register-task-definition --cli-input-json[/] and other tools.
 
     Example: [bold]aws ecs describe-task-definition --task-definition web --include TAGS > web.json
     && ecs-deployer taskdef render --described web.json --image app=repo/app@sha256:...[/]
     """
     images = _parse_images(image)
-    task_definition, tags = _described(described)
+    task_definition, tags = _described(described, as_json)
     registration = registration_input(task_definition, tags)
     try:
         for container, uri in images.items():
             registration = with_image(registration, [container], uri, str(described))
     except ResourceNotFound as exc:
-        fail(str(exc))
-    emit_json(registration)
+        fail(str(exc), as_json=as_json, error=exc.error_name)
+    if as_json:
+        emit_json(registration)
+    else:
+        console.print_json(data=registration, default=str)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
+from urllib.parse import urlsplit
 
 import boto3
 
@@ -24,6 +27,46 @@ if TYPE_CHECKING:
 
 class OperatorError(Exception):
     """A problem the operator can fix (a missing stack, an unknown app): a message, no trace."""
+
+    @property
+    def error_name(self) -> str:
+        return type(self).__name__
+
+
+class EndpointUnreachableError(OperatorError):
+    """Nothing accepts connections at the endpoint (e.g. the local cloud is not running)."""
+
+
+# A refused connection on this machine is final at once: botocore would retry it with
+# backoff for seconds. Remote endpoints keep botocore's retries (networks blip).
+_PROBE_SECONDS = 2.0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def probe_loopback(url: str) -> None:
+    """Raise EndpointUnreachableError when ``url`` names this machine and nothing listens there."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not _is_loopback(host):
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=_PROBE_SECONDS).close()
+    except OSError as exc:
+        endpoint = f"{parts.scheme}://{parts.netloc}"
+        reason = exc.strerror or str(exc)
+        raise EndpointUnreachableError(
+            f"cannot reach {endpoint}: {reason}; is `ecs-deployer local up` running? "
+            "(or pass --endpoint-url, or unset AWS_ENDPOINT_URL)"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -50,6 +93,16 @@ class Aws:
         # What every client is made with. Each property calls session.client itself (rather
         # than a helper taking any name) so the stubs still check its name against its type.
         self._client_options = _ClientOptions(endpoint_url=target.endpoint_url, config=RETRY_CONFIG)
+        # Before the first request to each host: after credentials and region are found,
+        # before botocore's retries. Clients copy the session's handlers when made.
+        self._probed: set[str] = set()
+        self._session.events.register("before-send", self._probe_once)
+
+    def _probe_once(self, request: Any, **_kwargs: Any) -> None:
+        host = urlsplit(request.url).netloc
+        if host not in self._probed:
+            probe_loopback(request.url)
+            self._probed.add(host)
 
     @property
     def region(self) -> str | None:

@@ -16,6 +16,7 @@ from ecs_deployer.payloads import ExecutionContext
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from ecs_deployer.document import Deployment
     from ecs_deployer.domain.register import PlannedService, PlannedTask
     from ecs_deployer.domain.taskdef import Change
     from ecs_deployer.inputs import ManualRequest
@@ -116,10 +117,18 @@ def _task_plan(planned: PlannedTask, phase: str) -> TaskPlan:
     )
 
 
+def admit(deployer: Deployer, request: ManualRequest, now: datetime) -> Deployment:
+    """The deployment ``request`` would be, after the checks the Resolve step makes first
+    (config, cluster, image or rollback target). A request it would reject raises here
+    (ConfigError, ImageNotFound, InputError...), before any execution starts or any
+    record of it is written."""
+    context = ExecutionContext(Id="dry-run", Name="plan", StartTime=now)
+    return prepare(request, context, deployer.resolve_deps())
+
+
 def dry_run(deployer: Deployer, request: ManualRequest, now: datetime) -> DryRun:
     """Raises the deployer's own errors (ConfigError, ImageNotFound, ResourceNotFound, ...)."""
-    context = ExecutionContext(Id="dry-run", Name="plan", StartTime=now)
-    deployment = prepare(request, context, deployer.resolve_deps())
+    deployment = admit(deployer, request, now)
     plan = plan_deployment(deployment, deployer.ecs)
     phases = {id(run): "pre" for run in deployment.pre_tasks}
     phases |= {id(run): "post" for run in deployment.post_tasks}
