@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ecs_deployer.history import HistoryRecord
+from ecs_deployer_tools.cli.history_commands import status_table
+from ecs_deployer_tools.operator.records import AppStatus, ShownRecord
 from tests.cli.conftest import deploy, local_cloud, no_traceback
 
 if TYPE_CHECKING:
@@ -71,7 +74,13 @@ def test_status_shows_how_the_latest_deployment_ended(
     )
     result = local.run("status")
     assert result.exit_code == 0, result.output
-    assert f"shop  {second['name']}  SUCCEEDED  shop@sha256:" in result.stdout
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["APP", "ROW", "DEPLOYMENT", "STATUS", "IMAGE", "TRIGGER", "REQUESTED"]
+    [row] = [row for row in rows if second["name"] in row]
+    assert row.split()[:4] == ["shop", "latest", second["name"], "SUCCEEDED"]
+    assert re.search(r"  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$", row), row
+    # Columns line up under the header.
+    assert row.index(second["name"]) == header.index("DEPLOYMENT")
 
 
 def test_a_record_whose_execution_ended_unfinished_shows_as_aborted(
@@ -89,6 +98,8 @@ def test_a_record_whose_execution_ended_unfinished_shows_as_aborted(
         updated_at="2026-11-22T10:00:00.000Z",
     )
     local.table.create_record(record)
+    [row] = [row for row in local.run("status").stdout.splitlines() if "stopped-1" in row]
+    assert row.split()[:4] == ["stopped-app", "latest", "stopped-1", "ABORTED"]
     code, document = local.json("status")
     assert code == 0
     [stopped] = [item for item in document["apps"] if item["app"] == "stopped-app"]
@@ -108,3 +119,30 @@ def test_an_unknown_app_exits_1(
     result = deployed[0].run(command, "nope")
     no_traceback(result)
     assert "unknown app 'nope'" in result.stderr
+
+
+def _record(deployment_id: str, status: str, requested_at: str) -> HistoryRecord:
+    return HistoryRecord(
+        app="shop",
+        deployment_id=deployment_id,
+        execution_arn=f"arn:aws:states:us-east-1:123456789012:execution:m:{deployment_id}",
+        status=status,
+        requested_at=requested_at,
+        order=f"{requested_at}#{requested_at}#{deployment_id}",
+        updated_at=requested_at,
+    )
+
+
+def test_status_labels_what_runs_and_what_ended_last() -> None:
+    running = _record("shop-2", "IN_PROGRESS", "2026-11-22T10:05:00.000Z")
+    latest = _record("shop-1", "FAILED", "2026-11-22T10:00:00.000Z")
+    statuses = [
+        AppStatus("shop", [ShownRecord(running, "IN_PROGRESS")], ShownRecord(latest, "FAILED"))
+    ]
+    header, *rows = status_table(statuses)
+    assert header[:2] == ("APP", "ROW")
+    assert [row[:4] for row in rows] == [
+        ("shop", "running", "shop-2", "IN_PROGRESS"),
+        ("shop", "latest", "shop-1", "FAILED"),
+    ]
+    assert [row[-1] for row in rows] == ["2026-11-22 10:05:00 UTC", "2026-11-22 10:00:00 UTC"]

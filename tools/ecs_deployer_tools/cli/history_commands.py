@@ -19,7 +19,7 @@ from ecs_deployer_tools.cli.live import short, short_image, styled
 from ecs_deployer_tools.cli.output import console, emit_json
 from ecs_deployer_tools.operator.aws import OperatorError
 from ecs_deployer_tools.operator.configs import stored_text
-from ecs_deployer_tools.operator.records import ShownRecord, app_statuses, reconcile
+from ecs_deployer_tools.operator.records import AppStatus, ShownRecord, app_statuses, reconcile
 from ecs_deployer_tools.operator.stack import Deployer
 
 # Enough of an app's newest records to find what runs and how the last one ended.
@@ -52,7 +52,8 @@ def _trigger(record: HistoryRecord) -> str:
 
 
 def _when(moment: str | None) -> str:
-    return moment[:19].replace("T", " ") if moment else "-"
+    """A recorded time (ISO, UTC) to the second, saying its timezone."""
+    return f"{moment[:19].replace('T', ' ')} UTC" if moment else "-"
 
 
 def _revisions(before: str | None, after: str | None) -> str:
@@ -78,6 +79,47 @@ def _line(shown: ShownRecord) -> str:
     )
 
 
+STATUS_HEADER = ("APP", "ROW", "DEPLOYMENT", "STATUS", "IMAGE", "TRIGGER", "REQUESTED")
+_STATUS_COLUMN = STATUS_HEADER.index("STATUS")
+
+
+def status_table(statuses: list[AppStatus]) -> list[tuple[str, ...]]:
+    """The header, then per app a row for each deployment running ("running") and one for
+    how the newest that ended ended ("latest"), as plain text."""
+    rows = [STATUS_HEADER]
+    for item in statuses:
+        labelled = [("running", shown) for shown in item.running]
+        labelled += [("latest", item.latest)] if item.latest else []
+        rows += [
+            (
+                item.app,
+                label,
+                shown.record.deployment_id,
+                shown.status,
+                _image(shown.record),
+                _trigger(shown.record),
+                _when(shown.record.requested_at),
+            )
+            for label, shown in labelled
+        ]
+    return rows
+
+
+def _print_columns(rows: list[tuple[str, ...]], status_column: int) -> None:
+    """Rows in aligned columns (one line each: greppable), the first one bold, statuses in
+    their colours."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for number, row in enumerate(rows):
+        cells = [escape(cell.ljust(width)) for cell, width in zip(row, widths, strict=True)]
+        if number == 0:
+            console.print("[bold]" + "  ".join(cells).rstrip() + "[/]")
+            continue
+        cells[status_column] = styled(
+            row[status_column], row[status_column].ljust(widths[status_column])
+        )
+        console.print("  ".join(cells).rstrip())
+
+
 @takes_aws_options
 def status(
     ctx: typer.Context,
@@ -87,7 +129,8 @@ def status(
 ) -> None:
     """Show the deployments running now and how the latest one ended, per app.
 
-    A deployment whose execution stopped without finishing its record shows as ABORTED.
+    One row per deployment, labelled "running" or "latest"; times are UTC. A deployment
+    whose execution stopped without finishing its record shows as ABORTED.
 
     Examples: [bold]ecs-deployer status[/], [bold]ecs-deployer status shop --json[/]
     """
@@ -102,9 +145,7 @@ def status(
     if not statuses:
         console.print("no deployments yet")
         return
-    for item in statuses:
-        for shown in [*item.running, *([item.latest] if item.latest else [])]:
-            console.print(f"{item.app}  {_line(shown)}")
+    _print_columns(status_table(statuses), _STATUS_COLUMN)
 
 
 @takes_aws_options
