@@ -86,7 +86,7 @@ _STATUS_COLUMN = STATUS_HEADER.index("STATUS")
 def status_table(statuses: list[AppStatus]) -> list[tuple[str, ...]]:
     """The header, then per app a row for each deployment running ("running") and one for
     how the newest that ended ended ("latest"), as plain text."""
-    rows = [STATUS_HEADER]
+    rows: list[tuple[str, ...]] = [STATUS_HEADER]
     for item in statuses:
         labelled = [("running", shown) for shown in item.running]
         labelled += [("latest", item.latest)] if item.latest else []
