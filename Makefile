@@ -1,4 +1,5 @@
-# The two commands a newcomer runs: `make demo` and `make test`. Both set up what they need.
+# The two commands a newcomer runs: `make demo` and `make test`. Each sets up what it needs:
+# the demo only the Python environment; the tests, and `make build`, the rest too.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -16,9 +17,16 @@ NPM_STAMP := node_modules/.installed-stamp
 LAYER_PLATFORM := --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 \
 	--implementation cp --python-version 3.13 --only-binary=:all:
 
-.PHONY: setup lint typecheck test unit lock sam-lock build clean schema demo bench
+.PHONY: setup python-env sam-cli wheelhouse node-packages lint typecheck test unit lock \
+	sam-lock build clean schema demo bench
 
-setup: $(STAMP) $(SAM_STAMP) $(WHEELHOUSE_STAMP) $(NPM_STAMP)
+# Everything `make test` needs: the Python environment, the SAM CLI (the build test), the
+# layer's wheelhouse (the build test, offline) and Node.js packages (the ASL validator).
+setup: python-env sam-cli wheelhouse node-packages
+python-env: $(STAMP)
+sam-cli: $(SAM_STAMP)
+wheelhouse: $(WHEELHOUSE_STAMP)
+node-packages: $(NPM_STAMP)
 
 # Idempotent: rebuilds the virtualenv only when the lock or the project metadata changed.
 $(STAMP): requirements/dev.lock pyproject.toml
@@ -43,11 +51,11 @@ $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-lint: setup
+lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: setup
+typecheck: $(STAMP)
 	$(BIN)/mypy layers/ecs_deployer tools/ecs_deployer_tools functions tests benchmarks
 
 test: setup lint typecheck
@@ -56,7 +64,7 @@ test: setup lint typecheck
 # Regenerates both locks: the dev environment (Python 3.11, any platform) and the Lambda
 # layer (python3.13 on arm64), the layer constrained to the dev versions so tests run
 # exactly the library code that ships.
-lock: setup
+lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --extra tools --extra dev --universal \
 		--python-version 3.11 --generate-hashes -o requirements/dev.lock
 	$(BIN)/uv pip compile pyproject.toml -c requirements/dev.lock --python-version 3.13 \
@@ -81,13 +89,13 @@ clean:
 	rm -rf $(VENV) $(SAM_VENV) build .aws-sam node_modules .mypy_cache .pytest_cache .ruff_cache
 
 # Regenerates the JSON Schemas in schema/ from the models (a test checks they are current).
-schema: setup
+schema: $(STAMP)
 	$(BIN)/python -m ecs_deployer_tools.schemas
 
 # A whole deployment of the sample app on the local cloud (no AWS account needed).
-demo: setup
+demo: $(STAMP)
 	$(BIN)/ecs-deployer local demo
 
 # Figures, not assertions: cold-start imports, API calls and state transitions per deployment.
-bench: setup
+bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
