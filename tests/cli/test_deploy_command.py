@@ -16,8 +16,13 @@ from tests.cli.conftest import no_traceback
 if TYPE_CHECKING:
     from tests.cli.conftest import Local
 
+PHASE = re.compile(r"^  +\d+:\d\d  (\S.*)$")
 NAME = re.compile(r"^shop-manual-\d{8}T\d{6}Z-[0-9a-f]{4}$")
 ACTOR = "arn:aws:sts::123456789012:user/moto"  # moto's caller identity
+
+
+def _phases(output: str) -> list[str]:
+    return [match[1] for match in map(PHASE.match, output.splitlines()) if match]
 
 
 def _app_images(local: Local) -> dict[str, str]:
@@ -35,13 +40,19 @@ def test_deploy_follows_the_deployment_live_and_exits_0(local: Local) -> None:
     result = local.run("deploy", "shop", "--tag", "build-2")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    # Each state as it is entered, in order, then rollout progress and task exit codes.
-    states = [line.strip() for line in lines if line.startswith("  ") and ":" not in line]
-    for state in ("AcquireLock", "RegisterTaskDefinitions", "RunPreTasks", "UpdateServices"):
-        assert state in states, result.stdout
-    assert states.index("RegisterTaskDefinitions") < states.index("UpdateServices")
+    # Each phase as it begins, with the time since the start; rollout progress; exit codes.
+    assert _phases(result.stdout) == [
+        "check the request",
+        "lock",
+        "register task definitions",
+        "tasks before the rollout",
+        "rollout",
+        "tasks after the rollout",
+        "finalize",
+    ]
+    assert "?" not in result.stdout  # no Choice state
     assert "shop-web: 2/2 running (COMPLETED)" in result.stdout
-    assert "shop-migrate: SUCCEEDED, exit codes [{'app': 0}]" in result.stdout
+    assert "shop-migrate: SUCCEEDED, app=0" in result.stdout
     [summary] = [line for line in lines if line.startswith("SUCCEEDED ")]
     assert _app_images(local) == {service: image for service in local.seeded.services}
     # A readable, unique name; the manual input with who asked for it.
@@ -136,3 +147,22 @@ def test_a_typo_starts_nothing_and_records_nothing(
     )
     assert _executions(local) == before
     assert local.table.history(args[0]) == records
+
+
+def test_follow_re_attaches_by_execution_or_app(local: Local) -> None:
+    local.push("build-6")
+    code, started = local.json(
+        "deploy", "shop", "--tag", "build-6", "--skip-pre-tasks", "--skip-post-tasks", "--no-wait"
+    )
+    assert code == 0
+    by_name = local.run("follow", started["name"])
+    assert by_name.exit_code == 0, by_name.output
+    assert _phases(by_name.stdout)[0] == "check the request"  # what it did before, too
+    assert f"SUCCEEDED {started['name']}" in by_name.stdout
+    # An app: its running deployment, else its latest one.
+    code, outcome = local.json("follow", "shop")
+    assert (code, outcome["name"], outcome["status"]) == (0, started["name"], "SUCCEEDED")
+
+    unknown = local.run("follow", "nope")
+    no_traceback(unknown)
+    assert "'nope' is neither an app with deployments nor an execution" in unknown.stderr

@@ -4,6 +4,7 @@ pages its history newest first as AWS does (moto ignores reverseOrder and page s
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -17,6 +18,7 @@ from ecs_deployer_tools.operator.follow import (
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+STARTED = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 ARN = "arn:aws:states:us-east-1:123456789012:execution:ecs-deployer-deploy:shop-manual-1"
 PAGE = 3
 
@@ -42,7 +44,9 @@ class _Sfn:
     def describe_execution(self, executionArn: str) -> dict[str, Any]:  # noqa: N803
         if self._steps:
             for event in self._steps.pop(0):
-                self.events.append({**event, "id": len(self.events) + 1})
+                number = len(self.events) + 1
+                moment = STARTED + timedelta(seconds=10 * number)
+                self.events.append({"timestamp": moment, **event, "id": number})
         status = "RUNNING" if self._steps else self._ending["status"]
         return {
             "executionArn": executionArn,
@@ -66,9 +70,11 @@ class _Sfn:
 class _Observer:
     def __init__(self) -> None:
         self.seen: list[tuple[str, str]] = []
+        self.elapsed: list[timedelta] = []
 
-    def entered(self, execution: str, state: str) -> None:
+    def entered(self, execution: str, state: str, since_start: timedelta) -> None:
         self.seen.append(("entered", state))
+        self.elapsed.append(since_start)
 
     def checked(self, execution: str, deployment: dict[str, Any]) -> None:
         self.seen.append(("checked", deployment["services"][0]["progress"]))
@@ -123,6 +129,15 @@ def test_each_event_is_reported_once_in_order_reading_only_new_pages() -> None:
     assert (outcome.status, outcome.summary) == ("SUCCEEDED", {"app": "shop"})
     # Newest first, stopping at what was read: each poll read one or two pages, not all.
     assert sfn.pages_read == 1 + 2 + 2  # reading it all each time: 1 + 2 + 3
+
+
+def test_each_state_is_told_with_the_time_since_the_execution_started() -> None:
+    started = {"type": "ExecutionStarted", "timestamp": STARTED}
+    sfn = _Sfn([[started, _entered("A"), _entered("B")]], {"status": "RUNNING"})
+    sfn.describe_execution(ARN)
+    observer = _Observer()
+    HistoryFollower(sfn, observer).read(ARN, "x")  # type: ignore[arg-type]
+    assert observer.elapsed == [timedelta(seconds=20), timedelta(seconds=30)]
 
 
 def test_transitions_count_every_state_entered() -> None:

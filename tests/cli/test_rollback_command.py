@@ -27,8 +27,8 @@ def test_rollback_returns_to_the_previous_deployment_then_to_a_named_one(local: 
     result = local.run("rollback", "shop")
     assert result.exit_code == 0, result.output
     assert f"undoing {second['name']}" in result.stdout
-    assert "RegisterTaskDefinitions" in result.stdout
-    assert "RunPreTasks" not in result.stdout  # a rollback runs no one-off tasks
+    assert "register task definitions" in result.stdout
+    assert "tasks before the rollout" not in result.stdout  # a rollback runs no one-off tasks
     assert local.running() == _left(first)
 
     code, outcome = local.json("rollback", "shop", "--to", second["name"])

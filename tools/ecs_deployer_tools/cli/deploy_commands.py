@@ -26,7 +26,7 @@ from ecs_deployer_tools.operator.aws import OperatorError
 from ecs_deployer_tools.operator.dry_run import admit
 from ecs_deployer_tools.operator.executions import manual_request, start_execution
 from ecs_deployer_tools.operator.follow import ExecutionOutcome, follow_execution
-from ecs_deployer_tools.operator.records import default_rollback_target
+from ecs_deployer_tools.operator.records import default_rollback_target, execution_to_follow
 from ecs_deployer_tools.operator.stack import Deployer
 
 NoWaitOption = Annotated[
@@ -36,7 +36,7 @@ NoWaitOption = Annotated[
 
 def _print_outcome(outcome: ExecutionOutcome) -> None:
     console.print()
-    console.print(f"{styled(outcome.status)} {outcome.name}")
+    console.print(f"{styled(outcome.status)} {escape(outcome.name)}")
     if outcome.error or outcome.message:
         console.print(f"{styled(outcome.status, outcome.error)}: {escape(outcome.message or '')}")
     print_summary(outcome.services, outcome.tasks)
@@ -79,15 +79,19 @@ def _start_and_follow(
             console.print(started.execution_arn)
         return
     if not as_json:
-        console.print(f"[bold]{started.name}[/] started: {started.execution_arn}")
+        console.print(f"[bold]{escape(started.name)}[/] started: {started.execution_arn}")
+    _follow(deployer, started.execution_arn, started.name, as_json=as_json)
+
+
+def _follow(deployer: Deployer, execution_arn: str, name: str, *, as_json: bool) -> None:
+    """Show what the execution did and does until it ends; exit 0 only on SUCCEEDED."""
     view = None if as_json else LiveView(show_execution=False)
     try:
-        outcome = follow_execution(
-            deployer.aws.sfn, started.execution_arn, view, documents=deployer.table
-        )
+        outcome = follow_execution(deployer.aws.sfn, execution_arn, view, documents=deployer.table)
     except KeyboardInterrupt:
         fail(
-            f"stopped following; the execution goes on: {started.execution_arn}",
+            f"stopped following; the execution goes on: {execution_arn} "
+            f"(`ecs-deployer follow {name}` re-attaches)",
             as_json=as_json,
             error="Interrupted",
         )
@@ -192,3 +196,33 @@ def rollback(
             as_json=as_json,
             state_machine_given=state_machine_arn is not None,
         )
+
+
+@takes_aws_options
+def follow(
+    ctx: typer.Context,
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="APP|EXECUTION",
+            help="An app (its running deployment, else its latest), or an execution's name "
+            "(a deployment id) or ARN.",
+        ),
+    ],
+    *,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-attach to a deployment started with --no-wait or by a push, and follow it live.
+
+    Shows what it did so far, then each phase as it begins, to the end. Exit 0 only when
+    it SUCCEEDED.
+
+    Examples: [bold]ecs-deployer follow shop[/],
+    [bold]ecs-deployer follow shop-manual-20261122T101530Z-3f2a[/]
+    """
+    with connected(ctx) as deployer:
+        execution_arn = execution_to_follow(deployer, target)
+        name = execution_arn.rsplit(":", 1)[-1]
+        if not as_json:
+            console.print(f"following [bold]{escape(name)}[/]: {execution_arn}")
+        _follow(deployer, execution_arn, name, as_json=as_json)

@@ -1,15 +1,20 @@
-"""How executions look to people: each state as it is entered, rollout progress as it is
-checked, and the summary they end with. Used by `deploy`, `rollback` and `local demo`."""
+"""How executions look to people: each phase as it begins, with the time since the
+execution started, rollout progress and exit codes as they are checked, and the summary
+they end with. Used by `deploy`, `rollback`, `follow` and `local demo`."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
 
-from ecs_deployer.outcome import ServiceSummary, TaskSummary
 from ecs_deployer_tools.cli.output import console
+
+if TYPE_CHECKING:
+    from datetime import timedelta
+
+    from ecs_deployer.outcome import ServiceSummary, TaskSummary
 
 STATUS_STYLE = {
     "SUCCEEDED": "green",
@@ -23,6 +28,35 @@ STATUS_STYLE = {
     "IN_PROGRESS": "blue",
 }
 _DIGEST_SHOWN = 12  # hex digits of a sha256 digest: enough to tell images apart
+
+# The phase each step (Task and Map states) and wait of statemachine/deploy.asl.json belongs
+# to (a test keeps it complete). Choice, Pass, Succeed and Fail states are the machinery:
+# not shown (the outcome is printed when the execution ends).
+_PHASE_STATES = {
+    "check the request": ["Resolve"],
+    "dispatch to apps": ["Dispatch", "StartDeployment"],
+    "lock": ["AcquireLock", "WaitForLock"],
+    "register task definitions": ["RegisterTaskDefinitions"],
+    "tasks before the rollout": ["RunPreTasks", "WaitForPreTasks", "CheckPreTasks"],
+    "rollout": ["CheckpointBeforeServices", "UpdateServices", "WaitForServices", "CheckServices"],
+    "tasks after the rollout": [
+        "CheckpointBeforePostTasks",
+        "RunPostTasks",
+        "WaitForPostTasks",
+        "CheckPostTasks",
+    ],
+    "rollback": ["RollbackServices", "WaitForRollback", "CheckRollback"],
+    "finalize": ["Finalize", "ReleaseLockAfterError"],
+}
+PHASES = {state: phase for phase, states in _PHASE_STATES.items() for state in states}
+# What a check step of each phase learns about: a deployment document's parts. (The
+# document is read after the step, so it may show the next phase begun already.)
+_CHECKED = {
+    "tasks before the rollout": ("pre_tasks",),
+    "rollout": ("services",),
+    "tasks after the rollout": ("post_tasks",),
+    "rollback": ("services",),
+}
 
 
 def styled(status: str, text: str | None = None) -> str:
@@ -43,38 +77,67 @@ def short_image(image: str) -> str:
     return f"{name}@sha256:{digest[:_DIGEST_SHOWN]}" if separator else name
 
 
+def exit_codes(results: list[dict[str, int | None]]) -> str:
+    """Each task's exit codes as ``app=0 sidecar=137``, tasks apart by "; "; a container
+    without one shows ``none``; no task at all, "not run"."""
+    tasks = [
+        " ".join(f"{name}={'none' if code is None else code}" for name, code in codes.items())
+        or "not run"
+        for codes in results
+    ]
+    return "; ".join(tasks) or "not run"
+
+
+def elapsed(duration: timedelta) -> str:
+    """m:ss, or h:mm:ss from an hour on."""
+    minutes, seconds = divmod(int(duration.total_seconds()), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02}:{seconds:02}" if hours else f"{minutes}:{seconds:02}"
+
+
 class LiveView:
-    """Prints each state as the executions enter it, and what changed in the rollout."""
+    """Prints each phase as the executions begin it, and what changed in the rollout."""
 
     def __init__(self, *, show_execution: bool = True) -> None:
         # Several executions interleave (a dispatch and its deployments): name each line.
         self._width = 14 if show_execution else 0
+        self._phase: dict[str, str] = {}  # the phase each execution is in
         self._shown: dict[str, str] = {}  # what was last printed per service or task family
 
-    def entered(self, execution: str, state: str) -> None:
-        # Choices (named "...?") and waits are the machinery: shown, but dimmed.
-        quiet = state.endswith("?") or state.startswith("Wait")
-        label = f"[dim]{execution[: self._width]:<{self._width}}[/] " if self._width else ""
-        console.print(f"  {label}" + (f"[dim]{state}[/]" if quiet else state))
+    def entered(self, execution: str, state: str, since_start: timedelta) -> None:
+        phase = PHASES.get(state)
+        if phase is None or self._phase.get(execution) == phase:
+            return
+        self._phase[execution] = phase
+        label = (
+            f"[dim]{escape(execution[: self._width]):<{self._width}}[/]  " if self._width else ""
+        )
+        console.print(f"  {label}[dim]{elapsed(since_start):>5}[/]  {phase}")
 
     def checked(self, execution: str, deployment: dict[str, Any]) -> None:
+        parts = _CHECKED.get(
+            self._phase.get(execution, ""), ("services", "pre_tasks", "post_tasks")
+        )
         lines: dict[str, str] = {}
-        for service in deployment.get("services", []):
+        for service in deployment.get("services", []) if "services" in parts else []:
             rollback = service.get("rollback")
             state = f"rollback {rollback['state']}" if rollback else service["state"]
             if service.get("progress") and state != "PENDING":
                 lines[service["name"]] = f"{service['progress']} ({state})"
-        for phase in ("pre_tasks", "post_tasks"):
-            for task in deployment.get(phase, []):
-                if task["state"] != "PENDING":
-                    codes = [result["exit_codes"] for result in task.get("results", [])]
-                    lines[task["config"]["family"]] = f"{task['state']}, exit codes {codes}"
+        for part in ("pre_tasks", "post_tasks"):
+            for task in deployment.get(part, []) if part in parts else []:
+                state = task["state"]
+                if state in ("PENDING", "RUNNING"):
+                    lines[task["config"]["family"]] = state  # exit codes once it ended
+                    continue
+                results = [result["exit_codes"] for result in task.get("results", [])]
+                lines[task["config"]["family"]] = f"{state}, {exit_codes(results)}"
         indent = f"{'':<{self._width}}   " if self._width else "    "
         for name, line in lines.items():
             key = f"{execution}/{name}"
             if self._shown.get(key) != line:
                 self._shown[key] = line
-                console.print(f"  {indent}{name}: {line}")
+                console.print(f"  {indent}{escape(name)}: {escape(line)}")
 
 
 def print_summary(services: list[ServiceSummary], tasks: list[TaskSummary]) -> None:
@@ -83,15 +146,18 @@ def print_summary(services: list[ServiceSummary], tasks: list[TaskSummary]) -> N
     for service in services:
         images = service.images_after
         table.add_row(
-            service.name,
-            short(service.task_definition_before),
-            short(service.task_definition_after),
-            "\n".join(f"{name}: {short_image(image)}" for name, image in images.items()) or "-",
+            escape(service.name),
+            escape(short(service.task_definition_before)),
+            escape(short(service.task_definition_after)),
+            "\n".join(
+                f"{escape(name)}: {escape(short_image(image))}" for name, image in images.items()
+            )
+            or "-",
         )
     if services:
         console.print(table)
     table = Table("task family", "phase", "exit codes", title="tasks")
     for task in tasks:
-        table.add_row(task.family, task.phase, str(task.exit_codes))
+        table.add_row(escape(task.family), task.phase, escape(exit_codes(task.exit_codes)))
     if tasks:
         console.print(table)

@@ -10,6 +10,7 @@ from enum import Enum
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ecs_deployer_tools.cli.common import JsonOption
@@ -51,11 +52,11 @@ def _render(result: ScenarioResult) -> None:
         f"(scenario {result.scenario.name} expects {result.scenario.expect})"
     )
     if document["error"]:
-        console.print(f"{styled(status, document['error'])}: {document['cause']}")
+        console.print(f"{styled(status, document['error'])}: {escape(document['cause'] or '')}")
     print_summary(follow.services_of(result.last.summary), follow.tasks_of(result.last.summary))
     for push in document["deployments"]:
         image = push["image"].rsplit("/", 1)[-1]
-        console.print(f"deployment of {image}: {styled(push['status'])}")
+        console.print(f"deployment of {escape(image)}: {styled(push['status'])}")
     calls = document["api_calls"]
     console.print(
         f"{document['state_transitions']} state transitions, {sum(calls.values())} AWS API calls "

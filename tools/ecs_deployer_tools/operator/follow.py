@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ecs_deployer.outcome import Cause, ServiceSummary, TaskSummary, failure_message
 
 if TYPE_CHECKING:
+    from datetime import datetime, timedelta
+
     from mypy_boto3_stepfunctions import SFNClient
     from mypy_boto3_stepfunctions.type_defs import (
         DescribeExecutionOutputTypeDef,
@@ -30,7 +32,7 @@ FOLLOW_POLL_SECONDS = 1.0
 class Observer(Protocol):
     """Who watches executions (the CLI's live view)."""
 
-    def entered(self, execution: str, state: str) -> None: ...
+    def entered(self, execution: str, state: str, since_start: timedelta) -> None: ...
 
     def checked(self, execution: str, deployment: dict[str, Any]) -> None: ...
 
@@ -53,6 +55,7 @@ class HistoryFollower:
         self._documents = documents
         self._last_event: dict[str, int] = {}  # the id of the last event read, per execution
         self._state: dict[str, str] = {}  # the state each execution is in
+        self._started: dict[str, datetime] = {}  # when each execution started
         self.transitions = 0
 
     def read(self, execution_arn: str, name: str) -> None:
@@ -76,11 +79,14 @@ class HistoryFollower:
         return fresh
 
     def _report(self, name: str, event: HistoryEventTypeDef) -> None:
-        if event["type"].endswith("StateEntered"):
+        if event["type"] == "ExecutionStarted":
+            self._started[name] = event["timestamp"]
+        elif event["type"].endswith("StateEntered"):
             self.transitions += 1
             self._state[name] = event["stateEnteredEventDetails"]["name"]
             if self._observer is not None:
-                self._observer.entered(name, self._state[name])
+                started = self._started.get(name, event["timestamp"])
+                self._observer.entered(name, self._state[name], event["timestamp"] - started)
         elif event["type"] == "TaskSucceeded" and self._observer and self._documents:
             if not self._state.get(name, "").startswith("Check"):
                 return  # only the check steps learn anything new about the rollout

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
+from ecs_deployer.aws.clients import error_code
 from ecs_deployer_tools.operator.aws import OperatorError
 
 if TYPE_CHECKING:
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
     from ecs_deployer_tools.operator.stack import Deployer
 
 ROLLBACK_CANDIDATES = 100  # how far back `rollback` looks for a deployment to undo
+FOLLOW_CANDIDATES = 20  # how many of an app's newest deployments `follow` looks at
 
 
 @dataclass(frozen=True)
@@ -93,3 +97,27 @@ def default_rollback_target(deployer: Deployer, app: str) -> HistoryRecord:
         f"app '{app}' has no successful deployment (of its last {ROLLBACK_CANDIDATES}) "
         "to undo: nothing to roll back"
     )
+
+
+def execution_to_follow(deployer: Deployer, target: str) -> str:
+    """The execution ARN ``target`` names: an execution ARN; an app, whose newest running
+    deployment it is (else its newest one, to see how it ended); or an execution of the
+    stack's state machine by name (a deployment id)."""
+    if target.startswith("arn:"):
+        return target
+    records = deployer.table.history(target, FOLLOW_CANDIDATES)
+    for item in app_statuses(reconcile(records, deployer.executions)):
+        chosen = item.running[0] if item.running else item.latest
+        if chosen is not None and chosen.record.execution_arn:
+            return chosen.record.execution_arn
+    machine = deployer.state_machine_arn
+    execution_arn = f"{machine.replace(':stateMachine:', ':execution:')}:{target}"
+    try:
+        deployer.aws.sfn.describe_execution(executionArn=execution_arn)
+    except ClientError as exc:
+        if error_code(exc) not in ("ExecutionDoesNotExist", "InvalidArn"):
+            raise
+        raise OperatorError(
+            f"'{target}' is neither an app with deployments nor an execution of {machine}"
+        ) from exc
+    return execution_arn
