@@ -50,6 +50,11 @@ def test_push_then_show_then_diff(local: Local, tmp_path: Path) -> None:
         "parameter": f"{runner.CONFIG_PREFIX}/web",
         "tier": "Standard",
         "bytes": pushed["bytes"],
+        # A config without a trigger is stored, and said to deploy on no push.
+        "warnings": [
+            "no `trigger`: pushes never deploy this app; deploy it by hand with "
+            "`ecs-deployer deploy web --repository REPOSITORY --tag TAG`"
+        ],
     }
     assert _tier(local, "web") == "Standard"
 

@@ -49,7 +49,10 @@ def test_config_validate_prints_every_error_with_its_path(tmp_path: Path) -> Non
     assert as_json.exit_code == 1
     document = json.loads(as_json.stdout.strip().splitlines()[-1])
     assert document["valid"] is False
-    assert {"path": "services[0].max_wiat", "message": "unknown field"} in document["errors"]
+    assert {
+        "path": "services[0].max_wiat",
+        "message": "unknown field; did you mean `max_wait`?",
+    } in document["errors"]
 
 
 def test_config_validate_missing_file_is_a_usage_error(tmp_path: Path) -> None:

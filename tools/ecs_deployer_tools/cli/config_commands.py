@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+import yaml
 from rich.markup import escape
 
 from ecs_deployer.config.models import AppConfig
 from ecs_deployer.config.parsing import parse_app_config
-from ecs_deployer.errors import ConfigError
+from ecs_deployer.errors import ConfigError, FieldError
 from ecs_deployer_tools.cli.common import (
     AppArgument,
     JsonOption,
@@ -22,8 +23,10 @@ from ecs_deployer_tools.operator.configs import (
     as_yaml,
     canonical_text,
     config_diff,
+    config_warnings,
     push_config,
     stored_config,
+    with_suggestion,
 )
 
 app = typer.Typer(help="Validate and manage app configs.", no_args_is_help=True)
@@ -37,21 +40,37 @@ AppOption = Annotated[
 ]
 
 
+def _problems(file: Path, exc: ConfigError) -> list[FieldError]:
+    """What is wrong, for people: a YAML syntax error at file:line:column (where editors
+    jump to), an unknown key with the known key it nearly is."""
+    cause = exc.__cause__
+    if isinstance(cause, yaml.MarkedYAMLError) and cause.problem_mark is not None:
+        mark = cause.problem_mark
+        context = f" ({cause.context})" if cause.context else ""
+        where = f"{file}:{mark.line + 1}:{mark.column + 1}"
+        return [FieldError("", f"{where}: {cause.problem}{context}")]
+    return [with_suggestion(error) for error in exc.errors] or [FieldError("", str(exc))]
+
+
 def _invalid(file: Path, exc: ConfigError, as_json: bool) -> NoReturn:
+    problems = _problems(file, exc)
     if as_json:
         emit_json(
             {
                 "valid": False,
-                "errors": [{"path": e.path, "message": e.message} for e in exc.errors],
+                "errors": [{"path": e.path, "message": e.message} for e in problems],
             }
-            if exc.errors
-            else {"valid": False, "errors": [{"path": "", "message": str(exc)}]}
         )
     else:
-        errors.print(f"[bold red]{file} is invalid[/]")
-        for error in exc.errors or [str(exc)]:
-            errors.print(f"  {escape(str(error))}")
+        errors.print(f"[bold red]{escape(str(file))} is invalid[/]")
+        for problem in problems:
+            errors.print(f"  {escape(str(problem))}")
     raise typer.Exit(EXIT_FAILED)
+
+
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        errors.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 def _parsed(file: Path, as_json: bool, app_name: str | None = None) -> AppConfig:
@@ -79,13 +98,23 @@ def validate(file: FileArgument, as_json: JsonOption = False) -> None:
     """
     config = _parsed(file, as_json)
     tasks = {phase: len(config.phase_tasks(phase)) for phase in ("pre", "post")}
+    warnings = config_warnings(config)
     if as_json:
-        emit_json({"valid": True, "errors": [], "app": config.app, "cluster": config.cluster})
+        emit_json(
+            {
+                "valid": True,
+                "errors": [],
+                "warnings": warnings,
+                "app": config.app,
+                "cluster": config.cluster,
+            }
+        )
         return
     console.print(
-        f"[green]{file} is valid[/]: cluster {config.cluster}, "
+        f"[green]{escape(str(file))} is valid[/]: cluster {escape(config.cluster)}, "
         f"{len(config.services)} service(s), {tasks['pre']} pre and {tasks['post']} post task(s)"
     )
+    _warn(warnings)
 
 
 @app.command()
@@ -108,10 +137,23 @@ def push(
         tier = push_config(deployer.aws.ssm, deployer.configs.prefix, name, config)
         parameter = deployer.configs.parameter_name(name)
     size = len(canonical_text(config).encode())
+    warnings = config_warnings(config)
     if as_json:
-        emit_json({"app": name, "parameter": parameter, "tier": tier, "bytes": size})
+        emit_json(
+            {
+                "app": name,
+                "parameter": parameter,
+                "tier": tier,
+                "bytes": size,
+                "warnings": warnings,
+            }
+        )
         return
-    console.print(f"[green]pushed[/] config of {name} to {parameter} ({tier} tier, {size} bytes)")
+    console.print(
+        f"[green]pushed[/] config of {escape(name)} to {escape(parameter)} "
+        f"({tier} tier, {size} bytes)"
+    )
+    _warn(warnings)
 
 
 @app.command()
@@ -193,6 +235,6 @@ def diff(
         for line in text.splitlines():
             console.out(line, style=_DIFF_STYLE.get(line[:1]))
     else:
-        console.print(f"{file} is what {stored.parameter} holds")
+        console.print(f"{escape(str(file))} is what {escape(stored.parameter)} holds")
     if text:
         raise typer.Exit(EXIT_FAILED)

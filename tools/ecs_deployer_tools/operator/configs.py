@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass
+import re
+import typing
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from botocore.exceptions import ClientError
+from pydantic import BaseModel
 
 from ecs_deployer.aws.ssm import not_a_string
+from ecs_deployer.config.models import AppConfig
 from ecs_deployer.config.parsing import load_document, parse_app_config
-from ecs_deployer.errors import ConfigError
+from ecs_deployer.errors import ConfigError, FieldError
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
-    from ecs_deployer.config.models import AppConfig
     from ecs_deployer_tools.operator.stack import Deployer
 
 
@@ -144,3 +147,52 @@ def config_diff(stored: StoredConfig, config: AppConfig, source: str) -> str:
         tofile=source,
     )
     return "".join(lines)
+
+
+# An unknown key this close to a known one (difflib's ratio) is taken for a typo of it.
+_NEAR_MISS = 0.75
+_UNKNOWN_FIELD = "unknown field"  # ecs_deployer.validation's message for an extra key
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The config model a field holds, through list[...], X | None and Annotated[...]."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in typing.get_args(annotation):
+        model = _model_in(argument)
+        if model is not None:
+            return model
+    return None
+
+
+def known_keys(path: str) -> list[str]:
+    """The keys a config allows where ``path`` (``services[0].max_wiat``) ends; none when
+    the path leads nowhere a model describes."""
+    *parents, _ = [segment for segment in re.split(r"\.|\[\d+\]", path) if segment] or [""]
+    model: type[BaseModel] | None = AppConfig
+    for segment in parents:
+        field = model.model_fields.get(segment) if model is not None else None
+        model = _model_in(field.annotation) if field is not None else None
+    return list(model.model_fields) if model is not None else []
+
+
+def with_suggestion(error: FieldError) -> FieldError:
+    """An unknown key's error, saying which known key it is a near miss of (if one is)."""
+    if error.message != _UNKNOWN_FIELD:
+        return error
+    key = re.split(r"\.|\[\d+\]", error.path)[-1]
+    meant = difflib.get_close_matches(key, known_keys(error.path), n=1, cutoff=_NEAR_MISS)
+    return (
+        replace(error, message=f"{error.message}; did you mean `{meant[0]}`?") if meant else error
+    )
+
+
+def config_warnings(config: AppConfig) -> list[str]:
+    """What is valid but probably not meant."""
+    if config.trigger is None:
+        app = config.app or "APP"
+        return [
+            "no `trigger`: pushes never deploy this app; deploy it by hand with "
+            f"`ecs-deployer deploy {app} --repository REPOSITORY --tag TAG`"
+        ]
+    return []
