@@ -17,6 +17,7 @@ from ecs_deployer.aws.ssm import ConfigStore
 from ecs_deployer.aws.stepfunctions import Executions
 from ecs_deployer.document import Deployment
 from ecs_deployer.domain.admission import AdmissionDeps
+from ecs_deployer.domain.scope import StackScope
 from ecs_deployer.payloads import ExecutionContext
 from ecs_deployer.steps.register import register_task_definitions
 from ecs_deployer.steps.resolve import resolve
@@ -86,14 +87,25 @@ def executions(aws: None) -> Executions:
     return Executions(sfn_client())
 
 
+def scope_of(seeded: sample_app.SeededApp) -> StackScope:
+    """The scope of a stack deployed for the sample app (its stack parameters)."""
+    return StackScope(
+        clusters=frozenset({seeded.cluster}),
+        family_prefixes=frozenset({sample_app.FAMILY_PREFIX}),
+        subnets=frozenset({seeded.subnet}),
+        security_groups=frozenset({seeded.security_group}),
+        public_ip=False,
+    )
+
+
 @pytest.fixture
-def deps(table: DeploymentsTable, ecs: EcsGateway) -> AdmissionDeps:
+def deps(seeded: sample_app.SeededApp, table: DeploymentsTable, ecs: EcsGateway) -> AdmissionDeps:
     return AdmissionDeps(
         configs=ConfigStore(PREFIX),
         ecr=EcrGateway(ecr_client()),
         ecs=ecs,
         table=table,
-        allowed_clusters=frozenset({sample_app.CLUSTER}),
+        scope=scope_of(seeded),
     )
 
 
@@ -175,4 +187,4 @@ def registered(
     deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable, tag: str = "v2.0.0"
 ) -> Deployment:
     """A deployment whose task definitions are registered (the state machine's third step)."""
-    return register_task_definitions(accepted(deps, tag), ecs, table, STARTED)
+    return register_task_definitions(accepted(deps, tag), ecs, table, deps.scope, STARTED)

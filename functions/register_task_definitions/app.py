@@ -31,5 +31,8 @@ table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 def lambda_handler(event: StepEvent, context: LambdaContext) -> dict[str, Any]:
     now = clock.now()
     return on_stored_document(
-        table, event.deployment, now, lambda d: register_task_definitions(d, ecs, table, now)
+        table,
+        event.deployment,
+        now,
+        lambda d: register_task_definitions(d, ecs, table, settings.scope, now),
     )

@@ -31,7 +31,7 @@ deps = AdmissionDeps(
     ecr=EcrGateway(ecr_client()),
     ecs=EcsGateway(ecs_client()),
     table=DeploymentsTable(dynamodb_client(), settings.deployments_table),
-    allowed_clusters=settings.allowed_clusters,
+    scope=settings.scope,
 )
 
 

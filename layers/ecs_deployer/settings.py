@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from ecs_deployer.domain.scope import StackScope, names
 from ecs_deployer.errors import ConfigError
 from ecs_deployer.validation import field_errors
 
@@ -26,6 +27,10 @@ class Settings(BaseModel):
     config_prefix: ParameterPath
     deployments_table: Annotated[str, StringConstraints(min_length=3, max_length=255)]
     allowed_clusters: frozenset[str]
+    task_family_prefixes: Annotated[frozenset[str], Field(min_length=1)]
+    allowed_subnets: frozenset[str]
+    allowed_security_groups: frozenset[str]
+    allow_public_ip: bool
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -33,20 +38,36 @@ class Settings(BaseModel):
             return cls(
                 config_prefix=environ.get("CONFIG_PREFIX", ""),
                 deployments_table=environ.get("DEPLOYMENTS_TABLE", ""),
-                allowed_clusters=frozenset(
-                    name.strip()
-                    for name in environ.get("ALLOWED_CLUSTERS", "").split(",")
-                    if name.strip()
-                ),
+                allowed_clusters=names(environ.get("ALLOWED_CLUSTERS", "")),
+                task_family_prefixes=names(environ.get("TASK_FAMILY_PREFIXES", "")),
+                allowed_subnets=names(environ.get("ALLOWED_SUBNETS", "")),
+                allowed_security_groups=names(environ.get("ALLOWED_SECURITY_GROUPS", "")),
+                allow_public_ip=environ.get("ALLOW_PUBLIC_IP", "false"),
             )
         except ValidationError as exc:
-            names = {
-                "config_prefix": "CONFIG_PREFIX",
-                "deployments_table": "DEPLOYMENTS_TABLE",
-                "allowed_clusters": "ALLOWED_CLUSTERS",
-            }
             errors = [
-                type(error)(names.get(error.path, error.path), error.message)
+                type(error)(_VARIABLES.get(error.path, error.path), error.message)
                 for error in field_errors(exc)
             ]
             raise ConfigError("invalid Lambda environment", errors) from exc
+
+    @property
+    def scope(self) -> StackScope:
+        return StackScope(
+            clusters=self.allowed_clusters,
+            family_prefixes=self.task_family_prefixes,
+            subnets=self.allowed_subnets,
+            security_groups=self.allowed_security_groups,
+            public_ip=self.allow_public_ip,
+        )
+
+
+_VARIABLES = {
+    "config_prefix": "CONFIG_PREFIX",
+    "deployments_table": "DEPLOYMENTS_TABLE",
+    "allowed_clusters": "ALLOWED_CLUSTERS",
+    "task_family_prefixes": "TASK_FAMILY_PREFIXES",
+    "allowed_subnets": "ALLOWED_SUBNETS",
+    "allowed_security_groups": "ALLOWED_SECURITY_GROUPS",
+    "allow_public_ip": "ALLOW_PUBLIC_IP",
+}

@@ -79,7 +79,13 @@ def local_cloud() -> Iterator[Local]:
             sample_app.Clients.of(cloud.client),
             runner.CONFIG_PREFIX,
         )
-        cloud.deploy_stack({**runner.STACK_PARAMETERS, "LogLevel": runner.DEMO_LOG_LEVEL})
+        cloud.deploy_stack(
+            {
+                **runner.STACK_PARAMETERS,
+                **seeded.network_parameters,
+                "LogLevel": runner.DEMO_LOG_LEVEL,
+            }
+        )
         yield Local(cloud, simulation, seeded, cloud.start_server(0))
 
 

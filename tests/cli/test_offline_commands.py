@@ -136,7 +136,7 @@ def test_taskdef_render_is_exactly_what_the_register_step_registers(
     push("v2.0.0")
     deployment = resolve({"app": "shop", "image_tag": "v2.0.0"}, context(), deps, STARTED)
     assert isinstance(deployment, Deployment)
-    register_task_definitions(deployment, ecs, table, STARTED)
+    register_task_definitions(deployment, ecs, table, deps.scope, STARTED)
     result = runner.invoke(
         app,
         ["taskdef", "render", "--described", str(path), "--image", f"app={deployment.image.uri}"],

@@ -76,7 +76,8 @@ def test_plan_of_the_running_image_forces_fresh_tasks(local: Local) -> None:
 
 def _push_app(local: Local, app: str, **overrides: Any) -> None:
     """A config for ``app`` like the sample's, with ``overrides``."""
-    config = sample_app.app_config("subnet-1", "sg-1", app=app, **overrides)
+    seeded = local.seeded
+    config = sample_app.app_config(seeded.subnet, seeded.security_group, app=app, **overrides)
     push_config(local.cloud.client("ssm"), runner.CONFIG_PREFIX, app, config)
 
 
@@ -99,9 +100,9 @@ def _push_app(local: Local, app: str, **overrides: Any) -> None:
         ),
         (
             "bad-family",
-            {"tasks": {"pre": [{"family": "ghost", "containers": ["app"]}]}},
+            {"tasks": {"pre": [{"family": "shop-ghost", "containers": ["app"]}]}},
             ["--tag", "v1.0.0"],
-            "task definition 'ghost' not found",
+            "task definition 'shop-ghost' not found",
         ),
         (
             "bad-cluster",

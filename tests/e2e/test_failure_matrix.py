@@ -72,7 +72,9 @@ class Stack:
 def stack() -> Iterator[Stack]:
     with LocalCloud(runner.TEMPLATE, extensions=[EcsSimulation()]) as cloud:
         seeded = sample_app.seed(sample_app.Clients.of(cloud.client), runner.CONFIG_PREFIX)
-        cloud.deploy_stack({**runner.STACK_PARAMETERS, "LogLevel": "ERROR"})
+        cloud.deploy_stack(
+            {**runner.STACK_PARAMETERS, **seeded.network_parameters, "LogLevel": "ERROR"}
+        )
         table = DeploymentsTable(cloud.client("dynamodb"), cloud.outputs["DeploymentsTableName"])
         yield Stack(cloud, table, seeded.registry)
 

@@ -96,7 +96,14 @@ def test_the_largest_app_a_config_can_describe_deploys_with_small_state() -> Non
         config = _largest_config(AppConfig.model_validate(json.loads(stored["Parameter"]["Value"])))
         _create_services(cloud, config, seeded.initial_image)
         push_config(cloud.client("ssm"), runner.CONFIG_PREFIX, sample_app.APP, config)
-        cloud.deploy_stack({**runner.STACK_PARAMETERS, "LogLevel": "ERROR"})
+        cloud.deploy_stack(
+            {
+                **runner.STACK_PARAMETERS,
+                **seeded.network_parameters,
+                "TaskFamilyPrefixes": f"{sample_app.FAMILY_PREFIX},s",  # services s000...
+                "LogLevel": "ERROR",
+            }
+        )
 
         cloud.push_image(sample_app.REPOSITORY, "v2.0.0", sample_app.image_manifest("v2.0.0"))
         cloud.run_until_idle()

@@ -28,7 +28,14 @@ REPOSITORY_ROOT = Path(__file__).parents[2]
 def test_the_real_template_deploys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPOSITORY_ROOT)  # the template's default location: the checkout's root
     with LocalCloud() as cloud:
-        outputs = cloud.deploy_stack({"ClusterNames": "prod,staging", "RepositoryNames": "shop"})
+        outputs = cloud.deploy_stack(
+            {
+                "ClusterNames": "prod,staging",
+                "RepositoryNames": "shop",
+                "TaskFamilyPrefixes": "shop-",
+                "PassRoleArns": "arn:aws:iam::123456789012:role/shop-task",
+            }
+        )
         functions = cloud.stack_resources("AWS::Lambda::Function")
 
         assert set(functions) == {

@@ -22,7 +22,7 @@ from ecs_deployer.domain.dispatch import Dispatch, Ignored
 from ecs_deployer.errors import ConfigError
 from ecs_deployer.steps.resolve import resolve
 from ecs_deployer_tools.demo import sample_app
-from tests.aws_fixtures import PREFIX, STARTED, clients, context, create_table
+from tests.aws_fixtures import PREFIX, STARTED, clients, context, create_table, scope_of
 from tests.support import EVENTS_DIR, load_event
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def world() -> Iterator[tuple[AdmissionDeps, Mutations]]:
         }.items():
             env.setenv(name, value)
         with mock_aws():
-            sample_app.seed(clients(), PREFIX)
+            seeded = sample_app.seed(clients(), PREFIX)
             table = create_table()
             mutations = Mutations()
             ecs = ecs_client()
@@ -77,7 +77,7 @@ def world() -> Iterator[tuple[AdmissionDeps, Mutations]]:
                 ecr=EcrGateway(ecr_client()),
                 ecs=EcsGateway(ecs),
                 table=table,
-                allowed_clusters=frozenset({sample_app.CLUSTER}),
+                scope=scope_of(seeded),
             )
             yield deps, mutations
             ecs.meta.events.unregister("before-call.ecs", mutations)

@@ -28,7 +28,7 @@ def _deployment(
     """A registered deployment holding the app's lock."""
     deployment = accepted(deps, tag, name=f"run-{tag.replace('.', '-')}")
     locks.acquire(deployment, table, AlwaysRunning(), STARTED)
-    return register_task_definitions(deployment, ecs, table, STARTED)
+    return register_task_definitions(deployment, ecs, table, deps.scope, STARTED)
 
 
 def test_success_is_recorded_and_releases_the_lock(

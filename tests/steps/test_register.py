@@ -37,20 +37,15 @@ def _families() -> dict[str, int]:
     return counts
 
 
-def _reconfigure(**overrides: object) -> None:
-    ec2 = boto3.client("ec2")
-    subnet = ec2.describe_subnets(Filters=[{"Name": "cidr-block", "Values": ["10.20.1.0/24"]}])[
-        "Subnets"
-    ][0]["SubnetId"]
-    push_config(
-        boto3.client("ssm"), PREFIX, "shop", sample_app.app_config(subnet, "sg-1", **overrides)
-    )
+def _reconfigure(seeded: sample_app.SeededApp, **overrides: object) -> None:
+    config = sample_app.app_config(seeded.subnet, seeded.security_group, **overrides)
+    push_config(boto3.client("ssm"), PREFIX, "shop", config)
 
 
 def test_clones_every_family_with_the_new_image_only_in_named_containers(
     seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
-    deployment = register_task_definitions(accepted(deps), ecs, table, STARTED)
+    deployment = register_task_definitions(accepted(deps), ecs, table, deps.scope, STARTED)
     image = deployment.image.uri
     web, worker = deployment.services
     assert web.task_definition_before == seeded.task_definitions["shop-web"]
@@ -88,7 +83,7 @@ def test_nothing_changed_registers_nothing(
 ) -> None:
     result = resolve({"app": "shop", "image_tag": sample_app.INITIAL_TAG}, context(), deps, STARTED)
     assert isinstance(result, Deployment)
-    deployment = register_task_definitions(result, ecs, table, STARTED)
+    deployment = register_task_definitions(result, ecs, table, deps.scope, STARTED)
     assert all(not service.changed for service in deployment.services)
     assert _families() == {"shop-web": 1, "shop-worker": 1, "shop-migrate": 1, "shop-smoke-test": 1}
 
@@ -96,8 +91,8 @@ def test_nothing_changed_registers_nothing(
 def test_a_retried_or_repeated_registration_reuses_the_latest_revision(
     seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
-    first = register_task_definitions(accepted(deps), ecs, table, STARTED)
-    again = register_task_definitions(_again(deps), ecs, table, STARTED)
+    first = register_task_definitions(accepted(deps), ecs, table, deps.scope, STARTED)
+    again = register_task_definitions(_again(deps), ecs, table, deps.scope, STARTED)
     assert [s.task_definition_after for s in again.services] == [
         s.task_definition_after for s in first.services
     ]
@@ -108,6 +103,7 @@ def test_unknown_containers_services_and_families_are_all_named_before_anything_
     seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
     _reconfigure(
+        seeded,
         services=[
             {"name": "shop-web", "containers": ["app", "nginx"]},
             {"name": "shop-worker", "containers": ["app"]},
@@ -120,7 +116,7 @@ def test_unknown_containers_services_and_families_are_all_named_before_anything_
         },
     )
     with pytest.raises(ResourceNotFound) as caught:
-        register_task_definitions(accepted(deps), ecs, table, STARTED)
+        register_task_definitions(accepted(deps), ecs, table, deps.scope, STARTED)
     message = str(caught.value)
     assert (
         "service 'shop-web': container(s) nginx not in task definition family 'shop-web'" in message
@@ -134,15 +130,16 @@ def test_missing_service_is_named(
     seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
     _reconfigure(
+        seeded,
         services=[
             {"name": "shop-web", "containers": ["app"]},
             {"name": "shop-api", "containers": ["app"]},
-        ]
+        ],
     )
     with pytest.raises(
         ResourceNotFound, match="service 'shop-api' not found in cluster 'shop-demo'"
     ):
-        register_task_definitions(accepted(deps), ecs, table, STARTED)
+        register_task_definitions(accepted(deps), ecs, table, deps.scope, STARTED)
     assert _families()["shop-web"] == 1
 
 
@@ -156,19 +153,41 @@ def test_code_deploy_services_are_refused(
         desiredCount=1,
         deploymentController={"type": "CODE_DEPLOY"},
     )
-    _reconfigure(services=[{"name": "shop-blue-green", "containers": ["app"]}])
+    _reconfigure(seeded, services=[{"name": "shop-blue-green", "containers": ["app"]}])
     with pytest.raises(
         ConfigError,
         match="services\\[0\\]: 'shop-blue-green' uses the CODE_DEPLOY deployment controller",
     ):
-        register_task_definitions(accepted(deps), ecs, table, STARTED)
+        register_task_definitions(accepted(deps), ecs, table, deps.scope, STARTED)
+
+
+def test_a_service_running_a_family_outside_the_stack_is_refused(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
+) -> None:
+    client = boto3.client("ecs")
+    admin = client.register_task_definition(
+        family="admin-tools",
+        containerDefinitions=[{"name": "app", "image": "busybox", "memory": 128}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    client.create_service(
+        cluster=sample_app.CLUSTER, serviceName="shop-admin", taskDefinition=admin, desiredCount=1
+    )
+    _reconfigure(seeded, services=[{"name": "shop-admin", "containers": ["app"]}])
+    before = _families()
+    with pytest.raises(
+        ConfigError,
+        match="services\\[0\\]: 'shop-admin': task definition "
+        "family 'admin-tools' is not one this stack may register or run",
+    ):
+        register_task_definitions(accepted(deps), ecs, table, deps.scope, STARTED)
+    assert _families() == before  # nothing registered
 
 
 def test_pinned_task_revision_is_cloned(
     seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
-    _reconfigure(tasks={"pre": [{"family": "shop-migrate:1", "containers": ["app"]}]})
-    deployment = register_task_definitions(accepted(deps), ecs, table, STARTED)
+    _reconfigure(seeded, tasks={"pre": [{"family": "shop-migrate:1", "containers": ["app"]}]})
+    deployment = register_task_definitions(accepted(deps), ecs, table, deps.scope, STARTED)
     assert deployment.pre_tasks[0].task_definition
     assert deployment.pre_tasks[0].task_definition.endswith("shop-migrate:2")
 
@@ -179,7 +198,7 @@ def test_planning_changes_nothing_not_even_the_document(
     deployment = accepted(deps)
     before = deployment.model_dump()
     families = _families()
-    plan = plan_deployment(deployment, ecs)
+    plan = plan_deployment(deployment, ecs, deps.scope)
     assert deployment.model_dump() == before
     assert _families() == families
     # What the register step will record comes with the plan instead.

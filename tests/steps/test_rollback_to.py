@@ -40,7 +40,7 @@ def _deploy(
     result = resolve(request, context(name), deps, STARTED)
     assert isinstance(result, Deployment), result
     locks.acquire(result, table, AlwaysRunning(), STARTED)
-    deployment = register_task_definitions(result, ecs, table, STARTED)
+    deployment = register_task_definitions(result, ecs, table, deps.scope, STARTED)
     deployment = update_services(deployment, ecs, table, STARTED)
     deployment = drive(lambda d: check_services(d, ecs, STARTED + timedelta(minutes=1)), deployment)
     return finalize(deployment, table, ecs, STARTED)

@@ -82,7 +82,7 @@ def test_unchanged_revision_is_forced_to_fresh_tasks(
     deployment = resolve({"app": "shop", "image_tag": "v1.0.0"}, context(), deps, STARTED)
     assert isinstance(deployment, Deployment)
     deployment = update_services(
-        register_task_definitions(deployment, ecs, table, STARTED), ecs, table, STARTED
+        register_task_definitions(deployment, ecs, table, deps.scope, STARTED), ecs, table, STARTED
     )
     deployment = drive(lambda d: check_services(d, ecs, LATER), deployment)
     assert deployment.progress == "DONE"

@@ -37,7 +37,7 @@ def test_a_service_with_a_short_arn_is_refused_with_how_to_migrate_it(
     simulation = simulate(services={"shop-web": RolloutFault(short_arn=True)})
     deployment = accepted(deps)
     with pytest.raises(ConfigError) as refused:
-        register_task_definitions(deployment, ecs, table, STARTED)
+        register_task_definitions(deployment, ecs, table, deps.scope, STARTED)
     message = str(refused.value)
     assert f"services[0]: 'shop-web' has the short ARN {SHORT}" in message
     assert "scoped to service/shop-demo/*" in message

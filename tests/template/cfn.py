@@ -24,6 +24,13 @@ ASL_PATH = REPO_ROOT / "statemachine" / "deploy.asl.json"
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 STACK_NAME = "ecs-deployer"
+# The parameters without a default: a stack cannot be created without them.
+REQUIRED_PARAMETERS = {
+    "ClusterNames": "blue",
+    "RepositoryNames": "shop",
+    "TaskFamilyPrefixes": "shop-",
+    "PassRoleArns": f"arn:aws:iam::{ACCOUNT_ID}:role/shop-task",
+}
 
 # The state machine's steps, each invoked by it.
 STEP_FUNCTION_DIRS = {

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 from moto.events.models import EventPattern
 
-from tests.template.cfn import ACCOUNT_ID, REGION, STACK_NAME, Resolver
+from tests.template.cfn import ACCOUNT_ID, REGION, REQUIRED_PARAMETERS, STACK_NAME, Resolver
 
 if TYPE_CHECKING:
     from moto.events.utils import EventMessageType
@@ -52,7 +52,7 @@ def _status_change(status: str, machine: str = "<Ref DeployStateMachine>") -> Ev
 @pytest.fixture(scope="module")
 def pattern(transformed: dict[str, Any]) -> EventPattern:
     rule = transformed["Resources"][RULE]
-    resolved = Resolver(transformed, {"ClusterNames": "blue", "RepositoryNames": "shop"}).resolve(
+    resolved = Resolver(transformed, REQUIRED_PARAMETERS).resolve(
         rule["Properties"]["EventPattern"]
     )
     return EventPattern.load(json.dumps(resolved))

@@ -15,7 +15,7 @@ import pytest
 from moto.events.models import EventPattern
 
 from tests.support import load_event
-from tests.template.cfn import Resolver
+from tests.template.cfn import REQUIRED_PARAMETERS, Resolver
 
 if TYPE_CHECKING:
     from moto.events.utils import EventMessageType
@@ -27,7 +27,7 @@ def rule_pattern(transformed: dict[str, Any], tag_prefix: str) -> EventPattern:
     rule = transformed["Resources"]["DeployStateMachineEcrPush"]
     resolver = Resolver(
         transformed,
-        {"ClusterNames": "blue", "RepositoryNames": REPOSITORIES, "TagPrefix": tag_prefix},
+        REQUIRED_PARAMETERS | {"RepositoryNames": REPOSITORIES, "TagPrefix": tag_prefix},
     )
     pattern = resolver.resolve(rule["Properties"]["EventPattern"])
     return EventPattern.load(json.dumps(pattern))

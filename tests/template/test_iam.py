@@ -20,10 +20,15 @@ from tests.template.cfn import (
 )
 from tests.template.iam import Statement, is_allowed, role_statements
 
-PARAMETERS = {"ClusterNames": "blue,green", "RepositoryNames": "shop,team/api"}
 PASS_ROLES = (
     f"arn:aws:iam::{ACCOUNT_ID}:role/shop-task,arn:aws:iam::{ACCOUNT_ID}:role/shop-execution"
 )
+PARAMETERS = {
+    "ClusterNames": "blue,green",
+    "RepositoryNames": "shop,team/api",
+    "TaskFamilyPrefixes": "web,api-",
+    "PassRoleArns": PASS_ROLES,
+}
 
 IN_REGION = {"aws:RequestedRegion": REGION}
 TABLE = "<DeploymentsTable.Arn>"
@@ -129,26 +134,12 @@ def test_every_pass_role_is_limited_to_ecs_tasks(statements: list[Statement]) ->
         }
 
 
-@pytest.mark.parametrize(
-    ("pass_role_arns", "expected"),
-    [
-        ("", (f"arn:aws:iam::{ACCOUNT_ID}:role/*",)),
-        (PASS_ROLES, tuple(PASS_ROLES.split(","))),
-    ],
-)
-def test_pass_role_resources_follow_the_parameter(
-    transformed: dict[str, Any], pass_role_arns: str, expected: tuple[str, ...]
-) -> None:
-    resolved = Resolver(transformed, PARAMETERS | {"PassRoleArns": pass_role_arns}).resolve(
-        transformed
-    )
+def test_pass_role_resources_are_the_parameter(statements: list[Statement]) -> None:
     resources = {
-        statement.resources
-        for statement in role_statements(resolved)
-        if "iam:PassRole" in statement.actions
+        statement.resources for statement in statements if "iam:PassRole" in statement.actions
     }
 
-    assert resources == {expected}
+    assert resources == {tuple(PASS_ROLES.split(","))}
 
 
 def test_ssm_only_under_the_config_prefix(transformed: dict[str, Any]) -> None:
@@ -187,6 +178,7 @@ def cluster_arn(cluster: str) -> str:
 
 
 TASK_DEFINITION = arn("ecs", "task-definition/web:7")
+OTHER_FAMILY = arn("ecs", "task-definition/admin-tools:3")  # not under TaskFamilyPrefixes
 STATE_MACHINE = arn("states", f"stateMachine:{STACK_NAME}-deploy")
 OWN_EXECUTION = arn("states", f"execution:{STACK_NAME}-deploy:shop-0123abcd")
 OTHER_EXECUTION = arn("states", "execution:billing-pipeline:run-1")
@@ -295,6 +287,28 @@ CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
     ),
     ("RegisterTaskDefinitionsFunction", "ecs:DescribeTaskDefinition", "*", {}, True),
     ("RegisterTaskDefinitionsFunction", "ecs:RegisterTaskDefinition", TASK_DEFINITION, {}, True),
+    ("RegisterTaskDefinitionsFunction", "ecs:RegisterTaskDefinition", OTHER_FAMILY, {}, False),
+    (
+        "RegisterTaskDefinitionsFunction",
+        "ecs:RegisterTaskDefinition",
+        arn("ecs", "task-definition/api-worker"),
+        {},
+        True,
+    ),
+    (
+        "RegisterTaskDefinitionsFunction",
+        "ecs:TagResource",
+        OTHER_FAMILY,
+        {"ecs:CreateAction": "RegisterTaskDefinition"},
+        False,
+    ),
+    (
+        "RegisterTaskDefinitionsFunction",
+        "iam:PassRole",
+        f"arn:aws:iam::{ACCOUNT_ID}:role/admin",
+        {"iam:PassedToService": "ecs-tasks.amazonaws.com"},
+        False,
+    ),
     (
         "RegisterTaskDefinitionsFunction",
         "ecs:TagResource",
@@ -360,6 +374,13 @@ CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
         False,
     ),
     ("RunTasksFunction", "ecs:RunTask", TASK_DEFINITION, {}, False),
+    (
+        "RunTasksFunction",
+        "ecs:RunTask",
+        OTHER_FAMILY,
+        {"ecs:cluster": cluster_arn("blue")},
+        False,
+    ),
     (
         "RunTasksFunction",
         "ecs:ListTasks",

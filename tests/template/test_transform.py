@@ -9,7 +9,13 @@ import pytest
 
 from tests.template.cfn import FUNCTION_DIRS, STACK_NAME, STEP_FUNCTION_DIRS, Resolver
 
-PARAMETERS = {"ClusterNames": "blue,green", "RepositoryNames": "shop"}
+PARAMETERS = {
+    "ClusterNames": "blue,green",
+    "RepositoryNames": "shop",
+    "TaskFamilyPrefixes": "shop-",
+    "PassRoleArns": "arn:aws:iam::123456789012:role/shop-task",
+    "AllowedSubnets": "subnet-0a1b,subnet-2c3d",
+}
 
 
 def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, Any]:
@@ -59,6 +65,10 @@ def test_function_environment_matches_settings(
         "CONFIG_PREFIX": "/ecs-deployer/apps",
         "DEPLOYMENTS_TABLE": "<Ref DeploymentsTable>",
         "ALLOWED_CLUSTERS": "blue,green",
+        "TASK_FAMILY_PREFIXES": "shop-",
+        "ALLOWED_SUBNETS": "subnet-0a1b,subnet-2c3d",
+        "ALLOWED_SECURITY_GROUPS": "",
+        "ALLOW_PUBLIC_IP": "false",
     }
 
 
@@ -164,6 +174,16 @@ def test_ecr_rule_retries_into_a_dead_letter_queue(transformed: dict[str, Any]) 
     }
 
 
+def test_the_roles_and_families_a_config_may_reach_are_always_named(
+    sam_template: dict[str, Any],
+) -> None:
+    """No account-wide default: `sam deploy --guided` asks for them."""
+    parameters = sam_template["Parameters"]
+    assert "Default" not in parameters["PassRoleArns"]
+    assert "Default" not in parameters["TaskFamilyPrefixes"]
+    assert parameters["AllowPublicIp"]["Default"] == "false"
+
+
 @pytest.mark.parametrize(
     ("parameter", "value", "accepted"),
     [
@@ -184,9 +204,19 @@ def test_ecr_rule_retries_into_a_dead_letter_queue(transformed: dict[str, Any]) 
         ("TagPrefix", "", True),
         ("TagPrefix", "release-", True),
         ("TagPrefix", "v1 ", False),
-        ("PassRoleArns", "", True),
+        ("PassRoleArns", "", False),
         ("PassRoleArns", "arn:aws:iam::123456789012:role/app/*", True),
+        ("PassRoleArns", "arn:aws:iam::123456789012:role/shop-*", True),
+        ("PassRoleArns", "arn:aws:iam::123456789012:role/*", False),
         ("PassRoleArns", "*", False),
+        ("TaskFamilyPrefixes", "shop-", True),
+        ("TaskFamilyPrefixes", "*", False),
+        ("TaskFamilyPrefixes", "", False),
+        ("AllowedSubnets", "", True),
+        ("AllowedSubnets", "subnet-0a1b2c3d", True),
+        ("AllowedSubnets", "*", False),
+        ("AllowedSecurityGroups", "sg-0a1b2c3d", True),
+        ("AllowedSecurityGroups", "subnet-0a1b2c3d", False),
     ],
 )
 def test_parameter_patterns(

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.aws.ssm import ConfigStore, LoadedConfig
     from ecs_deployer.config.models import AppConfig
+    from ecs_deployer.domain.scope import StackScope
     from ecs_deployer.inputs import ManualRequest
     from ecs_deployer.payloads import ExecutionContext
 
@@ -40,7 +41,7 @@ class AdmissionDeps:
     ecr: EcrGateway
     ecs: EcsGateway
     table: DeploymentsTable
-    allowed_clusters: frozenset[str]
+    scope: StackScope
 
 
 class Rejected(BaseModel):
@@ -108,18 +109,7 @@ def prepare(request: ManualRequest, context: ExecutionContext, deps: AdmissionDe
     """The deployment document for ``request``, after every check that changes nothing."""
     loaded = deps.configs.load(request.app)
     config = loaded.config
-    if config.cluster_name not in deps.allowed_clusters:
-        allowed = ", ".join(sorted(deps.allowed_clusters)) or "none"
-        raise ConfigError(
-            f"config of app '{request.app}' is invalid",
-            [
-                FieldError(
-                    "cluster",
-                    f"'{config.cluster}' is not a cluster this stack may deploy to "
-                    f"(ClusterNames: {allowed})",
-                )
-            ],
-        )
+    deps.scope.check_config(request.app, config)
     revisions: dict[str, str] = {}
     if request.is_rollback:
         image, revisions = _rollback_target(request, config, deps.table)

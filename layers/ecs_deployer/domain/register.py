@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ecs_deployer.domain.scope import family_of
 from ecs_deployer.domain.taskdef import (
     Change,
     RegistrationInput,
@@ -24,6 +25,7 @@ from ecs_deployer.errors import ConfigError, FieldError, ResourceNotFound
 if TYPE_CHECKING:
     from ecs_deployer.aws.ecs import DescribedTaskDefinition, EcsGateway
     from ecs_deployer.document import Deployment, ServiceRollout, TaskRun
+    from ecs_deployer.domain.scope import StackScope
     from ecs_deployer.domain.services import ServiceSnapshot
 
 
@@ -71,7 +73,9 @@ class DeploymentPlan:
     tasks: list[PlannedTask]
 
 
-def _current_revisions(deployment: Deployment, ecs: EcsGateway) -> dict[str, ServiceSnapshot]:
+def _current_revisions(
+    deployment: Deployment, ecs: EcsGateway, scope: StackScope
+) -> dict[str, ServiceSnapshot]:
     """The services as they run now; every problem with them, reported at once."""
     cluster = deployment.cluster
     snapshots, missing = ecs.describe_services(cluster, [s.name for s in deployment.services])
@@ -95,6 +99,8 @@ def _current_revisions(deployment: Deployment, ecs: EcsGateway) -> dict[str, Ser
             unsupported.append(FieldError(f"services[{index}]", _short_arn(snapshot, cluster)))
         elif snapshot.task_definition is None:
             problems.append(f"service '{service.name}' has no PRIMARY deployment")
+        elif family := scope.family_problem(family_of(snapshot.task_definition)):
+            unsupported.append(FieldError(f"services[{index}]", f"'{service.name}': {family}"))
     if unsupported:
         raise ConfigError(f"config of app '{deployment.app}' is invalid", unsupported)
     if problems:
@@ -182,14 +188,15 @@ def _plan_task(
     )
 
 
-def plan_deployment(deployment: Deployment, ecs: EcsGateway) -> DeploymentPlan:
+def plan_deployment(deployment: Deployment, ecs: EcsGateway, scope: StackScope) -> DeploymentPlan:
     """Describe what runs, validate everything, and say what each service and task gets.
+    Only families within ``scope`` are cloned.
 
     Raises one error naming every problem found.
     """
     describe = _Describer(ecs)
     problems: list[str] = []
-    snapshots = _current_revisions(deployment, ecs)
+    snapshots = _current_revisions(deployment, ecs, scope)
     services = [
         _plan_service(
             deployment, service, snapshots[service.name].task_definition or "", describe, problems

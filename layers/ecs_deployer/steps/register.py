@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.document import Deployment
+    from ecs_deployer.domain.scope import StackScope
 
 logger = Logger(child=True)
 
@@ -46,11 +47,15 @@ def _register_or_reuse(ecs: EcsGateway, plan: Registration, registered: dict[str
 
 
 def register_task_definitions(
-    deployment: Deployment, ecs: EcsGateway, table: DeploymentsTable, now: datetime
+    deployment: Deployment,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    scope: StackScope,
+    now: datetime,
 ) -> Deployment:
     """The step: plan, then register (or reuse) each revision and record it on the document:
     what each service runs now and gets, and what each task runs and is judged by."""
-    plan = plan_deployment(deployment, ecs)
+    plan = plan_deployment(deployment, ecs, scope)
     registered: dict[str, str] = {}
     for planned in plan.services:
         service, registration = planned.service, planned.registration

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.domain.dispatch import child_execution_name
 from ecs_deployer_tools.demo import sample_app
-from ecs_deployer_tools.localcloud.cloud import LocalCloud
+from ecs_deployer_tools.localcloud.cloud import ACCOUNT_ID, LocalCloud
 from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 from ecs_deployer_tools.operator import follow
 
@@ -28,10 +28,13 @@ if TYPE_CHECKING:
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 CONFIG_PREFIX = "/ecs-deployer/apps"
+# The sample app's stack; its network (`SeededApp.network_parameters`) is known once seeded.
 STACK_PARAMETERS = {
     "ClusterNames": sample_app.CLUSTER,
     "RepositoryNames": sample_app.REPOSITORY,
     "ConfigPrefix": CONFIG_PREFIX,
+    "TaskFamilyPrefixes": sample_app.FAMILY_PREFIX,
+    "PassRoleArns": ",".join(f"arn:aws:iam::{ACCOUNT_ID}:role/{role}" for role in sample_app.ROLES),
 }
 # The demo shows the deployment itself; the Lambdas' INFO logs would drown it.
 DEMO_LOG_LEVEL = "WARN"
@@ -230,7 +233,9 @@ def run(
             CONFIG_PREFIX,
             **scenario.config,
         )
-        cloud.deploy_stack({**STACK_PARAMETERS, "LogLevel": DEMO_LOG_LEVEL})
+        cloud.deploy_stack(
+            {**STACK_PARAMETERS, **seeded.network_parameters, "LogLevel": DEMO_LOG_LEVEL}
+        )
         cloud.reset_api_calls()
         simulation.throttling = True
         if scenario.crash is not None:

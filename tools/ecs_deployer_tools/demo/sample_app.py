@@ -29,6 +29,8 @@ CLUSTER = "shop-demo"
 REPOSITORY = "shop"
 WEB, WORKER = "shop-web", "shop-worker"
 MIGRATE, SMOKE_TEST = "shop-migrate", "shop-smoke-test"
+FAMILY_PREFIX = "shop-"  # every family of the app starts with it
+ROLES = "shop-execution", "shop-task"  # its task definitions' execution and task roles
 INITIAL_TAG = "v1.0.0"
 
 
@@ -60,7 +62,14 @@ class SeededApp:
     registry: str
     initial_image: str
     services: list[str]
+    subnet: str
+    security_group: str
     task_definitions: dict[str, str] = field(default_factory=dict)  # family → first ARN
+
+    @property
+    def network_parameters(self) -> dict[str, str]:
+        """The stack parameters that let its one-off tasks run in its subnet and group."""
+        return {"AllowedSubnets": self.subnet, "AllowedSecurityGroups": self.security_group}
 
 
 def image_manifest(version: str) -> str:
@@ -176,7 +185,7 @@ def _roles(iam: IAMClient) -> tuple[str, str]:
         }
     )
     arns = []
-    for role in ("shop-execution", "shop-task"):
+    for role in ROLES:
         arns.append(iam.create_role(RoleName=role, AssumeRolePolicyDocument=trust)["Role"]["Arn"])
     return arns[0], arns[1]
 
@@ -199,7 +208,16 @@ def seed(clients: Clients, config_prefix: str, **config_overrides: Any) -> Seede
     initial_image = f"{repository['repositoryUri']}@{pushed['image']['imageId']['imageDigest']}"
 
     clients.ecs.create_cluster(clusterName=CLUSTER, capacityProviders=["FARGATE", "FARGATE_SPOT"])
-    seeded = SeededApp(APP, CLUSTER, REPOSITORY, registry, initial_image, [WEB, WORKER])
+    seeded = SeededApp(
+        APP,
+        CLUSTER,
+        REPOSITORY,
+        registry,
+        initial_image,
+        [WEB, WORKER],
+        subnet=subnet,
+        security_group=group,
+    )
     for family, containers in _containers_by_family(initial_image).items():
         response = clients.ecs.register_task_definition(
             family=family,

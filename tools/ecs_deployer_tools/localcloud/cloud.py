@@ -1,7 +1,7 @@
 """`LocalCloud`: the real template, ASL, handlers and layer, running on moto in this process.
 
     with LocalCloud("template.yaml", extensions=[EcsSimulation(faults)]) as cloud:
-        outputs = cloud.deploy_stack({"ClusterNames": "prod", "RepositoryNames": "shop"})
+        outputs = cloud.deploy_stack(runner.STACK_PARAMETERS)  # ecs_deployer_tools.demo
         cloud.client("ecr").create_repository(repositoryName="shop")
         cloud.push_image("shop", "v1.0.0")              # the rule starts the state machine
         cloud.advance(0.15)                             # it runs until it waits; time passes

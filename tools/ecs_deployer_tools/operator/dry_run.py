@@ -6,11 +6,12 @@ operator's credentials: ``prepare`` checks the request, ``plan_deployment`` read
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ecs_deployer.domain.admission import prepare
 from ecs_deployer.domain.register import forced_update, plan_deployment
+from ecs_deployer.errors import InputError
 from ecs_deployer.payloads import ExecutionContext
 
 if TYPE_CHECKING:
@@ -123,13 +124,31 @@ def admit(deployer: Deployer, request: ManualRequest, now: datetime) -> Deployme
     (ConfigError, ImageNotFound, InputError...), before any execution starts or any
     record of it is written."""
     context = ExecutionContext(Id="dry-run", Name="plan", StartTime=now)
-    return prepare(request, context, deployer.resolve_deps())
+    try:
+        return prepare(request, context, deployer.resolve_deps())
+    except InputError as exc:
+        raise _with_hints(exc) from exc
+
+
+# What an operator passes to the CLI for a field of the manual input the deployer found
+# missing (the deployer's own message speaks of the input's fields).
+_HINTS = {"repository": "pass --repository REPOSITORY, or --image with the image's full URI"}
+
+
+def _with_hints(exc: InputError) -> InputError:
+    errors = [
+        replace(error, message=f"{error.message}: {_HINTS[error.path]}")
+        if error.path in _HINTS
+        else error
+        for error in exc.errors
+    ]
+    return InputError("invalid manual input", errors)
 
 
 def dry_run(deployer: Deployer, request: ManualRequest, now: datetime) -> DryRun:
     """Raises the deployer's own errors (ConfigError, ImageNotFound, ResourceNotFound, ...)."""
     deployment = admit(deployer, request, now)
-    plan = plan_deployment(deployment, deployer.ecs)
+    plan = plan_deployment(deployment, deployer.ecs, deployer.stack.scope)
     phases = {id(run): "pre" for run in deployment.pre_tasks}
     phases |= {id(run): "post" for run in deployment.post_tasks}
     return DryRun(

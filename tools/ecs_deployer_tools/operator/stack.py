@@ -21,6 +21,7 @@ from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.aws.ssm import ConfigStore
 from ecs_deployer.aws.stepfunctions import Executions
 from ecs_deployer.domain.admission import AdmissionDeps
+from ecs_deployer.domain.scope import StackScope, names
 from ecs_deployer_tools.operator.aws import OperatorError
 
 if TYPE_CHECKING:
@@ -58,11 +59,6 @@ def _table(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _names(value: str) -> frozenset[str]:
-    """A CommaDelimitedList parameter's names, as CloudFormation shows it: "a,b"."""
-    return frozenset(name for part in value.split(",") if (name := part.strip()))
-
-
 @dataclass(frozen=True)
 class DeployerStack:
     name: str
@@ -94,9 +90,16 @@ class DeployerStack:
         return self.output("EcrPushRuleName")
 
     @property
-    def allowed_clusters(self) -> frozenset[str]:
-        """The ClusterNames parameter: the clusters the stack's Lambdas may deploy to."""
-        return _names(self.parameters.get("ClusterNames", ""))
+    def scope(self) -> StackScope:
+        """What the stack's parameters let its Lambdas touch."""
+        parameter = self.parameters.get
+        return StackScope(
+            clusters=names(parameter("ClusterNames", "")),
+            family_prefixes=names(parameter("TaskFamilyPrefixes", "")),
+            subnets=names(parameter("AllowedSubnets", "")),
+            security_groups=names(parameter("AllowedSecurityGroups", "")),
+            public_ip=parameter("AllowPublicIp", "false") == "true",
+        )
 
 
 def describe_stack(cloudformation: CloudFormationClient, name: str) -> DeployerStack:
@@ -159,7 +162,7 @@ class Deployer:
             ecr=EcrGateway(self.aws.ecr),
             ecs=self.ecs,
             table=self.table,
-            allowed_clusters=self.stack.allowed_clusters,
+            scope=self.stack.scope,
         )
 
     def actor(self) -> str:

@@ -1,0 +1,101 @@
+"""What this stack may touch, as its parameters say: the clusters, the task-definition
+families, and the network one-off tasks may run in.
+
+A config writer chooses families, subnets and security groups; without these bounds a
+config could clone any family of the account (keeping its task role), or run a task in any
+subnet with a public IP. IAM holds the same bounds for clusters and families (template.yaml);
+checking them here first refuses such a config before anything changes, with a ConfigError
+that names the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ecs_deployer.errors import ConfigError, FieldError
+
+if TYPE_CHECKING:
+    from ecs_deployer.config.models import AppConfig, TaskConfig
+
+
+def names(text: str) -> frozenset[str]:
+    """A CloudFormation CommaDelimitedList as it reaches an environment variable."""
+    return frozenset(name.strip() for name in text.split(",") if name.strip())
+
+
+def family_of(reference: str) -> str:
+    """The family of a task-definition reference: FAMILY, FAMILY:REVISION or an ARN."""
+    return reference.rsplit("/", 1)[-1].split(":", 1)[0]
+
+
+@dataclass(frozen=True)
+class StackScope:
+    clusters: frozenset[str]  # ClusterNames
+    family_prefixes: frozenset[str]  # TaskFamilyPrefixes
+    subnets: frozenset[str]  # AllowedSubnets
+    security_groups: frozenset[str]  # AllowedSecurityGroups
+    public_ip: bool  # AllowPublicIp
+
+    def allows_family(self, family: str) -> bool:
+        return any(family.startswith(prefix) for prefix in self.family_prefixes)
+
+    def family_problem(self, family: str) -> str | None:
+        if self.allows_family(family):
+            return None
+        prefixes = ", ".join(sorted(self.family_prefixes)) or "none"
+        return (
+            f"task definition family '{family}' is not one this stack may register or run "
+            f"(TaskFamilyPrefixes: {prefixes})"
+        )
+
+    def check_config(self, app: str, config: AppConfig) -> None:
+        """Refuse a config that asks for more than the stack allows, naming every field."""
+        problems: list[FieldError] = []
+        if config.cluster_name not in self.clusters:
+            allowed = ", ".join(sorted(self.clusters)) or "none"
+            problems.append(
+                FieldError(
+                    "cluster",
+                    f"'{config.cluster}' is not a cluster this stack may deploy to "
+                    f"(ClusterNames: {allowed})",
+                )
+            )
+        for phase in ("pre", "post"):
+            for index, task in enumerate(config.phase_tasks(phase)):
+                problems.extend(self._task_problems(f"tasks.{phase}[{index}]", task))
+        if problems:
+            raise ConfigError(
+                f"config of app '{app}' asks for more than this stack allows", problems
+            )
+
+    def _task_problems(self, where: str, task: TaskConfig) -> list[FieldError]:
+        problems = []
+        family = self.family_problem(family_of(task.family))
+        if family is not None:
+            problems.append(FieldError(f"{where}.family", family))
+        if task.network_configuration is None:
+            return problems
+        vpc = task.network_configuration.vpc_configuration
+        where = f"{where}.network_configuration.vpc_configuration"
+        for key, wanted, allowed, parameter in (
+            ("subnets", vpc.subnets, self.subnets, "AllowedSubnets"),
+            ("security_groups", vpc.security_groups, self.security_groups, "AllowedSecurityGroups"),
+        ):
+            for index, value in enumerate(wanted):
+                if value not in allowed:
+                    listed = ", ".join(sorted(allowed)) or "none"
+                    problems.append(
+                        FieldError(
+                            f"{where}.{key}[{index}]",
+                            f"'{value}' is not allowed by this stack ({parameter}: {listed})",
+                        )
+                    )
+        if vpc.assign_public_ip and not self.public_ip:
+            problems.append(
+                FieldError(
+                    f"{where}.assign_public_ip",
+                    "this stack gives one-off tasks no public IP (AllowPublicIp: false)",
+                )
+            )
+        return problems
