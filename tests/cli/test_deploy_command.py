@@ -8,9 +8,13 @@ import re
 from typing import TYPE_CHECKING
 
 import pytest
+from typer.testing import CliRunner
 
-from ecs_deployer_tools.demo import sample_app
+from ecs_deployer.config.models import AppConfig
+from ecs_deployer_tools.cli import app
+from ecs_deployer_tools.demo import runner, sample_app
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, TaskFault, TaskOutcome
+from ecs_deployer_tools.operator.configs import push_config
 from tests.cli.conftest import no_traceback
 
 if TYPE_CHECKING:
@@ -166,3 +170,50 @@ def test_follow_re_attaches_by_execution_or_app(local: Local) -> None:
     unknown = local.run("follow", "nope")
     no_traceback(unknown)
     assert "'nope' is neither an app with deployments nor an execution" in unknown.stderr
+
+
+def test_an_app_without_a_trigger_deploys_given_the_repository_or_a_full_uri(
+    local: Local,
+) -> None:
+    untriggered = AppConfig.model_validate(
+        {
+            "version": "v1",
+            "cluster": sample_app.CLUSTER,
+            "services": [{"name": sample_app.WEB, "containers": ["app"]}],
+        }
+    )
+    push_config(local.cloud.client("ssm"), runner.CONFIG_PREFIX, "untriggered", untriggered)
+    image = local.push("build-7")
+
+    # Nothing says where its image comes from: the error says what to pass.
+    result = local.run("deploy", "untriggered", "--tag", "build-7")
+    no_traceback(result)
+    assert "repository: required" in result.stderr
+    assert "pass --repository REPOSITORY, or --image with the image's full URI" in result.stderr
+
+    code, outcome = local.json("deploy", "untriggered", "--repository", "shop", "--tag", "build-7")
+    assert (code, outcome["status"], outcome["summary"]["image"]) == (0, "SUCCEEDED", image)
+    registry = local.seeded.registry
+    code, outcome = local.json("deploy", "untriggered", "--image", f"{registry}/shop:build-7")
+    assert (code, outcome["status"], outcome["summary"]["image"]) == (0, "SUCCEEDED", image)
+    digest = image.rpartition("@")[2]
+    code, outcome = local.json("deploy", "untriggered", "--image", image)
+    assert (code, outcome["summary"]["image"]) == (0, image)
+
+    # Another registry's image is not the one this stack's ECR holds under that name.
+    elsewhere = local.run("deploy", "untriggered", "--image", f"ghcr.io/shop@{digest}")
+    no_traceback(elsewhere)
+    assert f"--image: registry 'ghcr.io' is not {registry}" in elsewhere.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--image", "shop:build-7"],  # no registry
+        ["--image", "x.example/shop:1", "--tag", "1"],
+        ["--image", "x.example/shop:1", "--repository", "shop"],
+    ],
+)
+def test_image_is_a_full_uri_and_alone(args: list[str]) -> None:
+    result = CliRunner().invoke(app, ["deploy", "shop", *args])
+    assert result.exit_code == 2, result.output

@@ -127,6 +127,28 @@ def test_cluster_outside_the_stack_is_a_config_error(
     )
 
 
+def test_a_task_family_outside_the_stack_is_refused_and_recorded(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
+) -> None:
+    """A config writer may not have any family of the account cloned and run (with its
+    task role): only those under TaskFamilyPrefixes."""
+    boto3.client("ecs").register_task_definition(
+        family="admin-tools",
+        containerDefinitions=[{"name": "app", "image": "busybox", "memory": 128}],
+    )
+    tasks = {"pre": [{"family": "admin-tools", "containers": ["app"]}]}
+    config = sample_app.app_config(seeded.subnet, seeded.security_group, tasks=tasks)
+    push_config(boto3.client("ssm"), PREFIX, "shop", config)
+    result = resolve({"app": "shop", "image_tag": "v1.0.0"}, context(), deps, STARTED)
+    assert isinstance(result, Rejected)
+    assert result.outcome.error == "ConfigError"
+    assert "tasks.pre[0].family: task definition family 'admin-tools' is not one" in (
+        result.outcome.cause or ""
+    )
+    [record] = table.history("shop")
+    assert (record.status, record.error) == ("FAILED", "ConfigError")
+
+
 def test_missing_cluster_is_named(seeded: sample_app.SeededApp, deps: AdmissionDeps) -> None:
     boto3.client("ecs").delete_cluster(cluster=sample_app.CLUSTER)
     result = resolve({"app": "shop", "image_tag": "v1.0.0"}, context(), deps, STARTED)
@@ -336,6 +358,48 @@ def test_broken_config_that_wants_the_repository_is_reported_not_skipped(
     [error] = result.errors
     assert "app 'books'" in error
     assert "services: list should have at least 1 item" in error
+
+
+@pytest.mark.parametrize("name", ["my.app", "a" * 41])
+def test_a_parameter_no_app_can_be_named_after_blocks_no_other_app(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, name: str
+) -> None:
+    """A parameter under the prefix whose name is no valid app name (a dot, over 40
+    characters) and that wants the push is reported; every other app still gets it."""
+    config = sample_app.app_config(seeded.subnet, seeded.security_group)
+    document = config.model_dump(mode="json", exclude_none=True, exclude={"app"})
+    boto3.client("ssm").put_parameter(
+        Name=f"{PREFIX}/{name}", Type="String", Value=json.dumps(document)
+    )
+    digest = push("v2.0.0")
+    result = resolve(_push_event("v2.0.0", digest), context(), deps, STARTED)
+    assert isinstance(result, Dispatch)
+    assert [target.app for target in result.targets] == ["shop"]
+    [error] = result.errors
+    assert f"{PREFIX}/{name}" in error
+    assert "is not a valid app name" in error
+
+
+def test_a_broken_config_that_wants_the_push_is_filed_in_its_history(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
+) -> None:
+    broken = {"version": "v1", "cluster": "shop-demo", "trigger": {"repositories": ["shop"]}}
+    boto3.client("ssm").put_parameter(
+        Name=f"{PREFIX}/books", Type="String", Value=json.dumps({**broken, "services": []})
+    )
+    digest = push("v2.0.0")
+    dispatched = context("dispatch-1")
+    result = resolve(_push_event("v2.0.0", digest), dispatched, deps, STARTED)
+    assert isinstance(result, Dispatch)
+    [record] = table.history("books")
+    assert (record.deployment_id, record.status, record.error) == (
+        "dispatch-1",
+        "FAILED",
+        "ConfigError",
+    )
+    assert (record.repository, record.digest, record.tag) == ("shop", digest, "v2.0.0")
+    assert "services: list should have at least 1 item" in (record.cause or "")
+    assert table.history("shop") == []  # its deployment is recorded by its own execution
 
 
 def test_malformed_event_is_rejected() -> None:

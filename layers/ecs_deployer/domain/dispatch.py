@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from ecs_deployer.config.models import APP_NAME_PATTERN
 from ecs_deployer.config.parsing import raw_trigger_repositories
 from ecs_deployer.errors import ConfigError
 from ecs_deployer.history import HistoryRecord, iso
@@ -34,8 +35,10 @@ if TYPE_CHECKING:
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ssm import ConfigStore
+    from ecs_deployer.config.models import AppConfig
 
 logger = Logger(child=True)
+_APP_NAME = re.compile(APP_NAME_PATTERN)
 
 _UNTAGGED = (
     "a platform's manifest or an attestation of a multi-platform image (its tagged index "
@@ -57,14 +60,23 @@ class DispatchTarget(BaseModel):
     reason: str  # first deployment of this digest, or a retry of which failed deployment
 
 
+class BrokenConfig(BaseModel):
+    """An app whose config seems to want the push but cannot deploy it: its history says so."""
+
+    request: ManualRequest  # the push, as that app's request
+    message: str
+
+
 class Dispatch(BaseModel):
     kind: Literal["dispatch"] = "dispatch"
     targets: list[DispatchTarget]
     ignored: list[str] = []  # apps that use the repository but did not want this push
-    # apps whose broken config seems to want it, or whose config is unreadable (not a String
-    # parameter) so may want it: reported, not skipped
+    # parameters whose broken config seems to want it, or that are unreadable (not a String
+    # parameter) so may want it, or whose name no app can have: reported, not skipped
     errors: list[str] = []
     duplicates: list[str] = []  # apps that already deploy(ed) this digest: why not again
+    # the apps among them, filed in their history by the step (not in the state's output)
+    broken: list[BrokenConfig] = Field(default=[], exclude=True)
 
 
 def child_execution_name(app: str, digest: str, attempt: int = 1) -> str:
@@ -140,6 +152,28 @@ def _unwanted(event: EcrImageActionEvent) -> Ignored | None:
     return None
 
 
+def _config_wanting(
+    app: str, text: str | ConfigError, repository: str, configs: ConfigStore
+) -> AppConfig | str | None:
+    """The app's config if it deploys pushes to ``repository``; or why a parameter that may
+    want them cannot deploy them; None for one that does not want them."""
+    if isinstance(text, ConfigError):  # unreadable (a SecureString): it may want the push
+        return str(text)
+    wants = repository in raw_trigger_repositories(text)
+    if not _APP_NAME.fullmatch(app):
+        problem = (
+            f"parameter {configs.parameter_name(app)}: '{app}' is not a valid app name (up to "
+            "40 letters, digits, '-' and '_', starting with a letter or digit): rename it"
+        )
+        return problem if wants else None
+    try:
+        config = configs.parse(app, text).config
+    except ConfigError as exc:
+        return str(exc) if wants else None
+    trigger = config.trigger
+    return config if trigger is not None and repository in trigger.repositories else None
+
+
 def dispatch(
     event: EcrImageActionEvent, configs: ConfigStore, table: DeploymentsTable
 ) -> Ignored | Dispatch:
@@ -154,20 +188,29 @@ def dispatch(
     ignored: list[str] = []
     errors: list[str] = []
     duplicates: list[str] = []
+    broken: list[BrokenConfig] = []
+
+    def as_request(app: str) -> ManualRequest:
+        """The push, as a request to deploy it to ``app``."""
+        return ManualRequest(
+            app=app,
+            repository=repository,
+            image_digest=detail.image_digest,
+            image_tag=tag,
+            trigger=Trigger(kind="ecr-push", event_id=event.id, pushed_at=event.time),
+        )
+
     for app, text in sorted(configs.load_all_texts().items()):
-        if isinstance(text, ConfigError):  # unreadable (a SecureString): it may want the push
-            errors.append(str(text))
+        config = _config_wanting(app, text, repository, configs)
+        if config is None:
             continue
-        try:
-            config = configs.parse(app, text).config
-        except ConfigError as exc:
-            if repository in raw_trigger_repositories(text):
-                errors.append(str(exc))
+        if isinstance(config, str):
+            errors.append(config)
+            if _APP_NAME.fullmatch(app):
+                broken.append(BrokenConfig(request=as_request(app), message=config))
             continue
         trigger = config.trigger
-        if trigger is None or repository not in trigger.repositories:
-            continue
-        if not trigger.accepts_tag(tag):
+        if trigger is not None and not trigger.accepts_tag(tag):
             filters = ", ".join(str(tag_filter) for tag_filter in trigger.tags)
             ignored.append(f"app '{app}' deploys tags matching {filters}; '{tag}' does not match")
             continue
@@ -175,18 +218,11 @@ def dispatch(
         if attempt.attempt is None:
             duplicates.append(f"app '{app}': {attempt.reason}")
             continue
-        request = ManualRequest(
-            app=app,
-            repository=repository,
-            image_digest=detail.image_digest,
-            image_tag=tag,
-            trigger=Trigger(kind="ecr-push", event_id=event.id, pushed_at=event.time),
-        )
         targets.append(
             DispatchTarget(
                 app=app,
                 execution_name=child_execution_name(app, detail.image_digest, attempt.attempt),
-                input=request.model_dump(mode="json", exclude_defaults=True),
+                input=as_request(app).model_dump(mode="json", exclude_defaults=True),
                 reason=attempt.reason,
             )
         )
@@ -195,4 +231,6 @@ def dispatch(
         reason = "; ".join(reasons) or f"no app config under {configs.prefix} deploys {repository}"
         return Ignored(reason=f"{shown}: {reason}")
     logger.info("dispatching push", extra={"image": shown, "apps": [t.app for t in targets]})
-    return Dispatch(targets=targets, ignored=ignored, errors=errors, duplicates=duplicates)
+    return Dispatch(
+        targets=targets, ignored=ignored, errors=errors, duplicates=duplicates, broken=broken
+    )

@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger
 from ecs_deployer.document import Deployment
 from ecs_deployer.domain.admission import Rejected, failed_record, prepare
 from ecs_deployer.domain.dispatch import Dispatch, Ignored, dispatch
-from ecs_deployer.errors import DeployerError, InputError
+from ecs_deployer.errors import ConfigError, DeployerError, InputError
 from ecs_deployer.history import new_record
 from ecs_deployer.inputs import EcrImageActionEvent, parse_execution_input
 
@@ -38,9 +38,21 @@ def resolve(
         return Rejected.of(exc)
     if isinstance(request, EcrImageActionEvent):
         try:
-            return dispatch(request, deps.configs, deps.table)
+            result = dispatch(request, deps.configs, deps.table)
         except DeployerError as exc:  # the configs may not be read: no app to record it for
             return Rejected.of(exc)
+        if isinstance(result, Dispatch):
+            for broken in result.broken:  # the push this app's config lost, on its record
+                deps.table.create_record(
+                    failed_record(
+                        broken.request,
+                        context,
+                        now,
+                        error=ConfigError.__name__,
+                        message=broken.message,
+                    )
+                )
+        return result
     try:
         deployment = prepare(request, context, deps)
     except DeployerError as exc:

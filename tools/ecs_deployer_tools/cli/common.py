@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 
 from ecs_deployer.aws.clients import error_code
 from ecs_deployer.errors import ConfigError, DeployerError, InputError
+from ecs_deployer.image import ImageRef
 from ecs_deployer_tools.cli.output import fail
 from ecs_deployer_tools.operator.aws import Aws, AwsTarget, OperatorError
 from ecs_deployer_tools.operator.stack import Deployer
@@ -153,9 +154,56 @@ JsonOption = Annotated[
 ]
 
 
-def require_image(tag: str | None, digest: str | None) -> None:
-    if tag is None and digest is None:
-        raise typer.BadParameter("give --tag or --digest", param_hint="'--tag' / '--digest'")
+ImageOption = Annotated[
+    str | None,
+    typer.Option(
+        "--image",
+        help="The image's full URI, REGISTRY/REPOSITORY:TAG or REGISTRY/REPOSITORY@sha256:DIGEST "
+        "(instead of --tag or --digest, and --repository).",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class ImageChoice:
+    """The image a command line names: a tag or a digest (and a repository), or a URI."""
+
+    tag: str | None
+    digest: str | None
+    repository: str | None
+    registry: str | None = None  # given with --image: the stack's ECR registry, or refused
+
+    def check_registry(self, deployed: str) -> None:
+        """Refuse a URI of another registry than the one the deployer deploys from."""
+        if self.registry is not None and self.registry != deployed:
+            raise OperatorError(
+                f"--image: registry '{self.registry}' is not {deployed}, where the deployer "
+                f"finds repository '{self.repository}'"
+            )
+
+
+def chosen_image(
+    tag: str | None, digest: str | None, repository: str | None, image: str | None
+) -> ImageChoice:
+    """--tag or --digest (and --repository), or --image alone; else exit 2."""
+    if image is None:
+        if tag is None and digest is None:
+            raise typer.BadParameter(
+                "give --tag, --digest or --image", param_hint="'--tag' / '--digest' / '--image'"
+            )
+        return ImageChoice(tag, digest, repository)
+    if tag is not None or digest is not None or repository is not None:
+        raise typer.BadParameter(
+            "give --image alone, or --tag or --digest (and --repository)", param_hint="'--image'"
+        )
+    ref = ImageRef.from_uri(image)
+    if "/" not in image or not ref.repository:
+        raise typer.BadParameter(
+            f"'{image}' is not a full image URI: REGISTRY/REPOSITORY:TAG or "
+            "REGISTRY/REPOSITORY@sha256:DIGEST",
+            param_hint="'--image'",
+        )
+    return ImageChoice(None if ref.digest else ref.tag, ref.digest, ref.repository, ref.registry)
 
 
 def read_json_object(path: Path, what: str, *, as_json: bool) -> dict[str, Any]:

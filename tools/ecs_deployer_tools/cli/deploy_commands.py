@@ -12,12 +12,14 @@ from ecs_deployer.inputs import ManualRequest
 from ecs_deployer_tools.cli.common import (
     AppArgument,
     DigestOption,
+    ImageChoice,
+    ImageOption,
     JsonOption,
     RepositoryOption,
     StateMachineOption,
     TagOption,
+    chosen_image,
     connected,
-    require_image,
     takes_aws_options,
 )
 from ecs_deployer_tools.cli.live import LiveView, print_summary, short_image, styled
@@ -43,7 +45,12 @@ def _print_outcome(outcome: ExecutionOutcome) -> None:
 
 
 def _check_first(
-    deployer: Deployer, request: ManualRequest, now: datetime, *, stack_optional: bool
+    deployer: Deployer,
+    request: ManualRequest,
+    image: ImageChoice | None,
+    now: datetime,
+    *,
+    stack_optional: bool,
 ) -> None:
     """Refuse what the deployer would reject (a typo in the app, the tag, the target)
     before an execution starts and leaves a FAILED record of it. Given only the state
@@ -55,12 +62,15 @@ def _check_first(
         if not stack_optional:
             raise
         return
-    admit(deployer, request, now)
+    deployment = admit(deployer, request, now)
+    if image is not None:
+        image.check_registry(deployment.image.registry)
 
 
 def _start_and_follow(
     deployer: Deployer,
     request: ManualRequest,
+    image: ImageChoice | None,
     *,
     no_wait: bool,
     as_json: bool,
@@ -68,7 +78,7 @@ def _start_and_follow(
 ) -> None:
     """Exit 0 only when the deployment SUCCEEDED (or, with --no-wait, started)."""
     now = datetime.now(UTC)
-    _check_first(deployer, request, now, stack_optional=state_machine_given)
+    _check_first(deployer, request, image, now, stack_optional=state_machine_given)
     started = start_execution(
         deployer.aws.sfn, deployer.state_machine_arn, request, deployer.actor(), now
     )
@@ -111,6 +121,7 @@ def deploy(
     tag: TagOption = None,
     digest: DigestOption = None,
     repository: RepositoryOption = None,
+    image: ImageOption = None,
     skip_pre_tasks: Annotated[
         bool, typer.Option("--skip-pre-tasks", help="Run none of the tasks before the rollout.")
     ] = False,
@@ -126,19 +137,21 @@ def deploy(
 ) -> None:
     """Deploy an image to an app now, through the deployer's state machine; follow it live.
 
-    Shows each state as it is entered, each service's rollout and each task's exit codes,
-    then the summary. Exit 0 only when the deployment SUCCEEDED.
+    Shows each phase as it begins (with the time since the start), each service's rollout
+    and each task's exit codes, then the summary. A request the deployer would reject (an
+    unknown app or image) starts nothing. Exit 0 only when the deployment SUCCEEDED.
 
     Examples: [bold]ecs-deployer deploy shop --tag v1.4.2[/],
-    [bold]ecs-deployer deploy shop --digest sha256:9d2f... --skip-pre-tasks --no-wait[/]
+    [bold]ecs-deployer deploy shop --digest sha256:9d2f... --skip-pre-tasks --no-wait[/],
+    [bold]ecs-deployer deploy worker --image 1234.dkr.ecr.eu-west-1.amazonaws.com/worker:v2[/]
     """
-    require_image(tag, digest)
+    image_choice = chosen_image(tag, digest, repository, image)
     with connected(ctx, state_machine_arn) as deployer:
         request = manual_request(
             app,
-            tag=tag,
-            digest=digest,
-            repository=repository,
+            tag=image_choice.tag,
+            digest=image_choice.digest,
+            repository=image_choice.repository,
             skip_pre_tasks=skip_pre_tasks,
             skip_post_tasks=skip_post_tasks,
             force=force,
@@ -146,6 +159,7 @@ def deploy(
         _start_and_follow(
             deployer,
             request,
+            image_choice,
             no_wait=no_wait,
             as_json=as_json,
             state_machine_given=state_machine_arn is not None,
@@ -192,6 +206,7 @@ def rollback(
         _start_and_follow(
             deployer,
             request,
+            None,
             no_wait=no_wait,
             as_json=as_json,
             state_machine_given=state_machine_arn is not None,

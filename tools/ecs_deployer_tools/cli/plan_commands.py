@@ -10,14 +10,16 @@ import typer
 from rich.markup import escape
 
 from ecs_deployer.domain.taskdef import Change
+from ecs_deployer.image import ImageRef
 from ecs_deployer_tools.cli.common import (
     AppArgument,
     DigestOption,
+    ImageOption,
     JsonOption,
     RepositoryOption,
     TagOption,
+    chosen_image,
     connected,
-    require_image,
     takes_aws_options,
 )
 from ecs_deployer_tools.cli.live import short
@@ -79,6 +81,7 @@ def plan(
     tag: TagOption = None,
     digest: DigestOption = None,
     repository: RepositoryOption = None,
+    image: ImageOption = None,
     rollback: Annotated[
         bool,
         typer.Option(
@@ -99,11 +102,15 @@ def plan(
     Examples: [bold]ecs-deployer plan shop --tag v1.4.2[/], [bold]ecs-deployer plan shop
     --rollback[/]
     """
-    if not rollback:
-        require_image(tag, digest)
+    image_choice = None if rollback else chosen_image(tag, digest, repository, image)
     with connected(ctx) as deployer:
-        if not rollback:
-            request = manual_request(app, tag=tag, digest=digest, repository=repository)
+        if image_choice is not None:
+            request = manual_request(
+                app,
+                tag=image_choice.tag,
+                digest=image_choice.digest,
+                repository=image_choice.repository,
+            )
             what = "deploy"
         elif to is not None:
             request, what = manual_request(app, rollback_to=to), f"rollback to {to}"
@@ -111,6 +118,8 @@ def plan(
             undone = default_rollback_target(deployer, app).deployment_id
             request, what = manual_request(app, undo=undone), f"rollback undoing {undone}"
         result = dry_run(deployer, request, datetime.now(UTC))
+        if image_choice is not None:
+            image_choice.check_registry(ImageRef.from_uri(result.image).registry)
     if as_json:
         emit_json(result.to_json())
     else:
