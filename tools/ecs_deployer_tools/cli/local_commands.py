@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 import threading
 from enum import Enum
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ecs_deployer_tools.cli.common import JsonOption
@@ -28,6 +30,7 @@ from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation, Roll
 from ecs_deployer_tools.operator import follow
 
 _T = TypeVar("_T")
+LOCAL_HOST = "127.0.0.1"  # where `local up` serves: this machine only
 
 app = typer.Typer(
     help="Run the real stack on an embedded AWS emulator (moto): no AWS account needed.",
@@ -49,11 +52,11 @@ def _render(result: ScenarioResult) -> None:
         f"(scenario {result.scenario.name} expects {result.scenario.expect})"
     )
     if document["error"]:
-        console.print(f"{styled(status, document['error'])}: {document['cause']}")
+        console.print(f"{styled(status, document['error'])}: {escape(document['cause'] or '')}")
     print_summary(follow.services_of(result.last.summary), follow.tasks_of(result.last.summary))
     for push in document["deployments"]:
         image = push["image"].rsplit("/", 1)[-1]
-        console.print(f"deployment of {image}: {styled(push['status'])}")
+        console.print(f"deployment of {escape(image)}: {styled(push['status'])}")
     calls = document["api_calls"]
     console.print(
         f"{document['state_transitions']} state transitions, {sum(calls.values())} AWS API calls "
@@ -77,7 +80,12 @@ def demo(
     """
     chosen = SCENARIOS.get(scenario)
     if chosen is None:
-        fail(f"unknown scenario '{scenario}'", details=list(SCENARIOS))
+        fail(
+            f"unknown scenario '{scenario}'",
+            as_json=as_json,
+            error="UnknownScenario",
+            details=list(SCENARIOS),
+        )
     if not as_json:
         console.print(f"[bold]ECS Deployer demo[/]: {chosen.name} - {chosen.summary}")
     result = run(chosen, observer=None if as_json else _DemoView())
@@ -157,6 +165,32 @@ def _built(kind: type[_T], values: dict[str, Any], where: str) -> _T:
         raise typer.BadParameter(f"{where}{error}") from error
 
 
+def _require_free_port(host: str, port: int) -> None:
+    """Exit 1 when another program serves on ``port``: before minutes of setup, and with
+    the way out (werkzeug would print its own hint, which names no option of ours)."""
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        # As the server binds: a port left in TIME_WAIT is free, one listened on is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            fail(
+                f"port {port} on {host} is in use ({error.strerror}): stop what serves there, "
+                "or pass --port N (--port 0: any free port)",
+                error="PortInUse",
+            )
+
+
+def serve_until_interrupted() -> None:
+    """Block until Ctrl-C."""
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        console.print("stopping")
+
+
 def _print_calls(cloud: LocalCloud) -> None:
     """The AWS API calls served, per operation: the HTTP clients' and the Lambdas'."""
     clients, lambdas = cloud.client_calls, cloud.api_calls
@@ -198,6 +232,12 @@ def up(
             "See the README's Local cloud section.",
         ),
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", help="Print the Lambdas' JSON logs from INFO up (default: errors only)."
+        ),
+    ] = False,
 ) -> None:
     """Serve the local cloud with the stack deployed, until interrupted.
 
@@ -207,14 +247,18 @@ def up(
     [bold]POST /_localcloud/time/run-until-idle[/] runs every execution to its end at
     once, [bold]POST /_localcloud/time/advance?seconds=N[/] skips N seconds ahead.
     [bold]GET /_localcloud/calls[/] counts the AWS API calls per operation, the clients'
-    and the Lambdas'; they are printed when the server stops.
+    and the Lambdas'; they are printed when the server stops. Everything lives in this
+    process: stopping it loses it all.
     """
     if scenario is not None and faults is not None:
         raise typer.BadParameter(
             "give --scenario or --faults, not both", param_hint="'--scenario' / '--faults'"
         )
+    _require_free_port(LOCAL_HOST, port)
     parameters = {
         **STACK_PARAMETERS,
+        # The Lambdas log JSON to this terminal: only their errors, unless asked.
+        "LogLevel": "INFO" if verbose else "ERROR",
         "ClusterNames": ",".join(cluster or [sample_app.CLUSTER]),
         "RepositoryNames": ",".join(repository or [sample_app.REPOSITORY]),
     }
@@ -234,17 +278,22 @@ def up(
         simulation.throttling = True
         if scenario is not None and scenario.crash is not None:
             scenario.crash.inject(cloud)
-        endpoint = cloud.start_server(port)
+        endpoint = cloud.start_server(port, LOCAL_HOST)
         console.print(f"endpoint: {endpoint}")
+        console.print(
+            "point clients here (any credentials do):\n"
+            f"  export AWS_ENDPOINT_URL={endpoint} AWS_ACCESS_KEY_ID=x "
+            f"AWS_SECRET_ACCESS_KEY=x AWS_DEFAULT_REGION={cloud.region}"
+        )
         for name, value in sorted(outputs.items()):
             console.print(f"output {name}: {value}")
         if seed_demo:
             console.print(f"sample app: {sample_app.APP}")
         if scenario is not None:
             console.print(f"scenario {scenario.name}: {scenario.summary}")
-        console.print("ready (Ctrl-C stops)")
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            console.print("stopping")
+        console.print(
+            "ready (Ctrl-C stops; the local cloud lives in this process: its state is lost "
+            "when it stops)"
+        )
+        serve_until_interrupted()
         _print_calls(cloud)

@@ -148,7 +148,7 @@ def _with_hints(exc: InputError) -> InputError:
 def dry_run(deployer: Deployer, request: ManualRequest, now: datetime) -> DryRun:
     """Raises the deployer's own errors (ConfigError, ImageNotFound, ResourceNotFound, ...)."""
     deployment = admit(deployer, request, now)
-    plan = plan_deployment(deployment, deployer.ecs)
+    plan = plan_deployment(deployment, deployer.ecs, deployer.stack.scope)
     phases = {id(run): "pre" for run in deployment.pre_tasks}
     phases |= {id(run): "post" for run in deployment.post_tasks}
     return DryRun(
