@@ -70,7 +70,7 @@ def _line(shown: ShownRecord) -> str:
     record = shown.record
     return "  ".join(
         [
-            record.deployment_id,
+            escape(record.deployment_id),
             styled(shown.status),
             escape(_image(record)),
             escape(_trigger(record)),
@@ -171,10 +171,10 @@ def history(
         emit_json({"app": app, "deployments": [item.to_json() for item in shown]})
         return
     if not shown:
-        console.print(f"no deployments of {app} yet")
+        console.print(f"no deployments of {escape(app)} yet")
         return
     for item in shown:
         console.print(_line(item))
         for service in item.record.services:
             revisions = _revisions(service.task_definition_before, service.task_definition_after)
-            console.print(f"  {service.name}: {revisions}")
+            console.print(f"  {escape(service.name)}: {escape(revisions)}")

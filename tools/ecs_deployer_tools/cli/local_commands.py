@@ -286,7 +286,7 @@ def up(
             f"AWS_SECRET_ACCESS_KEY=x AWS_DEFAULT_REGION={cloud.region}"
         )
         for name, value in sorted(outputs.items()):
-            console.print(f"output {name}: {value}")
+            console.print(f"output {name}: {escape(value)}")
         if seed_demo:
             console.print(f"sample app: {sample_app.APP}")
         if scenario is not None:

@@ -53,10 +53,13 @@ def _print_changes(changes: list[Change], registers: bool) -> None:
 def _print_plan(plan: DryRun, what: str) -> None:
     tag = f" (tag {plan.tag})" if plan.tag else ""
     console.print(
-        f"[bold]plan[/] {escape(what)} for {plan.app} on cluster {plan.cluster}: {plan.image}{tag}"
+        f"[bold]plan[/] {escape(what)} for {escape(plan.app)} on cluster "
+        f"{escape(plan.cluster)}: {escape(plan.image + tag)}"
     )
     for service in plan.services:
-        console.print(f"  service [bold]{service.name}[/], running {short(service.current)}")
+        console.print(
+            f"  service [bold]{escape(service.name)}[/], running {escape(short(service.current))}"
+        )
         _print_changes(service.changes, service.registers)
         console.print(
             "    UpdateService "
@@ -66,8 +69,8 @@ def _print_plan(plan: DryRun, what: str) -> None:
     for task in plan.tasks:
         placement = task.launch_type or ", ".join(task.capacity_providers) or "cluster default"
         console.print(
-            f"  {task.phase} task [bold]{task.family}[/]: {task.count} x {placement}, "
-            f"from {short(task.source)}"
+            f"  {task.phase} task [bold]{escape(task.family)}[/]: {task.count} x "
+            f"{escape(placement)}, from {escape(short(task.source))}"
         )
         _print_changes(task.changes, task.registers)
     console.print("[dim]dry run: nothing was registered, updated or run[/]")

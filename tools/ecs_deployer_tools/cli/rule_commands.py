@@ -33,19 +33,19 @@ def show(ctx: typer.Context, as_json: JsonOption = False) -> None:
     if as_json:
         emit_json(rule.to_json())
         return
-    console.print(f"rule [bold]{rule.name}[/] ({rule.state})")
+    console.print(f"rule [bold]{escape(rule.name)}[/] ({escape(rule.state)})")
     console.print_json(rule.pattern)
 
 
 def _print_verdict(verdict: EventVerdict) -> None:
     if verdict.matched:
-        console.print(f"rule {verdict.rule} [bold]starts an execution[/] for this event")
+        console.print(f"rule {escape(verdict.rule)} [bold]starts an execution[/] for this event")
     else:
-        console.print(f"rule {verdict.rule} [bold]starts no execution[/] for this event")
+        console.print(f"rule {escape(verdict.rule)} [bold]starts no execution[/] for this event")
     for target in verdict.targets:
         console.print(
-            f"  [green]deploys[/] {target.app}: {target.image} "
-            f"as {target.execution_name} ({escape(target.reason)})"
+            f"  [green]deploys[/] {escape(target.app)}: {escape(target.image)} "
+            f"as {escape(target.execution_name)} ({escape(target.reason)})"
         )
     for reason in verdict.ignored:
         console.print(f"  [cyan]ignored[/]: {escape(reason)}")
