@@ -30,4 +30,9 @@ table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 @event_parser(model=StepEvent)
 def lambda_handler(event: StepEvent, context: LambdaContext) -> dict[str, Any]:
     now = clock.now()
-    return on_stored_document(table, event.deployment, now, lambda d: finalize(d, table, ecs, now))
+    return on_stored_document(
+        table,
+        event.deployment,
+        now,
+        lambda d: finalize(d, table, ecs, settings.allowed_clusters, now),
+    )

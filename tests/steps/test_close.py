@@ -197,7 +197,7 @@ def test_a_finalised_record_and_a_free_lock_are_left_alone(
 ) -> None:
     deployment = locks.acquire(registered(deps, ecs, table), table, AlwaysRunning(), STARTED)
     deployment.fail("TaskFailed", "the migration exited 1")
-    finalize(deployment, table, ecs, STARTED)
+    finalize(deployment, table, ecs, deps.scope.clusters, STARTED)
     [before] = table.history("shop")
     closed = close_execution(
         _of(deployment, "FAILED", error="TaskFailed"),

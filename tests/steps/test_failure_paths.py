@@ -72,7 +72,7 @@ def _delete(service: str) -> None:
 def _status_and_error(
     deployment: Deployment, table: DeploymentsTable, ecs: EcsGateway
 ) -> tuple[str, str | None]:
-    deployment = finalize(deployment, table, ecs, LATER)
+    deployment = finalize(deployment, table, ecs, frozenset({CLUSTER}), LATER)
     assert deployment.outcome is not None
     [record] = table.history(sample_app.APP)
     assert record.status == deployment.outcome.status
@@ -126,7 +126,7 @@ def test_an_update_service_refused_for_one_service_still_rolls_back_the_others(
     assert (
         simulation.primary_task_definition(WORKER, cluster=CLUSTER) == worker.task_definition_before
     )
-    cause = finalize(deployment, table, ecs, LATER).outcome
+    cause = finalize(deployment, table, ecs, deps.scope.clusters, LATER).outcome
     assert cause is not None
     assert cause.status == "ROLLBACK_FAILED"
     services = {s["name"]: s for s in json.loads(cause.cause or "")["services"]}
@@ -275,7 +275,7 @@ def test_a_rollback_that_never_finished_is_rollback_failed(
     deployment = _rolled_out_then_failed(deps, ecs, table)
     deployment = start_rollback(deployment, ecs, table, LATER)
     deployment.rollback_error = Failure(error="Sandbox.Timedout", cause="Task timed out")
-    deployment = finalize(deployment, table, ecs, LATER)
+    deployment = finalize(deployment, table, ecs, deps.scope.clusters, LATER)
     assert deployment.outcome is not None
     assert deployment.outcome.status == "ROLLBACK_FAILED"
     for service in json.loads(deployment.outcome.cause or "")["services"]:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 
 from ecs_deployer.document import Deployment, Failure, ServiceRollback
+from ecs_deployer.domain.taskdef import REGISTERED_BY_US
 from ecs_deployer.steps import locks
 from ecs_deployer.steps.finalize import finalize, prune_revisions
 from ecs_deployer.steps.register import register_task_definitions
@@ -34,7 +35,7 @@ def _deployment(
 def test_success_is_recorded_and_releases_the_lock(
     seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
 ) -> None:
-    deployment = finalize(_deployment(deps, ecs, table), table, ecs, STARTED)
+    deployment = finalize(_deployment(deps, ecs, table), table, ecs, deps.scope.clusters, STARTED)
     assert deployment.outcome is not None
     assert deployment.outcome.status == "SUCCEEDED"
     assert deployment.outcome.error is None
@@ -63,7 +64,7 @@ def test_failure_keeps_the_original_cause_without_traces(
         "stackTrace": ["  File secret.py"],
     }
     deployment.failure = Failure(error="ResourceNotFound", cause=json.dumps(lambda_error))
-    deployment = finalize(deployment, table, ecs, STARTED)
+    deployment = finalize(deployment, table, ecs, deps.scope.clusters, STARTED)
     assert deployment.outcome is not None
     assert (deployment.outcome.status, deployment.outcome.error) == ("FAILED", "ResourceNotFound")
     cause = json.loads(deployment.outcome.cause or "")
@@ -82,7 +83,7 @@ def test_unexpected_errors_end_as_deployment_error_with_the_original_name_kept(
 ) -> None:
     deployment = _deployment(deps, ecs, table)
     deployment.failure = Failure(error="Lambda.Unknown", cause="The Lambda crashed")
-    deployment = finalize(deployment, table, ecs, STARTED)
+    deployment = finalize(deployment, table, ecs, deps.scope.clusters, STARTED)
     assert deployment.outcome is not None
     assert deployment.outcome.error == "DeploymentError"
     assert json.loads(deployment.outcome.cause or "")["error"] == "Lambda.Unknown"
@@ -97,7 +98,9 @@ def test_rolled_back_and_rollback_failed(
     )
     deployment.services[0].rollback = ServiceRollback(state="COMPLETED")
     deployment.services[1].rollback = ServiceRollback(state="NOT_NEEDED")
-    rolled_back = finalize(deployment.model_copy(deep=True), table, ecs, STARTED)
+    rolled_back = finalize(
+        deployment.model_copy(deep=True), table, ecs, deps.scope.clusters, STARTED
+    )
     assert rolled_back.outcome is not None
     assert (rolled_back.outcome.status, rolled_back.outcome.error) == (
         "ROLLED_BACK",
@@ -109,7 +112,7 @@ def test_rolled_back_and_rollback_failed(
     assert [s["rollback"] for s in cause["services"]] == ["COMPLETED", "NOT_NEEDED"]
 
     deployment.services[1].rollback = ServiceRollback(state="TIMED_OUT", reason="not steady")
-    failed = finalize(deployment, table, ecs, STARTED)
+    failed = finalize(deployment, table, ecs, deps.scope.clusters, STARTED)
     assert failed.outcome is not None
     assert (failed.outcome.status, failed.outcome.error) == ("ROLLBACK_FAILED", "RollbackFailed")
     assert json.loads(failed.outcome.cause or "")["error"] == "RolloutFailed"
@@ -120,17 +123,19 @@ def test_superseded(
 ) -> None:
     deployment = _deployment(deps, ecs, table)
     deployment.lock.status = "SUPERSEDED"
-    deployment = finalize(deployment, table, ecs, STARTED)
+    deployment = finalize(deployment, table, ecs, deps.scope.clusters, STARTED)
     assert deployment.outcome is not None
     assert deployment.outcome.status == "SUPERSEDED"
     assert table.history("shop")[0].status == "SUPERSEDED"
 
 
-def _register_worker_revisions(revisions: range) -> None:
-    """More revisions of shop-worker, each with its own command."""
+def _register_worker_revisions(revisions: range, *, by_us: bool = True) -> list[str]:
+    """More revisions of shop-worker, each with its own command: registered by the deployer
+    (marked as such), or by someone else."""
     client = boto3.client("ecs")
     described = client.describe_task_definition(taskDefinition="shop-worker")["taskDefinition"]
-    for revision in revisions:
+    tags = {"tags": [REGISTERED_BY_US]} if by_us else {}
+    return [
         client.register_task_definition(
             family="shop-worker",
             containerDefinitions=[
@@ -140,7 +145,10 @@ def _register_worker_revisions(revisions: range) -> None:
             requiresCompatibilities=["FARGATE"],
             cpu="512",
             memory="1024",
-        )
+            **tags,  # type: ignore[arg-type]
+        )["taskDefinition"]["taskDefinitionArn"]
+        for revision in revisions
+    ]
 
 
 def test_prune_keeps_recent_in_use_and_rollback_targets(
@@ -155,7 +163,7 @@ def test_prune_keeps_recent_in_use_and_rollback_targets(
     _register_worker_revisions(range(2, 8))  # shop-worker:2 .. :7, none in use
     deployment = _deployment(deps, ecs, table, "v3.0.0")  # registers shop-worker:8
     deployment.config = deployment.config.model_copy(update={"keep_revisions": 2})
-    deregistered = prune_revisions(deployment, ecs)
+    deregistered = prune_revisions(deployment, ecs, deps.scope.clusters)
     remaining = client.list_task_definitions(familyPrefix="shop-worker", status="ACTIVE")[
         "taskDefinitionArns"
     ]
@@ -171,6 +179,43 @@ def test_prune_keeps_recent_in_use_and_rollback_targets(
     ]
     # Other families of the app are pruned by the same rule, never below what runs.
     assert all("shop-web:1" not in arn for arn in deregistered)
+
+
+def test_prune_deregisters_only_our_revisions_and_none_any_allowed_cluster_runs(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+) -> None:
+    simulate()
+    client = boto3.client("ecs")
+    theirs = _register_worker_revisions(range(2, 4), by_us=False)  # another team's tooling
+    ours = _register_worker_revisions(range(4, 7))  # :4 .. :6
+    # :5 runs in another cluster this stack may deploy to.
+    client.create_cluster(clusterName="shop-staging")
+    client.create_service(
+        cluster="shop-staging",
+        serviceName="worker",
+        taskDefinition=ours[1],
+        desiredCount=1,
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": [seeded.subnet],
+                "securityGroups": [seeded.security_group],
+            }
+        },
+    )
+    deployment = _deployment(deps, ecs, table, "v3.0.0")  # registers shop-worker:7
+    deployment.config = deployment.config.model_copy(update={"keep_revisions": 1})
+    clusters = deps.scope.clusters | {"shop-staging"}
+
+    deregistered = prune_revisions(deployment, ecs, clusters)
+
+    assert sorted(arn for arn in deregistered if "shop-worker" in arn) == [ours[0], ours[2]]
+    for arn in [*theirs, ours[1]]:
+        described = client.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+        assert described["status"] == "ACTIVE"
 
 
 def test_release_after_a_finalize_failure(
@@ -213,7 +258,7 @@ def test_pruning_comes_after_the_outcome_and_spreads_over_deployments(
     deployment = _deployment(deps, ecs, table, "v3.0.0")  # registers shop-worker:47
     deployment.config = deployment.config.model_copy(update={"keep_revisions": 2})
     recording = _RecordingEcs(ecs, table)
-    finalized = finalize(deployment, table, recording, STARTED)  # type: ignore[arg-type]
+    finalized = finalize(deployment, table, recording, deps.scope.clusters, STARTED)  # type: ignore[arg-type]
     assert finalized.outcome is not None
     assert finalized.outcome.summary is not None
     deregistered = finalized.outcome.summary.deregistered or []
@@ -224,5 +269,5 @@ def test_pruning_comes_after_the_outcome_and_spreads_over_deployments(
     # The record was final and the lock free before the first deregistration.
     assert set(recording.statuses_seen) == {"SUCCEEDED"}
     assert table.read_lock("shop").holder is None
-    again = prune_revisions(deployment, ecs)
+    again = prune_revisions(deployment, ecs, deps.scope.clusters)
     assert [int(arn.rsplit(":", 1)[-1]) for arn in again] == list(range(22, 42))

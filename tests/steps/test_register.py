@@ -70,7 +70,11 @@ def test_clones_every_family_with_the_new_image_only_in_named_containers(
     assert containers["app"]["image"] == image
     assert containers["app"]["secrets"][0]["name"] == "DATABASE_URL"
     assert registered["taskDefinition"]["runtimePlatform"]["cpuArchitecture"] == "ARM64"
-    assert registered["tags"] == [{"key": "app", "value": "shop"}]
+    # Its own tags kept, and the mark that lets housekeeping deregister it one day.
+    assert registered["tags"] == [
+        {"key": "app", "value": "shop"},
+        {"key": "ecs-deployer:registered", "value": "true"},
+    ]
     [record] = table.history("shop")
     assert [s.task_definition_after for s in record.services] == [
         web.task_definition_after,

@@ -43,7 +43,7 @@ def _deploy(
     deployment = register_task_definitions(result, ecs, table, deps.scope, STARTED)
     deployment = update_services(deployment, ecs, table, STARTED)
     deployment = drive(lambda d: check_services(d, ecs, STARTED + timedelta(minutes=1)), deployment)
-    return finalize(deployment, table, ecs, STARTED)
+    return finalize(deployment, table, ecs, deps.scope.clusters, STARTED)
 
 
 def test_rollback_returns_every_service_to_the_exact_earlier_revisions(

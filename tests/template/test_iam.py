@@ -463,6 +463,7 @@ CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
     ("FinalizeFunction", "ecs:DescribeServices", service("blue"), IN_REGION, True),
     ("FinalizeFunction", "ecs:UpdateService", service("blue"), IN_REGION, False),
     ("FinalizeFunction", "ecs:RegisterTaskDefinition", TASK_DEFINITION, {}, False),
+    ("FinalizeFunction", "ecs:DescribeTaskDefinition", "*", {}, True),
     # close_execution: reads its own state machine's executions, closes records, releases
     # locks, reads configs and what services run; changes nothing in ECS.
     # The document is read from the table: the history itself is not read.

@@ -18,6 +18,7 @@ from ecs_deployer.domain.taskdef import (
     diff,
     essential_containers,
     missing_containers,
+    tagged_as_ours,
     with_image,
 )
 from ecs_deployer.errors import ConfigError, FieldError, ResourceNotFound
@@ -161,7 +162,8 @@ def _plan_service(
     except ResourceNotFound as exc:
         problems.append(str(exc))
         return None
-    return PlannedService(service, current, Registration(current, wanted, source_is_latest=False))
+    registration = Registration(current, tagged_as_ours(wanted), source_is_latest=False)
+    return PlannedService(service, current, registration)
 
 
 def _plan_task(
@@ -184,7 +186,9 @@ def _plan_task(
         return None
     # A bare family name described its latest revision: no need to look that up again.
     return PlannedTask(
-        run, watch, Registration(source, wanted, source_is_latest=":" not in run.family)
+        run,
+        watch,
+        Registration(source, tagged_as_ours(wanted), source_is_latest=":" not in run.family),
     )
 
 

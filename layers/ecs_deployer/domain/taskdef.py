@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import botocore.session
 
@@ -113,6 +113,27 @@ def with_image(
     return clone
 
 
+# Marks a revision this deployer registered: housekeeping deregisters no other (a family may
+# hold revisions other teams and tools registered). A clone of such a revision keeps it.
+REGISTERED_BY_US: Final = {"key": "ecs-deployer:registered", "value": "true"}
+
+
+def registered_by_us(tags: Sequence[Mapping[str, Any]]) -> bool:
+    return any(dict(tag) == REGISTERED_BY_US for tag in tags)
+
+
+def tagged_as_ours(registration: Mapping[str, Any]) -> RegistrationInput:
+    """A copy of ``registration`` carrying ``REGISTERED_BY_US`` among its tags."""
+    tags = [tag for tag in registration.get("tags", []) if tag["key"] != REGISTERED_BY_US["key"]]
+    return {**registration, "tags": [*tags, dict(REGISTERED_BY_US)]}
+
+
+def _without_our_tag(registration: Mapping[str, Any]) -> dict[str, Any]:
+    tags = [tag for tag in registration.get("tags", []) if dict(tag) != REGISTERED_BY_US]
+    untagged = {key: value for key, value in registration.items() if key != "tags"}
+    return {**untagged, "tags": tags} if tags else untagged
+
+
 @dataclass(frozen=True)
 class Change:
     """One difference between two registration inputs, at a readable path."""
@@ -141,7 +162,8 @@ def _diff(before: Any, after: Any, path: str, out: list[Change]) -> None:
 
 
 def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[Change]:
-    """What registering ``after`` would change compared with ``before``; empty when equal."""
+    """What registering ``after`` would change compared with ``before``; empty when equal.
+    Our own mark (``REGISTERED_BY_US``) is no change: it alone never makes a revision."""
     changes: list[Change] = []
-    _diff(before, after, "", changes)
+    _diff(_without_our_tag(before), _without_our_tag(after), "", changes)
     return changes

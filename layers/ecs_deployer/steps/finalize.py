@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from ecs_deployer.document import ServiceRollback, ServiceRollout
 from ecs_deployer.domain.services import running_task_definition
+from ecs_deployer.domain.taskdef import registered_by_us
 from ecs_deployer.errors import DeployerError
 from ecs_deployer.history import RecordUpdate
 from ecs_deployer.outcome import decide_outcome, failure_message
@@ -64,12 +65,15 @@ def _settle_interrupted_rollback(deployment: Deployment, running: dict[str, str 
             )
 
 
-def prune_revisions(deployment: Deployment, ecs: EcsGateway) -> list[str]:
+def prune_revisions(deployment: Deployment, ecs: EcsGateway, clusters: frozenset[str]) -> list[str]:
     """Deregister revisions of the app's families beyond ``keep_revisions``, oldest first, at
     most ``_PRUNE_BUDGET`` of them: a family with hundreds of old revisions is pruned over
     several deployments, never in one Finalize that its timeout would cut short.
 
-    Never one that any service of the cluster runs, nor a rollback target of this deployment.
+    Only revisions this deployer registered (``REGISTERED_BY_US``: a family may hold other
+    teams' revisions), and never one that a service of any of ``clusters`` (the stack's)
+    runs, nor one this deployment ran or returns to. The services are read only when there
+    is something to prune.
     """
     ours = {
         arn
@@ -82,17 +86,27 @@ def prune_revisions(deployment: Deployment, ecs: EcsGateway) -> list[str]:
         if run.task_definition
     }
     families = sorted({arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] for arn in ours})
-    protected = ours | ecs.service_task_definitions(deployment.cluster)
     keep = deployment.config.keep_revisions
     surplus = [
         arn
         for family in families
         for arn in reversed(ecs.family_revisions(family)[keep:])
-        if arn not in protected
+        if arn not in ours
     ]
-    for arn in surplus[:_PRUNE_BUDGET]:
+    if not surplus:
+        return []
+    in_use = set().union(*(ecs.service_task_definitions(cluster) for cluster in sorted(clusters)))
+    deregistered: list[str] = []
+    for arn in surplus:
+        if len(deregistered) == _PRUNE_BUDGET:
+            break
+        if arn in in_use:
+            continue
+        if not registered_by_us(ecs.describe_task_definition(arn).registration.get("tags", [])):
+            continue
         ecs.deregister_task_definition(arn)
-    return surplus[:_PRUNE_BUDGET]
+        deregistered.append(arn)
+    return deregistered
 
 
 def running_revisions(
@@ -125,7 +139,11 @@ def running_revisions(
 
 
 def finalize(
-    deployment: Deployment, table: DeploymentsTable, ecs: EcsGateway, now: datetime
+    deployment: Deployment,
+    table: DeploymentsTable,
+    ecs: EcsGateway,
+    clusters: frozenset[str],
+    now: datetime,
 ) -> Deployment:
     """The step, on every path out of a deployment: decide the outcome from the document and
     what ECS runs now, finalise the record, release the lock, and prune old revisions after
@@ -149,7 +167,7 @@ def finalize(
     # Housekeeping comes last: the outcome is recorded and the lock free whatever it meets.
     if outcome.summary is not None and outcome.status in ("SUCCEEDED", "ROLLED_BACK"):
         try:
-            outcome.summary.deregistered = prune_revisions(deployment, ecs)
+            outcome.summary.deregistered = prune_revisions(deployment, ecs, clusters)
         except Exception as exc:
             logger.warning("pruning old revisions failed", extra={"error": str(exc)})
             outcome.summary.housekeeping_error = str(exc)
