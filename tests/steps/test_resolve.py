@@ -85,8 +85,8 @@ def test_manual_options_and_skips(seeded: sample_app.SeededApp, deps: AdmissionD
         ({"app": "shop", "image_tag": "v9.9.9"}, "ImageNotFound", "tag 'v9.9.9' not found"),
         (
             {"app": "shop", "image_tag": "v1.0.0", "repository": "other"},
-            "ImageNotFound",
-            "'other' does not exist",
+            "InputError",
+            "repository: 'other' is not a trigger repository of app 'shop' (shop)",
         ),
         ({"app": "shop", "image_tag": "v1.0.0", "extra": 1}, "InputError", "extra: unknown field"),
     ],
@@ -106,6 +106,25 @@ def test_bad_requests_are_rejected_and_recorded(
     if error != "InputError":  # an unparsable request names no app to file it under
         [record] = table.history(request_["app"])
         assert (record.status, record.error) == ("FAILED", error)
+
+
+def test_an_image_from_another_apps_repository_is_refused(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
+) -> None:
+    ecr = boto3.client("ecr")
+    ecr.create_repository(repositoryName="billing")
+    ecr.put_image(
+        repositoryName="billing", imageManifest=sample_app.image_manifest("b1"), imageTag="v1.0.0"
+    )
+    request = {"app": "shop", "image_tag": "v1.0.0", "repository": "billing"}
+    result = resolve(request, context(), deps, STARTED)
+    assert isinstance(result, Rejected)
+    assert result.outcome.error == "InputError"
+    assert "repository: 'billing' is not a trigger repository of app 'shop'" in (
+        result.outcome.cause or ""
+    )
+    [record] = table.history("shop")
+    assert (record.status, record.error) == ("FAILED", "InputError")
 
 
 def test_cluster_outside_the_stack_is_a_config_error(

@@ -56,9 +56,17 @@ class Rejected(BaseModel):
 
 
 def _repository(request: ManualRequest, loaded: LoadedConfig) -> str:
-    if request.repository is not None:
-        return request.repository
+    """The repository the image comes from: one of the app's trigger repositories (another
+    app's image is not this app's to deploy), or any when the config names none."""
     repositories = loaded.config.trigger.repositories if loaded.config.trigger else []
+    if request.repository is not None:
+        if repositories and request.repository not in repositories:
+            problem = (
+                f"'{request.repository}' is not a trigger repository of app '{loaded.app}' "
+                f"({', '.join(repositories)})"
+            )
+            raise InputError("invalid manual input", [FieldError("repository", problem)])
+        return request.repository
     if len(repositories) == 1:
         return repositories[0]
     raise InputError(
