@@ -366,12 +366,12 @@ def test_a_failed_rollback_reports_each_services_state() -> None:
 
 
 def test_housekeeping_keeps_what_runs_and_the_rollback_target() -> None:
-    pushes = (("v2.0.0",), ("v3.0.0",))
+    pushes = (("v2.0.0",), ("v3.0.0",), ("v4.0.0",))
     scenario = Scenario(
         "prune",
         "keep_revisions: 1",
         "SUCCEEDED",
-        ("SUCCEEDED", "SUCCEEDED"),
+        ("SUCCEEDED", "SUCCEEDED", "SUCCEEDED"),
         pushes=pushes,
         config={"keep_revisions": 1},
     )
@@ -390,10 +390,11 @@ def test_housekeeping_keeps_what_runs_and_the_rollback_target() -> None:
     result = runner.run(scenario, inspect=inspect)
     _common(result, world)
     _on_new_image(result, world)
-    # :3 runs; :2 is what the last deployment would roll back to; :1 is pruned.
-    assert active[sample_app.WEB] == [2, 3]
-    # A task family has no rollback target: only the newest revision stays.
-    assert active[sample_app.MIGRATE] == [3]
+    # :4 runs; :3 is what the last deployment would roll back to; :2, registered by the
+    # deployer, is pruned; :1 was registered by someone else (the app's own): never pruned.
+    assert active[sample_app.WEB] == [1, 3, 4]
+    # A task family has no rollback target: of the deployer's revisions, the newest stays.
+    assert active[sample_app.MIGRATE] == [1, 4]
 
 
 def _rollbacks(result: runner.ScenarioResult) -> dict[str, tuple[str, str]]:
