@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ecs_deployer.document import Deployment
-from ecs_deployer.domain.taskdef import registration_input
+from ecs_deployer.domain.taskdef import REGISTERED_BY_US, registration_input
 from ecs_deployer.steps.register import register_task_definitions
 from ecs_deployer.steps.resolve import resolve
 from ecs_deployer_tools.cli import app
@@ -83,6 +83,7 @@ def test_taskdef_render_prints_the_register_input(tmp_path: Path) -> None:
     assert rendered["tags"] == [
         {"key": "app", "value": "shop"},
         {"key": "team", "value": "commerce"},
+        REGISTERED_BY_US,
     ]
 
 
@@ -95,7 +96,7 @@ def test_taskdef_render_accepts_epoch_timestamps_and_a_bare_definition(tmp_path:
         app, ["taskdef", "render", "--described", str(path), "--image", "app=x/y:1"]
     )
     assert result.exit_code == 0, result.output
-    assert "tags" not in json.loads(result.stdout)
+    assert json.loads(result.stdout)["tags"] == [REGISTERED_BY_US]
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ecs_deployer.domain.taskdef import registration_input, with_image
+from ecs_deployer.domain.taskdef import registration_input, tagged_as_ours, with_image
 from ecs_deployer.errors import ResourceNotFound
 from ecs_deployer_tools.cli.common import JsonOption, read_json_object
 from ecs_deployer_tools.cli.output import console, emit_json, fail
@@ -61,7 +61,8 @@ def render(
     """
     images = _parse_images(image)
     task_definition, tags = _described(described, as_json)
-    registration = registration_input(task_definition, tags)
+    # Tagged as the register step tags its clones (housekeeping prunes only those).
+    registration = tagged_as_ours(registration_input(task_definition, tags))
     try:
         for container, uri in images.items():
             registration = with_image(registration, [container], uri, str(described))
