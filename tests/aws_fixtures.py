@@ -106,6 +106,7 @@ def deps(seeded: sample_app.SeededApp, table: DeploymentsTable, ecs: EcsGateway)
         ecs=ecs,
         table=table,
         scope=scope_of(seeded),
+        executions=Executions(sfn_client()),
     )
 
 

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import event_parser
 
-from ecs_deployer.aws.clients import dynamodb_client, ecr_client, ecs_client
+from ecs_deployer.aws.clients import dynamodb_client, ecr_client, ecs_client, sfn_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecr import EcrGateway
 from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.aws.ssm import ConfigStore
+from ecs_deployer.aws.stepfunctions import Executions
 from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.document import Deployment
 from ecs_deployer.domain.admission import AdmissionDeps
@@ -32,6 +33,7 @@ deps = AdmissionDeps(
     ecs=EcsGateway(ecs_client()),
     table=DeploymentsTable(dynamodb_client(), settings.deployments_table),
     scope=settings.scope,
+    executions=Executions(sfn_client()),
 )
 
 

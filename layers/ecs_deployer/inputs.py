@@ -98,7 +98,7 @@ class ManualRequest(BaseModel):
     ``{"app": ..., "undo": DEPLOYMENT_ID}`` to the revisions that ran before it.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     app: AppName
     image_tag: ImageTag | None = None
@@ -111,6 +111,13 @@ class ManualRequest(BaseModel):
     rollback_to: DeploymentId | None = None
     undo: DeploymentId | None = None
     trigger: Trigger = Trigger()
+    # The dispatcher execution that started this one: the key Step Functions documents for
+    # nested executions (the console links them). Set by the state machine, never by people.
+    started_by: str | None = Field(
+        default=None,
+        alias="AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID",
+        description="Set by the dispatcher: the execution that started this one.",
+    )
 
     @model_validator(mode="after")
     def _image_named(self) -> Self:

@@ -12,10 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from ecs_deployer.aws.clients import ecr_client, ecs_client
+from ecs_deployer.aws.clients import ecr_client, ecs_client, sfn_client
 from ecs_deployer.aws.ecr import EcrGateway
 from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.aws.ssm import ConfigStore
+from ecs_deployer.aws.stepfunctions import Executions
 from ecs_deployer.config.parsing import parse_app_config
 from ecs_deployer.domain.admission import AdmissionDeps, Rejected
 from ecs_deployer.domain.dispatch import Dispatch, Ignored
@@ -78,6 +79,7 @@ def world() -> Iterator[tuple[AdmissionDeps, Mutations]]:
                 ecs=EcsGateway(ecs),
                 table=table,
                 scope=scope_of(seeded),
+                executions=Executions(sfn_client()),
             )
             yield deps, mutations
             ecs.meta.events.unregister("before-call.ecs", mutations)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -16,7 +17,8 @@ from ecs_deployer.document import Deployment
 from ecs_deployer.domain.admission import Rejected
 from ecs_deployer.domain.dispatch import Dispatch, Ignored, child_execution_name
 from ecs_deployer.errors import TransientAwsError
-from ecs_deployer.history import RecordUpdate
+from ecs_deployer.history import RecordUpdate, iso
+from ecs_deployer.payloads import ExecutionContext
 from ecs_deployer.steps.resolve import resolve
 from ecs_deployer_tools.demo import sample_app
 from ecs_deployer_tools.operator.configs import push_config
@@ -127,6 +129,20 @@ def test_an_image_from_another_apps_repository_is_refused(
     assert (record.status, record.error) == ("FAILED", "InputError")
 
 
+def test_a_claimed_push_time_after_the_execution_started_jumps_no_queue(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps
+) -> None:
+    """A manual input can claim any trigger; a push time later than the execution's own
+    start (which Step Functions sets) would place it after every real push for ever."""
+    digest = push("v2.0.0")
+    claimed = {"kind": "ecr-push", "event_id": "forged", "pushed_at": "2099-01-01T00:00:00Z"}
+    request = {"app": "shop", "image_digest": digest, "trigger": claimed}
+    result = resolve(request, context(), deps, STARTED)
+    assert isinstance(result, Deployment)
+    assert result.requested_at == STARTED
+    assert result.order.split("#")[0] <= iso(STARTED)
+
+
 def test_cluster_outside_the_stack_is_a_config_error(
     seeded: sample_app.SeededApp, deps: AdmissionDeps
 ) -> None:
@@ -176,6 +192,34 @@ def test_missing_cluster_is_named(seeded: sample_app.SeededApp, deps: AdmissionD
     assert "cluster 'shop-demo'" in (result.outcome.cause or "")
 
 
+class _Dispatchers:
+    """Step Functions as Resolve reads it: the inputs of dispatcher executions."""
+
+    def __init__(self, inputs: dict[str, Any]) -> None:
+        self._inputs = inputs
+
+    def input_of(self, execution_arn: str) -> Any:
+        return self._inputs.get(execution_arn)
+
+
+def _as_child(deps: AdmissionDeps, target: Any, parent_input: dict[str, Any] | None = None) -> Any:
+    """Resolve a dispatched target as its child execution does: started, just after the
+    push, by the dispatcher execution whose input was that push (or ``parent_input``)."""
+    trigger = target.input["trigger"]
+    event = _push_event(
+        target.input.get("image_tag"), target.input["image_digest"], target.input["repository"]
+    )
+    event.update({"id": trigger["event_id"], "time": trigger["pushed_at"]})
+    dispatcher = context(f"dispatch-{trigger['event_id']}").Id
+    started = datetime.fromisoformat(trigger["pushed_at"]) + timedelta(seconds=1)
+    child = ExecutionContext(
+        Id=context(target.execution_name).Id, Name=target.execution_name, StartTime=started
+    )
+    reader = _Dispatchers({dispatcher: parent_input or event})
+    child_input = {**target.input, "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": dispatcher}
+    return resolve(child_input, child, dataclasses.replace(deps, executions=reader), STARTED)
+
+
 def test_push_is_dispatched_to_the_app_with_a_deterministic_name(
     seeded: sample_app.SeededApp, deps: AdmissionDeps
 ) -> None:
@@ -189,10 +233,35 @@ def test_push_is_dispatched_to_the_app_with_a_deterministic_name(
     assert target.input["image_tag"] == "v2.0.0"
     assert target.input["trigger"]["kind"] == "ecr-push"
     # The child's input is a valid manual request that deploys exactly this digest.
-    child = resolve(target.input, context(target.execution_name), deps, STARTED)
+    child = _as_child(deps, target)
     assert isinstance(child, Deployment)
     assert child.image.digest == digest
     assert child.requested_at.isoformat().startswith("2026-11-22T10:15:30")
+
+
+def test_a_push_trigger_stands_only_if_its_dispatcher_received_that_push(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
+) -> None:
+    """Anyone may start an execution claiming to be a push (its kind, event id and time
+    end up in the history and the lock order); only the dispatcher's children are one."""
+    digest = push("v2.0.0")
+    dispatched = resolve(_push_event("v2.0.0", digest), context("from-event"), deps, STARTED)
+    assert isinstance(dispatched, Dispatch)
+    [target] = dispatched.targets
+    genuine = _as_child(deps, target)
+    assert isinstance(genuine, Deployment)
+    assert (genuine.trigger.kind, genuine.trigger.event_id) == (
+        "ecr-push",
+        target.input["trigger"]["event_id"],
+    )
+
+    another_push = {**_push_event("v2.0.1", digest), "id": "another-event"}
+    relabelled = _as_child(deps, target, parent_input=another_push)
+    forged = resolve(target.input, context("forged"), deps, STARTED)  # no dispatcher at all
+    for claimed in (relabelled, forged):
+        assert isinstance(claimed, Deployment)
+        assert (claimed.trigger.kind, claimed.trigger.event_id) == ("manual", None)
+    assert {record.trigger for record in table.history("shop")} == {"ecr-push", "manual"}
 
 
 def test_two_tags_of_one_digest_dispatch_under_one_name(
@@ -217,7 +286,7 @@ def _dispatch_at(deps: AdmissionDeps, digest: str, time: str, event_id: str) -> 
 def _deploy_and_end(
     deps: AdmissionDeps, table: DeploymentsTable, target: Any, status: RecordStatus
 ) -> None:
-    child = resolve(target.input, context(target.execution_name), deps, STARTED)
+    child = _as_child(deps, target)
     assert isinstance(child, Deployment)
     ended = "2026-11-22T10:20:00.000Z"
     table.update_record(child, RecordUpdate(updated_at=ended, status=status, finished_at=ended))
@@ -261,7 +330,7 @@ def test_a_push_of_a_digest_that_succeeded_or_still_runs_is_a_duplicate(
     first = _dispatch_at(deps, digest, "2026-11-22T10:15:30Z", "e1")
     assert isinstance(first, Dispatch)
     [target] = first.targets
-    child = resolve(target.input, context(target.execution_name), deps, STARTED)
+    child = _as_child(deps, target)
     assert isinstance(child, Deployment)
     running = _dispatch_at(deps, digest, "2026-11-22T10:30:00Z", "e2")
     assert isinstance(running, Ignored)
@@ -286,7 +355,7 @@ def test_pushes_of_one_second_are_recorded_in_deployment_order_not_by_digest(
         dispatched = _dispatch_at(deps, digest, "2026-11-22T10:15:30Z", f"e{index}")
         assert isinstance(dispatched, Dispatch)
         [target] = dispatched.targets
-        child = resolve(target.input, context(target.execution_name), deps, STARTED)
+        child = _as_child(deps, target)
         assert isinstance(child, Deployment)
     newest_first = [record.digest for record in table.history("shop")]
     assert newest_first == list(reversed(digests)) == sorted(digests)
@@ -341,7 +410,7 @@ def test_a_replica_deploys_as_its_push_would(
     # The same deployment as the push's: one digest deploys once, however it arrived.
     assert target.execution_name == child_execution_name("shop", digest)
     assert (target.input["image_digest"], target.input["image_tag"]) == (digest, "v2.0.0")
-    child = resolve(target.input, context(target.execution_name), deps, STARTED)
+    child = _as_child(deps, target)
     assert isinstance(child, Deployment)
     assert child.image.digest == digest
 

@@ -235,6 +235,9 @@ CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
     ("ResolveFunction", "dynamodb:UpdateItem", TABLE, {}, False),
     ("ResolveFunction", "dynamodb:DeleteItem", TABLE, {}, False),
     ("ResolveFunction", "ecs:UpdateService", service("blue"), IN_REGION, False),
+    ("ResolveFunction", "states:DescribeExecution", OWN_EXECUTION, {}, True),
+    ("ResolveFunction", "states:DescribeExecution", OTHER_EXECUTION, {}, False),
+    ("ResolveFunction", "states:StartExecution", STATE_MACHINE, {}, False),
     # lock
     ("LockFunction", "dynamodb:UpdateItem", TABLE, {}, True),
     ("LockFunction", "dynamodb:Scan", TABLE, {}, False),

@@ -9,7 +9,7 @@ Reads configs, ECR, ECS and history; changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel
 
@@ -18,6 +18,7 @@ from ecs_deployer.domain.locks import deployment_order
 from ecs_deployer.errors import ConfigError, DeployerError, FieldError, InputError, ResourceNotFound
 from ecs_deployer.history import HistoryRecord, iso
 from ecs_deployer.image import ImageRef
+from ecs_deployer.inputs import EcrImageActionEvent, ManualRequest, Trigger, parse_execution_input
 from ecs_deployer.outcome import Outcome
 
 if TYPE_CHECKING:
@@ -29,8 +30,13 @@ if TYPE_CHECKING:
     from ecs_deployer.aws.ssm import ConfigStore, LoadedConfig
     from ecs_deployer.config.models import AppConfig
     from ecs_deployer.domain.scope import StackScope
-    from ecs_deployer.inputs import ManualRequest
     from ecs_deployer.payloads import ExecutionContext
+
+
+class ExecutionInputs(Protocol):
+    """What admission reads of Step Functions (aws.stepfunctions.Executions)."""
+
+    def input_of(self, execution_arn: str) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class AdmissionDeps:
     ecs: EcsGateway
     table: DeploymentsTable
     scope: StackScope
+    executions: ExecutionInputs
 
 
 class Rejected(BaseModel):
@@ -151,7 +158,7 @@ def prepare(request: ManualRequest, context: ExecutionContext, deps: AdmissionDe
         trigger=trigger,
         rollback_of=request.rollback_to,
         undoes=request.undo,
-        requested_at=request.trigger.pushed_at or context.StartTime,
+        requested_at=requested_at(request, context),
         order=_order(request, context, image),
         services=[
             ServiceRollout(
@@ -168,12 +175,62 @@ def prepare(request: ManualRequest, context: ExecutionContext, deps: AdmissionDe
     )
 
 
+def vouched_for(
+    request: ManualRequest, context: ExecutionContext, executions: ExecutionInputs
+) -> ManualRequest:
+    """``request`` with only the trigger Step Functions vouches for (see ``trusted``)."""
+    parent = request.started_by
+    if request.trigger.kind != "ecr-push" or parent is None:
+        return trusted(request, context, None)
+    return trusted(request, context, executions.input_of(parent))
+
+
+def trusted(request: ManualRequest, context: ExecutionContext, parent_input: Any) -> ManualRequest:
+    """``request`` with only the trigger Step Functions vouches for.
+
+    A push's trigger (``ecr-push``, its event id and time) stands only when a dispatcher
+    execution of this state machine started this one (``started_by``) and its input
+    (``parent_input``) is that very event. Any other trigger a user typed is a claim: the
+    request is manual, keeping only the claimed ``actor`` (Step Functions names no caller).
+    """
+    trigger = request.trigger
+    if trigger.kind == "ecr-push" and _dispatched(request, context, parent_input):
+        return request
+    return request.model_copy(update={"trigger": Trigger(actor=trigger.actor)})
+
+
+def _dispatched(request: ManualRequest, context: ExecutionContext, parent_input: Any) -> bool:
+    same_machine = context.Id.rsplit(":", 1)[0] + ":"
+    if request.started_by is None or not request.started_by.startswith(same_machine):
+        return False
+    try:
+        event = parse_execution_input(parent_input)
+    except InputError:
+        return False
+    return (
+        isinstance(event, EcrImageActionEvent)
+        and event.id == request.trigger.event_id
+        and event.time == request.trigger.pushed_at
+        and event.detail.repository_name == request.repository
+        and event.detail.image_digest == request.image_digest
+    )
+
+
+def requested_at(request: ManualRequest, context: ExecutionContext) -> datetime:
+    """When the deployment was asked for: the push's time, which the input only claims,
+    never after its execution started (a time Step Functions sets), so that a claimed future
+    time cannot place a deployment after every real push."""
+    claimed = request.trigger.pushed_at
+    return min(claimed, context.StartTime) if claimed else context.StartTime
+
+
 def _order(request: ManualRequest, context: ExecutionContext, image: ImageRef | None) -> str:
     """Where this deployment stands among the app's (see domain.locks.deployment_order)."""
     trigger = request.trigger
     if trigger.kind == "ecr-push" and trigger.pushed_at and trigger.event_id:
-        pushed_at = image.pushed_at if image and image.pushed_at else trigger.pushed_at
-        return deployment_order(iso(trigger.pushed_at), iso(pushed_at), trigger.event_id)
+        requested = requested_at(request, context)
+        pushed_at = image.pushed_at if image and image.pushed_at else requested
+        return deployment_order(iso(requested), iso(min(pushed_at, requested)), trigger.event_id)
     started = iso(context.StartTime)
     return deployment_order(started, started, context.Name)
 
@@ -188,7 +245,6 @@ def failed_record(
 ) -> HistoryRecord:
     """The record of a request for a known app that cannot proceed: FAILED, having changed
     nothing. Also of an execution that ended before its Resolve finished (steps/close.py)."""
-    requested_at = request.trigger.pushed_at or context.StartTime
     return HistoryRecord(
         app=request.app,
         deployment_id=context.Name,
@@ -202,7 +258,7 @@ def failed_record(
         undoes=request.undo,
         event_id=request.trigger.event_id,
         actor=request.trigger.actor,
-        requested_at=iso(requested_at),
+        requested_at=iso(requested_at(request, context)),
         order=_order(request, context, None),
         finished_at=iso(now),
         updated_at=iso(now),

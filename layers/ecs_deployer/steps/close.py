@@ -29,7 +29,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
 
-from ecs_deployer.domain.admission import failed_record
+from ecs_deployer.domain.admission import ExecutionInputs, failed_record, vouched_for
 from ecs_deployer.domain.dispatch import Dispatch, dispatch
 from ecs_deployer.domain.services import revision
 from ecs_deployer.errors import InputError
@@ -70,12 +70,10 @@ class ExecutionStatusChange(EventBridgeModel):
     detail: ExecutionStatusDetail
 
 
-class ExecutionReader(Protocol):
+class ExecutionReader(ExecutionInputs, Protocol):
     """What this step reads of Step Functions executions (aws.stepfunctions.Executions)."""
 
     def exists(self, execution_arn: str) -> bool: ...
-
-    def input_of(self, execution_arn: str) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -126,6 +124,7 @@ def close_execution(detail: ExecutionStatusDetail, deps: CloseDeps, now: datetim
     ending = _Ending.of(detail)
     if isinstance(request, EcrImageActionEvent):
         return _close_dispatch(request, detail, ending, deps, now)
+    request = vouched_for(request, _context(detail), deps.executions)
     return _close_deployment(request, detail, ending, deps, now)
 
 

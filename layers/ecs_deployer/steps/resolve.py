@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from ecs_deployer.document import Deployment
-from ecs_deployer.domain.admission import Rejected, failed_record, prepare
+from ecs_deployer.domain.admission import Rejected, failed_record, prepare, vouched_for
 from ecs_deployer.domain.dispatch import Dispatch, Ignored, dispatch
 from ecs_deployer.errors import ConfigError, DeployerError, InputError
 from ecs_deployer.history import new_record
@@ -53,6 +53,7 @@ def resolve(
                     )
                 )
         return result
+    request = vouched_for(request, context, deps.executions)
     try:
         deployment = prepare(request, context, deps)
     except DeployerError as exc:

@@ -163,6 +163,7 @@ class Deployer:
             ecs=self.ecs,
             table=self.table,
             scope=self.stack.scope,
+            executions=self.executions,
         )
 
     def actor(self) -> str:
