@@ -205,6 +205,12 @@ def test_an_app_without_a_trigger_deploys_given_the_repository_or_a_full_uri(
     no_traceback(elsewhere)
     assert f"--image: registry 'ghcr.io' is not {registry}" in elsewhere.stderr
 
+    # The hint is for a missing repository only, not for one the app does not deploy from.
+    other = local.run("deploy", "shop", "--repository", "other", "--tag", "build-7")
+    no_traceback(other)
+    assert "'other' is not a trigger repository of app 'shop'" in other.stderr
+    assert "--image" not in other.stderr
+
 
 @pytest.mark.parametrize(
     "args",

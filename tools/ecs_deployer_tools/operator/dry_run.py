@@ -131,14 +131,15 @@ def admit(deployer: Deployer, request: ManualRequest, now: datetime) -> Deployme
 
 
 # What an operator passes to the CLI for a field of the manual input the deployer found
-# missing (the deployer's own message speaks of the input's fields).
+# missing (the deployer's own message, "required: ...", speaks of the input's fields).
 _HINTS = {"repository": "pass --repository REPOSITORY, or --image with the image's full URI"}
+_MISSING = "required"
 
 
 def _with_hints(exc: InputError) -> InputError:
     errors = [
         replace(error, message=f"{error.message}: {_HINTS[error.path]}")
-        if error.path in _HINTS
+        if error.path in _HINTS and error.message.startswith(_MISSING)
         else error
         for error in exc.errors
     ]
