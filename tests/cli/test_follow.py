@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ecs_deployer_tools.operator.follow import (
+    ExecutionOutcome,
     HistoryFollower,
     execution_outcome,
     follow_execution,
@@ -79,6 +80,9 @@ class _Observer:
     def checked(self, execution: str, deployment: dict[str, Any]) -> None:
         self.seen.append(("checked", deployment["services"][0]["progress"]))
 
+    def ended(self, execution: str, outcome: ExecutionOutcome, since_start: timedelta) -> None:
+        self.seen.append(("ended", f"{outcome.status}: {outcome.message}"))
+
 
 class _Document:
     def __init__(self, data: dict[str, Any]) -> None:
@@ -138,6 +142,15 @@ def test_each_state_is_told_with_the_time_since_the_execution_started() -> None:
     observer = _Observer()
     HistoryFollower(sfn, observer).read(ARN, "x")  # type: ignore[arg-type]
     assert observer.elapsed == [timedelta(seconds=20), timedelta(seconds=30)]
+
+
+def test_how_each_execution_ended_is_told_with_why() -> None:
+    output = json.dumps({"kind": "ignored", "status": "IGNORED", "reason": "tag main-1 is not v*"})
+    ended = {"type": "ExecutionSucceeded", "executionSucceededEventDetails": {"output": output}}
+    sfn = _Sfn([[_entered("Resolve"), ended]], {"status": "SUCCEEDED", "output": output})
+    observer = _Observer()
+    follow_execution(sfn, ARN, observer, poll_seconds=0)  # type: ignore[arg-type]
+    assert observer.seen[-1] == ("ended", "IGNORED: tag main-1 is not v*")
 
 
 def test_transitions_count_every_state_entered() -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from ecs_deployer.outcome import TaskSummary
 from ecs_deployer_tools.cli.live import PHASES, LiveView, print_summary
 from ecs_deployer_tools.cli.output import console
+from ecs_deployer_tools.operator.follow import ExecutionOutcome
 
 ASL = Path(__file__).resolve().parents[2] / "statemachine" / "deploy.asl.json"
 # A deployment's states as it enters them, with the seconds since it started.
@@ -60,6 +61,15 @@ def test_one_line_per_phase_with_the_elapsed_time() -> None:
     ]
 
 
+def test_a_deployment_superseded_at_the_checkpoint_never_shows_a_rollout() -> None:
+    states = [("RunPreTasks", 3), ("CheckpointBeforeServices", 9), ("Finalize", 9)]
+    lines = _printed(LiveView(show_execution=False), states)
+    assert [line.split(maxsplit=1)[1] for line in lines] == [
+        "tasks before the rollout",
+        "finalize",
+    ]
+
+
 def test_several_executions_are_told_apart() -> None:
     view = LiveView()
     with console.capture() as captured:
@@ -71,6 +81,17 @@ def test_several_executions_are_told_apart() -> None:
         ["shop-1a2b", "0:00"],
         ["dispatcher", "0:01"],
     ]
+
+
+def test_among_several_executions_each_says_how_it_ended_and_why() -> None:
+    ignored = ExecutionOutcome(
+        "arn", "dispatcher", "SUCCEEDED", "IGNORED", message="tag 'main-1' matches no v*"
+    )
+    with console.capture() as captured:
+        LiveView().ended("dispatcher", ignored, timedelta(seconds=1))
+        LiveView(show_execution=False).ended("dispatcher", ignored, timedelta(seconds=1))
+    [line] = captured.get().splitlines()
+    assert line.split(maxsplit=2) == ["dispatcher", "0:01", "IGNORED: tag 'main-1' matches no v*"]
 
 
 def test_every_step_and_wait_of_the_state_machine_has_a_phase() -> None:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from datetime import timedelta
 
     from ecs_deployer.outcome import ServiceSummary, TaskSummary
+    from ecs_deployer_tools.operator.follow import ExecutionOutcome
 
 STATUS_STYLE = {
     "SUCCEEDED": "green",
@@ -38,17 +39,17 @@ _PHASE_STATES = {
     "lock": ["AcquireLock", "WaitForLock"],
     "register task definitions": ["RegisterTaskDefinitions"],
     "tasks before the rollout": ["RunPreTasks", "WaitForPreTasks", "CheckPreTasks"],
-    "rollout": ["CheckpointBeforeServices", "UpdateServices", "WaitForServices", "CheckServices"],
-    "tasks after the rollout": [
-        "CheckpointBeforePostTasks",
-        "RunPostTasks",
-        "WaitForPostTasks",
-        "CheckPostTasks",
-    ],
+    "rollout": ["UpdateServices", "WaitForServices", "CheckServices"],
+    "tasks after the rollout": ["RunPostTasks", "WaitForPostTasks", "CheckPostTasks"],
     "rollback": ["RollbackServices", "WaitForRollback", "CheckRollback"],
     "finalize": ["Finalize", "ReleaseLockAfterError"],
 }
-PHASES = {state: phase for phase, states in _PHASE_STATES.items() for state in states}
+# Checks of the lock between two phases begin none (a superseded deployment stops there).
+_BETWEEN_PHASES = ("CheckpointBeforeServices", "CheckpointBeforePostTasks")
+PHASES: dict[str, str | None] = {
+    **{state: phase for phase, states in _PHASE_STATES.items() for state in states},
+    **dict.fromkeys(_BETWEEN_PHASES),
+}
 # What a check step of each phase learns about: a deployment document's parts. (The
 # document is read after the step, so it may show the next phase begun already.)
 _CHECKED = {
@@ -113,6 +114,23 @@ class LiveView:
             f"[dim]{escape(execution[: self._width]):<{self._width}}[/]  " if self._width else ""
         )
         console.print(f"  {label}[dim]{elapsed(since_start):>5}[/]  {phase}")
+
+    def ended(self, execution: str, outcome: ExecutionOutcome, since_start: timedelta) -> None:
+        """Among several executions, how each ended and why (an ignored push: which rule
+        turned it away). A single execution's outcome is printed after it, in full."""
+        if not self._width:
+            return
+        why = f": {escape(outcome.message)}" if outcome.message else ""
+        console.print(
+            f"  {self._label(execution)}[dim]{elapsed(since_start):>5}[/]  "
+            f"{styled(outcome.status)}{why}"
+        )
+
+    def _label(self, execution: str) -> str:
+        """The execution's name, shortened, where several interleave."""
+        if not self._width:
+            return ""
+        return f"[dim]{escape(execution[: self._width]):<{self._width}}[/]  "
 
     def checked(self, execution: str, deployment: dict[str, Any]) -> None:
         parts = _CHECKED.get(

@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 
     from ecs_deployer.document import Deployment
 
+# The history events an execution ends with, and the status it ends in.
+_ENDED = {
+    "ExecutionSucceeded": "SUCCEEDED",
+    "ExecutionFailed": "FAILED",
+    "ExecutionAborted": "ABORTED",
+    "ExecutionTimedOut": "TIMED_OUT",
+}
 # Reading an execution's progress once a second is live enough for people and well within
 # Step Functions' GetExecutionHistory and DescribeExecution quotas.
 FOLLOW_POLL_SECONDS = 1.0
@@ -35,6 +42,8 @@ class Observer(Protocol):
     def entered(self, execution: str, state: str, since_start: timedelta) -> None: ...
 
     def checked(self, execution: str, deployment: dict[str, Any]) -> None: ...
+
+    def ended(self, execution: str, outcome: ExecutionOutcome, since_start: timedelta) -> None: ...
 
 
 class Documents(Protocol):
@@ -61,7 +70,7 @@ class HistoryFollower:
     def read(self, execution_arn: str, name: str) -> None:
         """Report the events added to the execution's history since the last read."""
         for event in self._new_events(execution_arn):
-            self._report(name, event)
+            self._report(execution_arn, name, event)
 
     def _new_events(self, execution_arn: str) -> list[HistoryEventTypeDef]:
         last = self._last_event.get(execution_arn, 0)
@@ -78,15 +87,27 @@ class HistoryFollower:
             self._last_event[execution_arn] = fresh[-1]["id"]
         return fresh
 
-    def _report(self, name: str, event: HistoryEventTypeDef) -> None:
+    def _report(self, execution_arn: str, name: str, event: HistoryEventTypeDef) -> None:
+        since_start = event["timestamp"] - self._started.get(name, event["timestamp"])
         if event["type"] == "ExecutionStarted":
             self._started[name] = event["timestamp"]
         elif event["type"].endswith("StateEntered"):
             self.transitions += 1
             self._state[name] = event["stateEnteredEventDetails"]["name"]
             if self._observer is not None:
-                started = self._started.get(name, event["timestamp"])
-                self._observer.entered(name, self._state[name], event["timestamp"] - started)
+                self._observer.entered(name, self._state[name], since_start)
+        elif event["type"] in _ENDED and self._observer is not None:
+            succeeded = event.get("executionSucceededEventDetails", {})
+            failed = event.get("executionFailedEventDetails", {})
+            outcome = ending(
+                execution_arn,
+                name,
+                _ENDED[event["type"]],
+                output=succeeded.get("output"),
+                error=failed.get("error"),
+                cause=failed.get("cause"),
+            )
+            self._observer.ended(name, outcome, since_start)
         elif event["type"] == "TaskSucceeded" and self._observer and self._documents:
             if not self._state.get(name, "").startswith("Check"):
                 return  # only the check steps learn anything new about the rollout
@@ -147,34 +168,54 @@ def _parsed(text: str | None) -> Any:
 
 def execution_outcome(described: DescribeExecutionOutputTypeDef) -> ExecutionOutcome:
     """DescribeExecution's answer for a finished execution → its outcome."""
-    arn, name, state = described["executionArn"], described["name"], described["status"]
+    return ending(
+        described["executionArn"],
+        described["name"],
+        described["status"],
+        output=described.get("output"),
+        error=described.get("error"),
+        cause=described.get("cause"),
+    )
+
+
+def ending(
+    arn: str,
+    name: str,
+    state: str,
+    *,
+    output: str | None = None,
+    error: str | None = None,
+    cause: str | None = None,
+) -> ExecutionOutcome:
+    """How an execution that ended in Step Functions' ``state`` ended, in the deployer's
+    words: from its output (SUCCEEDED) or its error and cause (FAILED)."""
     if state == "SUCCEEDED":
-        output = _parsed(described.get("output"))
-        output = output if isinstance(output, dict) else {}
+        result = _parsed(output)
+        result = result if isinstance(result, dict) else {}
         return ExecutionOutcome(
             arn,
             name,
             state,
-            status=str(output.get("status", state)),
+            status=str(result.get("status", state)),
             # Why an ECR push was ignored, or why a deployment was superseded.
-            message=output.get("reason") or output.get("message"),
-            summary=output.get("summary") or {},
+            message=result.get("reason") or result.get("message"),
+            summary=result.get("summary") or {},
         )
     if state != "FAILED":
         return ExecutionOutcome(
             arn, name, state, status="ABORTED", error=state, message=f"the execution is {state}"
         )
-    error, text = described.get("error"), described.get("cause") or ""
-    cause = Cause.from_text(text)
-    if cause is not None:
+    text = cause or ""
+    parsed_cause = Cause.from_text(text)
+    if parsed_cause is not None:
         return ExecutionOutcome(
             arn,
             name,
             state,
-            status=cause.status,
+            status=parsed_cause.status,
             error=error,
-            message=cause.message,
-            summary=cause.model_dump(mode="json", exclude_unset=True),
+            message=parsed_cause.message,
+            summary=parsed_cause.model_dump(mode="json", exclude_unset=True),
         )
     return ExecutionOutcome(
         arn, name, state, status="FAILED", error=error, message=failure_message(error or "", text)
