@@ -113,3 +113,21 @@ def test_the_app_must_be_named(local: Local, tmp_path: Path) -> None:
     mismatch = local.run("config", "push", str(_write(file, _config("one"))), "--app", "two")
     assert mismatch.exit_code == 1
     assert "app: 'one' does not match the parameter name 'two'" in mismatch.stderr
+
+
+def test_push_refuses_what_the_stack_will_refuse(local: Local, tmp_path: Path) -> None:
+    elsewhere = _config("elsewhere", cluster="production", trigger={"repositories": ["other"]})
+    code, document = local.json("config", "push", str(_write(tmp_path / "e.yml", elsewhere)))
+    assert (code, document["error"]) == (1, "ConfigError")
+    assert {field["path"] for field in document["fields"]} == {
+        "cluster",
+        "trigger.repositories[0]",
+    }
+    result = local.run("config", "push", str(tmp_path / "e.yml"))
+    no_traceback(result)
+    assert "cluster: 'production' is not a cluster this stack may deploy to" in result.stderr
+    assert (
+        "trigger.repositories[0]: 'other' is not a repository whose pushes reach this stack "
+        "(RepositoryNames: shop)"
+    ) in result.stderr
+    no_traceback(local.run("config", "show", "elsewhere"))  # nothing was stored

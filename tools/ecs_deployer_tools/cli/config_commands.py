@@ -22,6 +22,7 @@ from ecs_deployer_tools.cli.output import EXIT_FAILED, console, emit_json, error
 from ecs_deployer_tools.operator.configs import (
     as_yaml,
     canonical_text,
+    check_against_stack,
     config_diff,
     config_warnings,
     push_config,
@@ -128,12 +129,15 @@ def push(
 ) -> None:
     """Validate a config and store it in the stack's config store.
 
-    Standard tier up to 4 KB, Advanced above. Deployments read it from then on.
+    Refuses what the stack would refuse (a cluster, task family or network its parameters
+    do not allow, a trigger repository its rule does not listen to). Standard tier up to
+    4 KB, Advanced above. Deployments read it from then on.
 
     Example: [bold]ecs-deployer config push .ecs-toolkit.yml --app shop[/]
     """
     name, config = _app_config(file, app_name, as_json)
     with connected(ctx) as deployer:
+        check_against_stack(deployer.stack, name, config)
         tier = push_config(deployer.aws.ssm, deployer.configs.prefix, name, config)
         parameter = deployer.configs.parameter_name(name)
     size = len(canonical_text(config).encode())

@@ -17,12 +17,13 @@ from pydantic import BaseModel
 from ecs_deployer.aws.ssm import not_a_string
 from ecs_deployer.config.models import AppConfig
 from ecs_deployer.config.parsing import load_document, parse_app_config
+from ecs_deployer.domain.scope import names
 from ecs_deployer.errors import ConfigError, FieldError
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
 
-    from ecs_deployer_tools.operator.stack import Deployer
+    from ecs_deployer_tools.operator.stack import Deployer, DeployerStack
 
 
 STANDARD_TIER_LIMIT = 4096
@@ -196,3 +197,28 @@ def config_warnings(config: AppConfig) -> list[str]:
             f"`ecs-deployer deploy {app} --repository REPOSITORY --tag TAG`"
         ]
     return []
+
+
+def check_against_stack(stack: DeployerStack, app: str, config: AppConfig) -> None:
+    """Refuse a config the stack would refuse or never act on, naming every field: what
+    its parameters do not let the deployer reach (clusters, task families, networks), and
+    trigger repositories whose pushes its rule never receives."""
+    problems: list[FieldError] = []
+    try:
+        stack.scope.check_config(app, config)
+    except ConfigError as exc:
+        problems += exc.errors
+    listened = names(stack.parameters.get("RepositoryNames", ""))
+    for index, repository in enumerate(config.trigger.repositories if config.trigger else []):
+        if repository not in listened:
+            problems.append(
+                FieldError(
+                    f"trigger.repositories[{index}]",
+                    f"'{repository}' is not a repository whose pushes reach this stack "
+                    f"(RepositoryNames: {', '.join(sorted(listened)) or 'none'})",
+                )
+            )
+    if problems:
+        raise ConfigError(
+            f"config of app '{app}' asks for more than stack '{stack.name}' allows", problems
+        )
