@@ -51,7 +51,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def probe_loopback(url: str) -> None:
+def _probe_loopback(url: str) -> None:
     """Raise EndpointUnreachableError when ``url`` names this machine and nothing listens there."""
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -101,7 +101,7 @@ class Aws:
     def _probe_once(self, request: Any, **_kwargs: Any) -> None:
         host = urlsplit(request.url).netloc
         if host not in self._probed:
-            probe_loopback(request.url)
+            _probe_loopback(request.url)
             self._probed.add(host)
 
     @property
