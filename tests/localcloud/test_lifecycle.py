@@ -60,6 +60,11 @@ def test_the_real_template_deploys(monkeypatch: pytest.MonkeyPatch) -> None:
             QueueUrl=outputs["EcrPushDeadLetterQueueUrl"], AttributeNames=["Policy"]
         )
         assert "events.amazonaws.com" in queue["Attributes"]["Policy"]
+        queue_name = outputs["EcrPushDeadLetterQueueUrl"].rsplit("/", 1)[-1]
+        [alarm] = cloud.client("cloudwatch").describe_alarms(
+            AlarmNames=[outputs["EcrPushDeadLetterAlarmName"]]
+        )["MetricAlarms"]
+        assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": queue_name}]
 
 
 def test_the_shells_aws_settings_do_not_reach_the_emulator(

@@ -145,6 +145,7 @@ def test_outputs(transformed: dict[str, Any]) -> None:
         "DeploymentsTableName": "<Ref DeploymentsTable>",
         "EcrPushRuleName": "<Ref DeployStateMachineEcrPush>",
         "EcrPushDeadLetterQueueUrl": "<Ref EcrPushDeadLetterQueue>",
+        "EcrPushDeadLetterAlarmName": "<Ref EcrPushDeadLetterAlarm>",
         "LayerArn": f"<Ref {layer}>",
     }
     # Every output refers to a resource the transform really creates.
@@ -172,6 +173,23 @@ def test_ecr_rule_retries_into_a_dead_letter_queue(transformed: dict[str, Any]) 
     assert statement["Condition"] == {
         "ArnEquals": {"aws:SourceArn": "<DeployStateMachineEcrPush.Arn>"}
     }
+
+
+@pytest.mark.parametrize("topic", ["", "arn:aws:sns:us-east-1:123456789012:platform-alarms"])
+def test_an_undelivered_push_raises_an_alarm(transformed: dict[str, Any], topic: str) -> None:
+    alarm = Resolver(transformed, PARAMETERS | {"AlarmTopicArn": topic}).resolve(
+        transformed["Resources"]["EcrPushDeadLetterAlarm"]["Properties"]
+    )
+
+    assert (alarm["Namespace"], alarm["MetricName"]) == (
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+    )
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": "<EcrPushDeadLetterQueue.QueueName>"}
+    ]
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm.get("AlarmActions") == ([topic] if topic else None)
 
 
 def test_the_roles_and_families_a_config_may_reach_are_always_named(

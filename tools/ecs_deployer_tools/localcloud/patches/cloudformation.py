@@ -16,6 +16,8 @@ shows them, where moto's CloudFormation falls short.
    queues' `Policy` attribute, as on AWS.
 5. `DescribeStacks` shows a list parameter (`CommaDelimitedList`) as CloudFormation
    does, `a,b`; moto shows its Python list, `['a', 'b']`.
+6. `AWS::CloudWatch::Alarm` is unknown to moto (skipped with a warning): it creates the
+   metric alarm, as on AWS (`!Ref` is its name).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from moto.awslambda.models import LambdaFunction, LayerVersion
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation.models import Stack as CloudFormationStack
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.s3.models import s3_backends
 from moto.sqs.models import sqs_backends
 from moto.stepfunctions.models import StateMachine
@@ -214,10 +217,52 @@ class _QueuePolicy:
         return cls(resource_name)
 
 
+# --- 6. AWS::CloudWatch::Alarm -------------------------------------------------------
+
+
+class _MetricAlarm:
+    """moto's model interface for AWS::CloudWatch::Alarm (see _QueuePolicy)."""
+
+    def __init__(self, name: str) -> None:
+        self.physical_resource_id = name
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_kwargs: Any,
+    ) -> _MetricAlarm:
+        properties = cloudformation_json["Properties"]
+        # Without AlarmName, AWS adds the stack's name and a suffix to the logical id.
+        name = properties.get("AlarmName", resource_name)
+        cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=name,
+            namespace=properties["Namespace"],
+            metric_name=properties["MetricName"],
+            comparison_operator=properties["ComparisonOperator"],
+            evaluation_periods=int(properties["EvaluationPeriods"]),
+            period=int(properties["Period"]),
+            threshold=float(properties["Threshold"]),
+            statistic=properties["Statistic"],
+            description=properties.get("AlarmDescription", ""),
+            dimensions=properties.get("Dimensions", []),
+            alarm_actions=properties.get("AlarmActions", []),
+            treat_missing_data=properties.get("TreatMissingData"),
+        )
+        return cls(name)
+
+
+_UNKNOWN_TO_MOTO = {"AWS::SQS::QueuePolicy": _QueuePolicy, "AWS::CloudWatch::Alarm": _MetricAlarm}
+
+
 def _resource_class_from_type(original: Callable[[str], Any], resource_type: str) -> Any:
-    if resource_type == "AWS::SQS::QueuePolicy":
-        return _QueuePolicy
-    return original(resource_type)
+    return _UNKNOWN_TO_MOTO.get(resource_type) or original(resource_type)
 
 
 # --- 5. List parameters -----------------------------------------------------------------
