@@ -75,6 +75,25 @@ def test_deployer_keys_are_understood() -> None:
     assert config.phase_tasks("post")[0].family == "shop-smoke-test:3"
 
 
+@pytest.mark.parametrize(
+    ("key", "written", "value"),
+    [
+        ("launch_type", "FARGATE", "fargate"),
+        ("launch_type", "Ec2", "ec2"),
+        ("rollback", "NONE", "none"),
+        ("concurrency", "Supersede", "supersede"),
+    ],
+)
+def test_enum_values_are_accepted_in_any_case(key: str, written: str, value: str) -> None:
+    """ECS Toolkit users write launch types as ECS spells them (FARGATE)."""
+    task = {"family": "migrate", "containers": ["app"]}
+    if key == "launch_type":
+        config = _parse(_minimal(tasks={"pre": [{**task, key: written}]}))
+        assert config.phase_tasks("pre")[0].launch_type == value
+    else:
+        assert getattr(_parse(_minimal(**{key: written})), key) == value
+
+
 def test_defaults() -> None:
     config = _parse(_minimal())
     assert config.tasks is None
@@ -141,7 +160,7 @@ def test_every_error_is_reported_at_once() -> None:
             },
             "only one capacity provider strategy may have a base",
         ),
-        ({"launch_type": "FARGATE"}, "input should be 'ec2', 'fargate' or 'external'"),
+        ({"launch_type": "spot"}, "input should be 'ec2', 'fargate' or 'external'"),
         (
             {
                 "network_configuration": {

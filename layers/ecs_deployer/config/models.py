@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
@@ -47,6 +48,17 @@ RepositoryName = Annotated[
     str, StringConstraints(min_length=2, max_length=256, pattern=_REPOSITORY)
 ]
 AwsId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+
+def _lowercase(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+# A choice among words, in any case: ECS Toolkit users write launch types as ECS spells them
+# (FARGATE), and the config keeps the lowercase word.
+LaunchType = Annotated[Literal["ec2", "fargate", "external"], BeforeValidator(_lowercase)]
+RollbackMode = Annotated[Literal["auto", "none"], BeforeValidator(_lowercase)]
+ConcurrencyMode = Annotated[Literal["queue", "supersede"], BeforeValidator(_lowercase)]
 
 
 class _Model(BaseModel):
@@ -89,7 +101,7 @@ class TaskConfig(_Model):
     family: FamilyRef
     count: Annotated[int, Field(ge=1, le=10)] = 1
     containers: Annotated[list[ContainerName], Field(min_length=1)]
-    launch_type: Literal["ec2", "fargate", "external"] | None = None
+    launch_type: LaunchType | None = None
     capacity_provider_strategies: (
         Annotated[list[CapacityProviderStrategy], Field(min_length=1, max_length=6)] | None
     ) = None
@@ -213,8 +225,8 @@ class AppConfig(_Model):
     app: AppName | None = None
     trigger: TriggerConfig | None = None
     poll_seconds: Annotated[int, Field(ge=1, le=300)] = 10
-    rollback: Literal["auto", "none"] = "auto"
-    concurrency: Literal["queue", "supersede"] = "queue"
+    rollback: RollbackMode = "auto"
+    concurrency: ConcurrencyMode = "queue"
     keep_revisions: Annotated[int, Field(ge=1, le=1000)] = 10
 
     @field_validator("services")
