@@ -190,15 +190,20 @@ def _function_from_cfn(original: Callable[..., LambdaFunction]) -> object:
 # --- 4. AWS::SQS::QueuePolicy ----------------------------------------------------------
 
 
-class _QueuePolicy:
-    """moto's model interface for AWS::SQS::QueuePolicy. Not a CloudFormationModel
-    subclass: those join moto's registry for good, and a patch must come off."""
+class _UnknownToMoto:
+    """moto's model interface for a resource type it does not know: created as soon as
+    ``create_from_cloudformation_json`` returns. Not a CloudFormationModel subclass: those
+    join moto's registry for good, and a patch must come off."""
 
-    def __init__(self, policy_id: str) -> None:
-        self.physical_resource_id = policy_id
+    def __init__(self, physical_resource_id: str) -> None:
+        self.physical_resource_id = physical_resource_id
 
     def is_created(self) -> bool:
         return True
+
+
+class _QueuePolicy(_UnknownToMoto):
+    """AWS::SQS::QueuePolicy."""
 
     @classmethod
     def create_from_cloudformation_json(
@@ -220,14 +225,8 @@ class _QueuePolicy:
 # --- 6. AWS::CloudWatch::Alarm -------------------------------------------------------
 
 
-class _MetricAlarm:
-    """moto's model interface for AWS::CloudWatch::Alarm (see _QueuePolicy)."""
-
-    def __init__(self, name: str) -> None:
-        self.physical_resource_id = name
-
-    def is_created(self) -> bool:
-        return True
+class _MetricAlarm(_UnknownToMoto):
+    """AWS::CloudWatch::Alarm."""
 
     @classmethod
     def create_from_cloudformation_json(
@@ -258,7 +257,10 @@ class _MetricAlarm:
         return cls(name)
 
 
-_UNKNOWN_TO_MOTO = {"AWS::SQS::QueuePolicy": _QueuePolicy, "AWS::CloudWatch::Alarm": _MetricAlarm}
+_UNKNOWN_TO_MOTO: dict[str, type[_UnknownToMoto]] = {
+    "AWS::SQS::QueuePolicy": _QueuePolicy,
+    "AWS::CloudWatch::Alarm": _MetricAlarm,
+}
 
 
 def _resource_class_from_type(original: Callable[[str], Any], resource_type: str) -> Any:
