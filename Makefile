@@ -92,6 +92,10 @@ clean:
 schema: $(STAMP)
 	$(BIN)/python -m ecs_deployer_tools.schemas
 
+# Redraws the state machine diagram in docs/state-machine.md and README.md (a test checks it).
+diagram: $(STAMP)
+	$(BIN)/python -m ecs_deployer_tools.diagram
+
 # A whole deployment of the sample app on the local cloud (no AWS account needed).
 demo: $(STAMP)
 	$(BIN)/ecs-deployer local demo
