@@ -47,7 +47,7 @@ class AwsOptions:
         typer.Option(
             "--endpoint-url",
             help="AWS endpoint, e.g. `ecs-deployer local up`'s (default: AWS_ENDPOINT_URL, "
-            "else AWS).",
+            "else AWS); plain http only to this machine.",
             rich_help_panel=_AWS,
         ),
     ] = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from dataclasses import dataclass
 from functools import cached_property
@@ -37,6 +38,10 @@ class EndpointUnreachableError(OperatorError):
     """Nothing accepts connections at the endpoint (e.g. the local cloud is not running)."""
 
 
+class InsecureEndpointError(OperatorError):
+    """Plain http to another machine: the signed requests would cross the network in clear."""
+
+
 # A refused connection on this machine is final at once: botocore would retry it with
 # backoff for seconds. Remote endpoints keep botocore's retries (networks blip).
 _PROBE_SECONDS = 2.0
@@ -49,6 +54,23 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _same_host(configured: str, url: str) -> bool:
+    wanted, seen = urlsplit(configured), urlsplit(url)
+    return (wanted.scheme, wanted.hostname, wanted.port) == (seen.scheme, seen.hostname, seen.port)
+
+
+def _refuse_plain_http(url: str, origin: str) -> None:
+    """Raise InsecureEndpointError unless ``url`` is https, or names this machine."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" or _is_loopback(parts.hostname or ""):
+        return
+    raise InsecureEndpointError(
+        f"{origin} is plain http to another machine, which would carry your signed requests "
+        "in clear: use https, or a loopback address (127.0.0.1, ::1, localhost) for the "
+        "local cloud"
+    )
 
 
 def _probe_loopback(url: str) -> None:
@@ -94,15 +116,39 @@ class Aws:
         # than a helper taking any name) so the stubs still check its name against its type.
         self._client_options = _ClientOptions(endpoint_url=target.endpoint_url, config=RETRY_CONFIG)
         # Before the first request to each host: after credentials and region are found,
-        # before botocore's retries. Clients copy the session's handlers when made.
-        self._probed: set[str] = set()
-        self._session.events.register("before-send", self._probe_once)
+        # before botocore's retries. Every client copies the session's handlers when made,
+        # botocore's own too (e.g. the STS client of an assume-role profile), so this sees
+        # every request, wherever its endpoint came from.
+        self._checked: set[str] = set()
+        self._session.events.register("before-send", self._check_endpoint_once)
 
-    def _probe_once(self, request: Any, **_kwargs: Any) -> None:
+    def _check_endpoint_once(self, request: Any, event_name: str, **_kwargs: Any) -> None:
         host = urlsplit(request.url).netloc
-        if host not in self._probed:
+        if host not in self._checked:
+            # before-send.<hyphenized service id>.<operation>
+            service = event_name.split(".")[1]
+            _refuse_plain_http(request.url, self._endpoint_origin(request.url, service))
             _probe_loopback(request.url)
-            self._probed.add(host)
+            self._checked.add(host)
+
+    def _endpoint_origin(self, url: str, service: str) -> str:
+        """Where ``url``'s endpoint was configured, as the operator set it: what botocore
+        reads, in its order (the option, then the variables, then the config file)."""
+        service_variable = "AWS_ENDPOINT_URL_" + service.upper().replace("-", "_")
+        configured = {
+            "--endpoint-url": self.target.endpoint_url,
+            service_variable: os.environ.get(service_variable),
+            "AWS_ENDPOINT_URL": os.environ.get("AWS_ENDPOINT_URL"),
+        }
+        for origin, value in configured.items():
+            if value and _same_host(value, url):
+                return f"{origin} {value}"
+        parts = urlsplit(url)
+        profile = self._session.profile_name
+        return (
+            f"endpoint_url {parts.scheme}://{parts.netloc} (the AWS config file, profile "
+            f"'{profile}')"
+        )
 
     @property
     def region(self) -> str | None:
