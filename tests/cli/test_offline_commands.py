@@ -140,7 +140,10 @@ def test_taskdef_render_is_exactly_what_the_register_step_registers(
     register_task_definitions(deployment, ecs, table, deps.scope, STARTED)
     result = runner.invoke(
         app,
-        ["taskdef", "render", "--described", str(path), "--image", f"app={deployment.image.uri}"],
+        [
+            *("taskdef", "render", "--described", str(path)),
+            *("--image", f"app={deployment.image.uri}", "--show-values"),
+        ],
     )
     assert result.exit_code == 0, result.output
 

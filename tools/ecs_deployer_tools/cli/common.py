@@ -152,6 +152,14 @@ JsonOption = Annotated[
         '{"error", "message", "fields"}.',
     ),
 ]
+ShowValuesOption = Annotated[
+    bool,
+    typer.Option(
+        "--show-values",
+        help="Show containers' environment values and secret references (masked as **** "
+        "otherwise; their names always show).",
+    ),
+]
 
 
 ImageOption = Annotated[

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -17,12 +18,14 @@ from ecs_deployer_tools.cli.common import (
     ImageOption,
     JsonOption,
     RepositoryOption,
+    ShowValuesOption,
     TagOption,
     chosen_image,
     connected,
     takes_aws_options,
 )
 from ecs_deployer_tools.cli.live import short
+from ecs_deployer_tools.cli.masking import masked_change
 from ecs_deployer_tools.cli.output import console, emit_json
 from ecs_deployer_tools.operator.dry_run import DryRun, dry_run
 from ecs_deployer_tools.operator.executions import manual_request
@@ -48,6 +51,21 @@ def _print_changes(changes: list[Change], registers: bool) -> None:
             f"      {escape(change.path)}: [red]{escape(_value(change.before))}[/] -> "
             f"[green]{escape(_value(change.after))}[/]"
         )
+
+
+def _masked(plan: DryRun) -> DryRun:
+    """``plan`` with environment values and secret references masked in its diffs."""
+    return replace(
+        plan,
+        services=[
+            replace(service, changes=[masked_change(change) for change in service.changes])
+            for service in plan.services
+        ],
+        tasks=[
+            replace(task, changes=[masked_change(change) for change in task.changes])
+            for task in plan.tasks
+        ],
+    )
 
 
 def _print_plan(plan: DryRun, what: str) -> None:
@@ -95,12 +113,15 @@ def plan(
         str | None,
         typer.Option("--to", help="With --rollback: the deployment whose revisions to return to."),
     ] = None,
+    show_values: ShowValuesOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Show what deploying an image (or a rollback) would register, update and run.
 
     Checks the request as the deployer does (config, cluster, image, services, families,
-    containers) and diffs each task definition against the one it would replace.
+    containers) and diffs each task definition against the one it would replace. Environment
+    values and secret references show as **** (a changed one as **** -> ****) unless
+    [bold]--show-values[/].
 
     Examples: [bold]ecs-deployer plan shop --tag v1.4.2[/], [bold]ecs-deployer plan shop
     --rollback[/]
@@ -123,7 +144,10 @@ def plan(
         result = dry_run(deployer, request, datetime.now(UTC))
         if image_choice is not None:
             image_choice.check_registry(ImageRef.from_uri(result.image).registry)
+    shown = result if show_values else _masked(result)
     if as_json:
-        emit_json(result.to_json())
-    else:
-        _print_plan(result, what)
+        emit_json(shown.to_json())
+        return
+    _print_plan(shown, what)
+    if shown != result:
+        console.print("[dim]environment values and secret references are masked: --show-values[/]")

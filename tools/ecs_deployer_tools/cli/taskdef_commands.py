@@ -9,7 +9,8 @@ import typer
 
 from ecs_deployer.domain.taskdef import registration_input, tagged_as_ours, with_image
 from ecs_deployer.errors import ResourceNotFound
-from ecs_deployer_tools.cli.common import JsonOption, read_json_object
+from ecs_deployer_tools.cli.common import JsonOption, ShowValuesOption, read_json_object
+from ecs_deployer_tools.cli.masking import masked
 from ecs_deployer_tools.cli.output import console, emit_json, fail
 
 app = typer.Typer(help="Work with task definitions offline.", no_args_is_help=True)
@@ -49,12 +50,14 @@ def render(
         list[str],
         typer.Option(help="CONTAINER=IMAGE; repeat for several containers."),
     ],
+    show_values: ShowValuesOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Print the RegisterTaskDefinition input the deployer would send.
 
-    Indented and coloured for people; [bold]--json[/] prints it on one line for
-    [bold]aws ecs register-task-definition --cli-input-json[/] and other tools.
+    Indented and coloured for people; [bold]--json[/] prints it on one line for other tools.
+    Environment values and secret references show as **** unless [bold]--show-values[/]:
+    give it for an input to [bold]aws ecs register-task-definition --cli-input-json[/].
 
     Example: [bold]aws ecs describe-task-definition --task-definition web --include TAGS > web.json
     && ecs-deployer taskdef render --described web.json --image app=repo/app@sha256:...[/]
@@ -68,7 +71,8 @@ def render(
             registration = with_image(registration, [container], uri, str(described))
     except ResourceNotFound as exc:
         fail(str(exc), as_json=as_json, error=exc.error_name)
+    shown = registration if show_values else masked(registration)
     if as_json:
-        emit_json(registration)
+        emit_json(shown)
     else:
-        console.print_json(data=registration, default=str)
+        console.print_json(data=shown, default=str)
