@@ -120,3 +120,20 @@ def test_plain_http_to_this_machine_is_allowed(sent: list[str], endpoint: str) -
     no_traceback(result)
     assert json.loads(result.stdout)["error"] == "EndpointUnreachableError"
     assert sent == []
+
+
+def test_an_assumed_role_s_credentials_are_fetched_under_the_same_rule(
+    sent: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # botocore's own STS client (AssumeRole, signed with the source profile's keys) too.
+    (tmp_path / "config").write_text(
+        "[profile deployer]\nrole_arn = arn:aws:iam::123456789012:role/deployer\n"
+        "source_profile = base\n"
+        "[profile base]\naws_access_key_id = base\naws_secret_access_key = base\n"
+    )
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", REMOTE)
+    args = ["--profile", "deployer", "--endpoint-url", "https://deployer.example.com"]
+    result = CliRunner().invoke(app, ["status", *args])
+    no_traceback(result)
+    assert f"AWS_ENDPOINT_URL_STS {REMOTE}" in " ".join(result.stderr.split())
+    assert sent == []
