@@ -4,7 +4,7 @@ whose size does not depend on the app (Step Functions allows 256 KiB of state da
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -132,3 +132,47 @@ def test_the_longest_wait_fits_in_an_execution_history(poll_seconds: int) -> Non
         rounds += 1
     assert rounds * 9 * 4 < 25_000
     assert wait_seconds(poll_seconds, since, since + timedelta(hours=5)) == 300
+
+
+class _CountingTable:
+    """The deployments table, counting the documents it stores."""
+
+    def __init__(self, table: DeploymentsTable) -> None:
+        self._table = table
+        self.saved = 0
+
+    def load_document(self, app: str, deployment_id: str) -> Deployment | None:
+        return self._table.load_document(app, deployment_id)
+
+    def save_document(self, deployment: Deployment, now: datetime) -> None:
+        self.saved += 1
+        self._table.save_document(deployment, now)
+
+
+def test_a_poll_that_changes_nothing_stores_nothing(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
+) -> None:
+    """A check step polls every few seconds for hours: a poll that learnt nothing new costs
+    one read, no write."""
+    deployment = accepted(deps)
+    deployment.progress = "WAIT"
+    ref = DeploymentRef.model_validate(save(table, deployment, STARTED))
+    counting = _CountingTable(table)
+    later = STARTED + timedelta(minutes=1)
+
+    unchanged = on_stored_document(counting, ref, later, lambda document: document)  # type: ignore[arg-type]
+    assert counting.saved == 0
+    assert unchanged["progress"] == "WAIT"
+    assert unchanged["wait_seconds"] == wait_seconds(
+        deployment.options.poll_seconds, STARTED, later
+    )
+
+    def progressed(document: Deployment) -> Deployment:
+        document.services[0].progress = "1/2 running"
+        return document
+
+    on_stored_document(counting, ref, later, progressed)  # type: ignore[arg-type]
+    assert counting.saved == 1
+    stored = table.load_document(deployment.app, deployment.deployment_id)
+    assert stored is not None
+    assert stored.services[0].progress == "1/2 running"

@@ -4,6 +4,7 @@ The state machine passes a ``DeploymentRef``; the document it names is loaded fr
 deployments table, given the failures only the state knows (Catch results), handed to the
 step, saved, and answered with a fresh ref. A step that raises saves nothing, so the ASL's
 Catch sees the document as it was before the step, as it would with the document in state.
+A step that changed nothing (a poll that learnt nothing new) stores nothing.
 """
 
 from __future__ import annotations
@@ -31,12 +32,17 @@ def on_stored_document(
         raise ResourceNotFound(
             f"the document of deployment {ref.deployment_id} of app '{ref.app}' is missing"
         )
+    stored = deployment.model_dump_json(by_alias=True)
     deployment.absorb(ref)
-    return save(table, step(deployment), now)
+    return save(table, step(deployment), now, stored=stored)
 
 
-def save(table: DeploymentsTable, deployment: Deployment, now: datetime) -> dict[str, Any]:
-    """Store the document; its ref is the step's result."""
+def save(
+    table: DeploymentsTable, deployment: Deployment, now: datetime, stored: str | None = None
+) -> dict[str, Any]:
+    """Store the document, unless it still is what was ``stored`` (a poll that learnt nothing
+    new costs no write); its ref is the step's result."""
     deployment.track_wait(now)
-    table.save_document(deployment, now)
+    if deployment.model_dump_json(by_alias=True) != stored:
+        table.save_document(deployment, now)
     return deployment.ref(now).to_payload()
