@@ -10,6 +10,7 @@ from ecs_deployer.domain.taskdef import REGISTERED_BY_US
 from ecs_deployer.steps import locks
 from ecs_deployer.steps.finalize import finalize, prune_revisions
 from ecs_deployer.steps.register import register_task_definitions
+from ecs_deployer_tools.demo import sample_app
 from tests.aws_fixtures import STARTED, AlwaysRunning, accepted
 
 if TYPE_CHECKING:
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.aws.stepfunctions import Executions
     from ecs_deployer.domain.admission import AdmissionDeps
-    from ecs_deployer_tools.demo import sample_app
     from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 
 
@@ -216,6 +216,35 @@ def test_prune_deregisters_only_our_revisions_and_none_any_allowed_cluster_runs(
     for arn in [*theirs, ours[1]]:
         described = client.describe_task_definition(taskDefinition=arn)["taskDefinition"]
         assert described["status"] == "ACTIVE"
+
+
+class _CountingEcs:
+    """The ECS gateway, counting the families whose revisions are listed."""
+
+    def __init__(self, ecs: EcsGateway) -> None:
+        self._ecs = ecs
+        self.listed: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ecs, name)
+
+    def family_revisions(self, family: str) -> list[str]:
+        self.listed.append(family)
+        return self._ecs.family_revisions(family)
+
+
+def test_prune_lists_only_families_that_may_hold_more_than_keep_revisions(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
+) -> None:
+    deployment = _deployment(deps, ecs, table)  # every family's newest revision is :2
+    counting = _CountingEcs(ecs)
+    assert prune_revisions(deployment, counting, deps.scope.clusters) == []  # type: ignore[arg-type]
+    assert counting.listed == []
+    deployment.config = deployment.config.model_copy(update={"keep_revisions": 1})
+    prune_revisions(deployment, counting, deps.scope.clusters)  # type: ignore[arg-type]
+    assert sorted(counting.listed) == sorted(
+        {sample_app.WEB, sample_app.WORKER, sample_app.MIGRATE, sample_app.SMOKE_TEST}
+    )
 
 
 def test_release_after_a_finalize_failure(

@@ -85,8 +85,14 @@ def prune_revisions(deployment: Deployment, ecs: EcsGateway, clusters: frozenset
         for run in [*deployment.pre_tasks, *deployment.post_tasks]
         if run.task_definition
     }
-    families = sorted({arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] for arn in ours})
     keep = deployment.config.keep_revisions
+    newest: dict[str, int] = {}
+    for arn in ours:
+        family, _, number = arn.rsplit("/", 1)[-1].rpartition(":")
+        newest[family] = max(newest.get(family, 0), int(number))
+    # Revision numbers count every revision ever registered: a family whose newest one is
+    # within keep_revisions cannot hold more, and is not even listed.
+    families = sorted(family for family, number in newest.items() if number > keep)
     surplus = [
         arn
         for family in families
