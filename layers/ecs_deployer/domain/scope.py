@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 from ecs_deployer.errors import ConfigError, FieldError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from ecs_deployer.config.models import AppConfig, TaskConfig
 
 
@@ -36,6 +38,17 @@ class StackScope:
     subnets: frozenset[str]  # AllowedSubnets
     security_groups: frozenset[str]  # AllowedSecurityGroups
     public_ip: bool  # AllowPublicIp
+
+    @classmethod
+    def from_parameters(cls, parameters: Mapping[str, str]) -> StackScope:
+        """The scope a stack's parameters give (as DescribeStacks shows them: lists as a,b)."""
+        return cls(
+            clusters=names(parameters.get("ClusterNames", "")),
+            family_prefixes=names(parameters.get("TaskFamilyPrefixes", "")),
+            subnets=names(parameters.get("AllowedSubnets", "")),
+            security_groups=names(parameters.get("AllowedSecurityGroups", "")),
+            public_ip=parameters.get("AllowPublicIp", "false") == "true",
+        )
 
     def allows_family(self, family: str) -> bool:
         return any(family.startswith(prefix) for prefix in self.family_prefixes)

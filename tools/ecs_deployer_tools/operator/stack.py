@@ -21,7 +21,7 @@ from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.aws.ssm import ConfigStore
 from ecs_deployer.aws.stepfunctions import Executions
 from ecs_deployer.domain.admission import AdmissionDeps
-from ecs_deployer.domain.scope import StackScope, names
+from ecs_deployer.domain.scope import StackScope
 from ecs_deployer_tools.operator.aws import OperatorError
 
 if TYPE_CHECKING:
@@ -92,14 +92,7 @@ class DeployerStack:
     @property
     def scope(self) -> StackScope:
         """What the stack's parameters let its Lambdas touch."""
-        parameter = self.parameters.get
-        return StackScope(
-            clusters=names(parameter("ClusterNames", "")),
-            family_prefixes=names(parameter("TaskFamilyPrefixes", "")),
-            subnets=names(parameter("AllowedSubnets", "")),
-            security_groups=names(parameter("AllowedSecurityGroups", "")),
-            public_ip=parameter("AllowPublicIp", "false") == "true",
-        )
+        return StackScope.from_parameters(self.parameters)
 
 
 def describe_stack(cloudformation: CloudFormationClient, name: str) -> DeployerStack:
