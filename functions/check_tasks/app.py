@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import event_parser
 
-from ecs_deployer.aws.clients import dynamodb_client, ecs_client
+from ecs_deployer.aws.clients import dynamodb_client, ecs_client, logs_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecs import EcsGateway
+from ecs_deployer.aws.logs import TaskLogs
 from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.payloads import PhaseEvent
 from ecs_deployer.settings import Settings
@@ -24,6 +25,7 @@ clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
 ecs = EcsGateway(ecs_client())
 table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
+logs = TaskLogs(logs_client(), settings.task_log_group_prefixes)
 
 
 @logger.inject_lambda_context
@@ -31,5 +33,5 @@ table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 def lambda_handler(event: PhaseEvent, context: LambdaContext) -> dict[str, Any]:
     now = clock.now()
     return on_stored_document(
-        table, event.deployment, now, lambda d: check_tasks(d, event.phase, ecs, now)
+        table, event.deployment, now, lambda d: check_tasks(d, event.phase, ecs, now, logs)
     )

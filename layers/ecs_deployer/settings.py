@@ -31,6 +31,7 @@ class Settings(BaseModel):
     allowed_subnets: frozenset[str]
     allowed_security_groups: frozenset[str]
     allow_public_ip: bool
+    task_log_group_prefixes: frozenset[str]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -43,6 +44,7 @@ class Settings(BaseModel):
                 allowed_subnets=names(environ.get("ALLOWED_SUBNETS", "")),
                 allowed_security_groups=names(environ.get("ALLOWED_SECURITY_GROUPS", "")),
                 allow_public_ip=environ.get("ALLOW_PUBLIC_IP", "false"),
+                task_log_group_prefixes=names(environ.get("TASK_LOG_GROUP_PREFIXES", "")),
             )
         except ValidationError as exc:
             errors = [
@@ -70,4 +72,5 @@ _VARIABLES = {
     "allowed_subnets": "ALLOWED_SUBNETS",
     "allowed_security_groups": "ALLOWED_SECURITY_GROUPS",
     "allow_public_ip": "ALLOW_PUBLIC_IP",
+    "task_log_group_prefixes": "TASK_LOG_GROUP_PREFIXES",
 }

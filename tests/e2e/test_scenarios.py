@@ -173,6 +173,14 @@ def test_pre_task_failures_change_no_service(
     )
 
 
+def test_a_failed_migration_is_explained_by_its_last_log_lines() -> None:
+    result, world = _run("migration-fails")
+    _common(result, world)
+    cause = result.last.cause or ""
+    assert "last log lines of 'app': " in cause
+    assert sample_app.FAILED_MIGRATION_LOG[-1] in cause
+
+
 @pytest.mark.parametrize(
     ("name", "error", "updates"),
     [

@@ -377,6 +377,22 @@ CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
     ("CheckServicesFunction", "dynamodb:Query", TABLE, {}, False),
     ("UpdateServicesFunction", "dynamodb:PutItem", TABLE, {}, True),
     ("RegisterTaskDefinitionsFunction", "ecs:UpdateService", service("blue"), IN_REGION, False),
+    # check_tasks: a failed task's last log lines, in the allowed log groups only
+    (
+        "CheckTasksFunction",
+        "logs:GetLogEvents",
+        arn("logs", "log-group:/ecs/shop:log-stream:app/app/0f1e2d3c"),
+        IN_REGION,
+        True,
+    ),
+    (
+        "CheckTasksFunction",
+        "logs:GetLogEvents",
+        arn("logs", "log-group:/aws/lambda/billing:log-stream:2026/11/27/x"),
+        IN_REGION,
+        False,
+    ),
+    ("CheckTasksFunction", "ecs:DescribeTaskDefinition", "*", {}, True),
     # run_tasks
     (
         "RunTasksFunction",

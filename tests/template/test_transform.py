@@ -69,6 +69,7 @@ def test_function_environment_matches_settings(
         "ALLOWED_SUBNETS": "subnet-0a1b,subnet-2c3d",
         "ALLOWED_SECURITY_GROUPS": "",
         "ALLOW_PUBLIC_IP": "false",
+        "TASK_LOG_GROUP_PREFIXES": "/ecs/",
     }
 
 

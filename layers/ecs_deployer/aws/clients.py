@@ -77,6 +77,11 @@ def ecs_client() -> ECSClient:
     return client
 
 
+def logs_client() -> Any:
+    """CloudWatch Logs (untyped: the dev lock has no stubs for it)."""
+    return _client("logs")
+
+
 def ecr_client() -> ECRClient:
     client: ECRClient = _client("ecr")
     return client

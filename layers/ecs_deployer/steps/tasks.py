@@ -10,16 +10,20 @@ again: ECS describes a stopped task for about an hour, and its siblings may run 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 
 from ecs_deployer.document import TaskResult
+from ecs_deployer.domain.task_logs import EXCERPT_LINES, awslogs_stream, clear_values, excerpt
 from ecs_deployer.domain.tasks import judge_missing, judge_task
+from ecs_deployer.errors import DeployerError
 
 if TYPE_CHECKING:
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.document import Deployment, Phase, TaskRun
+    from ecs_deployer.domain.task_logs import LogStream
     from ecs_deployer.domain.tasks import TaskJudgement, TaskSnapshot
 
 logger = Logger(child=True)
@@ -71,8 +75,42 @@ def _unsettled(run: TaskRun) -> list[str]:
     return [arn for arn in run.task_arns if arn not in final]
 
 
+class TaskLogReader(Protocol):
+    """What this step reads of a task's log (aws.logs.TaskLogs)."""
+
+    def last_lines(self, stream: LogStream, count: int) -> list[str]: ...
+
+
+def _last_words(run: TaskRun, ecs: EcsGateway, logs: TaskLogReader) -> str | None:
+    """The last lines the run's first failed task printed, in the watched container that
+    failed it; None when there are none to read. Never a reason to fail the step itself."""
+    failed = next((result for result in run.results if result.state == "FAILED"), None)
+    if failed is None or run.task_definition is None or not run.watch_containers:
+        return None
+    codes = failed.exit_codes
+    failing = [name for name in run.watch_containers if codes.get(name) not in (0, None)]
+    name = (failing or run.watch_containers)[0]
+    try:
+        registration = ecs.describe_task_definition(run.task_definition).registration
+        container = next(c for c in registration["containerDefinitions"] if c["name"] == name)
+        stream = awslogs_stream(container, failed.task_arn)
+        lines = logs.last_lines(stream, EXCERPT_LINES) if stream is not None else []
+    except (ClientError, DeployerError, StopIteration) as exc:
+        logger.warning("could not read a failed task's log", extra={"error": str(exc)})
+        return None
+    if not lines:
+        return None
+    return f"last log lines of '{name}': {excerpt(lines, clear_values(container))}"
+
+
 def _judge_run(
-    run: TaskRun, snapshots: dict[str, TaskSnapshot], ecs: EcsGateway, cluster: str, now: datetime
+    run: TaskRun,
+    snapshots: dict[str, TaskSnapshot],
+    *,
+    ecs: EcsGateway,
+    logs: TaskLogReader | None,
+    cluster: str,
+    now: datetime,
 ) -> None:
     seen = {result.task_arn: result for result in run.results}
     results = []
@@ -106,15 +144,24 @@ def _judge_run(
         return
     elif failures or not run.task_arns:
         run.state = "FAILED"
-        run.reason = "; ".join(failures) or f"family '{run.family}': no task started"
+        words = _last_words(run, ecs, logs) if logs is not None else None
+        reasons = failures + ([words] if words else [])
+        run.reason = "; ".join(reasons) or f"family '{run.family}': no task started"
     else:
         run.state = "SUCCEEDED"
         run.reason = None
 
 
-def check_tasks(deployment: Deployment, phase: Phase, ecs: EcsGateway, now: datetime) -> Deployment:
+def check_tasks(
+    deployment: Deployment,
+    phase: Phase,
+    ecs: EcsGateway,
+    now: datetime,
+    logs: TaskLogReader | None = None,
+) -> Deployment:
     """The step the state machine polls: judge every running task, stop those past their
-    max_wait; the phase fails only once every task has stopped."""
+    max_wait; the phase fails only once every task has stopped. With ``logs``, a failed
+    family's reason ends with the last lines its failed task printed."""
     runs = [run for run in deployment.tasks(phase) if run.state == "RUNNING"]
     # A task's result is kept once final: ECS describes a stopped task for about an hour
     # only, while its siblings may run for longer.
@@ -122,7 +169,7 @@ def check_tasks(deployment: Deployment, phase: Phase, ecs: EcsGateway, now: date
         deployment.cluster, [arn for run in runs for arn in _unsettled(run)]
     )
     for run in runs:
-        _judge_run(run, snapshots, ecs, deployment.cluster, now)
+        _judge_run(run, snapshots, ecs=ecs, logs=logs, cluster=deployment.cluster, now=now)
     runs = deployment.tasks(phase)
     if any(run.state == "RUNNING" for run in runs):
         deployment.progress = "WAIT"

@@ -31,6 +31,12 @@ WEB, WORKER = "shop-web", "shop-worker"
 MIGRATE, SMOKE_TEST = "shop-migrate", "shop-smoke-test"
 FAMILY_PREFIX = "shop-"  # every family of the app starts with it
 ROLES = "shop-execution", "shop-task"  # its task definitions' execution and task roles
+# What a migration that fails prints (scenario migration-fails).
+FAILED_MIGRATION_LOG = (
+    "Operations to perform: Apply all migrations: orders",
+    "Applying orders.0042_add_discount_column...",
+    'django.db.utils.ProgrammingError: column "discount" of relation "orders" already exists',
+)
 INITIAL_TAG = "v1.0.0"
 
 

@@ -99,10 +99,17 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "migration-fails",
-            "the database migration exits 1: no service is touched",
+            "the database migration exits 1: no service is touched, and the cause quotes its "
+            "last log lines",
             "FAILED",
             ("FAILED",),
-            faults=EcsFaults(tasks={sample_app.MIGRATE: TaskFault(TaskOutcome.EXIT, exit_code=1)}),
+            faults=EcsFaults(
+                tasks={
+                    sample_app.MIGRATE: TaskFault(
+                        TaskOutcome.EXIT, exit_code=1, log_lines=sample_app.FAILED_MIGRATION_LOG
+                    )
+                }
+            ),
         ),
         Scenario(
             "task-fails-to-start",

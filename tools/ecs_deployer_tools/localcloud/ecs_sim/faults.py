@@ -84,6 +84,8 @@ class TaskFault:
     # What the containers ECS stops once `container` exited exit with: 143 when SIGTERM ends
     # them, 137 when SIGKILL does after the stop timeout, 0 when they handle SIGTERM.
     killed_exit_code: int = 143
+    # What `container` prints before it stops, delivered to its awslogs stream (task_logs.py).
+    log_lines: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         running = self.running_ticks

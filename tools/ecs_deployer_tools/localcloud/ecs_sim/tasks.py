@@ -30,8 +30,10 @@ from moto.core.responses import ActionResult
 from moto.ecs.exceptions import ECSException
 from moto.ecs.models import Task
 
+from ecs_deployer.domain.task_logs import LogStream, awslogs_stream
 from ecs_deployer_tools.localcloud.ecs_sim.faults import TaskFault, TaskOutcome
 from ecs_deployer_tools.localcloud.ecs_sim.ids import short_name
+from ecs_deployer_tools.localcloud.ecs_sim.task_logs import write
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -83,6 +85,7 @@ class _TaskState:
     order: int
     running_ticks: int  # this task's: the fault's may differ by a RunTask's task
     unseen: Unseen  # DescribeTasks calls that miss it, right after RunTask
+    log_streams: Mapping[str, LogStream]  # by container name: where awslogs delivers
     ticks: int = 0
 
 
@@ -370,6 +373,11 @@ class TaskLifecycle:
             ),
             order=next(self._order),
             unseen=self._lag.change(self._faults().describe_lag),
+            log_streams={
+                spec["name"]: stream
+                for spec in definition.container_definitions
+                if (stream := awslogs_stream(spec, task.task_arn)) is not None
+            },
         )
 
 
@@ -377,6 +385,20 @@ def _tick(task: Any, state: _TaskState, now: datetime) -> None:
     """One DescribeTasks of the task: its next step, once its fault's ticks have passed."""
     if task.last_status == _STOPPED:
         return
+    _step(task, state, now)
+    if task.last_status == _STOPPED:
+        _print_fault_lines(task, state, now)
+
+
+def _print_fault_lines(task: Any, state: _TaskState, now: datetime) -> None:
+    """What the fault's container printed before it stopped, in its awslogs stream."""
+    stream = state.log_streams.get(_culprit(task, state))
+    if stream is not None:
+        backend = state.backend
+        write(stream, backend.account_id, backend.region_name, state.fault.log_lines, now)
+
+
+def _step(task: Any, state: _TaskState, now: datetime) -> None:
     if task.desired_status == _STOPPED:  # StopTask asked for it last time
         _stop(task, _SIGKILL_EXIT_CODE, now)
         return
