@@ -7,10 +7,17 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import event_parser
 
-from ecs_deployer.aws.clients import dynamodb_client, ecr_client, ecs_client, sfn_client
+from ecs_deployer.aws.clients import (
+    dynamodb_client,
+    ecr_client,
+    ecs_client,
+    events_client,
+    sfn_client,
+)
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecr import EcrGateway
 from ecs_deployer.aws.ecs import EcsGateway
+from ecs_deployer.aws.eventbus import LifecycleEvents
 from ecs_deployer.aws.ssm import ConfigStore
 from ecs_deployer.aws.stepfunctions import Executions
 from ecs_deployer.clock import Clock, SystemClock
@@ -27,6 +34,7 @@ if TYPE_CHECKING:
 logger = Logger()
 clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
+events = LifecycleEvents(events_client(), settings.event_bus_name)
 deps = AdmissionDeps(
     configs=ConfigStore(settings.config_prefix),
     ecr=EcrGateway(ecr_client()),
@@ -41,7 +49,7 @@ deps = AdmissionDeps(
 @event_parser(model=ResolveEvent)
 def lambda_handler(event: ResolveEvent, context: LambdaContext) -> dict[str, Any]:
     now = clock.now()
-    result = resolve(event.input, event.execution, deps, now)
+    result = resolve(event.input, event.execution, deps, now, events)
     if isinstance(result, Deployment):
         return save(deps.table, result, now)
     payload: dict[str, Any] = result.model_dump(mode="json", by_alias=True)

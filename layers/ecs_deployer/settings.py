@@ -32,6 +32,7 @@ class Settings(BaseModel):
     allowed_security_groups: frozenset[str]
     allow_public_ip: bool
     task_log_group_prefixes: frozenset[str]
+    event_bus_name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -45,6 +46,7 @@ class Settings(BaseModel):
                 allowed_security_groups=names(environ.get("ALLOWED_SECURITY_GROUPS", "")),
                 allow_public_ip=environ.get("ALLOW_PUBLIC_IP", "false"),
                 task_log_group_prefixes=names(environ.get("TASK_LOG_GROUP_PREFIXES", "")),
+                event_bus_name=environ.get("EVENT_BUS_NAME", "default"),
             )
         except ValidationError as exc:
             errors = [
@@ -73,4 +75,5 @@ _VARIABLES = {
     "allowed_security_groups": "ALLOWED_SECURITY_GROUPS",
     "allow_public_ip": "ALLOW_PUBLIC_IP",
     "task_log_group_prefixes": "TASK_LOG_GROUP_PREFIXES",
+    "event_bus_name": "EVENT_BUS_NAME",
 }

@@ -377,6 +377,11 @@ CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
     ("CheckServicesFunction", "dynamodb:Query", TABLE, {}, False),
     ("UpdateServicesFunction", "dynamodb:PutItem", TABLE, {}, True),
     ("RegisterTaskDefinitionsFunction", "ecs:UpdateService", service("blue"), IN_REGION, False),
+    # Resolve and Finalize publish lifecycle events on the stack's bus, and only there.
+    ("ResolveFunction", "events:PutEvents", arn("events", "event-bus/default"), {}, True),
+    ("FinalizeFunction", "events:PutEvents", arn("events", "event-bus/default"), {}, True),
+    ("FinalizeFunction", "events:PutEvents", arn("events", "event-bus/other"), {}, False),
+    ("CheckServicesFunction", "events:PutEvents", arn("events", "event-bus/default"), {}, False),
     # check_tasks: a failed task's last log lines, in the allowed log groups only
     (
         "CheckTasksFunction",

@@ -70,6 +70,7 @@ def test_function_environment_matches_settings(
         "ALLOWED_SECURITY_GROUPS": "",
         "ALLOW_PUBLIC_IP": "false",
         "TASK_LOG_GROUP_PREFIXES": "/ecs/",
+        "EVENT_BUS_NAME": "default",
     }
 
 

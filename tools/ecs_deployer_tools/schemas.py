@@ -1,4 +1,5 @@
-"""JSON Schemas of what operators write: app configs and manual execution inputs.
+"""JSON Schemas of what operators write (app configs, manual execution inputs) and of what
+the deployer publishes (its lifecycle events' detail).
 
 Generated from the pydantic models (``make schema``); a test keeps the committed files
 equal to what the models say, so editors and CI validate against the real rules.
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ecs_deployer.config.models import AppConfig
+from ecs_deployer.domain.lifecycle import LifecycleDetail
 from ecs_deployer.inputs import ManualRequest
 
 if TYPE_CHECKING:
@@ -27,6 +29,10 @@ def schemas() -> dict[str, dict[str, Any]]:
             "ECS Deployer app config (ECS Toolkit v1 plus the deployer's keys)",
         ),
         "manual-input.schema.json": (ManualRequest, "ECS Deployer manual execution input"),
+        "deployment-event.schema.json": (
+            LifecycleDetail,
+            "ECS Deployer deployment event detail (source ecs-deployer)",
+        ),
     }
     result = {}
     for name, (model, title) in documents.items():

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_stepfunctions import SFNClient
 
 # Standard mode retries throttling and 5xx with exponential backoff and full jitter, so
@@ -74,6 +75,11 @@ def _client(service: str) -> Any:
 
 def ecs_client() -> ECSClient:
     client: ECSClient = _client("ecs")
+    return client
+
+
+def events_client() -> EventBridgeClient:
+    client: EventBridgeClient = _client("events")
     return client
 
 

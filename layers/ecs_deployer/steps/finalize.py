@@ -13,6 +13,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from ecs_deployer.document import ServiceRollback, ServiceRollout
+from ecs_deployer.domain import lifecycle
 from ecs_deployer.domain.services import running_task_definition
 from ecs_deployer.domain.taskdef import registered_by_us
 from ecs_deployer.errors import DeployerError
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.document import Deployment
+    from ecs_deployer.domain.lifecycle import LifecyclePublisher
 
 logger = Logger(child=True)
 # DeregisterTaskDefinition calls per Finalize: a few seconds of a 60-second Lambda.
@@ -150,6 +152,8 @@ def finalize(
     ecs: EcsGateway,
     clusters: frozenset[str],
     now: datetime,
+    *,
+    events: LifecyclePublisher | None = None,
 ) -> Deployment:
     """The step, on every path out of a deployment: decide the outcome from the document and
     what ECS runs now, finalise the record, release the lock, and prune old revisions after
@@ -170,6 +174,8 @@ def finalize(
     )
     locks.release(deployment, table, now)
     logger.info("deployment finished", extra={"app": deployment.app, "status": outcome.status})
+    if events is not None:
+        events.publish(lifecycle.ended(deployment, outcome))
     # Housekeeping comes last: the outcome is recorded and the lock free whatever it meets.
     if outcome.summary is not None and outcome.status in ("SUCCEEDED", "ROLLED_BACK"):
         try:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from ecs_deployer.document import Deployment
+from ecs_deployer.domain import lifecycle
 from ecs_deployer.domain.admission import Rejected, failed_record, prepare, vouched_for
 from ecs_deployer.domain.dispatch import Dispatch, Ignored, dispatch
 from ecs_deployer.errors import ConfigError, DeployerError, InputError
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from ecs_deployer.domain.admission import AdmissionDeps
+    from ecs_deployer.domain.lifecycle import LifecyclePublisher
     from ecs_deployer.payloads import ExecutionContext
 
 logger = Logger(child=True)
@@ -29,9 +31,14 @@ ResolveResult = Ignored | Dispatch | Rejected | Deployment
 
 
 def resolve(
-    raw_input: Any, context: ExecutionContext, deps: AdmissionDeps, now: datetime
+    raw_input: Any,
+    context: ExecutionContext,
+    deps: AdmissionDeps,
+    now: datetime,
+    events: LifecyclePublisher | None = None,
 ) -> ResolveResult:
-    """The step: what the state machine does with this execution's input."""
+    """The step: what the state machine does with this execution's input; ``events`` hears
+    of each deployment it accepts."""
     try:
         request = parse_execution_input(raw_input)
     except InputError as exc:
@@ -62,5 +69,7 @@ def resolve(
         )
         return Rejected.of(exc)
     deps.table.create_record(new_record(deployment, now))
+    if events is not None:
+        events.publish(lifecycle.started(deployment))
     logger.info("deployment accepted", extra={"app": deployment.app, "image": deployment.image.uri})
     return deployment

@@ -1,0 +1,44 @@
+"""The EventBridge adapter: publish a deployment's lifecycle events (domain/lifecycle.py) on
+the stack's bus. Best effort: a failure to publish is logged, never raised."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+
+from ecs_deployer.domain.lifecycle import DETAIL_TYPES, SOURCE
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+
+    from ecs_deployer.domain.lifecycle import LifecycleDetail
+
+logger = Logger(child=True)
+
+
+class LifecycleEvents:
+    def __init__(self, client: EventBridgeClient, bus: str) -> None:
+        self._events = client
+        self._bus = bus
+
+    def publish(self, detail: LifecycleDetail) -> None:
+        entry = {
+            "Source": SOURCE,
+            "DetailType": DETAIL_TYPES[detail.status],
+            "Detail": detail.model_dump_json(),
+            "EventBusName": self._bus,
+            "Resources": [detail.execution_arn],
+        }
+        try:
+            response = self._events.put_events(Entries=[entry])  # type: ignore[list-item]
+        except ClientError as exc:
+            logger.warning("could not publish a deployment event", extra={"error": str(exc)})
+            return
+        if response.get("FailedEntryCount"):
+            failed = response["Entries"][0]
+            logger.warning(
+                "could not publish a deployment event",
+                extra={"error": failed.get("ErrorCode"), "message": failed.get("ErrorMessage")},
+            )

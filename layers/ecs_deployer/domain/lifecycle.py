@@ -1,0 +1,96 @@
+"""A deployment's lifecycle as EventBridge events: what a platform routes to chat, paging or
+audit (source ``ecs-deployer``).
+
+One event when a deployment is accepted ("Deployment Started") and one when it ends, named
+after how it ended. The detail is one documented shape (``schema/deployment-event.schema.json``):
+the app, the deployment, the image, what triggered it, each service's revisions, and the error
+and cause of a failure. Publishing never decides anything: a deployment whose event could not
+be published ends exactly as it would have.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from ecs_deployer.outcome import FinalStatus, ServiceSummary, failure_message
+
+if TYPE_CHECKING:
+    from ecs_deployer.document import Deployment
+    from ecs_deployer.outcome import Outcome
+
+SOURCE: Final = "ecs-deployer"
+LifecycleStatus = Literal["STARTED", FinalStatus]
+DETAIL_TYPES: Final[dict[str, str]] = {
+    "STARTED": "Deployment Started",
+    "SUCCEEDED": "Deployment Succeeded",
+    "FAILED": "Deployment Failed",
+    "ROLLBACK_FAILED": "Deployment Failed",
+    "ABORTED": "Deployment Failed",
+    "ROLLED_BACK": "Deployment Rolled Back",
+    "SUPERSEDED": "Deployment Superseded",
+}
+
+
+class LifecycleDetail(BaseModel):
+    """The ``detail`` of every deployment event."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    app: str
+    deployment_id: str
+    status: LifecycleStatus
+    image: str
+    trigger: str  # ecr-push | manual | rollback
+    execution_arn: str
+    console_url: str  # the execution in the Step Functions console
+    services: list[ServiceSummary] = []
+    error: str | None = None
+    cause: str | None = None  # the failure's message, for people
+
+
+class LifecyclePublisher(Protocol):
+    """Where a deployment's lifecycle events go (aws.eventbus.LifecycleEvents)."""
+
+    def publish(self, detail: LifecycleDetail) -> None: ...
+
+
+def _console_url(execution_arn: str) -> str:
+    region = execution_arn.split(":")[3]
+    return (
+        f"https://{region}.console.aws.amazon.com/states/home?region={region}"
+        f"#/v2/executions/details/{execution_arn}"
+    )
+
+
+def started(deployment: Deployment) -> LifecycleDetail:
+    return LifecycleDetail(
+        app=deployment.app,
+        deployment_id=deployment.deployment_id,
+        status="STARTED",
+        image=deployment.image.uri,
+        trigger=deployment.trigger.kind,
+        execution_arn=deployment.execution_arn,
+        console_url=_console_url(deployment.execution_arn),
+        services=[
+            ServiceSummary(name=service.name, state="PENDING") for service in deployment.services
+        ],
+    )
+
+
+def ended(deployment: Deployment, outcome: Outcome) -> LifecycleDetail:
+    summary = outcome.bounded().summary  # an event holds 256 KB at most
+    failure = deployment.failure
+    return LifecycleDetail(
+        app=deployment.app,
+        deployment_id=deployment.deployment_id,
+        status=outcome.status,
+        image=deployment.image.uri,
+        trigger=deployment.trigger.kind,
+        execution_arn=deployment.execution_arn,
+        console_url=_console_url(deployment.execution_arn),
+        services=summary.services if summary is not None else [],
+        error=failure.error if failure else None,
+        cause=failure_message(failure.error, failure.cause) if failure else outcome.message,
+    )
