@@ -3,6 +3,7 @@ driven with the status-change event's detail, as EventBridge delivers it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.document import Deployment
     from ecs_deployer.domain.admission import AdmissionDeps
+    from ecs_deployer.domain.lifecycle import LifecycleDetail
     from ecs_deployer_tools.demo import sample_app
     from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 
@@ -147,6 +149,40 @@ def test_an_execution_stopped_mid_rollout_is_aborted_and_its_lock_released(
     }
     lock = table.read_lock("shop")
     assert (lock.holder, lock.waiting) == (None, ())
+
+
+class _Heard:
+    """A lifecycle publisher that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.details: list[LifecycleDetail] = []
+
+    def publish(self, detail: LifecycleDetail) -> None:
+        self.details.append(detail)
+
+
+def test_an_aborted_deployment_is_announced_with_what_runs(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
+) -> None:
+    simulate()
+    deployment = locks.acquire(registered(deps, ecs, table), table, AlwaysRunning(), STARTED)
+    deployment = update_services(deployment, ecs, table, STARTED)
+    sim_clock.now = ENDED
+    heard = _Heard()
+    close_deps = dataclasses.replace(_deps(table, ecs, _Executions(deployment)), events=heard)
+    close_execution(_of(deployment, status="TIMED_OUT"), close_deps, ENDED)
+    [detail] = heard.details
+    assert (detail.status, detail.deployment_id) == ("ABORTED", deployment.deployment_id)
+    assert detail.cause is not None
+    assert detail.cause.startswith("the execution timed out before finalising")
+    assert {s.name: s.task_definition_after for s in detail.services} == {
+        s.name: s.task_definition_after for s in deployment.services
+    }
 
 
 def test_a_describe_that_does_not_show_our_update_yet_is_not_what_the_abort_names(

@@ -381,6 +381,7 @@ CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
     ("ResolveFunction", "events:PutEvents", arn("events", "event-bus/default"), {}, True),
     ("FinalizeFunction", "events:PutEvents", arn("events", "event-bus/default"), {}, True),
     ("FinalizeFunction", "events:PutEvents", arn("events", "event-bus/other"), {}, False),
+    ("CloseExecutionFunction", "events:PutEvents", arn("events", "event-bus/default"), {}, True),
     ("CheckServicesFunction", "events:PutEvents", arn("events", "event-bus/default"), {}, False),
     # check_tasks: a failed task's last log lines, in the allowed log groups only
     (

@@ -94,3 +94,30 @@ def ended(deployment: Deployment, outcome: Outcome) -> LifecycleDetail:
         error=failure.error if failure else None,
         cause=failure_message(failure.error, failure.cause) if failure else outcome.message,
     )
+
+
+def aborted(
+    deployment: Deployment, running: dict[str, str | None], error: str | None, cause: str
+) -> LifecycleDetail:
+    """An execution that ended without finalising (stopped, timed out, crashed): what each
+    service runs now, as far as ECS says (``running``)."""
+    return LifecycleDetail(
+        app=deployment.app,
+        deployment_id=deployment.deployment_id,
+        status="ABORTED",
+        image=deployment.image.uri,
+        trigger=deployment.trigger.kind,
+        execution_arn=deployment.execution_arn,
+        console_url=_console_url(deployment.execution_arn),
+        services=[
+            ServiceSummary(
+                name=service.name,
+                task_definition_before=service.task_definition_before,
+                task_definition_after=running.get(service.name),
+                state=service.state,
+            )
+            for service in deployment.services
+        ],
+        error=error,
+        cause=cause,
+    )

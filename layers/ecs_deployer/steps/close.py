@@ -29,6 +29,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
 
+from ecs_deployer.domain import lifecycle
 from ecs_deployer.domain.admission import ExecutionInputs, failed_record, vouched_for
 from ecs_deployer.domain.dispatch import Dispatch, dispatch
 from ecs_deployer.domain.services import revision
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.aws.ssm import ConfigStore
     from ecs_deployer.document import Deployment
+    from ecs_deployer.domain.lifecycle import LifecyclePublisher
     from ecs_deployer.history import HistoryRecord
 
 logger = Logger(child=True)
@@ -82,6 +84,7 @@ class CloseDeps:
     table: DeploymentsTable
     ecs: EcsGateway
     executions: ExecutionReader
+    events: LifecyclePublisher | None = None  # hears of each deployment closed ABORTED
 
 
 @dataclass(frozen=True)
@@ -205,6 +208,7 @@ def _abort(
     """Close an open record as ABORTED, naming what each service runs now."""
     cause = ending.message
     update = RecordUpdate(updated_at=iso(now))
+    running: dict[str, str | None] = {}
     if deployment is not None:
         update = RecordUpdate.progress(deployment, now)
         running = running_revisions(deployment, deps.ecs, now)
@@ -216,3 +220,5 @@ def _abort(
             cause += f"; {now_running}"
     deps.table.update_record(record, update.ended("ABORTED", now, error=ending.error, cause=cause))
     logger.warning("closed an unfinished record", extra={"deployment_id": record.deployment_id})
+    if deployment is not None and deps.events is not None:
+        deps.events.publish(lifecycle.aborted(deployment, running, ending.error, cause))
