@@ -1,66 +1,34 @@
 """A deployment's lifecycle on EventBridge (source ecs-deployer), as a platform routes it:
-a rule on the stack's bus delivers the events to a queue, each detail valid against the
-published schema."""
+the demo runner's rule on the default bus delivers the events to a queue; each detail is
+valid against the published schema. `ecs-deployer local demo --events` prints them."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import pytest
+from typer.testing import CliRunner
 
 from ecs_deployer.domain.lifecycle import SOURCE
+from ecs_deployer_tools.cli import app
 from ecs_deployer_tools.demo import runner, sample_app
-from ecs_deployer_tools.localcloud.cloud import LocalCloud
-from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation, TaskFault, TaskOutcome
+from ecs_deployer_tools.demo.scenarios import SCENARIOS
 from ecs_deployer_tools.schemas import schemas
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
 
 pytestmark = pytest.mark.e2e
 
 
-def _subscribed(cloud: LocalCloud) -> str:
-    """A queue that a rule on the default bus fills with the deployer's events."""
-    sqs, events = cloud.client("sqs"), cloud.client("events")
-    url = sqs.create_queue(QueueName="deployments")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    events.put_rule(Name="deployments", EventPattern=json.dumps({"source": [SOURCE]}))
-    events.put_targets(Rule="deployments", Targets=[{"Id": "queue", "Arn": arn}])
-    return str(url)
-
-
-def _received(cloud: LocalCloud, url: str) -> Iterator[dict[str, Any]]:
-    sqs = cloud.client("sqs")
-    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
-        for message in messages:
-            yield json.loads(message["Body"])
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-
-
-def test_each_deployment_is_announced_when_it_starts_and_when_it_ends() -> None:
-    faults = EcsFaults(tasks={sample_app.MIGRATE: TaskFault(TaskOutcome.EXIT, exit_code=1)})
-    with LocalCloud(runner.TEMPLATE, extensions=[EcsSimulation(faults)]) as cloud:
-        seeded = sample_app.seed(sample_app.Clients.of(cloud.client), runner.CONFIG_PREFIX)
-        cloud.deploy_stack(
-            {**runner.STACK_PARAMETERS, **seeded.network_parameters, "LogLevel": "ERROR"}
-        )
-        url = _subscribed(cloud)
-        cloud.push_image(sample_app.REPOSITORY, "v2.0.0", sample_app.image_manifest("v2.0.0"))
-        cloud.run_until_idle()
-        received = list(_received(cloud, url))
+def test_a_failed_deployment_is_announced_when_it_starts_and_when_it_ends() -> None:
+    result = runner.run(SCENARIOS["migration-fails"])
 
     schema = jsonschema.Draft202012Validator(schemas()["deployment-event.schema.json"])
-    assert [event["detail-type"] for event in received] == [
+    assert [event["detail-type"] for event in result.events] == [
         "Deployment Started",
         "Deployment Failed",
     ]
-    started, failed = (event["detail"] for event in received)
-    for event in received:
+    started, failed = (event["detail"] for event in result.events)
+    for event in result.events:
         assert event["source"] == SOURCE
         assert list(schema.iter_errors(event["detail"])) == []
         assert event["resources"] == [event["detail"]["execution_arn"]]
@@ -70,7 +38,33 @@ def test_each_deployment_is_announced_when_it_starts_and_when_it_ends() -> None:
         "STARTED",
         "ecr-push",
     )
-    assert {service["name"] for service in started["services"]} == set(seeded.services)
+    assert {service["name"] for service in started["services"]} == {
+        sample_app.WEB,
+        sample_app.WORKER,
+    }
     assert (failed["status"], failed["error"]) == ("FAILED", "TaskFailed")
     assert "exited with code 1" in failed["cause"]
     assert failed["console_url"].endswith(failed["execution_arn"])
+
+
+def test_the_demo_prints_the_events_it_heard() -> None:
+    shown = CliRunner().invoke(app, ["local", "demo", "--events", "--json"])
+    assert shown.exit_code == 0, shown.output
+    document = json.loads(shown.stdout.strip().splitlines()[-1])
+    assert [event["detail-type"] for event in document["events"]] == [
+        "Deployment Started",
+        "Deployment Succeeded",
+    ]
+    succeeded = document["events"][-1]["detail"]
+    assert succeeded["status"] == "SUCCEEDED"
+    assert {s["task_definition_after"] for s in succeeded["services"]} == {
+        s["task_definition_after"] for s in document["services"]
+    }
+
+
+def test_the_demo_tells_people_the_events_too() -> None:
+    shown = CliRunner().invoke(app, ["local", "demo", "--events"])
+    assert shown.exit_code == 0, shown.output
+    assert f"deployment events (EventBridge, source {SOURCE}):" in shown.stdout
+    assert "Deployment Started: shop " in shown.stdout
+    assert "Deployment Succeeded: shop " in shown.stdout

@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from ecs_deployer.domain.lifecycle import SOURCE
 from ecs_deployer_tools.cli.common import JsonOption
 from ecs_deployer_tools.cli.live import LiveView, print_summary, styled
 from ecs_deployer_tools.cli.output import EXIT_FAILED, console, emit_json, fail
@@ -64,9 +65,25 @@ def _render(result: ScenarioResult) -> None:
     )
 
 
+def _render_events(published: list[dict[str, Any]]) -> None:
+    """Each event as a platform's rule receives it: its type, then the detail's gist."""
+    console.print()
+    console.print(f"[bold]deployment events[/] (EventBridge, source {escape(SOURCE)}):")
+    for event in published:
+        detail = event["detail"]
+        gist = f"{detail['app']} {detail['deployment_id']} {detail['status']}"
+        if detail.get("error"):
+            gist += f" {detail['error']}"
+        console.print(f"  {escape(event['detail-type'])}: {escape(gist)}")
+
+
 @app.command()
 def demo(
     scenario: Annotated[str, typer.Option(help=f"One of: {', '.join(SCENARIOS)}.")] = "happy",
+    events: Annotated[
+        bool,
+        typer.Option("--events", help="Also print the deployment events the deployer published."),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Deploy the sample app on the local cloud and follow it live.
@@ -90,9 +107,11 @@ def demo(
         console.print(f"[bold]ECS Deployer demo[/]: {chosen.name} - {chosen.summary}")
     result = run(chosen, observer=None if as_json else _DemoView())
     if as_json:
-        emit_json(result.to_json())
+        emit_json({**result.to_json(), "events": result.events} if events else result.to_json())
     else:
         _render(result)
+        if events:
+            _render_events(result.events)
     if not result.as_expected:
         raise typer.Exit(EXIT_FAILED)
 

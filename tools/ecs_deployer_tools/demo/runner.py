@@ -9,6 +9,7 @@ on every run, on any machine.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.domain.dispatch import child_execution_name
+from ecs_deployer.domain.lifecycle import SOURCE
 from ecs_deployer_tools.demo import sample_app
 from ecs_deployer_tools.localcloud.cloud import ACCOUNT_ID, LocalCloud
 from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
@@ -71,6 +73,7 @@ class ScenarioResult:
     state_transitions: int
     api_calls: dict[str, int]
     elapsed_seconds: float
+    events: list[dict[str, Any]] = field(default_factory=list)  # the deployer's, as published
 
     @property
     def last(self) -> PushResult:
@@ -236,6 +239,7 @@ def run(
         cloud.deploy_stack(
             {**STACK_PARAMETERS, **seeded.network_parameters, "LogLevel": DEMO_LOG_LEVEL}
         )
+        listener = _DeploymentEvents(cloud)
         cloud.reset_api_calls()
         simulation.throttling = True
         if scenario.crash is not None:
@@ -274,4 +278,32 @@ def run(
             state_transitions=follower.transitions,
             api_calls=cloud.api_calls,
             elapsed_seconds=round(time.monotonic() - started, 1),
+            events=listener.received(),
         )
+
+
+class _DeploymentEvents:
+    """The deployer's lifecycle events (source ecs-deployer), as a platform would route them:
+    a rule on the default bus delivering to a queue."""
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        self._sqs = cloud.client("sqs")
+        self._url = self._sqs.create_queue(QueueName="ecs-deployer-events")["QueueUrl"]
+        queue = self._sqs.get_queue_attributes(QueueUrl=self._url, AttributeNames=["QueueArn"])
+        events = cloud.client("events")
+        events.put_rule(Name="ecs-deployer-events", EventPattern=json.dumps({"source": [SOURCE]}))
+        events.put_targets(
+            Rule="ecs-deployer-events",
+            Targets=[{"Id": "queue", "Arn": queue["Attributes"]["QueueArn"]}],
+        )
+
+    def received(self) -> list[dict[str, Any]]:
+        """Every event delivered so far, in order."""
+        received = []
+        while batch := self._sqs.receive_message(QueueUrl=self._url, MaxNumberOfMessages=10):
+            if not batch.get("Messages"):
+                break
+            for message in batch["Messages"]:
+                received.append(json.loads(message["Body"]))
+                self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=message["ReceiptHandle"])
+        return received
