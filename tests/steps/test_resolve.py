@@ -361,6 +361,23 @@ def test_pushes_of_one_second_are_recorded_in_deployment_order_not_by_digest(
     assert newest_first == list(reversed(digests)) == sorted(digests)
 
 
+def test_pushes_of_one_event_second_are_ordered_by_ecrs_push_time(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
+) -> None:
+    """ECR's imagePushedAt has milliseconds: within the event's whole second it decides,
+    before the event ids (here in the opposite order)."""
+    first, second = push("v2.0.0"), push("v2.0.1")
+    pushed_at = {first: 1_795_350_930.100, second: 1_795_350_930.900}
+    for image in ecr_backends[ACCOUNT_ID]["us-east-1"].repositories["shop"].images:
+        image.image_pushed_at = pushed_at.get(image.get_image_digest(), image.image_pushed_at)
+    for digest, event_id in ((second, "e1"), (first, "e2")):
+        dispatched = _dispatch_at(deps, digest, "2026-11-22T10:15:30Z", event_id)
+        assert isinstance(dispatched, Dispatch)
+        [target] = dispatched.targets
+        assert isinstance(_as_child(deps, target), Deployment)
+    assert [record.digest for record in table.history("shop")] == [second, first]
+
+
 @pytest.mark.parametrize(
     ("tag", "repository", "reason"),
     [

@@ -229,8 +229,9 @@ def _order(request: ManualRequest, context: ExecutionContext, image: ImageRef | 
     trigger = request.trigger
     if trigger.kind == "ecr-push" and trigger.pushed_at and trigger.event_id:
         requested = requested_at(request, context)
+        # ECR's own push time (milliseconds) orders pushes of one event second.
         pushed_at = image.pushed_at if image and image.pushed_at else requested
-        return deployment_order(iso(requested), iso(min(pushed_at, requested)), trigger.event_id)
+        return deployment_order(iso(requested), iso(pushed_at), trigger.event_id)
     started = iso(context.StartTime)
     return deployment_order(started, started, context.Name)
 

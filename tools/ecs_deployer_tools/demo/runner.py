@@ -222,7 +222,8 @@ def run(
     template: Path = TEMPLATE,
     push_spacing: float = PUSH_SPACING,
 ) -> ScenarioResult:
-    """Run ``scenario`` on a fresh local cloud. ``inspect`` sees the cloud before it ends.
+    """Run ``scenario`` on a fresh local cloud. ``inspect`` sees the cloud before it ends;
+    the result keeps the deployment events the deployer published.
 
     The pushes of a concurrent scenario are ``push_spacing`` virtual seconds apart: what
     the first push started runs meanwhile, until it waits or ends.
