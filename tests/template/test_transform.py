@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import pytest
 
+from ecs_deployer.domain import measures
 from tests.template.cfn import FUNCTION_DIRS, STACK_NAME, STEP_FUNCTION_DIRS, Resolver
 
 PARAMETERS = {
@@ -148,6 +150,7 @@ def test_outputs(transformed: dict[str, Any]) -> None:
         "EcrPushRuleName": "<Ref DeployStateMachineEcrPush>",
         "EcrPushDeadLetterQueueUrl": "<Ref EcrPushDeadLetterQueue>",
         "EcrPushDeadLetterAlarmName": "<Ref EcrPushDeadLetterAlarm>",
+        "DashboardName": "<Ref Dashboard>",
         "LayerArn": f"<Ref {layer}>",
     }
     # Every output refers to a resource the transform really creates.
@@ -192,6 +195,25 @@ def test_an_undelivered_push_raises_an_alarm(transformed: dict[str, Any], topic:
     ]
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
     assert alarm.get("AlarmActions") == ([topic] if topic else None)
+
+
+def test_the_dashboard_draws_the_metrics_finalize_emits(transformed: dict[str, Any]) -> None:
+    body = Resolver(transformed, PARAMETERS).resolve(
+        transformed["Resources"]["Dashboard"]["Properties"]["DashboardBody"]
+    )
+    widgets = json.loads(body)["widgets"]
+    drawn = json.dumps(widgets)
+
+    assert {widget["properties"]["title"] for widget in widgets} >= {
+        "Deployments by status",
+        "Failure rate (%)",
+        "Deployment duration (s): p50, p90, p99",
+        "Undelivered push events (dead-letter queue)",
+    }
+    for name in (measures.DEPLOYMENTS, measures.FAILURES, measures.DURATION):
+        assert f'MetricName=\\"{name}\\"' in drawn
+    assert f"{{{measures.NAMESPACE},Status,service}}" in drawn
+    assert "<EcrPushDeadLetterQueue.QueueName>" in drawn
 
 
 def test_the_roles_and_families_a_config_may_reach_are_always_named(

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from ecs_deployer.aws import metrics
 from ecs_deployer.document import ServiceRollback, ServiceRollout
-from ecs_deployer.domain import lifecycle
+from ecs_deployer.domain import lifecycle, measures
 from ecs_deployer.domain.services import running_task_definition
 from ecs_deployer.domain.taskdef import registered_by_us
 from ecs_deployer.errors import DeployerError
@@ -176,6 +177,7 @@ def finalize(
     logger.info("deployment finished", extra={"app": deployment.app, "status": outcome.status})
     if events is not None:
         events.publish(lifecycle.ended(deployment, outcome))
+    metrics.emit(measures.of_deployment(deployment, outcome, now))
     # Housekeeping comes last: the outcome is recorded and the lock free whatever it meets.
     if outcome.summary is not None and outcome.status in ("SUCCEEDED", "ROLLED_BACK"):
         try:
