@@ -56,41 +56,44 @@ class LifecyclePublisher(Protocol):
     def publish(self, detail: LifecycleDetail) -> None: ...
 
 
-def _console_url(execution_arn: str) -> str:
+def _detail(
+    deployment: Deployment,
+    status: LifecycleStatus,
+    services: list[ServiceSummary],
+    error: str | None = None,
+    cause: str | None = None,
+) -> LifecycleDetail:
+    execution_arn = deployment.execution_arn
     region = execution_arn.split(":")[3]
-    return (
-        f"https://{region}.console.aws.amazon.com/states/home?region={region}"
-        f"#/v2/executions/details/{execution_arn}"
+    return LifecycleDetail(
+        app=deployment.app,
+        deployment_id=deployment.deployment_id,
+        status=status,
+        image=deployment.image.uri,
+        trigger=deployment.trigger.kind,
+        execution_arn=execution_arn,
+        console_url=(
+            f"https://{region}.console.aws.amazon.com/states/home?region={region}"
+            f"#/v2/executions/details/{execution_arn}"
+        ),
+        services=services,
+        error=error,
+        cause=cause,
     )
 
 
 def started(deployment: Deployment) -> LifecycleDetail:
-    return LifecycleDetail(
-        app=deployment.app,
-        deployment_id=deployment.deployment_id,
-        status="STARTED",
-        image=deployment.image.uri,
-        trigger=deployment.trigger.kind,
-        execution_arn=deployment.execution_arn,
-        console_url=_console_url(deployment.execution_arn),
-        services=[
-            ServiceSummary(name=service.name, state="PENDING") for service in deployment.services
-        ],
-    )
+    pending = [ServiceSummary(name=s.name, state="PENDING") for s in deployment.services]
+    return _detail(deployment, "STARTED", pending)
 
 
 def ended(deployment: Deployment, outcome: Outcome) -> LifecycleDetail:
     summary = outcome.bounded().summary  # an event holds 256 KB at most
     failure = deployment.failure
-    return LifecycleDetail(
-        app=deployment.app,
-        deployment_id=deployment.deployment_id,
-        status=outcome.status,
-        image=deployment.image.uri,
-        trigger=deployment.trigger.kind,
-        execution_arn=deployment.execution_arn,
-        console_url=_console_url(deployment.execution_arn),
-        services=summary.services if summary is not None else [],
+    return _detail(
+        deployment,
+        outcome.status,
+        summary.services if summary is not None else [],
         error=failure.error if failure else None,
         cause=failure_message(failure.error, failure.cause) if failure else outcome.message,
     )
@@ -101,23 +104,13 @@ def aborted(
 ) -> LifecycleDetail:
     """An execution that ended without finalising (stopped, timed out, crashed): what each
     service runs now, as far as ECS says (``running``)."""
-    return LifecycleDetail(
-        app=deployment.app,
-        deployment_id=deployment.deployment_id,
-        status="ABORTED",
-        image=deployment.image.uri,
-        trigger=deployment.trigger.kind,
-        execution_arn=deployment.execution_arn,
-        console_url=_console_url(deployment.execution_arn),
-        services=[
-            ServiceSummary(
-                name=service.name,
-                task_definition_before=service.task_definition_before,
-                task_definition_after=running.get(service.name),
-                state=service.state,
-            )
-            for service in deployment.services
-        ],
-        error=error,
-        cause=cause,
-    )
+    services = [
+        ServiceSummary(
+            name=service.name,
+            task_definition_before=service.task_definition_before,
+            task_definition_after=running.get(service.name),
+            state=service.state,
+        )
+        for service in deployment.services
+    ]
+    return _detail(deployment, "ABORTED", services, error=error, cause=cause)
