@@ -264,6 +264,37 @@ def test_a_push_trigger_stands_only_if_its_dispatcher_received_that_push(
     assert {record.trigger for record in table.history("shop")} == {"ecr-push", "manual"}
 
 
+class _Unreadable:
+    """Step Functions refusing DescribeExecution, as IAM does outside this state machine."""
+
+    def input_of(self, execution_arn: str) -> Any:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": execution_arn}},
+            "DescribeExecution",
+        )
+
+
+@pytest.mark.parametrize(
+    "started_by",
+    [
+        "arn:aws:states:us-east-1:123456789012:execution:billing-pipeline:run-1",
+        "not an ARN",
+    ],
+)
+def test_a_claimed_dispatcher_elsewhere_is_not_read_and_the_request_is_manual(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, started_by: str
+) -> None:
+    digest = push("v2.0.0")
+    dispatched = resolve(_push_event("v2.0.0", digest), context("from-event"), deps, STARTED)
+    assert isinstance(dispatched, Dispatch)
+    [target] = dispatched.targets
+    claimed = {**target.input, "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": started_by}
+    unreadable = dataclasses.replace(deps, executions=_Unreadable())
+    result = resolve(claimed, context("claimed"), unreadable, STARTED)
+    assert isinstance(result, Deployment)
+    assert (result.trigger.kind, result.trigger.event_id) == ("manual", None)
+
+
 def test_two_tags_of_one_digest_dispatch_under_one_name(
     seeded: sample_app.SeededApp, deps: AdmissionDeps
 ) -> None:

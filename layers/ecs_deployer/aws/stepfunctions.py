@@ -24,7 +24,8 @@ class Executions:
                     self._sfn.describe_execution(executionArn=execution_arn)
                 )
         except ClientError as exc:
-            if error_code(exc) == "ExecutionDoesNotExist":
+            # An ARN no execution can have (a claim in an input) names none either.
+            if error_code(exc) in {"ExecutionDoesNotExist", "InvalidArn"}:
                 return None
             raise
         return response

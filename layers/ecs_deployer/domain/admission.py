@@ -178,33 +178,28 @@ def prepare(request: ManualRequest, context: ExecutionContext, deps: AdmissionDe
 def vouched_for(
     request: ManualRequest, context: ExecutionContext, executions: ExecutionInputs
 ) -> ManualRequest:
-    """``request`` with only the trigger Step Functions vouches for (see ``trusted``)."""
-    parent = request.started_by
-    if request.trigger.kind != "ecr-push" or parent is None:
-        return trusted(request, context, None)
-    return trusted(request, context, executions.input_of(parent))
-
-
-def trusted(request: ManualRequest, context: ExecutionContext, parent_input: Any) -> ManualRequest:
     """``request`` with only the trigger Step Functions vouches for.
 
     A push's trigger (``ecr-push``, its event id and time) stands only when a dispatcher
-    execution of this state machine started this one (``started_by``) and its input
-    (``parent_input``) is that very event. Any other trigger a user typed is a claim: the
-    request is manual, keeping only the claimed ``actor`` (Step Functions names no caller).
+    execution of this state machine started this one (``started_by``) and its input is that
+    very event. Any other trigger a user typed is a claim: the request is manual, keeping
+    only the claimed ``actor`` (Step Functions names no caller).
     """
     trigger = request.trigger
-    if trigger.kind == "ecr-push" and _dispatched(request, context, parent_input):
+    if trigger.kind == "ecr-push" and _dispatched(request, context, executions):
         return request
     return request.model_copy(update={"trigger": Trigger(actor=trigger.actor)})
 
 
-def _dispatched(request: ManualRequest, context: ExecutionContext, parent_input: Any) -> bool:
-    same_machine = context.Id.rsplit(":", 1)[0] + ":"
-    if request.started_by is None or not request.started_by.startswith(same_machine):
+def _dispatched(
+    request: ManualRequest, context: ExecutionContext, executions: ExecutionInputs
+) -> bool:
+    parent = request.started_by
+    # Only an execution of this state machine is read: any other is no dispatcher of ours.
+    if parent is None or not parent.startswith(context.Id.rsplit(":", 1)[0] + ":"):
         return False
     try:
-        event = parse_execution_input(parent_input)
+        event = parse_execution_input(executions.input_of(parent))
     except InputError:
         return False
     return (
