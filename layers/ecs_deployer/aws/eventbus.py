@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ecs_deployer.domain.lifecycle import DETAIL_TYPES, SOURCE
 
@@ -33,12 +33,12 @@ class LifecycleEvents:
         }
         try:
             response = self._events.put_events(Entries=[entry])  # type: ignore[list-item]
-        except ClientError as exc:
+        except (BotoCoreError, ClientError) as exc:
             logger.warning("could not publish a deployment event", extra={"error": str(exc)})
             return
         if response.get("FailedEntryCount"):
             failed = response["Entries"][0]
             logger.warning(
                 "could not publish a deployment event",
-                extra={"error": failed.get("ErrorCode"), "message": failed.get("ErrorMessage")},
+                extra={"error": failed.get("ErrorCode"), "reason": failed.get("ErrorMessage")},
             )

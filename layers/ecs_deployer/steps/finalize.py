@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from ecs_deployer.aws import metrics
 from ecs_deployer.document import ServiceRollback, ServiceRollout
 from ecs_deployer.domain import lifecycle, measures
+from ecs_deployer.domain.scope import family_of
 from ecs_deployer.domain.services import running_task_definition
 from ecs_deployer.domain.taskdef import registered_by_us
 from ecs_deployer.errors import DeployerError
@@ -91,8 +92,8 @@ def prune_revisions(deployment: Deployment, ecs: EcsGateway, clusters: frozenset
     keep = deployment.config.keep_revisions
     newest: dict[str, int] = {}
     for arn in ours:
-        family, _, number = arn.rsplit("/", 1)[-1].rpartition(":")
-        newest[family] = max(newest.get(family, 0), int(number))
+        family = family_of(arn)
+        newest[family] = max(newest.get(family, 0), int(arn.rpartition(":")[2]))
     # Revision numbers count every revision ever registered: a family whose newest one is
     # within keep_revisions cannot hold more, and is not even listed.
     families = sorted(family for family, number in newest.items() if number > keep)

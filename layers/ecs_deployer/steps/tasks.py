@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ecs_deployer.document import TaskResult
 from ecs_deployer.domain.task_logs import EXCERPT_LINES, awslogs_stream, clear_values, excerpt
@@ -95,7 +95,7 @@ def _last_words(run: TaskRun, ecs: EcsGateway, logs: TaskLogReader) -> str | Non
         container = next(c for c in registration["containerDefinitions"] if c["name"] == name)
         stream = awslogs_stream(container, failed.task_arn)
         lines = logs.last_lines(stream, EXCERPT_LINES) if stream is not None else []
-    except (ClientError, DeployerError, StopIteration) as exc:
+    except (BotoCoreError, ClientError, DeployerError, StopIteration) as exc:
         logger.warning("could not read a failed task's log", extra={"error": str(exc)})
         return None
     if not lines:
