@@ -25,7 +25,7 @@ clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
 ecs = EcsGateway(ecs_client())
 table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
-logs = TaskLogs(logs_client(), settings.task_log_group_prefixes)
+logs = TaskLogs(logs_client, settings.task_log_group_prefixes)
 
 
 @logger.inject_lambda_context

@@ -29,7 +29,7 @@ deps = CloseDeps(
     table=DeploymentsTable(dynamodb_client(), settings.deployments_table),
     ecs=EcsGateway(ecs_client()),
     executions=Executions(sfn_client()),
-    events=LifecycleEvents(events_client(), settings.event_bus_name),
+    events=LifecycleEvents(events_client, settings.event_bus_name),
 )
 
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 logger = Logger()
 clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
-events = LifecycleEvents(events_client(), settings.event_bus_name)
+events = LifecycleEvents(events_client, settings.event_bus_name)
 ecs = EcsGateway(ecs_client())
 table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 

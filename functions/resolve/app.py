@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 logger = Logger()
 clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
-events = LifecycleEvents(events_client(), settings.event_bus_name)
+events = LifecycleEvents(events_client, settings.event_bus_name)
 deps = AdmissionDeps(
     configs=ConfigStore(settings.config_prefix),
     ecr=EcrGateway(ecr_client()),

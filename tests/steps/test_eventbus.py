@@ -40,9 +40,9 @@ def test_a_refused_event_is_logged_not_raised(failure: str) -> None:
                 "put_events",
                 {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure"}]},
             )
-        LifecycleEvents(client, "default").publish(DETAIL)
+        LifecycleEvents(lambda: client, "default").publish(DETAIL)
         stubbed.assert_no_pending_responses()
 
 
 def test_an_unreachable_bus_is_logged_not_raised() -> None:
-    LifecycleEvents(_Unreachable(), "default").publish(DETAIL)  # type: ignore[arg-type]
+    LifecycleEvents(_Unreachable, "default").publish(DETAIL)  # type: ignore[arg-type]

@@ -3,6 +3,7 @@ the stack's bus. Best effort: a failure to publish is logged, never raised."""
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
@@ -11,6 +12,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ecs_deployer.domain.lifecycle import DETAIL_TYPES, SOURCE
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mypy_boto3_events import EventBridgeClient
 
     from ecs_deployer.domain.lifecycle import LifecycleDetail
@@ -19,9 +22,15 @@ logger = Logger(child=True)
 
 
 class LifecycleEvents:
-    def __init__(self, client: EventBridgeClient, bus: str) -> None:
-        self._events = client
+    def __init__(self, client: Callable[[], EventBridgeClient], bus: str) -> None:
+        """``client`` makes the EventBridge client when the first event is published: most
+        Resolve invocations (a push's dispatch) publish none, so their cold start skips it."""
+        self._client = client
         self._bus = bus
+
+    @cached_property
+    def _events(self) -> EventBridgeClient:
+        return self._client()
 
     def publish(self, detail: LifecycleDetail) -> None:
         entry = {
