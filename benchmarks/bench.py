@@ -1,4 +1,5 @@
-"""Print what a deployment costs: Lambda cold-start imports, API calls, state transitions.
+"""Print what a deployment costs: layer size, Lambda cold-start imports, API calls, state
+transitions.
 
 Figures, not pass/fail: run `make bench` before and after a change and compare.
 """
@@ -9,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from ecs_deployer_tools.demo.runner import run
@@ -28,10 +30,42 @@ HANDLER_ENVIRONMENT = {
     "CONFIG_PREFIX": "/ecs-deployer/apps",
     "DEPLOYMENTS_TABLE": "deployments",
     "ALLOWED_CLUSTERS": "demo",
+    "TASK_FAMILY_PREFIXES": "shop-",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
 }
+
+
+def layer_size() -> None:
+    """The shared layer as `make build` makes it, unzipped: Lambda's limit is 250 MB for a
+    function and its layers, and every byte is read from a cold sandbox's disk."""
+    wheelhouse = ROOT / "build" / "layer-wheels"  # offline when `make wheelhouse` ran
+    with tempfile.TemporaryDirectory() as artifacts:
+        subprocess.run(  # noqa: S603  (our own Makefile)
+            [  # noqa: S607  (make from PATH, as `make bench` itself)
+                "make",
+                "--no-print-directory",
+                "-C",
+                str(ROOT / "layers"),
+                "build-SharedLayer",
+                f"ARTIFACTS_DIR={artifacts}",
+                f"PYTHON={sys.executable}",
+                f"WHEELHOUSE={wheelhouse if wheelhouse.is_dir() else ''}",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        top = Path(artifacts) / "python"
+        total = sum(path.stat().st_size for path in top.rglob("*") if path.is_file())
+        sizes = {
+            entry.name: sum(path.stat().st_size for path in entry.rglob("*") if path.is_file())
+            for entry in top.iterdir()
+            if entry.is_dir()
+        }
+    print(f"layer, unzipped: {total / 1e6:.1f} MB (target 20 MB)")
+    for name, size in sorted(sizes.items(), key=lambda item: -item[1])[:6]:
+        print(f"  {name:<28} {size / 1e6:7.1f} MB")
 
 
 def cold_start_imports() -> None:
@@ -68,5 +102,6 @@ def deployment_costs(names: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    layer_size()
     cold_start_imports()
     deployment_costs(sys.argv[1:] or ["happy", "rollout-fails"])

@@ -12,7 +12,9 @@ import subprocess
 from typing import TYPE_CHECKING
 
 import pytest
+from botocore.loaders import Loader
 
+from ecs_deployer.aws.service_models import SERVICE_MODELS
 from tests.template.cfn import FUNCTION_DIRS, REPO_ROOT
 
 if TYPE_CHECKING:
@@ -106,6 +108,28 @@ def test_layer_has_every_locked_requirement(layer_dir: Path) -> None:
 
     assert locked
     assert installed == locked
+
+
+def test_layer_is_at_most_20_mb_unzipped(layer_dir: Path) -> None:
+    size = sum(path.stat().st_size for path in layer_dir.rglob("*") if path.is_file())
+
+    assert size <= 20_000_000, f"layer is {size / 1e6:.1f} MB unzipped"
+
+
+def test_layer_botocore_models_are_the_called_services(layer_dir: Path) -> None:
+    data = layer_dir / "botocore" / "data"
+    # Read with the layer's own data only, as the layer's botocore does on Lambda.
+    loader = Loader(extra_search_paths=[str(data)], include_default_search_paths=False)
+
+    assert {path.name for path in data.iterdir() if path.is_dir()} == SERVICE_MODELS
+    for service in SERVICE_MODELS:
+        model = loader.load_service_model(service, "service-2")
+        assert model["metadata"]["endpointPrefix"]
+        assert loader.load_service_model(service, "endpoint-rule-set-1")
+    assert (data / "endpoints.json").is_file()
+    # The task-definition clone reads RegisterTaskDefinition's input shape.
+    ecs = loader.load_service_model("ecs", "service-2")
+    assert "RegisterTaskDefinitionRequest" in ecs["shapes"]
 
 
 @pytest.mark.parametrize(("logical_id", "folder"), sorted(FUNCTION_DIRS.items()))

@@ -11,6 +11,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
 
 from ecs_deployer import __version__
+from ecs_deployer.aws.service_models import SERVICE_MODELS
 from ecs_deployer.errors import TransientAwsError
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_ssm import SSMClient
     from mypy_boto3_stepfunctions import SFNClient
 
 # Standard mode retries throttling and 5xx with exponential backoff and full jitter, so
@@ -70,6 +72,9 @@ def transient_errors_as_retryable() -> Iterator[None]:
 
 @cache
 def _client(service: str) -> Any:
+    if service not in SERVICE_MODELS:
+        # The layer ships no botocore model for it (service_models.py).
+        raise ValueError(f"no botocore model shipped for {service!r}: add it to SERVICE_MODELS")
     return boto3.client(service, config=RETRY_CONFIG)  # type: ignore[call-overload]
 
 
@@ -95,6 +100,11 @@ def ecr_client() -> ECRClient:
 
 def dynamodb_client() -> DynamoDBClient:
     client: DynamoDBClient = _client("dynamodb")
+    return client
+
+
+def ssm_client() -> SSMClient:
+    client: SSMClient = _client("ssm")
     return client
 
 

@@ -36,13 +36,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar, cast
 
-import boto3
 from botocore.exceptions import ClientError
 
 from ecs_deployer.aws.clients import (
-    RETRY_CONFIG,
     error_code,
     error_message,
+    ssm_client,
     transient_errors_as_retryable,
 )
 from ecs_deployer.config.parsing import parse_app_config
@@ -115,7 +114,7 @@ class ConfigStore:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.prefix = prefix.rstrip("/")
-        self._client: SSMClient = client or boto3.client("ssm", config=RETRY_CONFIG)
+        self._client: SSMClient = client or ssm_client()
         self._max_age = (
             max_age
             if max_age is not None
