@@ -1,1 +1,1 @@
-"""Small typed adapters around the AWS APIs the deployer calls; nothing else talks to boto3."""
+"""Small typed adapters around the AWS APIs the deployer calls; nothing else talks to botocore."""

@@ -1,4 +1,4 @@
-"""boto3 clients with the retry behaviour the deployer relies on, and error translation."""
+"""AWS clients (botocore) with the retry behaviour the deployer relies on, and error translation."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
 
@@ -70,12 +70,19 @@ def transient_errors_as_retryable() -> Iterator[None]:
         raise TransientAwsError(str(exc)) from exc
 
 
+# botocore's session, not boto3's: importing boto3 imports s3transfer too, and the deployer
+# makes plain clients only.
+@cache
+def _session() -> botocore.session.Session:
+    return botocore.session.get_session()
+
+
 @cache
 def _client(service: str) -> Any:
     if service not in SERVICE_MODELS:
         # The layer ships no botocore model for it (service_models.py).
         raise ValueError(f"no botocore model shipped for {service!r}: add it to SERVICE_MODELS")
-    return boto3.client(service, config=RETRY_CONFIG)  # type: ignore[call-overload]
+    return _session().create_client(service, config=RETRY_CONFIG)
 
 
 def ecs_client() -> ECSClient:

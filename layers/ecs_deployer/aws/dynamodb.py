@@ -12,7 +12,6 @@ from __future__ import annotations
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from ecs_deployer.aws.clients import error_code, transient_errors_as_retryable
@@ -22,7 +21,7 @@ from ecs_deployer.history import HistoryRecord
 from ecs_deployer.outcome import FINAL_STATUSES
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
     from datetime import datetime
 
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -55,27 +54,47 @@ def _document_key(app: str, deployment_id: str) -> dict[str, Any]:
     return {"pk": _app_key(app), "sk": f"{_DOCUMENT_PREFIX}{deployment_id}"}
 
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
 def _to_item(data: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(value) for key, value in data.items()}
+    return {key: _attribute(value) for key, value in data.items()}
 
 
 def _from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+    return {key: _value(attribute) for key, attribute in item.items()}
 
 
-def _plain(value: Any) -> Any:
-    """DynamoDB numbers come back as Decimal; ours are all integers."""
+# DynamoDB's attribute values for the types our records hold (no floats, no sets). Our own
+# few lines rather than boto3.dynamodb.types: importing any of boto3 imports s3transfer too,
+# a third of a handler's cold start.
+_SCALARS: tuple[tuple[type, str], ...] = ((bool, "BOOL"), (str, "S"), (int, "N"), (bytes, "B"))
+
+
+def _attribute(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, list | tuple):
+        return {"L": [_attribute(item) for item in value]}
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    if type(value).__name__ == "Decimal":
-        return int(value)
-    return value
+        return {"M": {str(key): _attribute(item) for key, item in value.items()}}
+    for python_type, kind in _SCALARS:  # bool first: a bool is an int
+        if isinstance(value, python_type):
+            return {kind: str(value) if kind == "N" else value}
+    raise TypeError(f"no DynamoDB attribute for a {type(value).__name__}")
+
+
+def _value(attribute: Mapping[str, Any]) -> Any:
+    ((kind, value),) = attribute.items()
+    match kind:
+        case "S" | "BOOL" | "B":
+            return value
+        case "N":
+            return int(value)  # ours are all integers
+        case "NULL":
+            return None
+        case "L":
+            return [_value(item) for item in value]
+        case "M":
+            return {key: _value(item) for key, item in value.items()}
+    raise TypeError(f"unexpected DynamoDB attribute type {kind}")
 
 
 def _entry(data: dict[str, Any]) -> LockEntry:
@@ -222,8 +241,8 @@ class DeploymentsTable:
             )
         if "Item" not in response:
             return None
-        compressed = _deserializer.deserialize(response["Item"]["document"])
-        return Deployment.model_validate_json(zlib.decompress(bytes(compressed)))
+        compressed: bytes = _value(response["Item"]["document"])
+        return Deployment.model_validate_json(zlib.decompress(compressed))
 
     # Locks -------------------------------------------------------------------------------
 
