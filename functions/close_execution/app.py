@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parser import event_parser
 
 from ecs_deployer.aws.clients import dynamodb_client, ecs_client, events_client, sfn_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
@@ -34,8 +33,8 @@ deps = CloseDeps(
 
 
 @logger.inject_lambda_context
-@event_parser(model=ExecutionStatusChange)
-def lambda_handler(event: ExecutionStatusChange, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    event = ExecutionStatusChange.model_validate(payload)
     closed = close_execution(event.detail, deps, clock.now())
     logger.info("execution closed", extra={"execution": event.detail.name, "closed": closed})
     return {"execution": event.detail.execution_arn, "closed": closed}

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parser import event_parser
 
 from ecs_deployer.aws.clients import (
     dynamodb_client,
@@ -46,11 +45,11 @@ deps = AdmissionDeps(
 
 
 @logger.inject_lambda_context
-@event_parser(model=ResolveEvent)
-def lambda_handler(event: ResolveEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    event = ResolveEvent.model_validate(payload)
     now = clock.now()
     result = resolve(event.input, event.execution, deps, now, events)
     if isinstance(result, Deployment):
         return save(deps.table, result, now)
-    payload: dict[str, Any] = result.model_dump(mode="json", by_alias=True)
-    return payload
+    dispatched: dict[str, Any] = result.model_dump(mode="json", by_alias=True)
+    return dispatched

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parser import event_parser
 
 from ecs_deployer.aws.clients import dynamodb_client, ecs_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
@@ -27,8 +26,8 @@ table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 
 
 @logger.inject_lambda_context
-@event_parser(model=PhaseEvent)
-def lambda_handler(event: PhaseEvent, context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    event = PhaseEvent.model_validate(payload)
     now = clock.now()
     return on_stored_document(
         table, event.deployment, now, lambda d: run_tasks(d, event.phase, ecs, now)

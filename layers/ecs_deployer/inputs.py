@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -41,6 +40,24 @@ DeploymentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,80}$"
 _PUSH_ACTIONS = {"ECR Image Action": "PUSH", "ECR Replication Action": "REPLICATE"}
 
 
+class EventBridgeEvent(BaseModel):
+    """The envelope EventBridge delivers every event in; each kind of event types its
+    ``detail``. (Ours, not powertools' parser models: importing those costs a cold start
+    tens of milliseconds.)"""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    version: str
+    id: str
+    detail_type: str = Field(alias="detail-type")
+    source: str
+    account: str
+    time: datetime
+    region: str
+    resources: list[str]
+    detail: BaseModel
+
+
 class EcrImageActionDetail(BaseModel):
     """``detail`` of the "ECR Image Action" and "ECR Replication Action" events; extra
     fields AWS adds are kept, not refused."""
@@ -61,7 +78,7 @@ class EcrImageActionDetail(BaseModel):
         return tag or None
 
 
-class EcrImageActionEvent(EventBridgeModel):
+class EcrImageActionEvent(EventBridgeEvent):
     """An image event: "ECR Image Action" (a push, a delete...) or "ECR Replication Action"
     (a replica arriving in this region: the image as its push left it)."""
 

@@ -26,7 +26,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field
 
 from ecs_deployer.domain import lifecycle
@@ -35,7 +34,12 @@ from ecs_deployer.domain.dispatch import Dispatch, dispatch
 from ecs_deployer.domain.services import revision
 from ecs_deployer.errors import InputError
 from ecs_deployer.history import RecordUpdate, iso
-from ecs_deployer.inputs import EcrImageActionEvent, ManualRequest, parse_execution_input
+from ecs_deployer.inputs import (
+    EcrImageActionEvent,
+    EventBridgeEvent,
+    ManualRequest,
+    parse_execution_input,
+)
 from ecs_deployer.outcome import failure_message
 from ecs_deployer.payloads import ExecutionContext
 from ecs_deployer.steps import locks
@@ -68,7 +72,7 @@ class ExecutionStatusDetail(BaseModel):
     cause: str | None = None
 
 
-class ExecutionStatusChange(EventBridgeModel):
+class ExecutionStatusChange(EventBridgeEvent):
     detail: ExecutionStatusDetail
 
 
