@@ -99,11 +99,10 @@ def scope_of(seeded: sample_app.SeededApp) -> StackScope:
 
 
 @pytest.fixture
-def deps(seeded: sample_app.SeededApp, table: DeploymentsTable, ecs: EcsGateway) -> AdmissionDeps:
+def deps(seeded: sample_app.SeededApp, table: DeploymentsTable) -> AdmissionDeps:
     return AdmissionDeps(
         configs=ConfigStore(PREFIX),
         ecr=EcrGateway(ecr_client()),
-        ecs=ecs,
         table=table,
         scope=scope_of(seeded),
         executions=Executions(sfn_client()),

@@ -9,13 +9,11 @@ from aws_lambda_powertools import Logger
 from ecs_deployer.aws.clients import (
     dynamodb_client,
     ecr_client,
-    ecs_client,
     events_client,
     sfn_client,
 )
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecr import EcrGateway
-from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.aws.eventbus import LifecycleEvents
 from ecs_deployer.aws.ssm import ConfigStore
 from ecs_deployer.aws.stepfunctions import Executions
@@ -37,7 +35,6 @@ events = LifecycleEvents(events_client, settings.event_bus_name)
 deps = AdmissionDeps(
     configs=ConfigStore(settings.config_prefix),
     ecr=EcrGateway(ecr_client()),
-    ecs=EcsGateway(ecs_client()),
     table=DeploymentsTable(dynamodb_client(), settings.deployments_table),
     scope=settings.scope,
     executions=Executions(sfn_client()),

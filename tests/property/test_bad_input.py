@@ -14,7 +14,6 @@ from moto import mock_aws
 
 from ecs_deployer.aws.clients import ecr_client, ecs_client, sfn_client
 from ecs_deployer.aws.ecr import EcrGateway
-from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.aws.ssm import ConfigStore
 from ecs_deployer.aws.stepfunctions import Executions
 from ecs_deployer.config.parsing import parse_app_config
@@ -76,7 +75,6 @@ def world() -> Iterator[tuple[AdmissionDeps, Mutations]]:
             deps = AdmissionDeps(
                 configs=ConfigStore(PREFIX),
                 ecr=EcrGateway(ecr_client()),
-                ecs=EcsGateway(ecs),
                 table=table,
                 scope=scope_of(seeded),
                 executions=Executions(sfn_client()),

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import boto3
 import pytest
 
+from ecs_deployer.aws.clients import ecs_client
 from ecs_deployer.document import Deployment
 from ecs_deployer.domain.register import plan_deployment
 from ecs_deployer.errors import ConfigError, ResourceNotFound
@@ -209,3 +211,50 @@ def test_planning_changes_nothing_not_even_the_document(
     web = plan.services[0]
     assert (web.service.name, web.current.arn) == ("shop-web", seeded.task_definitions["shop-web"])
     assert all(task.watch_containers for task in plan.tasks)
+
+
+def test_a_cluster_ecs_does_not_know_is_named_before_anything_is_registered(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
+) -> None:
+    # (ECS refuses to delete a cluster that has services: the cluster never existed.)
+    scope = replace(deps.scope, clusters=deps.scope.clusters | {"shop-gone"})
+    deps = replace(deps, scope=scope)
+    _reconfigure(seeded, cluster="shop-gone")
+    deployment = accepted(deps)  # admission reads no ECS: planning finds no cluster
+
+    with pytest.raises(ResourceNotFound, match="cluster 'shop-gone' does not exist"):
+        register_task_definitions(deployment, ecs, table, scope, STARTED)
+    assert _families() == {"shop-web": 1, "shop-worker": 1, "shop-migrate": 1, "shop-smoke-test": 1}
+
+
+def test_each_family_is_read_once_when_its_services_run_its_newest_revision(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
+) -> None:
+    deployment = accepted(deps)
+    calls: list[str] = []
+    events = ecs_client().meta.events
+    events.register("before-call.ecs", lambda model, **_: calls.append(model.name))
+    try:
+        register_task_definitions(deployment, ecs, table, deps.scope, STARTED)
+    finally:
+        events.unregister("before-call.ecs")
+
+    # shop-web, shop-worker, shop-migrate and shop-smoke-test: one read each, one register each.
+    assert sorted(calls) == sorted(
+        ["DescribeServices"] + ["DescribeTaskDefinition", "RegisterTaskDefinition"] * 4
+    )
+
+
+def test_a_service_whose_family_has_no_active_revision_is_still_cloned(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
+) -> None:
+    boto3.client("ecs").deregister_task_definition(
+        taskDefinition=seeded.task_definitions["shop-web"]
+    )
+
+    deployment = register_task_definitions(accepted(deps), ecs, table, deps.scope, STARTED)
+
+    web = deployment.services[0]
+    assert web.task_definition_before == seeded.task_definitions["shop-web"]
+    assert web.task_definition_after
+    assert web.task_definition_after.endswith("shop-web:2")

@@ -184,14 +184,6 @@ def test_a_task_family_outside_the_stack_is_refused_and_recorded(
     assert (record.status, record.error) == ("FAILED", "ConfigError")
 
 
-def test_missing_cluster_is_named(seeded: sample_app.SeededApp, deps: AdmissionDeps) -> None:
-    boto3.client("ecs").delete_cluster(cluster=sample_app.CLUSTER)
-    result = resolve({"app": "shop", "image_tag": "v1.0.0"}, context(), deps, STARTED)
-    assert isinstance(result, Rejected)
-    assert result.outcome.error == "ResourceNotFound"
-    assert "cluster 'shop-demo'" in (result.outcome.cause or "")
-
-
 class _Dispatchers:
     """Step Functions as Resolve reads it: the inputs of dispatcher executions."""
 

@@ -68,12 +68,18 @@ class EcsGateway:
     def describe_services(
         self, cluster: str, names: Sequence[str]
     ) -> tuple[dict[str, ServiceSnapshot], list[str]]:
-        """Snapshots by service name, and the names ECS reported missing."""
+        """Snapshots by service name, and the names ECS reported missing. A cluster ECS does
+        not know is ResourceNotFound."""
         found: dict[str, ServiceSnapshot] = {}
         missing: list[str] = []
         for batch in batched(names, DESCRIBE_SERVICES_BATCH):
-            with transient_errors_as_retryable():
-                response = self._ecs.describe_services(cluster=cluster, services=list(batch))
+            try:
+                with transient_errors_as_retryable():
+                    response = self._ecs.describe_services(cluster=cluster, services=list(batch))
+            except ClientError as exc:
+                if error_code(exc) == "ClusterNotFoundException":
+                    raise ResourceNotFound(f"cluster '{cluster}' does not exist") from exc
+                raise
             for data in response.get("services", []):
                 snapshot = ServiceSnapshot.from_api(data)
                 found[snapshot.name] = snapshot

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from ecs_deployer.document import Deployment, Options, ServiceRollout, TaskRun
 from ecs_deployer.domain.locks import deployment_order
-from ecs_deployer.errors import ConfigError, DeployerError, FieldError, InputError, ResourceNotFound
+from ecs_deployer.errors import ConfigError, DeployerError, FieldError, InputError
 from ecs_deployer.history import HistoryRecord, iso
 from ecs_deployer.image import ImageRef
 from ecs_deployer.inputs import EcrImageActionEvent, ManualRequest, Trigger, parse_execution_input
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecr import EcrGateway
-    from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.aws.ssm import ConfigStore, LoadedConfig
     from ecs_deployer.config.models import AppConfig
     from ecs_deployer.domain.scope import StackScope
@@ -45,7 +44,6 @@ class AdmissionDeps:
 
     configs: ConfigStore
     ecr: EcrGateway
-    ecs: EcsGateway
     table: DeploymentsTable
     scope: StackScope
     executions: ExecutionInputs
@@ -132,10 +130,6 @@ def prepare(request: ManualRequest, context: ExecutionContext, deps: AdmissionDe
         image = deps.ecr.resolve(
             _repository(request, loaded), request.image_tag, request.image_digest
         )
-    status = deps.ecs.cluster_status(config.cluster)
-    if status != "ACTIVE":
-        state = "does not exist" if status is None else f"is {status}"
-        raise ResourceNotFound(f"cluster '{config.cluster}' {state}")
     # A rollback runs no one-off tasks: migrations do not run backwards.
     skip_pre = request.skip_pre_tasks or request.is_rollback
     skip_post = request.skip_post_tasks or request.is_rollback

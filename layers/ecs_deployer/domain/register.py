@@ -37,7 +37,9 @@ class Registration:
 
     source: DescribedTaskDefinition
     wanted: RegistrationInput
-    source_is_latest: bool  # the source already is its family's newest revision
+    # The family's newest revision, when planning read it: registering compares the clone
+    # with it (a retried step or a redeploy reuses it) and otherwise reads it then.
+    latest: DescribedTaskDefinition | None
 
     @property
     def changes(self) -> list[Change]:
@@ -80,33 +82,60 @@ def _current_revisions(
     """The services as they run now; every problem with them, reported at once."""
     cluster = deployment.cluster
     snapshots, missing = ecs.describe_services(cluster, [s.name for s in deployment.services])
+    if missing:
+        _check_cluster(ecs, cluster)
     problems = [f"service '{name}' not found in cluster '{cluster}'" for name in missing]
     unsupported = []
     for index, service in enumerate(deployment.services):
         snapshot = snapshots.get(service.name)
         if snapshot is None:
             continue
-        if snapshot.status != "ACTIVE":
-            problems.append(f"service '{service.name}' is {snapshot.status}")
-        elif snapshot.deployment_controller != "ECS":
-            unsupported.append(
-                FieldError(
-                    f"services[{index}]",
-                    f"'{service.name}' uses the {snapshot.deployment_controller} deployment "
-                    "controller; only ECS rolling deployments are supported",
-                )
-            )
-        elif snapshot.has_short_arn:
-            unsupported.append(FieldError(f"services[{index}]", _short_arn(snapshot, cluster)))
-        elif snapshot.task_definition is None:
-            problems.append(f"service '{service.name}' has no PRIMARY deployment")
-        elif family := scope.family_problem(family_of(snapshot.task_definition)):
-            unsupported.append(FieldError(f"services[{index}]", f"'{service.name}': {family}"))
+        problem = _service_problem(snapshot, cluster, scope)
+        if isinstance(problem, str):
+            problems.append(problem)
+        elif problem is not None:
+            unsupported.append(FieldError(f"services[{index}]", problem.reason))
     if unsupported:
         raise ConfigError(f"config of app '{deployment.app}' is invalid", unsupported)
     if problems:
         raise ResourceNotFound("; ".join(problems))
     return snapshots
+
+
+@dataclass(frozen=True)
+class _Unsupported:
+    """A service the deployer cannot deploy whatever ECS does: the config must change."""
+
+    reason: str
+
+
+def _service_problem(
+    snapshot: ServiceSnapshot, cluster: str, scope: StackScope
+) -> str | _Unsupported | None:
+    """Why the service cannot be deployed now (a state of ECS), or at all, or None."""
+    name = snapshot.name
+    if snapshot.status != "ACTIVE":
+        return f"service '{name}' is {snapshot.status}"
+    if snapshot.deployment_controller != "ECS":
+        return _Unsupported(
+            f"'{name}' uses the {snapshot.deployment_controller} deployment "
+            "controller; only ECS rolling deployments are supported"
+        )
+    if snapshot.has_short_arn:
+        return _Unsupported(_short_arn(snapshot, cluster))
+    if snapshot.task_definition is None:
+        return f"service '{name}' has no PRIMARY deployment"
+    if family := scope.family_problem(family_of(snapshot.task_definition)):
+        return _Unsupported(f"'{name}': {family}")
+    return None
+
+
+def _check_cluster(ecs: EcsGateway, cluster: str) -> None:
+    """Services missing: the cluster itself, if that is why (read only then)."""
+    status = ecs.cluster_status(cluster)
+    if status != "ACTIVE":
+        state = "does not exist" if status is None else f"is {status}"
+        raise ResourceNotFound(f"cluster '{cluster}' {state}")
 
 
 def _short_arn(snapshot: ServiceSnapshot, cluster: str) -> str:
@@ -146,7 +175,14 @@ def _plan_service(
     problems: list[str],
 ) -> PlannedService | None:
     owner = f"service '{service.name}'"
-    current = describe(running)
+    # The family's newest revision first: the service usually runs it, and then this one
+    # read is both what it runs and what a clone is compared with. (A family whose every
+    # revision was deregistered has none; the service's own is still described by ARN.)
+    try:
+        latest: DescribedTaskDefinition | None = describe(family_of(running))
+    except ResourceNotFound:
+        latest = None
+    current = latest if latest is not None and latest.arn == running else describe(running)
     if service.target_task_definition is not None:
         # A rollback: exactly the revision an earlier deployment left, image and all.
         try:
@@ -155,14 +191,14 @@ def _plan_service(
             problems.append(f"{owner}: {exc}")
             return None
         return PlannedService(
-            service, current, Registration(target, target.registration, source_is_latest=False)
+            service, current, Registration(target, target.registration, latest=latest)
         )
     try:
         wanted = with_image(current.registration, service.containers, deployment.image.uri, owner)
     except ResourceNotFound as exc:
         problems.append(str(exc))
         return None
-    registration = Registration(current, tagged_as_ours(wanted), source_is_latest=False)
+    registration = Registration(current, tagged_as_ours(wanted), latest=latest)
     return PlannedService(service, current, registration)
 
 
@@ -184,12 +220,9 @@ def _plan_task(
     except ResourceNotFound as exc:
         problems.append(str(exc))
         return None
-    # A bare family name described its latest revision: no need to look that up again.
-    return PlannedTask(
-        run,
-        watch,
-        Registration(source, tagged_as_ours(wanted), source_is_latest=":" not in run.family),
-    )
+    # A bare family name described its newest revision.
+    latest = None if ":" in run.family else source
+    return PlannedTask(run, watch, Registration(source, tagged_as_ours(wanted), latest=latest))
 
 
 def plan_deployment(deployment: Deployment, ecs: EcsGateway, scope: StackScope) -> DeploymentPlan:

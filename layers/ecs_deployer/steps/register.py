@@ -35,11 +35,10 @@ def _register_or_reuse(ecs: EcsGateway, plan: Registration, registered: dict[str
     key = json.dumps(plan.wanted, sort_keys=True)
     if key in registered:
         return registered[key]
-    if not plan.source_is_latest:
-        latest = ecs.describe_task_definition(plan.source.family)
-        if latest.registration == plan.wanted:
-            registered[key] = latest.arn
-            return latest.arn
+    latest = plan.latest or ecs.describe_task_definition(plan.source.family)
+    if latest.registration == plan.wanted:
+        registered[key] = latest.arn
+        return latest.arn
     arn = ecs.register_task_definition(plan.wanted)
     logger.info("registered task definition", extra={"task_definition": arn})
     registered[key] = arn

@@ -153,7 +153,6 @@ class Deployer:
         return AdmissionDeps(
             configs=self.configs,
             ecr=EcrGateway(self.aws.ecr),
-            ecs=self.ecs,
             table=self.table,
             scope=self.stack.scope,
             executions=self.executions,
