@@ -11,10 +11,13 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+from ecs_deployer_tools.demo import fleet
 from ecs_deployer_tools.demo.runner import run
 from ecs_deployer_tools.demo.scenarios import SCENARIOS
+from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.py"))
@@ -101,7 +104,41 @@ def deployment_costs(names: list[str]) -> None:
             print(f"  {'':<12} {operation:<32} {count:4d}")
 
 
+FLEET_SIZES: tuple[int | None, ...] = (1, 10, 50, None)  # None: the largest config
+# The minimum assumes every describe shows the latest change; AWS's eventual consistency
+# (which the local cloud simulates by default) costs describes on top.
+FLEET_WORLDS = {
+    "consistent": EcsFaults(describe_lag=0, service_describe_lag=0),
+    "eventually consistent": EcsFaults(),
+}
+
+
+def fleet_costs(sizes: tuple[int | None, ...] = FLEET_SIZES) -> None:
+    """One push deploying S services (a family each) and a pre-deploy task, against the
+    fewest ECS calls that can do it (fleet.minimum_ecs_calls)."""
+    print("one push, S services and a pre-deploy task (largest: as many as a config holds):")
+    print(
+        f"  {'world':<22} {'S':>4} {'ECS':>5} {'min':>5} {'ratio':>6} {'all':>5} "
+        f"{'transitions':>11} {'Lambdas':>7} {'wall':>6}"
+    )
+    for world, faults in FLEET_WORLDS.items():
+        for size in sizes:
+            started = time.monotonic()
+            deployed = fleet.deploy_fleet(size, faults)
+            wall = time.monotonic() - started
+            minimum = fleet.minimum_ecs_calls(
+                deployed.services, deployed.tasks, *fleet.polls_to_finish(faults)
+            )
+            print(
+                f"  {world:<22} {deployed.services:>4} {deployed.ecs_calls:>5} {minimum:>5} "
+                f"{deployed.ecs_calls / minimum:>5.2f}x {sum(deployed.api_calls.values()):>5} "
+                f"{deployed.state_transitions:>11} {deployed.lambda_invocations:>7} "
+                f"{wall:>5.1f}s  {deployed.record.status}"
+            )
+
+
 if __name__ == "__main__":
     layer_size()
     cold_start_imports()
+    fleet_costs()
     deployment_costs(sys.argv[1:] or ["happy", "rollout-fails"])

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ecs_deployer_tools.demo import fleet
 from tests.template.cfn import FUNCTION_DIRS, REPO_ROOT
 
 if TYPE_CHECKING:
@@ -36,3 +37,21 @@ def test_the_layer_size_is_measured_from_a_build(capsys: pytest.CaptureFixture[s
 
     assert lines[0].startswith("layer, unzipped: ")
     assert any(line.split()[:1] == ["botocore"] for line in lines[1:])
+
+
+@pytest.mark.parametrize(("services", "minimum"), [(1, 11), (10, 38), (100, 335)])
+def test_the_minimum_is_the_issues_formula(services: int, minimum: int) -> None:
+    # F DescribeTaskDefinition + F RegisterTaskDefinition + S UpdateService
+    # + ceil(S/10)(R+1) DescribeServices + ceil(T/10) RunTask + ceil(T/100) R DescribeTasks
+    assert fleet.minimum_ecs_calls(services, 1, 2, 2) == minimum
+
+
+def test_a_fleet_deployment_is_measured_in_both_worlds(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = printed(lambda: BENCH["fleet_costs"]((1,)), capsys)
+
+    rows = [line.split() for line in lines if line.endswith("SUCCEEDED")]
+    assert [row[0] for row in rows] == ["consistent", "eventually"]
+    for row in rows:
+        services, ecs, minimum = (int(row[-9]), int(row[-8]), int(row[-7]))
+        assert (services, minimum) == (1, 11)
+        assert ecs >= minimum
