@@ -14,6 +14,7 @@ from tests.template.cfn import (
     ACCOUNT_ID,
     FUNCTION_DIRS,
     REGION,
+    STACK_ID,
     STACK_NAME,
     STEP_FUNCTION_DIRS,
     Resolver,
@@ -52,6 +53,7 @@ STAR_ONLY_ACTIONS = {
     "xray:PutTelemetryRecords",
     "xray:GetSamplingRules",
     "xray:GetSamplingTargets",
+    "ssm:DescribeParameters",
 }
 
 
@@ -663,3 +665,93 @@ def test_each_function_has_a_role_of_its_own_lambda_assumes(
     roles = {resolved["Resources"][other]["Properties"]["Role"] for other in FUNCTION_DIRS}
     assert len(roles) == len(FUNCTION_DIRS)
     assert resolved["Resources"][function]["Properties"]["Role"] == f"<{role_of(function)}.Arn>"
+
+
+# (policy, action, resource, request context, allowed): the operator policies reach this
+# stack's own resources only.
+OPERATOR_CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
+    ("ReadOnlyPolicy", "cloudformation:DescribeStacks", STACK_ID, {}, True),
+    (
+        "ReadOnlyPolicy",
+        "cloudformation:DescribeStacks",
+        arn("cloudformation", "stack/other/0f1e2d3c"),
+        {},
+        False,
+    ),
+    (
+        "ReadOnlyPolicy",
+        "ssm:GetParameter",
+        arn("ssm", "parameter/ecs-deployer/apps/shop"),
+        {},
+        True,
+    ),
+    ("ReadOnlyPolicy", "ssm:GetParameter", arn("ssm", "parameter/other/shop"), {}, False),
+    (
+        "ReadOnlyPolicy",
+        "ssm:PutParameter",
+        arn("ssm", "parameter/ecs-deployer/apps/shop"),
+        {},
+        False,
+    ),
+    ("ReadOnlyPolicy", "dynamodb:Scan", TABLE, {}, True),
+    ("ReadOnlyPolicy", "dynamodb:PutItem", TABLE, {}, False),
+    ("ReadOnlyPolicy", "ecs:DescribeServices", service("blue"), IN_REGION, True),
+    ("ReadOnlyPolicy", "ecs:DescribeServices", service("red"), IN_REGION, False),
+    ("ReadOnlyPolicy", "ecr:DescribeImages", arn("ecr", "repository/billing"), IN_REGION, False),
+    ("ReadOnlyPolicy", "states:StartExecution", STATE_MACHINE, {}, False),
+    (
+        "OperatorPolicy",
+        "ssm:PutParameter",
+        arn("ssm", "parameter/ecs-deployer/apps/shop"),
+        {},
+        True,
+    ),
+    ("OperatorPolicy", "ssm:PutParameter", arn("ssm", "parameter/ecs-deployer/other"), {}, False),
+    (
+        "OperatorPolicy",
+        "ssm:DeleteParameter",
+        arn("ssm", "parameter/ecs-deployer/apps/shop"),
+        {},
+        False,
+    ),
+    ("OperatorPolicy", "states:StartExecution", STATE_MACHINE, {}, True),
+    ("OperatorPolicy", "states:StartExecution", arn("states", "stateMachine:other"), {}, False),
+    ("OperatorPolicy", "states:GetExecutionHistory", OWN_EXECUTION, {}, True),
+    ("OperatorPolicy", "states:GetExecutionHistory", OTHER_EXECUTION, {}, False),
+    ("OperatorPolicy", "states:StopExecution", OWN_EXECUTION, {}, False),
+    ("OperatorPolicy", "dynamodb:GetItem", TABLE, {}, True),
+    ("OperatorPolicy", "dynamodb:UpdateItem", TABLE, {}, False),
+    ("OperatorPolicy", "ecs:DescribeClusters", cluster_arn("green"), IN_REGION, True),
+    ("OperatorPolicy", "ecs:DescribeClusters", cluster_arn("red"), IN_REGION, False),
+    ("OperatorPolicy", "ecs:UpdateService", service("blue"), IN_REGION, False),
+    ("OperatorPolicy", "iam:PassRole", TASK_ROLE, {}, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("policy", "action", "resource", "context", "allowed"),
+    OPERATOR_CASES,
+    ids=[
+        f"{case[0]}-{case[1]}-{'allow' if case[4] else 'deny'}-{i}"
+        for i, case in enumerate(OPERATOR_CASES)
+    ],
+)
+def test_operator_policies_reach_only_the_stacks_resources(
+    statements: list[Statement],
+    policy: str,
+    action: str,
+    resource: str,
+    context: dict[str, str],
+    allowed: bool,
+) -> None:
+    assert is_allowed(statements, policy, action, resource, context) is allowed
+
+
+def test_operator_policies_are_outputs(resolved: dict[str, Any]) -> None:
+    outputs = {name: output["Value"] for name, output in resolved["Outputs"].items()}
+
+    assert outputs["ReadOnlyPolicyArn"] == "<Ref ReadOnlyPolicy>"
+    assert outputs["OperatorPolicyArn"] == "<Ref OperatorPolicy>"
+    for policy in ("ReadOnlyPolicy", "OperatorPolicy"):
+        # Attached by the account's administrators to people, never by the stack.
+        assert "Roles" not in resolved["Resources"][policy]["Properties"]

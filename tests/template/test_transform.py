@@ -188,6 +188,8 @@ def test_outputs(transformed: dict[str, Any]) -> None:
         "EcrPushDeadLetterAlarmName": "<Ref EcrPushDeadLetterAlarm>",
         "DashboardName": "<Ref Dashboard>",
         "LayerArn": f"<Ref {layer}>",
+        "ReadOnlyPolicyArn": "<Ref ReadOnlyPolicy>",
+        "OperatorPolicyArn": "<Ref OperatorPolicy>",
     }
     # Every output refers to a resource the transform really creates.
     for value in values.values():
