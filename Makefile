@@ -9,6 +9,9 @@ STAMP := $(VENV)/.installed-stamp
 # lives in a virtualenv of its own, installed from its own hashed lock.
 SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed-stamp
+# checkov, the template's security scanner, likewise: its pins clash with ours too.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 # Wheels of the Lambda layer (python3.13/aarch64), fetched once so `make build` and the
 # build test run offline.
 WHEELHOUSE := build/layer-wheels
@@ -17,14 +20,16 @@ NPM_STAMP := node_modules/.installed-stamp
 LAYER_PLATFORM := --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 \
 	--implementation cp --python-version 3.13 --only-binary=:all:
 
-.PHONY: setup python-env sam-cli wheelhouse node-packages lint typecheck test unit lock \
-	sam-lock build clean schema demo bench
+.PHONY: setup python-env sam-cli checkov-cli wheelhouse node-packages lint typecheck checkov \
+	test unit lock sam-lock checkov-lock build clean schema demo bench
 
-# Everything `make test` needs: the Python environment, the SAM CLI (the build test), the
-# layer's wheelhouse (the build test, offline) and Node.js packages (the ASL validator).
-setup: python-env sam-cli wheelhouse node-packages
+# Everything `make test` needs: the Python environment, the SAM CLI (the build test),
+# checkov, the layer's wheelhouse (the build test, offline) and Node.js packages (the ASL
+# validator).
+setup: python-env sam-cli checkov-cli wheelhouse node-packages
 python-env: $(STAMP)
 sam-cli: $(SAM_STAMP)
+checkov-cli: $(CHECKOV_STAMP)
 wheelhouse: $(WHEELHOUSE_STAMP)
 node-packages: $(NPM_STAMP)
 
@@ -39,6 +44,11 @@ $(STAMP): requirements/dev.lock pyproject.toml
 $(SAM_STAMP): requirements/sam.lock | $(STAMP)
 	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
 	$(BIN)/uv pip sync --quiet --python $(SAM_VENV)/bin/python --require-hashes requirements/sam.lock
+	touch $@
+
+$(CHECKOV_STAMP): requirements/checkov.lock | $(STAMP)
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(BIN)/uv pip sync --quiet --python $(CHECKOV_VENV)/bin/python --require-hashes requirements/checkov.lock
 	touch $@
 
 $(WHEELHOUSE_STAMP): layers/requirements.txt | $(STAMP)
@@ -58,7 +68,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy layers/ecs_deployer tools/ecs_deployer_tools functions tests benchmarks
 
-test: setup lint typecheck
+# The template's security checks; .checkov.yaml says what is skipped and why. No look-up of
+# a newer checkov: the lock decides the version.
+checkov: $(CHECKOV_STAMP)
+	CKV_SKIP_PACKAGE_UPDATE_CHECK=true $(CHECKOV_VENV)/bin/checkov --config-file .checkov.yaml
+
+test: setup lint typecheck checkov
 	$(BIN)/pytest -n 2
 
 # Regenerates both locks: the dev environment (Python 3.11, any platform) and the Lambda
@@ -85,8 +100,13 @@ sam-lock: $(STAMP)
 	$(BIN)/uv pip compile requirements/sam.in --universal --python-version 3.11 \
 		--generate-hashes -o requirements/sam.lock
 
+# Regenerates checkov's lock from requirements/checkov.in.
+checkov-lock: $(STAMP)
+	$(BIN)/uv pip compile requirements/checkov.in --universal --python-version 3.11 \
+		--generate-hashes -o requirements/checkov.lock
+
 clean:
-	rm -rf $(VENV) $(SAM_VENV) build .aws-sam node_modules .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) build .aws-sam node_modules .mypy_cache .pytest_cache .ruff_cache
 
 # Regenerates the JSON Schemas in schema/ from the models (a test checks they are current).
 schema: $(STAMP)

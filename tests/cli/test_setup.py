@@ -12,6 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON_ENV = "requirements/dev.lock"
 SAM_CLI = "requirements/sam.lock"
+CHECKOV = "requirements/checkov.lock"
+SCAN = "checkov --config-file .checkov.yaml"
 WHEELHOUSE = "pip download"
 NODE_PACKAGES = "npm ci"
 
@@ -28,16 +30,17 @@ def _would_run(target: str) -> str:
 def test_the_demo_installs_only_the_python_environment() -> None:
     commands = _would_run("demo")
     assert PYTHON_ENV in commands
-    for other in (SAM_CLI, WHEELHOUSE, NODE_PACKAGES):
+    for other in (SAM_CLI, CHECKOV, WHEELHOUSE, NODE_PACKAGES):
         assert other not in commands
 
 
 @pytest.mark.parametrize(
     ("target", "needs"),
     [
-        ("test", (PYTHON_ENV, SAM_CLI, WHEELHOUSE, NODE_PACKAGES)),
+        ("test", (PYTHON_ENV, SAM_CLI, CHECKOV, SCAN, WHEELHOUSE, NODE_PACKAGES)),
         ("build", (PYTHON_ENV, SAM_CLI, WHEELHOUSE)),
         ("sam-cli", (SAM_CLI,)),
+        ("checkov", (CHECKOV, SCAN)),
         ("wheelhouse", (WHEELHOUSE,)),
         ("node-packages", (NODE_PACKAGES,)),
     ],

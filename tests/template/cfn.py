@@ -24,6 +24,7 @@ ASL_PATH = REPO_ROOT / "statemachine" / "deploy.asl.json"
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 STACK_NAME = "ecs-deployer"
+STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT_ID}:stack/{STACK_NAME}/0f1e2d3c-4b5a"
 # The parameters without a default: a stack cannot be created without them.
 REQUIRED_PARAMETERS = {
     "ClusterNames": "blue",
@@ -99,6 +100,7 @@ class Resolver:
             "AWS::Region": REGION,
             "AWS::Partition": "aws",
             "AWS::StackName": STACK_NAME,
+            "AWS::StackId": STACK_ID,
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::NoValue": NO_VALUE,
         }

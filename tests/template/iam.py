@@ -29,25 +29,40 @@ def as_tuple(value: Any) -> tuple[str, ...]:
 
 
 def role_statements(resolved: dict[str, Any]) -> list[Statement]:
-    """The inline policy statements of every IAM role of a resolved template."""
+    """The statements of every IAM role of a resolved template (its inline policies and the
+    template's managed policies attached to it), and of every managed policy of the
+    template under the policy's own logical id."""
     found: list[Statement] = []
     for logical_id, resource in resolved["Resources"].items():
-        if resource["Type"] != "AWS::IAM::Role":
-            continue
-        for policy in resource["Properties"].get("Policies", []):
-            for raw in policy["PolicyDocument"]["Statement"]:
-                unsupported = set(raw) - {"Sid", "Effect", "Action", "Resource", "Condition"}
-                if unsupported or raw["Effect"] != "Allow":
-                    msg = f"{logical_id}: evaluator does not handle {raw}"
-                    raise ValueError(msg)
-                found.append(
-                    Statement(
-                        role=logical_id,
-                        actions=as_tuple(raw["Action"]),
-                        resources=as_tuple(raw["Resource"]),
-                        conditions=raw.get("Condition", {}),
-                    )
-                )
+        properties = resource["Properties"]
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in properties.get("Policies", []):
+                found.extend(_statements(logical_id, policy["PolicyDocument"]))
+        elif resource["Type"] == "AWS::IAM::ManagedPolicy":
+            # Roles lists `!Ref Role`, a role's name, which resolves to "<Ref Role>".
+            attached = [
+                role.removeprefix("<Ref ").removesuffix(">") for role in properties.get("Roles", [])
+            ]
+            for holder in [logical_id, *attached]:
+                found.extend(_statements(holder, properties["PolicyDocument"]))
+    return found
+
+
+def _statements(holder: str, document: dict[str, Any]) -> list[Statement]:
+    found: list[Statement] = []
+    for raw in document["Statement"]:
+        unsupported = set(raw) - {"Sid", "Effect", "Action", "Resource", "Condition"}
+        if unsupported or raw["Effect"] != "Allow":
+            msg = f"{holder}: evaluator does not handle {raw}"
+            raise ValueError(msg)
+        found.append(
+            Statement(
+                role=holder,
+                actions=as_tuple(raw["Action"]),
+                resources=as_tuple(raw["Resource"]),
+                conditions=raw.get("Condition", {}),
+            )
+        )
     return found
 
 

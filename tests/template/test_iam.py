@@ -14,6 +14,7 @@ from tests.template.cfn import (
     ACCOUNT_ID,
     FUNCTION_DIRS,
     REGION,
+    STACK_ID,
     STACK_NAME,
     STEP_FUNCTION_DIRS,
     Resolver,
@@ -48,11 +49,11 @@ STAR_ONLY_ACTIONS = {
     "logs:PutResourcePolicy",
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
-}
-# Managed policies SAM attaches: basic Lambda logging and X-Ray segments.
-ALLOWED_MANAGED_POLICIES = {
-    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "ssm:DescribeParameters",
 }
 
 
@@ -88,17 +89,39 @@ def test_no_wildcard_actions(statements: list[Statement]) -> None:
     assert not [action for action in actions if "*" in action]
 
 
-def test_managed_policies_are_only_logging_and_tracing(resolved: dict[str, Any]) -> None:
-    attached = {
-        policy
-        for resource in resolved["Resources"].values()
-        if resource["Type"] == "AWS::IAM::Role"
-        for policy in resource["Properties"].get("ManagedPolicyArns", [])
-    }
+def test_no_role_takes_an_aws_managed_policy(resolved: dict[str, Any]) -> None:
+    """Every grant is in the template: SAM's roles came with AWSLambdaBasicExecutionRole
+    (logs on every log group) and AWSXrayWriteOnlyAccess."""
+    roles = [r for r in resolved["Resources"].values() if r["Type"] == "AWS::IAM::Role"]
 
-    assert attached
-    assert attached <= ALLOWED_MANAGED_POLICIES
-    assert not [policy for policy in attached if "FullAccess" in policy]
+    assert roles
+    assert [role for role in roles if role["Properties"].get("ManagedPolicyArns")] == []
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTION_DIRS))
+def test_each_function_writes_only_its_own_log_group(
+    statements: list[Statement], function: str
+) -> None:
+    own = f"<{function}LogGroup.Arn>"
+    others = [f"<{other}LogGroup.Arn>" for other in FUNCTION_DIRS if other != function]
+
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        assert is_allowed(statements, role_of(function), action, own)
+        assert not [
+            group for group in others if is_allowed(statements, role_of(function), action, group)
+        ]
+        assert not is_allowed(
+            statements, role_of(function), action, arn("logs", "log-group:/aws/lambda/x:*")
+        )
+    # The group exists before the function: nothing creates groups.
+    assert not is_allowed(statements, role_of(function), "logs:CreateLogGroup", "*")
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTION_DIRS))
+def test_each_function_may_send_its_traces(statements: list[Statement], function: str) -> None:
+    for action in ("xray:PutTraceSegments", "xray:PutTelemetryRecords"):
+        assert is_allowed(statements, role_of(function), action, "*")
+    assert not is_allowed(statements, role_of(function), "xray:GetTraceSummaries", "*")
 
 
 def test_star_resource_only_where_the_service_offers_nothing_narrower(
@@ -150,7 +173,8 @@ def test_ssm_only_under_the_config_prefix(transformed: dict[str, Any]) -> None:
     ssm = [
         statement
         for statement in role_statements(resolved)
-        if any(action.startswith("ssm:") for action in statement.actions)
+        if statement.role.endswith("FunctionRole")
+        and any(action.startswith("ssm:") for action in statement.actions)
     ]
 
     # Resolve reads configs; so does closing a push whose dispatch failed (to know its apps).
@@ -563,9 +587,12 @@ def test_function_permissions(
         # Dispatch starts child executions of this very state machine, and no other.
         ("states:StartExecution", STATE_MACHINE, True),
         ("states:StartExecution", arn("states", "stateMachine:other"), False),
-        ("lambda:InvokeFunction", arn("lambda", "function:<Ref ResolveFunction>"), True),
-        ("lambda:InvokeFunction", arn("lambda", "function:<Ref FinalizeFunction>"), True),
+        ("lambda:InvokeFunction", "<ResolveFunction.Arn>", True),
+        ("lambda:InvokeFunction", "<FinalizeFunction.Arn>", True),
+        # Not the function that closes executions: an event invokes it, never the machine.
+        ("lambda:InvokeFunction", "<CloseExecutionFunction.Arn>", False),
         ("lambda:InvokeFunction", arn("lambda", "function:someone-else"), False),
+        ("xray:PutTraceSegments", "*", True),
         ("ecs:UpdateService", service("blue"), False),
         ("logs:CreateLogDelivery", "*", True),
     ],
@@ -578,7 +605,7 @@ def test_state_machine_permissions(
 
 def test_state_machine_invokes_each_step(statements: list[Statement]) -> None:
     for function in STEP_FUNCTION_DIRS:
-        function_arn = arn("lambda", f"function:<Ref {function}>")
+        function_arn = f"<{function}.Arn>"
         assert is_allowed(
             statements, "DeployStateMachineRole", "lambda:InvokeFunction", function_arn
         )
@@ -590,3 +617,141 @@ def test_ecr_rule_may_only_start_the_state_machine(statements: list[Statement]) 
     assert [(s.actions, s.resources) for s in rule_statements] == [
         (("states:StartExecution",), ("<Ref DeployStateMachine>",))
     ]
+
+
+def trust_of(resolved: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = resolved["Resources"][role]["Properties"][
+        "AssumeRolePolicyDocument"
+    ]["Statement"]
+    return statements
+
+
+def test_only_this_stacks_state_machine_may_assume_its_role(resolved: dict[str, Any]) -> None:
+    (statement,) = trust_of(resolved, "DeployStateMachineRole")
+
+    assert statement["Principal"] == {"Service": "states.amazonaws.com"}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+        "ArnEquals": {"aws:SourceArn": STATE_MACHINE},
+    }
+
+
+def test_only_the_push_rule_may_assume_its_role(resolved: dict[str, Any]) -> None:
+    (statement,) = trust_of(resolved, "DeployStateMachineEcrPushRole")
+    rule = resolved["Resources"]["DeployStateMachineEcrPush"]["Properties"]
+
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+        "ArnEquals": {"aws:SourceArn": arn("events", f"rule/{rule['Name']}")},
+    }
+    assert [target["RoleArn"] for target in rule["Targets"]] == [
+        "<DeployStateMachineEcrPushRole.Arn>"
+    ]
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTION_DIRS))
+def test_each_function_has_a_role_of_its_own_lambda_assumes(
+    resolved: dict[str, Any], function: str
+) -> None:
+    # Lambda documents no source conditions for an execution role's trust (template.yaml).
+    assert trust_of(resolved, role_of(function)) == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ]
+    roles = {resolved["Resources"][other]["Properties"]["Role"] for other in FUNCTION_DIRS}
+    assert len(roles) == len(FUNCTION_DIRS)
+    assert resolved["Resources"][function]["Properties"]["Role"] == f"<{role_of(function)}.Arn>"
+
+
+# (policy, action, resource, request context, allowed): the operator policies reach this
+# stack's own resources only.
+OPERATOR_CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
+    ("ReadOnlyPolicy", "cloudformation:DescribeStacks", STACK_ID, {}, True),
+    (
+        "ReadOnlyPolicy",
+        "cloudformation:DescribeStacks",
+        arn("cloudformation", "stack/other/0f1e2d3c"),
+        {},
+        False,
+    ),
+    (
+        "ReadOnlyPolicy",
+        "ssm:GetParameter",
+        arn("ssm", "parameter/ecs-deployer/apps/shop"),
+        {},
+        True,
+    ),
+    ("ReadOnlyPolicy", "ssm:GetParameter", arn("ssm", "parameter/other/shop"), {}, False),
+    (
+        "ReadOnlyPolicy",
+        "ssm:PutParameter",
+        arn("ssm", "parameter/ecs-deployer/apps/shop"),
+        {},
+        False,
+    ),
+    ("ReadOnlyPolicy", "dynamodb:Scan", TABLE, {}, True),
+    ("ReadOnlyPolicy", "dynamodb:PutItem", TABLE, {}, False),
+    ("ReadOnlyPolicy", "ecs:DescribeServices", service("blue"), IN_REGION, True),
+    ("ReadOnlyPolicy", "ecs:DescribeServices", service("red"), IN_REGION, False),
+    ("ReadOnlyPolicy", "ecr:DescribeImages", arn("ecr", "repository/billing"), IN_REGION, False),
+    ("ReadOnlyPolicy", "states:StartExecution", STATE_MACHINE, {}, False),
+    (
+        "OperatorPolicy",
+        "ssm:PutParameter",
+        arn("ssm", "parameter/ecs-deployer/apps/shop"),
+        {},
+        True,
+    ),
+    ("OperatorPolicy", "ssm:PutParameter", arn("ssm", "parameter/ecs-deployer/other"), {}, False),
+    (
+        "OperatorPolicy",
+        "ssm:DeleteParameter",
+        arn("ssm", "parameter/ecs-deployer/apps/shop"),
+        {},
+        False,
+    ),
+    ("OperatorPolicy", "states:StartExecution", STATE_MACHINE, {}, True),
+    ("OperatorPolicy", "states:StartExecution", arn("states", "stateMachine:other"), {}, False),
+    ("OperatorPolicy", "states:GetExecutionHistory", OWN_EXECUTION, {}, True),
+    ("OperatorPolicy", "states:GetExecutionHistory", OTHER_EXECUTION, {}, False),
+    ("OperatorPolicy", "states:StopExecution", OWN_EXECUTION, {}, False),
+    ("OperatorPolicy", "dynamodb:GetItem", TABLE, {}, True),
+    ("OperatorPolicy", "dynamodb:UpdateItem", TABLE, {}, False),
+    ("OperatorPolicy", "ecs:DescribeClusters", cluster_arn("green"), IN_REGION, True),
+    ("OperatorPolicy", "ecs:DescribeClusters", cluster_arn("red"), IN_REGION, False),
+    ("OperatorPolicy", "ecs:UpdateService", service("blue"), IN_REGION, False),
+    ("OperatorPolicy", "iam:PassRole", TASK_ROLE, {}, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("policy", "action", "resource", "context", "allowed"),
+    OPERATOR_CASES,
+    ids=[
+        f"{case[0]}-{case[1]}-{'allow' if case[4] else 'deny'}-{i}"
+        for i, case in enumerate(OPERATOR_CASES)
+    ],
+)
+def test_operator_policies_reach_only_the_stacks_resources(
+    statements: list[Statement],
+    policy: str,
+    action: str,
+    resource: str,
+    context: dict[str, str],
+    allowed: bool,
+) -> None:
+    assert is_allowed(statements, policy, action, resource, context) is allowed
+
+
+def test_operator_policies_are_outputs(resolved: dict[str, Any]) -> None:
+    outputs = {name: output["Value"] for name, output in resolved["Outputs"].items()}
+
+    assert outputs["ReadOnlyPolicyArn"] == "<Ref ReadOnlyPolicy>"
+    assert outputs["OperatorPolicyArn"] == "<Ref OperatorPolicy>"
+    for policy in ("ReadOnlyPolicy", "OperatorPolicy"):
+        # Attached by the account's administrators to people, never by the stack.
+        assert "Roles" not in resolved["Resources"][policy]["Properties"]

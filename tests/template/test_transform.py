@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import botocore.session
 import pytest
 
 from ecs_deployer.domain import measures
@@ -47,6 +48,7 @@ def test_function_runtime_and_observability(transformed: dict[str, Any], logical
     assert resolved["TracingConfig"] == {"Mode": "Active"}
     assert resolved["LoggingConfig"]["LogFormat"] == "JSON"
     assert resolved["LoggingConfig"]["ApplicationLogLevel"] == "DEBUG"
+    assert resolved["LoggingConfig"]["LogGroup"] == f"<Ref {logical_id}LogGroup>"
     assert resolved["Layers"] == [f"<Ref {layer}>" for layer in layers]
     assert 128 <= resolved["MemorySize"] <= 1024
     assert 30 <= resolved["Timeout"] <= 120
@@ -74,6 +76,40 @@ def test_function_environment_matches_settings(
         "TASK_LOG_GROUP_PREFIXES": "/ecs/",
         "EVENT_BUS_NAME": "default",
     }
+
+
+@pytest.mark.parametrize("days", [None, 7, 3653])
+def test_each_function_has_a_log_group_kept_for_the_retention_parameter(
+    transformed: dict[str, Any], days: int | None
+) -> None:
+    parameters = PARAMETERS if days is None else PARAMETERS | {"LogRetentionInDays": days}
+    resolver = Resolver(transformed, parameters)
+    groups = {
+        logical_id: resolver.resolve(resource)
+        for logical_id, resource in resources_of_type(transformed, "AWS::Logs::LogGroup").items()
+        if logical_id != "StateMachineLogGroup"
+    }
+
+    assert set(groups) == {f"{function}LogGroup" for function in FUNCTION_DIRS}
+    names = {group["Properties"]["LogGroupName"] for group in groups.values()}
+    assert len(names) == len(FUNCTION_DIRS)
+    assert all(name.startswith(f"/aws/lambda/{STACK_NAME}/") for name in names)
+    for group in groups.values():
+        assert group["Properties"]["RetentionInDays"] == (days or 30)
+        # Recreated with the stack, never left behind under a name a new stack would reuse.
+        assert group["DeletionPolicy"] == group["UpdateReplacePolicy"] == "Delete"
+
+
+def test_log_retention_takes_only_what_cloudwatch_logs_accepts(
+    sam_template: dict[str, Any],
+) -> None:
+    parameter = sam_template["Parameters"]["LogRetentionInDays"]
+
+    assert parameter["Default"] == 30
+    # PutRetentionPolicy's retentionInDays, from botocore's service model.
+    documented = botocore.session.get_session().get_service_model("logs").shape_for("Days")
+    accepted = {int(days) for days in re.findall(r"\b\d+\b", documented.documentation)}
+    assert set(parameter["AllowedValues"]) == accepted
 
 
 def test_sam_functions_point_at_their_dirs(sam_template: dict[str, Any]) -> None:
@@ -152,6 +188,8 @@ def test_outputs(transformed: dict[str, Any]) -> None:
         "EcrPushDeadLetterAlarmName": "<Ref EcrPushDeadLetterAlarm>",
         "DashboardName": "<Ref Dashboard>",
         "LayerArn": f"<Ref {layer}>",
+        "ReadOnlyPolicyArn": "<Ref ReadOnlyPolicy>",
+        "OperatorPolicyArn": "<Ref OperatorPolicy>",
     }
     # Every output refers to a resource the transform really creates.
     for value in values.values():
