@@ -83,7 +83,7 @@ def _current_revisions(
     cluster = deployment.cluster
     snapshots, missing = ecs.describe_services(cluster, [s.name for s in deployment.services])
     if missing:
-        _check_cluster(ecs, cluster)
+        check_cluster(ecs, cluster)
     problems = [f"service '{name}' not found in cluster '{cluster}'" for name in missing]
     unsupported = []
     for index, service in enumerate(deployment.services):
@@ -130,8 +130,9 @@ def _service_problem(
     return None
 
 
-def _check_cluster(ecs: EcsGateway, cluster: str) -> None:
-    """Services missing: the cluster itself, if that is why (read only then)."""
+def check_cluster(ecs: EcsGateway, cluster: str) -> None:
+    """ResourceNotFound unless ECS has ``cluster``, ACTIVE. Planning asks only when services
+    are missing (whether the cluster is why); the CLI before it starts anything."""
     status = ecs.cluster_status(cluster)
     if status != "ACTIVE":
         state = "does not exist" if status is None else f"is {status}"

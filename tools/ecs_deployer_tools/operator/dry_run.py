@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ecs_deployer.domain.admission import prepare
-from ecs_deployer.domain.register import forced_update, plan_deployment
+from ecs_deployer.domain.register import check_cluster, forced_update, plan_deployment
 from ecs_deployer.errors import InputError
 from ecs_deployer.payloads import ExecutionContext
 
@@ -125,9 +125,12 @@ def admit(deployer: Deployer, request: ManualRequest, now: datetime) -> Deployme
     record of it is written."""
     context = ExecutionContext(Id="dry-run", Name="plan", StartTime=now)
     try:
-        return prepare(request, context, deployer.resolve_deps())
+        deployment = prepare(request, context, deployer.resolve_deps())
     except InputError as exc:
         raise _with_hints(exc) from exc
+    # The Lambdas learn it from Register's DescribeServices; an operator, before starting.
+    check_cluster(deployer.ecs, deployment.cluster)
+    return deployment
 
 
 # What an operator passes to the CLI for a field of the manual input the deployer found
