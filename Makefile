@@ -66,7 +66,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy layers/ecs_deployer tools/ecs_deployer_tools functions tests benchmarks
+	$(BIN)/mypy layers/ecs_deployer layers/trim_botocore.py tools/ecs_deployer_tools functions tests benchmarks
 
 # The template's security checks; .checkov.yaml says what is skipped and why. No look-up of
 # a newer checkov: the lock decides the version.
