@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import event_parser
 
-from ecs_deployer.aws.clients import dynamodb_client, ecs_client, events_client, sfn_client
+from ecs_deployer.aws.clients import dynamodb_client, ecs_client, sfn_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecs import EcsGateway
-from ecs_deployer.aws.eventbus import LifecycleEvents
+from ecs_deployer.aws.notifications import endings
 from ecs_deployer.aws.ssm import ConfigStore
 from ecs_deployer.aws.stepfunctions import Executions
 from ecs_deployer.clock import Clock, SystemClock
@@ -29,7 +29,7 @@ deps = CloseDeps(
     table=DeploymentsTable(dynamodb_client(), settings.deployments_table),
     ecs=EcsGateway(ecs_client()),
     executions=Executions(sfn_client()),
-    events=LifecycleEvents(events_client, settings.event_bus_name),
+    events=endings(settings),
 )
 
 

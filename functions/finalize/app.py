@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser import event_parser
 
-from ecs_deployer.aws.clients import dynamodb_client, ecs_client, events_client
+from ecs_deployer.aws.clients import dynamodb_client, ecs_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecs import EcsGateway
-from ecs_deployer.aws.eventbus import LifecycleEvents
+from ecs_deployer.aws.notifications import endings
 from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.payloads import StepEvent
 from ecs_deployer.settings import Settings
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 logger = Logger()
 clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
-events = LifecycleEvents(events_client, settings.event_bus_name)
+events = endings(settings)
 ecs = EcsGateway(ecs_client())
 table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 

@@ -590,3 +590,25 @@ def test_ecr_rule_may_only_start_the_state_machine(statements: list[Statement]) 
     assert [(s.actions, s.resources) for s in rule_statements] == [
         (("states:StartExecution",), ("<Ref DeployStateMachine>",))
     ]
+
+
+SUMMARY_TOPIC = arn("sns", "deployments")
+
+
+@pytest.mark.parametrize("topic", ["", SUMMARY_TOPIC])
+def test_only_the_functions_that_end_deployments_may_publish_summaries_and_only_when_asked(
+    transformed: dict[str, Any], topic: str
+) -> None:
+    resolver = Resolver(transformed, PARAMETERS | {"SummaryTopicArn": topic})
+    statements = role_statements(resolver.resolve(transformed))
+    publishers = {
+        statement.role
+        for statement in statements
+        if any(action.lower().startswith("sns:") for action in statement.actions)
+    }
+
+    enders = {"FinalizeFunctionRole", "CloseExecutionFunctionRole"}
+    assert publishers == (enders if topic else set())
+    for role in publishers:
+        assert is_allowed(statements, role, "sns:Publish", SUMMARY_TOPIC)
+        assert not is_allowed(statements, role, "sns:Publish", arn("sns", "other"))

@@ -73,6 +73,7 @@ def test_function_environment_matches_settings(
         "ALLOW_PUBLIC_IP": "false",
         "TASK_LOG_GROUP_PREFIXES": "/ecs/",
         "EVENT_BUS_NAME": "default",
+        "SUMMARY_TOPIC_ARN": "",
     }
 
 

@@ -77,12 +77,23 @@ def _render_events(published: list[dict[str, Any]]) -> None:
         console.print(f"  {escape(event['detail-type'])}: {escape(gist)}")
 
 
+def _render_summaries(summaries: list[dict[str, str]]) -> None:
+    """What the summary topic's subscribers got (the stack's SummaryTopicArn)."""
+    for summary in summaries:
+        console.print()
+        console.print(f"[bold]summary[/] (SNS): {escape(summary['subject'])}")
+        console.print(escape(summary["body"]), highlight=False)
+
+
 @app.command()
 def demo(
     scenario: Annotated[str, typer.Option(help=f"One of: {', '.join(SCENARIOS)}.")] = "happy",
     events: Annotated[
         bool,
-        typer.Option("--events", help="Also print the deployment events the deployer published."),
+        typer.Option(
+            "--events",
+            help="Also print the deployment events and summaries the deployer published.",
+        ),
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -107,11 +118,13 @@ def demo(
         console.print(f"[bold]ECS Deployer demo[/]: {chosen.name} - {chosen.summary}")
     result = run(chosen, observer=None if as_json else _DemoView())
     if as_json:
-        emit_json({**result.to_json(), "events": result.events} if events else result.to_json())
+        heard = {"events": result.events, "summaries": result.summaries} if events else {}
+        emit_json({**result.to_json(), **heard})
     else:
         _render(result)
         if events:
             _render_events(result.events)
+            _render_summaries(result.summaries)
     if not result.as_expected:
         raise typer.Exit(EXIT_FAILED)
 
