@@ -17,6 +17,7 @@ from ecs_deployer.aws.stepfunctions import Executions
 from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps.close import CloseDeps, ExecutionStatusChange, close_execution
+from ecs_deployer.tracing import tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -33,6 +34,7 @@ deps = CloseDeps(
 )
 
 
+@tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 @event_parser(model=ExecutionStatusChange)
 def lambda_handler(event: ExecutionStatusChange, context: LambdaContext) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from ecs_deployer.payloads import LockEvent
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps import locks
 from ecs_deployer.steps.stored import on_stored_document
+from ecs_deployer.tracing import tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -28,6 +29,7 @@ table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 executions = Executions(sfn_client())
 
 
+@tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 @event_parser(model=LockEvent)
 def lambda_handler(event: LockEvent, context: LambdaContext) -> dict[str, Any]:

@@ -426,6 +426,9 @@ def _lambda_environment(
         "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
         "LAMBDA_TASK_ROOT": str(source.code_dir),
         "_HANDLER": source.handler,
+        # No X-Ray here: the Tracer would trace into the void, and patch the botocore of the
+        # emulator's own process.
+        "POWERTOOLS_TRACE_DISABLED": "true",
         **config.environment,
     }
 
