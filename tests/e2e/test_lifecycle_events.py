@@ -97,3 +97,5 @@ def test_the_demo_tells_people_the_events_too() -> None:
     assert "Deployment Started: shop " in shown.stdout
     assert "Deployment Succeeded: shop " in shown.stdout
     assert "summary (SNS): ecs-deployer: shop SUCCEEDED" in shown.stdout
+    # The functions' JSON logs and EMF metrics stay out of the terminal (CloudWatch's, in AWS).
+    assert not [line for line in shown.stdout.splitlines() if line.startswith("{")]

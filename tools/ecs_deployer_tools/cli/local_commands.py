@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import socket
 import threading
@@ -116,7 +117,9 @@ def demo(
         )
     if not as_json:
         console.print(f"[bold]ECS Deployer demo[/]: {chosen.name} - {chosen.summary}")
-    result = run(chosen, observer=None if as_json else _DemoView())
+    # The functions' JSON logs and metrics would drown the deployment: in AWS they go to
+    # CloudWatch Logs, here nowhere.
+    result = run(chosen, observer=None if as_json else _DemoView(), function_output=_Discard())
     if as_json:
         heard = {"events": result.events, "summaries": result.summaries} if events else {}
         emit_json({**result.to_json(), **heard})
@@ -127,6 +130,13 @@ def demo(
             _render_summaries(result.summaries)
     if not result.as_expected:
         raise typer.Exit(EXIT_FAILED)
+
+
+class _Discard(io.StringIO):
+    """A stream that keeps nothing (never closed: loggers may hold it)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
 
 
 def _scenario(name: str) -> Scenario:

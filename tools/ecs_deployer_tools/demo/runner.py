@@ -25,6 +25,7 @@ from ecs_deployer_tools.operator import follow
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import TextIO
 
     from ecs_deployer_tools.demo.scenarios import Scenario
 
@@ -223,16 +224,19 @@ def run(
     inspect: Callable[[LocalCloud, EcsSimulation], None] | None = None,
     template: Path = TEMPLATE,
     push_spacing: float = PUSH_SPACING,
+    function_output: TextIO | None = None,
 ) -> ScenarioResult:
     """Run ``scenario`` on a fresh local cloud. ``inspect`` sees the cloud before it ends;
     the result keeps the deployment events the deployer published.
 
     The pushes of a concurrent scenario are ``push_spacing`` virtual seconds apart: what
-    the first push started runs meanwhile, until it waits or ends.
+    the first push started runs meanwhile, until it waits or ends. ``function_output`` is
+    where the stack's functions print (their logs and metrics), by default stdout.
     """
     started = time.monotonic()  # only reported: nothing depends on the machine's speed
     simulation = EcsSimulation(scenario.faults)
     with LocalCloud(template, extensions=[simulation], time_scale=TIME_SCALE) as cloud:
+        cloud.runtime.output = function_output
         simulation.throttling = False  # the setup is not under test
         seeded = sample_app.seed(
             sample_app.Clients.of(cloud.client),
