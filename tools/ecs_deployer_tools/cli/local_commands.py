@@ -6,9 +6,10 @@ import dataclasses
 import io
 import json
 import socket
+import sys
 import threading
 from enum import Enum
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.markup import escape
@@ -30,6 +31,9 @@ from ecs_deployer_tools.demo.scenarios import SCENARIOS, Scenario
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation, RolloutFault, TaskFault
 from ecs_deployer_tools.operator import follow
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 _T = TypeVar("_T")
 LOCAL_HOST = "127.0.0.1"  # where `local up` serves: this machine only
@@ -136,6 +140,26 @@ class _Discard(io.StringIO):
     """A stream that keeps nothing (never closed: loggers may hold it)."""
 
     def write(self, text: str) -> int:
+        return len(text)
+
+
+class _WithoutMetrics(io.StringIO):
+    """The functions' log lines, passed on to ``out``, without their metrics: an EMF line
+    (a JSON object whose first key is ``_aws``) is CloudWatch's to turn into a metric, and
+    not a log for people."""
+
+    def __init__(self, out: TextIO) -> None:
+        super().__init__()
+        self._out = out
+        self._line = ""
+
+    def write(self, text: str) -> int:
+        self._line += text  # print() writes its text and its newline apart
+        *lines, self._line = self._line.split("\n")
+        for line in lines:
+            if not line.startswith('{"_aws"'):
+                self._out.write(line + "\n")
+        self._out.flush()
         return len(text)
 
 
@@ -308,6 +332,8 @@ def up(
     seed_demo = seed_demo or scenario is not None
     simulation = EcsSimulation(scenario.faults if scenario is not None else faults)
     with LocalCloud(TEMPLATE, extensions=[simulation], time_scale=time_scale) as cloud:
+        if not verbose:
+            cloud.runtime.output = _WithoutMetrics(sys.stdout)
         simulation.throttling = False  # the setup is not under test
         if seed_demo:
             seeded = sample_app.seed(
