@@ -73,9 +73,9 @@ def test_rollback_skips_a_deployment_that_changed_nothing(local: Local) -> None:
     """Deploying what already runs succeeds and changes no revision: undoing it would
     return the services to where they are, so the default undoes the newest change."""
     before = local.running()
-    changed = deploy(local, "build-1")
+    changed = deploy(local, "build-again")
     code, again = local.json(
-        "deploy", "shop", "--tag", "build-1", "--skip-pre-tasks", "--skip-post-tasks"
+        "deploy", "shop", "--tag", "build-again", "--skip-pre-tasks", "--skip-post-tasks"
     )
     assert (code, again["status"]) == (0, "SUCCEEDED")
     assert _left(again) == _left(changed)
