@@ -82,7 +82,12 @@ def cold_start_imports() -> None:
                 capture_output=True,
                 text=True,
                 check=True,
-                env={**os.environ, **HANDLER_ENVIRONMENT},
+                # LAMBDA_TASK_ROOT, as Lambda sets it: the Tracer is on and patches botocore.
+                env={
+                    **os.environ,
+                    **HANDLER_ENVIRONMENT,
+                    "LAMBDA_TASK_ROOT": str(ROOT / "functions" / function),
+                },
             ).stdout
             samples.append(json.loads(output.splitlines()[-1]))
         median = sorted(samples, key=lambda sample: sample["ms"])[1]

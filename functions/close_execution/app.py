@@ -7,15 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from ecs_deployer.aws.clients import dynamodb_client, ecs_client, events_client, sfn_client
+from ecs_deployer.aws.clients import dynamodb_client, ecs_client, sfn_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecs import EcsGateway
-from ecs_deployer.aws.eventbus import LifecycleEvents
+from ecs_deployer.aws.notifications import endings
 from ecs_deployer.aws.ssm import ConfigStore
 from ecs_deployer.aws.stepfunctions import Executions
 from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps.close import CloseDeps, ExecutionStatusChange, close_execution
+from ecs_deployer.tracing import tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -28,10 +29,11 @@ deps = CloseDeps(
     table=DeploymentsTable(dynamodb_client(), settings.deployments_table),
     ecs=EcsGateway(ecs_client()),
     executions=Executions(sfn_client()),
-    events=LifecycleEvents(events_client, settings.event_bus_name),
+    events=endings(settings),
 )
 
 
+@tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     event = ExecutionStatusChange.model_validate(payload)

@@ -6,15 +6,16 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from ecs_deployer.aws.clients import dynamodb_client, ecs_client, events_client
+from ecs_deployer.aws.clients import dynamodb_client, ecs_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecs import EcsGateway
-from ecs_deployer.aws.eventbus import LifecycleEvents
+from ecs_deployer.aws.notifications import endings
 from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.payloads import StepEvent
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps.finalize import finalize
 from ecs_deployer.steps.stored import on_stored_document
+from ecs_deployer.tracing import tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,11 +23,12 @@ if TYPE_CHECKING:
 logger = Logger()
 clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
-events = LifecycleEvents(events_client, settings.event_bus_name)
+events = endings(settings)
 ecs = EcsGateway(ecs_client())
 table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 
 
+@tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     event = StepEvent.model_validate(payload)

@@ -14,6 +14,7 @@ from ecs_deployer.payloads import LockEvent
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps import locks
 from ecs_deployer.steps.stored import on_stored_document
+from ecs_deployer.tracing import tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -27,6 +28,7 @@ table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 executions = Executions(sfn_client())
 
 
+@tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     event = LockEvent.model_validate(payload)

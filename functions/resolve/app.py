@@ -24,6 +24,7 @@ from ecs_deployer.payloads import ResolveEvent
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps.resolve import resolve
 from ecs_deployer.steps.stored import save
+from ecs_deployer.tracing import tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -41,6 +42,7 @@ deps = AdmissionDeps(
 )
 
 
+@tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     event = ResolveEvent.model_validate(payload)

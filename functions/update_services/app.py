@@ -14,6 +14,7 @@ from ecs_deployer.payloads import ModeEvent
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps.services import start_rollback, update_services
 from ecs_deployer.steps.stored import on_stored_document
+from ecs_deployer.tracing import tracer
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -25,6 +26,7 @@ ecs = EcsGateway(ecs_client())
 table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 
 
+@tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     event = ModeEvent.model_validate(payload)

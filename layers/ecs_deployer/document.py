@@ -75,6 +75,7 @@ class TaskRun(_Doc):
     task_arns: list[str] = []
     start_failures: list[str] = []  # RunTask's failures[]: tasks that never started
     started_at: datetime | None = None
+    ended_at: datetime | None = None  # the poll that found every task stopped (or timed out)
     state: TaskRunState = "PENDING"
     reason: str | None = None
     results: list[TaskResult] = []
@@ -104,6 +105,7 @@ class ServiceRollout(_Doc):
     images_after: dict[str, str] = {}
     ecs_deployment_id: str | None = None
     started_at: datetime | None = None
+    ended_at: datetime | None = None  # the poll that judged the rollout over
     state: ServiceState = "PENDING"
     reason: str | None = None
     progress: str | None = None

@@ -18,6 +18,8 @@ from ecs_deployer.validation import field_errors
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+# The stack parameter SummaryTopicArn's pattern, without its empty "off".
+_TOPIC_ARN = r"^arn:[a-z-]+:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"
 ParameterPath = Annotated[str, StringConstraints(pattern=r"^(/[A-Za-z0-9_.-]+)+$")]
 
 
@@ -33,6 +35,7 @@ class Settings(BaseModel):
     allow_public_ip: bool
     task_log_group_prefixes: frozenset[str]
     event_bus_name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    summary_topic_arn: Annotated[str, StringConstraints(pattern=_TOPIC_ARN)] | None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -47,6 +50,7 @@ class Settings(BaseModel):
                 allow_public_ip=environ.get("ALLOW_PUBLIC_IP", "false"),
                 task_log_group_prefixes=names(environ.get("TASK_LOG_GROUP_PREFIXES", "")),
                 event_bus_name=environ.get("EVENT_BUS_NAME", "default"),
+                summary_topic_arn=environ.get("SUMMARY_TOPIC_ARN") or None,
             )
         except ValidationError as exc:
             errors = [
@@ -76,4 +80,5 @@ _VARIABLES = {
     "allow_public_ip": "ALLOW_PUBLIC_IP",
     "task_log_group_prefixes": "TASK_LOG_GROUP_PREFIXES",
     "event_bus_name": "EVENT_BUS_NAME",
+    "summary_topic_arn": "SUMMARY_TOPIC_ARN",
 }

@@ -67,3 +67,21 @@ def test_rollback_needs_an_earlier_deployment_to_return_to(local: Local) -> None
     unknown = local.run("rollback", "nope")
     no_traceback(unknown)
     assert "no config for app 'nope'" in unknown.stderr
+
+
+def test_rollback_skips_a_deployment_that_changed_nothing(local: Local) -> None:
+    """Deploying what already runs succeeds and changes no revision: undoing it would
+    return the services to where they are, so the default undoes the newest change."""
+    before = local.running()
+    changed = deploy(local, "build-again")
+    code, again = local.json(
+        "deploy", "shop", "--tag", "build-again", "--skip-pre-tasks", "--skip-post-tasks"
+    )
+    assert (code, again["status"]) == (0, "SUCCEEDED")
+    assert _left(again) == _left(changed)
+
+    result = local.run("rollback", "shop")
+
+    assert result.exit_code == 0, result.output
+    assert f"undoing {changed['name']}" in result.stdout
+    assert local.running() == before

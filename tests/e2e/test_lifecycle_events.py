@@ -19,8 +19,15 @@ from ecs_deployer_tools.schemas import schemas
 pytestmark = pytest.mark.e2e
 
 
-def test_a_failed_deployment_is_announced_when_it_starts_and_when_it_ends() -> None:
-    result = runner.run(SCENARIOS["migration-fails"])
+@pytest.fixture(scope="module")
+def migration_fails() -> runner.ScenarioResult:
+    return runner.run(SCENARIOS["migration-fails"])
+
+
+def test_a_failed_deployment_is_announced_when_it_starts_and_when_it_ends(
+    migration_fails: runner.ScenarioResult,
+) -> None:
+    result = migration_fails
 
     schema = jsonschema.Draft202012Validator(schemas()["deployment-event.schema.json"])
     assert [event["detail-type"] for event in result.events] == [
@@ -47,6 +54,25 @@ def test_a_failed_deployment_is_announced_when_it_starts_and_when_it_ends() -> N
     assert failed["console_url"].endswith(failed["execution_arn"])
 
 
+def test_the_summary_topic_tells_its_subscribers_how_the_deployment_ended(
+    migration_fails: runner.ScenarioResult,
+) -> None:
+    """The stack's SummaryTopicArn, with a queue subscribed (moto SNS to SQS): one summary,
+    for the end, none for the start."""
+    [summary] = migration_fails.summaries
+    failed = migration_fails.events[-1]["detail"]
+
+    assert summary["subject"] == "ecs-deployer: shop FAILED (TaskFailed)"
+    body = summary["body"]
+    assert body.startswith("Deployment Failed: shop\n")
+    assert f"Deployment: {failed['deployment_id']}\n" in body
+    assert f"Image:      {migration_fails.last.image}\n" in body
+    assert "exited with code 1" in body
+    assert body.endswith(f"Execution: {failed['console_url']}")
+    for service in failed["services"]:
+        assert f"  {service['name']}: " in body
+
+
 def test_the_demo_prints_the_events_it_heard() -> None:
     shown = CliRunner().invoke(app, ["local", "demo", "--events", "--json"])
     assert shown.exit_code == 0, shown.output
@@ -55,6 +81,8 @@ def test_the_demo_prints_the_events_it_heard() -> None:
         "Deployment Started",
         "Deployment Succeeded",
     ]
+    [summary] = document["summaries"]
+    assert summary["subject"] == "ecs-deployer: shop SUCCEEDED"
     succeeded = document["events"][-1]["detail"]
     assert succeeded["status"] == "SUCCEEDED"
     assert {s["task_definition_after"] for s in succeeded["services"]} == {
@@ -68,3 +96,6 @@ def test_the_demo_tells_people_the_events_too() -> None:
     assert f"deployment events (EventBridge, source {SOURCE}):" in shown.stdout
     assert "Deployment Started: shop " in shown.stdout
     assert "Deployment Succeeded: shop " in shown.stdout
+    assert "summary (SNS): ecs-deployer: shop SUCCEEDED" in shown.stdout
+    # The functions' JSON logs and EMF metrics stay out of the terminal (CloudWatch's, in AWS).
+    assert not [line for line in shown.stdout.splitlines() if line.startswith("{")]

@@ -92,7 +92,9 @@ def test_the_clients_calls_are_counted_apart_from_the_lambdas(server: LocalUp) -
     assert calls["clients"] == clients
     assert calls["lambdas"]["ecs.UpdateService"] == 2  # web and worker
     assert "ecr.PutImage" not in calls["lambdas"]
-    # Stopped, it prints the same counts, one row per operation.
+    # Stopped, it prints the same counts, one row per operation; it never printed the
+    # functions' EMF metric lines (CloudWatch's, in AWS) amid their logs.
+    assert not [line for line in server.stop() if line.startswith('{"_aws"')]
     rows = {
         cells[0]: cells[1:]
         for cells in (

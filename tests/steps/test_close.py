@@ -8,6 +8,7 @@ import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from ecs_deployer import tracing
 from ecs_deployer.aws.ssm import ConfigStore
 from ecs_deployer.domain.dispatch import child_execution_name
 from ecs_deployer.steps import locks
@@ -27,6 +28,8 @@ from tests.support import load_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    import pytest
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
@@ -168,14 +171,19 @@ def test_an_aborted_deployment_is_announced_with_what_runs(
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
     sim_clock: SimClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     simulate()
     deployment = locks.acquire(registered(deps, ecs, table), table, AlwaysRunning(), STARTED)
     deployment = update_services(deployment, ecs, table, STARTED)
     sim_clock.now = ENDED
     heard = _Heard()
+    annotations: dict[str, str] = {}
+    monkeypatch.setattr(tracing.tracer, "put_annotation", annotations.__setitem__)
     close_deps = dataclasses.replace(_deps(table, ecs, _Executions(deployment)), events=heard)
     close_execution(_of(deployment, status="TIMED_OUT"), close_deps, ENDED)
+    # Its X-Ray trace is found by app and deployment (ecs_deployer/tracing.py).
+    assert annotations == {"deployment_id": deployment.deployment_id, "app": "shop"}
     [detail] = heard.details
     assert (detail.status, detail.deployment_id) == ("ABORTED", deployment.deployment_id)
     assert detail.cause is not None

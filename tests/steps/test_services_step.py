@@ -57,6 +57,7 @@ def test_rollout_completes_on_the_new_revision(
     assert deployment.progress == "DONE"
     for service in deployment.services:
         assert service.state == "COMPLETED"
+        assert (service.started_at, service.ended_at) == (STARTED, LATER)  # its duration
         assert (
             simulation.primary_task_definition(service.name, cluster="shop-demo")
             == service.task_definition_after

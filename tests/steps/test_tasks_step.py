@@ -108,7 +108,9 @@ def test_a_task_that_never_stops_times_out_and_is_stopped(
         deployment = check_tasks(deployment, "pre", ecs, STARTED + timedelta(minutes=1))
     assert deployment.progress == "WAIT"
     assert deployment.pre_tasks[0].results[0].last_status == "RUNNING"
+    assert deployment.pre_tasks[0].ended_at is None
     deployment = check_tasks(deployment, "pre", ecs, STARTED + timedelta(minutes=30))  # max_wait
+    assert deployment.pre_tasks[0].ended_at == STARTED + timedelta(minutes=30)  # its duration
     assert deployment.failure is not None
     assert deployment.failure.error == "DeployTimeout"
     assert "still running after 30 min; stopped them" in deployment.failure.cause

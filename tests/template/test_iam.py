@@ -768,3 +768,25 @@ def test_operator_policies_are_outputs(resolved: dict[str, Any]) -> None:
     for policy in ("ReadOnlyPolicy", "OperatorPolicy"):
         # Attached by the account's administrators to people, never by the stack.
         assert "Roles" not in resolved["Resources"][policy]["Properties"]
+
+
+SUMMARY_TOPIC = arn("sns", "deployments")
+
+
+@pytest.mark.parametrize("topic", ["", SUMMARY_TOPIC])
+def test_only_the_functions_that_end_deployments_may_publish_summaries_and_only_when_asked(
+    transformed: dict[str, Any], topic: str
+) -> None:
+    resolver = Resolver(transformed, PARAMETERS | {"SummaryTopicArn": topic})
+    statements = role_statements(resolver.resolve(transformed))
+    publishers = {
+        statement.role
+        for statement in statements
+        if any(action.lower().startswith("sns:") for action in statement.actions)
+    }
+
+    enders = {"FinalizeFunctionRole", "CloseExecutionFunctionRole"}
+    assert publishers == (enders if topic else set())
+    for role in publishers:
+        assert is_allowed(statements, role, "sns:Publish", SUMMARY_TOPIC)
+        assert not is_allowed(statements, role, "sns:Publish", arn("sns", "other"))

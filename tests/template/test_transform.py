@@ -75,6 +75,7 @@ def test_function_environment_matches_settings(
         "ALLOW_PUBLIC_IP": "false",
         "TASK_LOG_GROUP_PREFIXES": "/ecs/",
         "EVENT_BUS_NAME": "default",
+        "SUMMARY_TOPIC_ARN": "",
     }
 
 
@@ -247,10 +248,20 @@ def test_the_dashboard_draws_the_metrics_finalize_emits(transformed: dict[str, A
         "Failure rate (%)",
         "Deployment duration (s): p50, p90, p99",
         "Undelivered push events (dead-letter queue)",
+        "Service rollout duration (s): p90 by how it ended",
+        "One-off task duration (s): p90 by phase and how it ended",
     }
-    for name in (measures.DEPLOYMENTS, measures.FAILURES, measures.DURATION):
+    for name in (
+        measures.DEPLOYMENTS,
+        measures.FAILURES,
+        measures.DURATION,
+        measures.ROLLOUT_DURATION,
+        measures.TASK_DURATION,
+    ):
         assert f'MetricName=\\"{name}\\"' in drawn
-    assert f"{{{measures.NAMESPACE},Status,service}}" in drawn
+    # The dimension sets Finalize emits them with (tests/e2e/test_metrics.py).
+    for dimensions in ("Status", "State", "Phase,State"):
+        assert f"{{{measures.NAMESPACE},{dimensions},service}}" in drawn
     assert "<EcrPushDeadLetterQueue.QueueName>" in drawn
 
 

@@ -9,8 +9,8 @@ from ecs_deployer.aws.service_models import SERVICE_MODELS
 
 
 def test_a_client_for_a_service_the_layer_lacks_is_refused() -> None:
-    with pytest.raises(ValueError, match="'sns'"):
-        clients._client("sns")
+    with pytest.raises(ValueError, match="'sqs'"):
+        clients._client("sqs")
 
 
 @pytest.mark.parametrize(
@@ -22,6 +22,7 @@ def test_a_client_for_a_service_the_layer_lacks_is_refused() -> None:
         clients.events_client,
         clients.logs_client,
         clients.sfn_client,
+        clients.sns_client,
         clients.ssm_client,
     ],
 )

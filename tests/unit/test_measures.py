@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 
 from ecs_deployer.aws.metrics import emit
 from ecs_deployer.document import Failure, ServiceRollback
-from ecs_deployer.domain.measures import NAMESPACE, Measure, of_deployment
+from ecs_deployer.domain.measures import (
+    NAMESPACE,
+    ROLLOUT_DURATION,
+    TASK_DURATION,
+    Measure,
+    of_deployment,
+)
 from ecs_deployer.outcome import Outcome
 from tests.aws_fixtures import STARTED, accepted
 
@@ -46,6 +52,48 @@ def test_a_rolled_back_failure_counts_its_error_and_the_services_moved_back(
     names = {m.name: m for m in of_deployment(deployment, outcome, ENDED)}
     assert names["DeploymentFailures"].dimensions == {"Error": "RolloutFailed"}
     assert names["ServiceRollbacks"].value == 1
+
+
+def test_each_rollout_and_task_family_that_ran_to_its_end_is_timed_by_its_ending(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps
+) -> None:
+    deployment = accepted(deps)
+    web, worker = deployment.services
+    web.started_at, web.ended_at, web.state = STARTED, STARTED + timedelta(seconds=95), "FAILED"
+    worker.started_at, worker.state = STARTED, "IN_PROGRESS"  # cut short: never judged over
+    migrate = deployment.pre_tasks[0]
+    migrate.started_at, migrate.ended_at = STARTED, STARTED + timedelta(seconds=30)
+    migrate.state = "SUCCEEDED"
+    ids = {"app": "shop", "deployment_id": deployment.deployment_id}
+
+    timed = [
+        m
+        for m in of_deployment(deployment, Outcome(status="ROLLED_BACK"), ENDED)
+        if m.name in (ROLLOUT_DURATION, TASK_DURATION)
+    ]
+
+    assert timed == [
+        Measure(
+            ROLLOUT_DURATION, "Seconds", 95.0, {"State": "FAILED"}, ids | {"ecs_service": web.name}
+        ),
+        Measure(
+            TASK_DURATION,
+            "Seconds",
+            30.0,
+            {"Phase": "pre", "State": "SUCCEEDED"},
+            ids | {"task_family": migrate.family},
+        ),
+    ]
+
+
+def test_a_measures_names_are_printed_as_properties_not_dimensions(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    emit([Measure(TASK_DURATION, "Seconds", 30, {"Phase": "pre"}, {"task_family": "migrate"})])
+    document = json.loads(capsys.readouterr().out)
+    [directive] = document["_aws"]["CloudWatchMetrics"]
+    assert document["task_family"] == "migrate"
+    assert all("task_family" not in dimensions for dimensions in directive["Dimensions"])
 
 
 def test_measures_are_printed_in_the_embedded_metric_format(

@@ -100,6 +100,11 @@ def logs_client() -> Any:
     return _client("logs")
 
 
+def sns_client() -> Any:
+    """SNS (untyped: the dev lock has no stubs for it)."""
+    return _client("sns")
+
+
 def ecr_client() -> ECRClient:
     client: ECRClient = _client("ecr")
     return client

@@ -23,5 +23,6 @@ def emit(measures: Iterable[Measure]) -> None:
             value=measure.value,
             namespace=NAMESPACE,
             default_dimensions=measure.dimensions,
-        ):
-            pass
+        ) as metric:
+            for key, value in measure.properties.items():
+                metric.add_metadata(key, value)

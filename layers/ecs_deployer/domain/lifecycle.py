@@ -10,13 +10,17 @@ be published ends exactly as it would have.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from ecs_deployer.domain.services import revision
 from ecs_deployer.outcome import FinalStatus, ServiceSummary, failure_message
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ecs_deployer.document import Deployment
     from ecs_deployer.outcome import Outcome
 
@@ -54,6 +58,18 @@ class LifecyclePublisher(Protocol):
     """Where a deployment's lifecycle events go (aws.eventbus.LifecycleEvents)."""
 
     def publish(self, detail: LifecycleDetail) -> None: ...
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    """Every publisher hears each event; each is best effort on its own, so one that fails
+    never keeps the event from the others."""
+
+    publishers: Sequence[LifecyclePublisher]
+
+    def publish(self, detail: LifecycleDetail) -> None:
+        for publisher in self.publishers:
+            publisher.publish(detail)
 
 
 def _detail(
@@ -114,3 +130,53 @@ def aborted(
         for service in deployment.services
     ]
     return _detail(deployment, "ABORTED", services, error=error, cause=cause)
+
+
+# SNS: a subject is printable ASCII, without line breaks, under 100 characters.
+_SUBJECT_LENGTH: Final = 99
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A finished deployment told to people (an SNS topic's email, chat or pager)."""
+
+    subject: str
+    body: str
+
+
+def _service_line(service: ServiceSummary) -> str:
+    before, after = (
+        revision(arn) if arn else "-"
+        for arn in (service.task_definition_before, service.task_definition_after)
+    )
+    state = service.state + (f", rollback {service.rollback}" if service.rollback else "")
+    line = f"  {service.name}: {before} -> {after} ({state})"
+    return f"{line}\n    {service.reason}" if service.reason else line
+
+
+def notice(detail: LifecycleDetail) -> Notice:
+    """The readable summary of a deployment event: what the event says, nothing more (no
+    environment values: the detail carries none, and a cause's log lines are masked)."""
+    subject = f"ecs-deployer: {detail.app} {detail.status}"
+    if detail.error:
+        subject += f" ({detail.error})"
+    subject = "".join(c if " " <= c <= "~" else "?" for c in subject)
+    if len(subject) > _SUBJECT_LENGTH:
+        subject = subject[: _SUBJECT_LENGTH - 3] + "..."
+    lines = [
+        f"{DETAIL_TYPES[detail.status]}: {detail.app}",
+        "",
+        f"Status:     {detail.status}",
+        f"Deployment: {detail.deployment_id}",
+        f"Image:      {detail.image}",
+        f"Trigger:    {detail.trigger}",
+    ]
+    if detail.services:
+        lines += ["", "Services (revision before -> now):"]
+        lines += [_service_line(service) for service in detail.services]
+    if detail.error:
+        lines += ["", f"Error: {detail.error}"]
+    if detail.cause:
+        lines += ["", "Cause:" if detail.error else "Note:", detail.cause]
+    lines += ["", f"Execution: {detail.console_url}"]
+    return Notice(subject, "\n".join(lines))

@@ -1,6 +1,12 @@
 """What a finished deployment adds to the deployer's CloudWatch metrics (namespace
 ``ECSDeployer``), emitted by Finalize in the embedded metric format (``aws/metrics.py``) and
-drawn by the stack's dashboard (template.yaml)."""
+drawn by the stack's dashboard (template.yaml).
+
+Dimensions have few values (a status, an error name, a phase): CloudWatch bills and lists
+each distinct combination as a metric of its own, and app, service and deployment names grow
+with the fleet. Those names travel as properties instead: on the same log line, where Logs
+Insights finds a service's rollouts, without becoming metrics.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,10 @@ DEPLOYMENTS: Final = "Deployments"  # one per deployment, by Status
 FAILURES: Final = "DeploymentFailures"  # one per failed deployment, by Error
 DURATION: Final = "DeploymentDuration"  # seconds from the request to the end, by Status
 ROLLBACKS: Final = "ServiceRollbacks"  # services the deployer moved back, by Status
+# Seconds from UpdateService to the poll that judged the rollout over, by State (its end).
+ROLLOUT_DURATION: Final = "ServiceRolloutDuration"
+# Seconds from RunTask to the poll that found the family's tasks stopped, by Phase and State.
+TASK_DURATION: Final = "TaskDuration"
 
 
 @dataclass(frozen=True)
@@ -26,6 +36,45 @@ class Measure:
     unit: Literal["Count", "Seconds"]
     value: float
     dimensions: dict[str, str] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict)  # searchable, not dimensions
+
+
+def _seconds(started_at: datetime | None, ended_at: datetime | None) -> float | None:
+    if started_at is None or ended_at is None:
+        return None  # never started, or never judged over (a deployment cut short)
+    return (ended_at - started_at).total_seconds()
+
+
+def _durations(deployment: Deployment) -> list[Measure]:
+    """One measure per service rollout and per one-off task family that ran to its end."""
+    ids = {"app": deployment.app, "deployment_id": deployment.deployment_id}
+    measures = []
+    for service in deployment.services:
+        seconds = _seconds(service.started_at, service.ended_at)
+        if seconds is not None:
+            measures.append(
+                Measure(
+                    ROLLOUT_DURATION,
+                    "Seconds",
+                    seconds,
+                    {"State": service.state},
+                    ids | {"ecs_service": service.name},
+                )
+            )
+    for phase, runs in (("pre", deployment.pre_tasks), ("post", deployment.post_tasks)):
+        for run in runs:
+            seconds = _seconds(run.started_at, run.ended_at)
+            if seconds is not None:
+                measures.append(
+                    Measure(
+                        TASK_DURATION,
+                        "Seconds",
+                        seconds,
+                        {"Phase": phase, "State": run.state},
+                        ids | {"task_family": run.family},
+                    )
+                )
+    return measures
 
 
 def of_deployment(deployment: Deployment, outcome: Outcome, now: datetime) -> list[Measure]:
@@ -43,4 +92,4 @@ def of_deployment(deployment: Deployment, outcome: Outcome, now: datetime) -> li
     ]
     if moved_back:
         measures.append(Measure(ROLLBACKS, "Count", len(moved_back), status))
-    return measures
+    return measures + _durations(deployment)

@@ -44,6 +44,7 @@ from ecs_deployer.outcome import failure_message
 from ecs_deployer.payloads import ExecutionContext
 from ecs_deployer.steps import locks
 from ecs_deployer.steps.finalize import running_revisions
+from ecs_deployer.tracing import annotate
 
 if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
@@ -119,6 +120,7 @@ def _context(detail: ExecutionStatusDetail) -> ExecutionContext:
 
 def close_execution(detail: ExecutionStatusDetail, deps: CloseDeps, now: datetime) -> str:
     """Close the records and the lock the execution left open; returns what it did."""
+    annotate(detail.name)
     raw: Any = (
         json.loads(detail.input)
         if detail.input is not None
@@ -172,6 +174,7 @@ def _close_deployment(
     deps: CloseDeps,
     now: datetime,
 ) -> str:
+    annotate(detail.name, request.app)
     record = deps.table.find_record(request.app, detail.name)
     if record is None:
         deps.table.create_record(

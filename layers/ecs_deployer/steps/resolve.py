@@ -17,6 +17,7 @@ from ecs_deployer.domain.dispatch import Dispatch, Ignored, dispatch
 from ecs_deployer.errors import ConfigError, DeployerError, InputError
 from ecs_deployer.history import new_record
 from ecs_deployer.inputs import EcrImageActionEvent, parse_execution_input
+from ecs_deployer.tracing import annotate
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -39,6 +40,7 @@ def resolve(
 ) -> ResolveResult:
     """The step: what the state machine does with this execution's input; ``events`` hears
     of each deployment it accepts."""
+    annotate(context.Name)
     try:
         request = parse_execution_input(raw_input)
     except InputError as exc:
@@ -61,6 +63,7 @@ def resolve(
                 )
         return result
     request = vouched_for(request, context, deps.executions)
+    annotate(context.Name, request.app)
     try:
         deployment = prepare(request, context, deps)
     except DeployerError as exc:

@@ -153,6 +153,9 @@ def check_services(deployment: Deployment, ecs: EcsGateway, now: datetime) -> De
             if state == "TIMED_OUT"
             else judgement.reason
         )
+    for service in rolling:
+        if service.state != "IN_PROGRESS":
+            service.ended_at = now
     failed = [service for service in deployment.services if service.state in _FAILED_ROLLOUTS]
     if failed:
         error = "DeployTimeout" if all(s.state == "TIMED_OUT" for s in failed) else "RolloutFailed"

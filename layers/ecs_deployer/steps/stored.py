@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ecs_deployer.errors import ResourceNotFound
+from ecs_deployer.tracing import annotate
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,6 +28,7 @@ def on_stored_document(
     now: datetime,
     step: Callable[[Deployment], Deployment],
 ) -> dict[str, Any]:
+    annotate(ref.deployment_id, ref.app)
     deployment = table.load_document(ref.app, ref.deployment_id)
     if deployment is None:
         raise ResourceNotFound(

@@ -170,6 +170,8 @@ def check_tasks(
     )
     for run in runs:
         _judge_run(run, snapshots, ecs=ecs, logs=logs, cluster=deployment.cluster, now=now)
+        if run.state != "RUNNING":
+            run.ended_at = now
     runs = deployment.tasks(phase)
     if any(run.state == "RUNNING" for run in runs):
         deployment.progress = "WAIT"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import socket
+import sys
 import threading
 from enum import Enum
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.markup import escape
@@ -29,6 +31,9 @@ from ecs_deployer_tools.demo.scenarios import SCENARIOS, Scenario
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation, RolloutFault, TaskFault
 from ecs_deployer_tools.operator import follow
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 _T = TypeVar("_T")
 LOCAL_HOST = "127.0.0.1"  # where `local up` serves: this machine only
@@ -77,12 +82,23 @@ def _render_events(published: list[dict[str, Any]]) -> None:
         console.print(f"  {escape(event['detail-type'])}: {escape(gist)}")
 
 
+def _render_summaries(summaries: list[dict[str, str]]) -> None:
+    """What the summary topic's subscribers got (the stack's SummaryTopicArn)."""
+    for summary in summaries:
+        console.print()
+        console.print(f"[bold]summary[/] (SNS): {escape(summary['subject'])}")
+        console.print(escape(summary["body"]), highlight=False)
+
+
 @app.command()
 def demo(
     scenario: Annotated[str, typer.Option(help=f"One of: {', '.join(SCENARIOS)}.")] = "happy",
     events: Annotated[
         bool,
-        typer.Option("--events", help="Also print the deployment events the deployer published."),
+        typer.Option(
+            "--events",
+            help="Also print the deployment events and summaries the deployer published.",
+        ),
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -105,15 +121,46 @@ def demo(
         )
     if not as_json:
         console.print(f"[bold]ECS Deployer demo[/]: {chosen.name} - {chosen.summary}")
-    result = run(chosen, observer=None if as_json else _DemoView())
+    # The functions' JSON logs and metrics would drown the deployment: in AWS they go to
+    # CloudWatch Logs, here nowhere.
+    result = run(chosen, observer=None if as_json else _DemoView(), function_output=_Discard())
     if as_json:
-        emit_json({**result.to_json(), "events": result.events} if events else result.to_json())
+        heard = {"events": result.events, "summaries": result.summaries} if events else {}
+        emit_json({**result.to_json(), **heard})
     else:
         _render(result)
         if events:
             _render_events(result.events)
+            _render_summaries(result.summaries)
     if not result.as_expected:
         raise typer.Exit(EXIT_FAILED)
+
+
+class _Discard(io.StringIO):
+    """A stream that keeps nothing (never closed: loggers may hold it)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+class _WithoutMetrics(io.StringIO):
+    """The functions' log lines, passed on to ``out``, without their metrics: an EMF line
+    (a JSON object whose first key is ``_aws``) is CloudWatch's to turn into a metric, and
+    not a log for people."""
+
+    def __init__(self, out: TextIO) -> None:
+        super().__init__()
+        self._out = out
+        self._line = ""
+
+    def write(self, text: str) -> int:
+        self._line += text  # print() writes its text and its newline apart
+        *lines, self._line = self._line.split("\n")
+        for line in lines:
+            if not line.startswith('{"_aws"'):
+                self._out.write(line + "\n")
+        self._out.flush()
+        return len(text)
 
 
 def _scenario(name: str) -> Scenario:
@@ -285,6 +332,8 @@ def up(
     seed_demo = seed_demo or scenario is not None
     simulation = EcsSimulation(scenario.faults if scenario is not None else faults)
     with LocalCloud(TEMPLATE, extensions=[simulation], time_scale=time_scale) as cloud:
+        if not verbose:
+            cloud.runtime.output = _WithoutMetrics(sys.stdout)
         simulation.throttling = False  # the setup is not under test
         if seed_demo:
             seeded = sample_app.seed(

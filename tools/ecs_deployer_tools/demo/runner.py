@@ -25,6 +25,7 @@ from ecs_deployer_tools.operator import follow
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import TextIO
 
     from ecs_deployer_tools.demo.scenarios import Scenario
 
@@ -74,6 +75,8 @@ class ScenarioResult:
     api_calls: dict[str, int]
     elapsed_seconds: float
     events: list[dict[str, Any]] = field(default_factory=list)  # the deployer's, as published
+    # The summary topic's messages, as a subscriber gets them: {"subject": ..., "body": ...}.
+    summaries: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def last(self) -> PushResult:
@@ -221,24 +224,33 @@ def run(
     inspect: Callable[[LocalCloud, EcsSimulation], None] | None = None,
     template: Path = TEMPLATE,
     push_spacing: float = PUSH_SPACING,
+    function_output: TextIO | None = None,
 ) -> ScenarioResult:
     """Run ``scenario`` on a fresh local cloud. ``inspect`` sees the cloud before it ends;
     the result keeps the deployment events the deployer published.
 
     The pushes of a concurrent scenario are ``push_spacing`` virtual seconds apart: what
-    the first push started runs meanwhile, until it waits or ends.
+    the first push started runs meanwhile, until it waits or ends. ``function_output`` is
+    where the stack's functions print (their logs and metrics), by default stdout.
     """
     started = time.monotonic()  # only reported: nothing depends on the machine's speed
     simulation = EcsSimulation(scenario.faults)
     with LocalCloud(template, extensions=[simulation], time_scale=TIME_SCALE) as cloud:
+        cloud.runtime.output = function_output
         simulation.throttling = False  # the setup is not under test
         seeded = sample_app.seed(
             sample_app.Clients.of(cloud.client),
             CONFIG_PREFIX,
             **scenario.config,
         )
+        summaries = _Summaries(cloud)
         cloud.deploy_stack(
-            {**STACK_PARAMETERS, **seeded.network_parameters, "LogLevel": DEMO_LOG_LEVEL}
+            {
+                **STACK_PARAMETERS,
+                **seeded.network_parameters,
+                "LogLevel": DEMO_LOG_LEVEL,
+                "SummaryTopicArn": summaries.topic_arn,
+            }
         )
         listener = _DeploymentEvents(cloud)
         cloud.reset_api_calls()
@@ -280,26 +292,21 @@ def run(
             api_calls=cloud.api_calls,
             elapsed_seconds=round(time.monotonic() - started, 1),
             events=listener.received(),
+            summaries=summaries.received(),
         )
 
 
-class _DeploymentEvents:
-    """The deployer's lifecycle events (source ecs-deployer), as a platform would route them:
-    a rule on the default bus delivering to a queue."""
+class _Queue:
+    """A queue the demo reads what the deployer sent, as a subscriber would."""
 
-    def __init__(self, cloud: LocalCloud) -> None:
+    def __init__(self, cloud: LocalCloud, name: str) -> None:
         self._sqs = cloud.client("sqs")
-        self._url = self._sqs.create_queue(QueueName="ecs-deployer-events")["QueueUrl"]
-        queue = self._sqs.get_queue_attributes(QueueUrl=self._url, AttributeNames=["QueueArn"])
-        events = cloud.client("events")
-        events.put_rule(Name="ecs-deployer-events", EventPattern=json.dumps({"source": [SOURCE]}))
-        events.put_targets(
-            Rule="ecs-deployer-events",
-            Targets=[{"Id": "queue", "Arn": queue["Attributes"]["QueueArn"]}],
-        )
+        self._url = self._sqs.create_queue(QueueName=name)["QueueUrl"]
+        attributes = self._sqs.get_queue_attributes(QueueUrl=self._url, AttributeNames=["QueueArn"])
+        self.arn: str = attributes["Attributes"]["QueueArn"]
 
     def received(self) -> list[dict[str, Any]]:
-        """Every event delivered so far, in order."""
+        """Every message body delivered so far, in order."""
         received = []
         while batch := self._sqs.receive_message(QueueUrl=self._url, MaxNumberOfMessages=10):
             if not batch.get("Messages"):
@@ -308,3 +315,36 @@ class _DeploymentEvents:
                 received.append(json.loads(message["Body"]))
                 self._sqs.delete_message(QueueUrl=self._url, ReceiptHandle=message["ReceiptHandle"])
         return received
+
+
+class _DeploymentEvents:
+    """The deployer's lifecycle events (source ecs-deployer), as a platform would route them:
+    a rule on the default bus delivering to a queue."""
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        self._queue = _Queue(cloud, "ecs-deployer-events")
+        events = cloud.client("events")
+        events.put_rule(Name="ecs-deployer-events", EventPattern=json.dumps({"source": [SOURCE]}))
+        events.put_targets(
+            Rule="ecs-deployer-events", Targets=[{"Id": "queue", "Arn": self._queue.arn}]
+        )
+
+    def received(self) -> list[dict[str, Any]]:
+        return self._queue.received()
+
+
+class _Summaries:
+    """The stack's summary topic (SummaryTopicArn), with a queue subscribed to it."""
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        self._queue = _Queue(cloud, "ecs-deployer-summaries")
+        sns = cloud.client("sns")
+        self.topic_arn: str = sns.create_topic(Name="ecs-deployer-summaries")["TopicArn"]
+        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=self._queue.arn)
+
+    def received(self) -> list[dict[str, str]]:
+        """Each summary published so far: its subject and body."""
+        return [
+            {"subject": message["Subject"], "body": message["Message"]}
+            for message in self._queue.received()
+        ]

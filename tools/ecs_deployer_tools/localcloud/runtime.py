@@ -30,7 +30,7 @@ import threading
 import traceback
 import uuid
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
     from pathlib import Path
     from types import ModuleType
+    from typing import TextIO
 
 # Runtime errors that make Lambda throw the execution environment away.
 _ENVIRONMENT_KILLING_PREFIXES = ("Runtime.", "Sandbox.")
@@ -274,6 +275,10 @@ class LambdaRuntime:
         self._sources: dict[str, FunctionSource] = {}
         self._warm: dict[str, _Environment] = {}
         self.cold_starts: Counter[str] = Counter()
+        # Where the functions print (their log streams, in AWS: JSON logs and EMF metrics);
+        # None: this process's stdout. Invocations run one at a time (the lock), so the
+        # redirection holds for exactly one function's init and handler.
+        self.output: TextIO | None = None
 
     def register(self, function_name: str, source: FunctionSource) -> None:
         with self._lock:
@@ -311,7 +316,8 @@ class LambdaRuntime:
         now = self._clock.now()
         log_stream = f"{now:%Y/%m/%d}/[{config.version}]{uuid.uuid4().hex}"
         environment = _lambda_environment(config, source, log_stream)
-        with _environ(environment):
+        printing = redirect_stdout(self.output) if self.output is not None else nullcontext()
+        with _environ(environment), printing:
             try:
                 handler = self._handler(config, source, environment)
             except _InitError as error:
@@ -426,6 +432,9 @@ def _lambda_environment(
         "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
         "LAMBDA_TASK_ROOT": str(source.code_dir),
         "_HANDLER": source.handler,
+        # No X-Ray here: the Tracer would trace into the void, and patch the botocore of the
+        # emulator's own process.
+        "POWERTOOLS_TRACE_DISABLED": "true",
         **config.environment,
     }
 

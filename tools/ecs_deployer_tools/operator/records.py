@@ -88,14 +88,19 @@ def app_statuses(shown: Iterable[ShownRecord]) -> list[AppStatus]:
 
 
 def default_rollback_target(deployer: Deployer, app: str) -> HistoryRecord:
-    """What ``rollback APP`` undoes without ``--to``: the newest successful deployment."""
+    """What ``rollback APP`` undoes without ``--to``: the newest successful deployment that
+    changed a revision (undoing one that redeployed what ran would return nowhere)."""
     deployer.configs.load(app)  # an unknown app is named as such
     for record in deployer.table.history(app, ROLLBACK_CANDIDATES):
-        if record.status == "SUCCEEDED":
+        changed = any(
+            service.task_definition_before != service.task_definition_after
+            for service in record.services
+        )
+        if record.status == "SUCCEEDED" and changed:
             return record
     raise OperatorError(
-        f"app '{app}' has no successful deployment (of its last {ROLLBACK_CANDIDATES}) "
-        "to undo: nothing to roll back"
+        f"app '{app}' has no successful deployment that changed a revision (of its last "
+        f"{ROLLBACK_CANDIDATES}) to undo: nothing to roll back"
     )
 
 
