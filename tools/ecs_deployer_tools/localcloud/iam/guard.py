@@ -111,7 +111,11 @@ class MotoEcs:
         task_definition = self._task_definition(reference_)
         if task_definition is None:
             return TaskRoles()
-        return TaskRoles(task_definition.task_role_arn, task_definition.execution_role_arn)
+        # moto sets each attribute only when the task definition has that role.
+        return TaskRoles(
+            getattr(task_definition, "task_role_arn", None),
+            getattr(task_definition, "execution_role_arn", None),
+        )
 
     def next_revision(self, family: str) -> int:
         return max(self._backend.task_definitions.get(family, {}), default=0) + 1
