@@ -1,0 +1,188 @@
+"""The known IAM gaps, proven by the local cloud's IAM check: without the grant, the call AWS
+would refuse is refused, the deployment fails, and the ledger says which action on which
+resource; with it, the same push deploys. And a grant no call uses is found. (Short service
+ARNs: test_iam_short_arn.py.)
+
+One local cloud (the real template, the sample app seeded) serves the module; each case
+takes a grant away from one function's role as deployed, pushes, and gives it back.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from moto.iam.models import iam_backends
+
+from ecs_deployer.aws.dynamodb import DeploymentsTable
+from ecs_deployer_tools.demo import runner, sample_app
+from ecs_deployer_tools.localcloud.cloud import LocalCloud
+from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
+from ecs_deployer_tools.localcloud.iam.policy import Grant
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from ecs_deployer_tools.localcloud.iam.guard import Authorization
+
+pytestmark = pytest.mark.e2e
+
+_versions = itertools.count(2)
+
+
+@dataclass
+class Stack:
+    cloud: LocalCloud
+    table: DeploymentsTable
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    with LocalCloud(runner.TEMPLATE, extensions=[EcsSimulation()]) as cloud:
+        seeded = sample_app.seed(sample_app.Clients.of(cloud.client), runner.CONFIG_PREFIX)
+        cloud.deploy_stack(
+            {**runner.STACK_PARAMETERS, **seeded.network_parameters, "LogLevel": "ERROR"}
+        )
+        table = DeploymentsTable(cloud.client("dynamodb"), cloud.outputs["DeploymentsTableName"])
+        yield Stack(cloud, table)
+
+
+def _role_policies(cloud: LocalCloud, function: str) -> tuple[str, dict[str, Any]]:
+    """The function's role name and its inline policies' documents, by policy name."""
+    name = cloud.stack_resources()[function]
+    role = cloud.client("lambda").get_function_configuration(FunctionName=name)["Role"]
+    role_name = role.rsplit("/", 1)[-1]
+    # From moto's model: its GetRolePolicy answers a policy CloudFormation made as a Python
+    # repr, not JSON.
+    role_model = iam_backends[cloud.account_id]["global"].get_role(role_name)
+    documents = {
+        policy: json.loads(document) if isinstance(document, str) else document
+        for policy, document in role_model.policies.items()
+    }
+    return role_name, documents
+
+
+@contextmanager
+def _policies_changed(cloud: LocalCloud, function: str, change: Any) -> Iterator[None]:
+    """Each inline policy of the function's role as `change(statements)` makes it, for the
+    `with` block; the grants the guard counts follow."""
+    role_name, documents = _role_policies(cloud, function)
+    iam = cloud.client("iam")
+
+    def put(policies: dict[str, Any]) -> None:
+        for policy, document in policies.items():
+            # SAM writes no Version (IAM then reads 2008-10-17); moto's PutRolePolicy wants
+            # one, and no statement here uses a policy variable the versions differ on.
+            versioned = {"Version": "2012-10-17", **document}
+            iam.put_role_policy(
+                RoleName=role_name, PolicyName=policy, PolicyDocument=json.dumps(versioned)
+            )
+        cloud.iam.declare(function, cloud.stack_resources()[function], cloud.region)
+
+    put(
+        {
+            policy: {**document, "Statement": change(document["Statement"])}
+            for policy, document in documents.items()
+        }
+    )
+    try:
+        yield
+    finally:
+        put(documents)
+
+
+def _without(action: str) -> Any:
+    """Statements less `action` (a statement left with no action goes)."""
+
+    def change(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        kept = []
+        for statement in statements:
+            actions = (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+            left = [a for a in actions if a != action]
+            if left:
+                kept.append({**statement, "Action": left})
+        assert len(kept) <= len(statements)
+        return kept
+
+    return change
+
+
+def _push(stack: Stack) -> str:
+    """Push a new image and run what it starts to its end; the deployment's status."""
+    tag = f"v{next(_versions)}.0.0"
+    digest = stack.cloud.push_image(sample_app.REPOSITORY, tag, sample_app.image_manifest(tag))
+    stack.cloud.run_until_idle()
+    [record] = stack.table.records_of_digest(sample_app.APP, digest)
+    return record.status
+
+
+def _refused(stack: Stack) -> list[tuple[str, str, str]]:
+    denied: list[Authorization] = stack.cloud.iam.ledger.take_denied()
+    return [(a.caller, a.decision.request.action, a.decision.request.resource) for a in denied]
+
+
+def _roles() -> set[str]:
+    return set(runner.STACK_PARAMETERS["PassRoleArns"].split(","))
+
+
+def test_update_service_onto_a_new_task_definition_passes_its_roles(stack: Stack) -> None:
+    with _policies_changed(stack.cloud, "UpdateServicesFunction", _without("iam:PassRole")):
+        status = _push(stack)
+        refused = _refused(stack)
+
+    assert status != "SUCCEEDED"
+    passed = {resource for caller, action, resource in refused if action == "iam:PassRole"}
+    assert {caller for caller, _, _ in refused} == {"UpdateServicesFunction"}
+    assert passed
+    assert passed <= _roles()
+    # With the grant, the same kind of push deploys.
+    assert _push(stack) == "SUCCEEDED"
+    assert _refused(stack) == []
+
+
+def test_registering_a_tagged_revision_needs_tag_resource_on_create(stack: Stack) -> None:
+    with _policies_changed(
+        stack.cloud, "RegisterTaskDefinitionsFunction", _without("ecs:TagResource")
+    ):
+        status = _push(stack)
+        refused = _refused(stack)
+
+    assert status == "FAILED"
+    assert refused
+    for caller, action, resource in refused:
+        assert (caller, action) == ("RegisterTaskDefinitionsFunction", "ecs:TagResource")
+        assert f":task-definition/{sample_app.FAMILY_PREFIX}" in resource
+    assert _push(stack) == "SUCCEEDED"
+
+
+def test_a_grant_no_call_uses_is_found(stack: Stack) -> None:
+    # What an earlier template granted and no code calls.
+    unused = {
+        "Sid": "NeverCalled",
+        "Effect": "Allow",
+        "Action": ["ssm:GetParameters", "ecs:ListTaskDefinitions"],
+        "Resource": "*",
+    }
+    with _policies_changed(
+        stack.cloud, "ResolveFunction", lambda statements: [*statements, unused]
+    ):
+        assert _push(stack) == "SUCCEEDED"
+        ledger = stack.cloud.iam.ledger
+        never = ledger.grants["ResolveFunction"] - ledger.used()["ResolveFunction"]
+
+    assert {(g.statement, g.entry) for g in never} == {
+        ("NeverCalled", "ssm:GetParameters"),
+        ("NeverCalled", "ecs:ListTaskDefinitions"),
+    }
+    assert (
+        Grant("ResolveFunctionRolePolicy0", "NeverCalled", "ssm:GetParameters")
+        not in (stack.cloud.iam.ledger.grants["ResolveFunction"])
+    )  # given back
