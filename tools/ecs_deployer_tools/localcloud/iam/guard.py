@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from moto.awslambda.utils import get_backend as lambda_backend
@@ -79,16 +80,23 @@ def function_role(account: str, region: str, function_name: str) -> Role:
         raise UnsupportedPolicyError(f"{role.arn}: permissions boundaries are not evaluated")
     statements: list[Statement] = []
     for name, document in role.policies.items():
-        statements += parse_policy(name, _document(document))
+        statements += _parsed(name, _text(document))
     for policy_arn, policy in role.managed_policies.items():
         default = next(v for v in policy.versions if v.version_id == policy.default_version_id)
-        statements += parse_policy(policy_arn, _document(default.document))
+        statements += _parsed(policy_arn, _text(default.document))
     own = frozenset(s.policy for s in statements if _AWS_MANAGED not in s.policy)
     return Role(role.arn, role.name, tuple(statements), own)
 
 
-def _document(document: str | Mapping[str, Any]) -> Mapping[str, Any]:
-    return json.loads(document) if isinstance(document, str) else document
+def _text(document: str | Mapping[str, Any]) -> str:
+    # CloudFormation's inline policies are dicts in moto, PutRolePolicy's JSON text.
+    return document if isinstance(document, str) else json.dumps(document, sort_keys=True)
+
+
+@cache
+def _parsed(name: str, document: str) -> tuple[Statement, ...]:
+    """A policy read once per text: every call reads its function's role afresh."""
+    return tuple(parse_policy(name, json.loads(document)))
 
 
 class MotoEcs:
