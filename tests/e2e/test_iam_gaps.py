@@ -19,14 +19,17 @@ import pytest
 from moto.iam.models import iam_backends
 
 from ecs_deployer.aws.dynamodb import DeploymentsTable
+from ecs_deployer.config.models import AppConfig
 from ecs_deployer_tools.demo import runner, sample_app
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
-from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
+from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation, TaskFault, TaskOutcome
 from ecs_deployer_tools.localcloud.iam.policy import Grant
+from ecs_deployer_tools.operator.configs import push_config
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from ecs_deployer.history import HistoryRecord
     from ecs_deployer_tools.localcloud.iam.guard import Authorization
 
 pytestmark = pytest.mark.e2e
@@ -37,18 +40,33 @@ _versions = itertools.count(2)
 @dataclass
 class Stack:
     cloud: LocalCloud
+    simulation: EcsSimulation
     table: DeploymentsTable
+
+
+# The migration may run 1 minute (max_wait) before the deployer stops it.
+MIGRATION_MAX_WAIT = 1
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    with LocalCloud(runner.TEMPLATE, extensions=[EcsSimulation()]) as cloud:
+    simulation = EcsSimulation()
+    with LocalCloud(runner.TEMPLATE, extensions=[simulation]) as cloud:
         seeded = sample_app.seed(sample_app.Clients.of(cloud.client), runner.CONFIG_PREFIX)
+        config = sample_app.app_config(seeded.subnet, seeded.security_group)
+        document = config.model_dump(mode="json", exclude_none=True)
+        document["tasks"]["pre"][0]["max_wait"] = MIGRATION_MAX_WAIT
+        push_config(
+            cloud.client("ssm"),
+            runner.CONFIG_PREFIX,
+            sample_app.APP,
+            AppConfig.model_validate(document),
+        )
         cloud.deploy_stack(
             {**runner.STACK_PARAMETERS, **seeded.network_parameters, "LogLevel": "ERROR"}
         )
         table = DeploymentsTable(cloud.client("dynamodb"), cloud.outputs["DeploymentsTableName"])
-        yield Stack(cloud, table)
+        yield Stack(cloud, simulation, table)
 
 
 def _role_policies(cloud: LocalCloud, function: str) -> tuple[str, dict[str, Any]]:
@@ -117,11 +135,18 @@ def _without(action: str) -> Any:
 
 def _push(stack: Stack) -> str:
     """Push a new image and run what it starts to its end; the deployment's status."""
+    return _pushed(stack).status
+
+
+def _pushed(stack: Stack) -> HistoryRecord:
+    # A second on: a push refused at once ends in no time, and two pushes of one instant
+    # are ordered by their event ids.
+    stack.cloud.advance(1.0)
     tag = f"v{next(_versions)}.0.0"
     digest = stack.cloud.push_image(sample_app.REPOSITORY, tag, sample_app.image_manifest(tag))
     stack.cloud.run_until_idle()
     [record] = stack.table.records_of_digest(sample_app.APP, digest)
-    return record.status
+    return record
 
 
 def _refused(stack: Stack) -> list[tuple[str, str, str]]:
@@ -186,3 +211,21 @@ def test_a_grant_no_call_uses_is_found(stack: Stack) -> None:
         Grant("ResolveFunctionRolePolicy0", "NeverCalled", "ssm:GetParameters")
         not in (stack.cloud.iam.ledger.grants["ResolveFunction"])
     )  # given back
+
+
+def test_a_task_past_its_max_wait_is_stopped_with_the_stop_task_grant(stack: Stack) -> None:
+    """CheckTasks' ecs:StopTask, on task/CLUSTER/ID in the cluster: no scenario of the
+    catalogue has a task that never stops."""
+    stack.simulation.faults = EcsFaults(
+        tasks={sample_app.MIGRATE: TaskFault(TaskOutcome.NEVER_STOP)}
+    )
+    calls_before = stack.cloud.api_calls.get("ecs.StopTask", 0)
+    try:
+        record = _pushed(stack)
+    finally:
+        stack.simulation.faults = EcsFaults()
+
+    assert (record.status, record.error) == ("FAILED", "DeployTimeout")
+    assert f"still running after {MIGRATION_MAX_WAIT} min; stopped them" in (record.cause or "")
+    assert stack.cloud.api_calls["ecs.StopTask"] == calls_before + 1
+    assert _refused(stack) == []
