@@ -177,10 +177,18 @@ def test_registering_a_tagged_revision_needs_tag_resource_on_create(stack: Stack
     with _policies_changed(
         stack.cloud, "RegisterTaskDefinitionsFunction", _without("ecs:TagResource")
     ):
-        status = _push(stack)
+        record = _pushed(stack)
         refused = _refused(stack)
 
-    assert status == "FAILED"
+    assert record.status == "FAILED"
+    # The error ECS answers, as the function saw it.
+    assert "(AccessDeniedException) when calling the RegisterTaskDefinition operation: User: " in (
+        record.cause or ""
+    )
+    assert ":assumed-role/" in (record.cause or "")
+    assert "is not authorized to perform: ecs:TagResource on resource: arn:aws:ecs:" in (
+        record.cause or ""
+    )
     assert refused
     for caller, action, resource in refused:
         assert (caller, action) == ("RegisterTaskDefinitionsFunction", "ecs:TagResource")
@@ -229,3 +237,30 @@ def test_a_task_past_its_max_wait_is_stopped_with_the_stop_task_grant(stack: Sta
     assert f"still running after {MIGRATION_MAX_WAIT} min; stopped them" in (record.cause or "")
     assert stack.cloud.api_calls["ecs.StopTask"] == calls_before + 1
     assert _refused(stack) == []
+
+
+def test_the_lambda_services_own_writes_are_checked_with_the_role(stack: Stack) -> None:
+    """Logs and traces the Lambda service writes for an invocation: allowed by the managed
+    policies SAM attaches, apart from the calls of our code."""
+    assert _push(stack) == "SUCCEEDED"
+
+    runtime = [a for a in stack.cloud.iam.ledger.authorizations if a.by_runtime]
+    actions = {a.decision.request.action for a in runtime}
+    assert actions == {
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }
+    assert all(a.decision.allowed for a in runtime)
+    streams = {
+        a.decision.request.resource
+        for a in runtime
+        if a.decision.request.action == "logs:PutLogEvents"
+    }
+    assert all(":log-group:/aws/lambda/ecs-deployer-" in arn for arn in streams)
+    assert {g.policy for a in runtime for g in a.decision.grants} == {
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+        "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+    }
