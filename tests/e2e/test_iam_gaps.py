@@ -241,18 +241,25 @@ def test_a_task_past_its_max_wait_is_stopped_with_the_stop_task_grant(stack: Sta
 
 def test_the_lambda_services_own_writes_are_checked_with_the_role(stack: Stack) -> None:
     """Logs and traces the Lambda service writes for an invocation: allowed by the managed
-    policies SAM attaches, apart from the calls of our code."""
+    policies SAM attaches, apart from the calls of our code. A log group that exists (one a
+    template declares) is not created."""
+    resolve = stack.cloud.stack_resources()["ResolveFunction"]
+    stack.cloud.client("logs").create_log_group(logGroupName=f"/aws/lambda/{resolve}")
+    seen = len(stack.cloud.iam.ledger.authorizations)
     assert _push(stack) == "SUCCEEDED"
 
-    runtime = [a for a in stack.cloud.iam.ledger.authorizations if a.by_runtime]
-    actions = {a.decision.request.action for a in runtime}
-    assert actions == {
+    runtime = [a for a in stack.cloud.iam.ledger.authorizations[seen:] if a.by_runtime]
+    actions = {(a.caller, a.decision.request.action) for a in runtime}
+    assert {action for _, action in actions} == {
         "logs:CreateLogGroup",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     }
+    assert ("ResolveFunction", "logs:PutLogEvents") in actions
+    assert ("ResolveFunction", "logs:CreateLogGroup") not in actions
+    assert ("LockFunction", "logs:CreateLogGroup") in actions
     assert all(a.decision.allowed for a in runtime)
     streams = {
         a.decision.request.resource

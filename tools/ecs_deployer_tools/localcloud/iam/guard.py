@@ -28,6 +28,7 @@ from moto.awslambda.utils import get_backend as lambda_backend
 from moto.ecs.exceptions import TaskDefinitionNotFoundException
 from moto.ecs.models import ecs_backends
 from moto.iam.models import iam_backends
+from moto.logs.models import logs_backends
 
 from ecs_deployer_tools.localcloud.iam import reference
 from ecs_deployer_tools.localcloud.iam.policy import (
@@ -223,16 +224,18 @@ def _runtime_requests(
     account: str, config: FunctionConfig, log_stream: str
 ) -> list[AuthorizationRequest]:
     """What Lambda does with the execution role around an invocation: create the log group
-    if needed, the stream, put the events; with active tracing, send segments and telemetry
-    (Lambda developer guide: "Sending Lambda function logs to CloudWatch Logs", "Visualize
-    Lambda function invocations using AWS X-Ray")."""
+    if it does not exist (a template may declare it), the stream, put the events; with active
+    tracing, send segments and telemetry (Lambda developer guide: "Sending Lambda function
+    logs to CloudWatch Logs", "Visualize Lambda function invocations using AWS X-Ray")."""
     names = {"partition": PARTITION, "region": config.region, "account": account}
     group = config.log_group_name
     context = {"aws:RequestedRegion": config.region}
-    group_arn = reference.arn(
-        reference.action("logs", "CreateLogGroup"), "log-group", **names, LogGroupName=group
-    )
-    found = [AuthorizationRequest("logs:CreateLogGroup", group_arn, context)]
+    found = []
+    if group not in logs_backends[account][config.region].groups:
+        group_arn = reference.arn(
+            reference.action("logs", "CreateLogGroup"), "log-group", **names, LogGroupName=group
+        )
+        found.append(AuthorizationRequest("logs:CreateLogGroup", group_arn, context))
     for action in ("CreateLogStream", "PutLogEvents"):
         stream_arn = reference.arn(
             reference.action("logs", action),
