@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ("tests.aws_fixtures",)
+pytest_plugins = ("tests.aws_fixtures", "tests.e2e.iam_check")
 
 
 @pytest.fixture(autouse=True)

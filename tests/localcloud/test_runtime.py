@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from ecs_deployer_tools.localcloud.runtime import (
     ApiCallRecorder,
+    Caller,
     FunctionConfig,
     FunctionSource,
     LambdaFaults,
@@ -166,10 +167,10 @@ def test_recorder_counts_only_calls_made_inside_an_invocation() -> None:
     ssm = boto3.client("ssm", region_name="us-east-1")
     with recorder.install():
         ssm.describe_parameters()  # the test's own call
-        with recorder.inside("ResolveFunction"):
+        with recorder.inside(Caller("ResolveFunction", "stack-ResolveFunction-1")):
             ssm.describe_parameters()
             ssm.get_parameters(Names=["/a"])
-        with recorder.inside("LockFunction"):
+        with recorder.inside(Caller("LockFunction", "stack-LockFunction-1")):
             ssm.describe_parameters()
     ssm.describe_parameters()  # not installed any more
 

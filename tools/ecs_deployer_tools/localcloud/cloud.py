@@ -13,11 +13,15 @@
             print(event["type"])
         cloud.api_calls                                 # {"ecs.DescribeServices": 3, ...}
         cloud.client_calls                              # the same, of start_server's clients
+        cloud.iam.ledger                                # each Lambda call's IAM decision
 
 Time is virtual (`virtual_time.py`): executions run one at a time, only while the caller
 drives (`run_until_idle`, `advance`, `wait_for_execution`, `execution_history`), and the
 clock jumps from one wake-up to the next, so a scenario interleaves the same way on every
 run and a Wait of an hour takes no time.
+
+Every call a stack Lambda makes is authorized against its role as deployed (`iam/`): a call
+the role does not allow fails with AccessDeniedException, as on AWS.
 
 moto's state is process-wide, so one `LocalCloud` is active at a time. `start_server()`
 serves the same state over HTTP for `aws --endpoint-url` and any other client; Lambdas keep
@@ -43,6 +47,7 @@ from moto.moto_api._internal import mock_random
 from moto.stepfunctions.parser.utils import TMP_THREADS
 from moto.stepfunctions.responses import get_backend as sfn_backend
 
+from ecs_deployer_tools.localcloud.iam.guard import IamGuard
 from ecs_deployer_tools.localcloud.images import MultiPlatformImage, image_manifest
 from ecs_deployer_tools.localcloud.patches import moto_patches
 from ecs_deployer_tools.localcloud.runtime import (
@@ -96,10 +101,12 @@ class LocalCloud:
         region: str = DEFAULT_REGION,
         extensions: Iterable[AbstractContextManager[Any]] = (),
         time_scale: float = 1.0,
+        enforce_iam: bool = True,
     ) -> None:
         """`extensions` are entered once moto is active and left before it stops (the
         ECS simulation, a scenario's own patches...). `time_scale` is how much faster than
-        the wall clock virtual time runs once `start_server` serves the cloud."""
+        the wall clock virtual time runs once `start_server` serves the cloud. Without
+        `enforce_iam`, calls IAM refuses still go on (and are still in `iam.ledger`)."""
         if time_scale <= 0:
             raise ValueError("time_scale must be positive")
         self.template_path = Path(template).resolve()
@@ -107,7 +114,8 @@ class LocalCloud:
         self.region = region
         self.account_id = ACCOUNT_ID
         self.time_scale = time_scale
-        self.api_recorder = ApiCallRecorder()
+        self.iam = IamGuard(ACCOUNT_ID, enforce=enforce_iam)
+        self.api_recorder = ApiCallRecorder(self.iam)
         self.lambda_faults = LambdaFaults()
         self.clock = VirtualClock()
         self.scheduler = Scheduler(self.clock)
@@ -276,6 +284,7 @@ class LocalCloud:
         resources = self.stack_resources()
         for logical_id, source in packaged.functions.items():
             self.runtime.register(resources[logical_id], source)
+            self.iam.declare(logical_id, resources[logical_id], self.region)
         return self.outputs
 
     @property

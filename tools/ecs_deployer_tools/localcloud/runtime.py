@@ -33,7 +33,7 @@ from collections import Counter
 from contextlib import contextmanager, nullcontext, redirect_stdout
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from unittest.mock import patch
 
 from botocore.client import BaseClient
@@ -181,6 +181,24 @@ class LambdaFaults:
 HTTP_CLIENTS = "http-clients"
 
 
+@dataclass(frozen=True)
+class Caller:
+    """The stack function whose code is running: its logical id and its (physical) name."""
+
+    logical_id: str
+    function_name: str
+
+
+class CallAuthorizer(Protocol):
+    """Decides, as IAM would, whether a Lambda's call may go on (`iam/guard.py`)."""
+
+    def authorize(self, caller: Caller, client: BaseClient, operation: str, params: Any) -> None:
+        """Return to let the call go on; raise the service's error to refuse it."""
+
+    def runtime_writes(self, caller: Caller, config: FunctionConfig, log_stream: str) -> None:
+        """The Lambda service's own writes (logs, traces) for one invocation."""
+
+
 class ApiCallRecorder:
     """Counts AWS API calls per caller, as `{"ecs.UpdateService": n}`: each of the deployer's
     Lambdas (by logical id), and the HTTP clients of the local cloud (`HTTP_CLIENTS`).
@@ -193,12 +211,16 @@ class ApiCallRecorder:
     HTTP clients' calls are counted on the server side (`server.py`), one per request, so a
     client's retries count too. The service name is the boto3 client name, as in
     `boto3.client("stepfunctions")`.
+
+    With an `authorizer`, each Lambda call is counted and then authorized: a refused call
+    raises its error before it reaches moto, as AWS refuses it before acting.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, authorizer: CallAuthorizer | None = None) -> None:
         self._lock = threading.Lock()
         self._calls: list[tuple[str, str]] = []
         self._local = threading.local()
+        self.authorizer = authorizer
 
     @contextmanager
     def install(self) -> Iterator[None]:
@@ -206,28 +228,35 @@ class ApiCallRecorder:
         recorder = self
 
         def _make_api_call(client: BaseClient, operation_name: str, api_params: Any) -> Any:
-            function = recorder.current_function()
-            if function is not None:
+            caller = recorder.current_caller()
+            if caller is not None:
                 service = client.meta.service_model.service_name
-                recorder.record(function, f"{service}.{operation_name}")
+                recorder.record(caller.logical_id, f"{service}.{operation_name}")
+                if recorder.authorizer is not None:
+                    recorder.authorizer.authorize(caller, client, operation_name, api_params)
             return original(client, operation_name, api_params)
 
         with patch.object(BaseClient, "_make_api_call", _make_api_call):
             yield
 
     @contextmanager
-    def inside(self, logical_id: str) -> Iterator[None]:
-        """Mark this thread as running `logical_id`'s code (nests for nested invocations)."""
-        stack: list[str] = self._local.__dict__.setdefault("stack", [])
-        stack.append(logical_id)
+    def inside(self, caller: Caller) -> Iterator[None]:
+        """Mark this thread as running `caller`'s code (nests for nested invocations)."""
+        stack: list[Caller] = self._local.__dict__.setdefault("stack", [])
+        stack.append(caller)
         try:
             yield
         finally:
             stack.pop()
 
-    def current_function(self) -> str | None:
-        stack: list[str] = self._local.__dict__.get("stack", [])
+    def current_caller(self) -> Caller | None:
+        stack: list[Caller] = self._local.__dict__.get("stack", [])
         return stack[-1] if stack else None
+
+    def invoked(self, caller: Caller, config: FunctionConfig, log_stream: str) -> None:
+        """An invocation starts: the Lambda service writes its logs (and traces)."""
+        if self.authorizer is not None:
+            self.authorizer.runtime_writes(caller, config, log_stream)
 
     def record(self, caller: str, call: str) -> None:
         """Count one call, `"service.Operation"`, of `caller`."""
@@ -297,17 +326,19 @@ class LambdaRuntime:
     def invoke(self, config: FunctionConfig, payload: str | bytes | None) -> InvocationResult:
         source = self._sources[config.function_name]
         request_id = str(uuid.uuid4())
-        with self._lock, self._recorder.inside(source.logical_id):
+        caller = Caller(source.logical_id, config.function_name)
+        with self._lock, self._recorder.inside(caller):
             fault = self._faults.take(source.logical_id)
             if fault is not None and not fault.after_handler:
                 return self._fail(config, fault, request_id)
-            result = self._run(config, source, payload, request_id)
+            result = self._run(caller, config, source, payload, request_id)
             if fault is not None:
                 return self._fail(config, fault, request_id)
             return result
 
     def _run(
         self,
+        caller: Caller,
         config: FunctionConfig,
         source: FunctionSource,
         payload: str | bytes | None,
@@ -315,6 +346,7 @@ class LambdaRuntime:
     ) -> InvocationResult:
         now = self._clock.now()
         log_stream = f"{now:%Y/%m/%d}/[{config.version}]{uuid.uuid4().hex}"
+        self._recorder.invoked(caller, config, log_stream)
         environment = _lambda_environment(config, source, log_stream)
         printing = redirect_stdout(self.output) if self.output is not None else nullcontext()
         with _environ(environment), printing:

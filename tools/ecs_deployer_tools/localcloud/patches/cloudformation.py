@@ -18,6 +18,9 @@ shows them, where moto's CloudFormation falls short.
    does, `a,b`; moto shows its Python list, `['a', 'b']`.
 6. `AWS::CloudWatch::Alarm` is unknown to moto (skipped with a warning): it creates the
    metric alarm, as on AWS (`!Ref` is its name).
+7. `AWS::IAM::Role`: moto drops `ManagedPolicyArns`. The policies are attached, as on AWS;
+   an AWS managed one comes from moto's copy of them (moto loads none unless told to), so
+   the local cloud's IAM check evaluates every policy of a role.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ from moto.awslambda.utils import get_backend as lambda_backend
 from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation.models import Stack as CloudFormationStack
 from moto.cloudwatch.models import cloudwatch_backends
+from moto.iam.aws_managed_policies import aws_managed_policies_data
+from moto.iam.models import AWSManagedPolicy, Role, iam_backends
+from moto.moto_api._internal import mock_random
 from moto.s3.models import s3_backends
 from moto.sqs.models import sqs_backends
 from moto.stepfunctions.models import StateMachine
@@ -59,6 +65,7 @@ def install(patcher: Patcher) -> None:
     patcher.wrap(LambdaFunction, "create_from_cloudformation_json", _function_from_cfn)
     patcher.around(cfn_parsing, "resource_class_from_type", _resource_class_from_type)
     patcher.replace(CloudFormationStack, "parameter_list", property(_parameter_list))
+    patcher.wrap(Role, "create_from_cloudformation_json", _role_from_cfn)
 
 
 # --- 1. AWS::StepFunctions::StateMachine ------------------------------------------------
@@ -283,3 +290,48 @@ def _parameter_list(stack: CloudFormationStack) -> list[dict[str, Any]]:
         }
         for key, value in stack.resource_map.resolved_parameters.items()
     ]
+
+
+# --- 7. AWS::IAM::Role ManagedPolicyArns -------------------------------------------------
+
+_AWS_MANAGED_PREFIX = ":iam::aws:policy/"
+
+
+def _role_from_cfn(original: Callable[..., Role]) -> object:
+    def create_from_cloudformation_json(
+        _cls: type[Role],
+        /,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Role:
+        role = original(resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        backend = iam_backends[account_id][get_partition(region_name)]
+        for policy_arn in cloudformation_json["Properties"].get("ManagedPolicyArns", []):
+            if policy_arn not in backend.managed_policies and _AWS_MANAGED_PREFIX in policy_arn:
+                backend.managed_policies[policy_arn] = _aws_managed_policy(
+                    policy_arn, account_id, region_name
+                )
+            backend.attach_role_policy(policy_arn, role.name)  # unknown: NoSuchEntity, as AWS
+        return role
+
+    return classmethod(create_from_cloudformation_json)
+
+
+def _aws_managed_policy(policy_arn: str, account_id: str, region_name: str) -> AWSManagedPolicy:
+    name = policy_arn.rsplit("/", 1)[-1]
+    policies = json.loads(aws_managed_policies_data)
+    if name not in policies:
+        raise KeyError(f"moto has no copy of the AWS managed policy {policy_arn}")
+    # Its policy id is drawn from moto's seeded random: the stack's other ids stay as they
+    # were before these policies were attached (AWS made the id long ago).
+    state = mock_random.getstate()
+    try:
+        policy = AWSManagedPolicy.from_data(name, account_id, region_name, policies[name])
+    finally:
+        mock_random.setstate(state)
+    if policy.arn != policy_arn:
+        raise KeyError(f"{policy_arn} is {policy.arn} in moto's copy")
+    return policy
