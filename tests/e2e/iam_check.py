@@ -22,6 +22,7 @@ reads what the suite did anyway.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,8 +88,16 @@ class Usage:
         )
 
 
+# CloudFormation names a managed policy STACK-LOGICALID-SUFFIX, the suffix random: the local
+# clouds of different modules, seeded alike but set up differently, made different ones.
+_GENERATED_SUFFIX = re.compile(r"(:policy/.+)-[A-Z0-9]{12}$")
+
+
 def _keys(grants: Iterable[Grant]) -> set[tuple[str, str, str]]:
-    return {(grant.policy, grant.statement, grant.entry) for grant in grants}
+    return {
+        (_GENERATED_SUFFIX.sub(r"\1", grant.policy), grant.statement, grant.entry)
+        for grant in grants
+    }
 
 
 def pytest_configure(config: pytest.Config) -> None:

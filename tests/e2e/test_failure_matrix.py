@@ -66,17 +66,24 @@ class Stack:
     cloud: LocalCloud
     table: DeploymentsTable
     registry: str
+    summaries: runner.SummaryInbox
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     with LocalCloud(runner.TEMPLATE, extensions=[EcsSimulation()]) as cloud:
         seeded = sample_app.seed(sample_app.Clients.of(cloud.client), runner.CONFIG_PREFIX)
+        summaries = runner.SummaryInbox(cloud)
         cloud.deploy_stack(
-            {**runner.STACK_PARAMETERS, **seeded.network_parameters, "LogLevel": "ERROR"}
+            {
+                **runner.STACK_PARAMETERS,
+                **seeded.network_parameters,
+                "LogLevel": "ERROR",
+                "SummaryTopicArn": summaries.topic_arn,
+            }
         )
         table = DeploymentsTable(cloud.client("dynamodb"), cloud.outputs["DeploymentsTableName"])
-        yield Stack(cloud, table, seeded.registry)
+        yield Stack(cloud, table, seeded.registry, summaries)
 
 
 @pytest.fixture
@@ -242,6 +249,9 @@ def test_an_execution_stopped_mid_rollout_is_aborted_and_frees_the_app(
     [record] = stack.table.records_of_digest(sample_app.APP, digest)
     assert record.status == "ABORTED"
     assert (record.cause or "").startswith("the execution was stopped before finalising")
+    # CloseExecution told the summary topic, as Finalize tells it of the others.
+    subjects = [summary["subject"] for summary in stack.summaries.received()]
+    assert f"ecs-deployer: {sample_app.APP} ABORTED" in " ".join(subjects)
     _assert_nothing_left_open(stack)
     # Stopped mid-rollout: left where it was, on the new revisions, and said so.
     for service, running in _running(cloud).items():

@@ -240,34 +240,27 @@ def test_a_task_past_its_max_wait_is_stopped_with_the_stop_task_grant(stack: Sta
 
 
 def test_the_lambda_services_own_writes_are_checked_with_the_role(stack: Stack) -> None:
-    """Logs and traces the Lambda service writes for an invocation: allowed by the managed
-    policies SAM attaches, apart from the calls of our code. A log group that exists (one a
-    template declares) is not created."""
-    resolve = stack.cloud.stack_resources()["ResolveFunction"]
-    stack.cloud.client("logs").create_log_group(logGroupName=f"/aws/lambda/{resolve}")
+    """Logs and traces the Lambda service writes for an invocation: each function's logs
+    into the log group the template declares for it (so never created), allowed by its own
+    role's logging statement; traces by the stack's tracing policy."""
     seen = len(stack.cloud.iam.ledger.authorizations)
     assert _push(stack) == "SUCCEEDED"
 
     runtime = [a for a in stack.cloud.iam.ledger.authorizations[seen:] if a.by_runtime]
-    actions = {(a.caller, a.decision.request.action) for a in runtime}
-    assert {action for _, action in actions} == {
-        "logs:CreateLogGroup",
+    assert {a.decision.request.action for a in runtime} == {
         "logs:CreateLogStream",
         "logs:PutLogEvents",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     }
-    assert ("ResolveFunction", "logs:PutLogEvents") in actions
-    assert ("ResolveFunction", "logs:CreateLogGroup") not in actions
-    assert ("LockFunction", "logs:CreateLogGroup") in actions
     assert all(a.decision.allowed for a in runtime)
-    streams = {
-        a.decision.request.resource
-        for a in runtime
-        if a.decision.request.action == "logs:PutLogEvents"
-    }
-    assert all(":log-group:/aws/lambda/ecs-deployer-" in arn for arn in streams)
-    assert {g.policy for a in runtime for g in a.decision.grants} == {
-        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
-        "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
-    }
+    writers = {a.caller for a in runtime if a.decision.request.action == "logs:PutLogEvents"}
+    assert {"ResolveFunction", "FinalizeFunction"} <= writers
+    for authorization in runtime:
+        request, grants = authorization.decision.request, authorization.decision.grants
+        assert grants
+        if request.action.startswith("logs:"):
+            assert f":log-group:/aws/lambda/{stack.cloud.stack_name}/" in request.resource
+            assert {grant.statement for grant in grants} == {"WriteOwnLogs"}
+        else:
+            assert all("FunctionTracingPolicy" in grant.policy for grant in grants)

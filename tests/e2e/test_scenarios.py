@@ -13,7 +13,7 @@ import pytest
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.domain.dispatch import child_execution_name
 from ecs_deployer_tools.demo import runner, sample_app
-from ecs_deployer_tools.demo.scenarios import SCENARIOS, Scenario
+from ecs_deployer_tools.demo.scenarios import MISSING_SERVICE, SCENARIOS, Scenario
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, RolloutFault, RolloutOutcome
 from ecs_deployer_tools.localcloud.images import manifest_digest
 
@@ -560,6 +560,20 @@ def test_a_service_with_a_short_arn_is_refused_before_anything_changes() -> None
     assert "serviceLongArnFormat" in (result.last.cause or "")
     assert world.exit_codes == {}  # no task ran
     assert "ecs.UpdateService" not in document["api_calls"]
+    assert "ecs.RegisterTaskDefinition" not in document["api_calls"]
+
+
+def test_a_service_the_cluster_lacks_is_named_before_anything_changes() -> None:
+    result, world = _run("service-missing")
+    document = _common(result, world)
+    _on_original_revisions(world)
+    assert document["error"] == "ResourceNotFound"
+    assert f"service '{MISSING_SERVICE}' not found in cluster '{sample_app.CLUSTER}'" in (
+        result.last.cause or ""
+    )
+    assert world.exit_codes == {}  # no task ran
+    # Whether the cluster is why: it is there (and the grant for asking is used).
+    assert document["api_calls"]["ecs.DescribeClusters"] == 1
     assert "ecs.RegisterTaskDefinition" not in document["api_calls"]
 
 

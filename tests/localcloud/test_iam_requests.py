@@ -144,6 +144,8 @@ def test_resources_of_the_other_services() -> None:
     assert resources("logs", "GetLogEvents", logGroupName="/ecs/shop", logStreamName="a/b/c") == [
         f"arn:aws:logs:{arn}:log-group:/ecs/shop:log-stream:a/b/c"
     ]
+    topic = f"arn:aws:sns:{arn}:deployments"
+    assert resources("sns", "Publish", TopicArn=topic, Message="m") == [topic]
     assert resources("ecs", "StopTask", cluster="blue", task="0f1e") == [
         f"arn:aws:ecs:{arn}:task/blue/0f1e"
     ]

@@ -243,7 +243,7 @@ def run(
             CONFIG_PREFIX,
             **scenario.config,
         )
-        summaries = _Summaries(cloud)
+        summaries = SummaryInbox(cloud)
         cloud.deploy_stack(
             {
                 **STACK_PARAMETERS,
@@ -333,7 +333,7 @@ class _DeploymentEvents:
         return self._queue.received()
 
 
-class _Summaries:
+class SummaryInbox:
     """The stack's summary topic (SummaryTopicArn), with a queue subscribed to it."""
 
     def __init__(self, cloud: LocalCloud) -> None:

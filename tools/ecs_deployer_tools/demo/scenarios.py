@@ -31,6 +31,8 @@ PushStatus = Literal[
 # A Lambda step's first attempt plus the state machine's Retry MaxAttempts (5): a step that
 # crashes this many times in a row has failed for good.
 RETRIED_ATTEMPTS = 6
+# A service the config of the `service-missing` scenario names and the cluster lacks.
+MISSING_SERVICE = f"{sample_app.FAMILY_PREFIX}api"
 
 
 @dataclass(frozen=True)
@@ -329,6 +331,19 @@ SCENARIOS: dict[str, Scenario] = {
             "FAILED",
             ("FAILED",),
             faults=EcsFaults(services={sample_app.WEB: RolloutFault(short_arn=True)}),
+        ),
+        Scenario(
+            "service-missing",
+            "the config names shop-api, which the cluster does not have: the deployment fails "
+            "naming it (the cluster is there), before anything changes",
+            "FAILED",
+            ("FAILED",),
+            config={
+                "services": [
+                    {"name": sample_app.WEB, "containers": ["app"]},
+                    {"name": MISSING_SERVICE, "containers": ["app"]},
+                ]
+            },
         ),
     )
 }

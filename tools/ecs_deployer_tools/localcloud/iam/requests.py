@@ -349,6 +349,10 @@ def _log_stream(call: Call) -> list[AuthorizationRequest]:
     ]
 
 
+def _topic(call: Call) -> list[AuthorizationRequest]:
+    return [call.request(call.params["TopicArn"])]
+
+
 _Model = Callable[[Call], list[AuthorizationRequest]]
 _MODELS: dict[str, _Model] = {
     "ecs:DescribeClusters": _describe_clusters,
@@ -370,4 +374,5 @@ _MODELS: dict[str, _Model] = {
     "states:DescribeExecution": _execution,
     "events:PutEvents": _put_events,
     "logs:GetLogEvents": _log_stream,
+    "sns:Publish": _topic,
 }

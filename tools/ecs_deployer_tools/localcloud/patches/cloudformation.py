@@ -11,7 +11,8 @@ shows them, where moto's CloudFormation falls short.
 2. `AWS::Lambda::LayerVersion`: moto ignores `LayerName` and `CompatibleArchitectures`
    and has no physical id, so `!Ref Layer` (the version ARN on AWS) yields an object.
 3. `AWS::Lambda::Function`: moto drops `Layers`, `Architectures`, `Tags`,
-   `TracingConfig`, `EphemeralStorage` and `LoggingConfig`.
+   `TracingConfig`, `EphemeralStorage` and `LoggingConfig` (whose `LogGroup` is where
+   Lambda writes the function's logs, instead of `/aws/lambda/NAME`).
 4. `AWS::SQS::QueuePolicy` is unknown to moto (skipped with a warning): it sets the
    queues' `Policy` attribute, as on AWS.
 5. `DescribeStacks` shows a list parameter (`CommaDelimitedList`) as CloudFormation
@@ -21,6 +22,13 @@ shows them, where moto's CloudFormation falls short.
 7. `AWS::IAM::Role`: moto drops `ManagedPolicyArns`. The policies are attached, as on AWS;
    an AWS managed one comes from moto's copy of them (moto loads none unless told to), so
    the local cloud's IAM check evaluates every policy of a role.
+8. `AWS::NoValue` in a list: moto keeps a `null` element where CloudFormation removes it
+   (the "Pseudo parameters reference": "Removes the corresponding resource property when
+   specified as a return value in the Fn::If intrinsic function"), e.g. a policy statement
+   that `!If` leaves out.
+9. `AWS::Logs::LogGroup`'s `Fn::GetAtt Arn` ends in `:*` on AWS (the resource's "Return
+   values": `arn:aws:logs:us-west-1:123456789012:log-group:NAME:*`), which a policy on it
+   needs to cover the group's streams; moto's has no `:*`.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from moto.cloudformation.models import Stack as CloudFormationStack
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 from moto.iam.models import AWSManagedPolicy, Role, iam_backends
+from moto.logs.models import LogGroup
 from moto.moto_api._internal import mock_random
 from moto.s3.models import s3_backends
 from moto.sqs.models import sqs_backends
@@ -66,6 +75,8 @@ def install(patcher: Patcher) -> None:
     patcher.around(cfn_parsing, "resource_class_from_type", _resource_class_from_type)
     patcher.replace(CloudFormationStack, "parameter_list", property(_parameter_list))
     patcher.wrap(Role, "create_from_cloudformation_json", _role_from_cfn)
+    patcher.around(cfn_parsing, "clean_json", _clean_json)
+    patcher.around(LogGroup, "get_cfn_attribute", _log_group_attribute)
 
 
 # --- 1. AWS::StepFunctions::StateMachine ------------------------------------------------
@@ -189,7 +200,12 @@ def _function_from_cfn(original: Callable[..., LambdaFunction]) -> object:
         spec.update({name: properties[name] for name in _FUNCTION_PROPERTIES if name in properties})
         if "Tags" in properties:
             spec["Tags"] = {tag["Key"]: tag["Value"] for tag in properties["Tags"]}
-        return lambda_backend(account_id, region_name).create_function(spec)
+        function = lambda_backend(account_id, region_name).create_function(spec)
+        # Where Lambda writes the function's logs: the LoggingConfig's group, else its own.
+        log_group = properties.get("LoggingConfig", {}).get("LogGroup")
+        if log_group:
+            function.logs_group_name = log_group
+        return function
 
     return classmethod(create_from_cloudformation_json)
 
@@ -335,3 +351,22 @@ def _aws_managed_policy(policy_arn: str, account_id: str, region_name: str) -> A
     if policy.arn != policy_arn:
         raise KeyError(f"{policy_arn} is {policy.arn} in moto's copy")
     return policy
+
+
+# --- 8. AWS::NoValue in a list --------------------------------------------------------------
+
+
+def _clean_json(original: Callable[..., Any], resource_json: Any, resources_map: Any) -> Any:
+    if not isinstance(resource_json, list):
+        return original(resource_json, resources_map)
+    # Through the module's (patched) name, so that nested lists are cleaned alike.
+    cleaned = (cfn_parsing.clean_json(item, resources_map) for item in resource_json)
+    return [item for item in cleaned if item is not None]
+
+
+# --- 9. AWS::Logs::LogGroup Arn ---------------------------------------------------------------
+
+
+def _log_group_attribute(original: Callable[..., Any], group: LogGroup, attribute: str) -> Any:
+    value = original(group, attribute)
+    return f"{value}:*" if attribute == "Arn" else value
