@@ -12,12 +12,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
-from ecs_deployer_tools.demo import fleet
+from ecs_deployer_tools.demo import fleet, sample_app
+from ecs_deployer_tools.demo.peers import WAITER_ATTEMPTS, aws_cli_deploy
 from ecs_deployer_tools.demo.runner import run
 from ecs_deployer_tools.demo.scenarios import SCENARIOS
-from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults
+from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, RolloutFault, RolloutOutcome
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.py"))
@@ -142,8 +145,70 @@ def fleet_costs(sizes: tuple[int | None, ...] = FLEET_SIZES) -> None:
             )
 
 
+PEER_SIZES = (1, 10, 50)
+
+
+def _peer_deploys(deployed: fleet.Fleet) -> tuple[list[bool], Counter[str]]:
+    """The AWS CLI sequence run once per service of the fleet, as a CI job runs it."""
+    ecs = deployed.cloud.client("ecs")
+    image = f"{deployed.registry}/{sample_app.REPOSITORY}:{fleet.NEW_TAG}"
+    verdicts, calls = [], Counter[str]()
+    for service in deployed.config.services:
+        run = aws_cli_deploy(
+            ecs, sample_app.CLUSTER, service.name, family=service.name, container="app", image=image
+        )
+        verdicts.append(run.succeeded)
+        calls += run.calls
+    return verdicts, calls
+
+
+def peer_costs(sizes: tuple[int, ...] = PEER_SIZES) -> None:
+    """The AWS CLI sequence (CI pipelines, the official GitHub Action) deploying S services,
+    one a run. It reads nothing before it updates (it cannot roll back), runs no one-off
+    task, and batches nothing."""
+    print("the AWS CLI sequence, S services one a run (describe, register, update, wait):")
+    print(f"  {'world':<22} {'S':>4} {'ECS':>5} {'per service':>12}")
+    for world, faults in FLEET_WORLDS.items():
+        for size in sizes:
+            with fleet.fleet_cloud(size, faults) as deployed:
+                _, calls = _peer_deploys(deployed)
+            total = sum(calls.values())
+            print(f"  {world:<22} {size:>4} {total:>5} {total / size:>12.1f}")
+
+
+# The faults each tool is judged on, for the one service of a fleet of one.
+VERDICT_FAULTS = {
+    "ecs-auto-rollback": RolloutOutcome.AUTO_ROLLBACK,
+    "never-stable": RolloutOutcome.NEVER_STABLE,
+}
+
+
+def verdicts() -> None:
+    """What each tool reports when the rollout fails, and what ECS then runs."""
+    print("verdicts on a failing rollout (one service; what the tool says / what then runs):")
+    service = fleet.service_name(0)
+    for world, lags in FLEET_WORLDS.items():
+        for name, outcome in VERDICT_FAULTS.items():
+            faults = replace(lags, services={service: RolloutFault(outcome)})
+            deployer = fleet.deploy_fleet(1, faults).record
+            with fleet.fleet_cloud(1, faults) as deployed:
+                [succeeded], _ = _peer_deploys(deployed)
+                ecs = deployed.cloud.client("ecs")
+                for _ in range(3):  # let the simulation finish what it started
+                    after = ecs.describe_services(cluster=sample_app.CLUSTER, services=[service])
+                deployments = after["services"][0]["deployments"]
+            peer = "success" if succeeded else f"failure ({WAITER_ATTEMPTS} polls)"
+            print(
+                f"  {world:<22} {name:<18} deployer: {deployer.status:<12} "
+                f"AWS CLI sequence: {peer:<19} ECS then: {len(deployments)} deployment(s), "
+                f"the newest {deployments[0]['rolloutState']}"
+            )
+
+
 if __name__ == "__main__":
     layer_size()
     cold_start_imports()
     fleet_costs()
+    peer_costs()
+    verdicts()
     deployment_costs(sys.argv[1:] or ["happy", "rollout-fails"])

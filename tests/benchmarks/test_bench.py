@@ -55,3 +55,13 @@ def test_a_fleet_deployment_is_measured_in_both_worlds(capsys: pytest.CaptureFix
         services, ecs, minimum = (int(row[-9]), int(row[-8]), int(row[-7]))
         assert (services, minimum) == (1, 11)
         assert ecs >= minimum
+
+
+def test_the_aws_cli_sequence_is_measured_in_both_worlds(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    lines = printed(lambda: BENCH["peer_costs"]((1,)), capsys)
+
+    rows = [line.split() for line in lines[2:]]
+    assert [row[0] for row in rows] == ["consistent", "eventually"]
+    assert all(int(row[-3]) == 1 and int(row[-2]) >= 4 for row in rows)  # S, ECS calls

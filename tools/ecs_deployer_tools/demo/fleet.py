@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,12 +21,19 @@ from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation, Task
 from ecs_deployer_tools.operator.configs import ADVANCED_TIER_LIMIT, canonical_text, push_config
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from mypy_boto3_stepfunctions.type_defs import HistoryEventTypeDef
 
     from ecs_deployer.history import HistoryRecord
 
 SIDECARS = 9  # each service's task definition: the app and nine sidecars
 NEW_TAG = "v2.0.0"
+
+
+def service_name(index: int) -> str:
+    """The name of a fleet's ``index``-th service, and of its family."""
+    return f"{sample_app.FAMILY_PREFIX}s{index:03d}"
 
 
 def fleet_config(base: AppConfig, services: int | None) -> AppConfig:
@@ -35,10 +43,7 @@ def fleet_config(base: AppConfig, services: int | None) -> AppConfig:
     document["tasks"] = {"pre": document.get("tasks", {}).get("pre", []), "post": []}
 
     def named(count: int) -> AppConfig:
-        listed = [
-            {"name": f"{sample_app.FAMILY_PREFIX}s{index:03d}", "containers": ["app"]}
-            for index in range(count)
-        ]
+        listed = [{"name": service_name(index), "containers": ["app"]} for index in range(count)]
         return AppConfig.model_validate({**document, "services": listed})
 
     if services is not None:
@@ -100,12 +105,12 @@ class FleetDeployment:
 
 def minimum_ecs_calls(services: int, tasks: int, rollout_polls: int, task_polls: int) -> int:
     """The fewest ECS calls that deploy ``services`` services (a family each) and run
-    ``tasks`` one-off tasks of one family, when a rollout takes ``rollout_polls`` describes to
-    finish and a task ``task_polls``: describe and register each family, update each
-    service, describe the services (ten a call) once before and ``rollout_polls`` times
-    after, run the tasks (ten a call) and describe them (a hundred a call) ``task_polls``
-    times."""
-    families = services + 1
+    ``tasks`` one-off tasks of one family (none: no family), when a rollout takes
+    ``rollout_polls`` describes to finish and a task ``task_polls``: describe and register
+    each family, update each service, describe the services (ten a call) once before and
+    ``rollout_polls`` times after, run the tasks (ten a call) and describe them (a hundred
+    a call) ``task_polls`` times."""
+    families = services + (1 if tasks else 0)
     return (
         2 * families
         + services
@@ -122,9 +127,19 @@ def polls_to_finish(faults: EcsFaults) -> tuple[int, int]:
     return faults.ticks_to_complete, task.pending_ticks + running
 
 
-def deploy_fleet(services: int | None, faults: EcsFaults | None = None) -> FleetDeployment:
-    """A fresh local cloud with the sample app grown to ``services`` services (as many as a
-    config holds when None): push a new image and run until everything is idle."""
+@dataclass(frozen=True)
+class Fleet:
+    """A fresh local cloud with the sample app grown to a fleet, its stack deployed."""
+
+    cloud: LocalCloud
+    config: AppConfig
+    registry: str
+
+
+@contextmanager
+def fleet_cloud(services: int | None, faults: EcsFaults | None = None) -> Iterator[Fleet]:
+    """The sample app grown to ``services`` services (as many as a config holds when None)
+    on a fresh local cloud, its config stored and the deployer's stack deployed."""
     with LocalCloud(runner.TEMPLATE, extensions=[EcsSimulation(faults)]) as cloud:
         seeded = sample_app.seed(sample_app.Clients.of(cloud.client), runner.CONFIG_PREFIX)
         stored = cloud.client("ssm").get_parameter(Name=f"{runner.CONFIG_PREFIX}/shop")
@@ -135,6 +150,13 @@ def deploy_fleet(services: int | None, faults: EcsFaults | None = None) -> Fleet
         cloud.deploy_stack(
             {**runner.STACK_PARAMETERS, **seeded.network_parameters, "LogLevel": "ERROR"}
         )
+        yield Fleet(cloud, config, seeded.registry)
+
+
+def deploy_fleet(services: int | None, faults: EcsFaults | None = None) -> FleetDeployment:
+    """One push of a new image to a fleet (`fleet_cloud`), run until everything is idle."""
+    with fleet_cloud(services, faults) as fleet:
+        cloud, config = fleet.cloud, fleet.config
         cloud.reset_api_calls()
         cloud.push_image(sample_app.REPOSITORY, NEW_TAG, sample_app.image_manifest(NEW_TAG))
         cloud.run_until_idle()

@@ -1,0 +1,60 @@
+"""Peers for the benchmark, run against the local cloud as their users run them.
+
+`aws_cli_deploy` is the sequence CI pipelines run with the AWS CLI, and the official GitHub
+Action (amazon-ecs-deploy-task-definition) runs with the SDK, for one service: describe the
+family's task definition, register it with the new image, UpdateService, then wait with
+the SDKs' `ServicesStable` waiter (`aws ecs wait services-stable`). Its verdict is the
+waiter's: success once every service shows one deployment with all its tasks running.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import WaiterError
+
+from ecs_deployer.domain.taskdef import registration_input, with_image
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
+
+# The waiter polls every 15 s, 40 times. In the simulation a rollout moves on with each
+# describe, not with time, so the bench waits 0 s between polls: the same calls, sooner.
+WAITER_ATTEMPTS = 40
+
+
+@dataclass(frozen=True)
+class PeerRun:
+    succeeded: bool  # the tool's own verdict
+    calls: Counter[str]  # its ECS calls, by operation
+
+
+def aws_cli_deploy(
+    ecs: ECSClient, cluster: str, service: str, *, family: str, container: str, image: str
+) -> PeerRun:
+    """Deploy ``image`` into ``container`` of ``service`` as the AWS CLI sequence does."""
+    calls: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        calls[model.name] += 1
+
+    ecs.meta.events.register("before-call.ecs", count)
+    try:
+        described = ecs.describe_task_definition(taskDefinition=family)["taskDefinition"]
+        wanted = with_image(registration_input(described), [container], image, family)
+        registered = ecs.register_task_definition(**wanted)
+        arn = registered["taskDefinition"]["taskDefinitionArn"]
+        ecs.update_service(cluster=cluster, service=service, taskDefinition=arn)
+        try:
+            ecs.get_waiter("services_stable").wait(
+                cluster=cluster,
+                services=[service],
+                WaiterConfig={"Delay": 0, "MaxAttempts": WAITER_ATTEMPTS},
+            )
+        except WaiterError:
+            return PeerRun(succeeded=False, calls=calls)
+        return PeerRun(succeeded=True, calls=calls)
+    finally:
+        ecs.meta.events.unregister("before-call.ecs", count)
