@@ -205,10 +205,29 @@ def verdicts() -> None:
             )
 
 
+DISPATCH_APPS = (10, 100, 500)
+
+
+def dispatch_costs(apps: tuple[int, ...] = DISPATCH_APPS) -> None:
+    """Resolve's calls for one push (its dispatch and the deployment it admits), with more
+    and more apps' configs stored: today it reads every config (GetParametersByPath, ten a
+    page) on a cold start, so the cost grows with the number of apps."""
+    print("one push, with N app configs stored (the Resolve function's calls):")
+    for count in apps:
+        cost = fleet.dispatch_cost(count)
+        ssm = sum(n for call, n in cost.calls.items() if call.startswith("ssm."))
+        dynamodb = sum(n for call, n in cost.calls.items() if call.startswith("dynamodb."))
+        print(
+            f"  {count:>4} apps  SSM {ssm:>4}  DynamoDB {dynamodb:>3}  "
+            f"all {sum(cost.calls.values()):>4}  {cost.status}"
+        )
+
+
 if __name__ == "__main__":
     layer_size()
     cold_start_imports()
     fleet_costs()
     peer_costs()
     verdicts()
+    dispatch_costs()
     deployment_costs(sys.argv[1:] or ["happy", "rollout-fails"])

@@ -65,3 +65,11 @@ def test_the_aws_cli_sequence_is_measured_in_both_worlds(
     rows = [line.split() for line in lines[2:]]
     assert [row[0] for row in rows] == ["consistent", "eventually"]
     assert all(int(row[-3]) == 1 and int(row[-2]) >= 4 for row in rows)  # S, ECS calls
+
+
+def test_the_dispatch_cost_is_measured(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = printed(lambda: BENCH["dispatch_costs"]((2,)), capsys)
+
+    [row] = [line.split() for line in lines[1:]]
+    assert row[:2] == ["2", "apps"]
+    assert row[-1] == "SUCCEEDED"

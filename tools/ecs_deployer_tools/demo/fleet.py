@@ -183,3 +183,35 @@ def deploy_fleet(services: int | None, faults: EcsFaults | None = None) -> Fleet
             ),
             histories=histories,
         )
+
+
+@dataclass(frozen=True)
+class DispatchCost:
+    """What dispatching one push cost Resolve, with ``apps`` app configs stored."""
+
+    apps: int
+    status: str  # the pushed app's deployment
+    calls: dict[str, int]  # ResolveFunction's calls, by "service.Operation"
+
+
+def dispatch_cost(apps: int) -> DispatchCost:
+    """One push to the sample app's repository, with ``apps`` - 1 other apps' configs stored
+    beside its own (each deploying a repository of its own): what the dispatching Resolve
+    calls."""
+    with LocalCloud(runner.TEMPLATE, extensions=[EcsSimulation()]) as cloud:
+        seeded = sample_app.seed(sample_app.Clients.of(cloud.client), runner.CONFIG_PREFIX)
+        ssm = cloud.client("ssm")
+        stored = ssm.get_parameter(Name=f"{runner.CONFIG_PREFIX}/{sample_app.APP}")
+        base = json.loads(stored["Parameter"]["Value"])
+        for index in range(1, apps):
+            other = {**base, "app": f"app{index:03d}", "trigger": {"repositories": [f"r{index}"]}}
+            push_config(ssm, runner.CONFIG_PREFIX, other["app"], AppConfig.model_validate(other))
+        cloud.deploy_stack(
+            {**runner.STACK_PARAMETERS, **seeded.network_parameters, "LogLevel": "ERROR"}
+        )
+        cloud.reset_api_calls()
+        cloud.push_image(sample_app.REPOSITORY, NEW_TAG, sample_app.image_manifest(NEW_TAG))
+        cloud.run_until_idle()
+        table = DeploymentsTable(cloud.client("dynamodb"), cloud.outputs["DeploymentsTableName"])
+        [record] = table.history(sample_app.APP)
+        return DispatchCost(apps, record.status, cloud.api_recorder.counts("ResolveFunction"))
