@@ -30,6 +30,7 @@ from ecs_deployer_tools.demo.runner import (
 from ecs_deployer_tools.demo.scenarios import SCENARIOS, Scenario
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation, RolloutFault, TaskFault
+from ecs_deployer_tools.localcloud.runtime import DiscardedOutput
 from ecs_deployer_tools.operator import follow
 
 if TYPE_CHECKING:
@@ -123,7 +124,9 @@ def demo(
         console.print(f"[bold]ECS Deployer demo[/]: {chosen.name} - {chosen.summary}")
     # The functions' JSON logs and metrics would drown the deployment: in AWS they go to
     # CloudWatch Logs, here nowhere.
-    result = run(chosen, observer=None if as_json else _DemoView(), function_output=_Discard())
+    result = run(
+        chosen, observer=None if as_json else _DemoView(), function_output=DiscardedOutput()
+    )
     if as_json:
         heard = {"events": result.events, "summaries": result.summaries} if events else {}
         emit_json({**result.to_json(), **heard})
@@ -134,13 +137,6 @@ def demo(
             _render_summaries(result.summaries)
     if not result.as_expected:
         raise typer.Exit(EXIT_FAILED)
-
-
-class _Discard(io.StringIO):
-    """A stream that keeps nothing (never closed: loggers may hold it)."""
-
-    def write(self, text: str) -> int:
-        return len(text)
 
 
 class _WithoutMetrics(io.StringIO):

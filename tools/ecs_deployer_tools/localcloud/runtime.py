@@ -22,6 +22,7 @@ the context's remaining time and the log stream's date.
 from __future__ import annotations
 
 import importlib.util
+import io
 import itertools
 import json
 import os
@@ -174,6 +175,14 @@ class LambdaFaults:
             if fault.remaining == 0:
                 queue.pop(0)
             return fault
+
+
+class DiscardedOutput(io.StringIO):
+    """Where the functions print (`LambdaRuntime.output`) to keep none of it (never closed:
+    loggers may hold it)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
 
 
 # The caller of the calls that reach the local cloud's HTTP server. Not a logical id, which
