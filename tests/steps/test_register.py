@@ -149,22 +149,31 @@ def test_missing_service_is_named(
     assert _families()["shop-web"] == 1
 
 
-def test_code_deploy_services_are_refused(
-    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
+@pytest.mark.parametrize(
+    ("controller", "why"),
+    [("CODE_DEPLOY", "CodeDeploy deploys it"), ("EXTERNAL", "a controller outside ECS")],
+)
+def test_services_of_other_deployment_controllers_are_refused_saying_why(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    controller: str,
+    why: str,
 ) -> None:
     boto3.client("ecs").create_service(
         cluster=sample_app.CLUSTER,
         serviceName="shop-blue-green",
         taskDefinition=seeded.task_definitions["shop-web"],
         desiredCount=1,
-        deploymentController={"type": "CODE_DEPLOY"},
+        deploymentController={"type": controller},
     )
     _reconfigure(seeded, services=[{"name": "shop-blue-green", "containers": ["app"]}])
-    with pytest.raises(
-        ConfigError,
-        match="services\\[0\\]: 'shop-blue-green' uses the CODE_DEPLOY deployment controller",
-    ):
+    with pytest.raises(ConfigError) as refused:
         register_task_definitions(accepted(deps), ecs, table, deps.scope, STARTED)
+    message = str(refused.value)
+    assert f"services[0]: 'shop-blue-green' uses the {controller} deployment controller" in message
+    assert why in message
 
 
 def test_a_service_running_a_family_outside_the_stack_is_refused(

@@ -102,6 +102,20 @@ def _current_revisions(
     return snapshots
 
 
+# Why a service of another deployment controller is refused, after "only services of the
+# ECS controller are deployed".
+_CONTROLLERS = {
+    "CODE_DEPLOY": (
+        ": CodeDeploy deploys it (a CreateDeployment with an AppSpec naming the new task "
+        "definition), which the deployer does not drive yet"
+    ),
+    "EXTERNAL": (
+        ": its task sets are created and shifted by a controller outside ECS, which alone "
+        "knows how to deploy it"
+    ),
+}
+
+
 @dataclass(frozen=True)
 class _Unsupported:
     """A service the deployer cannot deploy whatever ECS does: the config must change."""
@@ -117,9 +131,10 @@ def _service_problem(
     if snapshot.status != "ACTIVE":
         return f"service '{name}' is {snapshot.status}"
     if snapshot.deployment_controller != "ECS":
+        why = _CONTROLLERS.get(snapshot.deployment_controller, "")
         return _Unsupported(
-            f"'{name}' uses the {snapshot.deployment_controller} deployment "
-            "controller; only ECS rolling deployments are supported"
+            f"'{name}' uses the {snapshot.deployment_controller} deployment controller; only "
+            f"services of the ECS controller are deployed{why}"
         )
     if snapshot.has_short_arn:
         return _Unsupported(_short_arn(snapshot, cluster))
