@@ -48,33 +48,19 @@ def _seconds(started_at: datetime | None, ended_at: datetime | None) -> float | 
 def _durations(deployment: Deployment) -> list[Measure]:
     """One measure per service rollout and per one-off task family that ran to its end."""
     ids = {"app": deployment.app, "deployment_id": deployment.deployment_id}
-    measures = []
-    for service in deployment.services:
-        seconds = _seconds(service.started_at, service.ended_at)
-        if seconds is not None:
-            measures.append(
-                Measure(
-                    ROLLOUT_DURATION,
-                    "Seconds",
-                    seconds,
-                    {"State": service.state},
-                    ids | {"ecs_service": service.name},
-                )
-            )
-    for phase, runs in (("pre", deployment.pre_tasks), ("post", deployment.post_tasks)):
-        for run in runs:
-            seconds = _seconds(run.started_at, run.ended_at)
-            if seconds is not None:
-                measures.append(
-                    Measure(
-                        TASK_DURATION,
-                        "Seconds",
-                        seconds,
-                        {"Phase": phase, "State": run.state},
-                        ids | {"task_family": run.family},
-                    )
-                )
-    return measures
+    timed = [
+        (ROLLOUT_DURATION, service, {"State": str(service.state)}, {"ecs_service": service.name})
+        for service in deployment.services
+    ] + [
+        (TASK_DURATION, run, {"Phase": phase, "State": str(run.state)}, {"task_family": run.family})
+        for phase, runs in (("pre", deployment.pre_tasks), ("post", deployment.post_tasks))
+        for run in runs
+    ]
+    return [
+        Measure(name, "Seconds", seconds, dimensions, ids | properties)
+        for name, timing, dimensions, properties in timed
+        if (seconds := _seconds(timing.started_at, timing.ended_at)) is not None
+    ]
 
 
 def of_deployment(deployment: Deployment, outcome: Outcome, now: datetime) -> list[Measure]:
