@@ -17,6 +17,8 @@ from ecs_deployer_tools.operator.configs import push_config
 from tests.aws_fixtures import PREFIX, STARTED, accepted, context
 
 if TYPE_CHECKING:
+    from mypy_boto3_ecs.literals import DeploymentControllerTypeType
+
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.domain.admission import AdmissionDeps
@@ -158,7 +160,7 @@ def test_services_of_other_deployment_controllers_are_refused_saying_why(
     deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
-    controller: str,
+    controller: DeploymentControllerTypeType,
     why: str,
 ) -> None:
     boto3.client("ecs").create_service(
