@@ -21,7 +21,6 @@ from ecs_deployer_tools.demo.peers import WAITER_ATTEMPTS, aws_cli_deploy
 from ecs_deployer_tools.demo.runner import run
 from ecs_deployer_tools.demo.scenarios import SCENARIOS
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, RolloutFault, RolloutOutcome
-from ecs_deployer_tools.localcloud.runtime import DiscardedOutput
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.py"))
@@ -101,7 +100,7 @@ def cold_start_imports() -> None:
 def deployment_costs(names: list[str]) -> None:
     print("deployment on the local cloud:")
     for name in names:
-        result = run(SCENARIOS[name], function_output=DiscardedOutput())
+        result = run(SCENARIOS[name], function_logs=None)
         calls = result.api_calls
         ecs = {op: n for op, n in sorted(calls.items()) if op.startswith("ecs.")}
         print(

@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
+from ecs_deployer.domain import measures
 from ecs_deployer.domain.lifecycle import SOURCE
 from ecs_deployer_tools.cli import app
 from ecs_deployer_tools.demo import runner, sample_app
@@ -83,6 +84,8 @@ def test_the_demo_prints_the_events_it_heard() -> None:
     ]
     [summary] = document["summaries"]
     assert summary["subject"] == "ecs-deployer: shop SUCCEEDED"
+    metrics = {m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"] for m in document["metrics"]}
+    assert {measures.DEPLOYMENTS, measures.DURATION, measures.ROLLOUT_DURATION} <= metrics
     succeeded = document["events"][-1]["detail"]
     assert succeeded["status"] == "SUCCEEDED"
     assert {s["task_definition_after"] for s in succeeded["services"]} == {
@@ -97,5 +100,7 @@ def test_the_demo_tells_people_the_events_too() -> None:
     assert "Deployment Started: shop " in shown.stdout
     assert "Deployment Succeeded: shop " in shown.stdout
     assert "summary (SNS): ecs-deployer: shop SUCCEEDED" in shown.stdout
-    # The functions' JSON logs and EMF metrics stay out of the terminal (CloudWatch's, in AWS).
+    assert "metrics (CloudWatch, embedded metric format):" in shown.stdout
+    assert f"ECSDeployer/{measures.DEPLOYMENTS} 1 Count (Status=SUCCEEDED, " in shown.stdout
+    # The functions' JSON logs and raw EMF lines stay out of the terminal (CloudWatch's).
     assert not [line for line in shown.stdout.splitlines() if line.startswith("{")]

@@ -1,10 +1,10 @@
 """What Finalize adds to CloudWatch metrics, as the local cloud's Lambdas print it in the
-embedded metric format: one line per measure, CloudWatch Logs turning each into a metric."""
+embedded metric format (the runner keeps those lines): one line per measure, CloudWatch
+Logs turning each into a metric."""
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
@@ -12,17 +12,7 @@ from ecs_deployer.domain import measures
 from ecs_deployer_tools.demo import runner, sample_app
 from ecs_deployer_tools.demo.scenarios import SCENARIOS
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
 pytestmark = pytest.mark.e2e
-
-
-def _emitted(printed: str) -> Iterator[dict[str, Any]]:
-    for line in printed.splitlines():
-        if line.startswith("{") and '"_aws"' in line:
-            document: dict[str, Any] = json.loads(line)
-            yield document
 
 
 def _dimensions(document: dict[str, Any]) -> set[str]:
@@ -37,12 +27,10 @@ def _name(document: dict[str, Any]) -> str:
     return name
 
 
-def test_finalize_measures_each_rollout_and_each_task_family(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    result = runner.run(SCENARIOS["happy"])
+def test_finalize_measures_each_rollout_and_each_task_family() -> None:
+    result = runner.run(SCENARIOS["happy"], function_logs=None)
     emitted: dict[str, list[dict[str, Any]]] = {}
-    for document in _emitted(capsys.readouterr().out):
+    for document in result.metrics:
         emitted.setdefault(_name(document), []).append(document)
 
     [deployment] = emitted[measures.DURATION]

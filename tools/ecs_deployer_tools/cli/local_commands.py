@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import socket
 import sys
 import threading
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.markup import escape
@@ -30,11 +29,8 @@ from ecs_deployer_tools.demo.runner import (
 from ecs_deployer_tools.demo.scenarios import SCENARIOS, Scenario
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation, RolloutFault, TaskFault
-from ecs_deployer_tools.localcloud.runtime import DiscardedOutput
+from ecs_deployer_tools.localcloud.runtime import FunctionOutput
 from ecs_deployer_tools.operator import follow
-
-if TYPE_CHECKING:
-    from typing import TextIO
 
 _T = TypeVar("_T")
 LOCAL_HOST = "127.0.0.1"  # where `local up` serves: this machine only
@@ -91,6 +87,24 @@ def _render_summaries(summaries: list[dict[str, str]]) -> None:
         console.print(escape(summary["body"]), highlight=False)
 
 
+def _render_metrics(documents: list[dict[str, Any]]) -> None:
+    """Each metric the functions put in their logs (embedded metric format): its name,
+    value and dimensions, as CloudWatch stores it."""
+    console.print()
+    console.print("[bold]metrics[/] (CloudWatch, embedded metric format):")
+    for document in documents:
+        [directive] = document["_aws"]["CloudWatchMetrics"]
+        dimensions = [name for names in directive["Dimensions"] for name in names]
+        shown = ", ".join(f"{name}={document[name]}" for name in dimensions)
+        for metric in directive["Metrics"]:
+            values = document[metric["Name"]]
+            value = values[0] if isinstance(values, list) else values
+            console.print(
+                f"  {escape(directive['Namespace'])}/{escape(metric['Name'])} "
+                f"{value:g} {escape(metric.get('Unit', ''))} ({escape(shown)})"
+            )
+
+
 @app.command()
 def demo(
     scenario: Annotated[str, typer.Option(help=f"One of: {', '.join(SCENARIOS)}.")] = "happy",
@@ -98,7 +112,7 @@ def demo(
         bool,
         typer.Option(
             "--events",
-            help="Also print the deployment events and summaries the deployer published.",
+            help="Also print the deployment events, summaries and metrics the deployer published.",
         ),
     ] = False,
     as_json: JsonOption = False,
@@ -122,41 +136,24 @@ def demo(
         )
     if not as_json:
         console.print(f"[bold]ECS Deployer demo[/]: {chosen.name} - {chosen.summary}")
-    # The functions' JSON logs and metrics would drown the deployment: in AWS they go to
-    # CloudWatch Logs, here nowhere.
-    result = run(
-        chosen, observer=None if as_json else _DemoView(), function_output=DiscardedOutput()
-    )
+    # The functions' JSON logs would drown the deployment: in AWS they go to CloudWatch
+    # Logs, here nowhere.
+    result = run(chosen, observer=None if as_json else _DemoView(), function_logs=None)
     if as_json:
-        heard = {"events": result.events, "summaries": result.summaries} if events else {}
+        heard = (
+            {"events": result.events, "summaries": result.summaries, "metrics": result.metrics}
+            if events
+            else {}
+        )
         emit_json({**result.to_json(), **heard})
     else:
         _render(result)
         if events:
             _render_events(result.events)
             _render_summaries(result.summaries)
+            _render_metrics(result.metrics)
     if not result.as_expected:
         raise typer.Exit(EXIT_FAILED)
-
-
-class _WithoutMetrics(io.StringIO):
-    """The functions' log lines, passed on to ``out``, without their metrics: an EMF line
-    (a JSON object whose first key is ``_aws``) is CloudWatch's to turn into a metric, and
-    not a log for people."""
-
-    def __init__(self, out: TextIO) -> None:
-        super().__init__()
-        self._out = out
-        self._line = ""
-
-    def write(self, text: str) -> int:
-        self._line += text  # print() writes its text and its newline apart
-        *lines, self._line = self._line.split("\n")
-        for line in lines:
-            if not line.startswith('{"_aws"'):
-                self._out.write(line + "\n")
-        self._out.flush()
-        return len(text)
 
 
 def _scenario(name: str) -> Scenario:
@@ -329,7 +326,7 @@ def up(
     simulation = EcsSimulation(scenario.faults if scenario is not None else faults)
     with LocalCloud(TEMPLATE, extensions=[simulation], time_scale=time_scale) as cloud:
         if not verbose:
-            cloud.runtime.output = _WithoutMetrics(sys.stdout)
+            cloud.runtime.output = FunctionOutput(sys.stdout)  # their logs, not their metrics
         simulation.throttling = False  # the setup is not under test
         if seed_demo:
             seeded = sample_app.seed(

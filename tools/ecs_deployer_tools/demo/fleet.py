@@ -18,7 +18,7 @@ from ecs_deployer.config.models import AppConfig
 from ecs_deployer_tools.demo import runner, sample_app
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation, TaskFault
-from ecs_deployer_tools.localcloud.runtime import DiscardedOutput
+from ecs_deployer_tools.localcloud.runtime import FunctionOutput
 from ecs_deployer_tools.operator.configs import ADVANCED_TIER_LIMIT, canonical_text, push_config
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def fleet_cloud(services: int | None, faults: EcsFaults | None = None) -> Iterat
     """The sample app grown to ``services`` services (as many as a config holds when None)
     on a fresh local cloud, its config stored and the deployer's stack deployed."""
     with LocalCloud(runner.TEMPLATE, extensions=[EcsSimulation(faults)]) as cloud:
-        cloud.runtime.output = DiscardedOutput()  # the functions' logs and metrics
+        cloud.runtime.output = FunctionOutput()  # the functions' logs go nowhere
         seeded = sample_app.seed(sample_app.Clients.of(cloud.client), runner.CONFIG_PREFIX)
         stored = cloud.client("ssm").get_parameter(Name=f"{runner.CONFIG_PREFIX}/shop")
         base = AppConfig.model_validate(json.loads(stored["Parameter"]["Value"]))
@@ -201,7 +201,7 @@ def dispatch_cost(apps: int) -> DispatchCost:
     beside its own (each deploying a repository of its own): what the dispatching Resolve
     calls."""
     with LocalCloud(runner.TEMPLATE, extensions=[EcsSimulation()]) as cloud:
-        cloud.runtime.output = DiscardedOutput()  # the functions' logs and metrics
+        cloud.runtime.output = FunctionOutput()  # the functions' logs go nowhere
         seeded = sample_app.seed(sample_app.Clients.of(cloud.client), runner.CONFIG_PREFIX)
         ssm = cloud.client("ssm")
         stored = ssm.get_parameter(Name=f"{runner.CONFIG_PREFIX}/{sample_app.APP}")

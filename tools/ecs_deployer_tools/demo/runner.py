@@ -10,6 +10,7 @@ on every run, on any machine.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from ecs_deployer.domain.lifecycle import SOURCE
 from ecs_deployer_tools.demo import sample_app
 from ecs_deployer_tools.localcloud.cloud import ACCOUNT_ID, LocalCloud
 from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
+from ecs_deployer_tools.localcloud.runtime import FunctionOutput
 from ecs_deployer_tools.operator import follow
 
 if TYPE_CHECKING:
@@ -77,6 +79,8 @@ class ScenarioResult:
     events: list[dict[str, Any]] = field(default_factory=list)  # the deployer's, as published
     # The summary topic's messages, as a subscriber gets them: {"subject": ..., "body": ...}.
     summaries: list[dict[str, str]] = field(default_factory=list)
+    # The functions' metrics, as they printed them (embedded metric format documents).
+    metrics: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def last(self) -> PushResult:
@@ -224,19 +228,20 @@ def run(
     inspect: Callable[[LocalCloud, EcsSimulation], None] | None = None,
     template: Path = TEMPLATE,
     push_spacing: float = PUSH_SPACING,
-    function_output: TextIO | None = None,
+    function_logs: TextIO | None = sys.stdout,
 ) -> ScenarioResult:
     """Run ``scenario`` on a fresh local cloud. ``inspect`` sees the cloud before it ends;
     the result keeps the deployment events the deployer published.
 
     The pushes of a concurrent scenario are ``push_spacing`` virtual seconds apart: what
-    the first push started runs meanwhile, until it waits or ends. ``function_output`` is
-    where the stack's functions print (their logs and metrics), by default stdout.
+    the first push started runs meanwhile, until it waits or ends. The stack's functions'
+    log lines go to ``function_logs`` (None: nowhere); their metrics are in the result.
     """
     started = time.monotonic()  # only reported: nothing depends on the machine's speed
     simulation = EcsSimulation(scenario.faults)
     with LocalCloud(template, extensions=[simulation], time_scale=TIME_SCALE) as cloud:
-        cloud.runtime.output = function_output
+        output = FunctionOutput(function_logs)
+        cloud.runtime.output = output
         simulation.throttling = False  # the setup is not under test
         seeded = sample_app.seed(
             sample_app.Clients.of(cloud.client),
@@ -293,6 +298,7 @@ def run(
             elapsed_seconds=round(time.monotonic() - started, 1),
             events=listener.received(),
             summaries=summaries.received(),
+            metrics=output.metrics,
         )
 
 

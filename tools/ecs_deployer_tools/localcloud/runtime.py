@@ -177,11 +177,28 @@ class LambdaFaults:
             return fault
 
 
-class DiscardedOutput(io.StringIO):
-    """Where the functions print (`LambdaRuntime.output`) to keep none of it (never closed:
-    loggers may hold it)."""
+class FunctionOutput(io.StringIO):
+    """What the functions print (`LambdaRuntime.output`), line by line: a metric (an EMF
+    line, a JSON object whose first key is `_aws`, which CloudWatch Logs turns into a metric)
+    is kept in `metrics`; a log line goes on to `logs`, or nowhere when None. Never closed:
+    loggers may hold it."""
+
+    def __init__(self, logs: TextIO | None = None) -> None:
+        super().__init__()
+        self.metrics: list[dict[str, Any]] = []
+        self._logs = logs
+        self._line = ""
 
     def write(self, text: str) -> int:
+        self._line += text  # print() writes its text and its newline apart
+        *lines, self._line = self._line.split("\n")
+        for line in lines:
+            if line.startswith('{"_aws"'):
+                self.metrics.append(json.loads(line))
+            elif self._logs is not None:
+                self._logs.write(line + "\n")
+        if self._logs is not None:
+            self._logs.flush()
         return len(text)
 
 
