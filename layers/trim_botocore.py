@@ -2,8 +2,8 @@
 
 Usage: python trim_botocore.py LAYER_PYTHON_DIR. Keeps botocore's shared data files
 (endpoints, partitions, retry and default-configuration) and the directories of the
-services in ecs_deployer/aws/service_models.py; boto3's resource models go too (the
-deployer makes clients, never resources). Run by the Makefile after pip installs the layer.
+services in ecs_deployer/aws/service_models.py. Run by the Makefile after pip installs the
+layer.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ def trim(layer: Path, keep: frozenset[str]) -> None:
     for entry in data.iterdir():
         if entry.is_dir() and entry.name not in keep:
             shutil.rmtree(entry)
-    shutil.rmtree(layer / "boto3" / "data", ignore_errors=True)
 
 
 if __name__ == "__main__":
