@@ -193,9 +193,10 @@ def verdicts() -> None:
             deployer = fleet.deploy_fleet(1, faults).record
             with fleet.fleet_cloud(1, faults) as deployed:
                 [succeeded], _ = _peer_deploys(deployed)
-                ecs = deployed.cloud.client("ecs")
-                for _ in range(3):  # let the simulation finish what it started
-                    after = ecs.describe_services(cluster=sample_app.CLUSTER, services=[service])
+                deployed.cloud.advance(60.0)  # past any stale describe: what ECS really has
+                after = deployed.cloud.client("ecs").describe_services(
+                    cluster=sample_app.CLUSTER, services=[service]
+                )
                 deployments = after["services"][0]["deployments"]
             peer = "success" if succeeded else f"failure ({WAITER_ATTEMPTS} polls)"
             print(

@@ -197,21 +197,15 @@ class DispatchCost:
 
 
 def dispatch_cost(apps: int) -> DispatchCost:
-    """One push to the sample app's repository, with ``apps`` - 1 other apps' configs stored
-    beside its own (each deploying a repository of its own): what the dispatching Resolve
-    calls."""
-    with LocalCloud(runner.TEMPLATE, extensions=[EcsSimulation()]) as cloud:
-        cloud.runtime.output = FunctionOutput()  # the functions' logs go nowhere
-        seeded = sample_app.seed(sample_app.Clients.of(cloud.client), runner.CONFIG_PREFIX)
+    """One push to the app of a fleet of one service, with ``apps`` - 1 other apps' configs
+    stored beside its own (each deploying a repository of its own): what the dispatching
+    Resolve calls."""
+    with fleet_cloud(1) as fleet:
+        cloud, base = fleet.cloud, fleet.config.model_dump(mode="json", exclude_none=True)
         ssm = cloud.client("ssm")
-        stored = ssm.get_parameter(Name=f"{runner.CONFIG_PREFIX}/{sample_app.APP}")
-        base = json.loads(stored["Parameter"]["Value"])
         for index in range(1, apps):
             other = {**base, "app": f"app{index:03d}", "trigger": {"repositories": [f"r{index}"]}}
             push_config(ssm, runner.CONFIG_PREFIX, other["app"], AppConfig.model_validate(other))
-        cloud.deploy_stack(
-            {**runner.STACK_PARAMETERS, **seeded.network_parameters, "LogLevel": "ERROR"}
-        )
         cloud.reset_api_calls()
         cloud.push_image(sample_app.REPOSITORY, NEW_TAG, sample_app.image_manifest(NEW_TAG))
         cloud.run_until_idle()
