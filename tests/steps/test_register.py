@@ -17,11 +17,14 @@ from ecs_deployer_tools.operator.configs import push_config
 from tests.aws_fixtures import PREFIX, STARTED, accepted, context
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mypy_boto3_ecs.literals import DeploymentControllerTypeType
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.domain.admission import AdmissionDeps
+    from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 
 
 def _again(deps: AdmissionDeps) -> Deployment:
@@ -257,8 +260,13 @@ def test_each_family_is_read_once_when_its_services_run_its_newest_revision(
 
 
 def test_a_service_whose_family_has_no_active_revision_is_still_cloned(
-    seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
 ) -> None:
+    simulate()  # ECS's answer for a family without an ACTIVE revision: none (moto's: any)
     boto3.client("ecs").deregister_task_definition(
         taskDefinition=seeded.task_definitions["shop-web"]
     )

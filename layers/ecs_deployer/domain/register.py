@@ -24,6 +24,8 @@ from ecs_deployer.domain.taskdef import (
 from ecs_deployer.errors import ConfigError, FieldError, ResourceNotFound
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ecs_deployer.aws.ecs import DescribedTaskDefinition, EcsGateway
     from ecs_deployer.document import Deployment, ServiceRollout, TaskRun
     from ecs_deployer.domain.scope import StackScope
@@ -170,6 +172,17 @@ def _short_arn(snapshot: ServiceSnapshot, cluster: str) -> str:
     )
 
 
+def newest_revision(
+    describe: Callable[[str], DescribedTaskDefinition], family: str
+) -> DescribedTaskDefinition | None:
+    """The family's newest ACTIVE revision; None when every revision is deregistered (a
+    service may still run one: it is described by its ARN)."""
+    try:
+        return describe(family)
+    except ResourceNotFound:
+        return None
+
+
 class _Describer:
     """DescribeTaskDefinition, once per reference: services often share a revision."""
 
@@ -192,12 +205,8 @@ def _plan_service(
 ) -> PlannedService | None:
     owner = f"service '{service.name}'"
     # The family's newest revision first: the service usually runs it, and then this one
-    # read is both what it runs and what a clone is compared with. (A family whose every
-    # revision was deregistered has none; the service's own is still described by ARN.)
-    try:
-        latest: DescribedTaskDefinition | None = describe(family_of(running))
-    except ResourceNotFound:
-        latest = None
+    # read is both what it runs and what a clone is compared with.
+    latest = newest_revision(describe, family_of(running))
     current = latest if latest is not None and latest.arn == running else describe(running)
     if service.target_task_definition is not None:
         # A rollback: exactly the revision an earlier deployment left, image and all.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 
-from ecs_deployer.domain.register import Registration, plan_deployment
+from ecs_deployer.domain.register import Registration, newest_revision, plan_deployment
 from ecs_deployer.domain.taskdef import container_images
 from ecs_deployer.history import RecordUpdate
 
@@ -35,8 +35,8 @@ def _register_or_reuse(ecs: EcsGateway, plan: Registration, registered: dict[str
     key = json.dumps(plan.wanted, sort_keys=True)
     if key in registered:
         return registered[key]
-    latest = plan.latest or ecs.describe_task_definition(plan.source.family)
-    if latest.registration == plan.wanted:
+    latest = plan.latest or newest_revision(ecs.describe_task_definition, plan.source.family)
+    if latest is not None and latest.registration == plan.wanted:
         registered[key] = latest.arn
         return latest.arn
     arn = ecs.register_task_definition(plan.wanted)

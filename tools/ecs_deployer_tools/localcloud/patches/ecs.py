@@ -30,9 +30,15 @@ Where moto's answers differ from ECS's (also `ecs_sim/tasks.py`):
 7. ListTasks defaults to `desiredStatus=RUNNING` and filters on `serviceName`; moto lists
    every task, and starts none for a service.
 
+8. DescribeTaskDefinition of a family alone (no revision) answers its newest ACTIVE
+   revision, and ClientException "Unable to describe task definition." when it has none
+   (DescribeTaskDefinition API reference: "If a family is specified without a revision,
+   the latest ACTIVE revision is used"); moto answers the newest of any status. RunTask and
+   UpdateService read a family the same way.
+
 What goes wrong on purpose:
 
-8. A seeded share of ECS API calls (`EcsFaults.throttle_rate`) answers
+9. A seeded share of ECS API calls (`EcsFaults.throttle_rate`) answers
    `ThrottlingException: Rate exceeded` (HTTP 400), ECS's own wire answer.
 """
 
@@ -44,6 +50,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import botocore.session
 from botocore import xform_name
+from moto.ecs.exceptions import TaskDefinitionNotFoundException
 from moto.ecs.models import EC2ContainerServiceBackend, Service, Task
 from moto.ecs.responses import EC2ContainerServiceResponse
 
@@ -76,6 +83,7 @@ def install(patcher: Patcher, simulation: EcsSimulation) -> None:
     patcher.around(backend, "stop_task", locked(tasks.stop_task))
     patcher.around(backend, "list_tasks", locked(tasks.list_tasks))
     patcher.around(Task, "advance", locked(tasks.advance))
+    patcher.around(backend, "describe_task_definition", _newest_active_revision)
     patcher.wrap(Service, "arn", lambda arn: property(functools.partial(rollouts.arn, arn.fget)))
     patcher.wrap(backend, "_calculate_task_resource_requirements", tasks.sized_at_task_level)
     patcher.around(response, "run_task", locked(tasks.run_task_idempotently))
@@ -84,6 +92,20 @@ def install(patcher: Patcher, simulation: EcsSimulation) -> None:
     throttled = functools.partial(_throttled, simulation)
     for action in _ecs_actions():
         patcher.around(response, action, throttled)
+
+
+def _newest_active_revision(
+    original: Callable[..., Any], backend: Any, task_definition_str: str
+) -> Any:
+    # The parameter's name is moto's: its callers pass it by keyword.
+    family = task_definition_str.rsplit("/", 1)[-1]
+    if ":" in family:
+        return original(backend, task_definition_str)
+    revisions = backend.task_definitions.get(family, {})
+    active = [number for number, revision in revisions.items() if revision.status == "ACTIVE"]
+    if not active:
+        raise TaskDefinitionNotFoundException
+    return original(backend, f"{family}:{max(active)}")
 
 
 def _throttled(simulation: EcsSimulation, original: Callable[[Any], Any], response: Any) -> Any:
