@@ -7,20 +7,30 @@ Figures, not pass/fail: run `make bench` before and after a change and compare.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
 import tempfile
-import time
-from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ecs_deployer.config.models import AppConfig
 from ecs_deployer_tools.demo import fleet, sample_app
-from ecs_deployer_tools.demo.peers import WAITER_ATTEMPTS, aws_cli_deploy
+from ecs_deployer_tools.demo.peers import (
+    ECS_DEPLOY_SLEEP,
+    WAITER_DELAY,
+    PeerRun,
+    aws_cli_deploy,
+    ecs_deploy_cli,
+)
 from ecs_deployer_tools.demo.runner import run
 from ecs_deployer_tools.demo.scenarios import SCENARIOS
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, RolloutFault, RolloutOutcome
+
+if TYPE_CHECKING:
+    from ecs_deployer_tools.localcloud.cloud import LocalCloud
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.py"))
@@ -125,15 +135,14 @@ def fleet_costs(sizes: tuple[int | None, ...] = FLEET_SIZES) -> None:
     """One push deploying S services (a family each) and a pre-deploy task, against the
     fewest ECS calls that can do it (fleet.minimum_ecs_calls)."""
     print("one push, S services and a pre-deploy task (largest: as many as a config holds):")
+    print("  (each rollout takes two polls; `simulated` is the virtual time it took)")
     print(
         f"  {'world':<22} {'S':>4} {'ECS':>5} {'min':>5} {'ratio':>6} {'all':>5} "
-        f"{'transitions':>11} {'Lambdas':>7} {'wall':>6}"
+        f"{'transitions':>11} {'Lambdas':>7} {'simulated':>9}"
     )
     for world, faults in FLEET_WORLDS.items():
         for size in sizes:
-            started = time.monotonic()
             deployed = fleet.deploy_fleet(size, faults)
-            wall = time.monotonic() - started
             minimum = fleet.minimum_ecs_calls(
                 deployed.services, deployed.tasks, *fleet.polls_to_finish(faults)
             )
@@ -141,39 +150,152 @@ def fleet_costs(sizes: tuple[int | None, ...] = FLEET_SIZES) -> None:
                 f"  {world:<22} {deployed.services:>4} {deployed.ecs_calls:>5} {minimum:>5} "
                 f"{deployed.ecs_calls / minimum:>5.2f}x {sum(deployed.api_calls.values()):>5} "
                 f"{deployed.state_transitions:>11} {deployed.lambda_invocations:>7} "
-                f"{wall:>5.1f}s  {deployed.record.status}"
+                f"{deployed.seconds:>8.0f}s  {deployed.record.status}"
             )
 
 
-PEER_SIZES = (1, 10, 50)
+# The side by side runs each tool on virtual time (`demo/peers.py`), with rollouts of a
+# realistic length: health checks pass after 5 x 30 s by default, so about three minutes for
+# a service behind a load balancer. A failing rollout takes as long before ECS gives up.
+# The simulation moves a rollout on with each describe, not with time, so a tool that
+# describes every P seconds gets ROLLOUT_SECONDS / P describes' worth of rollout.
+ROLLOUT_SECONDS = 180
+POLL_SECONDS = {  # each tool's interval between describes, as its users run it
+    "deployer": AppConfig.model_fields["poll_seconds"].default,  # the config's default
+    "ecs-deploy": ECS_DEPLOY_SLEEP,
+    "AWS CLI sequence": WAITER_DELAY,
+}
+CHART = ROOT / "docs" / "benchmarks.png"
 
 
-def _peer_deploys(deployed: fleet.Fleet) -> tuple[list[bool], Counter[str]]:
-    """The AWS CLI sequence run once per service of the fleet, as a CI job runs it."""
-    ecs = deployed.cloud.client("ecs")
+def at_pace(world: EcsFaults, tool: str, fault: RolloutOutcome | None = None) -> EcsFaults:
+    """``world`` where each rollout takes ROLLOUT_SECONDS for ``tool``, and the first service's
+    ends by ``fault`` (if any) after as long."""
+    ticks = math.ceil(ROLLOUT_SECONDS / POLL_SECONDS[tool])
+    services = {fleet.service_name(0): RolloutFault(fault, ticks)} if fault else {}
+    return replace(world, ticks_to_complete=ticks, services=services)
+
+
+@dataclass(frozen=True)
+class ToolRun:
+    """One tool deploying S services: its ECS calls, the simulated time to its verdicts."""
+
+    world: str
+    tool: str
+    services: int
+    ecs_calls: int
+    minimum: int  # the issue's minimum for the same job, rollouts polled every 10 s
+    seconds: float
+    succeeded: int  # services it reported deployed
+
+
+def _deployer_run(world: str, size: int | None) -> ToolRun:
+    faults = at_pace(FLEET_WORLDS[world], "deployer")
+    deployed = fleet.deploy_fleet(size, faults, POLL_SECONDS["deployer"])
+    rollout_polls, task_polls = fleet.polls_to_finish(faults)
+    minimum = fleet.minimum_ecs_calls(deployed.services, deployed.tasks, rollout_polls, task_polls)
+    succeeded = deployed.services if deployed.record.status == "SUCCEEDED" else 0
+    return ToolRun(
+        world, "deployer", deployed.services, deployed.ecs_calls, minimum, deployed.seconds,
+        succeeded,
+    )  # fmt: skip
+
+
+def _peer_run(world: str, tool: str, size: int | None) -> ToolRun:
+    """``tool`` run once per service of a fleet, one after the other, as a CI job runs it."""
+    faults = at_pace(FLEET_WORLDS[world], tool)
+    with fleet.fleet_cloud(size, faults) as deployed:
+        runs = [_peer_deploy(tool, deployed, service.name) for service in deployed.config.services]
+    services = len(runs)
+    minimum = fleet.minimum_ecs_calls(
+        services, 0, *fleet.polls_to_finish(at_pace(faults, "deployer"))
+    )
+    return ToolRun(
+        world,
+        tool,
+        services,
+        sum(sum(run.calls.values()) for run in runs),
+        minimum,
+        sum(run.seconds for run in runs),
+        sum(run.succeeded for run in runs),
+    )
+
+
+def _peer_deploy(tool: str, deployed: fleet.Fleet, service: str) -> PeerRun:
     image = f"{deployed.registry}/{sample_app.REPOSITORY}:{fleet.NEW_TAG}"
-    verdicts, calls = [], Counter[str]()
-    for service in deployed.config.services:
-        run = aws_cli_deploy(
-            ecs, sample_app.CLUSTER, service.name, family=service.name, container="app", image=image
+    if tool == "ecs-deploy":
+        return ecs_deploy_cli(
+            deployed.cloud, sample_app.CLUSTER, service, container="app", image=image
         )
-        verdicts.append(run.succeeded)
-        calls += run.calls
-    return verdicts, calls
+    return aws_cli_deploy(
+        deployed.cloud, sample_app.CLUSTER, service, family=service, container="app", image=image
+    )
 
 
-def peer_costs(sizes: tuple[int, ...] = PEER_SIZES) -> None:
-    """The AWS CLI sequence (CI pipelines, the official GitHub Action) deploying S services,
-    one a run. It reads nothing before it updates (it cannot roll back), runs no one-off
-    task, and batches nothing."""
-    print("the AWS CLI sequence, S services one a run (describe, register, update, wait):")
-    print(f"  {'world':<22} {'S':>4} {'ECS':>5} {'per service':>12}")
-    for world, faults in FLEET_WORLDS.items():
+def peer_costs(sizes: tuple[int | None, ...] = FLEET_SIZES) -> list[ToolRun]:
+    """Each tool deploying S services (the deployer in one push, the peers one service a
+    run): ECS calls against the minimum, and the simulated time until its verdicts."""
+    print(
+        f"side by side: S services, each rollout {ROLLOUT_SECONDS} s; time is simulated "
+        "(virtual), from the start to the last verdict:"
+    )
+    print(
+        f"  {'world':<22} {'tool':<17} {'S':>4} {'ECS':>6} {'min':>5} {'ratio':>6} "
+        f"{'simulated':>10} {'deployed':>8}"
+    )
+    runs = []
+    for world in FLEET_WORLDS:
         for size in sizes:
-            with fleet.fleet_cloud(size, faults) as deployed:
-                _, calls = _peer_deploys(deployed)
-            total = sum(calls.values())
-            print(f"  {world:<22} {size:>4} {total:>5} {total / size:>12.1f}")
+            for tool in POLL_SECONDS:
+                run = (
+                    _deployer_run(world, size)
+                    if tool == "deployer"
+                    else _peer_run(world, tool, size)
+                )
+                runs.append(run)
+                print(
+                    f"  {world:<22} {tool:<17} {run.services:>4} {run.ecs_calls:>6} "
+                    f"{run.minimum:>5} {run.ecs_calls / run.minimum:>5.2f}x "
+                    f"{run.seconds / 60:>8.1f} m {run.succeeded:>8}"
+                )
+    return runs
+
+
+def write_chart(runs: list[ToolRun], path: Path = CHART) -> None:
+    """ECS calls and simulated time against S, a line per tool, in the consistent world
+    (where every tool waits for the rollout it started)."""
+    import matplotlib  # noqa: PLC0415  (a dev dependency of the benchmark alone)
+
+    matplotlib.use("Agg")  # no display, no GUI toolkit
+    from matplotlib import pyplot  # noqa: PLC0415
+
+    figure, (calls, minutes) = pyplot.subplots(1, 2, figsize=(11, 4.2))
+    for tool in POLL_SECONDS:
+        mine = [run for run in runs if run.tool == tool and run.world == "consistent"]
+        sizes = [run.services for run in mine]
+        calls.plot(sizes, [run.ecs_calls for run in mine], marker="o", label=tool)
+        minutes.plot(sizes, [run.seconds / 60 for run in mine], marker="o", label=tool)
+    consistent = [run for run in runs if run.tool == "deployer" and run.world == "consistent"]
+    calls.plot(
+        [run.services for run in consistent], [run.minimum for run in consistent],
+        linestyle="--", color="grey", label="minimum",
+    )  # fmt: skip
+    calls.set(title="ECS API calls", xlabel="services (S)", ylabel="calls")
+    minutes.set(
+        title=f"Time to verdict (simulated; rollouts of {ROLLOUT_SECONDS} s)",
+        xlabel="services (S)",
+        ylabel="minutes",
+    )
+    for axes in (calls, minutes):
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        axes.grid(visible=True, which="major", alpha=0.3)
+        axes.legend()
+    figure.tight_layout()
+    # No creation software or date in the file: the same figures make the same PNG.
+    figure.savefig(path, dpi=100, metadata={"Software": None})
+    pyplot.close(figure)
+    print(f"chart: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
 # The faults each tool is judged on, for the one service of a fleet of one.
@@ -184,26 +306,46 @@ VERDICT_FAULTS = {
 
 
 def verdicts() -> None:
-    """What each tool reports when the rollout fails, and what ECS then runs."""
-    print("verdicts on a failing rollout (one service; what the tool says / what then runs):")
-    service = fleet.service_name(0)
+    """What each tool reports when the rollout fails, after how long (simulated), and what
+    ECS runs once the rollout has ended (or after as long again, when it never ends)."""
+    print("verdicts on a failing rollout of one service (simulated time to the verdict):")
     for world, lags in FLEET_WORLDS.items():
         for name, outcome in VERDICT_FAULTS.items():
-            faults = replace(lags, services={service: RolloutFault(outcome)})
-            deployer = fleet.deploy_fleet(1, faults).record
-            with fleet.fleet_cloud(1, faults) as deployed:
-                [succeeded], _ = _peer_deploys(deployed)
-                deployed.cloud.advance(60.0)  # past any stale describe: what ECS really has
-                after = deployed.cloud.client("ecs").describe_services(
-                    cluster=sample_app.CLUSTER, services=[service]
+            for tool, poll_seconds in POLL_SECONDS.items():
+                faults = at_pace(lags, tool, outcome)
+                if tool == "deployer":
+                    deployed = fleet.deploy_fleet(1, faults, poll_seconds)
+                    verdict: str = deployed.record.status
+                    seconds = deployed.seconds
+                    then = "as it says"
+                else:
+                    with fleet.fleet_cloud(1, faults) as peer:
+                        run = _peer_deploy(tool, peer, fleet.service_name(0))
+                        verdict = "success" if run.succeeded else "failure"
+                        seconds = run.seconds
+                        then = _ecs_then(peer.cloud, tool, faults)
+                print(
+                    f"  {world:<22} {name:<18} {tool:<17} {verdict:<12} "
+                    f"{seconds / 60:>5.1f} m  ECS then: {then}"
                 )
-                deployments = after["services"][0]["deployments"]
-            peer = "success" if succeeded else f"failure ({WAITER_ATTEMPTS} polls)"
-            print(
-                f"  {world:<22} {name:<18} deployer: {deployer.status:<12} "
-                f"AWS CLI sequence: {peer:<19} ECS then: {len(deployments)} deployment(s), "
-                f"the newest {deployments[0]['rolloutState']}"
-            )
+
+
+def _ecs_then(cloud: LocalCloud, tool: str, faults: EcsFaults) -> str:
+    """The fleet's one service once its newest deployment has ended, describing it at the
+    tool's pace (each describe moves the rollout on) for as long as a rollout and its
+    rollback take; past any stale describe first."""
+    cloud.advance(faults.describe_lag_seconds)
+    for _ in range(2 * faults.ticks_to_complete + 1):
+        described = cloud.client("ecs").describe_services(
+            cluster=sample_app.CLUSTER, services=[fleet.service_name(0)]
+        )
+        deployments = described["services"][0]["deployments"]
+        if deployments[0]["rolloutState"] != "IN_PROGRESS":
+            break
+        cloud.advance(POLL_SECONDS[tool])
+    newest = deployments[0]
+    image = "the new image" if newest["taskDefinition"].endswith(":2") else "the old image"
+    return f"{len(deployments)} deployment(s), the newest {newest['rolloutState']} ({image})"
 
 
 DISPATCH_APPS = (10, 100, 500)
@@ -228,7 +370,7 @@ if __name__ == "__main__":
     layer_size()
     cold_start_imports()
     fleet_costs()
-    peer_costs()
+    write_chart(peer_costs())
     verdicts()
     dispatch_costs()
     deployment_costs(sys.argv[1:] or ["happy", "rollout-fails"])

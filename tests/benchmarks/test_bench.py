@@ -13,6 +13,7 @@ from tests.template.cfn import FUNCTION_DIRS, REPO_ROOT
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
 BENCH: dict[str, Any] = runpy.run_path(str(REPO_ROOT / "benchmarks" / "bench.py"))
 
@@ -57,14 +58,40 @@ def test_a_fleet_deployment_is_measured_in_both_worlds(capsys: pytest.CaptureFix
         assert ecs >= minimum
 
 
-def test_the_aws_cli_sequence_is_measured_in_both_worlds(
+def test_each_tool_is_measured_side_by_side_in_both_worlds(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    lines = printed(lambda: BENCH["peer_costs"]((1,)), capsys)
+    runs = BENCH["peer_costs"]((1,))
+    lines = capsys.readouterr().out.splitlines()
 
-    rows = [line.split() for line in lines[2:]]
-    assert [row[0] for row in rows] == ["consistent", "eventually"]
-    assert all(int(row[-3]) == 1 and int(row[-2]) >= 4 for row in rows)  # S, ECS calls
+    tools = ["deployer", "ecs-deploy", "AWS CLI sequence"]
+    assert [(run.world, run.tool) for run in runs] == [
+        (world, tool) for world in ("consistent", "eventually consistent") for tool in tools
+    ]
+    for run in runs:
+        assert (run.services, run.succeeded) == (1, 1)
+        assert run.ecs_calls >= 4  # describe, register, update, describe at the least
+    # In the consistent world every tool waits for the rollout it started, in simulated time
+    # (give or take two of its polls: ecs-deploy describes twice before it first sleeps).
+    rollout, polls = BENCH["ROLLOUT_SECONDS"], BENCH["POLL_SECONDS"]
+    assert all(run.seconds >= rollout - 2 * polls[run.tool] for run in runs[:3])
+    printed_tools = [line for line in lines[2:] if any(f" {tool} " in line for tool in tools)]
+    assert len(printed_tools) == len(runs)
+
+
+def test_the_chart_is_a_png_of_the_runs(tmp_path: Path) -> None:
+    tool_run = BENCH["ToolRun"]
+    runs = [
+        tool_run(world, tool, size, 10 * size, 8 * size, 180.0 * size, size)
+        for world in ("consistent", "eventually consistent")
+        for tool in BENCH["POLL_SECONDS"]
+        for size in (1, 10)
+    ]
+    chart = tmp_path / "chart.png"
+
+    BENCH["write_chart"](runs, chart)
+
+    assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
 def test_the_dispatch_cost_is_measured(capsys: pytest.CaptureFixture[str]) -> None:

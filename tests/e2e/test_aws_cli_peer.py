@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ecs_deployer_tools.demo import fleet, sample_app
-from ecs_deployer_tools.demo.peers import WAITER_ATTEMPTS, PeerRun, aws_cli_deploy
+from ecs_deployer_tools.demo.peers import WAITER_ATTEMPTS, WAITER_DELAY, PeerRun, aws_cli_deploy
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, RolloutFault, RolloutOutcome
 
 pytestmark = pytest.mark.e2e
@@ -24,7 +24,12 @@ def _deploy(faults: EcsFaults) -> tuple[PeerRun, list[dict[str, Any]]]:
         ecs = deployed.cloud.client("ecs")
         image = f"{deployed.registry}/{sample_app.REPOSITORY}:{fleet.NEW_TAG}"
         run = aws_cli_deploy(
-            ecs, sample_app.CLUSTER, SERVICE, family=SERVICE, container="app", image=image
+            deployed.cloud,
+            sample_app.CLUSTER,
+            SERVICE,
+            family=SERVICE,
+            container="app",
+            image=image,
         )
         deployed.cloud.advance(60.0)  # past any stale describe: what ECS really has
         service = ecs.describe_services(cluster=sample_app.CLUSTER, services=[SERVICE])
@@ -67,6 +72,7 @@ def test_a_rollout_that_never_stabilises_fails_it_after_its_polls_and_stays() ->
 
     assert not run.succeeded
     assert run.calls["DescribeServices"] == WAITER_ATTEMPTS
+    assert run.seconds == (WAITER_ATTEMPTS - 1) * WAITER_DELAY  # virtual: no wall-clock wait
     assert [d["rolloutState"] for d in deployments] == ["IN_PROGRESS", "COMPLETED"]
 
 

@@ -37,11 +37,16 @@ def service_name(index: int) -> str:
     return f"{sample_app.FAMILY_PREFIX}s{index:03d}"
 
 
-def fleet_config(base: AppConfig, services: int | None) -> AppConfig:
+def fleet_config(
+    base: AppConfig, services: int | None, poll_seconds: int | None = None
+) -> AppConfig:
     """``base`` with ``services`` services (``shop-s000``...), or as many as the 8 KB config
-    parameter holds when None; pre-deploy tasks kept, post-deploy tasks dropped."""
+    parameter holds when None; pre-deploy tasks kept, post-deploy tasks dropped; polling
+    every ``poll_seconds`` if given."""
     document = json.loads(canonical_text(base))
     document["tasks"] = {"pre": document.get("tasks", {}).get("pre", []), "post": []}
+    if poll_seconds is not None:
+        document["poll_seconds"] = poll_seconds
 
     def named(count: int) -> AppConfig:
         listed = [{"name": service_name(index), "containers": ["app"]} for index in range(count)]
@@ -98,6 +103,7 @@ class FleetDeployment:
     state_transitions: int
     lambda_invocations: int
     histories: list[list[HistoryEventTypeDef]]  # each execution's history events
+    seconds: float  # simulated time from the push to the end of the last execution
 
     @property
     def ecs_calls(self) -> int:
@@ -138,15 +144,18 @@ class Fleet:
 
 
 @contextmanager
-def fleet_cloud(services: int | None, faults: EcsFaults | None = None) -> Iterator[Fleet]:
+def fleet_cloud(
+    services: int | None, faults: EcsFaults | None = None, poll_seconds: int | None = None
+) -> Iterator[Fleet]:
     """The sample app grown to ``services`` services (as many as a config holds when None)
-    on a fresh local cloud, its config stored and the deployer's stack deployed."""
+    on a fresh local cloud, its config stored (polling every ``poll_seconds`` if given, else
+    the sample's second) and the deployer's stack deployed."""
     with LocalCloud(runner.TEMPLATE, extensions=[EcsSimulation(faults)]) as cloud:
         cloud.runtime.output = FunctionOutput()  # the functions' logs go nowhere
         seeded = sample_app.seed(sample_app.Clients.of(cloud.client), runner.CONFIG_PREFIX)
         stored = cloud.client("ssm").get_parameter(Name=f"{runner.CONFIG_PREFIX}/shop")
         base = AppConfig.model_validate(json.loads(stored["Parameter"]["Value"]))
-        config = fleet_config(base, services)
+        config = fleet_config(base, services, poll_seconds)
         create_services(cloud, config, seeded.initial_image)
         push_config(cloud.client("ssm"), runner.CONFIG_PREFIX, sample_app.APP, config)
         cloud.deploy_stack(
@@ -155,11 +164,14 @@ def fleet_cloud(services: int | None, faults: EcsFaults | None = None) -> Iterat
         yield Fleet(cloud, config, seeded.registry)
 
 
-def deploy_fleet(services: int | None, faults: EcsFaults | None = None) -> FleetDeployment:
+def deploy_fleet(
+    services: int | None, faults: EcsFaults | None = None, poll_seconds: int | None = None
+) -> FleetDeployment:
     """One push of a new image to a fleet (`fleet_cloud`), run until everything is idle."""
-    with fleet_cloud(services, faults) as fleet:
+    with fleet_cloud(services, faults, poll_seconds) as fleet:
         cloud, config = fleet.cloud, fleet.config
         cloud.reset_api_calls()
+        pushed = cloud.clock.now()
         cloud.push_image(sample_app.REPOSITORY, NEW_TAG, sample_app.image_manifest(NEW_TAG))
         cloud.run_until_idle()
 
@@ -184,6 +196,7 @@ def deploy_fleet(services: int | None, faults: EcsFaults | None = None) -> Fleet
                 and e["taskScheduledEventDetails"]["resourceType"] == "lambda"
             ),
             histories=histories,
+            seconds=(cloud.clock.now() - pushed).total_seconds(),
         )
 
 
