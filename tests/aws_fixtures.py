@@ -84,7 +84,7 @@ def ecs(aws: None) -> EcsGateway:
 
 @pytest.fixture
 def executions(aws: None) -> Executions:
-    return Executions(sfn_client())
+    return Executions(sfn_client)
 
 
 def scope_of(seeded: sample_app.SeededApp) -> StackScope:
@@ -105,7 +105,7 @@ def deps(seeded: sample_app.SeededApp, table: DeploymentsTable) -> AdmissionDeps
         ecr=EcrGateway(ecr_client()),
         table=table,
         scope=scope_of(seeded),
-        executions=Executions(sfn_client()),
+        executions=Executions(sfn_client),
     )
 
 

@@ -28,7 +28,7 @@ deps = CloseDeps(
     configs=ConfigStore(settings.config_prefix),
     table=DeploymentsTable(dynamodb_client(), settings.deployments_table),
     ecs=EcsGateway(ecs_client()),
-    executions=Executions(sfn_client()),
+    executions=Executions(sfn_client),
     events=endings(settings),
 )
 

@@ -25,7 +25,7 @@ logger = Logger()
 clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
 table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
-executions = Executions(sfn_client())
+executions = Executions(sfn_client)
 
 
 @tracer.capture_lambda_handler(capture_response=False)

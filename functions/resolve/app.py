@@ -38,7 +38,7 @@ deps = AdmissionDeps(
     ecr=EcrGateway(ecr_client()),
     table=DeploymentsTable(dynamodb_client(), settings.deployments_table),
     scope=settings.scope,
-    executions=Executions(sfn_client()),
+    executions=Executions(sfn_client),
 )
 
 

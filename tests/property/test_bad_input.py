@@ -77,7 +77,7 @@ def world() -> Iterator[tuple[AdmissionDeps, Mutations]]:
                 ecr=EcrGateway(ecr_client()),
                 table=table,
                 scope=scope_of(seeded),
-                executions=Executions(sfn_client()),
+                executions=Executions(sfn_client),
             )
             yield deps, mutations
             ecs.meta.events.unregister("before-call.ecs", mutations)

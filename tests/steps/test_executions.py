@@ -3,11 +3,16 @@ answered as one that does not, never as an error that fails the step reading it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import boto3
 import pytest
 from botocore.stub import Stubber
 
 from ecs_deployer.aws.stepfunctions import Executions
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
 
 OURS = "arn:aws:states:us-east-1:123456789012:execution:ecs-deployer-deploy:"
 
@@ -20,4 +25,25 @@ def test_an_execution_that_cannot_exist_has_no_input(code: str, name: str) -> No
     client = boto3.client("stepfunctions", region_name="us-east-1")
     with Stubber(client) as stubbed:
         stubbed.add_client_error("describe_execution", service_error_code=code)
-        assert Executions(client).input_of(OURS + name) is None
+        assert Executions(lambda: client).input_of(OURS + name) is None
+
+
+def test_the_client_is_made_at_the_first_read_and_once() -> None:
+    """A cold start that reads no execution makes no Step Functions client."""
+    client = boto3.client("stepfunctions", region_name="us-east-1")
+    made: list[SFNClient] = []
+
+    def make() -> SFNClient:
+        made.append(client)
+        return client
+
+    executions = Executions(make)
+    assert made == []
+    with Stubber(client) as stubbed:
+        for _ in range(2):
+            stubbed.add_client_error(
+                "describe_execution", service_error_code="ExecutionDoesNotExist"
+            )
+        executions.exists(OURS + "one")
+        executions.exists(OURS + "two")
+    assert made == [client]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -10,12 +11,20 @@ from botocore.exceptions import ClientError
 from ecs_deployer.aws.clients import error_code, transient_errors_as_retryable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mypy_boto3_stepfunctions import SFNClient
 
 
 class Executions:
-    def __init__(self, client: SFNClient) -> None:
-        self._sfn = client
+    def __init__(self, client: Callable[[], SFNClient]) -> None:
+        """``client`` makes the Step Functions client when an execution is first read: most
+        invocations of the steps that hold one read none, so their cold start skips it."""
+        self._client = client
+
+    @cached_property
+    def _sfn(self) -> SFNClient:
+        return self._client()
 
     def _describe(self, execution_arn: str) -> dict[str, Any] | None:
         try:

@@ -146,7 +146,7 @@ class Deployer:
 
     @cached_property
     def executions(self) -> Executions:
-        return Executions(self.aws.sfn)
+        return Executions(lambda: self.aws.sfn)
 
     def resolve_deps(self) -> AdmissionDeps:
         """What the Resolve Lambda works with, on the operator's credentials."""
