@@ -34,8 +34,20 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.py"))
+# Imports a handler (argv[1]) and prints how long it took. With argv[2] == "source", every
+# module outside the standard library is compiled from source, as on Lambda: the layer
+# ships no bytecode (pip runs here, not on python3.13, whose bytecode alone Lambda can use)
+# and /opt is read-only, so nothing compiled in a cold start is kept for the next.
 IMPORT_PROBE = """
-import importlib.util, json, sys, time
+import importlib.util, json, sys, sysconfig, time
+if sys.argv[2] == "source":
+    external = sys.modules["_frozen_importlib_external"]
+    stdlib, cached = sysconfig.get_paths()["stdlib"], external.cache_from_source
+    def cache_from_source(path, *args, **kwargs):
+        if not path.startswith(stdlib) or "site-packages" in path:
+            raise NotImplementedError  # the loader then compiles, and writes nothing
+        return cached(path, *args, **kwargs)
+    external.cache_from_source = cache_from_source
 start = time.perf_counter()
 spec = importlib.util.spec_from_file_location("handler", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
@@ -85,26 +97,42 @@ def layer_size() -> None:
 
 
 def cold_start_imports() -> None:
-    """Each handler imported in a fresh interpreter: the init phase Lambda bills."""
-    print("handler import (fresh interpreter, median of 3):")
+    """Each handler imported in a fresh interpreter: the init phase Lambda bills. With the
+    bytecode this machine has cached, and compiled from source, as on Lambda."""
+    print("handler import (fresh interpreter, median of 3): with bytecode / from source:")
     for function in FUNCTIONS:
-        samples = []
-        for _ in range(3):
-            output = subprocess.run(  # noqa: S603  (our own interpreter and handler files)
-                [sys.executable, "-c", IMPORT_PROBE, str(ROOT / "functions" / function / "app.py")],
-                capture_output=True,
-                text=True,
-                check=True,
-                # LAMBDA_TASK_ROOT, as Lambda sets it: the Tracer is on and patches botocore.
-                env={
-                    **os.environ,
-                    **HANDLER_ENVIRONMENT,
-                    "LAMBDA_TASK_ROOT": str(ROOT / "functions" / function),
-                },
-            ).stdout
-            samples.append(json.loads(output.splitlines()[-1]))
-        median = sorted(samples, key=lambda sample: sample["ms"])[1]
-        print(f"  {function:<28} {median['ms']:7.1f} ms  {median['modules']:5d} modules")
+        cached, source = (_import_time(function, mode) for mode in ("bytecode", "source"))
+        print(
+            f"  {function:<28} {cached['ms']:7.1f} ms  {source['ms']:7.1f} ms  "
+            f"{cached['modules']:5d} modules"
+        )
+
+
+def _import_time(function: str, mode: str) -> dict[str, float]:
+    """The median of three imports of ``function``'s handler (IMPORT_PROBE)."""
+    samples = []
+    for _ in range(3):
+        output = subprocess.run(  # noqa: S603  (our own interpreter and handler files)
+            [
+                sys.executable,
+                "-c",
+                IMPORT_PROBE,
+                str(ROOT / "functions" / function / "app.py"),
+                mode,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            # LAMBDA_TASK_ROOT, as Lambda sets it: the Tracer is on and patches botocore.
+            env={
+                **os.environ,
+                **HANDLER_ENVIRONMENT,
+                "LAMBDA_TASK_ROOT": str(ROOT / "functions" / function),
+            },
+        ).stdout
+        samples.append(json.loads(output.splitlines()[-1]))
+    median: dict[str, float] = sorted(samples, key=lambda sample: sample["ms"])[1]
+    return median
 
 
 def deployment_costs(names: list[str]) -> None:
