@@ -269,7 +269,7 @@ def peer_costs(sizes: tuple[int | None, ...] = FLEET_SIZES) -> list[ToolRun]:
     )
     print(
         f"  {'world':<22} {'tool':<17} {'S':>4} {'ECS':>6} {'min':>5} {'ratio':>6} "
-        f"{'simulated':>10} {'deployed':>8}"
+        f"{'simulated':>10} {'said ok':>8}"
     )
     runs = []
     for world in FLEET_WORLDS:
@@ -319,6 +319,10 @@ def write_chart(runs: list[ToolRun], path: Path = CHART) -> None:
         axes.set_yscale("log")
         axes.grid(visible=True, which="major", alpha=0.3)
         axes.legend()
+    figure.suptitle(
+        "S services deployed on the local cloud, describes consistent "
+        "(make bench; benchmarks/bench.py)"
+    )
     figure.tight_layout()
     # No creation software or date in the file: the same figures make the same PNG.
     figure.savefig(path, dpi=100, metadata={"Software": None})
