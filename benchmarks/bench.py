@@ -337,12 +337,16 @@ VERDICT_FAULTS = {
 }
 
 
-def verdicts() -> None:
+def verdicts(
+    worlds: tuple[str, ...] = tuple(FLEET_WORLDS),
+    fault_names: tuple[str, ...] = tuple(VERDICT_FAULTS),
+) -> None:
     """What each tool reports when the rollout fails, after how long (simulated), and what
     ECS runs once the rollout has ended (or after as long again, when it never ends)."""
     print("verdicts on a failing rollout of one service (simulated time to the verdict):")
-    for world, lags in FLEET_WORLDS.items():
-        for name, outcome in VERDICT_FAULTS.items():
+    for world in worlds:
+        for name in fault_names:
+            lags, outcome = FLEET_WORLDS[world], VERDICT_FAULTS[name]
             for tool, poll_seconds in POLL_SECONDS.items():
                 faults = at_pace(lags, tool, outcome)
                 if tool == "deployer":

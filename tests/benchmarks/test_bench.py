@@ -79,6 +79,17 @@ def test_each_tool_is_measured_side_by_side_in_both_worlds(
     assert len(printed_tools) == len(runs)
 
 
+def test_each_tool_gives_its_verdict_on_a_failing_rollout(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    lines = printed(lambda: BENCH["verdicts"](("consistent",), ("ecs-auto-rollback",)), capsys)
+
+    rows = [line.split("ECS then:")[0].split() for line in lines[1:]]
+    assert [row[2:-3] for row in rows] == [["deployer"], ["ecs-deploy"], ["AWS", "CLI", "sequence"]]
+    assert rows[0][-3] == "ROLLED_BACK"
+    assert {row[-3] for row in rows[1:]} <= {"success", "failure"}
+
+
 def test_the_chart_is_a_png_of_the_runs(tmp_path: Path) -> None:
     tool_run = BENCH["ToolRun"]
     runs = [
