@@ -120,6 +120,8 @@ diagram: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ecs-deployer local demo
 
-# Figures, not assertions: cold-start imports, API calls and state transitions per deployment.
+# Figures, not assertions: the layer's size, cold-start imports, API calls and state
+# transitions per deployment, the side by side with peers (simulated time), and the chart
+# docs/benchmarks.png. About a quarter of an hour, most of it ecs-deploy's polling.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py

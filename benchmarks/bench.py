@@ -1,5 +1,6 @@
 """Print what a deployment costs: layer size, Lambda cold-start imports, API calls, state
-transitions.
+transitions; and the same deployments by peers (fabfuel's ecs-deploy, the AWS CLI
+sequence) side by side, on simulated time, drawn in docs/benchmarks.png.
 
 Figures, not pass/fail: run `make bench` before and after a change and compare.
 """
