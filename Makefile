@@ -122,6 +122,6 @@ demo: $(STAMP)
 
 # Figures, not assertions: the layer's size, cold-start imports, API calls and state
 # transitions per deployment, the side by side with peers (simulated time), and the chart
-# docs/benchmarks.png. About a quarter of an hour, most of it ecs-deploy's polling.
+# docs/benchmarks.png. About twenty minutes on two shared cores, most of it ecs-deploy's polling.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
