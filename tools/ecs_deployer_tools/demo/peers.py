@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Self
 from unittest.mock import patch
 
 from botocore.exceptions import WaiterError
-from click.testing import CliRunner
 
 from ecs_deployer.domain.taskdef import registration_input, with_image
 from ecs_deployer_tools.localcloud import virtual_time
@@ -110,7 +109,9 @@ def ecs_deploy_cli(
     cloud: LocalCloud, cluster: str, service: str, *, container: str, image: str
 ) -> PeerRun:
     """`ecs deploy CLUSTER SERVICE --image CONTAINER IMAGE`, as a CI job runs it."""
-    from ecs_deploy import cli  # noqa: PLC0415  (a dev dependency: the benchmark's only)
+    # ecs-deploy is a dev dependency (the benchmark's and the tests' alone); click comes with it.
+    from click.testing import CliRunner  # noqa: PLC0415
+    from ecs_deploy import cli  # noqa: PLC0415
     from ecs_deploy.ecs import EcsClient  # noqa: PLC0415
 
     calls: Counter[str] = Counter()
