@@ -134,6 +134,11 @@ def test_resources_of_the_other_services() -> None:
     assert resources("ssm", "GetParametersByPath", Path="/apps") == [
         f"arn:aws:ssm:{arn}:parameter/apps"
     ]
+    # GetParameters: each named parameter is authorized on its own.
+    assert resources("ssm", "GetParameters", Names=["/apps/shop", "/apps/billing"]) == [
+        f"arn:aws:ssm:{arn}:parameter/apps/shop",
+        f"arn:aws:ssm:{arn}:parameter/apps/billing",
+    ]
     assert resources("dynamodb", "Query", TableName="t") == [f"arn:aws:dynamodb:{arn}:table/t"]
     assert resources("ecr", "DescribeImages", repositoryName="team/api") == [
         f"arn:aws:ecr:{arn}:repository/team/api"

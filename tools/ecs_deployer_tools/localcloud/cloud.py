@@ -50,6 +50,7 @@ from moto.stepfunctions.responses import get_backend as sfn_backend
 from ecs_deployer_tools.localcloud.iam.guard import IamGuard
 from ecs_deployer_tools.localcloud.images import MultiPlatformImage, image_manifest
 from ecs_deployer_tools.localcloud.patches import moto_patches
+from ecs_deployer_tools.localcloud.patches.events import fire_schedule
 from ecs_deployer_tools.localcloud.runtime import (
     HTTP_CLIENTS,
     ApiCallRecorder,
@@ -373,6 +374,13 @@ class LocalCloud:
             return ecr
         assert self._session is not None
         return self._session.client("ecr", region_name=region)  # not cached: rarely used
+
+    # -- EventBridge ----------------------------------------------------------------------
+
+    def fire_schedule(self, rule_name: str) -> None:
+        """One tick of the stack's schedule rule `rule_name` (`patches/events.py`, item 5)."""
+        with self.scheduler.exclusive():
+            fire_schedule(self.account_id, self.region, rule_name)
 
     # -- Step Functions -------------------------------------------------------------------
 

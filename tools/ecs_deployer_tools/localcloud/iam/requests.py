@@ -306,6 +306,23 @@ def _parameter(call: Call) -> list[AuthorizationRequest]:
     return [call.request(parameter, context)]
 
 
+def _parameters(call: Call) -> list[AuthorizationRequest]:
+    """GetParameters: one request per named parameter (each is authorized on its own)."""
+    return [
+        call.request(
+            name
+            if name.startswith("arn:")
+            else call.arn(
+                "ssm",
+                call.operation,
+                "parameter",
+                ParameterNameWithoutLeadingSlash=name.lstrip("/"),
+            )
+        )
+        for name in call.params["Names"]
+    ]
+
+
 def _table(call: Call) -> list[AuthorizationRequest]:
     table = call.params["TableName"]
     if table.startswith("arn:"):
@@ -367,6 +384,7 @@ _MODELS: dict[str, _Model] = {
     "ecr:DescribeImages": _repositories,
     "ssm:GetParameter": _parameter,
     "ssm:GetParametersByPath": _parameter,
+    "ssm:GetParameters": _parameters,
     **{
         f"dynamodb:{operation}": _table
         for operation in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan")

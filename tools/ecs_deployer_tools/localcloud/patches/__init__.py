@@ -9,6 +9,7 @@ that moto lacks; each module's docstring lists its patches and why:
   event times;
 * `ecr.py`: digests, tags, image indexes and replication as ECR has them, the events ECR
   emits, `imagePushedAt` in milliseconds;
+* `ssm.py`: the "Parameter Store Change" events Parameter Store emits;
 * `stepfunctions.py`: where moto's interpreter diverges from AWS, and the execution status
   change events;
 * `stepfunctions_scheduling.py`: executions take turns on virtual time;
@@ -28,6 +29,7 @@ from ecs_deployer_tools.localcloud.patches import (
     cloudformation,
     ecr,
     events,
+    ssm,
     stepfunctions,
     stepfunctions_scheduling,
 )
@@ -49,6 +51,7 @@ def moto_patches(runtime: LambdaRuntime, scheduler: Scheduler) -> Iterator[None]
         awslambda.install(patcher, runtime)
         events.install(patcher)
         ecr.install(patcher)
+        ssm.install(patcher)
         stepfunctions.install(patcher)
         stepfunctions_scheduling.install(patcher, scheduler)
         yield
