@@ -177,17 +177,27 @@ def test_ssm_only_under_the_config_prefix(transformed: dict[str, Any]) -> None:
         and any(action.startswith("ssm:") for action in statement.actions)
     ]
 
-    # Resolve reads configs; so does closing a push whose dispatch failed (to know its apps).
-    assert sorted(statement.role for statement in ssm) == [
+    # Resolve reads configs; so does closing a push whose dispatch failed (to know its apps),
+    # and the indexer (one changed config; all of them for a rebuild).
+    assert {statement.role for statement in ssm} == {
         role_of("CloseExecutionFunction"),
+        role_of("IndexConfigsFunction"),
         role_of("ResolveFunction"),
-    ]
-    actions = {statement.role: set(statement.actions) for statement in ssm}
-    # Only the calls the code makes: Resolve reads one app's config (GetParameter) or all
-    # (GetParametersByPath); closing a failed dispatch reads all. Never GetParameters.
+    }
+    actions: dict[str, set[str]] = {}
+    for statement in ssm:
+        actions.setdefault(statement.role, set()).update(statement.actions)
+    # Only the calls the code makes: Resolve reads one app's config (GetParameter), those the
+    # config index lists (GetParameters), or all before it is built (GetParametersByPath);
+    # closing a failed dispatch reads all; the indexer, one by name, or all.
     assert actions == {
-        role_of("ResolveFunction"): {"ssm:GetParameter", "ssm:GetParametersByPath"},
+        role_of("ResolveFunction"): {
+            "ssm:GetParameter",
+            "ssm:GetParameters",
+            "ssm:GetParametersByPath",
+        },
         role_of("CloseExecutionFunction"): {"ssm:GetParametersByPath"},
+        role_of("IndexConfigsFunction"): {"ssm:GetParameters", "ssm:GetParametersByPath"},
     }
     for statement in ssm:
         assert set(statement.resources) <= {
