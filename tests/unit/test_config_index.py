@@ -40,8 +40,6 @@ def test_each_app_is_indexed_under_the_repositories_its_config_wants() -> None:
         "broken": frozenset({"shop"}),
     }
     assert index.unreadable == {"vault"}
-    assert index.apps_of("shop") == {"shop", "broken"}
-    assert index.apps_of("nobody") == frozenset()
 
 
 def test_an_edited_config_leaves_its_old_repositories_and_joins_its_new_ones() -> None:

@@ -24,7 +24,7 @@ from ecs_deployer.aws.clients import error_code, transient_errors_as_retryable
 from ecs_deployer.document import Deployment
 from ecs_deployer.domain.config_index import ConfigIndex
 from ecs_deployer.domain.locks import LockEntry, LockRecord
-from ecs_deployer.history import HistoryRecord
+from ecs_deployer.history import HistoryRecord, iso
 from ecs_deployer.outcome import FINAL_STATUSES
 
 if TYPE_CHECKING:
@@ -433,7 +433,7 @@ class ConfigIndexTable:
                 TableName=self._table,
                 Key=_index_key(_INDEX_STATE_KEY),
                 UpdateExpression="SET built_at = :now",
-                ExpressionAttributeValues=_to_item({":now": now.isoformat()}),
+                ExpressionAttributeValues=_to_item({":now": iso(now)}),
             )
 
     def _put(self, sort_key: str, data: dict[str, Any]) -> None:

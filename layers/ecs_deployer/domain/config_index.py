@@ -32,9 +32,6 @@ class ConfigIndex:
     repositories: Mapping[str, frozenset[str]] = field(default_factory=dict)
     unreadable: frozenset[str] = frozenset()
 
-    def apps_of(self, repository: str) -> frozenset[str]:
-        return frozenset(app for app, wanted in self.repositories.items() if repository in wanted)
-
 
 def wanted_repositories(text: str | ConfigError) -> frozenset[str] | None:
     """The repositories a config's text wants; None for an unreadable parameter."""

@@ -30,8 +30,6 @@ logger = Logger(child=True)
 
 
 class ParameterChange(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
     operation: str  # Create, Update, Delete, LabelParameterVersion
     name: str
 
