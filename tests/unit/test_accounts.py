@@ -67,6 +67,18 @@ def test_an_account_the_stack_does_not_list_is_refused_naming_the_listed_ones() 
         ({"account": 111111111111}, "account"),
         ({"account": STAGING, "region": "Europe"}, "region"),
         ({"region": "eu-west-1"}, "region needs account"),
+        (
+            {"account": STAGING, "cluster": f"arn:aws:ecs:us-east-1:{PRODUCTION}:cluster/main"},
+            f"not in account {STAGING}",
+        ),
+        (
+            {
+                "account": STAGING,
+                "region": "eu-west-1",
+                "cluster": f"arn:aws:ecs:us-east-1:{STAGING}:cluster/main",
+            },
+            "region eu-west-1",
+        ),
     ],
 )
 def test_a_malformed_account_or_region_is_refused(extra: dict[str, object], field: str) -> None:

@@ -236,13 +236,20 @@ class AppConfig(_Model):
     region: Region | None = None
 
     @model_validator(mode="after")
-    def _region_with_account(self) -> Self:
+    def _one_target(self) -> Self:
         # One way to leave the deployer's account or region: through a deploy role.
         if self.region is not None and self.account is None:
             raise ValueError(
-                "region needs account: another region is reached through the "
-                "deploy role of an account the stack lists"
+                "region needs account: another region is reached through the deploy role "
+                "of an account the stack lists"
             )
+        if self.account is not None and self.cluster.startswith("arn:"):
+            _, _, _, region, account, _ = self.cluster.split(":", 5)
+            if account != self.account or (self.region is not None and region != self.region):
+                where = f"account {self.account}" + (
+                    f", region {self.region}" if self.region else ""
+                )
+                raise ValueError(f"cluster {self.cluster} is not in {where}")
         return self
 
     @field_validator("services")
