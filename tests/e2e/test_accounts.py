@@ -207,6 +207,15 @@ def test_a_service_missing_in_the_apps_account_is_named() -> None:
     assert result.api_calls["ecs.DescribeClusters"] >= 1
 
 
+def test_a_short_arn_service_in_the_apps_account_is_refused_saying_how_to_migrate() -> None:
+    result, found = _run(_cross_account("short-service-arn", name="cross-account-short-arn"))
+
+    _ended_as_reported(result, found)
+    assert result.last.error == "ConfigError"
+    assert "serviceLongArnFormat" in (result.last.cause or "")
+    assert found.tasks == 0
+
+
 def test_housekeeping_prunes_in_the_apps_account() -> None:
     scenario = _cross_account(
         "happy",
