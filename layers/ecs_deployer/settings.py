@@ -15,7 +15,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
-    model_validator,
+    field_validator,
 )
 
 from ecs_deployer.domain.accounts import ROLE_ARN_PATTERN, roles_by_account
@@ -54,10 +54,11 @@ class Settings(BaseModel):
         | None
     )
 
-    @model_validator(mode="after")
-    def _one_role_per_account(self) -> Settings:
-        self.target_roles  # noqa: B018  (raises for an account listed with two roles)
-        return self
+    @field_validator("target_account_role_arns")
+    @classmethod
+    def _one_role_per_account(cls, arns: frozenset[str]) -> frozenset[str]:
+        roles_by_account(arns)  # raises for an account listed with two roles
+        return arns
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -78,7 +79,8 @@ class Settings(BaseModel):
             )
         except ValidationError as exc:
             errors = [
-                type(error)(_VARIABLES.get(error.path, error.path), error.message)
+                # An element of a list (TARGET_ACCOUNT_ROLE_ARNS[0]) is named by its variable.
+                type(error)(_VARIABLES.get(error.path.partition("[")[0], error.path), error.message)
                 for error in field_errors(exc)
             ]
             raise ConfigError("invalid Lambda environment", errors) from exc

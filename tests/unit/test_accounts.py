@@ -108,6 +108,22 @@ def test_the_lambda_environment_names_the_roles_and_the_external_id() -> None:
     assert settings.scope.target_roles == ROLES
 
 
+@pytest.mark.parametrize(
+    "arns",
+    ["not-a-role", f"{STAGING_ROLE},arn:aws:iam::{STAGING}:role/another"],
+)
+def test_a_bad_role_list_in_the_environment_names_its_variable(arns: str) -> None:
+    with pytest.raises(ConfigError, match="TARGET_ACCOUNT_ROLE_ARNS: "):
+        Settings.from_env(
+            {
+                "CONFIG_PREFIX": "/apps",
+                "DEPLOYMENTS_TABLE": "deployments",
+                "TASK_FAMILY_PREFIXES": "shop-",
+                "TARGET_ACCOUNT_ROLE_ARNS": arns,
+            }
+        )
+
+
 def test_the_session_name_is_the_deployment_id_within_stss_limits() -> None:
     long_id = "a" * 40 + "-" + "0123456789abcdef" * 2
 
