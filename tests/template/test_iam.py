@@ -800,3 +800,38 @@ def test_only_the_functions_that_end_deployments_may_publish_summaries_and_only_
     for role in publishers:
         assert is_allowed(statements, role, "sns:Publish", SUMMARY_TOPIC)
         assert not is_allowed(statements, role, "sns:Publish", arn("sns", "other"))
+
+
+TARGET_ROLES = (
+    "arn:aws:iam::111111111111:role/ecs-deployer-target,"
+    "arn:aws:iam::222222222222:role/ecs-deployer-target"
+)
+
+
+@pytest.mark.parametrize("roles", ["", TARGET_ROLES])
+def test_only_the_functions_that_act_in_ecs_may_assume_exactly_the_listed_deploy_roles(
+    transformed: dict[str, Any], roles: str
+) -> None:
+    resolver = Resolver(transformed, PARAMETERS | {"TargetAccountRoleArns": roles})
+    statements = role_statements(resolver.resolve(transformed))
+    assumers = {
+        statement.role
+        for statement in statements
+        if any(action.lower().startswith("sts:") for action in statement.actions)
+    }
+
+    in_ecs = {
+        "RegisterTaskDefinitionsFunctionRole",
+        "RunTasksFunctionRole",
+        "CheckTasksFunctionRole",
+        "UpdateServicesFunctionRole",
+        "CheckServicesFunctionRole",
+        "FinalizeFunctionRole",
+        "CloseExecutionFunctionRole",
+    }
+    assert assumers == (in_ecs if roles else set())
+    for role in assumers:
+        for listed in roles.split(","):
+            assert is_allowed(statements, role, "sts:AssumeRole", listed)
+        other = "arn:aws:iam::333333333333:role/ecs-deployer-target"
+        assert not is_allowed(statements, role, "sts:AssumeRole", other)

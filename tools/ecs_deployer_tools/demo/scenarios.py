@@ -31,6 +31,8 @@ PushStatus = Literal[
 # A Lambda step's first attempt plus the state machine's Retry MaxAttempts (5): a step that
 # crashes this many times in a row has failed for good.
 RETRIED_ATTEMPTS = 6
+# The accounts apps run in, other than the deployer's (the local cloud's default account).
+STAGING_ACCOUNT, PRODUCTION_ACCOUNT = "111111111111", "222222222222"
 # A service the config of the `service-missing` scenario names and the cluster lacks.
 MISSING_SERVICE = f"{sample_app.FAMILY_PREFIX}api"
 
@@ -76,6 +78,12 @@ class Scenario:
     # Pushed in this region, whose registry replicates into the deploy region: each push
     # arrives there as an "ECR Replication Action", with no PUSH event.
     replicated_from: str | None = None
+
+    # The app runs in this account (its config names it): the stack lists a deploy role for
+    # it, made there from templates/target-account-role.yaml, and reaches ECS through it.
+    account: str | None = None
+    # The external id that role's trust policy asks for, when not the stack's own.
+    role_external_id: str | None = None
 
     def image_of(self, index: int) -> str:
         return self.images[index] if self.images else self.pushes[index][0]
@@ -344,6 +352,23 @@ SCENARIOS: dict[str, Scenario] = {
                     {"name": MISSING_SERVICE, "containers": ["app"]},
                 ]
             },
+        ),
+        Scenario(
+            "cross-account-happy",
+            f"the app runs in account {STAGING_ACCOUNT}: the deployer, in its own account, "
+            "assumes that account's deploy role and does everything there",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            account=STAGING_ACCOUNT,
+        ),
+        Scenario(
+            "cross-account-role-denied",
+            f"account {PRODUCTION_ACCOUNT}'s deploy role trusts another external id: the "
+            "deployment fails naming the account and the role, having changed nothing",
+            "FAILED",
+            ("FAILED",),
+            account=PRODUCTION_ACCOUNT,
+            role_external_id="another-deployer",
         ),
     )
 }

@@ -370,6 +370,21 @@ def _topic(call: Call) -> list[AuthorizationRequest]:
     return [call.request(call.params["TopicArn"])]
 
 
+# -- STS --------------------------------------------------------------------------------
+
+
+def _assume_role(call: Call) -> list[AuthorizationRequest]:
+    context = {
+        key: call.params[name]
+        for key, name in (
+            ("sts:ExternalId", "ExternalId"),
+            ("sts:RoleSessionName", "RoleSessionName"),
+        )
+        if name in call.params
+    }
+    return [call.request(call.params["RoleArn"], context)]
+
+
 _Model = Callable[[Call], list[AuthorizationRequest]]
 _MODELS: dict[str, _Model] = {
     "ecs:DescribeClusters": _describe_clusters,
@@ -393,4 +408,5 @@ _MODELS: dict[str, _Model] = {
     "events:PutEvents": _put_events,
     "logs:GetLogEvents": _log_stream,
     "sns:Publish": _topic,
+    "sts:AssumeRole": _assume_role,
 }
