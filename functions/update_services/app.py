@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from ecs_deployer.aws.clients import dynamodb_client, ecs_client
+from ecs_deployer.aws.clients import codedeploy_client, dynamodb_client, ecs_client
+from ecs_deployer.aws.codedeploy import CodeDeployGateway
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.clock import Clock, SystemClock
@@ -23,6 +24,7 @@ logger = Logger()
 clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
 ecs = EcsGateway(ecs_client())
+codedeploy = CodeDeployGateway(codedeploy_client())
 table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 
 
@@ -32,4 +34,6 @@ def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str,
     event = ModeEvent.model_validate(payload)
     step = update_services if event.mode == "deploy" else start_rollback
     now = clock.now()
-    return on_stored_document(table, event.deployment, now, lambda d: step(d, ecs, table, now))
+    return on_stored_document(
+        table, event.deployment, now, lambda d: step(d, ecs, table, now, codedeploy=codedeploy)
+    )

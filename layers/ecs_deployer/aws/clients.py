@@ -100,6 +100,11 @@ def logs_client() -> Any:
     return _client("logs")
 
 
+def codedeploy_client() -> Any:
+    """CodeDeploy (untyped: the dev lock has no stubs for it)."""
+    return _client("codedeploy")
+
+
 def sns_client() -> Any:
     """SNS (untyped: the dev lock has no stubs for it)."""
     return _client("sns")
