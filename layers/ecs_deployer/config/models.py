@@ -139,7 +139,7 @@ class TasksConfig(_Model):
 
 
 # CodeDeploy's application and deployment group names: 1 to 100 characters.
-CodeDeployName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.+@=,-]{1,100}$")]
+CodeDeployName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.+@=-]{1,100}$")]
 
 
 class CodeDeployConfig(_Model):
