@@ -21,6 +21,7 @@ from ecs_deployer.domain.dispatch import child_execution_name
 from ecs_deployer.domain.lifecycle import SOURCE
 from ecs_deployer_tools.demo import sample_app
 from ecs_deployer_tools.localcloud.cloud import ACCOUNT_ID, LocalCloud
+from ecs_deployer_tools.localcloud.codedeploy import CodeDeploySimulation
 from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 from ecs_deployer_tools.localcloud.runtime import FunctionOutput
 from ecs_deployer_tools.operator import follow
@@ -40,6 +41,11 @@ STACK_PARAMETERS = {
     "ConfigPrefix": CONFIG_PREFIX,
     "TaskFamilyPrefixes": sample_app.FAMILY_PREFIX,
     "PassRoleArns": ",".join(f"arn:aws:iam::{ACCOUNT_ID}:role/{role}" for role in sample_app.ROLES),
+    # What a blue/green sample app (`Scenario.codedeploy`) deploys its web service through.
+    "CodeDeployApplications": sample_app.CODEDEPLOY_APPLICATION,
+    "CodeDeployDeploymentGroups": (
+        f"{sample_app.CODEDEPLOY_APPLICATION}/{sample_app.CODEDEPLOY_GROUP}"
+    ),
 }
 # The demo shows the deployment itself; the Lambdas' INFO logs would drown it.
 DEMO_LOG_LEVEL = "WARN"
@@ -221,6 +227,14 @@ def _push(cloud: LocalCloud, scenario: Scenario, index: int, tags: tuple[str, ..
     return cloud.push_image(sample_app.REPOSITORY, tags, manifest, region=scenario.replicated_from)
 
 
+def _extensions(scenario: Scenario, simulation: EcsSimulation) -> list[Any]:
+    """The simulations the scenario's local cloud runs: ECS's, and CodeDeploy's for a
+    blue/green scenario."""
+    if scenario.codedeploy is None:
+        return [simulation]
+    return [simulation, CodeDeploySimulation(scenario.codedeploy)]
+
+
 def run(
     scenario: Scenario,
     *,
@@ -239,13 +253,16 @@ def run(
     """
     started = time.monotonic()  # only reported: nothing depends on the machine's speed
     simulation = EcsSimulation(scenario.faults)
-    with LocalCloud(template, extensions=[simulation], time_scale=TIME_SCALE) as cloud:
+    with LocalCloud(
+        template, extensions=_extensions(scenario, simulation), time_scale=TIME_SCALE
+    ) as cloud:
         output = FunctionOutput(function_logs)
         cloud.runtime.output = output
         simulation.throttling = False  # the setup is not under test
         seeded = sample_app.seed(
             sample_app.Clients.of(cloud.client),
             CONFIG_PREFIX,
+            blue_green=scenario.codedeploy is not None,
             **scenario.config,
         )
         summaries = SummaryInbox(cloud)
