@@ -221,6 +221,12 @@ def test_deployments_are_read_on_their_deployment_groups() -> None:
     ]
 
 
+def test_a_groups_deployments_are_listed_on_the_group() -> None:
+    assert requested(
+        "codedeploy", "ListDeployments", applicationName="shop", deploymentGroupName="shop-web"
+    ) == [AuthorizationRequest("codedeploy:ListDeployments", WEB_GROUP, in_region())]
+
+
 @pytest.mark.parametrize(
     "operation", ["StopDeployment", "ListDeploymentTargets", "BatchGetDeploymentTargets"]
 )

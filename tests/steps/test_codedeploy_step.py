@@ -222,3 +222,26 @@ def test_a_succeeded_deployment_is_rolled_back_by_a_deployment_of_the_previous_r
     assert web.rollback.state == "COMPLETED"
     assert web.rollback.ecs_deployment_id not in (None, web.ecs_deployment_id)
     assert _running() == web.task_definition_before
+
+
+def test_a_retried_step_recognises_the_deployment_it_already_started(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    codedeploy: CodeDeployGateway,
+    sim_clock: SimClock,
+) -> None:
+    planned = registered(deps, ecs, table)
+    # The step's first attempt started the deployment, then crashed before it was saved.
+    first = update_services(
+        planned.model_copy(deep=True), ecs, table, sim_clock(), codedeploy=codedeploy
+    )
+    sim_clock.advance(POLL_SECONDS)
+    retried = update_services(planned, ecs, table, sim_clock(), codedeploy=codedeploy)
+    assert _web(retried).ecs_deployment_id == _web(first).ecs_deployment_id
+    listed = boto3.client("codedeploy").list_deployments(
+        applicationName=sample_app.CODEDEPLOY_APPLICATION,
+        deploymentGroupName=sample_app.CODEDEPLOY_GROUP,
+    )["deployments"]
+    assert listed == [_web(first).ecs_deployment_id]

@@ -616,6 +616,8 @@ CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
         True,
     ),
     ("UpdateServicesFunction", "codedeploy:StopDeployment", "*", IN_REGION, True),
+    ("UpdateServicesFunction", "codedeploy:ListDeployments", group("shop/web"), IN_REGION, True),
+    ("UpdateServicesFunction", "codedeploy:ListDeployments", group("shop/db"), IN_REGION, False),
     (
         "UpdateServicesFunction",
         "codedeploy:DeleteDeploymentGroup",

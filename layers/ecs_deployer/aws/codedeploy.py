@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from ecs_deployer.aws.clients import error_code, error_message, transient_errors_as_retryable
 from ecs_deployer.aws.ecs import batched
-from ecs_deployer.domain.codedeploy import CodeDeployDeployment, LifecycleEvent
+from ecs_deployer.domain.codedeploy import RUNNING_STATUSES, CodeDeployDeployment, LifecycleEvent
 from ecs_deployer.errors import ResourceNotFound
 
 if TYPE_CHECKING:
@@ -55,6 +55,21 @@ class CodeDeployGateway:
                 ) from exc
             raise
         return str(response["deploymentId"])
+
+    def running_deployments(
+        self, application: str, deployment_group: str
+    ) -> list[CodeDeployDeployment]:
+        """The group's deployments that are not over."""
+        ids: list[str] = []
+        paginator = self._codedeploy.get_paginator("list_deployments")
+        with transient_errors_as_retryable():
+            for page in paginator.paginate(
+                applicationName=application,
+                deploymentGroupName=deployment_group,
+                includeOnlyStatuses=sorted(RUNNING_STATUSES),
+            ):
+                ids += page.get("deployments", [])
+        return list(self.deployments(ids).values())
 
     def deployments(self, deployment_ids: Sequence[str]) -> dict[str, CodeDeployDeployment]:
         """The deployments by id; one CodeDeploy no longer knows is left out."""

@@ -78,6 +78,7 @@ class CodeDeployDeployment:
     error_code: str | None = None
     error_message: str | None = None
     rollback_deployment_id: str | None = None  # the deployment rolling this one back
+    appspec: str | None = None  # its revision's AppSpec content
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> CodeDeployDeployment:
@@ -89,6 +90,7 @@ class CodeDeployDeployment:
             error_code=error.get("code"),
             error_message=error.get("message"),
             rollback_deployment_id=rollback.get("rollbackDeploymentId"),
+            appspec=(data.get("revision") or {}).get("appSpecContent", {}).get("content"),
         )
 
     @property

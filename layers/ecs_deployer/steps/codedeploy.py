@@ -50,14 +50,16 @@ def start_deployment(
     task_definition: str,
     codedeploy: CodeDeployGateway,
 ) -> str:
-    """CreateDeployment of ``task_definition`` to the service's deployment group."""
+    """CreateDeployment of ``task_definition`` to the service's deployment group. A retried
+    step finds the one it already started: running, with the very same AppSpec."""
     assert service.codedeploy is not None
-    return codedeploy.create_deployment(
-        service.codedeploy.application,
-        service.codedeploy.deployment_group,
-        appspec(task_definition, load_balancer_target(snapshot)),
-        f"ecs-deployer {deployment.app} {revision(task_definition)}",
-    )
+    application, group = service.codedeploy.application, service.codedeploy.deployment_group
+    content = appspec(task_definition, load_balancer_target(snapshot))
+    for running in codedeploy.running_deployments(application, group):
+        if running.appspec == content:
+            return running.id
+    description = f"ecs-deployer {deployment.app} {revision(task_definition)}"
+    return codedeploy.create_deployment(application, group, content, description)
 
 
 def judgements(

@@ -403,6 +403,11 @@ def _create_deployment(call: Call) -> list[AuthorizationRequest]:
     return found
 
 
+def _list_deployments(call: Call) -> list[AuthorizationRequest]:
+    group = call.params.get("applicationName", "*"), call.params.get("deploymentGroupName", "*")
+    return [call.request(_deployment_group_arn(call, *group))]
+
+
 def _deployments(call: Call) -> list[AuthorizationRequest]:
     """A call on deployments is authorized on each one's deployment group (one it does not
     know: on the account's every group, which a policy naming groups does not match)."""
@@ -429,6 +434,7 @@ _MODELS: dict[str, _Model] = {
     "ecs:ListServices": _list_services,
     "codedeploy:CreateDeployment": _create_deployment,
     "codedeploy:BatchGetDeployments": _deployments,
+    "codedeploy:ListDeployments": _list_deployments,
     "codedeploy:GetDeployment": _deployments,
     "ecr:DescribeRepositories": _repositories,
     "ecr:DescribeImages": _repositories,
