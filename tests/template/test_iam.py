@@ -29,6 +29,8 @@ PARAMETERS = {
     "RepositoryNames": "shop,team/api",
     "TaskFamilyPrefixes": "web,api-",
     "PassRoleArns": PASS_ROLES,
+    "CodeDeployApplications": "shop",
+    "CodeDeployDeploymentGroups": "shop/web,shop/api",
 }
 
 IN_REGION = {"aws:RequestedRegion": REGION}
@@ -54,11 +56,19 @@ STAR_ONLY_ACTIONS = {
     "xray:GetSamplingRules",
     "xray:GetSamplingTargets",
     "ssm:DescribeParameters",
+    "codedeploy:StopDeployment",
+    "codedeploy:ListDeploymentTargets",
+    "codedeploy:BatchGetDeploymentTargets",
 }
 
 
 def arn(service: str, resource: str, region: str = REGION) -> str:
     return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{resource}"
+
+
+def group(name: str) -> str:
+    """A CodeDeploy deployment group, APPLICATION/GROUP."""
+    return arn("codedeploy", f"deploymentgroup:{name}")
 
 
 def role_of(function: str) -> str:
@@ -583,6 +593,53 @@ CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
     ("CloseExecutionFunction", "ecs:DescribeServices", service("red"), IN_REGION, False),
     ("CloseExecutionFunction", "ecs:UpdateService", service("blue"), IN_REGION, False),
     ("CloseExecutionFunction", "ecs:StopTask", task("blue"), IN_REGION, False),
+    # Services CodeDeploy deploys: only through the named deployment groups.
+    ("UpdateServicesFunction", "codedeploy:CreateDeployment", group("shop/web"), IN_REGION, True),
+    ("UpdateServicesFunction", "codedeploy:CreateDeployment", group("shop/db"), IN_REGION, False),
+    ("UpdateServicesFunction", "codedeploy:CreateDeployment", group("other/web"), IN_REGION, False),
+    (
+        "UpdateServicesFunction",
+        "codedeploy:BatchGetDeployments",
+        group("shop/api"),
+        IN_REGION,
+        True,
+    ),
+    (
+        "UpdateServicesFunction",
+        "codedeploy:GetDeploymentConfig",
+        arn("codedeploy", "deploymentconfig:CodeDeployDefault.ECSAllAtOnce"),
+        IN_REGION,
+        True,
+    ),
+    (
+        "UpdateServicesFunction",
+        "codedeploy:GetDeploymentConfig",
+        arn("codedeploy", "deploymentconfig:CodeDeployDefault.OneAtATime"),
+        IN_REGION,
+        False,
+    ),
+    (
+        "UpdateServicesFunction",
+        "codedeploy:RegisterApplicationRevision",
+        arn("codedeploy", "application:shop"),
+        IN_REGION,
+        True,
+    ),
+    ("UpdateServicesFunction", "codedeploy:StopDeployment", "*", IN_REGION, True),
+    ("UpdateServicesFunction", "codedeploy:ListDeployments", group("shop/web"), IN_REGION, True),
+    ("UpdateServicesFunction", "codedeploy:ListDeployments", group("shop/db"), IN_REGION, False),
+    (
+        "UpdateServicesFunction",
+        "codedeploy:DeleteDeploymentGroup",
+        group("shop/web"),
+        IN_REGION,
+        False,
+    ),
+    ("CheckServicesFunction", "codedeploy:BatchGetDeployments", group("shop/web"), IN_REGION, True),
+    ("CheckServicesFunction", "codedeploy:CreateDeployment", group("shop/web"), IN_REGION, False),
+    ("CheckServicesFunction", "codedeploy:BatchGetDeploymentTargets", "*", IN_REGION, True),
+    ("CheckServicesFunction", "codedeploy:StopDeployment", "*", IN_REGION, False),
+    ("RunTasksFunction", "codedeploy:CreateDeployment", group("shop/web"), IN_REGION, False),
 ]
 
 

@@ -121,15 +121,32 @@ def test_snapshot_reads_the_api_shape() -> None:
             "serviceName": "web",
             "serviceArn": "arn",
             "status": "DRAINING",
-            "deploymentController": {"type": "CODE_DEPLOY"},
+            "deploymentController": {"type": "ECS"},
             "deployments": [_deployment("ecs-svc/2", "PRIMARY", NEW, "COMPLETED")],
         }
     )
     assert (snapshot.status, snapshot.deployment_controller, snapshot.task_definition) == (
         "DRAINING",
-        "CODE_DEPLOY",
+        "ECS",
         NEW,
     )
+
+
+def test_a_codedeploy_service_runs_its_primary_task_set() -> None:
+    snapshot = ServiceSnapshot.from_api(
+        {
+            "serviceName": "web",
+            "serviceArn": "arn",
+            "deploymentController": {"type": "CODE_DEPLOY"},
+            "taskSets": [
+                {"status": "ACTIVE", "taskDefinition": NEW},
+                {"status": "PRIMARY", "taskDefinition": OLD},
+            ],
+            "loadBalancers": [{"containerName": "app", "containerPort": 8000}],
+        }
+    )
+    assert snapshot.task_definition == OLD
+    assert snapshot.load_balancers == ({"containerName": "app", "containerPort": 8000},)
 
 
 @pytest.mark.parametrize(

@@ -106,6 +106,11 @@ def logs_client() -> Any:
     return _client("logs")
 
 
+def codedeploy_client() -> Any:
+    """CodeDeploy (untyped: the dev lock has no stubs for it)."""
+    return _client("codedeploy")
+
+
 def sns_client() -> Any:
     """SNS (untyped: the dev lock has no stubs for it)."""
     return _client("sns")
@@ -173,6 +178,12 @@ class TargetClients:
     def logs(self) -> Any:
         """CloudWatch Logs (untyped: the dev lock has no stubs for it)."""
         return logs_client() if self._target is None else self._target_client(self._target, "logs")
+
+    def codedeploy(self) -> Any:
+        """CodeDeploy (untyped: the dev lock has no stubs for it)."""
+        if self._target is None:
+            return codedeploy_client()
+        return self._target_client(self._target, "codedeploy")
 
     def _target_client(self, target: Target, service: str) -> Any:
         if service not in self._clients:

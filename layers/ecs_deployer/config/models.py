@@ -140,11 +140,26 @@ class TasksConfig(_Model):
     _families_unique = field_validator("pre", "post")(_unique_families)
 
 
+# CodeDeploy's application and deployment group names: 1 to 100 characters.
+CodeDeployName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.+@=-]{1,100}$")]
+
+
+class CodeDeployConfig(_Model):
+    """Where a CODE_DEPLOY service is deployed: its CodeDeploy application and deployment
+    group (the one whose ecsServices names the service). Named, never discovered: the
+    deployer's IAM grants name them, and a service in two groups would be ambiguous."""
+
+    application: CodeDeployName
+    deployment_group: CodeDeployName
+
+
 class ServiceConfig(_Model):
     name: Name
     containers: Annotated[list[ContainerName], Field(min_length=1)]
     force: bool = False
     max_wait: Annotated[int, Field(ge=1, le=1440)] = 15
+    # Set for a service of the CODE_DEPLOY deployment controller, and only for one.
+    codedeploy: CodeDeployConfig | None = None
 
     _containers_unique = field_validator("containers")(_unique_containers)
 

@@ -22,6 +22,7 @@ from ecs_deployer.domain.lifecycle import SOURCE
 from ecs_deployer_tools.demo import sample_app
 from ecs_deployer_tools.demo.scenarios import PRODUCTION_ACCOUNT, STAGING_ACCOUNT
 from ecs_deployer_tools.localcloud.cloud import ACCOUNT_ID, LocalCloud
+from ecs_deployer_tools.localcloud.codedeploy import CodeDeploySimulation
 from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 from ecs_deployer_tools.localcloud.runtime import FunctionOutput
 from ecs_deployer_tools.operator import follow
@@ -41,6 +42,11 @@ STACK_PARAMETERS = {
     "ConfigPrefix": CONFIG_PREFIX,
     "TaskFamilyPrefixes": sample_app.FAMILY_PREFIX,
     "PassRoleArns": ",".join(f"arn:aws:iam::{ACCOUNT_ID}:role/{role}" for role in sample_app.ROLES),
+    # What a blue/green sample app (`Scenario.codedeploy`) deploys its web service through.
+    "CodeDeployApplications": sample_app.CODEDEPLOY_APPLICATION,
+    "CodeDeployDeploymentGroups": (
+        f"{sample_app.CODEDEPLOY_APPLICATION}/{sample_app.CODEDEPLOY_GROUP}"
+    ),
 }
 # The deploy role of every account apps may run in, and the external id they ask for.
 TARGET_ROLE_NAME = "ecs-deployer-target"
@@ -234,9 +240,13 @@ def _push(cloud: LocalCloud, scenario: Scenario, index: int, tags: tuple[str, ..
 
 def _seed(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
     """The sample app in the scenario's account (its image and config in the deployer's)."""
+    blue_green = scenario.codedeploy is not None
     if scenario.account is None:
         return sample_app.seed(
-            sample_app.Clients.of(cloud.client), CONFIG_PREFIX, **scenario.config
+            sample_app.Clients.of(cloud.client),
+            CONFIG_PREFIX,
+            blue_green=blue_green,
+            **scenario.config,
         )
     account = scenario.account
     clients = sample_app.Clients(
@@ -245,8 +255,11 @@ def _seed(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
         ssm=cloud.client("ssm"),
         ec2=cloud.client("ec2", account=account),
         iam=cloud.client("iam", account=account),
+        codedeploy=cloud.client("codedeploy", account=account),
     )
-    return sample_app.seed(clients, CONFIG_PREFIX, account=account, **scenario.config)
+    return sample_app.seed(
+        clients, CONFIG_PREFIX, blue_green=blue_green, account=account, **scenario.config
+    )
 
 
 def _deploy(
@@ -285,6 +298,14 @@ def _deploy_target_role(cloud: LocalCloud, account: str, external_id: str | None
     )
 
 
+def _extensions(scenario: Scenario, simulation: EcsSimulation) -> list[Any]:
+    """The simulations the scenario's local cloud runs: ECS's, and CodeDeploy's for a
+    blue/green scenario."""
+    if scenario.codedeploy is None:
+        return [simulation]
+    return [simulation, CodeDeploySimulation(scenario.codedeploy)]
+
+
 def run(
     scenario: Scenario,
     *,
@@ -303,7 +324,9 @@ def run(
     """
     started = time.monotonic()  # only reported: nothing depends on the machine's speed
     simulation = EcsSimulation(scenario.faults)
-    with LocalCloud(template, extensions=[simulation], time_scale=TIME_SCALE) as cloud:
+    with LocalCloud(
+        template, extensions=_extensions(scenario, simulation), time_scale=TIME_SCALE
+    ) as cloud:
         output = FunctionOutput(function_logs)
         cloud.runtime.output = output
         simulation.throttling = False  # the setup is not under test

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ecs_deployer_tools.demo import sample_app
+from ecs_deployer_tools.localcloud.codedeploy import CodeDeployFaults, GroupFault, GroupOutcome
 from ecs_deployer_tools.localcloud.ecs_sim import (
     EcsFaults,
     RolloutFault,
@@ -78,6 +79,9 @@ class Scenario:
     # Pushed in this region, whose registry replicates into the deploy region: each push
     # arrives there as an "ECR Replication Action", with no PUSH event.
     replicated_from: str | None = None
+    # Set: CodeDeploy deploys web blue/green (`sample_app.seed(blue_green=True)`), its
+    # deployments progressing and failing as these faults say.
+    codedeploy: CodeDeployFaults | None = None
 
     # The app runs in this account (its config names it): the stack lists a deploy role for
     # it, made there from templates/target-account-role.yaml, and reaches ECS through it.
@@ -96,6 +100,16 @@ def _web_only_max_wait(minutes: int) -> dict[str, Any]:
             {"name": sample_app.WORKER, "containers": ["app"]},
         ]
     }
+
+
+# The pace of the scenarios' CodeDeploy lifecycle events (virtual seconds each).
+_CODEDEPLOY_EVENT_SECONDS = 5.0
+
+
+def _codedeploy(fault: GroupFault | None = None) -> CodeDeployFaults:
+    """The scenario's CodeDeploy, with ``fault`` for the sample app's deployment group."""
+    groups = {sample_app.CODEDEPLOY_GROUP: fault} if fault is not None else {}
+    return CodeDeployFaults(groups=groups, event_seconds=_CODEDEPLOY_EVENT_SECONDS)
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -369,6 +383,45 @@ SCENARIOS: dict[str, Scenario] = {
             ("FAILED",),
             account=PRODUCTION_ACCOUNT,
             role_external_id="another-deployer",
+        ),
+        Scenario(
+            "codedeploy-happy",
+            "web is deployed by CodeDeploy blue/green (an AppSpec naming the new revision, "
+            "followed through its lifecycle events to Succeeded), worker by ECS",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            codedeploy=_codedeploy(),
+        ),
+        Scenario(
+            "codedeploy-fails",
+            "the AfterAllowTestTraffic hook of web's CodeDeploy deployment fails: CodeDeploy "
+            "rolls web back, which the deployer follows, and it rolls worker back",
+            "ROLLED_BACK",
+            ("ROLLED_BACK",),
+            codedeploy=_codedeploy(GroupFault(GroupOutcome.HOOK_FAILS, "AfterAllowTestTraffic")),
+        ),
+        Scenario(
+            "codedeploy-hangs",
+            "web's CodeDeploy deployment never gets past AfterAllowTestTraffic: at its "
+            "max_wait (1 min) the deployer stops it, CodeDeploy rolls web back, and the "
+            "deployer rolls worker back",
+            "ROLLED_BACK",
+            ("ROLLED_BACK",),
+            codedeploy=_codedeploy(GroupFault(GroupOutcome.NEVER_ENDS, "AfterAllowTestTraffic")),
+            config={
+                "services": [
+                    {
+                        "name": sample_app.WEB,
+                        "containers": ["app"],
+                        "max_wait": 1,
+                        "codedeploy": {
+                            "application": sample_app.CODEDEPLOY_APPLICATION,
+                            "deployment_group": sample_app.CODEDEPLOY_GROUP,
+                        },
+                    },
+                    {"name": sample_app.WORKER, "containers": ["app"]},
+                ]
+            },
         ),
     )
 }

@@ -31,6 +31,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from moto.awslambda.utils import get_backend as lambda_backend
+from moto.codedeploy.models import codedeploy_backends
 from moto.ecs.exceptions import TaskDefinitionNotFoundException
 from moto.ecs.models import ecs_backends
 from moto.iam.exceptions import NotFoundException
@@ -145,6 +146,21 @@ class MotoEcs:
     def service_arn(self, cluster: str, service: str) -> str | None:
         found = self._backend.services.get(f"{cluster}:{service}")
         return None if found is None else str(found.arn)
+
+
+class MotoCodeDeploy:
+    """The account's CodeDeploy as moto (and the CodeDeploy simulation) hold it."""
+
+    def __init__(self, account: str, region: str) -> None:
+        self._backend = codedeploy_backends[account][region]
+
+    def deployment_group(self, deployment_id: str) -> tuple[str, str] | None:
+        found = self._backend.deployments.get(deployment_id)
+        return None if found is None else (found.application_name, found.deployment_group_name)
+
+    def deployment_config(self, application: str, deployment_group: str) -> str | None:
+        group = self._backend.deployment_groups.get(application, {}).get(deployment_group)
+        return None if group is None else str(group.deployment_config_name)
 
 
 @dataclass(frozen=True)
@@ -282,6 +298,7 @@ class IamGuard:
             region=region,
             account=identity.account,
             ecs=MotoEcs(identity.account, region),
+            codedeploy=MotoCodeDeploy(identity.account, region),
         )
         for request in requests(call):
             decision = evaluate(identity.role.statements, request)

@@ -14,7 +14,9 @@ that moto lacks; each module's docstring lists its patches and why:
   change events;
 * `stepfunctions_scheduling.py`: executions take turns on virtual time;
 * `ecs.py`: ECS as the ECS simulation (`ecs_sim/`) makes it behave. `EcsSimulation`
-  installs these while it is installed, not `moto_patches`: a scenario may go without it.
+  installs these while it is installed, not `moto_patches`: a scenario may go without it;
+* `codedeploy.py`: CodeDeploy deployments that progress (`codedeploy/`), installed by
+  `CodeDeploySimulation` likewise.
 
 All of them go through a `Patcher` (`patcher.py`), which restores moto exactly.
 """
