@@ -10,6 +10,8 @@ import botocore.session
 import pytest
 from botocore.exceptions import ClientError
 from botocore.validate import ParamValidator
+from moto import mock_aws
+from moto.moto_api._internal import mock_random
 
 from ecs_deployer_tools.localcloud.codedeploy import (
     LIFECYCLE_EVENTS,
@@ -283,3 +285,17 @@ def test_a_fault_names_a_real_lifecycle_event_with_a_hook() -> None:
         GroupFault(GroupOutcome.HOOK_FAILS, "Deploy")
     with pytest.raises(ValueError, match="runs no hook"):
         GroupFault(GroupOutcome.HOOK_FAILS, "Install")
+
+
+def test_deployment_ids_are_the_same_on_every_run(sim_clock: SimClock) -> None:
+    ids = []
+    for _ in range(2):
+        with (
+            mock_aws(),
+            CodeDeploySimulation(CodeDeployFaults(event_seconds=EVENT_SECONDS), clock=sim_clock),
+        ):
+            mock_random.seed(7)
+            world = World(sim_clock)
+            world.group()
+            ids.append(world.deploy())
+    assert ids[0] == ids[1]

@@ -200,3 +200,15 @@ def test_a_service_created_before_2021_has_a_short_arn() -> None:
 
     assert arn("arn:aws:ecs:us-east-1:123456789012:service/web")
     assert not arn("arn:aws:ecs:us-east-1:123456789012:service/demo/web")
+
+
+def test_a_codedeploy_service_runs_its_primary_task_set_even_right_after_the_deployment() -> None:
+    rolled_back = ServiceSnapshot.from_api(
+        {
+            "serviceName": "web",
+            "serviceArn": "arn",
+            "deploymentController": {"type": "CODE_DEPLOY"},
+            "taskSets": [{"status": "PRIMARY", "taskDefinition": OLD}],
+        }
+    )
+    assert running_task_definition(rolled_back, "d-1", NEW, timedelta(seconds=1)) == OLD

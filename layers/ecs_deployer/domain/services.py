@@ -163,8 +163,14 @@ def running_task_definition(
 ) -> str | None:
     """The task definition the service runs (or rolls out) now: its PRIMARY's, unless the
     describe does not show ``deployment_id``, our latest UpdateService to
-    ``task_definition``, within ``UNSEEN_GRACE`` of it: then it predates that update."""
-    unseen = deployment_id is not None and snapshot.deployment(deployment_id) is None
+    ``task_definition``, within ``UNSEEN_GRACE`` of it: then it predates that update. A
+    CODE_DEPLOY service's deployment is CodeDeploy's, which no describe shows: its task
+    sets say what it runs."""
+    unseen = (
+        snapshot.deployment_controller == "ECS"
+        and deployment_id is not None
+        and snapshot.deployment(deployment_id) is None
+    )
     if unseen and task_definition is not None and since_update < UNSEEN_GRACE:
         return task_definition
     return snapshot.task_definition

@@ -34,6 +34,7 @@ import yaml
 from moto.codedeploy.exceptions import CodeDeployException
 from moto.codedeploy.models import DeploymentInfo
 from moto.ecs.models import ecs_backends
+from moto.moto_api._internal import mock_random
 
 from ecs_deployer_tools.localcloud.codedeploy.faults import LIFECYCLE_EVENTS, GroupOutcome
 
@@ -122,9 +123,10 @@ class CodeDeployDeployments:
 
     # -- CreateDeployment, StopDeployment ---------------------------------------------------
 
-    def start(self, backend: Any, deployment_id: str) -> None:
-        """Plan the deployment moto just created: its ECS service, task definition, fault."""
-        info = backend.deployments[deployment_id]
+    def start(self, backend: Any, deployment_id: str) -> str:
+        """Plan the deployment moto just created (its ECS service, task definition, fault);
+        returns its id, seeded (`_seeded_id`)."""
+        info = _seeded_id(backend, backend.deployments[deployment_id])
         group = info.deployment_group
         if not group.ecs_services:
             raise InvalidRevisionException("the deployment group names no ECS service")
@@ -145,6 +147,7 @@ class CodeDeployDeployments:
             termination_wait=_termination_wait(group.blue_green_deployment_configuration),
             original_task_set=_primary_task_set(ecs, cluster, service),
         )
+        return str(info.deployment_id)
 
     def stop(self, backend: Any, deployment_id: str, auto_rollback: bool) -> str:
         """StopDeployment; its answer's status (Pending while a rollback is to run)."""
@@ -317,8 +320,8 @@ class CodeDeployDeployments:
             None,  # override_alarm_configuration
             "codeDeployRollback",
         )
-        rollback_id = rollback.deployment_id
-        backend.deployments[rollback_id] = rollback
+        backend.deployments[rollback.deployment_id] = rollback
+        rollback_id = _seeded_id(backend, rollback).deployment_id
         rollback.create_time = when
         self._progress[rollback] = _Progress(
             cluster=progress.cluster,
@@ -340,6 +343,15 @@ class CodeDeployDeployments:
             "rollbackMessage": f"The deployment {why}; deployment {rollback_id} rolls it back.",
         }
         self._advance(backend, rollback, self._progress[rollback])
+
+
+def _seeded_id(backend: Any, info: Any) -> Any:
+    """``info`` under an id from moto's seeded random (moto draws CodeDeploy's ids from
+    ``uuid.uuid4``): a scenario's deployment ids are the same on every run."""
+    backend.deployments.pop(info.deployment_id)
+    info.deployment_id = str(mock_random.uuid4())
+    backend.deployments[info.deployment_id] = info
+    return info
 
 
 def _appspec(task_definition: str) -> str:

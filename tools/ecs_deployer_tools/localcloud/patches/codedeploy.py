@@ -7,7 +7,8 @@ moto stores applications, deployment groups and deployments, but a deployment st
 Created for ever and several calls the deployer makes are missing:
 
 1. CreateDeployment plans the deployment (`codedeploy/deployments.py`): its ECS service
-   (the group's `ecsServices`), the AppSpec's task definition, the group's fault.
+   (the group's `ecsServices`), the AppSpec's task definition, the group's fault; and
+   gives it an id from moto's seeded random, not `uuid.uuid4`, so runs repeat.
 2. Every CodeDeploy call first brings every deployment up to the virtual clock's now.
 3. GetDeployment and BatchGetDeployments show `errorInformation` and `rollbackInfo` as
    CodeDeploy does (moto answers them empty), and omit them while there is none.
@@ -65,9 +66,7 @@ class _Actions:
             return original(response)
 
     def create(self, original: Callable[..., str], backend: Any, **kwargs: Any) -> str:
-        deployment_id = original(backend, **kwargs)
-        self._deployments.start(backend, deployment_id)
-        return deployment_id
+        return self._deployments.start(backend, original(backend, **kwargs))
 
     def deployment_info(
         self, original: Callable[[Any], dict[str, Any]], info: Any
