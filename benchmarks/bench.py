@@ -386,21 +386,43 @@ def _ecs_then(cloud: LocalCloud, tool: str, faults: EcsFaults) -> str:
 
 
 DISPATCH_APPS = (10, 100, 500)
+# A burst: 500 apps stored, 50 pushes each to another app within 10 (virtual) seconds.
+DISPATCH_BURST = (500, 50, 10.0)
 
 
-def dispatch_costs(apps: tuple[int, ...] = DISPATCH_APPS) -> None:
+def _calls_of(calls: dict[str, int], service: str) -> int:
+    return sum(n for call, n in calls.items() if call.startswith(f"{service}."))
+
+
+def dispatch_costs(
+    apps: tuple[int, ...] = DISPATCH_APPS, burst: tuple[int, int, float] = DISPATCH_BURST
+) -> None:
     """Resolve's calls for one push (its dispatch and the deployment it admits), with more
-    and more apps' configs stored: today it reads every config (GetParametersByPath, ten a
-    page) on a cold start, so the cost grows with the number of apps."""
+    and more apps' configs stored: with the config index built, a push reads the index and
+    the configs of the apps it lists; without (a stack whose index was never built), every
+    config (GetParametersByPath, ten a page). Then a burst of pushes to different apps."""
     print("one push, with N app configs stored (the Resolve function's calls):")
     for count in apps:
-        cost = fleet.dispatch_cost(count)
-        ssm = sum(n for call, n in cost.calls.items() if call.startswith("ssm."))
-        dynamodb = sum(n for call, n in cost.calls.items() if call.startswith("dynamodb."))
-        print(
-            f"  {count:>4} apps  SSM {ssm:>4}  DynamoDB {dynamodb:>3}  "
-            f"all {sum(cost.calls.values()):>4}  {cost.status}"
-        )
+        for indexed in (True, False):
+            cost = fleet.dispatch_cost(count, indexed=indexed)
+            print(
+                f"  {count:>4} apps  {'indexed' if indexed else 'no index':<8}  "
+                f"SSM {_calls_of(cost.calls, 'ssm'):>4}  "
+                f"DynamoDB {_calls_of(cost.calls, 'dynamodb'):>3}  "
+                f"all {sum(cost.calls.values()):>4}  {cost.status}"
+            )
+    stored, pushes, seconds = burst
+    result = fleet.dispatch_burst(stored, pushes, seconds)
+    print(
+        f"{pushes} pushes to {pushes} apps within {seconds:g} s, {stored} apps stored "
+        "(every function's calls, per push):"
+    )
+    print(
+        f"  SSM {result.per_push('ssm'):.1f}  ECS {result.per_push('ecs'):.1f}  "
+        f"DynamoDB {result.per_push('dynamodb'):.1f}  SSM throttling: not modelled"
+    )
+    statuses = ", ".join(f"{n} {status}" for status, n in sorted(result.statuses.items()))
+    print(f"  deployments: {statuses}; on their pushed image: {result.on_their_image}/{pushes}")
 
 
 if __name__ == "__main__":

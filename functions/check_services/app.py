@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from ecs_deployer.aws.clients import dynamodb_client, ecs_client
+from ecs_deployer.aws.clients import TargetClients, dynamodb_client
+from ecs_deployer.aws.codedeploy import CodeDeployGateway
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.clock import Clock, SystemClock
@@ -19,10 +20,11 @@ from ecs_deployer.tracing import tracer
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+    from ecs_deployer.document import Deployment
+
 logger = Logger()
 clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
-ecs = EcsGateway(ecs_client())
 table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 
 
@@ -32,4 +34,11 @@ def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str,
     event = ModeEvent.model_validate(payload)
     step = check_services if event.mode == "deploy" else check_rollback
     now = clock.now()
-    return on_stored_document(table, event.deployment, now, lambda d: step(d, ecs, now))
+
+    def check(deployment: Deployment) -> Deployment:
+        # ECS and CodeDeploy of the app's account, CodeDeploy's client made only if used.
+        clients = TargetClients.of(deployment, settings)
+        codedeploy = CodeDeployGateway(clients.codedeploy)
+        return step(deployment, EcsGateway(clients.ecs()), now, codedeploy=codedeploy)
+
+    return on_stored_document(table, event.deployment, now, check)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from ecs_deployer.aws.clients import dynamodb_client, ecs_client, logs_client
+from ecs_deployer.aws.clients import TargetClients, dynamodb_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.aws.logs import TaskLogs
@@ -20,12 +20,12 @@ from ecs_deployer.tracing import tracer
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
+    from ecs_deployer.document import Deployment
+
 logger = Logger()
 clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
-ecs = EcsGateway(ecs_client())
 table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
-logs = TaskLogs(logs_client, settings.task_log_group_prefixes)
 
 
 @tracer.capture_lambda_handler(capture_response=False)
@@ -33,6 +33,10 @@ logs = TaskLogs(logs_client, settings.task_log_group_prefixes)
 def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     event = PhaseEvent.model_validate(payload)
     now = clock.now()
-    return on_stored_document(
-        table, event.deployment, now, lambda d: check_tasks(d, event.phase, ecs, now, logs)
-    )
+
+    def step(deployment: Deployment) -> Deployment:
+        clients = TargetClients.of(deployment, settings)  # the app's account: tasks and logs
+        logs = TaskLogs(clients.logs, settings.task_log_group_prefixes)
+        return check_tasks(deployment, event.phase, EcsGateway(clients.ecs()), now, logs)
+
+    return on_stored_document(table, event.deployment, now, step)

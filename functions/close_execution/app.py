@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from ecs_deployer.aws.clients import dynamodb_client, ecs_client, sfn_client
+from ecs_deployer.aws.clients import dynamodb_client, sfn_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
-from ecs_deployer.aws.ecs import EcsGateway
+from ecs_deployer.aws.ecs import ecs_of
 from ecs_deployer.aws.notifications import endings
 from ecs_deployer.aws.ssm import ConfigStore
 from ecs_deployer.aws.stepfunctions import Executions
@@ -27,7 +27,7 @@ settings = Settings.from_env()
 deps = CloseDeps(
     configs=ConfigStore(settings.config_prefix),
     table=DeploymentsTable(dynamodb_client(), settings.deployments_table),
-    ecs=EcsGateway(ecs_client()),
+    ecs=lambda deployment: ecs_of(deployment, settings),
     executions=Executions(sfn_client),
     events=endings(settings),
 )

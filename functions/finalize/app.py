@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from ecs_deployer.aws.clients import dynamodb_client, ecs_client
+from ecs_deployer.aws.clients import dynamodb_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
-from ecs_deployer.aws.ecs import EcsGateway
+from ecs_deployer.aws.ecs import ecs_of
 from ecs_deployer.aws.notifications import endings
 from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.payloads import StepEvent
@@ -24,7 +24,6 @@ logger = Logger()
 clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
 events = endings(settings)
-ecs = EcsGateway(ecs_client())
 table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 
 
@@ -37,5 +36,7 @@ def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str,
         table,
         event.deployment,
         now,
-        lambda d: finalize(d, table, ecs, settings.allowed_clusters, now, events=events),
+        lambda d: finalize(
+            d, table, ecs_of(d, settings), settings.allowed_clusters, now, events=events
+        ),
     )

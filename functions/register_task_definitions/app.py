@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from ecs_deployer.aws.clients import dynamodb_client, ecs_client
+from ecs_deployer.aws.clients import dynamodb_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
-from ecs_deployer.aws.ecs import EcsGateway
+from ecs_deployer.aws.ecs import ecs_of
 from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.payloads import StepEvent
 from ecs_deployer.settings import Settings
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 logger = Logger()
 clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
-ecs = EcsGateway(ecs_client())
 table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 
 
@@ -35,5 +34,5 @@ def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str,
         table,
         event.deployment,
         now,
-        lambda d: register_task_definitions(d, ecs, table, settings.scope, now),
+        lambda d: register_task_definitions(d, ecs_of(d, settings), table, settings.scope, now),
     )

@@ -12,7 +12,7 @@ from ecs_deployer.aws.clients import (
     events_client,
     sfn_client,
 )
-from ecs_deployer.aws.dynamodb import DeploymentsTable
+from ecs_deployer.aws.dynamodb import ConfigIndexTable, DeploymentsTable
 from ecs_deployer.aws.ecr import EcrGateway
 from ecs_deployer.aws.eventbus import LifecycleEvents
 from ecs_deployer.aws.ssm import ConfigStore
@@ -33,12 +33,14 @@ logger = Logger()
 clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
 events = LifecycleEvents(events_client, settings.event_bus_name)
+dynamodb = dynamodb_client()
 deps = AdmissionDeps(
     configs=ConfigStore(settings.config_prefix),
     ecr=EcrGateway(ecr_client()),
-    table=DeploymentsTable(dynamodb_client(), settings.deployments_table),
+    table=DeploymentsTable(dynamodb, settings.deployments_table),
     scope=settings.scope,
     executions=Executions(sfn_client),
+    index=ConfigIndexTable(dynamodb, settings.deployments_table),
 )
 
 

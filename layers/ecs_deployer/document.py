@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ecs_deployer.config.models import AppConfig, TaskConfig
+from ecs_deployer.config.models import AppConfig, CodeDeployConfig, TaskConfig
 from ecs_deployer.domain.locks import AcquireResult
 from ecs_deployer.domain.services import RolloutState
 from ecs_deployer.domain.tasks import TaskState
@@ -86,6 +86,7 @@ class TaskRun(_Doc):
 
 
 class ServiceRollback(_Doc):
+    # ECS's deployment id, or CodeDeploy's for a service deployed through CodeDeploy.
     ecs_deployment_id: str | None = None
     started_at: datetime | None = None
     state: RollbackState = "IN_PROGRESS"
@@ -103,6 +104,8 @@ class ServiceRollout(_Doc):
     task_definition_after: str | None = None  # the revision this deployment rolls out
     images_before: dict[str, str] = {}
     images_after: dict[str, str] = {}
+    codedeploy: CodeDeployConfig | None = None  # deployed through CodeDeploy, not UpdateService
+    # ECS's deployment id, or CodeDeploy's for a service deployed through CodeDeploy.
     ecs_deployment_id: str | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None  # the poll that judged the rollout over

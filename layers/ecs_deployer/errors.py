@@ -98,3 +98,14 @@ class TransientAwsError(Exception):
 
 class LockLost(DeployerError):
     """Another deployment took this app's lock while this one still ran: stop, change nothing."""
+
+
+class AccountNotAllowed(DeployerError):
+    """The config names an account the stack has no deploy role for (TargetAccountRoleArns):
+    refused at Resolve, before anything changes."""
+
+
+class TargetRoleDenied(DeployerError):
+    """The deploy role of the app's account could not be assumed (its trust policy, the
+    external id, or the deployer's own grant refused it): the message names the account and
+    the role. Nothing changed in ECS: no call reaches the account without the role."""

@@ -9,8 +9,16 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
+from ecs_deployer.domain.accounts import ROLE_ARN_PATTERN, roles_by_account
 from ecs_deployer.domain.scope import StackScope, names
 from ecs_deployer.errors import ConfigError
 from ecs_deployer.validation import field_errors
@@ -36,6 +44,21 @@ class Settings(BaseModel):
     task_log_group_prefixes: frozenset[str]
     event_bus_name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     summary_topic_arn: Annotated[str, StringConstraints(pattern=_TOPIC_ARN)] | None
+    target_account_role_arns: frozenset[Annotated[str, StringConstraints(pattern=ROLE_ARN_PATTERN)]]
+    target_role_external_id: (
+        Annotated[
+            str,
+            # sts:AssumeRole's ExternalId.
+            StringConstraints(min_length=2, max_length=1224, pattern=r"^[A-Za-z0-9+=,.@:/_-]+$"),
+        ]
+        | None
+    )
+
+    @field_validator("target_account_role_arns")
+    @classmethod
+    def _one_role_per_account(cls, arns: frozenset[str]) -> frozenset[str]:
+        roles_by_account(arns)  # raises for an account listed with two roles
+        return arns
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -51,10 +74,13 @@ class Settings(BaseModel):
                 task_log_group_prefixes=names(environ.get("TASK_LOG_GROUP_PREFIXES", "")),
                 event_bus_name=environ.get("EVENT_BUS_NAME", "default"),
                 summary_topic_arn=environ.get("SUMMARY_TOPIC_ARN") or None,
+                target_account_role_arns=names(environ.get("TARGET_ACCOUNT_ROLE_ARNS", "")),
+                target_role_external_id=environ.get("TARGET_ROLE_EXTERNAL_ID") or None,
             )
         except ValidationError as exc:
             errors = [
-                type(error)(_VARIABLES.get(error.path, error.path), error.message)
+                # An element of a list (TARGET_ACCOUNT_ROLE_ARNS[0]) is named by its variable.
+                type(error)(_VARIABLES.get(error.path.partition("[")[0], error.path), error.message)
                 for error in field_errors(exc)
             ]
             raise ConfigError("invalid Lambda environment", errors) from exc
@@ -67,7 +93,13 @@ class Settings(BaseModel):
             subnets=self.allowed_subnets,
             security_groups=self.allowed_security_groups,
             public_ip=self.allow_public_ip,
+            target_roles=self.target_roles,
         )
+
+    @property
+    def target_roles(self) -> dict[str, str]:
+        """The deploy role of each account the stack may deploy to, by account id."""
+        return roles_by_account(self.target_account_role_arns)
 
 
 _VARIABLES = {
@@ -81,4 +113,6 @@ _VARIABLES = {
     "task_log_group_prefixes": "TASK_LOG_GROUP_PREFIXES",
     "event_bus_name": "EVENT_BUS_NAME",
     "summary_topic_arn": "SUMMARY_TOPIC_ARN",
+    "target_account_role_arns": "TARGET_ACCOUNT_ROLE_ARNS",
+    "target_role_external_id": "TARGET_ROLE_EXTERNAL_ID",
 }

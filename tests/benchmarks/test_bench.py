@@ -106,9 +106,13 @@ def test_the_chart_is_a_png_of_the_runs(tmp_path: Path) -> None:
 
 
 def test_the_dispatch_cost_is_measured(capsys: pytest.CaptureFixture[str]) -> None:
-    lines = printed(lambda: BENCH["dispatch_costs"]((2,)), capsys)
+    lines = printed(lambda: BENCH["dispatch_costs"]((2,), (4, 2, 1.0)), capsys)
 
     # (The in-process Lambdas print their metric lines too.)
-    [row] = [line.split() for line in lines[1:] if " apps " in line]
-    assert row[:2] == ["2", "apps"]
-    assert row[-1] == "SUCCEEDED"
+    rows = [row for row in (line.split() for line in lines[1:]) if row[1:2] == ["apps"]]
+    assert [row[:3] for row in rows] == [["2", "apps", "indexed"], ["2", "apps", "no"]]
+    assert all(row[-1] == "SUCCEEDED" for row in rows)
+    # with the index, the dispatch reads one config by name; without, every config
+    assert [row[4] for row in rows if row[2] == "indexed"] == ["2"]  # + the admission's
+    [burst] = [line for line in lines if "on their pushed image" in line]
+    assert burst.endswith("deployments: 2 SUCCEEDED; on their pushed image: 2/2")

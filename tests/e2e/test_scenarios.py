@@ -18,6 +18,7 @@ from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, RolloutFault, Rollo
 from ecs_deployer_tools.localcloud.images import manifest_digest
 
 if TYPE_CHECKING:
+    from ecs_deployer.document import Deployment, ServiceRollout
     from ecs_deployer.domain.locks import LockRecord
     from ecs_deployer.history import HistoryRecord
     from ecs_deployer_tools.localcloud.cloud import LocalCloud
@@ -52,6 +53,8 @@ class World:
     executions: list[dict[str, Any]] = field(default_factory=list)
     throttled_calls: int = 0
     histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    codedeploy: list[tuple[str, str]] = field(default_factory=list)  # (creator, status)
+    documents: dict[str, Deployment] = field(default_factory=dict)  # by deployment id
 
 
 def _inspector(world: World) -> Any:
@@ -61,7 +64,11 @@ def _inspector(world: World) -> Any:
             cluster=sample_app.CLUSTER, services=[sample_app.WEB, sample_app.WORKER]
         )
         for service in described["services"]:
-            primary = next(d for d in service["deployments"] if d["status"] == "PRIMARY")
+            # A service CodeDeploy deploys runs its PRIMARY task set; the others their
+            # PRIMARY deployment.
+            primary = next(
+                d for d in service["deployments"] or service["taskSets"] if d["status"] == "PRIMARY"
+            )
             world.primary[service["serviceName"]] = primary["taskDefinition"]
             containers = ecs.describe_task_definition(taskDefinition=primary["taskDefinition"])[
                 "taskDefinition"
@@ -74,6 +81,10 @@ def _inspector(world: World) -> Any:
         table = DeploymentsTable(cloud.client("dynamodb"), cloud.outputs["DeploymentsTableName"])
         world.history = table.history(sample_app.APP)
         world.lock = table.read_lock(sample_app.APP)
+        for record in world.history:
+            document = table.load_document(sample_app.APP, record.deployment_id)
+            if document is not None:
+                world.documents[record.deployment_id] = document
         sfn = cloud.client("stepfunctions")
         world.executions = sfn.list_executions(stateMachineArn=cloud.state_machine_arn())[
             "executions"
@@ -83,6 +94,11 @@ def _inspector(world: World) -> Any:
                 executionArn=execution["executionArn"], maxResults=1000
             )["events"]
         world.throttled_calls = simulation.throttled_calls
+        codedeploy = cloud.client("codedeploy")
+        ids = codedeploy.list_deployments()["deployments"]
+        if ids:
+            found = codedeploy.batch_get_deployments(deploymentIds=ids)["deploymentsInfo"]
+            world.codedeploy = sorted((info["creator"], info["status"]) for info in found)
 
     return inspect
 
@@ -596,3 +612,50 @@ def test_services_run_the_tasks_of_the_deployment_they_completed() -> None:
     _on_new_image(result, world)
     for service, count in ((sample_app.WEB, 2), (sample_app.WORKER, 1)):
         assert tasks[service] == [("RUNNING", f"service:{service}", world.primary[service])] * count
+
+
+def _web_rollout(world: World, result: runner.ScenarioResult) -> ServiceRollout:
+    """The web service's rollout in the scenario's last deployment, as it ended."""
+    arn = result.pushes[-1].execution_arn
+    assert arn is not None
+    document = world.documents[arn.rsplit(":", 1)[-1]]
+    return next(service for service in document.services if service.name == sample_app.WEB)
+
+
+def test_codedeploy_happy() -> None:
+    result, world = _run("codedeploy-happy")
+    document = _common(result, world)
+    _on_new_image(result, world)
+    assert world.codedeploy == [("user", "Succeeded")]
+    # web through CodeDeploy, worker through ECS: never both for one service.
+    assert document["api_calls"]["codedeploy.CreateDeployment"] == 1
+    assert document["api_calls"]["ecs.UpdateService"] == 1
+    # The live view shows CodeDeploy's lifecycle events.
+    assert _web_rollout(world, result).progress == "AfterAllowTraffic (8/8 lifecycle events)"
+
+
+def test_codedeploy_fails_is_rolled_back_by_codedeploy_and_never_fought() -> None:
+    result, world = _run("codedeploy-fails")
+    document = _common(result, world)
+    _on_original_revisions(world)
+    assert document["error"] == "RolloutFailed"
+    assert "HOOK_EXECUTION_FAILURE" in (document["cause"] or "")
+    # CodeDeploy's rollback deployment is followed; the deployer started none of its own.
+    assert world.codedeploy == [("codeDeployRollback", "Succeeded"), ("user", "Failed")]
+    assert document["api_calls"]["codedeploy.CreateDeployment"] == 1
+    assert "codedeploy.StopDeployment" not in document["api_calls"]
+    rollback = _web_rollout(world, result).rollback
+    assert rollback is not None
+    assert rollback.state == "COMPLETED"
+    assert "rolled back by CodeDeploy" in (rollback.reason or "")
+    assert document["api_calls"]["ecs.UpdateService"] == 2  # worker out, and back
+
+
+def test_codedeploy_hangs_is_stopped_with_a_rollback_at_its_max_wait() -> None:
+    result, world = _run("codedeploy-hangs")
+    document = _common(result, world)
+    _on_original_revisions(world)
+    assert document["error"] == "DeployTimeout"
+    assert "AfterAllowTestTraffic InProgress" in (document["cause"] or "")
+    assert document["api_calls"]["codedeploy.StopDeployment"] == 1
+    assert world.codedeploy == [("codeDeployRollback", "Succeeded"), ("user", "Stopped")]

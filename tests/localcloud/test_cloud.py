@@ -547,3 +547,7 @@ def _post(url: str) -> Any:
 def test_one_local_cloud_at_a_time(cloud: LocalCloud) -> None:
     with pytest.raises(RuntimeError, match="already active"), LocalCloud(MINI_TEMPLATE):
         pass
+
+
+def test_a_list_parameter_left_to_its_default_is_a_list(cloud: LocalCloud) -> None:
+    assert cloud.outputs["ColorArns"] == "arn:color:red|arn:color:green"

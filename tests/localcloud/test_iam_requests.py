@@ -40,8 +40,19 @@ class FakeEcs:
         return None
 
 
+class FakeCodeDeploy:
+    """Deployment d-1 is of group shop/shop-web, which deploys all at once."""
+
+    def deployment_group(self, deployment_id: str) -> tuple[str, str] | None:
+        return ("shop", "shop-web") if deployment_id == "d-1" else None
+
+    def deployment_config(self, application: str, deployment_group: str) -> str | None:
+        known = (application, deployment_group) == ("shop", "shop-web")
+        return "CodeDeployDefault.ECSAllAtOnce" if known else None
+
+
 def requested(prefix: str, operation: str, /, **params: Any) -> list[AuthorizationRequest]:
-    call = Call(prefix, operation, params, "aws", "us-east-1", ACCOUNT, FakeEcs())
+    call = Call(prefix, operation, params, "aws", "us-east-1", ACCOUNT, FakeEcs(), FakeCodeDeploy())
     return requests(call)
 
 
@@ -134,6 +145,11 @@ def test_resources_of_the_other_services() -> None:
     assert resources("ssm", "GetParametersByPath", Path="/apps") == [
         f"arn:aws:ssm:{arn}:parameter/apps"
     ]
+    # GetParameters: each named parameter is authorized on its own.
+    assert resources("ssm", "GetParameters", Names=["/apps/shop", "/apps/billing"]) == [
+        f"arn:aws:ssm:{arn}:parameter/apps/shop",
+        f"arn:aws:ssm:{arn}:parameter/apps/billing",
+    ]
     assert resources("dynamodb", "Query", TableName="t") == [f"arn:aws:dynamodb:{arn}:table/t"]
     assert resources("ecr", "DescribeImages", repositoryName="team/api") == [
         f"arn:aws:ecr:{arn}:repository/team/api"
@@ -174,3 +190,52 @@ def test_actions_and_arn_formats_come_from_the_reference() -> None:
         reference.arn(run_task, "service", partition="aws", region="r", account="a")
     with pytest.raises(ValueError, match="needs"):
         reference.arn(run_task, "task-definition", partition="aws", region="r", account="a")
+
+
+CODEDEPLOY = f"arn:aws:codedeploy:us-east-1:{ACCOUNT}"
+WEB_GROUP = f"{CODEDEPLOY}:deploymentgroup:shop/shop-web"
+
+
+def test_create_deployment_also_reads_its_config_and_registers_its_revision() -> None:
+    revision = {"revisionType": "AppSpecContent", "appSpecContent": {"content": "{}"}}
+    assert requested(
+        "codedeploy",
+        "CreateDeployment",
+        applicationName="shop",
+        deploymentGroupName="shop-web",
+        revision=revision,
+    ) == [
+        AuthorizationRequest("codedeploy:CreateDeployment", WEB_GROUP, in_region()),
+        AuthorizationRequest(
+            "codedeploy:GetDeploymentConfig",
+            f"{CODEDEPLOY}:deploymentconfig:CodeDeployDefault.ECSAllAtOnce",
+            in_region(),
+        ),
+        AuthorizationRequest(
+            "codedeploy:RegisterApplicationRevision", f"{CODEDEPLOY}:application:shop", in_region()
+        ),
+    ]
+
+
+def test_deployments_are_read_on_their_deployment_groups() -> None:
+    assert requested("codedeploy", "BatchGetDeployments", deploymentIds=["d-1", "d-1", "d-9"]) == [
+        AuthorizationRequest("codedeploy:BatchGetDeployments", WEB_GROUP, in_region()),
+        AuthorizationRequest(
+            "codedeploy:BatchGetDeployments", f"{CODEDEPLOY}:deploymentgroup:*/*", in_region()
+        ),
+    ]
+
+
+def test_a_groups_deployments_are_listed_on_the_group() -> None:
+    assert requested(
+        "codedeploy", "ListDeployments", applicationName="shop", deploymentGroupName="shop-web"
+    ) == [AuthorizationRequest("codedeploy:ListDeployments", WEB_GROUP, in_region())]
+
+
+@pytest.mark.parametrize(
+    "operation", ["StopDeployment", "ListDeploymentTargets", "BatchGetDeploymentTargets"]
+)
+def test_calls_on_deployments_that_name_no_resource_are_on_everything(operation: str) -> None:
+    assert requested("codedeploy", operation, deploymentId="d-1") == [
+        AuthorizationRequest(f"codedeploy:{operation}", "*", in_region())
+    ]

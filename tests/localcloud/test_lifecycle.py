@@ -48,6 +48,7 @@ def test_the_real_template_deploys(monkeypatch: pytest.MonkeyPatch) -> None:
             "CheckServicesFunction",
             "FinalizeFunction",
             "CloseExecutionFunction",
+            "IndexConfigsFunction",
         }
         assert all(cloud.runtime.handles(name) for name in functions.values())
         assert outputs["StateMachineArn"] == cloud.state_machine_arn()

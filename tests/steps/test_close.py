@@ -71,7 +71,9 @@ def _deps(table: DeploymentsTable, ecs: EcsGateway, executions: _Executions) -> 
     """The documents the executions last saved are in the table, as their steps left them."""
     for document in executions.documents():
         table.save_document(document, STARTED)
-    return CloseDeps(configs=ConfigStore(PREFIX), table=table, ecs=ecs, executions=executions)
+    return CloseDeps(
+        configs=ConfigStore(PREFIX), table=table, ecs=lambda _: ecs, executions=executions
+    )
 
 
 def _detail(

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -44,7 +44,7 @@ def _families() -> dict[str, int]:
     return counts
 
 
-def _reconfigure(seeded: sample_app.SeededApp, **overrides: object) -> None:
+def _reconfigure(seeded: sample_app.SeededApp, **overrides: Any) -> None:
     config = sample_app.app_config(seeded.subnet, seeded.security_group, **overrides)
     push_config(boto3.client("ssm"), PREFIX, "shop", config)
 
@@ -154,16 +154,26 @@ def test_missing_service_is_named(
     assert _families()["shop-web"] == 1
 
 
+_CODEDEPLOY = {"application": "shop", "deployment_group": "shop-blue-green"}
+
+
 @pytest.mark.parametrize(
-    ("controller", "why"),
-    [("CODE_DEPLOY", "CodeDeploy deploys it"), ("EXTERNAL", "a controller outside ECS")],
+    ("controller", "codedeploy", "why"),
+    [
+        ("CODE_DEPLOY", None, "its config names the CodeDeploy application and deployment group"),
+        ("CODE_DEPLOY", _CODEDEPLOY, "no load balancer naming a container and port"),
+        ("EXTERNAL", None, "a controller outside ECS, which alone knows how to deploy it"),
+        ("EXTERNAL", _CODEDEPLOY, "a controller outside ECS"),
+        ("ECS", _CODEDEPLOY, "CodeDeploy does not deploy it: remove its codedeploy settings"),
+    ],
 )
-def test_services_of_other_deployment_controllers_are_refused_saying_why(
+def test_a_service_whose_controller_the_config_does_not_fit_is_refused_saying_why(
     seeded: sample_app.SeededApp,
     deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
     controller: DeploymentControllerTypeType,
+    codedeploy: dict[str, str] | None,
     why: str,
 ) -> None:
     boto3.client("ecs").create_service(
@@ -173,7 +183,10 @@ def test_services_of_other_deployment_controllers_are_refused_saying_why(
         desiredCount=1,
         deploymentController={"type": controller},
     )
-    _reconfigure(seeded, services=[{"name": "shop-blue-green", "containers": ["app"]}])
+    service: dict[str, object] = {"name": "shop-blue-green", "containers": ["app"]}
+    if codedeploy is not None:
+        service["codedeploy"] = codedeploy
+    _reconfigure(seeded, services=[service])
     with pytest.raises(ConfigError) as refused:
         register_task_definitions(accepted(deps), ecs, table, deps.scope, STARTED)
     message = str(refused.value)

@@ -44,8 +44,13 @@ STEP_FUNCTION_DIRS = {
     "CheckServicesFunction": "check_services",
     "FinalizeFunction": "finalize",
 }
-# Every function: the steps, and the one an ended execution's status-change event invokes.
-FUNCTION_DIRS = {**STEP_FUNCTION_DIRS, "CloseExecutionFunction": "close_execution"}
+# Every function: the steps, the one an ended execution's status-change event invokes, and
+# the one that keeps the config index current.
+FUNCTION_DIRS = {
+    **STEP_FUNCTION_DIRS,
+    "CloseExecutionFunction": "close_execution",
+    "IndexConfigsFunction": "index_configs",
+}
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
 

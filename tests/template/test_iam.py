@@ -29,6 +29,8 @@ PARAMETERS = {
     "RepositoryNames": "shop,team/api",
     "TaskFamilyPrefixes": "web,api-",
     "PassRoleArns": PASS_ROLES,
+    "CodeDeployApplications": "shop",
+    "CodeDeployDeploymentGroups": "shop/web,shop/api",
 }
 
 IN_REGION = {"aws:RequestedRegion": REGION}
@@ -54,11 +56,19 @@ STAR_ONLY_ACTIONS = {
     "xray:GetSamplingRules",
     "xray:GetSamplingTargets",
     "ssm:DescribeParameters",
+    "codedeploy:StopDeployment",
+    "codedeploy:ListDeploymentTargets",
+    "codedeploy:BatchGetDeploymentTargets",
 }
 
 
 def arn(service: str, resource: str, region: str = REGION) -> str:
     return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{resource}"
+
+
+def group(name: str) -> str:
+    """A CodeDeploy deployment group, APPLICATION/GROUP."""
+    return arn("codedeploy", f"deploymentgroup:{name}")
 
 
 def role_of(function: str) -> str:
@@ -177,17 +187,27 @@ def test_ssm_only_under_the_config_prefix(transformed: dict[str, Any]) -> None:
         and any(action.startswith("ssm:") for action in statement.actions)
     ]
 
-    # Resolve reads configs; so does closing a push whose dispatch failed (to know its apps).
-    assert sorted(statement.role for statement in ssm) == [
+    # Resolve reads configs; so does closing a push whose dispatch failed (to know its apps),
+    # and the indexer (one changed config; all of them for a rebuild).
+    assert {statement.role for statement in ssm} == {
         role_of("CloseExecutionFunction"),
+        role_of("IndexConfigsFunction"),
         role_of("ResolveFunction"),
-    ]
-    actions = {statement.role: set(statement.actions) for statement in ssm}
-    # Only the calls the code makes: Resolve reads one app's config (GetParameter) or all
-    # (GetParametersByPath); closing a failed dispatch reads all. Never GetParameters.
+    }
+    actions: dict[str, set[str]] = {}
+    for statement in ssm:
+        actions.setdefault(statement.role, set()).update(statement.actions)
+    # Only the calls the code makes: Resolve reads one app's config (GetParameter), those the
+    # config index lists (GetParameters), or all before it is built (GetParametersByPath);
+    # closing a failed dispatch reads all; the indexer, one by name, or all.
     assert actions == {
-        role_of("ResolveFunction"): {"ssm:GetParameter", "ssm:GetParametersByPath"},
+        role_of("ResolveFunction"): {
+            "ssm:GetParameter",
+            "ssm:GetParameters",
+            "ssm:GetParametersByPath",
+        },
         role_of("CloseExecutionFunction"): {"ssm:GetParametersByPath"},
+        role_of("IndexConfigsFunction"): {"ssm:GetParameters", "ssm:GetParametersByPath"},
     }
     for statement in ssm:
         assert set(statement.resources) <= {
@@ -573,6 +593,53 @@ CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
     ("CloseExecutionFunction", "ecs:DescribeServices", service("red"), IN_REGION, False),
     ("CloseExecutionFunction", "ecs:UpdateService", service("blue"), IN_REGION, False),
     ("CloseExecutionFunction", "ecs:StopTask", task("blue"), IN_REGION, False),
+    # Services CodeDeploy deploys: only through the named deployment groups.
+    ("UpdateServicesFunction", "codedeploy:CreateDeployment", group("shop/web"), IN_REGION, True),
+    ("UpdateServicesFunction", "codedeploy:CreateDeployment", group("shop/db"), IN_REGION, False),
+    ("UpdateServicesFunction", "codedeploy:CreateDeployment", group("other/web"), IN_REGION, False),
+    (
+        "UpdateServicesFunction",
+        "codedeploy:BatchGetDeployments",
+        group("shop/api"),
+        IN_REGION,
+        True,
+    ),
+    (
+        "UpdateServicesFunction",
+        "codedeploy:GetDeploymentConfig",
+        arn("codedeploy", "deploymentconfig:CodeDeployDefault.ECSAllAtOnce"),
+        IN_REGION,
+        True,
+    ),
+    (
+        "UpdateServicesFunction",
+        "codedeploy:GetDeploymentConfig",
+        arn("codedeploy", "deploymentconfig:CodeDeployDefault.OneAtATime"),
+        IN_REGION,
+        False,
+    ),
+    (
+        "UpdateServicesFunction",
+        "codedeploy:RegisterApplicationRevision",
+        arn("codedeploy", "application:shop"),
+        IN_REGION,
+        True,
+    ),
+    ("UpdateServicesFunction", "codedeploy:StopDeployment", "*", IN_REGION, True),
+    ("UpdateServicesFunction", "codedeploy:ListDeployments", group("shop/web"), IN_REGION, True),
+    ("UpdateServicesFunction", "codedeploy:ListDeployments", group("shop/db"), IN_REGION, False),
+    (
+        "UpdateServicesFunction",
+        "codedeploy:DeleteDeploymentGroup",
+        group("shop/web"),
+        IN_REGION,
+        False,
+    ),
+    ("CheckServicesFunction", "codedeploy:BatchGetDeployments", group("shop/web"), IN_REGION, True),
+    ("CheckServicesFunction", "codedeploy:CreateDeployment", group("shop/web"), IN_REGION, False),
+    ("CheckServicesFunction", "codedeploy:BatchGetDeploymentTargets", "*", IN_REGION, True),
+    ("CheckServicesFunction", "codedeploy:StopDeployment", "*", IN_REGION, False),
+    ("RunTasksFunction", "codedeploy:CreateDeployment", group("shop/web"), IN_REGION, False),
 ]
 
 
@@ -790,3 +857,38 @@ def test_only_the_functions_that_end_deployments_may_publish_summaries_and_only_
     for role in publishers:
         assert is_allowed(statements, role, "sns:Publish", SUMMARY_TOPIC)
         assert not is_allowed(statements, role, "sns:Publish", arn("sns", "other"))
+
+
+TARGET_ROLES = (
+    "arn:aws:iam::111111111111:role/ecs-deployer-target,"
+    "arn:aws:iam::222222222222:role/ecs-deployer-target"
+)
+
+
+@pytest.mark.parametrize("roles", ["", TARGET_ROLES])
+def test_only_the_functions_that_act_in_ecs_may_assume_exactly_the_listed_deploy_roles(
+    transformed: dict[str, Any], roles: str
+) -> None:
+    resolver = Resolver(transformed, PARAMETERS | {"TargetAccountRoleArns": roles})
+    statements = role_statements(resolver.resolve(transformed))
+    assumers = {
+        statement.role
+        for statement in statements
+        if any(action.lower().startswith("sts:") for action in statement.actions)
+    }
+
+    in_ecs = {
+        "RegisterTaskDefinitionsFunctionRole",
+        "RunTasksFunctionRole",
+        "CheckTasksFunctionRole",
+        "UpdateServicesFunctionRole",
+        "CheckServicesFunctionRole",
+        "FinalizeFunctionRole",
+        "CloseExecutionFunctionRole",
+    }
+    assert assumers == (in_ecs if roles else set())
+    for role in assumers:
+        for listed in roles.split(","):
+            assert is_allowed(statements, role, "sts:AssumeRole", listed)
+        other = "arn:aws:iam::333333333333:role/ecs-deployer-target"
+        assert not is_allowed(statements, role, "sts:AssumeRole", other)

@@ -76,6 +76,8 @@ def test_function_environment_matches_settings(
         "TASK_LOG_GROUP_PREFIXES": "/ecs/",
         "EVENT_BUS_NAME": "default",
         "SUMMARY_TOPIC_ARN": "",
+        "TARGET_ACCOUNT_ROLE_ARNS": "",
+        "TARGET_ROLE_EXTERNAL_ID": "",
     }
 
 
@@ -191,6 +193,19 @@ def test_outputs(transformed: dict[str, Any]) -> None:
         "LayerArn": f"<Ref {layer}>",
         "ReadOnlyPolicyArn": "<Ref ReadOnlyPolicy>",
         "OperatorPolicyArn": "<Ref OperatorPolicy>",
+        # What the deploy roles in other accounts trust: the roles of the functions in ECS.
+        "EcsFunctionRoleArns": ",".join(
+            f"<{function}Role.Arn>"
+            for function in (
+                "RegisterTaskDefinitionsFunction",
+                "RunTasksFunction",
+                "CheckTasksFunction",
+                "UpdateServicesFunction",
+                "CheckServicesFunction",
+                "FinalizeFunction",
+                "CloseExecutionFunction",
+            )
+        ),
     }
     # Every output refers to a resource the transform really creates.
     for value in values.values():

@@ -23,6 +23,7 @@ def test_a_client_for_a_service_the_layer_lacks_is_refused() -> None:
         clients.logs_client,
         clients.sfn_client,
         clients.sns_client,
+        clients._sts_client,
         clients.ssm_client,
     ],
 )

@@ -121,15 +121,32 @@ def test_snapshot_reads_the_api_shape() -> None:
             "serviceName": "web",
             "serviceArn": "arn",
             "status": "DRAINING",
-            "deploymentController": {"type": "CODE_DEPLOY"},
+            "deploymentController": {"type": "ECS"},
             "deployments": [_deployment("ecs-svc/2", "PRIMARY", NEW, "COMPLETED")],
         }
     )
     assert (snapshot.status, snapshot.deployment_controller, snapshot.task_definition) == (
         "DRAINING",
-        "CODE_DEPLOY",
+        "ECS",
         NEW,
     )
+
+
+def test_a_codedeploy_service_runs_its_primary_task_set() -> None:
+    snapshot = ServiceSnapshot.from_api(
+        {
+            "serviceName": "web",
+            "serviceArn": "arn",
+            "deploymentController": {"type": "CODE_DEPLOY"},
+            "taskSets": [
+                {"status": "ACTIVE", "taskDefinition": NEW},
+                {"status": "PRIMARY", "taskDefinition": OLD},
+            ],
+            "loadBalancers": [{"containerName": "app", "containerPort": 8000}],
+        }
+    )
+    assert snapshot.task_definition == OLD
+    assert snapshot.load_balancers == ({"containerName": "app", "containerPort": 8000},)
 
 
 @pytest.mark.parametrize(
@@ -183,3 +200,15 @@ def test_a_service_created_before_2021_has_a_short_arn() -> None:
 
     assert arn("arn:aws:ecs:us-east-1:123456789012:service/web")
     assert not arn("arn:aws:ecs:us-east-1:123456789012:service/demo/web")
+
+
+def test_a_codedeploy_service_runs_its_primary_task_set_even_right_after_the_deployment() -> None:
+    rolled_back = ServiceSnapshot.from_api(
+        {
+            "serviceName": "web",
+            "serviceArn": "arn",
+            "deploymentController": {"type": "CODE_DEPLOY"},
+            "taskSets": [{"status": "PRIMARY", "taskDefinition": OLD}],
+        }
+    )
+    assert running_task_definition(rolled_back, "d-1", NEW, timedelta(seconds=1)) == OLD

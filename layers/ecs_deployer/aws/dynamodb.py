@@ -5,6 +5,12 @@ The key schema lives here alone. Every item of an app shares the partition key
 deployment order, see ``domain.locks.deployment_order``, so a query lists the history in the
 order the deployments happened, pushes of one second included), its working document under
 ``DOCUMENT#<deployment id>``, and the app's lock is the item ``LOCK``.
+
+The config index (``domain/config_index.py``) is one partition, ``CONFIG_INDEX``: each app's
+entry ``APP#<app>`` (the repositories its config wants), each repository's listing of an app
+``REPOSITORY#<repository>#<app>`` (a push reads its repository's with one Query; neither
+name can hold a ``#``), and the item ``INDEX`` (``built_at`` once a full read built the
+index; ``unreadable``, the apps whose parameter is not a String).
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ from botocore.exceptions import ClientError
 
 from ecs_deployer.aws.clients import error_code, transient_errors_as_retryable
 from ecs_deployer.document import Deployment
+from ecs_deployer.domain.config_index import ConfigIndex
 from ecs_deployer.domain.locks import LockEntry, LockRecord
-from ecs_deployer.history import HistoryRecord
+from ecs_deployer.history import HistoryRecord, iso
 from ecs_deployer.outcome import FINAL_STATUSES
 
 if TYPE_CHECKING:
@@ -26,6 +33,7 @@ if TYPE_CHECKING:
 
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from ecs_deployer.domain.config_index import AppUpdate
     from ecs_deployer.history import RecordRef, RecordUpdate
 
 _LOCK_KEY = "LOCK"
@@ -90,6 +98,8 @@ def _value(attribute: Mapping[str, Any]) -> Any:
             return int(value)  # ours are all integers
         case "NULL":
             return None
+        case "SS":
+            return frozenset(value)
         case "L":
             return [_value(item) for item in value]
         case "M":
@@ -293,3 +303,144 @@ def _record(item: dict[str, Any]) -> HistoryRecord:
     data.pop("pk", None)
     data.pop("sk", None)
     return HistoryRecord.model_validate(data)
+
+
+_INDEX_PARTITION = "CONFIG_INDEX"
+_INDEX_STATE_KEY = "INDEX"
+_INDEX_APP_PREFIX = "APP#"
+_INDEX_REPOSITORY_PREFIX = "REPOSITORY#"
+
+
+def _index_key(sort_key: str) -> dict[str, Any]:
+    return _to_item({"pk": _INDEX_PARTITION, "sk": sort_key})
+
+
+def _listing_prefix(repository: str) -> str:
+    return f"{_INDEX_REPOSITORY_PREFIX}{repository}#"
+
+
+class ConfigIndexTable:
+    """The config index, in the deployments table (its keys: this module's docstring)."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._dynamodb = client
+        self._table = table_name
+
+    def apps_to_read(self, repository: str) -> frozenset[str] | None:
+        """The apps whose config a push to ``repository`` must read: those its repository
+        lists, and those whose parameter is unreadable (they may want it). None until a full
+        read has built the index."""
+        with transient_errors_as_retryable():
+            response = self._dynamodb.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues=_to_item(
+                    {":pk": _INDEX_PARTITION, ":prefix": _listing_prefix(repository)}
+                ),
+                ProjectionExpression="app",
+            )
+        listed = {_from_item(item)["app"] for item in response.get("Items", [])}
+        state = self._state()
+        if state is None:
+            return None
+        return frozenset(listed) | state.unreadable
+
+    def _state(self) -> ConfigIndex | None:
+        """The unreadable apps (no repositories: the entries hold those), or None before a
+        full read built the index."""
+        with transient_errors_as_retryable():
+            response = self._dynamodb.get_item(
+                TableName=self._table, Key=_index_key(_INDEX_STATE_KEY), ConsistentRead=True
+            )
+        data = _from_item(response.get("Item", {}))
+        if "built_at" not in data:
+            return None
+        return ConfigIndex(unreadable=data.get("unreadable", frozenset()))
+
+    def entry(self, app: str) -> ConfigIndex | None:
+        """The stored index as far as ``app`` goes (its entry, or it as unreadable); None
+        before a full read built the index."""
+        state = self._state()
+        if state is None:
+            return None
+        with transient_errors_as_retryable():
+            response = self._dynamodb.get_item(
+                TableName=self._table,
+                Key=_index_key(f"{_INDEX_APP_PREFIX}{app}"),
+                ConsistentRead=True,
+            )
+        item = _from_item(response.get("Item", {}))
+        wanted = {app: frozenset(item["repositories"])} if "repositories" in item else {}
+        return ConfigIndex(wanted, state.unreadable & {app})
+
+    def read(self) -> tuple[ConfigIndex, dict[str, frozenset[str]]]:
+        """The whole stored index: the apps' entries (and the unreadable apps), and which
+        repositories list each app."""
+        entries: dict[str, frozenset[str]] = {}
+        listed: dict[str, set[str]] = {}
+        unreadable: frozenset[str] = frozenset()
+        paginator = self._dynamodb.get_paginator("query")
+        with transient_errors_as_retryable():
+            for page in paginator.paginate(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues=_to_item({":pk": _INDEX_PARTITION}),
+                ConsistentRead=True,
+            ):
+                for item in page.get("Items", []):
+                    data = _from_item(item)
+                    sort_key: str = data["sk"]
+                    if sort_key == _INDEX_STATE_KEY:
+                        unreadable = data.get("unreadable", frozenset())
+                    elif sort_key.startswith(_INDEX_APP_PREFIX):
+                        app = sort_key.removeprefix(_INDEX_APP_PREFIX)
+                        entries[app] = frozenset(data["repositories"])
+                    else:
+                        repository = sort_key.removeprefix(_INDEX_REPOSITORY_PREFIX)
+                        repository = repository.removesuffix(f"#{data['app']}")
+                        listed.setdefault(data["app"], set()).add(repository)
+        listings = {app: frozenset(repositories) for app, repositories in listed.items()}
+        return ConfigIndex(entries, unreadable), listings
+
+    def apply(self, update: AppUpdate) -> None:
+        """Write one app's part of the index as its config wants it: each write is
+        idempotent, so a retried or repeated update does no harm."""
+        app = update.app
+        for repository in sorted(update.to_list):
+            self._put(f"{_listing_prefix(repository)}{app}", {"app": app})
+        for repository in sorted(update.to_unlist):
+            self._delete(f"{_listing_prefix(repository)}{app}")
+        if not update.entry_changed:
+            return
+        if update.wanted:
+            self._put(f"{_INDEX_APP_PREFIX}{app}", {"repositories": sorted(update.wanted)})
+        elif update.stored:
+            self._delete(f"{_INDEX_APP_PREFIX}{app}")
+        if (update.wanted is None) != (update.stored is None):
+            action = "ADD" if update.wanted is None else "DELETE"
+            with transient_errors_as_retryable():
+                self._dynamodb.update_item(
+                    TableName=self._table,
+                    Key=_index_key(_INDEX_STATE_KEY),
+                    UpdateExpression=f"{action} unreadable :app",
+                    ExpressionAttributeValues={":app": {"SS": [app]}},
+                )
+
+    def mark_built(self, now: datetime) -> None:
+        """Record that a full read built the index: pushes read it from now on."""
+        with transient_errors_as_retryable():
+            self._dynamodb.update_item(
+                TableName=self._table,
+                Key=_index_key(_INDEX_STATE_KEY),
+                UpdateExpression="SET built_at = :now",
+                ExpressionAttributeValues=_to_item({":now": iso(now)}),
+            )
+
+    def _put(self, sort_key: str, data: dict[str, Any]) -> None:
+        item = _to_item({"pk": _INDEX_PARTITION, "sk": sort_key, **data})
+        with transient_errors_as_retryable():
+            self._dynamodb.put_item(TableName=self._table, Item=item)
+
+    def _delete(self, sort_key: str) -> None:
+        with transient_errors_as_retryable():
+            self._dynamodb.delete_item(TableName=self._table, Key=_index_key(sort_key))

@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-from ecs_deployer.aws.clients import error_code, error_message, transient_errors_as_retryable
+from ecs_deployer.aws.clients import (
+    TargetClients,
+    error_code,
+    error_message,
+    transient_errors_as_retryable,
+)
 from ecs_deployer.domain.services import ServiceSnapshot
 from ecs_deployer.domain.taskdef import RegistrationInput, registration_input
 from ecs_deployer.domain.tasks import TaskSnapshot
@@ -20,6 +25,8 @@ if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
 
     from ecs_deployer.config.models import TaskConfig
+    from ecs_deployer.document import Deployment
+    from ecs_deployer.settings import Settings
 
 DESCRIBE_SERVICES_BATCH = 10
 DESCRIBE_TASKS_BATCH = 100
@@ -232,3 +239,9 @@ class EcsGateway:
         for snapshot in snapshots.values():
             in_use.update(deployment.task_definition for deployment in snapshot.deployments)
         return in_use
+
+
+def ecs_of(deployment: Deployment, settings: Settings) -> EcsGateway:
+    """ECS where ``deployment``'s app runs: the deployer's account, or the one its config
+    names, through that account's deploy role."""
+    return EcsGateway(TargetClients.of(deployment, settings).ecs())

@@ -9,5 +9,5 @@ Kept free of imports: the layer build reads it without the layer's dependencies.
 from typing import Final
 
 SERVICE_MODELS: Final = frozenset(
-    {"dynamodb", "ecr", "ecs", "events", "logs", "sns", "ssm", "stepfunctions"}
+    {"codedeploy", "dynamodb", "ecr", "ecs", "events", "logs", "sns", "ssm", "stepfunctions", "sts"}
 )

@@ -4,7 +4,8 @@ Read with boto3 itself, not powertools' SSMProvider: that wraps every failure in
 GetParameterError and returns a value without its type, and the store must tell apart
 
 * a missing config: ``ParameterNotFound`` (GetParameter; the SSM API model's error for it)
-  is a ConfigError ("no config for app ..."); GetParametersByPath lists nothing then;
+  is a ConfigError ("no config for app ..."); GetParametersByPath lists nothing then, and
+  GetParameters names it among its ``InvalidParameters`` (a stale index entry: skipped);
 * a failure that passes: throttling (``ThrottlingException``, "Rate exceeded" in the
   GetParameter docs), ``InternalServerError`` (the model's fault of both operations),
   ``ServiceUnavailable`` and ``InternalFailure`` (AWS's common errors) and connection errors
@@ -48,9 +49,10 @@ from ecs_deployer.config.parsing import parse_app_config
 from ecs_deployer.errors import ConfigAccessDenied, ConfigError, FieldError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_ssm.type_defs import ParameterTypeDef
 
     from ecs_deployer.config.models import AppConfig
 
@@ -59,6 +61,7 @@ T = TypeVar("T")
 _MAX_AGE_VARIABLE = "POWERTOOLS_PARAMETERS_MAX_AGE"
 _DEFAULT_MAX_AGE = 5.0  # powertools' DEFAULT_MAX_AGE_SECS
 _DENIED_CODES = frozenset({"AccessDeniedException", "InvalidKeyId"})
+_NAMES_PER_GET = 10  # GetParameters' Names: at most 10 (the SSM API reference)
 
 
 def text_digest(text: str) -> str:
@@ -166,14 +169,35 @@ class ConfigStore:
         or the ConfigError refusing a parameter that is not a String."""
         return self._cached(("GetParametersByPath", self.prefix), self._read_all)
 
+    def load_texts(self, apps: Iterable[str]) -> dict[str, str | ConfigError]:
+        """``apps``' raw config texts as ``load_all_texts`` has them, read by name
+        (GetParameters, ten names a call); an app without a parameter is left out."""
+        names = tuple(sorted({self.parameter_name(app) for app in apps}))
+        return self._cached(("GetParameters", ",".join(names)), lambda: self._read_named(names))
+
+    def _read_named(self, names: tuple[str, ...]) -> dict[str, str | ConfigError]:
+        texts: dict[str, str | ConfigError] = {}
+        for start in range(0, len(names), _NAMES_PER_GET):
+            batch = list(names[start : start + _NAMES_PER_GET])
+            with _reading("the app configs", "ssm:GetParameters", ", ".join(batch)):
+                response = self._client.get_parameters(Names=batch)
+            texts |= self._texts(response.get("Parameters", []))
+        return texts
+
+    def _texts(self, parameters: Iterable[ParameterTypeDef]) -> dict[str, str | ConfigError]:
+        """Parameters by app name: each one's value, or why it is refused (not a String)."""
+        texts: dict[str, str | ConfigError] = {}
+        for parameter in parameters:
+            name = parameter.get("Name", "")
+            app = name.removeprefix(f"{self.prefix}/")
+            refused = not_a_string(app, name, parameter.get("Type", "String"))
+            texts[app] = parameter.get("Value", "") if refused is None else refused
+        return texts
+
     def _read_all(self) -> dict[str, str | ConfigError]:
         texts: dict[str, str | ConfigError] = {}
         pages = self._client.get_paginator("get_parameters_by_path")
         with _reading("the app configs", "ssm:GetParametersByPath", self.prefix):
             for page in pages.paginate(Path=self.prefix, Recursive=False):
-                for parameter in page.get("Parameters", []):
-                    name = parameter.get("Name", "")
-                    app = name.removeprefix(f"{self.prefix}/")
-                    refused = not_a_string(app, name, parameter.get("Type", "String"))
-                    texts[app] = parameter.get("Value", "") if refused is None else refused
+                texts |= self._texts(page.get("Parameters", []))
         return texts

@@ -48,6 +48,8 @@ RepositoryName = Annotated[
     str, StringConstraints(min_length=2, max_length=256, pattern=_REPOSITORY)
 ]
 AwsId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+AccountId = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
+Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}$")]
 
 
 def _lowercase(value: object) -> object:
@@ -138,11 +140,26 @@ class TasksConfig(_Model):
     _families_unique = field_validator("pre", "post")(_unique_families)
 
 
+# CodeDeploy's application and deployment group names: 1 to 100 characters.
+CodeDeployName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.+@=-]{1,100}$")]
+
+
+class CodeDeployConfig(_Model):
+    """Where a CODE_DEPLOY service is deployed: its CodeDeploy application and deployment
+    group (the one whose ecsServices names the service). Named, never discovered: the
+    deployer's IAM grants name them, and a service in two groups would be ambiguous."""
+
+    application: CodeDeployName
+    deployment_group: CodeDeployName
+
+
 class ServiceConfig(_Model):
     name: Name
     containers: Annotated[list[ContainerName], Field(min_length=1)]
     force: bool = False
     max_wait: Annotated[int, Field(ge=1, le=1440)] = 15
+    # Set for a service of the CODE_DEPLOY deployment controller, and only for one.
+    codedeploy: CodeDeployConfig | None = None
 
     _containers_unique = field_validator("containers")(_unique_containers)
 
@@ -228,6 +245,27 @@ class AppConfig(_Model):
     rollback: RollbackMode = "auto"
     concurrency: ConcurrencyMode = "queue"
     keep_revisions: Annotated[int, Field(ge=1, le=1000)] = 10
+    # Another account (and region) to deploy in, through the deploy role the stack lists for
+    # it (domain/accounts.py). Omitted: the deployer's own account and region.
+    account: AccountId | None = None
+    region: Region | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        # One way to leave the deployer's account or region: through a deploy role.
+        if self.region is not None and self.account is None:
+            raise ValueError(
+                "region needs account: another region is reached through the deploy role "
+                "of an account the stack lists"
+            )
+        if self.account is not None and self.cluster.startswith("arn:"):
+            _, _, _, region, account, _ = self.cluster.split(":", 5)
+            if account != self.account or (self.region is not None and region != self.region):
+                where = f"account {self.account}" + (
+                    f", region {self.region}" if self.region else ""
+                )
+                raise ValueError(f"cluster {self.cluster} is not in {where}")
+        return self
 
     @field_validator("services")
     @classmethod

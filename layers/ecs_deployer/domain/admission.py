@@ -24,7 +24,7 @@ from ecs_deployer.outcome import Outcome
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from ecs_deployer.aws.dynamodb import DeploymentsTable
+    from ecs_deployer.aws.dynamodb import ConfigIndexTable, DeploymentsTable
     from ecs_deployer.aws.ecr import EcrGateway
     from ecs_deployer.aws.ssm import ConfigStore, LoadedConfig
     from ecs_deployer.config.models import AppConfig
@@ -40,13 +40,14 @@ class ExecutionInputs(Protocol):
 
 @dataclass(frozen=True)
 class AdmissionDeps:
-    """What admission reads (and Resolve's dispatch: its configs and table)."""
+    """What admission reads (and Resolve's dispatch: its configs, table and config index)."""
 
     configs: ConfigStore
     ecr: EcrGateway
     table: DeploymentsTable
     scope: StackScope
     executions: ExecutionInputs
+    index: ConfigIndexTable | None = None  # None: a push reads every config
 
 
 class Rejected(BaseModel):
@@ -161,6 +162,7 @@ def prepare(request: ManualRequest, context: ExecutionContext, deps: AdmissionDe
                 target_task_definition=revisions.get(service.name),
                 force=service.force or request.force,
                 max_wait_minutes=service.max_wait,
+                codedeploy=service.codedeploy,
             )
             for service in config.services
         ],

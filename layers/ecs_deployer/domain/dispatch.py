@@ -11,6 +11,10 @@ the image digest, so Step Functions itself refuses to deploy one digest twice to
 of a digest is another event). A push of a digest whose deployment already ended without
 success is a retry, under the next attempt's name. Reads configs and history; changes
 nothing.
+
+Which configs it reads: those the config index (``domain/config_index.py``) lists for the
+pushed repository, by name, so a push costs the same whatever the number of apps; every
+config (one read of the whole prefix) until the index is first built, or without one.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from datetime import datetime
 
-    from ecs_deployer.aws.dynamodb import DeploymentsTable
+    from ecs_deployer.aws.dynamodb import ConfigIndexTable, DeploymentsTable
     from ecs_deployer.aws.ssm import ConfigStore
     from ecs_deployer.config.models import AppConfig
 
@@ -174,8 +178,19 @@ def _config_wanting(
     return config if trigger is not None and repository in trigger.repositories else None
 
 
+def _texts_for(
+    repository: str, configs: ConfigStore, index: ConfigIndexTable | None
+) -> dict[str, str | ConfigError]:
+    """The configs that may want a push to ``repository``, by app."""
+    apps = index.apps_to_read(repository) if index is not None else None
+    return configs.load_all_texts() if apps is None else configs.load_texts(apps)
+
+
 def dispatch(
-    event: EcrImageActionEvent, configs: ConfigStore, table: DeploymentsTable
+    event: EcrImageActionEvent,
+    configs: ConfigStore,
+    table: DeploymentsTable,
+    index: ConfigIndexTable | None = None,
 ) -> Ignored | Dispatch:
     if (unwanted := _unwanted(event)) is not None:
         return unwanted
@@ -200,7 +215,7 @@ def dispatch(
             trigger=Trigger(kind="ecr-push", event_id=event.id, pushed_at=event.time),
         )
 
-    for app, text in sorted(configs.load_all_texts().items()):
+    for app, text in sorted(_texts_for(repository, configs, index).items()):
         config = _config_wanting(app, text, repository, configs)
         if config is None:
             continue

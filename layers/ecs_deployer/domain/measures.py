@@ -28,6 +28,8 @@ ROLLBACKS: Final = "ServiceRollbacks"  # services the deployer moved back, by St
 ROLLOUT_DURATION: Final = "ServiceRolloutDuration"
 # Seconds from RunTask to the poll that found the family's tasks stopped, by Phase and State.
 TASK_DURATION: Final = "TaskDuration"
+# Items of the config index a reconcile had to fix (domain/config_index.py): events missed.
+INDEX_DRIFT: Final = "ConfigIndexDrift"
 
 
 @dataclass(frozen=True)
@@ -79,3 +81,8 @@ def of_deployment(deployment: Deployment, outcome: Outcome, now: datetime) -> li
     if moved_back:
         measures.append(Measure(ROLLBACKS, "Count", len(moved_back), status))
     return measures + _durations(deployment)
+
+
+def of_reconcile(fixes: int) -> list[Measure]:
+    """A reconcile of the config index: how many of its items had drifted (0: none)."""
+    return [Measure(INDEX_DRIFT, "Count", fixes)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ecs_deployer.domain.codedeploy import load_balancer_target
 from ecs_deployer.domain.scope import family_of
 from ecs_deployer.domain.taskdef import (
     Change,
@@ -92,7 +93,7 @@ def _current_revisions(
         snapshot = snapshots.get(service.name)
         if snapshot is None:
             continue
-        problem = _service_problem(snapshot, cluster, scope)
+        problem = _service_problem(snapshot, service, cluster, scope)
         if isinstance(problem, str):
             problems.append(problem)
         elif problem is not None:
@@ -104,18 +105,11 @@ def _current_revisions(
     return snapshots
 
 
-# Why a service of another deployment controller is refused, after "only services of the
-# ECS controller are deployed".
-_CONTROLLERS = {
-    "CODE_DEPLOY": (
-        ": CodeDeploy deploys it (a CreateDeployment with an AppSpec naming the new task "
-        "definition), which the deployer does not drive yet"
-    ),
-    "EXTERNAL": (
-        ": its task sets are created and shifted by a controller outside ECS, which alone "
-        "knows how to deploy it"
-    ),
-}
+# Why a service of the EXTERNAL deployment controller is refused.
+_EXTERNAL = (
+    "its task sets are created and shifted by a controller outside ECS, which alone knows "
+    "how to deploy it"
+)
 
 
 @dataclass(frozen=True)
@@ -126,24 +120,50 @@ class _Unsupported:
 
 
 def _service_problem(
-    snapshot: ServiceSnapshot, cluster: str, scope: StackScope
+    snapshot: ServiceSnapshot, service: ServiceRollout, cluster: str, scope: StackScope
 ) -> str | _Unsupported | None:
     """Why the service cannot be deployed now (a state of ECS), or at all, or None."""
     name = snapshot.name
     if snapshot.status != "ACTIVE":
         return f"service '{name}' is {snapshot.status}"
-    if snapshot.deployment_controller != "ECS":
-        why = _CONTROLLERS.get(snapshot.deployment_controller, "")
-        return _Unsupported(
-            f"'{name}' uses the {snapshot.deployment_controller} deployment controller; only "
-            f"services of the ECS controller are deployed{why}"
-        )
+    if problem := _controller_problem(snapshot, service):
+        return _Unsupported(problem)
     if snapshot.has_short_arn:
         return _Unsupported(_short_arn(snapshot, cluster))
     if snapshot.task_definition is None:
         return f"service '{name}' has no PRIMARY deployment"
     if family := scope.family_problem(family_of(snapshot.task_definition)):
         return _Unsupported(f"'{name}': {family}")
+    return None
+
+
+def _controller_problem(snapshot: ServiceSnapshot, service: ServiceRollout) -> str | None:
+    """Why the service's deployment controller and its config do not go together."""
+    name, controller = snapshot.name, snapshot.deployment_controller
+    if controller == "EXTERNAL":
+        return (
+            f"'{name}' uses the EXTERNAL deployment controller, which the deployer cannot "
+            f"drive: {_EXTERNAL}"
+        )
+    if controller == "CODE_DEPLOY" and service.codedeploy is None:
+        return (
+            f"'{name}' uses the CODE_DEPLOY deployment controller: CodeDeploy deploys it, so "
+            "its config names the CodeDeploy application and deployment group "
+            "(codedeploy: {application: ..., deployment_group: ...})"
+        )
+    if controller == "CODE_DEPLOY":
+        try:
+            load_balancer_target(snapshot)
+        except ResourceNotFound:
+            return (
+                f"'{name}' uses the CODE_DEPLOY deployment controller but has no load "
+                "balancer naming a container and port, which a CodeDeploy AppSpec needs"
+            )
+    if controller != "CODE_DEPLOY" and service.codedeploy is not None:
+        return (
+            f"'{name}' uses the {controller} deployment controller, so CodeDeploy does not "
+            "deploy it: remove its codedeploy settings"
+        )
     return None
 
 

@@ -10,9 +10,10 @@ that names the field.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ecs_deployer.domain.accounts import roles_by_account, target_of
 from ecs_deployer.errors import ConfigError, FieldError
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class StackScope:
     subnets: frozenset[str]  # AllowedSubnets
     security_groups: frozenset[str]  # AllowedSecurityGroups
     public_ip: bool  # AllowPublicIp
+    target_roles: Mapping[str, str] = field(default_factory=dict)  # TargetAccountRoleArns
 
     @classmethod
     def from_parameters(cls, parameters: Mapping[str, str]) -> StackScope:
@@ -48,6 +50,7 @@ class StackScope:
             subnets=names(parameters.get("AllowedSubnets", "")),
             security_groups=names(parameters.get("AllowedSecurityGroups", "")),
             public_ip=parameters.get("AllowPublicIp", "false") == "true",
+            target_roles=roles_by_account(names(parameters.get("TargetAccountRoleArns", ""))),
         )
 
     def allows_family(self, family: str) -> bool:
@@ -63,7 +66,9 @@ class StackScope:
         )
 
     def check_config(self, app: str, config: AppConfig) -> None:
-        """Refuse a config that asks for more than the stack allows, naming every field."""
+        """Refuse a config that asks for more than the stack allows, naming every field; an
+        account the stack lists no deploy role for is AccountNotAllowed."""
+        target_of(config, self.target_roles)
         problems: list[FieldError] = []
         if config.cluster_name not in self.clusters:
             allowed = ", ".join(sorted(self.clusters)) or "none"

@@ -29,7 +29,9 @@ RolloutState = Literal[
     "IN_PROGRESS",  # ours is rolling out
     "COMPLETED",  # ours is PRIMARY, COMPLETED, on the task definition we asked for
     "FAILED",  # ours failed (circuit breaker without rollback, tasks failing)
-    "ROLLED_BACK_BY_ECS",  # the circuit breaker replaced ours with the previous revision
+    # ECS's circuit breaker replaced ours with the previous revision (or, for a CODE_DEPLOY
+    # service, CodeDeploy rolled ours back)
+    "ROLLED_BACK_BY_ECS",
     "REPLACED",  # someone else started a deployment over ours
 ]
 
@@ -85,6 +87,10 @@ class ServiceSnapshot:
     status: str  # ACTIVE | DRAINING | INACTIVE
     deployment_controller: str
     deployments: tuple[EcsDeployment, ...]
+    # A CODE_DEPLOY service's task sets: task definition by status (PRIMARY serves traffic).
+    task_sets: tuple[tuple[str, str], ...] = ()
+    load_balancers: tuple[Mapping[str, Any], ...] = ()
+    service_task_definition: str | None = None  # the service's own taskDefinition field
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ServiceSnapshot:
@@ -94,6 +100,11 @@ class ServiceSnapshot:
             status=data.get("status", "ACTIVE"),
             deployment_controller=data.get("deploymentController", {}).get("type", "ECS"),
             deployments=tuple(EcsDeployment.from_api(item) for item in data.get("deployments", [])),
+            task_sets=tuple(
+                (item["status"], item["taskDefinition"]) for item in data.get("taskSets", [])
+            ),
+            load_balancers=tuple(data.get("loadBalancers", [])),
+            service_task_definition=data.get("taskDefinition"),
         )
 
     @property
@@ -107,6 +118,12 @@ class ServiceSnapshot:
 
     @property
     def task_definition(self) -> str | None:
+        """What the service runs: its PRIMARY deployment's task definition, or for a
+        CODE_DEPLOY service its PRIMARY task set's (ECS shows it task sets: "Service
+        creation results in the creation of a (blue) task set"), else the service's own."""
+        if self.deployment_controller == "CODE_DEPLOY":
+            primary_set = (td for status, td in self.task_sets if status == "PRIMARY")
+            return next(primary_set, self.service_task_definition)
         primary = self.primary
         return primary.task_definition if primary else None
 
@@ -146,8 +163,14 @@ def running_task_definition(
 ) -> str | None:
     """The task definition the service runs (or rolls out) now: its PRIMARY's, unless the
     describe does not show ``deployment_id``, our latest UpdateService to
-    ``task_definition``, within ``UNSEEN_GRACE`` of it: then it predates that update."""
-    unseen = deployment_id is not None and snapshot.deployment(deployment_id) is None
+    ``task_definition``, within ``UNSEEN_GRACE`` of it: then it predates that update. A
+    CODE_DEPLOY service's deployment is CodeDeploy's, which no describe shows: its task
+    sets say what it runs."""
+    unseen = (
+        snapshot.deployment_controller == "ECS"
+        and deployment_id is not None
+        and snapshot.deployment(deployment_id) is None
+    )
     if unseen and task_definition is not None and since_update < UNSEEN_GRACE:
         return task_definition
     return snapshot.task_definition

@@ -47,6 +47,8 @@ from ecs_deployer.steps.finalize import running_revisions
 from ecs_deployer.tracing import annotate
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.aws.ssm import ConfigStore
@@ -87,7 +89,7 @@ class ExecutionReader(ExecutionInputs, Protocol):
 class CloseDeps:
     configs: ConfigStore
     table: DeploymentsTable
-    ecs: EcsGateway
+    ecs: Callable[[Deployment], EcsGateway]  # ECS in the deployment's account
     executions: ExecutionReader
     events: LifecyclePublisher | None = None  # hears of each deployment closed ABORTED
 
@@ -218,7 +220,7 @@ def _abort(
     running: dict[str, str | None] = {}
     if deployment is not None:
         update = RecordUpdate.progress(deployment, now)
-        running = running_revisions(deployment, deps.ecs, now)
+        running = running_revisions(deployment, deps.ecs(deployment), now)
         if running:
             now_running = ", ".join(
                 f"{name} runs {revision(arn) if arn else 'nothing'}"

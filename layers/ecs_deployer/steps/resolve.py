@@ -47,7 +47,7 @@ def resolve(
         return Rejected.of(exc)
     if isinstance(request, EcrImageActionEvent):
         try:
-            result = dispatch(request, deps.configs, deps.table)
+            result = dispatch(request, deps.configs, deps.table, deps.index)
         except DeployerError as exc:  # the configs may not be read: no app to record it for
             return Rejected.of(exc)
         if isinstance(result, Dispatch):

@@ -20,10 +20,12 @@ from ecs_deployer.domain.register import forced_update
 from ecs_deployer.domain.services import RolloutJudgement, judge_rollout, revision
 from ecs_deployer.errors import DeployerError, ResourceNotFound, ServiceChanged
 from ecs_deployer.history import RecordUpdate
+from ecs_deployer.steps import codedeploy as codedeploy_steps
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from ecs_deployer.aws.codedeploy import CodeDeployGateway
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.document import Deployment, ServiceRollout, ServiceState
@@ -58,10 +60,16 @@ def _names(services: Sequence[ServiceRollout]) -> list[str]:
 
 
 def update_services(
-    deployment: Deployment, ecs: EcsGateway, table: DeploymentsTable, now: datetime
+    deployment: Deployment,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    now: datetime,
+    *,
+    codedeploy: CodeDeployGateway | None = None,
 ) -> Deployment:
     """The step: check that no service moved since planning (ServiceChanged), mark the
-    record IN_PROGRESS, and start each service's rollout. A retried step recognises the
+    record IN_PROGRESS, and start each service's rollout: UpdateService, or a CodeDeploy
+    deployment for a service CodeDeploy deploys. A retried step recognises the
     UpdateService that already went through."""
     snapshots, gone = _snapshots(deployment, ecs, _names(deployment.services))
     if gone:
@@ -82,7 +90,17 @@ def update_services(
         if service.ecs_deployment_id is not None:
             continue
         primary = snapshots[service.name].primary
-        if service.changed and primary and primary.task_definition == service.task_definition_after:
+        if service.codedeploy is not None:
+            service.ecs_deployment_id = codedeploy_steps.start_deployment(
+                deployment,
+                service,
+                snapshots[service.name],
+                service.task_definition_after or "",
+                codedeploy_steps.required(codedeploy),
+            )
+        elif (
+            service.changed and primary and primary.task_definition == service.task_definition_after
+        ):
             # A retried step: our UpdateService went through before the step failed.
             service.ecs_deployment_id = primary.id
         else:
@@ -111,9 +129,11 @@ def _judge(
     started_at: datetime | None,
     max_wait_minutes: int,
     now: datetime,
+    judged: RolloutJudgement | None = None,
 ) -> tuple[ServiceState, RolloutJudgement]:
-    """ECS's verdict on one rollout, or TIMED_OUT once it is still rolling at its deadline."""
-    judgement = judge_rollout(
+    """ECS's verdict on one rollout (CodeDeploy's, ``judged``, for a service it deploys),
+    or TIMED_OUT once it is still rolling at its deadline."""
+    judgement = judged or judge_rollout(
         snapshot, deployment_id or "", target or "", previous or "", now - (started_at or now)
     )
     deadline = (started_at or now) + timedelta(minutes=max_wait_minutes)
@@ -126,11 +146,31 @@ def _timed_out(minutes: int, judgement: RolloutJudgement) -> str:
     return f"not steady after {minutes} min ({judgement.progress})"
 
 
-def check_services(deployment: Deployment, ecs: EcsGateway, now: datetime) -> Deployment:
+def _codedeploy_judgements(
+    codedeploy: CodeDeployGateway | None, ids: dict[str, str], target: dict[str, str]
+) -> dict[str, RolloutJudgement]:
+    if not ids:
+        return {}
+    gateway = codedeploy_steps.required(codedeploy)
+    return codedeploy_steps.judgements(gateway, ids, lambda name: target[name])
+
+
+def check_services(
+    deployment: Deployment,
+    ecs: EcsGateway,
+    now: datetime,
+    *,
+    codedeploy: CodeDeployGateway | None = None,
+) -> Deployment:
     """The step the state machine polls: judge every rollout in progress; FAILED when any
     failed (DeployTimeout when all that failed timed out), DONE when all completed."""
     rolling = [service for service in deployment.services if service.state == "IN_PROGRESS"]
     snapshots, gone = _snapshots(deployment, ecs, _names(rolling))
+    by_codedeploy = _codedeploy_judgements(
+        codedeploy,
+        codedeploy_steps.rolling_ids([s for s in rolling if s.name not in gone]),
+        {s.name: s.task_definition_after or "" for s in rolling},
+    )
     for service in rolling:
         if service.name in gone:
             # Deleted under our rollout: a failure, never a success nor a crash.
@@ -145,6 +185,7 @@ def check_services(deployment: Deployment, ecs: EcsGateway, now: datetime) -> De
             started_at=service.started_at,
             max_wait_minutes=service.max_wait_minutes,
             now=now,
+            judged=by_codedeploy.get(service.name),
         )
         service.state = state
         service.progress = judgement.progress
@@ -248,8 +289,12 @@ def _start_rollback(
     snapshot: ServiceSnapshot | None,
     gone: str | None,
     ecs: EcsGateway,
+    codedeploy: CodeDeployGateway | None,
     now: datetime,
 ) -> ServiceRollback:
+    if service.codedeploy is not None and snapshot is not None and service.changed:
+        gateway = codedeploy_steps.required(codedeploy)
+        return codedeploy_steps.start_rollback(deployment, service, snapshot, gateway, now)
     rollback = _rollback_without_update(deployment, service, snapshot, gone, now)
     if rollback is not None:
         return rollback
@@ -273,7 +318,12 @@ def _progress(deployment: Deployment) -> None:
 
 
 def start_rollback(
-    deployment: Deployment, ecs: EcsGateway, table: DeploymentsTable, now: datetime
+    deployment: Deployment,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    now: datetime,
+    *,
+    codedeploy: CodeDeployGateway | None = None,
 ) -> Deployment:
     """Start every service's rollback; each that cannot be rolled back fails on its own."""
     pending = [service for service in deployment.services if service.rollback is None]
@@ -285,6 +335,7 @@ def start_rollback(
             snapshot=snapshots.get(service.name),
             gone=gone.get(service.name),
             ecs=ecs,
+            codedeploy=codedeploy,
             now=now,
         )
         logger.info("rollback", extra={"service": service.name, "state": service.rollback.state})
@@ -293,11 +344,26 @@ def start_rollback(
     return deployment
 
 
-def check_rollback(deployment: Deployment, ecs: EcsGateway, now: datetime) -> Deployment:
+def check_rollback(
+    deployment: Deployment,
+    ecs: EcsGateway,
+    now: datetime,
+    *,
+    codedeploy: CodeDeployGateway | None = None,
+) -> Deployment:
     """The step the state machine polls during a rollback: judge each service's return to
     its previous revision, each on its own."""
     rolling = [s for s in deployment.services if s.rollback and s.rollback.state == "IN_PROGRESS"]
     snapshots, gone = _snapshots(deployment, ecs, _names(rolling))
+    by_codedeploy = _codedeploy_judgements(
+        codedeploy,
+        {
+            s.name: s.rollback.ecs_deployment_id
+            for s in rolling
+            if s.codedeploy and s.rollback and s.rollback.ecs_deployment_id and s.name not in gone
+        },
+        {s.name: s.task_definition_before or "" for s in rolling},
+    )
     for service in rolling:
         rollback = service.rollback
         assert rollback is not None
@@ -313,6 +379,7 @@ def check_rollback(deployment: Deployment, ecs: EcsGateway, now: datetime) -> De
             started_at=rollback.started_at,
             max_wait_minutes=service.max_wait_minutes,
             now=now,
+            judged=by_codedeploy.get(service.name),
         )
         service.progress = judgement.progress
         if state == "COMPLETED":

@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.config.models import AppConfig
 from ecs_deployer_tools.demo import runner, sample_app
+from ecs_deployer_tools.localcloud import images
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation, TaskFault
 from ecs_deployer_tools.localcloud.runtime import FunctionOutput
 from ecs_deployer_tools.operator.configs import ADVANCED_TIER_LIMIT, canonical_text, push_config
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
     from mypy_boto3_stepfunctions.type_defs import HistoryEventTypeDef
 
@@ -145,11 +147,15 @@ class Fleet:
 
 @contextmanager
 def fleet_cloud(
-    services: int | None, faults: EcsFaults | None = None, poll_seconds: int | None = None
+    services: int | None,
+    faults: EcsFaults | None = None,
+    poll_seconds: int | None = None,
+    repositories: Sequence[str] = (),
 ) -> Iterator[Fleet]:
     """The sample app grown to ``services`` services (as many as a config holds when None)
     on a fresh local cloud, its config stored (polling every ``poll_seconds`` if given, else
-    the sample's second) and the deployer's stack deployed."""
+    the sample's second) and the deployer's stack deployed; with ``repositories``, those too
+    are created in ECR and deploy on a push."""
     with LocalCloud(runner.TEMPLATE, extensions=[EcsSimulation(faults)]) as cloud:
         cloud.runtime.output = FunctionOutput()  # the functions' logs go nowhere
         seeded = sample_app.seed(sample_app.Clients.of(cloud.client), runner.CONFIG_PREFIX)
@@ -158,8 +164,16 @@ def fleet_cloud(
         config = fleet_config(base, services, poll_seconds)
         create_services(cloud, config, seeded.initial_image)
         push_config(cloud.client("ssm"), runner.CONFIG_PREFIX, sample_app.APP, config)
+        for repository in repositories:
+            cloud.client("ecr").create_repository(repositoryName=repository)
+        names = ",".join([sample_app.REPOSITORY, *repositories])
         cloud.deploy_stack(
-            {**runner.STACK_PARAMETERS, **seeded.network_parameters, "LogLevel": "ERROR"}
+            {
+                **runner.STACK_PARAMETERS,
+                **seeded.network_parameters,
+                "RepositoryNames": names,
+                "LogLevel": "ERROR",
+            }
         )
         yield Fleet(cloud, config, seeded.registry)
 
@@ -200,28 +214,125 @@ def deploy_fleet(
         )
 
 
+def _store_app(cloud: LocalCloud, base: AppConfig, app: str, **fields: Any) -> AppConfig:
+    """Store ``app``'s config: ``base`` with ``fields`` changed."""
+    document = {**base.model_dump(mode="json", exclude_none=True), "app": app, **fields}
+    config = AppConfig.model_validate(document)
+    push_config(cloud.client("ssm"), runner.CONFIG_PREFIX, app, config)
+    return config
+
+
 @dataclass(frozen=True)
 class DispatchCost:
     """What dispatching one push cost Resolve, with ``apps`` app configs stored."""
 
     apps: int
+    indexed: bool  # whether the config index was built (False: every config is read)
     status: str  # the pushed app's deployment
     calls: dict[str, int]  # ResolveFunction's calls, by "service.Operation"
 
 
-def dispatch_cost(apps: int) -> DispatchCost:
+def dispatch_cost(apps: int, *, indexed: bool = True) -> DispatchCost:
     """One push to the app of a fleet of one service, with ``apps`` - 1 other apps' configs
     stored beside its own (each deploying a repository of its own): what the dispatching
-    Resolve calls."""
+    Resolve calls. Not ``indexed``: the config change events never reach the indexer, as
+    on a stack whose index was never built."""
     with fleet_cloud(1) as fleet:
-        cloud, base = fleet.cloud, fleet.config.model_dump(mode="json", exclude_none=True)
-        ssm = cloud.client("ssm")
+        cloud = fleet.cloud
+        if not indexed:
+            rules = cloud.stack_resources("AWS::Events::Rule")
+            cloud.client("events").disable_rule(Name=rules["IndexConfigsFunctionConfigChanged"])
         for index in range(1, apps):
-            other = {**base, "app": f"app{index:03d}", "trigger": {"repositories": [f"r{index}"]}}
-            push_config(ssm, runner.CONFIG_PREFIX, other["app"], AppConfig.model_validate(other))
+            _store_app(
+                cloud, fleet.config, f"app{index:03d}", trigger={"repositories": [f"r{index}"]}
+            )
+        cloud.run_until_idle()
         cloud.reset_api_calls()
         cloud.push_image(sample_app.REPOSITORY, NEW_TAG, sample_app.image_manifest(NEW_TAG))
         cloud.run_until_idle()
         table = DeploymentsTable(cloud.client("dynamodb"), cloud.outputs["DeploymentsTableName"])
         [record] = table.history(sample_app.APP)
-        return DispatchCost(apps, record.status, cloud.api_recorder.counts("ResolveFunction"))
+        calls = cloud.api_recorder.counts("ResolveFunction")
+        return DispatchCost(apps, indexed, record.status, calls)
+
+
+@dataclass(frozen=True)
+class DispatchBurst:
+    """``pushes`` pushes, each to another app's repository, within ``seconds`` (virtual),
+    with ``apps`` app configs stored and the config index built."""
+
+    apps: int
+    pushes: int
+    seconds: float
+    calls: dict[str, int]  # every function's calls, by "service.Operation"
+    statuses: dict[str, int]  # the pushed apps' deployments, by status
+    on_their_image: int  # pushed apps whose service runs the image pushed for it
+
+    def per_push(self, service: str) -> float:
+        made = sum(n for call, n in self.calls.items() if call.startswith(f"{service}."))
+        return made / self.pushes
+
+
+def dispatch_burst(apps: int, pushes: int, seconds: float) -> DispatchBurst:
+    """``pushes`` apps of a service each (of a family and a repository of their own) among
+    ``apps`` configs; one push to each, evenly within ``seconds``; run until all are done."""
+    burst = [f"burst{index:03d}" for index in range(pushes)]
+    repositories = {app: f"shop-{app}" for app in burst}
+    with fleet_cloud(1, repositories=list(repositories.values())) as fleet:
+        cloud = fleet.cloud
+        for app, repository in repositories.items():
+            service = {"name": f"{sample_app.FAMILY_PREFIX}{app}", "containers": ["app"]}
+            config = _store_app(
+                cloud,
+                fleet.config,
+                app,
+                services=[service],
+                tasks={"pre": [], "post": []},
+                trigger={"repositories": [repository]},
+            )
+            create_services(cloud, config, f"{fleet.registry}/{repository}:v1.0.0")
+        for index in range(pushes + 1, apps):
+            _store_app(
+                cloud, fleet.config, f"app{index:03d}", trigger={"repositories": [f"r{index}"]}
+            )
+        cloud.run_until_idle()
+        cloud.reset_api_calls()
+        for repository in repositories.values():
+            cloud.push_image(repository, NEW_TAG, images.image_manifest(f"{repository} {NEW_TAG}"))
+            cloud.advance(seconds / pushes)
+        cloud.run_until_idle()
+        calls = cloud.api_calls
+        table = DeploymentsTable(cloud.client("dynamodb"), cloud.outputs["DeploymentsTableName"])
+        records = [record for app in burst for record in table.history(app)]
+        running = _images_running(cloud, [f"{sample_app.FAMILY_PREFIX}{app}" for app in burst])
+        on_their_image = sum(
+            1
+            for record in records
+            if record.status == "SUCCEEDED"
+            and running.get(f"{sample_app.FAMILY_PREFIX}{record.app}") == record.image
+        )
+        return DispatchBurst(
+            apps=apps,
+            pushes=pushes,
+            seconds=seconds,
+            calls=calls,
+            statuses=dict(Counter(record.status for record in records)),
+            on_their_image=on_their_image,
+        )
+
+
+def _images_running(cloud: LocalCloud, services: list[str]) -> dict[str, str]:
+    """Each service's "app" container image, in the task definition its service runs."""
+    ecs = cloud.client("ecs")
+    running: dict[str, str] = {}
+    for start in range(0, len(services), 10):
+        described = ecs.describe_services(
+            cluster=sample_app.CLUSTER, services=services[start : start + 10]
+        )
+        for service in described["services"]:
+            definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+            containers = definition["taskDefinition"]["containerDefinitions"]
+            running[service["serviceName"]] = next(
+                c["image"] for c in containers if c["name"] == "app"
+            )
+    return running

@@ -20,7 +20,9 @@ from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.domain.dispatch import child_execution_name
 from ecs_deployer.domain.lifecycle import SOURCE
 from ecs_deployer_tools.demo import sample_app
+from ecs_deployer_tools.demo.scenarios import PRODUCTION_ACCOUNT, STAGING_ACCOUNT
 from ecs_deployer_tools.localcloud.cloud import ACCOUNT_ID, LocalCloud
+from ecs_deployer_tools.localcloud.codedeploy import CodeDeploySimulation
 from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 from ecs_deployer_tools.localcloud.runtime import FunctionOutput
 from ecs_deployer_tools.operator import follow
@@ -40,6 +42,21 @@ STACK_PARAMETERS = {
     "ConfigPrefix": CONFIG_PREFIX,
     "TaskFamilyPrefixes": sample_app.FAMILY_PREFIX,
     "PassRoleArns": ",".join(f"arn:aws:iam::{ACCOUNT_ID}:role/{role}" for role in sample_app.ROLES),
+    # What a blue/green sample app (`Scenario.codedeploy`) deploys its web service through.
+    "CodeDeployApplications": sample_app.CODEDEPLOY_APPLICATION,
+    "CodeDeployDeploymentGroups": (
+        f"{sample_app.CODEDEPLOY_APPLICATION}/{sample_app.CODEDEPLOY_GROUP}"
+    ),
+}
+# The deploy role of every account apps may run in, and the external id they ask for.
+TARGET_ROLE_NAME = "ecs-deployer-target"
+EXTERNAL_ID = "ecs-deployer-local"
+TARGET_STACK_PARAMETERS = {
+    "TargetAccountRoleArns": ",".join(
+        f"arn:aws:iam::{account}:role/{TARGET_ROLE_NAME}"
+        for account in (STAGING_ACCOUNT, PRODUCTION_ACCOUNT)
+    ),
+    "TargetRoleExternalId": EXTERNAL_ID,
 }
 # The demo shows the deployment itself; the Lambdas' INFO logs would drown it.
 DEMO_LOG_LEVEL = "WARN"
@@ -221,6 +238,74 @@ def _push(cloud: LocalCloud, scenario: Scenario, index: int, tags: tuple[str, ..
     return cloud.push_image(sample_app.REPOSITORY, tags, manifest, region=scenario.replicated_from)
 
 
+def _seed(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
+    """The sample app in the scenario's account (its image and config in the deployer's)."""
+    blue_green = scenario.codedeploy is not None
+    if scenario.account is None:
+        return sample_app.seed(
+            sample_app.Clients.of(cloud.client),
+            CONFIG_PREFIX,
+            blue_green=blue_green,
+            **scenario.config,
+        )
+    account = scenario.account
+    clients = sample_app.Clients(
+        ecs=cloud.client("ecs", account=account),
+        ecr=cloud.client("ecr"),
+        ssm=cloud.client("ssm"),
+        ec2=cloud.client("ec2", account=account),
+        iam=cloud.client("iam", account=account),
+        codedeploy=cloud.client("codedeploy", account=account),
+    )
+    return sample_app.seed(
+        clients, CONFIG_PREFIX, blue_green=blue_green, account=account, **scenario.config
+    )
+
+
+def _deploy(
+    cloud: LocalCloud, scenario: Scenario, seeded: sample_app.SeededApp, summaries: SummaryInbox
+) -> None:
+    """The stack, in the deployer's account; the deploy role in the scenario's app account."""
+    cloud.deploy_stack(
+        {
+            **STACK_PARAMETERS,
+            **seeded.network_parameters,
+            **TARGET_STACK_PARAMETERS,
+            "LogLevel": DEMO_LOG_LEVEL,
+            "SummaryTopicArn": summaries.topic_arn,
+        }
+    )
+    if scenario.account is not None:
+        _deploy_target_role(cloud, scenario.account, scenario.role_external_id)
+
+
+def _deploy_target_role(cloud: LocalCloud, account: str, external_id: str | None) -> None:
+    """The account's deploy role, as its StackSet instance makes it, trusting the stack's
+    function roles (with ``external_id``, default the stack's)."""
+    cloud.deploy_target_role(
+        account,
+        {
+            "RoleName": TARGET_ROLE_NAME,
+            "DeployerRoleArns": cloud.outputs["EcsFunctionRoleArns"],
+            "ExternalId": external_id or EXTERNAL_ID,
+            "Regions": cloud.region,
+            "ClusterNames": sample_app.CLUSTER,
+            "TaskFamilyPrefixes": sample_app.FAMILY_PREFIX,
+            "PassRoleArns": ",".join(
+                f"arn:aws:iam::{account}:role/{role}" for role in sample_app.ROLES
+            ),
+        },
+    )
+
+
+def _extensions(scenario: Scenario, simulation: EcsSimulation) -> list[Any]:
+    """The simulations the scenario's local cloud runs: ECS's, and CodeDeploy's for a
+    blue/green scenario."""
+    if scenario.codedeploy is None:
+        return [simulation]
+    return [simulation, CodeDeploySimulation(scenario.codedeploy)]
+
+
 def run(
     scenario: Scenario,
     *,
@@ -239,24 +324,15 @@ def run(
     """
     started = time.monotonic()  # only reported: nothing depends on the machine's speed
     simulation = EcsSimulation(scenario.faults)
-    with LocalCloud(template, extensions=[simulation], time_scale=TIME_SCALE) as cloud:
+    with LocalCloud(
+        template, extensions=_extensions(scenario, simulation), time_scale=TIME_SCALE
+    ) as cloud:
         output = FunctionOutput(function_logs)
         cloud.runtime.output = output
         simulation.throttling = False  # the setup is not under test
-        seeded = sample_app.seed(
-            sample_app.Clients.of(cloud.client),
-            CONFIG_PREFIX,
-            **scenario.config,
-        )
+        seeded = _seed(cloud, scenario)
         summaries = SummaryInbox(cloud)
-        cloud.deploy_stack(
-            {
-                **STACK_PARAMETERS,
-                **seeded.network_parameters,
-                "LogLevel": DEMO_LOG_LEVEL,
-                "SummaryTopicArn": summaries.topic_arn,
-            }
-        )
+        _deploy(cloud, scenario, seeded, summaries)
         listener = _DeploymentEvents(cloud)
         cloud.reset_api_calls()
         simulation.throttling = True

@@ -38,6 +38,14 @@ FAILED_MIGRATION_LOG = (
     'django.db.utils.ProgrammingError: column "discount" of relation "orders" already exists',
 )
 INITIAL_TAG = "v1.0.0"
+# A blue/green sample app (`seed(..., blue_green=True)`): its web service is deployed by
+# CodeDeploy, from this application and deployment group, behind this load balancer.
+CODEDEPLOY_APPLICATION, CODEDEPLOY_GROUP = "shop", "shop-web"
+WEB_TARGET_GROUPS = tuple(
+    f"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-web-{color}/0123456789abcdef"
+    for color in ("blue", "green")
+)
+WEB_PORT = 8000
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,7 @@ class Clients:
     ssm: SSMClient
     ec2: EC2Client
     iam: IAMClient
+    codedeploy: Any  # the dev lock has no stubs for it
 
     @classmethod
     def of(cls, client: Callable[..., Any]) -> Clients:
@@ -57,6 +66,7 @@ class Clients:
             ssm=client("ssm"),
             ec2=client("ec2"),
             iam=client("iam"),
+            codedeploy=client("codedeploy"),
         )
 
 
@@ -88,7 +98,9 @@ def multi_platform_image(version: str, platforms: Sequence[str]) -> images.Multi
     return images.multi_platform_image(platforms, f"{APP} {version}")
 
 
-def app_config(subnet: str, security_group: str, **overrides: Any) -> AppConfig:
+def app_config(
+    subnet: str, security_group: str, *, blue_green: bool = False, **overrides: Any
+) -> AppConfig:
     network = {
         "vpc_configuration": {
             "assign_public_ip": False,
@@ -123,7 +135,17 @@ def app_config(subnet: str, security_group: str, **overrides: Any) -> AppConfig:
             ],
         },
         "services": [
-            {"name": WEB, "containers": ["app"]},
+            {"name": WEB, "containers": ["app"]}
+            | (
+                {
+                    "codedeploy": {
+                        "application": CODEDEPLOY_APPLICATION,
+                        "deployment_group": CODEDEPLOY_GROUP,
+                    }
+                }
+                if blue_green
+                else {}
+            ),
             {"name": WORKER, "containers": ["app"]},
         ],
         **overrides,
@@ -160,7 +182,7 @@ def _containers_by_family(image: str) -> dict[str, list[dict[str, Any]]]:
             _container(
                 "app",
                 image,
-                portMappings=[{"containerPort": 8000, "protocol": "tcp"}],
+                portMappings=[{"containerPort": WEB_PORT, "protocol": "tcp"}],
                 secrets=secret,
             ),
             _container(
@@ -196,8 +218,11 @@ def _roles(iam: IAMClient) -> tuple[str, str]:
     return arns[0], arns[1]
 
 
-def seed(clients: Clients, config_prefix: str, **config_overrides: Any) -> SeededApp:
-    """Create the sample app and store its config; returns what a scenario needs to know."""
+def seed(
+    clients: Clients, config_prefix: str, *, blue_green: bool = False, **config_overrides: Any
+) -> SeededApp:
+    """Create the sample app and store its config; returns what a scenario needs to know.
+    With ``blue_green``, CodeDeploy deploys its web service (`seed_blue_green`)."""
     vpc = clients.ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     clients.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
     subnet = clients.ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24")["Subnet"]["SubnetId"]
@@ -238,25 +263,87 @@ def seed(clients: Clients, config_prefix: str, **config_overrides: Any) -> Seede
             tags=[{"key": "app", "value": APP}],
         )
         seeded.task_definitions[family] = response["taskDefinition"]["taskDefinitionArn"]
+    network = {
+        "awsvpcConfiguration": {
+            "subnets": [subnet],
+            "securityGroups": [group],
+            "assignPublicIp": "DISABLED",
+        }
+    }
     for service, count in ((WEB, 2), (WORKER, 1)):
+        if service == WEB and blue_green:
+            _blue_green_web(clients, seeded, network)
+            continue
         clients.ecs.create_service(
             cluster=CLUSTER,
             serviceName=service,
             taskDefinition=seeded.task_definitions[service],
             desiredCount=count,
             launchType="FARGATE",
-            networkConfiguration={
-                "awsvpcConfiguration": {
-                    "subnets": [subnet],
-                    "securityGroups": [group],
-                    "assignPublicIp": "DISABLED",
-                }
-            },
+            networkConfiguration=network,  # type: ignore[arg-type]
             deploymentConfiguration={
                 "deploymentCircuitBreaker": {"enable": True, "rollback": True},
                 "maximumPercent": 200,
                 "minimumHealthyPercent": 100,
             },
         )
-    push_config(clients.ssm, config_prefix, APP, app_config(subnet, group, **config_overrides))
+    config = app_config(subnet, group, blue_green=blue_green, **config_overrides)
+    push_config(clients.ssm, config_prefix, APP, config)
     return seeded
+
+
+def _blue_green_web(clients: Clients, seeded: SeededApp, network: dict[str, Any]) -> None:
+    """The web service with the CODE_DEPLOY controller behind a load balancer, and the
+    CodeDeploy application and deployment group that deploy it (blue/green, all traffic at
+    once, rolled back on failure, the blue task set gone as soon as green serves)."""
+    clients.ecs.create_service(
+        cluster=CLUSTER,
+        serviceName=WEB,
+        taskDefinition=seeded.task_definitions[WEB],
+        desiredCount=2,
+        launchType="FARGATE",
+        networkConfiguration=network,  # type: ignore[arg-type]
+        deploymentController={"type": "CODE_DEPLOY"},
+        loadBalancers=[
+            {
+                "targetGroupArn": WEB_TARGET_GROUPS[0],
+                "containerName": "app",
+                "containerPort": WEB_PORT,
+            }
+        ],
+    )
+    clients.codedeploy.create_application(
+        applicationName=CODEDEPLOY_APPLICATION, computePlatform="ECS"
+    )
+    clients.codedeploy.create_deployment_group(
+        applicationName=CODEDEPLOY_APPLICATION,
+        deploymentGroupName=CODEDEPLOY_GROUP,
+        deploymentConfigName="CodeDeployDefault.ECSAllAtOnce",
+        serviceRoleArn="arn:aws:iam::123456789012:role/shop-codedeploy",
+        ecsServices=[{"serviceName": WEB, "clusterName": CLUSTER}],
+        deploymentStyle={
+            "deploymentType": "BLUE_GREEN",
+            "deploymentOption": "WITH_TRAFFIC_CONTROL",
+        },
+        autoRollbackConfiguration={"enabled": True, "events": ["DEPLOYMENT_FAILURE"]},
+        blueGreenDeploymentConfiguration={
+            "terminateBlueInstancesOnDeploymentSuccess": {
+                "action": "TERMINATE",
+                "terminationWaitTimeInMinutes": 0,
+            },
+            "deploymentReadyOption": {"actionOnTimeout": "CONTINUE_DEPLOYMENT"},
+        },
+        loadBalancerInfo={
+            "targetGroupPairInfoList": [
+                {
+                    "targetGroups": [{"name": arn.split("/")[-2]} for arn in WEB_TARGET_GROUPS],
+                    "prodTrafficRoute": {
+                        "listenerArns": [
+                            "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/"
+                            "shop/0123456789abcdef/0123456789abcdef"
+                        ]
+                    },
+                }
+            ]
+        },
+    )

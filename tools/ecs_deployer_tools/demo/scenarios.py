@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ecs_deployer_tools.demo import sample_app
+from ecs_deployer_tools.localcloud.codedeploy import CodeDeployFaults, GroupFault, GroupOutcome
 from ecs_deployer_tools.localcloud.ecs_sim import (
     EcsFaults,
     RolloutFault,
@@ -31,6 +32,8 @@ PushStatus = Literal[
 # A Lambda step's first attempt plus the state machine's Retry MaxAttempts (5): a step that
 # crashes this many times in a row has failed for good.
 RETRIED_ATTEMPTS = 6
+# The accounts apps run in, other than the deployer's (the local cloud's default account).
+STAGING_ACCOUNT, PRODUCTION_ACCOUNT = "111111111111", "222222222222"
 # A service the config of the `service-missing` scenario names and the cluster lacks.
 MISSING_SERVICE = f"{sample_app.FAMILY_PREFIX}api"
 
@@ -76,6 +79,15 @@ class Scenario:
     # Pushed in this region, whose registry replicates into the deploy region: each push
     # arrives there as an "ECR Replication Action", with no PUSH event.
     replicated_from: str | None = None
+    # Set: CodeDeploy deploys web blue/green (`sample_app.seed(blue_green=True)`), its
+    # deployments progressing and failing as these faults say.
+    codedeploy: CodeDeployFaults | None = None
+
+    # The app runs in this account (its config names it): the stack lists a deploy role for
+    # it, made there from templates/target-account-role.yaml, and reaches ECS through it.
+    account: str | None = None
+    # The external id that role's trust policy asks for, when not the stack's own.
+    role_external_id: str | None = None
 
     def image_of(self, index: int) -> str:
         return self.images[index] if self.images else self.pushes[index][0]
@@ -88,6 +100,16 @@ def _web_only_max_wait(minutes: int) -> dict[str, Any]:
             {"name": sample_app.WORKER, "containers": ["app"]},
         ]
     }
+
+
+# The pace of the scenarios' CodeDeploy lifecycle events (virtual seconds each).
+_CODEDEPLOY_EVENT_SECONDS = 5.0
+
+
+def _codedeploy(fault: GroupFault | None = None) -> CodeDeployFaults:
+    """The scenario's CodeDeploy, with ``fault`` for the sample app's deployment group."""
+    groups = {sample_app.CODEDEPLOY_GROUP: fault} if fault is not None else {}
+    return CodeDeployFaults(groups=groups, event_seconds=_CODEDEPLOY_EVENT_SECONDS)
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -342,6 +364,62 @@ SCENARIOS: dict[str, Scenario] = {
                 "services": [
                     {"name": sample_app.WEB, "containers": ["app"]},
                     {"name": MISSING_SERVICE, "containers": ["app"]},
+                ]
+            },
+        ),
+        Scenario(
+            "cross-account-happy",
+            f"the app runs in account {STAGING_ACCOUNT}: the deployer, in its own account, "
+            "assumes that account's deploy role and does everything there",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            account=STAGING_ACCOUNT,
+        ),
+        Scenario(
+            "cross-account-role-denied",
+            f"account {PRODUCTION_ACCOUNT}'s deploy role trusts another external id: the "
+            "deployment fails naming the account and the role, having changed nothing",
+            "FAILED",
+            ("FAILED",),
+            account=PRODUCTION_ACCOUNT,
+            role_external_id="another-deployer",
+        ),
+        Scenario(
+            "codedeploy-happy",
+            "web is deployed by CodeDeploy blue/green (an AppSpec naming the new revision, "
+            "followed through its lifecycle events to Succeeded), worker by ECS",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            codedeploy=_codedeploy(),
+        ),
+        Scenario(
+            "codedeploy-fails",
+            "the AfterAllowTestTraffic hook of web's CodeDeploy deployment fails: CodeDeploy "
+            "rolls web back, which the deployer follows, and it rolls worker back",
+            "ROLLED_BACK",
+            ("ROLLED_BACK",),
+            codedeploy=_codedeploy(GroupFault(GroupOutcome.HOOK_FAILS, "AfterAllowTestTraffic")),
+        ),
+        Scenario(
+            "codedeploy-hangs",
+            "web's CodeDeploy deployment never gets past AfterAllowTestTraffic: at its "
+            "max_wait (1 min) the deployer stops it, CodeDeploy rolls web back, and the "
+            "deployer rolls worker back",
+            "ROLLED_BACK",
+            ("ROLLED_BACK",),
+            codedeploy=_codedeploy(GroupFault(GroupOutcome.NEVER_ENDS, "AfterAllowTestTraffic")),
+            config={
+                "services": [
+                    {
+                        "name": sample_app.WEB,
+                        "containers": ["app"],
+                        "max_wait": 1,
+                        "codedeploy": {
+                            "application": sample_app.CODEDEPLOY_APPLICATION,
+                            "deployment_group": sample_app.CODEDEPLOY_GROUP,
+                        },
+                    },
+                    {"name": sample_app.WORKER, "containers": ["app"]},
                 ]
             },
         ),

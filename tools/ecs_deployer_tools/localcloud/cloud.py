@@ -50,13 +50,14 @@ from moto.stepfunctions.responses import get_backend as sfn_backend
 from ecs_deployer_tools.localcloud.iam.guard import IamGuard
 from ecs_deployer_tools.localcloud.images import MultiPlatformImage, image_manifest
 from ecs_deployer_tools.localcloud.patches import moto_patches
+from ecs_deployer_tools.localcloud.patches.events import fire_schedule
 from ecs_deployer_tools.localcloud.runtime import (
     HTTP_CLIENTS,
     ApiCallRecorder,
     LambdaFaults,
     LambdaRuntime,
 )
-from ecs_deployer_tools.localcloud.sam_template import package_and_transform
+from ecs_deployer_tools.localcloud.sam_template import load_template, package_and_transform
 from ecs_deployer_tools.localcloud.server import LocalServer
 from ecs_deployer_tools.localcloud.virtual_time import (
     DEFAULT_MAX_SECONDS,
@@ -76,6 +77,13 @@ if TYPE_CHECKING:
 ACCOUNT_ID: str = DEFAULT_ACCOUNT_ID
 DEFAULT_REGION = "us-east-1"
 ARTIFACTS_BUCKET = "ecs-deployer-local-artifacts"
+# The deploy role of an account apps run in, beside the stack's template.
+TARGET_ROLE_TEMPLATE = "templates/target-account-role.yaml"
+# The deploy roles' grants, whichever account's role used them (`IamGuard.declare_role`).
+TARGET_ROLE_LEDGER_KEY = "TargetAccountRole"
+# The role the local cloud's own clients act as in another account (never authorized: only
+# the stack's functions' calls are).
+_ACCOUNT_OPERATOR = "localcloud-operator"
 # Step Functions executions are interpreted by moto's ASL parser backend.
 _MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}}
 _CAPABILITIES: Any = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
@@ -239,13 +247,48 @@ class LocalCloud:
 
     # -- clients --------------------------------------------------------------------------
 
-    def client(self, service_name: str) -> Any:
-        """A boto3 client bound to the emulator (in process; clients are thread-safe)."""
+    def client(self, service_name: str, *, account: str | None = None) -> Any:
+        """A boto3 client bound to the emulator (in process; clients are thread-safe); with
+        `account`, one acting in that account (an account apps run in)."""
         self._require_active()
-        if service_name not in self._clients:
-            assert self._session is not None
-            self._clients[service_name] = self._session.client(service_name)  # type: ignore[call-overload]
-        return self._clients[service_name]
+        key = service_name if account in (None, self.account_id) else f"{service_name}@{account}"
+        if key not in self._clients:
+            session = self._session if key == service_name else self._account_session(account)
+            assert session is not None
+            self._clients[key] = session.client(service_name)  # type: ignore[call-overload]
+        return self._clients[key]
+
+    def _account_session(self, account: str | None) -> boto3.session.Session:
+        """A session acting in `account`: moto decides the account from the access key, and
+        AssumeRole's keys act in the role's account (moto's sts backend)."""
+        credentials = self.client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/{_ACCOUNT_OPERATOR}",
+            RoleSessionName="localcloud",
+        )["Credentials"]
+        return boto3.session.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=self.region,
+        )
+
+    def deploy_target_role(self, account: str, parameters: Mapping[str, str]) -> str:
+        """Create the deploy role of an account apps run in, from
+        templates/target-account-role.yaml, in `account`; return its ARN. The functions'
+        calls through it are authorized against it, and its grants are counted."""
+        template = load_template(self.template_path.parent / TARGET_ROLE_TEMPLATE)
+        cloudformation = self.client("cloudformation", account=account)
+        cloudformation.create_stack(
+            StackName=f"{self.stack_name}-target",
+            TemplateBody=json.dumps(template),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Capabilities=_CAPABILITIES,
+        )
+        stack = cloudformation.describe_stacks(StackName=f"{self.stack_name}-target")["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        role_arn = outputs["DeployRoleArn"]
+        self.iam.declare_role(account, role_arn, TARGET_ROLE_LEDGER_KEY)
+        return str(role_arn)
 
     # -- the stack ------------------------------------------------------------------------
 
@@ -373,6 +416,13 @@ class LocalCloud:
             return ecr
         assert self._session is not None
         return self._session.client("ecr", region_name=region)  # not cached: rarely used
+
+    # -- EventBridge ----------------------------------------------------------------------
+
+    def fire_schedule(self, rule_name: str) -> None:
+        """One tick of the stack's schedule rule `rule_name` (`patches/events.py`, item 5)."""
+        with self.scheduler.exclusive():
+            fire_schedule(self.account_id, self.region, rule_name)
 
     # -- Step Functions -------------------------------------------------------------------
 

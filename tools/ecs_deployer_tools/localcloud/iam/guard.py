@@ -10,6 +10,12 @@ the <action> action" (or "with an explicit deny in an identity-based policy").
 Every decision is kept in a `Ledger`: which grant (policy, statement, Action entry) allowed
 each request, so a test can find the grants no call uses.
 
+A call made with credentials from sts:AssumeRole (an app's deploy role in another account)
+is evaluated against the assumed role's policies, in the role's account, as IAM does; and
+AssumeRole itself against the caller's grant and then the role's trust policy: a statement
+whose Principal names the caller's role (or its account), with its conditions
+(sts:ExternalId) holding. moto itself checks neither.
+
 The Lambda service writes the function's logs and, with active tracing, its X-Ray segments
 with the same role; those are not calls of our code. They are evaluated too, per invocation
 (`runtime_writes`), and kept apart in the ledger; AWS never fails an invocation for them (the
@@ -25,10 +31,13 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from moto.awslambda.utils import get_backend as lambda_backend
+from moto.codedeploy.models import codedeploy_backends
 from moto.ecs.exceptions import TaskDefinitionNotFoundException
 from moto.ecs.models import ecs_backends
+from moto.iam.exceptions import NotFoundException
 from moto.iam.models import iam_backends
 from moto.logs.models import logs_backends
+from moto.sts.models import sts_backends
 
 from ecs_deployer_tools.localcloud.iam import reference
 from ecs_deployer_tools.localcloud.iam.policy import (
@@ -75,8 +84,13 @@ class Role:
 def function_role(account: str, region: str, function_name: str) -> Role:
     """The role of a Lambda function with its policies, as moto holds them now."""
     function = lambda_backend(account, region).get_function(function_name)
+    return role_of(account, function.role)
+
+
+def role_of(account: str, role_arn: str) -> Role:
+    """A role of `account` with its policies, as moto holds them now."""
     iam = iam_backends[account][PARTITION]
-    role = iam.get_role_by_arn(function.role)
+    role = iam.get_role_by_arn(role_arn)
     if role.permissions_boundary:
         raise UnsupportedPolicyError(f"{role.arn}: permissions boundaries are not evaluated")
     statements: list[Statement] = []
@@ -134,6 +148,21 @@ class MotoEcs:
         return None if found is None else str(found.arn)
 
 
+class MotoCodeDeploy:
+    """The account's CodeDeploy as moto (and the CodeDeploy simulation) hold it."""
+
+    def __init__(self, account: str, region: str) -> None:
+        self._backend = codedeploy_backends[account][region]
+
+    def deployment_group(self, deployment_id: str) -> tuple[str, str] | None:
+        found = self._backend.deployments.get(deployment_id)
+        return None if found is None else (found.application_name, found.deployment_group_name)
+
+    def deployment_config(self, application: str, deployment_group: str) -> str | None:
+        group = self._backend.deployment_groups.get(application, {}).get(deployment_group)
+        return None if group is None else str(group.deployment_config_name)
+
+
 @dataclass(frozen=True)
 class Authorization:
     """One decision: for `caller`'s call (or, `by_runtime`, the Lambda service's write)."""
@@ -180,6 +209,62 @@ class Ledger:
         return denied
 
 
+@dataclass(frozen=True)
+class _Identity:
+    """Who makes a call: a function with its own role, or a session of an assumed role."""
+
+    role: Role
+    account: str
+    session: str  # the end of the assumed-role ARN: the function's name, or the session's
+    ledger_key: str  # the function's logical id, or the assumed role's (declare_role)
+
+
+def _assumed_role(access_key: str | None) -> tuple[str, str, str] | None:
+    """(account, role ARN, session name) of AssumeRole's credentials; None for others.
+
+    moto keeps AssumeRole's access keys with the role's account (which is how its calls
+    act in that account)."""
+    if access_key is None:
+        return None
+    for account, backends in list(iam_backends.items()):
+        key = backends[PARTITION].access_keys.get(access_key)
+        if key is not None and key.role_arn:
+            session = sts_backends[account][PARTITION].get_assumed_role_from_access_key(access_key)
+            return account, key.role_arn, session.session_name if session else access_key
+    return None
+
+
+def _access_key(client: BaseClient) -> str | None:
+    # botocore has no public reader of a client's credentials; reading them makes deferred
+    # ones (an assumed role's) be fetched, as signing the request would.
+    credentials = client._request_signer._credentials  # type: ignore[attr-defined]
+    return None if credentials is None else credentials.get_frozen_credentials().access_key
+
+
+def trust_decision(role_arn: str, caller_role_arn: str, request: AuthorizationRequest) -> Decision:
+    """AssumeRole as the trust policy of `role_arn` decides it for a session of
+    `caller_role_arn`: the statements whose Principal names that role or its account apply
+    (IAM User Guide, "IAM JSON policy elements: Principal"); a missing role refuses."""
+    account = role_arn.split(":")[4]
+    try:
+        role = iam_backends[account][PARTITION].get_role_by_arn(role_arn)
+    except NotFoundException:  # AWS refuses AssumeRole of a missing role the same way
+        return Decision(request, allowed=False, grants=())
+    document = json.loads(_text(role.assume_role_policy_document))
+    caller_account = caller_role_arn.split(":")[4]
+    names = {caller_role_arn, caller_account, f"arn:{PARTITION}:iam::{caller_account}:root"}
+    raw_statements = document.get("Statement", [])
+    applicable = []
+    for raw in raw_statements if isinstance(raw_statements, list) else [raw_statements]:
+        principal = raw.get("Principal", {})
+        listed = principal.get("AWS", []) if isinstance(principal, dict) else []
+        if names & set(listed if isinstance(listed, list) else [listed]):
+            statement = {key: value for key, value in raw.items() if key != "Principal"}
+            applicable.append(statement | {"Resource": role_arn})
+    trust = parse_policy(f"{role_arn} trust", {"Statement": applicable})
+    return evaluate(trust, request)
+
+
 class IamGuard:
     """Authorizes the stack's Lambdas' calls (`ApiCallRecorder.authorizer`)."""
 
@@ -187,30 +272,60 @@ class IamGuard:
         self.account = account
         self.enforce = enforce
         self.ledger = Ledger()
+        self._assumed_roles: dict[str, str] = {}  # role ARN → its ledger key
 
     def declare(self, caller: str, function_name: str, region: str) -> None:
         """Note the grants of a function's role (once the stack exists)."""
         self.ledger.declare(caller, function_role(self.account, region, function_name).grants)
 
+    def declare_role(self, account: str, role_arn: str, ledger_key: str) -> None:
+        """Note the grants of a role the functions assume (an app account's deploy role),
+        kept under `ledger_key`: the roles one template makes in many accounts are one set
+        of grants, each used if any account's role used it."""
+        self._assumed_roles[role_arn] = ledger_key
+        self.ledger.declare(ledger_key, role_of(account, role_arn).grants)
+
     def authorize(
         self, caller: Caller, client: BaseClient, operation: str, params: Mapping[str, Any]
     ) -> None:
         region = client.meta.region_name
+        identity = self._identity(caller, client, region)
         call = Call(
             service=client.meta.service_model.signing_name,
             operation=operation,
             params=params,
             partition=PARTITION,
             region=region,
-            account=self.account,
-            ecs=MotoEcs(self.account, region),
+            account=identity.account,
+            ecs=MotoEcs(identity.account, region),
+            codedeploy=MotoCodeDeploy(identity.account, region),
         )
-        role = function_role(self.account, region, caller.function_name)
         for request in requests(call):
-            decision = evaluate(role.statements, request)
-            self.ledger.add(Authorization(caller.logical_id, decision))
+            decision = evaluate(identity.role.statements, request)
+            untrusted = False
+            if decision.allowed and request.action == "sts:AssumeRole":
+                trusted = trust_decision(request.resource, identity.role.arn, request)
+                decision = Decision(request, trusted.allowed, decision.grants)
+                untrusted = not trusted.allowed
+            self.ledger.add(Authorization(identity.ledger_key, decision))
             if not decision.allowed and self.enforce:
-                raise access_denied(client, operation, role, caller.function_name, decision)
+                raise access_denied(
+                    client,
+                    operation,
+                    identity.role,
+                    identity.session,
+                    decision,
+                    untrusted=untrusted,
+                )
+
+    def _identity(self, caller: Caller, client: BaseClient, region: str) -> _Identity:
+        assumed = _assumed_role(_access_key(client))
+        if assumed is None:
+            role = function_role(self.account, region, caller.function_name)
+            return _Identity(role, self.account, caller.function_name, caller.logical_id)
+        account, role_arn, session = assumed
+        key = self._assumed_roles.get(role_arn, role_arn)
+        return _Identity(role_of(account, role_arn), account, session, key)
 
     def runtime_writes(self, caller: Caller, config: FunctionConfig, log_stream: str) -> None:
         """The Lambda service's own writes for one invocation, with the function's role."""
@@ -255,20 +370,30 @@ def _runtime_requests(
 
 
 def access_denied(
-    client: BaseClient, operation: str, role: Role, session: str, decision: Decision
+    client: BaseClient,
+    operation: str,
+    role: Role,
+    session: str,
+    decision: Decision,
+    *,
+    untrusted: bool = False,
 ) -> ClientError:
-    """The error the service returns, as its client raises it."""
+    """The error the service returns, as its client raises it. `untrusted`: the caller may
+    call AssumeRole, but the role's trust policy does not let it in (STS then names no
+    policy)."""
     request = decision.request
-    reason = (
-        "with an explicit deny in an identity-based policy"
-        if decision.explicitly_denied
-        else f"because no identity-based policy allows the {request.action} action"
-    )
+    if untrusted:
+        reason = ""
+    elif decision.explicitly_denied:
+        reason = " with an explicit deny in an identity-based policy"
+    else:
+        reason = f" because no identity-based policy allows the {request.action} action"
     message = (
         f"User: arn:{PARTITION}:sts::{role.arn.split(':')[4]}:assumed-role/{role.name}/{session}"
-        f" is not authorized to perform: {request.action} on resource: {request.resource} {reason}"
+        f" is not authorized to perform: {request.action} on resource: {request.resource}{reason}"
     )
-    code = "AccessDeniedException"
+    # STS's code is AccessDenied (its API reference); the other services' AccessDeniedException.
+    code = "AccessDenied" if request.action.startswith("sts:") else "AccessDeniedException"
     response: Any = {
         "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {"HTTPStatusCode": 400},

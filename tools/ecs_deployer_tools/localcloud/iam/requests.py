@@ -11,7 +11,12 @@ extra authorizations AWS makes for some calls:
   aws/serverless-application-model#2247);
 * `ecs:TagResource` on the new resource, with `ecs:CreateAction`, when RegisterTaskDefinition
   or RunTask carries tags (ECS developer guide, "Grant permission to tag resources on
-  creation").
+  creation");
+* `codedeploy:GetDeploymentConfig` on the deployment's configuration (its own, else its
+  group's) and `codedeploy:RegisterApplicationRevision` on its application for every
+  CreateDeployment, which registers the revision it deploys (the minimal permissions of
+  aws-actions/amazon-ecs-deploy-task-definition's README, "AWS CodeDeploy Support", which
+  itself calls neither; CodeDeploy User Guide, identity-based policy examples).
 
 A resource is named as AWS names it: a service keeps the ARN ECS gave it (a service created
 before 2021 has the short `service/NAME` form, which policies scoped to `service/CLUSTER/*`
@@ -49,6 +54,7 @@ class Call:
     region: str
     account: str
     ecs: EcsState  # the account's ECS, for the resources a call names indirectly
+    codedeploy: CodeDeployState  # the account's CodeDeploy, likewise
 
     @property
     def reference(self) -> reference.ActionReference:
@@ -104,6 +110,16 @@ class EcsState(Protocol):
 
     def service_arn(self, cluster: str, service: str) -> str | None:
         """The ARN ECS gave the service, if it exists."""
+
+
+class CodeDeployState(Protocol):
+    """What the account's CodeDeploy holds, as far as authorizing a call needs it."""
+
+    def deployment_group(self, deployment_id: str) -> tuple[str, str] | None:
+        """The (application, deployment group) of a deployment, if it exists."""
+
+    def deployment_config(self, application: str, deployment_group: str) -> str | None:
+        """The deployment configuration a deployment group uses, if it exists."""
 
 
 def requests(call: Call) -> list[AuthorizationRequest]:
@@ -306,6 +322,23 @@ def _parameter(call: Call) -> list[AuthorizationRequest]:
     return [call.request(parameter, context)]
 
 
+def _parameters(call: Call) -> list[AuthorizationRequest]:
+    """GetParameters: one request per named parameter (each is authorized on its own)."""
+    return [
+        call.request(
+            name
+            if name.startswith("arn:")
+            else call.arn(
+                "ssm",
+                call.operation,
+                "parameter",
+                ParameterNameWithoutLeadingSlash=name.lstrip("/"),
+            )
+        )
+        for name in call.params["Names"]
+    ]
+
+
 def _table(call: Call) -> list[AuthorizationRequest]:
     table = call.params["TableName"]
     if table.startswith("arn:"):
@@ -353,6 +386,74 @@ def _topic(call: Call) -> list[AuthorizationRequest]:
     return [call.request(call.params["TopicArn"])]
 
 
+# -- STS --------------------------------------------------------------------------------
+
+
+def _assume_role(call: Call) -> list[AuthorizationRequest]:
+    context = {
+        key: call.params[name]
+        for key, name in (
+            ("sts:ExternalId", "ExternalId"),
+            ("sts:RoleSessionName", "RoleSessionName"),
+        )
+        if name in call.params
+    }
+    return [call.request(call.params["RoleArn"], context)]
+
+
+# -- CodeDeploy -------------------------------------------------------------------------------
+
+
+def _deployment_group_arn(call: Call, application: str, deployment_group: str) -> str:
+    return call.arn(
+        "codedeploy",
+        "CreateDeployment",
+        "deploymentgroup",
+        ApplicationName=application,
+        DeploymentGroupName=deployment_group,
+    )
+
+
+def _create_deployment(call: Call) -> list[AuthorizationRequest]:
+    application, group = call.params["applicationName"], call.params["deploymentGroupName"]
+    config = call.params.get("deploymentConfigName") or call.codedeploy.deployment_config(
+        application, group
+    )
+    found = [call.request(_deployment_group_arn(call, application, group))]
+    if config is not None:
+        config_arn = call.arn(
+            "codedeploy",
+            "GetDeploymentConfig",
+            "deploymentconfig",
+            DeploymentConfigurationName=config,
+        )
+        found.append(call.request(config_arn, action="codedeploy:GetDeploymentConfig"))
+    application_arn = call.arn(
+        "codedeploy", "RegisterApplicationRevision", "application", ApplicationName=application
+    )
+    found.append(call.request(application_arn, action="codedeploy:RegisterApplicationRevision"))
+    return found
+
+
+def _list_deployments(call: Call) -> list[AuthorizationRequest]:
+    group = call.params.get("applicationName", "*"), call.params.get("deploymentGroupName", "*")
+    return [call.request(_deployment_group_arn(call, *group))]
+
+
+def _deployments(call: Call) -> list[AuthorizationRequest]:
+    """A call on deployments is authorized on each one's deployment group (one it does not
+    know: on the account's every group, which a policy naming groups does not match)."""
+    ids = call.params.get("deploymentIds") or [call.params["deploymentId"]]
+    found: dict[str, AuthorizationRequest] = {}
+    for deployment_id in ids:
+        group = call.codedeploy.deployment_group(deployment_id)
+        arn = (
+            _deployment_group_arn(call, *group) if group else _deployment_group_arn(call, "*", "*")
+        )
+        found.setdefault(arn, call.request(arn))
+    return list(found.values())
+
+
 _Model = Callable[[Call], list[AuthorizationRequest]]
 _MODELS: dict[str, _Model] = {
     "ecs:DescribeClusters": _describe_clusters,
@@ -363,10 +464,15 @@ _MODELS: dict[str, _Model] = {
     "ecs:DescribeTasks": _tasks,
     "ecs:StopTask": _tasks,
     "ecs:ListServices": _list_services,
+    "codedeploy:CreateDeployment": _create_deployment,
+    "codedeploy:BatchGetDeployments": _deployments,
+    "codedeploy:ListDeployments": _list_deployments,
+    "codedeploy:GetDeployment": _deployments,
     "ecr:DescribeRepositories": _repositories,
     "ecr:DescribeImages": _repositories,
     "ssm:GetParameter": _parameter,
     "ssm:GetParametersByPath": _parameter,
+    "ssm:GetParameters": _parameters,
     **{
         f"dynamodb:{operation}": _table
         for operation in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan")
@@ -375,4 +481,5 @@ _MODELS: dict[str, _Model] = {
     "events:PutEvents": _put_events,
     "logs:GetLogEvents": _log_stream,
     "sns:Publish": _topic,
+    "sts:AssumeRole": _assume_role,
 }

@@ -9,11 +9,14 @@ that moto lacks; each module's docstring lists its patches and why:
   event times;
 * `ecr.py`: digests, tags, image indexes and replication as ECR has them, the events ECR
   emits, `imagePushedAt` in milliseconds;
+* `ssm.py`: the "Parameter Store Change" events Parameter Store emits;
 * `stepfunctions.py`: where moto's interpreter diverges from AWS, and the execution status
   change events;
 * `stepfunctions_scheduling.py`: executions take turns on virtual time;
 * `ecs.py`: ECS as the ECS simulation (`ecs_sim/`) makes it behave. `EcsSimulation`
-  installs these while it is installed, not `moto_patches`: a scenario may go without it.
+  installs these while it is installed, not `moto_patches`: a scenario may go without it;
+* `codedeploy.py`: CodeDeploy deployments that progress (`codedeploy/`), installed by
+  `CodeDeploySimulation` likewise.
 
 All of them go through a `Patcher` (`patcher.py`), which restores moto exactly.
 """
@@ -28,6 +31,7 @@ from ecs_deployer_tools.localcloud.patches import (
     cloudformation,
     ecr,
     events,
+    ssm,
     stepfunctions,
     stepfunctions_scheduling,
 )
@@ -49,6 +53,7 @@ def moto_patches(runtime: LambdaRuntime, scheduler: Scheduler) -> Iterator[None]
         awslambda.install(patcher, runtime)
         events.install(patcher)
         ecr.install(patcher)
+        ssm.install(patcher)
         stepfunctions.install(patcher)
         stepfunctions_scheduling.install(patcher, scheduler)
         yield

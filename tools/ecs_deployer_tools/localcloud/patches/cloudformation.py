@@ -29,6 +29,10 @@ shows them, where moto's CloudFormation falls short.
 9. `AWS::Logs::LogGroup`'s `Fn::GetAtt Arn` ends in `:*` on AWS (the resource's "Return
    values": `arn:aws:logs:us-west-1:123456789012:log-group:NAME:*`), which a policy on it
    needs to cover the group's streams; moto's has no `:*`.
+10. A list parameter (`CommaDelimitedList`, `List<...>`) left to its `Default` is the list
+   CloudFormation splits from it ("Parameters": a CommaDelimitedList is "an array of
+   literal strings that are separated by commas"); moto keeps the default a string, which
+   `Fn::Join` and `Fn::Sub` then take apart character by character.
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ def install(patcher: Patcher) -> None:
     patcher.wrap(Role, "create_from_cloudformation_json", _role_from_cfn)
     patcher.around(cfn_parsing, "clean_json", _clean_json)
     patcher.around(LogGroup, "get_cfn_attribute", _log_group_attribute)
+    patcher.around(cfn_parsing.ResourceMap, "load_parameters", _split_list_defaults)
 
 
 # --- 1. AWS::StepFunctions::StateMachine ------------------------------------------------
@@ -370,3 +375,16 @@ def _clean_json(original: Callable[..., Any], resource_json: Any, resources_map:
 def _log_group_attribute(original: Callable[..., Any], group: LogGroup, attribute: str) -> Any:
     value = original(group, attribute)
     return f"{value}:*" if attribute == "Arn" else value
+
+
+# --- 10. A list parameter's Default ----------------------------------------------------------
+
+
+def _split_list_defaults(original: Callable[[Any], None], resource_map: Any) -> None:
+    original(resource_map)
+    for name, slot in resource_map._template.get("Parameters", {}).items():
+        kind = str(slot.get("Type", ""))
+        value = resource_map.resolved_parameters.get(name)
+        if (kind == "CommaDelimitedList" or kind.startswith("List<")) and isinstance(value, str):
+            resource_map.resolved_parameters[name] = value.split(",")
+            resource_map._parsed_resources[name] = value.split(",")

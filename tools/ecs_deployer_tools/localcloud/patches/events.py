@@ -14,6 +14,11 @@ AWS, where moto's EventBridge falls short.
    the emulator's events; moto answers with an empty body.
 4. Event times come from the virtual clock (`virtual_time.py`): whole seconds in the
    event, as on AWS.
+5. A rule without an event pattern (a schedule's) matches no event: moto's empty pattern
+   matched every event, so a schedule rule's target got every event on the bus. Schedule
+   rules never fire by themselves (moto has no scheduler either): `fire_schedule` delivers
+   one tick, EventBridge's "Scheduled Event" from source `aws.events` with the rule's ARN
+   in `resources` and an empty `detail`, to the rule's targets as in 1 and 2.
 
 `put_event` is how the other patches emit an AWS service's event (ECR's, Step Functions').
 """
@@ -85,7 +90,10 @@ def _send_to_targets(
     original_event: EventMessageType,
     transform_input: bool = True,
 ) -> None:
-    if rule.state != "ENABLED" or not rule.event_pattern.matches_event(original_event):
+    pattern = rule.event_pattern
+    if rule.state != "ENABLED" or pattern._raw_pattern is None:  # item 5: a schedule only
+        return
+    if not pattern.matches_event(original_event):
         return
     others = []
     for target in rule.targets:
@@ -155,6 +163,31 @@ def _invoke(target: dict[str, Any], event: dict[str, Any], account: str, region:
         {"X-Amz-Invocation-Type": "Event"},
         {},
     )
+
+
+# --- 5. A schedule rule's tick ----------------------------------------------------------
+
+
+def fire_schedule(account_id: str, region: str, rule_name: str) -> None:
+    """Deliver one "Scheduled Event" of the schedule rule `rule_name` to its targets."""
+    rule = events_backends[account_id][region].describe_rule(rule_name, None)
+    if not rule.scheduled_expression:
+        raise ValueError(f"rule {rule_name} has no schedule")
+    event = {
+        "version": "0",
+        "id": str(mock_random.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": account_id,
+        "time": virtual_time.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [rule.arn],
+        "detail": {},
+    }
+    for target in rule.targets if rule.state == "ENABLED" else []:
+        arn = parse_arn(target["Arn"])
+        deliver = _invoke if arn.service == "lambda" else _start_execution
+        deliver(target, event, arn.account, arn.region)
 
 
 # --- 3. TestEventPattern ----------------------------------------------------------------
