@@ -134,7 +134,7 @@ def test_injected_faults_fail_a_rollout_served_over_http(options: tuple[str, ...
         (("--faults", "{"), "not JSON"),
         (("--faults", '{"service": {}}'), "service: no such field"),
         (("--faults", '{"services": {"web": {"outcome": "x"}}}'), 'services.web.outcome: "x"'),
-        (("--faults", '{"services": {"web": {"ticks": 0}}}'), "RolloutFault.ticks must be"),
+        (("--faults", '{"services": {"web": {"seconds": 0}}}'), "RolloutFault.seconds must be"),
         (("--faults", '{"tasks": {"migrate": {"exit_code": "1"}}}'), 'exit_code: "1" is not'),
         (("--scenario", "happy", "--faults", "{}"), "give --scenario or --faults, not both"),
     ],

@@ -168,6 +168,41 @@ def test_run_until_raises_when_nothing_runs_and_the_condition_fails() -> None:
         world.scheduler.run_until(lambda: False)
 
 
+def test_a_timer_fires_at_its_time_while_every_execution_waits() -> None:
+    world = World()
+    world.spawn("a", 10)
+    world.scheduler.call_at(START + timedelta(seconds=4), lambda: world.note("timer"))
+    world.scheduler.call_at(START + timedelta(seconds=10), lambda: world.note("tie"))
+
+    world.scheduler.run_until_idle()
+
+    # Due with a fiber: the timer first, as ECS's event precedes the waits that end then.
+    assert world.log == [("a starts", 0.0), ("timer", 4.0), ("tie", 10.0), ("a", 10.0)]
+
+
+def test_a_timer_may_wake_a_parked_execution() -> None:
+    world = World()
+    world.spawn("a", 60)
+    world.scheduler.call_at(START + timedelta(seconds=5), lambda: world.scheduler.halt("a"))
+
+    world.scheduler.run_until_idle()
+
+    assert world.log == [("a starts", 0.0), ("a", 5.0)]
+
+
+def test_timers_alone_keep_no_drive_running_but_advance_runs_them() -> None:
+    world = World()
+    world.scheduler.call_at(START + timedelta(seconds=30), lambda: world.note("timer"))
+
+    world.scheduler.run_until_idle()
+    assert (world.log, world.scheduler.now()) == ([], START)  # no execution: idle at once
+
+    world.scheduler.advance(29)
+    assert world.log == []
+    world.scheduler.advance(1)
+    assert world.log == [("timer", 30.0)]
+
+
 def test_only_an_execution_can_wait() -> None:
     with pytest.raises(RuntimeError, match="only a scheduled execution can wait"):
         World().scheduler.sleep(1)

@@ -101,7 +101,7 @@ def app_config(subnet: str, security_group: str, **overrides: Any) -> AppConfig:
         "app": APP,
         "cluster": CLUSTER,
         "trigger": {"repositories": [REPOSITORY], "tags": ["v*"]},
-        "poll_seconds": 1,
+        "poll_seconds": 10,  # the default: a rollout without a fault takes two polls
         "tasks": {
             "pre": [
                 {
