@@ -452,3 +452,62 @@ def test_map_iterations_and_parallel_branches_run_one_after_the_other(cloud: Loc
 
     assert described["status"] == "SUCCEEDED"
     assert described["stopDate"] - described["startDate"] == timedelta(seconds=2 + 1 + 10 + 10)
+
+
+def _token_wait(cloud: LocalCloud, timeout: int) -> tuple[str, str]:
+    """A machine whose Task sends its token to a queue and waits for it (`timeout` s),
+    a States.Timeout caught; and the queue's URL."""
+    sqs = cloud.client("sqs")
+    url = sqs.create_queue(QueueName=f"tokens-{timeout}")["QueueUrl"]
+    arn = machine(
+        cloud,
+        {
+            "StartAt": "Wait",
+            "States": {
+                "Wait": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {"QueueUrl": url, "MessageBody": {"token.$": "$$.Task.Token"}},
+                    "TimeoutSeconds": timeout,
+                    "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "TimedOut"}],
+                    "End": True,
+                },
+                "TimedOut": {"Type": "Pass", "Result": {"timed_out": True}, "End": True},
+            },
+        },
+    )
+    return arn, url
+
+
+def _token(cloud: LocalCloud, url: str) -> str:
+    [message] = cloud.client("sqs").receive_message(QueueUrl=url)["Messages"]
+    return str(json.loads(message["Body"])["token"])
+
+
+def test_a_task_token_wait_parks_until_send_task_success(cloud: LocalCloud) -> None:
+    arn, url = _token_wait(cloud, timeout=60)
+    execution = cloud.start_execution({}, state_machine_arn=arn)
+    cloud.advance(25)  # parked: the clock moves on
+    sfn, token = cloud.client("stepfunctions"), _token(cloud, url)
+    sfn.send_task_success(taskToken=token, output=json.dumps({"woken": True}))
+    cloud.run_until_idle()
+
+    described = cloud.wait_for_execution(execution)
+    assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", {"woken": True})
+    assert ("TaskSucceeded", 25.0) in events(cloud, execution)
+    with pytest.raises(sfn.exceptions.TaskTimedOut):  # its task is closed
+        sfn.send_task_success(taskToken=token, output="{}")
+    with pytest.raises(sfn.exceptions.InvalidToken):
+        sfn.send_task_success(taskToken="not-a-token", output="{}")
+
+
+def test_a_task_token_wait_times_out_in_virtual_time(cloud: LocalCloud) -> None:
+    arn, url = _token_wait(cloud, timeout=60)
+    execution = cloud.start_execution({}, state_machine_arn=arn)
+    cloud.run_until_idle()
+
+    described = cloud.wait_for_execution(execution)
+    assert json.loads(described["output"]) == {"timed_out": True}
+    assert ("TaskTimedOut", 60.0) in events(cloud, execution)
+    with pytest.raises(cloud.client("stepfunctions").exceptions.TaskTimedOut):
+        cloud.client("stepfunctions").send_task_success(taskToken=_token(cloud, url), output="{}")

@@ -279,6 +279,20 @@ class Scheduler:
             heapq.heappush(self._timers, _Timer(when, next(self._timer_order), callback))
             self._driver.notify_all()
 
+    def wake(self, key: object) -> None:
+        """A parked execution is ready at once (its wait returns early); a no-op when it is
+        not parked. Any thread may call it: a callback's SendTaskSuccess, a timer."""
+        with self._lock:
+            fiber = self._fiber(key)
+            if fiber is not None and fiber.state == "parked":
+                self._wake(fiber)
+                self._driver.notify_all()
+
+    def halted(self) -> bool:
+        """Whether the execution running in this thread was stopped (then it never waits)."""
+        fiber: _Fiber | None = getattr(self._local, "fiber", None)
+        return fiber is not None and fiber.halted
+
     def current_key(self) -> object | None:
         """The key of the execution running in this thread (None in a driver)."""
         fiber: _Fiber | None = getattr(self._local, "fiber", None)
@@ -388,8 +402,8 @@ class Scheduler:
         fiber: _Fiber | None = getattr(self._local, "fiber", None)
         if fiber is None:
             raise RuntimeError(
-                "virtual time: only a scheduled execution can wait (StartSyncExecution, "
-                "callbacks and activities are not scheduled)"
+                "virtual time: only a scheduled execution can wait (StartSyncExecution and "
+                "activities are not scheduled)"
             )
         return fiber
 
