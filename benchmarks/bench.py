@@ -135,7 +135,9 @@ def fleet_costs(sizes: tuple[int | None, ...] = FLEET_SIZES) -> None:
             deployed = fleet.deploy_fleet(size, faults)
             wall = time.monotonic() - started
             minimum = fleet.minimum_ecs_calls(
-                deployed.services, deployed.tasks, *fleet.polls_to_finish(faults)
+                deployed.services,
+                deployed.tasks,
+                *fleet.polls_to_finish(faults, deployed.poll_seconds),
             )
             print(
                 f"  {world:<22} {deployed.services:>4} {deployed.ecs_calls:>5} {minimum:>5} "
@@ -155,7 +157,13 @@ def _peer_deploys(deployed: fleet.Fleet) -> tuple[list[bool], Counter[str]]:
     verdicts, calls = [], Counter[str]()
     for service in deployed.config.services:
         run = aws_cli_deploy(
-            ecs, sample_app.CLUSTER, service.name, family=service.name, container="app", image=image
+            ecs,
+            sample_app.CLUSTER,
+            service.name,
+            family=service.name,
+            container="app",
+            image=image,
+            advance=deployed.cloud.advance,
         )
         verdicts.append(run.succeeded)
         calls += run.calls

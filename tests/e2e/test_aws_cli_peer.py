@@ -24,7 +24,13 @@ def _deploy(faults: EcsFaults) -> tuple[PeerRun, list[dict[str, Any]]]:
         ecs = deployed.cloud.client("ecs")
         image = f"{deployed.registry}/{sample_app.REPOSITORY}:{fleet.NEW_TAG}"
         run = aws_cli_deploy(
-            ecs, sample_app.CLUSTER, SERVICE, family=SERVICE, container="app", image=image
+            ecs,
+            sample_app.CLUSTER,
+            SERVICE,
+            family=SERVICE,
+            container="app",
+            image=image,
+            advance=deployed.cloud.advance,
         )
         deployed.cloud.advance(60.0)  # past any stale describe: what ECS really has
         service = ecs.describe_services(cluster=sample_app.CLUSTER, services=[SERVICE])
@@ -40,7 +46,9 @@ def test_it_deploys_with_one_call_of_each_kind_and_waits_for_the_rollout() -> No
         "DescribeTaskDefinition": 1,
         "RegisterTaskDefinition": 1,
         "UpdateService": 1,
-        "DescribeServices": 2,  # rolling out (two deployments), then one: stable
+        # The rollout takes 20 s: rolling out (two deployments) at 0 s and 15 s; at 30 s,
+        # one deployment: stable.
+        "DescribeServices": 3,
     }
 
 

@@ -18,11 +18,15 @@ from botocore.exceptions import WaiterError
 from ecs_deployer.domain.taskdef import registration_input, with_image
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mypy_boto3_ecs import ECSClient
 
-# The waiter polls every 15 s, 40 times. In the simulation a rollout moves on with each
-# describe, not with time, so the bench waits 0 s between polls: the same calls, sooner.
+# The waiter polls every 15 s, 40 times. Its 15 s pass in the local cloud's virtual time
+# (the caller's `advance`), where the simulated rollout moves on.
 WAITER_ATTEMPTS = 40
+WAITER_DELAY_SECONDS = 15.0
+_MAX_ATTEMPTS_EXCEEDED = "Max attempts exceeded"  # botocore's reason, as opposed to a failure
 
 
 @dataclass(frozen=True)
@@ -32,9 +36,17 @@ class PeerRun:
 
 
 def aws_cli_deploy(
-    ecs: ECSClient, cluster: str, service: str, *, family: str, container: str, image: str
+    ecs: ECSClient,
+    cluster: str,
+    service: str,
+    *,
+    family: str,
+    container: str,
+    image: str,
+    advance: Callable[[float], None],
 ) -> PeerRun:
-    """Deploy ``image`` into ``container`` of ``service`` as the AWS CLI sequence does."""
+    """Deploy ``image`` into ``container`` of ``service`` as the AWS CLI sequence does;
+    ``advance(seconds)`` lets the waiter's delay pass in the local cloud."""
     calls: Counter[str] = Counter()
 
     def count(model: Any, **_: Any) -> None:
@@ -47,14 +59,21 @@ def aws_cli_deploy(
         registered = ecs.register_task_definition(**wanted)
         arn = registered["taskDefinition"]["taskDefinitionArn"]
         ecs.update_service(cluster=cluster, service=service, taskDefinition=arn)
-        try:
-            ecs.get_waiter("services_stable").wait(
-                cluster=cluster,
-                services=[service],
-                WaiterConfig={"Delay": 0, "MaxAttempts": WAITER_ATTEMPTS},
-            )
-        except WaiterError:
-            return PeerRun(succeeded=False, calls=calls)
-        return PeerRun(succeeded=True, calls=calls)
+        waiter = ecs.get_waiter("services_stable")
+        for attempt in range(WAITER_ATTEMPTS):
+            if attempt:
+                advance(WAITER_DELAY_SECONDS)
+            try:  # one attempt of the waiter at a time, so its delay is virtual
+                waiter.wait(
+                    cluster=cluster,
+                    services=[service],
+                    WaiterConfig={"Delay": 0, "MaxAttempts": 1},
+                )
+            except WaiterError as error:
+                if _MAX_ATTEMPTS_EXCEEDED not in str(error):
+                    break  # a failure state (the service is MISSING, DRAINING, INACTIVE)
+                continue
+            return PeerRun(succeeded=True, calls=calls)
+        return PeerRun(succeeded=False, calls=calls)
     finally:
         ecs.meta.events.unregister("before-call.ecs", count)
