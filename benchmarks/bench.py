@@ -173,7 +173,9 @@ def fleet_costs(sizes: tuple[int | None, ...] = FLEET_SIZES) -> None:
         for size in sizes:
             deployed = fleet.deploy_fleet(size, faults)
             minimum = fleet.minimum_ecs_calls(
-                deployed.services, deployed.tasks, *fleet.polls_to_finish(faults)
+                deployed.services,
+                deployed.tasks,
+                *fleet.polls_to_finish(faults, deployed.poll_seconds),
             )
             print(
                 f"  {world:<22} {deployed.services:>4} {deployed.ecs_calls:>5} {minimum:>5} "
@@ -186,8 +188,6 @@ def fleet_costs(sizes: tuple[int | None, ...] = FLEET_SIZES) -> None:
 # The side by side runs each tool on virtual time (`demo/peers.py`), with rollouts of a
 # realistic length: health checks pass after 5 x 30 s by default, so about three minutes for
 # a service behind a load balancer. A failing rollout takes as long before ECS gives up.
-# The simulation moves a rollout on with each describe, not with time, so a tool that
-# describes every P seconds gets ROLLOUT_SECONDS / P describes' worth of rollout.
 ROLLOUT_SECONDS = 180
 POLL_SECONDS = {  # each tool's interval between describes, as its users run it
     "deployer": AppConfig.model_fields["poll_seconds"].default,  # the config's default
@@ -197,12 +197,13 @@ POLL_SECONDS = {  # each tool's interval between describes, as its users run it
 CHART = ROOT / "docs" / "benchmarks.png"
 
 
-def at_pace(world: EcsFaults, tool: str, fault: RolloutOutcome | None = None) -> EcsFaults:
-    """``world`` where each rollout takes ROLLOUT_SECONDS for ``tool``, and the first service's
-    ends by ``fault`` (if any) after as long."""
-    ticks = math.ceil(ROLLOUT_SECONDS / POLL_SECONDS[tool])
-    services = {fleet.service_name(0): RolloutFault(fault, ticks)} if fault else {}
-    return replace(world, ticks_to_complete=ticks, services=services)
+def at_pace(world: EcsFaults, fault: RolloutOutcome | None = None) -> EcsFaults:
+    """``world`` where each rollout takes ROLLOUT_SECONDS, and the first service's ends by
+    ``fault`` (if any) after as long."""
+    services = (
+        {fleet.service_name(0): RolloutFault(fault, seconds=ROLLOUT_SECONDS)} if fault else {}
+    )
+    return replace(world, seconds_to_complete=ROLLOUT_SECONDS, services=services)
 
 
 @dataclass(frozen=True)
@@ -219,9 +220,9 @@ class ToolRun:
 
 
 def _deployer_run(world: str, size: int | None) -> ToolRun:
-    faults = at_pace(FLEET_WORLDS[world], "deployer")
+    faults = at_pace(FLEET_WORLDS[world])
     deployed = fleet.deploy_fleet(size, faults, POLL_SECONDS["deployer"])
-    rollout_polls, task_polls = fleet.polls_to_finish(faults)
+    rollout_polls, task_polls = fleet.polls_to_finish(faults, POLL_SECONDS["deployer"])
     minimum = fleet.minimum_ecs_calls(deployed.services, deployed.tasks, rollout_polls, task_polls)
     succeeded = deployed.services if deployed.record.status == "SUCCEEDED" else 0
     return ToolRun(
@@ -232,12 +233,12 @@ def _deployer_run(world: str, size: int | None) -> ToolRun:
 
 def _peer_run(world: str, tool: str, size: int | None) -> ToolRun:
     """``tool`` run once per service of a fleet, one after the other, as a CI job runs it."""
-    faults = at_pace(FLEET_WORLDS[world], tool)
+    faults = at_pace(FLEET_WORLDS[world])
     with fleet.fleet_cloud(size, faults) as deployed:
         runs = [_peer_deploy(tool, deployed, service.name) for service in deployed.config.services]
     services = len(runs)
     minimum = fleet.minimum_ecs_calls(
-        services, 0, *fleet.polls_to_finish(at_pace(faults, "deployer"))
+        services, 0, *fleet.polls_to_finish(faults, POLL_SECONDS["deployer"])
     )
     return ToolRun(
         world,
@@ -349,7 +350,7 @@ def verdicts(
         for name in fault_names:
             lags, outcome = FLEET_WORLDS[world], VERDICT_FAULTS[name]
             for tool, poll_seconds in POLL_SECONDS.items():
-                faults = at_pace(lags, tool, outcome)
+                faults = at_pace(lags, outcome)
                 if tool == "deployer":
                     deployed = fleet.deploy_fleet(1, faults, poll_seconds)
                     verdict: str = deployed.record.status
@@ -369,10 +370,10 @@ def verdicts(
 
 def _ecs_then(cloud: LocalCloud, tool: str, faults: EcsFaults) -> str:
     """The fleet's one service once its newest deployment has ended, describing it at the
-    tool's pace (each describe moves the rollout on) for as long as a rollout and its
-    rollback take; past any stale describe first."""
+    tool's pace for as long as a rollout and its rollback take; past any stale describe
+    first."""
     cloud.advance(faults.describe_lag_seconds)
-    for _ in range(2 * faults.ticks_to_complete + 1):
+    for _ in range(math.ceil(2 * faults.seconds_to_complete / POLL_SECONDS[tool]) + 1):
         described = cloud.client("ecs").describe_services(
             cluster=sample_app.CLUSTER, services=[fleet.service_name(0)]
         )

@@ -127,6 +127,9 @@ def push(tag: str) -> str:
     return response["image"]["imageId"]["imageDigest"]
 
 
+POLL_SECONDS = 10  # the state machine's default wait between two checks
+
+
 class SimClock:
     """The simulated ECS's time in a step test: it stands at ``STARTED`` until the test
     moves it, so what ECS shows (a describe that lags a change...) never depends on how fast
@@ -165,10 +168,15 @@ def simulate(aws: None, sim_clock: SimClock) -> Iterator[Callable[..., EcsSimula
 
 
 def drive(
-    step: Callable[[Deployment], Deployment], deployment: Deployment, limit: int = 20
+    step: Callable[[Deployment], Deployment],
+    deployment: Deployment,
+    clock: SimClock,
+    limit: int = 20,
 ) -> Deployment:
-    """Call a check step until it stops saying WAIT, as the state machine's loop does."""
+    """Call a check step until it stops saying WAIT, as the state machine's loop does: each
+    check a poll interval (the default 10 s) after the last, on the simulated ECS's clock."""
     for _ in range(limit):
+        clock.advance(POLL_SECONDS)
         deployment = step(deployment)
         if deployment.progress != "WAIT":
             return deployment

@@ -45,7 +45,9 @@ def test_it_deploys_with_one_call_of_each_kind_and_waits_for_the_rollout() -> No
         "DescribeTaskDefinition": 1,
         "RegisterTaskDefinition": 1,
         "UpdateService": 1,
-        "DescribeServices": 2,  # rolling out (two deployments), then one: stable
+        # The rollout takes 20 s: rolling out (two deployments) at 0 s and 15 s; at 30 s,
+        # one deployment: stable.
+        "DescribeServices": 3,
     }
 
 

@@ -31,7 +31,7 @@ def _deploy(faults: EcsFaults) -> tuple[PeerRun, dict[str, Any]]:
 
 
 def test_it_deploys_and_waits_for_the_rollout_on_virtual_time() -> None:
-    rollout = RolloutFault(RolloutOutcome.COMPLETE, ticks=30)  # 30 describes, one a second
+    rollout = RolloutFault(RolloutOutcome.COMPLETE, seconds=30)
     run, service = _deploy(
         EcsFaults(describe_lag=0, service_describe_lag=0, services={SERVICE: rollout})
     )
@@ -39,7 +39,9 @@ def test_it_deploys_and_waits_for_the_rollout_on_virtual_time() -> None:
     assert run.succeeded
     assert service["taskDefinition"].endswith(f"{SERVICE}:2")
     assert run.calls == {
-        "DescribeServices": 31,  # once before UpdateService, then 30 until the rollout ends
+        # Once before UpdateService, twice at once after it, then one a second until the
+        # rollout ends, 30 s after the update.
+        "DescribeServices": 33,
         "DescribeTaskDefinition": 1,
         "RegisterTaskDefinition": 1,
         "UpdateService": 1,
@@ -47,7 +49,7 @@ def test_it_deploys_and_waits_for_the_rollout_on_virtual_time() -> None:
         "DescribeTasks": 1,
         "DeregisterTaskDefinition": 1,  # the revision it replaced
     }
-    assert run.seconds == 28.0  # a second between those 30 (its first two are back to back)
+    assert run.seconds == 30.0  # the rollout's 30 s, on virtual time
 
 
 def test_a_rollout_that_never_stabilises_fails_it_at_its_timeout() -> None:

@@ -76,7 +76,8 @@ def _image(server: LocalUp, task_definition: str) -> str:
 def _settled_service(server: LocalUp, name: str) -> Any:
     """The service once describes show its newest deployment and that deployment ended."""
     server.advance(STALE["describe_lag_seconds"])
-    for _ in range(10):  # each describe moves a rollout on by one tick
+    for _ in range(10):  # a poll every 10 s of virtual time
+        server.advance(10)
         service = _service(server, name)
         if service["deployments"][0]["rolloutState"] != "IN_PROGRESS":
             return service
@@ -114,7 +115,7 @@ def test_ecs_deploy_deploys_a_new_image() -> None:
 
 def test_ecs_deploy_fails_when_the_circuit_breaker_fails_the_rollout() -> None:
     faults = {**CONSISTENT, "services": {sample_app.WEB: {"outcome": "fail"}}}
-    with local_up("--seed-demo", "--faults", json.dumps(faults)) as server:
+    with local_up("--seed-demo", "--faults", json.dumps(faults), "--time-scale", "60") as server:
         before = _image(server, _service(server, sample_app.WEB)["taskDefinition"])
         result = _ecs_deploy(server, sample_app.WEB, _push(server))
         primary, *others = _service(server, sample_app.WEB)["deployments"]

@@ -134,7 +134,13 @@ def test_injected_faults_fail_a_rollout_served_over_http(options: tuple[str, ...
         (("--faults", "{"), "not JSON"),
         (("--faults", '{"service": {}}'), "service: no such field"),
         (("--faults", '{"services": {"web": {"outcome": "x"}}}'), 'services.web.outcome: "x"'),
-        (("--faults", '{"services": {"web": {"ticks": 0}}}'), "RolloutFault.ticks must be"),
+        (("--faults", '{"services": {"web": {"seconds": 0}}}'), "RolloutFault.seconds must be"),
+        (("--faults", '{"dropped_events": "TASK_STOPPED"}'), 'dropped_events: "TASK_STOPPED"'),
+        # A JSON list is the tuple the field takes: only the rate is refused.
+        (
+            ("--faults", '{"dropped_events": ["TASK_STOPPED"], "event_drop_rate": 2}'),
+            "event_drop_rate must be within [0, 1]",
+        ),
         (("--faults", '{"tasks": {"migrate": {"exit_code": "1"}}}'), 'exit_code: "1" is not'),
         (("--scenario", "happy", "--faults", "{}"), "give --scenario or --faults, not both"),
     ],

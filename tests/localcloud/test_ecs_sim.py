@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -23,6 +25,7 @@ from moto.ecs.models import EC2ContainerServiceBackend, Task
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.server import ThreadedMotoServer
 
+from ecs_deployer_tools.localcloud.cloud import LocalCloud
 from ecs_deployer_tools.localcloud.ecs_sim import (
     EcsFaults,
     EcsSimulation,
@@ -41,10 +44,29 @@ if TYPE_CHECKING:
 
     Simulate: TypeAlias = Callable[[EcsFaults], EcsSimulation]
 
+MINI_TEMPLATE = Path(__file__).parent / "fixtures" / "template.yaml"
+
 REGION = "us-east-1"
 CLUSTER = "prod"
 DEPLOYMENT_ID = re.compile(r"^ecs-svc/\d{19}$")
 ECS_MODEL = botocore.session.get_session().get_service_model("ecs")
+
+
+# The deployer's default poll interval: a rollout or task without a fault takes two.
+POLL = 10.0
+
+
+class _Clock:
+    """The simulated ECS's time, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -113,15 +135,20 @@ def aws() -> Iterator[None]:
 
 
 @pytest.fixture
-def simulate(aws: None) -> Iterator[Callable[[EcsFaults], EcsSimulation]]:
-    """Installs a simulation for the test; uninstalled even when the test fails. Every
-    describe sees every change at once: the tests of eventual consistency install their own
-    simulation."""
+def clock() -> _Clock:
+    return _Clock()
+
+
+@pytest.fixture
+def simulate(aws: None, clock: _Clock) -> Iterator[Callable[[EcsFaults], EcsSimulation]]:
+    """Installs a simulation on `clock` for the test; uninstalled even when the test fails.
+    Every describe sees every change at once: the tests of eventual consistency install
+    their own simulation."""
     started: list[EcsSimulation] = []
 
     def start(faults: EcsFaults) -> EcsSimulation:
         simulation = EcsSimulation(
-            dataclasses.replace(faults, describe_lag=0, service_describe_lag=0)
+            dataclasses.replace(faults, describe_lag=0, service_describe_lag=0), clock=clock
         )
         simulation.install()
         started.append(simulation)
@@ -139,8 +166,14 @@ def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def describe(ecs: ECSClient, service: str) -> ServiceTypeDef:
-    """One DescribeServices call: one tick of the service."""
+    """One DescribeServices call."""
     return ecs.describe_services(cluster=CLUSTER, services=[service])["services"][0]
+
+
+def poll(ecs: ECSClient, clock: _Clock, service: str) -> ServiceTypeDef:
+    """One DescribeServices call, a poll interval after the last."""
+    clock.advance(POLL)
+    return describe(ecs, service)
 
 
 def primary(service: ServiceTypeDef) -> DeploymentTypeDef:
@@ -168,8 +201,14 @@ def run(env: Env, task_definition: str, **kwargs: Any) -> TaskTypeDef:
 
 
 def describe_task(env: Env, task_arn: str) -> TaskTypeDef:
-    """One DescribeTasks call: one tick of the task."""
+    """One DescribeTasks call."""
     return env.ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn])["tasks"][0]
+
+
+def poll_task(env: Env, clock: _Clock, task_arn: str) -> TaskTypeDef:
+    """One DescribeTasks call, a poll interval after the last."""
+    clock.advance(POLL)
+    return describe_task(env, task_arn)
 
 
 def assert_output_shape(operation: str, response: Mapping[str, Any]) -> None:
@@ -190,7 +229,7 @@ def enum(shape_name: str) -> list[str]:
 # -- services -----------------------------------------------------------------------------
 
 
-def test_update_service_starts_an_in_progress_primary(simulate: Simulate) -> None:
+def test_update_service_starts_an_in_progress_primary(simulate: Simulate, clock: _Clock) -> None:
     simulate(EcsFaults())
     env = _create_env()
     before = primary(describe(env.ecs, "web"))
@@ -207,18 +246,18 @@ def test_update_service_starts_an_in_progress_primary(simulate: Simulate) -> Non
     assert new["rolloutState"] == "IN_PROGRESS"
     assert new["rolloutStateReason"] == f"ECS deployment {new['id']} in progress."
     assert new["launchType"] == "FARGATE"
-    assert new["createdAt"] >= before["createdAt"]
+    assert new["createdAt"] == clock.now
     assert (previous["id"], previous["status"]) == (before["id"], "ACTIVE")
     assert previous["runningCount"] == 2  # still serving while the new one starts
     assert service["taskDefinition"] == env.web_v2  # an ARN, though "web:2" was sent
 
 
-def test_deployment_completes_after_ticks_to_complete(simulate: Simulate) -> None:
-    simulate(EcsFaults(ticks_to_complete=3))
+def test_deployment_completes_after_seconds_to_complete(simulate: Simulate, clock: _Clock) -> None:
+    simulate(EcsFaults(seconds_to_complete=3 * POLL))
     env = _create_env()
     deployment_id = deploy(env, "web", env.web_v2)
 
-    ticks = [describe(env.ecs, "web") for _ in range(3)]
+    ticks = [poll(env.ecs, clock, "web") for _ in range(3)]
 
     assert [primary(s)["rolloutState"] for s in ticks] == [
         "IN_PROGRESS",
@@ -242,8 +281,8 @@ def test_deployment_completes_after_ticks_to_complete(simulate: Simulate) -> Non
     assert created == sorted(created, reverse=True)
 
 
-def test_each_call_ticks_a_named_service_once(simulate: Simulate) -> None:
-    simulate(EcsFaults())
+def test_rollouts_move_on_with_time_not_with_describes(simulate: Simulate, clock: _Clock) -> None:
+    simulation = simulate(EcsFaults())
     env = _create_env()
     deploy(env, "web", env.web_v2)
     deploy(env, "worker", env.worker_v2)
@@ -252,17 +291,22 @@ def test_each_call_ticks_a_named_service_once(simulate: Simulate) -> None:
         services = env.ecs.describe_services(cluster=CLUSTER, services=["web", "web", "worker"])
         return [primary(s)["rolloutState"] for s in services["services"]]
 
-    assert describe_all() == ["IN_PROGRESS", "IN_PROGRESS", "IN_PROGRESS"]
-    assert describe_all() == ["COMPLETED", "COMPLETED", "COMPLETED"]
+    assert [describe_all() for _ in range(5)] == [["IN_PROGRESS"] * 3] * 5
+    clock.advance(19.0)
+    assert simulation.deployments("web", CLUSTER)[0].rollout_state == "IN_PROGRESS"
+    clock.advance(1.0)  # 20 s after UpdateService, whether anyone looked or not
+    assert simulation.deployments("worker", CLUSTER)[0].rollout_state == "COMPLETED"
+    assert describe_all() == ["COMPLETED"] * 3
 
 
-def test_fail_leaves_a_failed_primary(simulate: Simulate) -> None:
-    simulation = simulate(EcsFaults(services={"web": RolloutFault(RolloutOutcome.FAIL, ticks=2)}))
+def test_fail_leaves_a_failed_primary(simulate: Simulate, clock: _Clock) -> None:
+    fault = RolloutFault(RolloutOutcome.FAIL, seconds=2 * POLL)
+    simulation = simulate(EcsFaults(services={"web": fault}))
     env = _create_env()
     deployment_id = deploy(env, "web", env.web_v2)
 
-    assert primary(describe(env.ecs, "web"))["rolloutState"] == "IN_PROGRESS"
-    service = describe(env.ecs, "web")
+    assert primary(poll(env.ecs, clock, "web"))["rolloutState"] == "IN_PROGRESS"
+    service = poll(env.ecs, clock, "web")
 
     failed, previous = service["deployments"]
     assert (failed["id"], failed["status"], failed["rolloutState"]) == (
@@ -278,19 +322,22 @@ def test_fail_leaves_a_failed_primary(simulate: Simulate) -> None:
     assert simulation.service_events("web", CLUSTER)[0] == (
         f"(service web) (deployment {deployment_id}) deployment failed: tasks failed to start."
     )
+    clock.advance(3600)
     later = describe(env.ecs, "web")  # a failed rollout does not move any more
     assert later["deployments"] == service["deployments"]
 
 
-def test_auto_rollback_returns_to_the_last_completed_deployment(simulate: Simulate) -> None:
+def test_auto_rollback_returns_to_the_last_completed_deployment(
+    simulate: Simulate, clock: _Clock
+) -> None:
     simulation = simulate(
-        EcsFaults(services={"web": RolloutFault(RolloutOutcome.AUTO_ROLLBACK, ticks=1)})
+        EcsFaults(services={"web": RolloutFault(RolloutOutcome.AUTO_ROLLBACK, seconds=POLL)})
     )
     env = _create_env()
     original_id = primary(describe(env.ecs, "web"))["id"]
     deployment_id = deploy(env, "web", env.web_v2)
 
-    rolling_back = describe(env.ecs, "web")
+    rolling_back = poll(env.ecs, clock, "web")
 
     rollback, ours, _original = rolling_back["deployments"]
     assert (ours["id"], ours["status"], ours["rolloutState"]) == (deployment_id, "ACTIVE", "FAILED")
@@ -305,7 +352,7 @@ def test_auto_rollback_returns_to_the_last_completed_deployment(simulate: Simula
         f"(service web) rolling back to deployment {original_id}."
     )
 
-    done = [describe(env.ecs, "web") for _ in range(2)][-1]
+    done = [poll(env.ecs, clock, "web") for _ in range(2)][-1]
 
     assert [(d["id"], d["rolloutState"]) for d in done["deployments"]] == [
         (rollback["id"], "COMPLETED")
@@ -313,12 +360,12 @@ def test_auto_rollback_returns_to_the_last_completed_deployment(simulate: Simula
     assert simulation.primary_task_definition("web", CLUSTER) == env.web_v1
 
 
-def test_never_stable_stays_in_progress(simulate: Simulate) -> None:
+def test_never_stable_stays_in_progress(simulate: Simulate, clock: _Clock) -> None:
     simulate(EcsFaults(services={"web": RolloutFault(RolloutOutcome.NEVER_STABLE)}))
     env = _create_env()
     deploy(env, "web", env.web_v2)
 
-    ticks = [primary(describe(env.ecs, "web")) for _ in range(10)]
+    ticks = [primary(poll(env.ecs, clock, "web")) for _ in range(10)]
 
     assert {d["rolloutState"] for d in ticks} == {"IN_PROGRESS"}
     assert all(d["runningCount"] < d["desiredCount"] for d in ticks)
@@ -326,14 +373,17 @@ def test_never_stable_stays_in_progress(simulate: Simulate) -> None:
     assert failed == sorted(set(failed))  # strictly growing
 
 
-def test_fault_spares_a_rollback_to_the_original_task_definition(simulate: Simulate) -> None:
-    simulation = simulate(EcsFaults(services={"web": RolloutFault(RolloutOutcome.FAIL, ticks=1)}))
+def test_fault_spares_a_rollback_to_the_original_task_definition(
+    simulate: Simulate, clock: _Clock
+) -> None:
+    fault = RolloutFault(RolloutOutcome.FAIL, seconds=POLL)
+    simulation = simulate(EcsFaults(services={"web": fault}))
     env = _create_env()
     deploy(env, "web", env.web_v2)
-    assert primary(describe(env.ecs, "web"))["rolloutState"] == "FAILED"
+    assert primary(poll(env.ecs, clock, "web"))["rolloutState"] == "FAILED"
 
     rollback_id = deploy(env, "web", env.web_v1)  # the deployer's own rollback
-    done = [describe(env.ecs, "web") for _ in range(2)][-1]
+    done = [poll(env.ecs, clock, "web") for _ in range(2)][-1]
 
     assert [(d["id"], d["rolloutState"]) for d in done["deployments"]] == [
         (rollback_id, "COMPLETED")
@@ -341,29 +391,31 @@ def test_fault_spares_a_rollback_to_the_original_task_definition(simulate: Simul
     assert [d.id for d in simulation.deployments("web", CLUSTER)] == [rollback_id]
 
 
-def test_rollback_fails_also_fails_the_original_task_definition(simulate: Simulate) -> None:
+def test_rollback_fails_also_fails_the_original_task_definition(
+    simulate: Simulate, clock: _Clock
+) -> None:
     faults = EcsFaults(
-        services={"web": RolloutFault(RolloutOutcome.FAIL, ticks=1, rollback_fails=True)}
+        services={"web": RolloutFault(RolloutOutcome.FAIL, seconds=POLL, rollback_fails=True)}
     )
     simulate(faults)
     env = _create_env()
     deploy(env, "web", env.web_v2)
-    describe(env.ecs, "web")
+    poll(env.ecs, clock, "web")
 
     rollback_id = deploy(env, "web", env.web_v1)
-    service = describe(env.ecs, "web")
+    service = poll(env.ecs, clock, "web")
 
     assert (primary(service)["id"], primary(service)["rolloutState"]) == (rollback_id, "FAILED")
 
 
-def test_faults_are_keyed_by_service_name(simulate: Simulate) -> None:
-    simulate(EcsFaults(services={"worker": RolloutFault(RolloutOutcome.FAIL, ticks=1)}))
+def test_faults_are_keyed_by_service_name(simulate: Simulate, clock: _Clock) -> None:
+    simulate(EcsFaults(services={"worker": RolloutFault(RolloutOutcome.FAIL, seconds=POLL)}))
     env = _create_env()
     deploy(env, "web", env.web_v2)
     deploy(env, "worker", env.worker_v2)
 
-    for _ in range(2):
-        services = env.ecs.describe_services(cluster=CLUSTER, services=["web", "worker"])
+    clock.advance(2 * POLL)
+    services = env.ecs.describe_services(cluster=CLUSTER, services=["web", "worker"])
 
     states = {s["serviceName"]: primary(s)["rolloutState"] for s in services["services"]}
     assert states == {"web": "COMPLETED", "worker": "FAILED"}
@@ -413,10 +465,10 @@ def test_a_service_just_updated_shows_its_previous_deployments_for_a_describe_or
     assert views[: len(stale)] == stale  # the describes right after the update
     assert all(view["taskDefinition"] == env.web_v1 for view in stale)
     assert all((view["runningCount"], view["pendingCount"]) == (2, 0) for view in stale)
-    # The rollout moved on meanwhile (two ticks complete it): it shows completed.
+    # Then the describes show the new deployment, in progress (no time has passed).
     fresh = views[len(stale) :]
     assert [(primary(v)["id"], primary(v)["rolloutState"]) for v in fresh] == [
-        (deployment_ids[0], "COMPLETED")
+        (deployment_ids[0], "IN_PROGRESS")
     ] * len(fresh)
     assert primary(worker)["id"] == deployment_ids[1]
 
@@ -441,16 +493,16 @@ def service_tasks(env: Env, service: str, **filters: Any) -> list[TaskTypeDef]:
     return env.ecs.describe_tasks(cluster=CLUSTER, tasks=arns)["tasks"] if arns else []
 
 
-def test_services_run_the_tasks_their_deployments_count(simulate: Simulate) -> None:
+def test_services_run_the_tasks_their_deployments_count(simulate: Simulate, clock: _Clock) -> None:
     simulate(EcsFaults())
     env = _create_env()
     steady = primary(describe(env.ecs, "web"))
 
     before = service_tasks(env, "web")
     new_id = deploy(env, "web", env.web_v2)
-    describe(env.ecs, "web")  # half way: 1 of 2 new tasks running, 1 pending
+    clock.advance(POLL)  # half way: 1 of 2 new tasks running, 1 pending
     rolling = service_tasks(env, "web")
-    describe(env.ecs, "web")  # completed: the old deployment's tasks are stopped
+    clock.advance(POLL)  # completed: the old deployment's tasks are stopped
     running = service_tasks(env, "web")
     stopped = service_tasks(env, "web", desiredStatus="STOPPED")
 
@@ -499,10 +551,12 @@ def test_a_deleted_service_runs_no_task(simulate: Simulate) -> None:
     assert {t["taskArn"] for t in stopped} == {t["taskArn"] for t in running}
 
 
-def test_service_responses_match_botocore_output_shapes(simulate: Simulate) -> None:
-    simulate(EcsFaults(services={"web": RolloutFault(RolloutOutcome.AUTO_ROLLBACK, ticks=1)}))
+def test_service_responses_match_botocore_output_shapes(simulate: Simulate, clock: _Clock) -> None:
+    fault = RolloutFault(RolloutOutcome.AUTO_ROLLBACK, seconds=POLL)
+    simulate(EcsFaults(services={"web": fault}))
     env = _create_env()
     updated = env.ecs.update_service(cluster=CLUSTER, service="web", taskDefinition=env.web_v2)
+    clock.advance(POLL)
     described = env.ecs.describe_services(cluster=CLUSTER, services=["web"])
 
     assert_output_shape("UpdateService", updated)
@@ -603,14 +657,17 @@ def test_describe_tasks_reports_unknown_tasks_as_missing(simulate: Simulate) -> 
     assert response["failures"] == [{"arn": unknown, "reason": "MISSING"}]
 
 
-def test_successful_task_runs_then_exits_zero(simulate: Simulate) -> None:
-    simulate(EcsFaults(tasks={"migrate": TaskFault(pending_ticks=2, running_ticks=2)}))
+def test_successful_task_runs_then_exits_zero(simulate: Simulate, clock: _Clock) -> None:
+    fault = TaskFault(pending_seconds=2 * POLL, running_seconds=2 * POLL)
+    simulate(EcsFaults(tasks={"migrate": fault}))
     env = _create_env()
     task_arn = run(env, "migrate")["taskArn"]
 
-    ticks = [describe_task(env, task_arn) for _ in range(4)]
+    ticks = [poll_task(env, clock, task_arn) for _ in range(4)]
 
     assert [t["lastStatus"] for t in ticks] == ["PENDING", "RUNNING", "RUNNING", "STOPPED"]
+    assert ticks[1]["startedAt"] == ticks[0]["createdAt"] + timedelta(seconds=2 * POLL)
+    assert ticks[3]["stoppedAt"] == ticks[1]["startedAt"] + timedelta(seconds=2 * POLL)
     assert "startedAt" in ticks[1]
     stopped = ticks[-1]
     assert stopped["desiredStatus"] == "STOPPED"
@@ -622,15 +679,16 @@ def test_successful_task_runs_then_exits_zero(simulate: Simulate) -> None:
         ("STOPPED", 0),
         ("STOPPED", 143),
     ]
+    clock.advance(600)
     assert describe_task(env, task_arn) == stopped  # STOPPED is final
 
 
-def test_exit_code_of_the_failing_container(simulate: Simulate) -> None:
+def test_exit_code_of_the_failing_container(simulate: Simulate, clock: _Clock) -> None:
     simulation = simulate(EcsFaults(tasks={"migrate": TaskFault(TaskOutcome.EXIT, exit_code=3)}))
     env = _create_env()
     task_arn = run(env, "migrate")["taskArn"]
 
-    stopped = [describe_task(env, task_arn) for _ in range(2)][-1]
+    stopped = [poll_task(env, clock, task_arn) for _ in range(2)][-1]
 
     assert stopped["stopCode"] == "EssentialContainerExited"
     assert {c["name"]: c["exitCode"] for c in stopped["containers"]} == {
@@ -644,13 +702,13 @@ def test_exit_code_of_the_failing_container(simulate: Simulate) -> None:
 
 @pytest.mark.parametrize("code", [0, 137])
 def test_the_containers_ecs_stops_when_the_essential_one_exits(
-    simulate: Simulate, code: int
+    simulate: Simulate, clock: _Clock, code: int
 ) -> None:
     simulate(EcsFaults(tasks={"migrate": TaskFault(killed_exit_code=code)}))
     env = _create_env()
     task_arn = run(env, "migrate")["taskArn"]
 
-    stopped = [describe_task(env, task_arn) for _ in range(2)][-1]
+    stopped = [poll_task(env, clock, task_arn) for _ in range(2)][-1]
 
     assert {c["name"]: c["exitCode"] for c in stopped["containers"]} == {
         "migrate": 0,
@@ -665,28 +723,20 @@ def test_the_containers_ecs_stops_when_the_essential_one_exits(
         ("TerminationNotice", "Stopped by ECS (TerminationNotice)"),
     ],
 )
-def test_ecs_stops_a_running_task(simulate: Simulate, stop_code: str, reason: str) -> None:
+def test_ecs_stops_a_running_task(
+    simulate: Simulate, clock: _Clock, stop_code: str, reason: str
+) -> None:
     fault = TaskFault(TaskOutcome.STOPPED_BY_ECS, stop_code=stop_code, exit_code=0)
     simulate(EcsFaults(tasks={"migrate": fault}))
     env = _create_env()
     task_arn = run(env, "migrate")["taskArn"]
 
-    running, stopped = [describe_task(env, task_arn) for _ in range(2)]
+    running, stopped = [poll_task(env, clock, task_arn) for _ in range(2)]
 
     assert running["lastStatus"] == "RUNNING"
     assert (stopped["lastStatus"], stopped["stopCode"]) == ("STOPPED", stop_code)
     assert stopped["stoppedReason"] == reason
     assert [c["exitCode"] for c in stopped["containers"]] == [0, 0]  # both handled SIGTERM
-
-
-class _Clock:
-    """The simulated ECS's time, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.mark.usefixtures("aws")
@@ -695,7 +745,8 @@ def test_a_stopped_task_is_described_for_an_hour_then_missing() -> None:
     with EcsSimulation(EcsFaults(describe_lag=0), clock=clock):
         env = _create_env()
         task_arn = run(env, "migrate")["taskArn"]
-        stopped = [describe_task(env, task_arn) for _ in range(2)][-1]
+        clock.advance(2 * POLL)
+        stopped = describe_task(env, task_arn)
         assert stopped["stoppedAt"] == clock.now
 
         def seen() -> tuple[list[str], list[str]]:
@@ -735,8 +786,7 @@ def test_a_task_run_task_just_started_is_missing_from_a_describe_or_three() -> N
     assert first["failures"] == [{"arn": arn, "reason": "MISSING"} for arn in arns]
     assert set(misses) <= {1, 2, 3}
     assert len(set(misses)) > 1  # seeded draws
-    # A describe that misses the task does not move it on: this is its first step.
-    assert [task["lastStatus"] for task in on_time] == ["RUNNING"]
+    assert [task["lastStatus"] for task in on_time] == ["PENDING"]
 
 
 def test_without_a_lag_a_new_task_is_described_at_once(simulate: Simulate) -> None:
@@ -747,8 +797,10 @@ def test_without_a_lag_a_new_task_is_described_at_once(simulate: Simulate) -> No
     assert _misses(env, task_arn) == 0
 
 
-def test_the_tasks_of_one_run_task_may_run_for_their_own_time(simulate: Simulate) -> None:
-    simulate(EcsFaults(tasks={"migrate": TaskFault(running_ticks=(1, 3))}))
+def test_the_tasks_of_one_run_task_may_run_for_their_own_time(
+    simulate: Simulate, clock: _Clock
+) -> None:
+    simulate(EcsFaults(tasks={"migrate": TaskFault(running_seconds=(POLL, 3 * POLL))}))
     env = _create_env()
     started = env.ecs.run_task(
         cluster=CLUSTER,
@@ -760,6 +812,7 @@ def test_the_tasks_of_one_run_task_may_run_for_their_own_time(simulate: Simulate
     arns = [task["taskArn"] for task in started["tasks"]]
 
     def statuses() -> list[str]:
+        clock.advance(POLL)
         described = env.ecs.describe_tasks(cluster=CLUSTER, tasks=arns)["tasks"]
         by_arn = {task["taskArn"]: task["lastStatus"] for task in described}
         return [by_arn[arn] for arn in arns]
@@ -774,12 +827,12 @@ def test_the_tasks_of_one_run_task_may_run_for_their_own_time(simulate: Simulate
     ]
 
 
-def test_task_that_fails_to_start(simulate: Simulate) -> None:
+def test_task_that_fails_to_start(simulate: Simulate, clock: _Clock) -> None:
     simulate(EcsFaults(tasks={"migrate": TaskFault(TaskOutcome.FAIL_TO_START)}))
     env = _create_env()
     task_arn = run(env, "migrate")["taskArn"]
 
-    stopped = describe_task(env, task_arn)
+    stopped = poll_task(env, clock, task_arn)
 
     assert (stopped["lastStatus"], stopped["desiredStatus"]) == ("STOPPED", "STOPPED")
     assert stopped["stopCode"] == "TaskFailedToStart"
@@ -792,12 +845,12 @@ def test_task_that_fails_to_start(simulate: Simulate) -> None:
     assert "startedAt" not in stopped
 
 
-def test_stop_task_stops_a_never_stopping_task(simulate: Simulate) -> None:
+def test_stop_task_stops_a_never_stopping_task(simulate: Simulate, clock: _Clock) -> None:
     simulation = simulate(EcsFaults(tasks={"migrate": TaskFault(TaskOutcome.NEVER_STOP)}))
     env = _create_env()
     task_arn = run(env, "migrate")["taskArn"]
-    running = [describe_task(env, task_arn) for _ in range(20)]
-    assert {t["lastStatus"] for t in running[1:]} == {"RUNNING"}
+    running = [poll_task(env, clock, task_arn) for _ in range(20)]
+    assert {t["lastStatus"] for t in running} == {"RUNNING"}
 
     response = env.ecs.stop_task(cluster=CLUSTER, task=task_arn, reason="deploy timed out")
 
@@ -807,6 +860,9 @@ def test_stop_task_stops_a_never_stopping_task(simulate: Simulate) -> None:
     assert (stopping["lastStatus"], stopping["desiredStatus"]) == ("RUNNING", "STOPPED")
     assert stopping["stopCode"] == "UserInitiated"
     assert stopping["stoppedReason"] == "deploy timed out"
+    clock.advance(29.0)  # ECS kills the containers after the stop timeout, 30 s
+    assert describe_task(env, task_arn)["lastStatus"] == "RUNNING"
+    clock.advance(1.0)
     stopped = describe_task(env, task_arn)
     assert stopped["lastStatus"] == "STOPPED"
     assert [c["exitCode"] for c in stopped["containers"]] == [137, 137]
@@ -814,12 +870,15 @@ def test_stop_task_stops_a_never_stopping_task(simulate: Simulate) -> None:
     assert simulation.tasks("migrate")[0].exit_codes == {"migrate": 137, "log-router": 137}
 
 
-def test_stop_task_before_the_containers_run_has_no_exit_code(simulate: Simulate) -> None:
+def test_stop_task_before_the_containers_run_has_no_exit_code(
+    simulate: Simulate, clock: _Clock
+) -> None:
     simulate(EcsFaults())
     env = _create_env()
     task_arn = run(env, "migrate")["taskArn"]
 
     env.ecs.stop_task(cluster=CLUSTER, task=task_arn)
+    clock.advance(30.0)
     stopped = describe_task(env, task_arn)
 
     assert (stopped["lastStatus"], stopped["stopCode"]) == ("STOPPED", "UserInitiated")
@@ -862,11 +921,13 @@ def test_client_tokens_are_scoped_to_a_cluster(simulate: Simulate) -> None:
     assert elsewhere["taskArn"] != first["taskArn"]
 
 
-def test_list_tasks_filters_started_by_and_defaults_to_running(simulate: Simulate) -> None:
+def test_list_tasks_filters_started_by_and_defaults_to_running(
+    simulate: Simulate, clock: _Clock
+) -> None:
     simulate(EcsFaults(tasks={"migrate": TaskFault(TaskOutcome.FAIL_TO_START)}))
     env = _create_env()
     stopped_arn = run(env, "migrate")["taskArn"]
-    describe_task(env, stopped_arn)
+    clock.advance(POLL)
     running_arn = run(env, env.web_v1)["taskArn"]
     env.ecs.run_task(
         cluster=CLUSTER,
@@ -884,7 +945,7 @@ def test_list_tasks_filters_started_by_and_defaults_to_running(simulate: Simulat
     assert listed(desiredStatus="STOPPED") == [stopped_arn]
 
 
-def test_task_responses_match_botocore_output_shapes(simulate: Simulate) -> None:
+def test_task_responses_match_botocore_output_shapes(simulate: Simulate, clock: _Clock) -> None:
     simulate(EcsFaults(tasks={"migrate": TaskFault(TaskOutcome.EXIT)}))
     env = _create_env()
     started = env.ecs.run_task(
@@ -894,7 +955,10 @@ def test_task_responses_match_botocore_output_shapes(simulate: Simulate) -> None
         networkConfiguration=env.network,  # type: ignore[arg-type]
     )
     task_arn = started["tasks"][0]["taskArn"]
-    described = [env.ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn]) for _ in range(2)]
+    described = []
+    for _ in range(2):
+        clock.advance(POLL)
+        described.append(env.ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn]))
 
     assert_output_shape("RunTask", started)
     for response in described:
@@ -990,13 +1054,15 @@ def test_one_simulation_at_a_time() -> None:
 
 
 def test_concurrent_describes_through_moto_server() -> None:
-    """Through the threaded server every concurrent DescribeServices is exactly one tick."""
+    """Through the threaded server, concurrent DescribeServices see one rollout, which
+    moves on with the clock alone."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
         host, port = server.get_host_and_port()
         ecs = boto3.client("ecs", region_name=REGION, endpoint_url=f"http://{host}:{port}")
-        with EcsSimulation(EcsFaults(ticks_to_complete=16)) as simulation:
+        clock = _Clock()
+        with EcsSimulation(EcsFaults(service_describe_lag=0), clock=clock) as simulation:
             ecs.create_cluster(clusterName="threads")
             for image in ("app:1", "app:2"):
                 ecs.register_task_definition(
@@ -1009,14 +1075,15 @@ def test_concurrent_describes_through_moto_server() -> None:
             ecs.update_service(cluster="threads", service="api", taskDefinition="api:2")
 
             with ThreadPoolExecutor(max_workers=8) as pool:
-                list(
+                described = list(
                     pool.map(
                         lambda _: ecs.describe_services(cluster="threads", services=["api"]),
                         range(15),
                     )
                 )
-            assert simulation.deployments("api", "threads")[0].rollout_state == "IN_PROGRESS"
-            ecs.describe_services(cluster="threads", services=["api"])
+            states = {s["services"][0]["deployments"][0]["rolloutState"] for s in described}
+            assert states == {"IN_PROGRESS"}
+            clock.advance(20.0)
 
             (deployment,) = simulation.deployments("api", "threads")
             assert (deployment.rollout_state, deployment.running_count) == ("COMPLETED", 16)
@@ -1028,12 +1095,14 @@ def test_concurrent_describes_through_moto_server() -> None:
 def test_faults_validate_their_options() -> None:
     with pytest.raises(ValueError, match="throttle_rate"):
         EcsFaults(throttle_rate=1.5)
-    with pytest.raises(ValueError, match="ticks"):
-        RolloutFault(ticks=0)
-    with pytest.raises(ValueError, match="ticks"):
-        TaskFault(running_ticks=0)
-    with pytest.raises(ValueError, match="ticks"):
-        TaskFault(running_ticks=(1, 0))
+    with pytest.raises(ValueError, match="seconds"):
+        RolloutFault(seconds=0)
+    with pytest.raises(ValueError, match="seconds"):
+        TaskFault(running_seconds=0)
+    with pytest.raises(ValueError, match="seconds"):
+        TaskFault(running_seconds=(1, 0))
+    with pytest.raises(ValueError, match="seconds"):
+        EcsFaults(seconds_to_complete=0)
     with pytest.raises(ValueError, match="retention"):
         EcsFaults(stopped_task_retention_seconds=0)
     with pytest.raises(ValueError, match="describe lags"):
@@ -1043,3 +1112,229 @@ def test_faults_validate_their_options() -> None:
     faults = EcsFaults(services={"web": RolloutFault()})
     with pytest.raises(TypeError):
         faults.services["worker"] = RolloutFault()  # type: ignore[index]
+
+
+# -- events -------------------------------------------------------------------------------
+
+
+class _Timers:
+    """The scheduler's timers, on a test's clock: `advance` fires them in time order."""
+
+    def __init__(self, clock: _Clock) -> None:
+        self.clock = clock
+        self._set: list[tuple[datetime, int, Callable[[], None]]] = []
+
+    def call_at(self, when: datetime, callback: Callable[[], None]) -> None:
+        self._set.append((when, len(self._set), callback))
+
+    def advance(self, seconds: float) -> None:
+        end = self.clock.now + timedelta(seconds=seconds)
+        while due := sorted((t for t in self._set if t[0] <= end), key=lambda t: t[:2]):
+            timer = due[0]
+            self._set.remove(timer)
+            self.clock.now = max(self.clock.now, timer[0])
+            timer[2]()
+        self.clock.now = end
+
+
+@dataclass(frozen=True)
+class Bus:
+    """What reaches an SQS queue from a rule on every ECS event."""
+
+    queue_url: str
+
+    def events(self) -> list[dict[str, Any]]:
+        return _drain(boto3.client("sqs", region_name=REGION), self.queue_url)
+
+
+@pytest.fixture
+def bus(aws: None) -> Bus:
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="ecs-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    events = boto3.client("events", region_name=REGION)
+    events.put_rule(Name="ecs", EventPattern=json.dumps({"source": ["aws.ecs"]}))
+    events.put_targets(Rule="ecs", Targets=[{"Id": "queue", "Arn": arn["QueueArn"]}])
+    return Bus(url)
+
+
+def _with_events(clock: _Clock, faults: EcsFaults) -> tuple[EcsSimulation, _Timers]:
+    timers = _Timers(clock)
+    consistent = dataclasses.replace(faults, describe_lag=0, service_describe_lag=0)
+    return EcsSimulation(consistent, clock=clock, timers=timers), timers
+
+
+def test_a_rollout_puts_its_deployment_events_at_their_times(bus: Bus, clock: _Clock) -> None:
+    simulation, timers = _with_events(clock, EcsFaults(service_tasks=False))
+    with simulation:
+        env = _create_env()
+        started = clock.now
+        deployment_id = deploy(env, "web", env.web_v2)
+        timers.advance(60)  # nobody describes the service meanwhile
+        service_arn = describe(env.ecs, "web")["serviceArn"]
+
+    events = [e for e in bus.events() if e["detail-type"] == "ECS Deployment State Change"]
+    assert [(e["detail"]["eventName"], e["time"]) for e in events] == [
+        ("SERVICE_DEPLOYMENT_IN_PROGRESS", f"{started:%Y-%m-%dT%H:%M:%SZ}"),
+        ("SERVICE_DEPLOYMENT_COMPLETED", f"{started + timedelta(seconds=20):%Y-%m-%dT%H:%M:%SZ}"),
+    ]
+    completed = events[-1]
+    assert completed["source"] == "aws.ecs"
+    assert completed["resources"] == [service_arn]
+    assert completed["detail"] == {
+        "eventType": "INFO",
+        "eventName": "SERVICE_DEPLOYMENT_COMPLETED",
+        "deploymentId": deployment_id,
+        "updatedAt": f"{started + timedelta(seconds=20):%Y-%m-%dT%H:%M:%S}.000Z",
+        "reason": f"ECS deployment {deployment_id} completed.",
+    }
+
+
+def test_a_circuit_breaker_fails_then_rolls_back_in_events(bus: Bus, clock: _Clock) -> None:
+    fault = RolloutFault(RolloutOutcome.AUTO_ROLLBACK, seconds=POLL)
+    simulation, timers = _with_events(clock, EcsFaults(services={"web": fault}))
+    with simulation:
+        env = _create_env()
+        deployment_id = deploy(env, "web", env.web_v2)
+        timers.advance(60)
+
+    events = [e["detail"] for e in bus.events() if e["detail-type"].startswith("ECS Deployment")]
+    assert [(e["eventType"], e["eventName"]) for e in events] == [
+        ("INFO", "SERVICE_DEPLOYMENT_IN_PROGRESS"),
+        ("ERROR", "SERVICE_DEPLOYMENT_FAILED"),
+        ("INFO", "SERVICE_DEPLOYMENT_IN_PROGRESS"),  # the rollback
+        ("INFO", "SERVICE_DEPLOYMENT_COMPLETED"),
+    ]
+    assert events[1]["deploymentId"] == deployment_id
+    assert events[1]["reason"] == "ECS deployment circuit breaker: tasks failed to start."
+    assert events[2]["reason"].startswith("ECS deployment circuit breaker: rolling back to")
+
+
+def test_a_task_puts_each_status_change_as_describe_tasks_shows_it(bus: Bus, clock: _Clock) -> None:
+    fault = TaskFault(TaskOutcome.EXIT, exit_code=3)
+    simulation, timers = _with_events(
+        clock, EcsFaults(tasks={"migrate": fault}, service_tasks=False)
+    )
+    with simulation:
+        env = _create_env()
+        task_arn = run(env, "migrate")["taskArn"]
+        timers.advance(60)
+        described = describe_task(env, task_arn)
+
+    events = [e for e in bus.events() if e["detail-type"] == "ECS Task State Change"]
+    assert [(e["detail"]["lastStatus"], e["detail"]["desiredStatus"]) for e in events] == [
+        ("PENDING", "RUNNING"),
+        ("RUNNING", "RUNNING"),
+        ("STOPPED", "STOPPED"),
+    ]
+    stopped = events[-1]
+    assert stopped["resources"] == [task_arn]
+    detail = stopped["detail"]
+    assert (detail["taskArn"], detail["group"], detail["startedBy"]) == (
+        task_arn,
+        "family:migrate",
+        "ecs-deployer",
+    )
+    assert (detail["stopCode"], detail["stoppedReason"]) == (
+        described["stopCode"],
+        described["stoppedReason"],
+    )
+    assert [(c["name"], c.get("exitCode")) for c in detail["containers"]] == [
+        ("migrate", 3),
+        ("log-router", 143),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("drop", "lost"),
+    [
+        ({"dropped_events": ("SERVICE_DEPLOYMENT_COMPLETED",)}, ["SERVICE_DEPLOYMENT_COMPLETED"]),
+        (
+            {"event_drop_rate": 1.0},
+            ["SERVICE_DEPLOYMENT_IN_PROGRESS", "SERVICE_DEPLOYMENT_COMPLETED"],
+        ),
+    ],
+)
+def test_events_are_best_effort(
+    bus: Bus, clock: _Clock, drop: dict[str, Any], lost: list[str]
+) -> None:
+    simulation, timers = _with_events(clock, EcsFaults(service_tasks=False, **drop))
+    with simulation:
+        env = _create_env()
+        deploy(env, "web", env.web_v2)
+        timers.advance(60)
+        rollout_state = simulation.deployments("web", CLUSTER)[0].rollout_state
+
+    received = [e["detail"]["eventName"] for e in bus.events()]
+    assert rollout_state == "COMPLETED"  # ECS went on: only its events were lost
+    assert [e.name for e in simulation.events.dropped] == lost
+    assert not set(received) & set(lost)
+
+
+def test_without_timers_no_event_is_put(bus: Bus, simulate: Simulate, clock: _Clock) -> None:
+    simulate(EcsFaults())
+    env = _create_env()
+    deploy(env, "web", env.web_v2)
+    clock.advance(60)
+    describe(env.ecs, "web")
+
+    assert bus.events() == []
+
+
+def test_in_the_local_cloud_events_come_at_their_time_while_executions_wait() -> None:
+    """The virtual clock jumps from one wake-up to the next: ECS's transitions are wake-ups
+    too (timers), so their events come on time while the only execution waits a minute."""
+    with LocalCloud(MINI_TEMPLATE, stack_name="mini", extensions=[EcsSimulation()]) as cloud:
+        cloud.deploy_stack({"Greeting": "bonjour"})
+        sqs, events = cloud.client("sqs"), cloud.client("events")
+        url = sqs.create_queue(QueueName="ecs-events")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+        events.put_rule(Name="ecs", EventPattern=json.dumps({"source": ["aws.ecs"]}))
+        events.put_targets(Rule="ecs", Targets=[{"Id": "queue", "Arn": arn["QueueArn"]}])
+        ecs = cloud.client("ecs")
+        ecs.create_cluster(clusterName=CLUSTER)
+        for image in ("app:1", "app:2"):
+            ecs.register_task_definition(
+                family="api",
+                containerDefinitions=[{"name": "api", "image": image, "memory": 128}],
+            )
+        ecs.create_service(
+            cluster=CLUSTER, serviceName="api", taskDefinition="api:1", desiredCount=1
+        )
+        sfn = cloud.client("stepfunctions")
+        waiting = sfn.create_state_machine(
+            name="waits",
+            definition=json.dumps(
+                {
+                    "StartAt": "Wait",
+                    "States": {"Wait": {"Type": "Wait", "Seconds": 60, "End": True}},
+                }
+            ),
+            roleArn="arn:aws:iam::123456789012:role/waits",
+        )["stateMachineArn"]
+        started = cloud.clock.now()
+        ecs.update_service(cluster=CLUSTER, service="api", taskDefinition="api:2")
+        cloud.start_execution({}, state_machine_arn=waiting)
+        cloud.run_until_idle()
+        ended = cloud.clock.now()
+        received = _drain(sqs, url)
+
+    deployments = [
+        (e["detail"]["eventName"], e["time"])
+        for e in received
+        if e["detail-type"] == "ECS Deployment State Change"
+    ]
+    assert deployments == [
+        ("SERVICE_DEPLOYMENT_IN_PROGRESS", f"{started:%Y-%m-%dT%H:%M:%SZ}"),
+        ("SERVICE_DEPLOYMENT_COMPLETED", f"{started + timedelta(seconds=20):%Y-%m-%dT%H:%M:%SZ}"),
+    ]
+    assert ended == started + timedelta(seconds=60)  # the execution's end, not ECS's
+
+
+def _drain(sqs: Any, url: str) -> list[dict[str, Any]]:
+    received = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        for message in messages:
+            received.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return received

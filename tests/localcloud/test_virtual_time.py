@@ -168,6 +168,41 @@ def test_run_until_raises_when_nothing_runs_and_the_condition_fails() -> None:
         world.scheduler.run_until(lambda: False)
 
 
+def test_a_timer_fires_at_its_time_while_every_execution_waits() -> None:
+    world = World()
+    world.spawn("a", 10)
+    world.scheduler.call_at(START + timedelta(seconds=4), lambda: world.note("timer"))
+    world.scheduler.call_at(START + timedelta(seconds=10), lambda: world.note("tie"))
+
+    world.scheduler.run_until_idle()
+
+    # Due with a fiber: the timer first, as ECS's event precedes the waits that end then.
+    assert world.log == [("a starts", 0.0), ("timer", 4.0), ("tie", 10.0), ("a", 10.0)]
+
+
+def test_a_timer_may_wake_a_parked_execution() -> None:
+    world = World()
+    world.spawn("a", 60)
+    world.scheduler.call_at(START + timedelta(seconds=5), lambda: world.scheduler.halt("a"))
+
+    world.scheduler.run_until_idle()
+
+    assert world.log == [("a starts", 0.0), ("a", 5.0)]
+
+
+def test_timers_alone_keep_no_drive_running_but_advance_runs_them() -> None:
+    world = World()
+    world.scheduler.call_at(START + timedelta(seconds=30), lambda: world.note("timer"))
+
+    world.scheduler.run_until_idle()
+    assert (world.log, world.scheduler.now()) == ([], START)  # no execution: idle at once
+
+    world.scheduler.advance(29)
+    assert world.log == []
+    world.scheduler.advance(1)
+    assert world.log == [("timer", 30.0)]
+
+
 def test_only_an_execution_can_wait() -> None:
     with pytest.raises(RuntimeError, match="only a scheduled execution can wait"):
         World().scheduler.sleep(1)
@@ -417,3 +452,62 @@ def test_map_iterations_and_parallel_branches_run_one_after_the_other(cloud: Loc
 
     assert described["status"] == "SUCCEEDED"
     assert described["stopDate"] - described["startDate"] == timedelta(seconds=2 + 1 + 10 + 10)
+
+
+def _token_wait(cloud: LocalCloud, timeout: int) -> tuple[str, str]:
+    """A machine whose Task sends its token to a queue and waits for it (`timeout` s),
+    a States.Timeout caught; and the queue's URL."""
+    sqs = cloud.client("sqs")
+    url = sqs.create_queue(QueueName=f"tokens-{timeout}")["QueueUrl"]
+    arn = machine(
+        cloud,
+        {
+            "StartAt": "Wait",
+            "States": {
+                "Wait": {
+                    "Type": "Task",
+                    "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {"QueueUrl": url, "MessageBody": {"token.$": "$$.Task.Token"}},
+                    "TimeoutSeconds": timeout,
+                    "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "TimedOut"}],
+                    "End": True,
+                },
+                "TimedOut": {"Type": "Pass", "Result": {"timed_out": True}, "End": True},
+            },
+        },
+    )
+    return arn, url
+
+
+def _token(cloud: LocalCloud, url: str) -> str:
+    [message] = cloud.client("sqs").receive_message(QueueUrl=url)["Messages"]
+    return str(json.loads(message["Body"])["token"])
+
+
+def test_a_task_token_wait_parks_until_send_task_success(cloud: LocalCloud) -> None:
+    arn, url = _token_wait(cloud, timeout=60)
+    execution = cloud.start_execution({}, state_machine_arn=arn)
+    cloud.advance(25)  # parked: the clock moves on
+    sfn, token = cloud.client("stepfunctions"), _token(cloud, url)
+    sfn.send_task_success(taskToken=token, output=json.dumps({"woken": True}))
+    cloud.run_until_idle()
+
+    described = cloud.wait_for_execution(execution)
+    assert (described["status"], json.loads(described["output"])) == ("SUCCEEDED", {"woken": True})
+    assert ("TaskSucceeded", 25.0) in events(cloud, execution)
+    with pytest.raises(sfn.exceptions.TaskTimedOut):  # its task is closed
+        sfn.send_task_success(taskToken=token, output="{}")
+    with pytest.raises(sfn.exceptions.InvalidToken):
+        sfn.send_task_success(taskToken="not-a-token", output="{}")
+
+
+def test_a_task_token_wait_times_out_in_virtual_time(cloud: LocalCloud) -> None:
+    arn, url = _token_wait(cloud, timeout=60)
+    execution = cloud.start_execution({}, state_machine_arn=arn)
+    cloud.run_until_idle()
+
+    described = cloud.wait_for_execution(execution)
+    assert json.loads(described["output"]) == {"timed_out": True}
+    assert ("TaskTimedOut", 60.0) in events(cloud, execution)
+    with pytest.raises(cloud.client("stepfunctions").exceptions.TaskTimedOut):
+        cloud.client("stepfunctions").send_task_success(taskToken=_token(cloud, url), output="{}")

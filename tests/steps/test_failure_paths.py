@@ -26,7 +26,7 @@ from ecs_deployer.steps.services import (
 )
 from ecs_deployer_tools.demo import sample_app
 from ecs_deployer_tools.localcloud.ecs_sim import RolloutFault, RolloutOutcome
-from tests.aws_fixtures import STARTED, AlwaysRunning, SimClock, drive, registered
+from tests.aws_fixtures import POLL_SECONDS, STARTED, AlwaysRunning, SimClock, drive, registered
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -55,11 +55,11 @@ def _caught(deployment: Deployment, exc: Exception) -> Deployment:
 
 
 def _rolled_out_then_failed(
-    deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable
+    deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable, sim_clock: SimClock
 ) -> Deployment:
     """Both services rolled out to the new revision; the deployment then failed."""
     deployment = update_services(_locked(deps, ecs, table), ecs, table, STARTED)
-    deployment = drive(lambda d: check_services(d, ecs, LATER), deployment)
+    deployment = drive(lambda d: check_services(d, ecs, LATER), deployment, sim_clock)
     assert deployment.progress == "DONE"
     deployment.fail("TaskFailed", "the smoke test exited 1")
     return deployment
@@ -86,12 +86,13 @@ def test_a_service_gone_before_the_rollback_fails_alone_and_the_others_roll_back
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     simulation = simulate()
-    deployment = _rolled_out_then_failed(deps, ecs, table)
+    deployment = _rolled_out_then_failed(deps, ecs, table, sim_clock)
     _delete(WORKER)
     deployment = start_rollback(deployment, ecs, table, LATER)
-    deployment = drive(lambda d: check_rollback(d, ecs, LATER), deployment)
+    deployment = drive(lambda d: check_rollback(d, ecs, LATER), deployment, sim_clock)
     web, worker = deployment.services
     assert web.rollback is not None
     assert worker.rollback is not None
@@ -109,12 +110,13 @@ def test_an_update_service_refused_for_one_service_still_rolls_back_the_others(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     refused = "TaskDefinition is inactive"
     simulation = simulate(services={WEB: RolloutFault(rollback_error=refused)})
-    deployment = _rolled_out_then_failed(deps, ecs, table)
+    deployment = _rolled_out_then_failed(deps, ecs, table, sim_clock)
     deployment = start_rollback(deployment, ecs, table, LATER)
-    deployment = drive(lambda d: check_rollback(d, ecs, LATER), deployment)
+    deployment = drive(lambda d: check_rollback(d, ecs, LATER), deployment, sim_clock)
     web, worker = deployment.services
     assert web.rollback is not None
     assert worker.rollback is not None
@@ -144,21 +146,23 @@ def test_a_service_deleted_mid_rollout_is_a_failure_naming_it(
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
     state: str,
+    sim_clock: SimClock,
 ) -> None:
     # The simulation's fault drains web after one check; DeleteService on moto makes it
     # INACTIVE at once. Either way: never a success, never a crash.
-    fault = RolloutFault(RolloutOutcome.DELETED, ticks=1)
+    fault = RolloutFault(RolloutOutcome.DELETED, seconds=10)
     simulate(services={WEB: fault} if state == "DRAINING" else {})
     deployment = update_services(_locked(deps, ecs, table), ecs, table, STARTED)
     if state == "INACTIVE":
         _delete(WEB)
+    sim_clock.advance(POLL_SECONDS)
     deployment = check_services(deployment, ecs, LATER)
     assert deployment.progress == "FAILED"
     assert deployment.failure is not None
     assert deployment.failure.error == "RolloutFailed"
     assert f"service '{WEB}': is {state} in cluster '{CLUSTER}'" in deployment.failure.cause
     deployment = start_rollback(deployment, ecs, table, LATER)
-    deployment = drive(lambda d: check_rollback(d, ecs, LATER), deployment)
+    deployment = drive(lambda d: check_rollback(d, ecs, LATER), deployment, sim_clock)
     web, worker = deployment.services
     assert web.rollback is not None
     assert worker.rollback is not None
@@ -233,7 +237,7 @@ def test_services_updated_before_a_service_changed_are_still_rolled_back(
     with pytest.raises(ServiceChanged) as raised:
         update_services(deployment.model_copy(deep=True), ecs, table, STARTED)
     deployment = start_rollback(_caught(deployment, raised.value), ecs, table, LATER)
-    deployment = drive(lambda d: check_rollback(d, ecs, LATER), deployment)
+    deployment = drive(lambda d: check_rollback(d, ecs, LATER), deployment, sim_clock)
     web, worker = deployment.services
     assert web.rollback is not None
     assert worker.rollback is not None
@@ -269,10 +273,11 @@ def test_a_rollback_that_never_finished_is_rollback_failed(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     simulate()
     # The rollout ran; the rollback started, then CheckRollback crashed on every attempt.
-    deployment = _rolled_out_then_failed(deps, ecs, table)
+    deployment = _rolled_out_then_failed(deps, ecs, table, sim_clock)
     deployment = start_rollback(deployment, ecs, table, LATER)
     deployment.rollback_error = Failure(error="Sandbox.Timedout", cause="Task timed out")
     deployment = finalize(deployment, table, ecs, deps.scope.clusters, LATER)

@@ -44,6 +44,9 @@ def _push_event(tag: str | None, digest: str, repository: str = "shop") -> dict[
 def test_manual_tag_becomes_a_deployment_pinned_by_digest(
     seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
 ) -> None:
+    config = sample_app.app_config(seeded.subnet, seeded.security_group)
+    slower = config.model_copy(update={"poll_seconds": 15})  # not the default
+    push_config(boto3.client("ssm"), PREFIX, "shop", slower)
     digest = push("v2.0.0")
     result = resolve({"app": "shop", "image_tag": "v2.0.0"}, context(), deps, STARTED)
     assert isinstance(result, Deployment)
@@ -52,7 +55,7 @@ def test_manual_tag_becomes_a_deployment_pinned_by_digest(
     assert [s.name for s in result.services] == ["shop-web", "shop-worker"]
     assert [run.family for run in result.pre_tasks] == ["shop-migrate"]
     assert [run.family for run in result.post_tasks] == ["shop-smoke-test"]
-    assert result.options.poll_seconds == 1  # from the app config
+    assert result.options.poll_seconds == 15  # from the app config
     assert result.requested_at == STARTED
     [record] = table.history("shop")
     assert (record.status, record.image, record.trigger) == ("QUEUED", result.image.uri, "manual")

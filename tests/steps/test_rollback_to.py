@@ -14,7 +14,7 @@ from ecs_deployer.steps.finalize import finalize
 from ecs_deployer.steps.register import register_task_definitions
 from ecs_deployer.steps.resolve import resolve
 from ecs_deployer.steps.services import check_services, update_services
-from tests.aws_fixtures import STARTED, AlwaysRunning, context, drive, push
+from tests.aws_fixtures import STARTED, AlwaysRunning, SimClock, context, drive, push
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,6 +35,7 @@ def _deploy(
     deps: AdmissionDeps,
     ecs: EcsGateway,
     table: DeploymentsTable,
+    sim_clock: SimClock,
 ) -> Deployment:
     """Resolve, lock, register, roll out and finalize, as the state machine would."""
     result = resolve(request, context(name), deps, STARTED)
@@ -42,7 +43,9 @@ def _deploy(
     locks.acquire(result, table, AlwaysRunning(), STARTED)
     deployment = register_task_definitions(result, ecs, table, deps.scope, STARTED)
     deployment = update_services(deployment, ecs, table, STARTED)
-    deployment = drive(lambda d: check_services(d, ecs, STARTED + timedelta(minutes=1)), deployment)
+    deployment = drive(
+        lambda d: check_services(d, ecs, STARTED + timedelta(minutes=1)), deployment, sim_clock
+    )
     return finalize(deployment, table, ecs, deps.scope.clusters, STARTED)
 
 
@@ -52,15 +55,20 @@ def test_rollback_returns_every_service_to_the_exact_earlier_revisions(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     simulation = simulate()
     push("v2.0.0")
-    first = _deploy({"app": "shop", "image_tag": "v2.0.0", **NO_TASKS}, "first", deps, ecs, table)
+    first = _deploy(
+        {"app": "shop", "image_tag": "v2.0.0", **NO_TASKS}, "first", deps, ecs, table, sim_clock
+    )
     push("v3.0.0")
-    _deploy({"app": "shop", "image_tag": "v3.0.0", **NO_TASKS}, "second", deps, ecs, table)
+    _deploy(
+        {"app": "shop", "image_tag": "v3.0.0", **NO_TASKS}, "second", deps, ecs, table, sim_clock
+    )
     registered_before = len(boto3.client("ecs").list_task_definitions()["taskDefinitionArns"])
 
-    back = _deploy({"app": "shop", "rollback_to": "first"}, "back", deps, ecs, table)
+    back = _deploy({"app": "shop", "rollback_to": "first"}, "back", deps, ecs, table, sim_clock)
     assert back.outcome is not None
     assert back.outcome.status == "SUCCEEDED"
     assert back.trigger.kind == "rollback"
@@ -88,16 +96,21 @@ def test_a_deregistered_target_is_registered_again_unchanged(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     simulation = simulate()
     push("v2.0.0")
-    first = _deploy({"app": "shop", "image_tag": "v2.0.0", **NO_TASKS}, "first", deps, ecs, table)
+    first = _deploy(
+        {"app": "shop", "image_tag": "v2.0.0", **NO_TASKS}, "first", deps, ecs, table, sim_clock
+    )
     push("v3.0.0")
-    _deploy({"app": "shop", "image_tag": "v3.0.0", **NO_TASKS}, "second", deps, ecs, table)
+    _deploy(
+        {"app": "shop", "image_tag": "v3.0.0", **NO_TASKS}, "second", deps, ecs, table, sim_clock
+    )
     client = boto3.client("ecs")
     for service in first.services:
         client.deregister_task_definition(taskDefinition=service.task_definition_after or "")
-    back = _deploy({"app": "shop", "rollback_to": "first"}, "back", deps, ecs, table)
+    back = _deploy({"app": "shop", "rollback_to": "first"}, "back", deps, ecs, table, sim_clock)
     for earlier, service in zip(first.services, back.services, strict=True):
         assert service.task_definition_after != earlier.task_definition_after
         runs = simulation.primary_task_definition(service.name, cluster="shop-demo")
@@ -136,14 +149,17 @@ def test_undo_after_the_first_deployment_returns_to_the_revisions_before_it(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     simulate()
     push("v2.0.0")
-    first = _deploy({"app": "shop", "image_tag": "v2.0.0", **NO_TASKS}, "first", deps, ecs, table)
+    first = _deploy(
+        {"app": "shop", "image_tag": "v2.0.0", **NO_TASKS}, "first", deps, ecs, table, sim_clock
+    )
     before = {s.name: s.task_definition_before for s in first.services}
     assert all(arn and arn.endswith(":1") for arn in before.values())
 
-    undo = _deploy({"app": "shop", "undo": "first"}, "undo", deps, ecs, table)
+    undo = _deploy({"app": "shop", "undo": "first"}, "undo", deps, ecs, table, sim_clock)
     assert undo.outcome is not None
     assert undo.outcome.status == "SUCCEEDED"
     assert (undo.trigger.kind, undo.undoes, undo.rollback_of) == ("rollback", "first", None)

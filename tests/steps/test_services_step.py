@@ -18,7 +18,7 @@ from ecs_deployer.steps.services import (
     update_services,
 )
 from ecs_deployer_tools.localcloud.ecs_sim import RolloutFault, RolloutOutcome
-from tests.aws_fixtures import STARTED, context, drive, registered
+from tests.aws_fixtures import STARTED, SimClock, context, drive, registered
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,14 +35,18 @@ LATER = STARTED + timedelta(minutes=1)
 STALE = {"service_describe_lag": 2}
 
 
-def _roll_out(deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable) -> Deployment:
+def _roll_out(
+    deps: AdmissionDeps, ecs: EcsGateway, table: DeploymentsTable, sim_clock: SimClock
+) -> Deployment:
     deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
-    return drive(lambda d: check_services(d, ecs, LATER), deployment)
+    return drive(lambda d: check_services(d, ecs, LATER), deployment, sim_clock)
 
 
-def _roll_back(deployment: Deployment, ecs: EcsGateway, table: DeploymentsTable) -> Deployment:
+def _roll_back(
+    deployment: Deployment, ecs: EcsGateway, table: DeploymentsTable, sim_clock: SimClock
+) -> Deployment:
     deployment = start_rollback(deployment, ecs, table, LATER)
-    return drive(lambda d: check_rollback(d, ecs, LATER), deployment)
+    return drive(lambda d: check_rollback(d, ecs, LATER), deployment, sim_clock)
 
 
 def test_rollout_completes_on_the_new_revision(
@@ -51,9 +55,10 @@ def test_rollout_completes_on_the_new_revision(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     simulation = simulate(**STALE)
-    deployment = _roll_out(deps, ecs, table)
+    deployment = _roll_out(deps, ecs, table, sim_clock)
     assert deployment.progress == "DONE"
     for service in deployment.services:
         assert service.state == "COMPLETED"
@@ -76,6 +81,7 @@ def test_unchanged_revision_is_forced_to_fresh_tasks(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     simulation = simulate(**STALE)
     ecs.describe_services("shop-demo", seeded.services)  # the simulation adopts them as they are
@@ -85,7 +91,7 @@ def test_unchanged_revision_is_forced_to_fresh_tasks(
     deployment = update_services(
         register_task_definitions(deployment, ecs, table, deps.scope, STARTED), ecs, table, STARTED
     )
-    deployment = drive(lambda d: check_services(d, ecs, LATER), deployment)
+    deployment = drive(lambda d: check_services(d, ecs, LATER), deployment, sim_clock)
     assert deployment.progress == "DONE"
     for service in deployment.services:
         assert not service.changed
@@ -108,9 +114,10 @@ def test_failed_or_ecs_rolled_back_rollouts_are_failures(
     outcome: RolloutOutcome,
     state: str,
     fragment: str,
+    sim_clock: SimClock,
 ) -> None:
-    simulate(services={"shop-web": RolloutFault(outcome, ticks=2)}, **STALE)
-    deployment = _roll_out(deps, ecs, table)
+    simulate(services={"shop-web": RolloutFault(outcome, seconds=20)}, **STALE)
+    deployment = _roll_out(deps, ecs, table, sim_clock)
     assert deployment.progress == "FAILED"
     web = deployment.services[0]
     assert web.state == state
@@ -146,13 +153,14 @@ def test_rollback_returns_changed_services_and_follows_an_ecs_rollback(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     simulation = simulate(
-        services={"shop-web": RolloutFault(RolloutOutcome.AUTO_ROLLBACK, ticks=2)}, **STALE
+        services={"shop-web": RolloutFault(RolloutOutcome.AUTO_ROLLBACK, seconds=20)}, **STALE
     )
-    deployment = _roll_out(deps, ecs, table)
+    deployment = _roll_out(deps, ecs, table, sim_clock)
     updates_before = len(simulation.deployments("shop-web", cluster="shop-demo"))
-    deployment = _roll_back(deployment, ecs, table)
+    deployment = _roll_back(deployment, ecs, table, sim_clock)
     assert deployment.progress == "DONE"
     web, worker = deployment.services
     assert web.rollback is not None
@@ -174,12 +182,13 @@ def test_rollback_that_fails_is_reported(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     simulate(
         services={"shop-worker": RolloutFault(RolloutOutcome.FAIL, rollback_fails=True)}, **STALE
     )
-    deployment = _roll_out(deps, ecs, table)
-    deployment = _roll_back(deployment, ecs, table)
+    deployment = _roll_out(deps, ecs, table, sim_clock)
+    deployment = _roll_back(deployment, ecs, table, sim_clock)
     worker = deployment.services[1]
     assert worker.rollback is not None
     assert worker.rollback.state == "FAILED"
@@ -191,6 +200,7 @@ def test_someone_elses_deployment_is_left_alone(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     simulation = simulate(**STALE)
     deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
@@ -199,6 +209,7 @@ def test_someone_elses_deployment_is_left_alone(
         service="shop-worker",
         taskDefinition=seeded.task_definitions["shop-migrate"],
     )
+    sim_clock.advance(20)  # someone's rollout completed, and drained ours
     for _ in range(3):  # describes show each update after a describe or two
         deployment = check_services(deployment, ecs, LATER)
     # Someone's rollout completed and drained ours before a describe showed ours: only the
@@ -207,7 +218,7 @@ def test_someone_elses_deployment_is_left_alone(
     deployment = check_services(deployment, ecs, STARTED + UNSEEN_GRACE)
     worker = deployment.services[1]
     assert worker.state == "REPLACED"
-    deployment = _roll_back(deployment, ecs, table)
+    deployment = _roll_back(deployment, ecs, table, sim_clock)
     assert worker.task_definition_before != seeded.task_definitions["shop-migrate"]
     assert deployment.services[1].rollback is not None
     assert deployment.services[1].rollback.state == "FAILED"
@@ -276,13 +287,14 @@ def test_a_rollback_right_after_the_update_moves_back_what_a_stale_describe_hide
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     # The rollback's describe comes right after our UpdateServices: ECS may still show each
     # service as it was (eventual consistency), on its old revision. That is not ECS's
     # circuit breaker returning it: the service really rolls out our revision.
     simulation = simulate(**STALE)
     deployment = _roll_back(
-        update_services(registered(deps, ecs, table), ecs, table, STARTED), ecs, table
+        update_services(registered(deps, ecs, table), ecs, table, STARTED), ecs, table, sim_clock
     )
     assert deployment.progress == "DONE"
     for service in deployment.services:

@@ -8,7 +8,7 @@ import boto3
 from ecs_deployer.domain.taskdef import registration_input
 from ecs_deployer.steps.tasks import check_tasks, run_tasks
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation, TaskFault, TaskOutcome
-from tests.aws_fixtures import STARTED, SimClock, drive, registered
+from tests.aws_fixtures import POLL_SECONDS, STARTED, SimClock, drive, registered
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -32,6 +32,7 @@ def test_tasks_run_with_the_new_revision_and_succeed_on_exit_zero(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     simulation = simulate()
     deployment = run_tasks(registered(deps, ecs, table), "pre", ecs, STARTED)
@@ -41,7 +42,7 @@ def test_tasks_run_with_the_new_revision_and_succeed_on_exit_zero(
     [task] = simulation.tasks("shop-migrate")
     assert task.task_definition_arn == migrate.task_definition
     assert task.started_by == f"ecs-deployer/{deployment.deployment_id}"
-    deployment = drive(_check(ecs), deployment)
+    deployment = drive(_check(ecs), deployment, sim_clock)
     assert deployment.progress == "DONE"
     assert deployment.pre_tasks[0].state == "SUCCEEDED"
     assert deployment.pre_tasks[0].results[0].exit_codes == {"app": 0}
@@ -69,9 +70,12 @@ def test_non_zero_exit_fails_the_phase_naming_task_container_and_code(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     simulate(tasks={"shop-migrate": TaskFault(TaskOutcome.EXIT, exit_code=3)})
-    deployment = drive(_check(ecs), run_tasks(registered(deps, ecs, table), "pre", ecs, STARTED))
+    deployment = drive(
+        _check(ecs), run_tasks(registered(deps, ecs, table), "pre", ecs, STARTED), sim_clock
+    )
     assert deployment.progress == "FAILED"
     assert deployment.failure is not None
     assert deployment.failure.error == "TaskFailed"
@@ -86,9 +90,12 @@ def test_task_that_failed_to_start_is_a_failure(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     simulate(tasks={"shop-migrate": TaskFault(TaskOutcome.FAIL_TO_START)})
-    deployment = drive(_check(ecs), run_tasks(registered(deps, ecs, table), "pre", ecs, STARTED))
+    deployment = drive(
+        _check(ecs), run_tasks(registered(deps, ecs, table), "pre", ecs, STARTED), sim_clock
+    )
     assert deployment.failure is not None
     assert deployment.failure.error == "TaskFailed"
     assert "failed to start" in deployment.failure.cause
@@ -101,10 +108,12 @@ def test_a_task_that_never_stops_times_out_and_is_stopped(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     simulation = simulate(tasks={"shop-migrate": TaskFault(TaskOutcome.NEVER_STOP)})
     deployment = run_tasks(registered(deps, ecs, table), "pre", ecs, STARTED)
     for _ in range(3):  # DescribeTasks shows the new task after a describe or two
+        sim_clock.advance(POLL_SECONDS)
         deployment = check_tasks(deployment, "pre", ecs, STARTED + timedelta(minutes=1))
     assert deployment.progress == "WAIT"
     assert deployment.pre_tasks[0].results[0].last_status == "RUNNING"
@@ -127,6 +136,7 @@ def test_a_task_missing_right_after_run_task_is_waited_for_until_it_is_unknown(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     # DescribeTasks misses a task RunTask just started for a describe or two (eventual
     # consistency); a task ECS never heard of stays MISSING.
@@ -140,6 +150,7 @@ def test_a_task_missing_right_after_run_task_is_waited_for_until_it_is_unknown(
     assert deployment.progress == "WAIT"
     assert [r.last_status for r in deployment.pre_tasks[0].results] == ["MISSING", "MISSING"]
     for _ in range(3):
+        sim_clock.advance(POLL_SECONDS)
         deployment = check_tasks(deployment, "pre", ecs, STARTED + timedelta(minutes=4))
     assert deployment.progress == "WAIT"  # the lost one: still within the grace
     assert deployment.pre_tasks[0].results[0].state == "SUCCEEDED"
@@ -189,13 +200,14 @@ def test_an_essential_sidecar_stopped_after_the_migration_exited_0_does_not_fail
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     # The migration exits 0; ECS then stops the log router, which dies of the SIGTERM.
     simulate(tasks={"shop-migrate": TaskFault(killed_exit_code=143)})
     _with_an_essential_log_router(seeded)
     deployment = run_tasks(registered(deps, ecs, table), "pre", ecs, STARTED)
     assert deployment.pre_tasks[0].watch_containers == ["app", "log-router"]
-    deployment = drive(_check(ecs), deployment)
+    deployment = drive(_check(ecs), deployment, sim_clock)
     assert deployment.failure is None
     assert deployment.pre_tasks[0].state == "SUCCEEDED"
     assert deployment.pre_tasks[0].results[0].exit_codes == {"app": 0, "log-router": 143}
@@ -207,12 +219,15 @@ def test_a_migration_ecs_interrupted_fails_though_it_exited_0(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
 ) -> None:
     # Fargate Spot reclaims the task; the migration handles SIGTERM and exits 0, unfinished.
     simulate(
         tasks={"shop-migrate": TaskFault(TaskOutcome.STOPPED_BY_ECS, exit_code=0)},
     )
-    deployment = drive(_check(ecs), run_tasks(registered(deps, ecs, table), "pre", ecs, STARTED))
+    deployment = drive(
+        _check(ecs), run_tasks(registered(deps, ecs, table), "pre", ecs, STARTED), sim_clock
+    )
     assert deployment.failure is not None
     assert deployment.failure.error == "TaskFailed"
     assert "was stopped (SpotInterruption) before it ended on its own" in deployment.failure.cause
@@ -229,7 +244,7 @@ def test_each_tasks_result_is_kept_once_stopped_while_its_sibling_runs_on(
     # Two migrations: one ends at once, its sibling runs for about two hours. ECS describes
     # the first for an hour after it stopped; the phase must not depend on it any longer.
     clock = SimClock()
-    faults = EcsFaults(tasks={"shop-migrate": TaskFault(running_ticks=(1, 6))})
+    faults = EcsFaults(tasks={"shop-migrate": TaskFault(running_seconds=(600.0, 7200.0))})
     with EcsSimulation(faults, clock=clock):
         planned = registered(deps, ecs, table)
         migrate = planned.pre_tasks[0]

@@ -212,6 +212,8 @@ def _typed(value: object, default: object, where: str) -> object:
             ) from None
     if expected is float and type(value) is int:
         return float(value)
+    if expected is tuple and type(value) is list:  # JSON has lists, the faults tuples
+        return tuple(value)
     if type(value) is not expected and not (default is None and value is None):
         raise typer.BadParameter(f"{where}: {json.dumps(value)} is not of type {expected.__name__}")
     return value
@@ -220,7 +222,7 @@ def _typed(value: object, default: object, where: str) -> object:
 def _built(kind: type[_T], values: dict[str, Any], where: str) -> _T:
     try:
         return kind(**values)
-    except ValueError as error:  # the dataclass's own checks (ticks at least 1...)
+    except ValueError as error:  # the dataclass's own checks (durations positive...)
         raise typer.BadParameter(f"{where}{error}") from error
 
 

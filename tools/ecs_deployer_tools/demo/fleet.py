@@ -100,6 +100,7 @@ class FleetDeployment:
 
     services: int
     tasks: int  # one-off tasks run
+    poll_seconds: int  # the app's poll interval
     record: HistoryRecord
     api_calls: dict[str, int]  # the Lambdas' calls, by "service.Operation"
     state_transitions: int
@@ -129,11 +130,16 @@ def minimum_ecs_calls(services: int, tasks: int, rollout_polls: int, task_polls:
     )
 
 
-def polls_to_finish(faults: EcsFaults) -> tuple[int, int]:
-    """Describes a fault-free rollout, and a fault-free task, take in the simulation."""
+def polls_to_finish(faults: EcsFaults, poll_seconds: float) -> tuple[int, int]:
+    """Polls, every ``poll_seconds``, that see a fault-free rollout, and a fault-free task,
+    finish in the simulation."""
     task = TaskFault()
-    running = task.running_ticks if isinstance(task.running_ticks, int) else sum(task.running_ticks)
-    return faults.ticks_to_complete, task.pending_ticks + running
+    running = task.running_seconds
+    task_seconds = task.pending_seconds + (max(running) if isinstance(running, tuple) else running)
+    return (
+        math.ceil(faults.seconds_to_complete / poll_seconds),
+        math.ceil(task_seconds / poll_seconds),
+    )
 
 
 @dataclass(frozen=True)
@@ -200,6 +206,7 @@ def deploy_fleet(
         return FleetDeployment(
             services=len(config.services),
             tasks=sum(task.count for task in config.tasks.pre) if config.tasks else 0,
+            poll_seconds=config.poll_seconds,
             record=record,
             api_calls=cloud.api_calls,
             state_transitions=sum(1 for e in events if e["type"].endswith("StateEntered")),

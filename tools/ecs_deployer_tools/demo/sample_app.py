@@ -113,7 +113,7 @@ def app_config(
         "app": APP,
         "cluster": CLUSTER,
         "trigger": {"repositories": [REPOSITORY], "tags": ["v*"]},
-        "poll_seconds": 1,
+        "poll_seconds": 10,  # the default: a rollout without a fault takes two polls
         "tasks": {
             "pre": [
                 {

@@ -164,19 +164,19 @@ SCENARIOS: dict[str, Scenario] = {
             # Healthy rollouts (the rollback) take one check, well within web's 2 minutes.
             faults=EcsFaults(
                 services={sample_app.WEB: RolloutFault(RolloutOutcome.NEVER_STABLE)},
-                ticks_to_complete=1,
+                seconds_to_complete=10.0,
             ),
             config=_web_only_max_wait(2),
         ),
         Scenario(
             "never-stable-longest-wait",
-            "web never stabilises at the longest max_wait (24 h), polled every second: the "
+            "web never stabilises at the longest max_wait (24 h), polled every 10 s: the "
             "polls back off, so the DeployTimeout comes well inside the execution's history",
             "ROLLED_BACK",
             ("ROLLED_BACK",),
             faults=EcsFaults(
                 services={sample_app.WEB: RolloutFault(RolloutOutcome.NEVER_STABLE)},
-                ticks_to_complete=1,
+                seconds_to_complete=10.0,
             ),
             config=_web_only_max_wait(1440),
         ),
@@ -235,7 +235,7 @@ SCENARIOS: dict[str, Scenario] = {
             config={"concurrency": "supersede"},
             # A slower migration: v3 is queued well before v2 reaches its checkpoint.
             faults=EcsFaults(
-                tasks={sample_app.MIGRATE: TaskFault(pending_ticks=2, running_ticks=3)}
+                tasks={sample_app.MIGRATE: TaskFault(pending_seconds=20.0, running_seconds=30.0)}
             ),
         ),
         Scenario(
@@ -274,7 +274,7 @@ SCENARIOS: dict[str, Scenario] = {
             "ROLLBACK_FAILED",
             ("ROLLBACK_FAILED",),
             faults=EcsFaults(
-                services={sample_app.WEB: RolloutFault(RolloutOutcome.DELETED, ticks=1)}
+                services={sample_app.WEB: RolloutFault(RolloutOutcome.DELETED, seconds=10.0)}
             ),
         ),
         *(

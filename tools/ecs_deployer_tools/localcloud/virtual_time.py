@@ -16,6 +16,12 @@ order they parked. An execution started from inside another (the Dispatch Map's
 StartExecution) is ready at once but waits for its turn. A stopped execution never parks
 again: its waits return at once.
 
+A *timer* (`call_at`) is a wake-up that is no fiber: what the emulated cloud does at a time
+of its own, such as the ECS simulation publishing an event when a rollout completes, while
+every execution waits. Due timers run in the driver, between turns, before the fibers due at
+the same time; they keep the clock moving only while an execution is running or a driver
+`advance`s it: `run_until_idle` ends when the executions end, whatever timers remain.
+
 Driving, by a *driver* (a thread that is no fiber: the test, the demo runner, an HTTP
 request), which holds the scheduler's seat while it acts so no execution runs meanwhile:
 
@@ -29,6 +35,7 @@ request), which holds the scheduler's seat while it acts so no execution runs me
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import random
 import threading
@@ -97,12 +104,18 @@ class VirtualClock:
 
 
 _active_clock: VirtualClock | None = None
+_active_scheduler: Scheduler | None = None
 
 
 def now() -> datetime:
     """The local cloud's time: the active cloud's virtual clock, else the wall clock."""
     clock = _active_clock
     return clock.now() if clock is not None else datetime.now(UTC)
+
+
+def active_scheduler() -> Scheduler | None:
+    """The active local cloud's scheduler (for its timers), if a cloud is active."""
+    return _active_scheduler
 
 
 def iso(when: datetime) -> str:
@@ -117,6 +130,13 @@ class _Limit:
     at: datetime
     on_expiry: Callable[[], None]
     expired: bool = False
+
+
+@dataclass(order=True)
+class _Timer:
+    at: datetime
+    order: int  # the order they were set in, for timers due at the same time
+    callback: Callable[[], None] = field(compare=False)
 
 
 @dataclass(eq=False)
@@ -159,18 +179,22 @@ class Scheduler:
         self._ready: deque[_Fiber] = deque()
         self._running: _Fiber | None = None
         self._park_order = itertools.count()
+        self._timers: list[_Timer] = []  # a heap, earliest first
+        self._timer_order = itertools.count()
         self._ticker: threading.Thread | None = None
         self._scale = 1.0
 
     @contextmanager
     def activate(self) -> Iterator[None]:
-        """Make this scheduler's clock the one `now()` reads."""
-        global _active_clock  # noqa: PLW0603 - one local cloud at a time, like moto's state
-        previous, _active_clock = _active_clock, self.clock
+        """Make this scheduler's clock the one `now()` reads, and this scheduler the one
+        `active_scheduler()` answers."""
+        global _active_clock, _active_scheduler  # one local cloud at a time, like moto's state
+        previous = _active_clock, _active_scheduler
+        _active_clock, _active_scheduler = self.clock, self
         try:
             yield
         finally:
-            _active_clock = previous
+            _active_clock, _active_scheduler = previous
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -248,6 +272,27 @@ class Scheduler:
                 while fiber.state == "ready":
                     self._grant(fiber)
 
+    def call_at(self, when: datetime, callback: Callable[[], None]) -> None:
+        """Run ``callback`` in the driver once the clock reaches ``when`` (at once, between
+        turns, when it has already): a timer. Any thread may set one."""
+        with self._lock:
+            heapq.heappush(self._timers, _Timer(when, next(self._timer_order), callback))
+            self._driver.notify_all()
+
+    def wake(self, key: object) -> None:
+        """A parked execution is ready at once (its wait returns early); a no-op when it is
+        not parked. Any thread may call it: a callback's SendTaskSuccess, a timer."""
+        with self._lock:
+            fiber = self._fiber(key)
+            if fiber is not None and fiber.state == "parked":
+                self._wake(fiber)
+                self._driver.notify_all()
+
+    def halted(self) -> bool:
+        """Whether the execution running in this thread was stopped (then it never waits)."""
+        fiber: _Fiber | None = getattr(self._local, "fiber", None)
+        return fiber is not None and fiber.halted
+
     def current_key(self) -> object | None:
         """The key of the execution running in this thread (None in a driver)."""
         fiber: _Fiber | None = getattr(self._local, "fiber", None)
@@ -269,13 +314,17 @@ class Scheduler:
     def step(self) -> bool:
         """Run one turn, jumping to the next wake-up if nothing is ready; False when no
         execution is running."""
-        with self._seat, self._lock:
-            if not self._ready:
-                wake = self._next_wake()
-                if wake is None:
-                    return False
-                self._wake_until(wake)
-            self._grant(self._ready[0])
+        with self._seat:
+            if self._run_due_timers():
+                return True
+            with self._lock:
+                if not self._ready:
+                    wake = self._next_wake(timers=True)
+                    if wake is None:
+                        return False
+                    self._wake_until(wake)
+                if self._ready:
+                    self._grant(self._ready[0])
             return True
 
     def run_until_idle(
@@ -353,8 +402,8 @@ class Scheduler:
         fiber: _Fiber | None = getattr(self._local, "fiber", None)
         if fiber is None:
             raise RuntimeError(
-                "virtual time: only a scheduled execution can wait (StartSyncExecution, "
-                "callbacks and activities are not scheduled)"
+                "virtual time: only a scheduled execution can wait (StartSyncExecution and "
+                "activities are not scheduled)"
             )
         return fiber
 
@@ -404,11 +453,24 @@ class Scheduler:
         while self._running is not None:
             self._driver.wait()
 
-    def _next_wake(self) -> datetime | None:
-        return min(
-            (wake for fiber in self._fibers if (wake := fiber.wakes_at()) is not None),
-            default=None,
-        )
+    def _next_wake(self, *, timers: bool) -> datetime | None:
+        """The earliest wake-up of a fiber, or of a timer too when ``timers``."""
+        wakes = [wake for fiber in self._fibers if (wake := fiber.wakes_at()) is not None]
+        if timers and self._timers:
+            wakes.append(self._timers[0].at)
+        return min(wakes, default=None)
+
+    def _run_due_timers(self) -> bool:
+        """Run the timers due by now, earliest first (the caller holds the seat, not the
+        lock: a timer may wake executions); whether any ran."""
+        ran = False
+        while True:
+            with self._lock:
+                if not self._timers or self._timers[0].at > self.clock.now():
+                    return ran
+                timer = heapq.heappop(self._timers)
+            timer.callback()
+            ran = True
 
     def _wake_until(self, when: datetime) -> None:
         """Move the clock to ``when`` (if it is behind) and wake every fiber due by then:
@@ -438,9 +500,13 @@ class Scheduler:
         turns = 0
         with self._seat:
             while not done():
+                if self._run_due_timers():
+                    continue  # what they did may be what ``done`` waits for
                 with self._lock:
                     if not self._ready:
-                        wake = self._next_wake()
+                        # Timers move time on only while executions run, or up to ``until``.
+                        timers = bool(self._fibers) or until is not None
+                        wake = self._next_wake(timers=timers)
                         if wake is None or (until is not None and wake > until):
                             if until is not None:
                                 self.clock.move_to(until)
@@ -448,6 +514,7 @@ class Scheduler:
                         if limit is not None and wake > limit:
                             raise self._still_running(f"the next wake-up is after {limit}")
                         self._wake_until(wake)
+                        continue  # the timers due then run before the fibers
                     if turns >= max_turns:
                         raise self._still_running(f"{max_turns} turns")
                     self._grant(self._ready[0])
@@ -466,19 +533,21 @@ class Scheduler:
         """Follow the wall clock: run what is ready or due, sleep until the next wake-up
         (or until work arrives), and again."""
         while True:
-            with self._seat, self._lock:
-                if self._ticker is not threading.current_thread():
-                    return
-                self._wake_until(self.clock.now())
-                while self._ready:
-                    self._grant(self._ready[0])
+            with self._seat:
+                self._run_due_timers()
+                with self._lock:
+                    if self._ticker is not threading.current_thread():
+                        return
+                    self._wake_until(self.clock.now())
+                    while self._ready:
+                        self._grant(self._ready[0])
             with self._lock:
                 if self._ticker is not threading.current_thread():
                     return
                 current = self.clock.now()
                 self._wake_until(current)
-                if self._ready:
+                if self._ready or (self._timers and self._timers[0].at <= current):
                     continue
-                wake = self._next_wake()
+                wake = self._next_wake(timers=True)
                 timeout = None if wake is None else (wake - current).total_seconds() / self._scale
                 self._driver.wait(timeout)

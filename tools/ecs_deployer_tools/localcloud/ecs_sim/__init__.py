@@ -6,14 +6,15 @@ through moto's server in the same process, sees ECS behave as on AWS. Where to l
 
 * `faults.py`: the scenario, `EcsFaults`: what goes wrong for which service (`RolloutFault`)
   and which task family (`TaskFault`), and how often ECS throttles;
-* `rollouts.py`: how a service rollout progresses, one step per DescribeServices, to
-  COMPLETED, FAILED, a circuit breaker rollback or a deleted service;
-* `tasks.py`: how a task starts, runs and exits (or fails to start), one step per
-  DescribeTasks, and StopTask; a stopped task is forgotten after an hour;
+* `rollouts.py`: how a service rollout progresses with the clock, to COMPLETED, FAILED, a
+  circuit breaker rollback or a deleted service;
+* `tasks.py`: how a task starts, runs and exits (or fails to start) with the clock, and
+  StopTask; a stopped task is forgotten after an hour;
 * `consistency.py`: eventual consistency: the describes right after a change that do not
   show it yet;
 * `simulation.py`: `EcsSimulation`, which installs the simulation (one at a time, every call
-  under one lock), throttles, and reads the state for assertions;
+  under one lock, on an ECS brought to the clock's time), throttles, and reads the state
+  for assertions;
 * `ids.py`: the ids the simulation makes (seeded, so runs repeat) and reads from ARNs;
 * `localcloud/patches/ecs.py`: which of moto's ECS calls the simulation takes over, and why.
 

@@ -27,12 +27,12 @@ STOP_CODES: Final = frozenset(
 class RolloutOutcome(StrEnum):
     """How a service deployment hit by a `RolloutFault` ends."""
 
-    COMPLETE = "complete"  # reaches COMPLETED (a slow rollout when `ticks` is large)
+    COMPLETE = "complete"  # reaches COMPLETED (a slow rollout when `seconds` is large)
     FAIL = "fail"  # circuit breaker without rollback: FAILED, stays PRIMARY
     AUTO_ROLLBACK = "auto_rollback"  # circuit breaker with rollback to the last completed one
     NEVER_STABLE = "never_stable"  # IN_PROGRESS for ever, failedTasks growing
-    # Someone runs DeleteService --force mid-rollout: DRAINING after `ticks`, INACTIVE the
-    # tick after, as ECS drains a deleted service before making it INACTIVE.
+    # Someone runs DeleteService --force mid-rollout: DRAINING after `seconds`, INACTIVE a
+    # progress step later, as ECS drains a deleted service before making it INACTIVE.
     DELETED = "deleted"
 
 
@@ -55,7 +55,7 @@ class RolloutFault:
     """The fate of a service's deployments (keyed by service name in `EcsFaults.services`)."""
 
     outcome: RolloutOutcome = RolloutOutcome.COMPLETE  # how the deployment ends
-    ticks: int = 2  # DescribeServices calls until that outcome
+    seconds: float = 20.0  # from UpdateService until that outcome
     rollback_fails: bool = False  # also hit deployments back to the original task definition
     # UpdateService back to the original task definition answers InvalidParameterException
     # with this message (e.g. that revision was deregistered meanwhile).
@@ -64,8 +64,8 @@ class RolloutFault:
     short_arn: bool = False
 
     def __post_init__(self) -> None:
-        if self.ticks < 1:
-            raise ValueError("RolloutFault.ticks must be at least 1")
+        if self.seconds <= 0:
+            raise ValueError("RolloutFault.seconds must be positive")
 
 
 @dataclass(frozen=True)
@@ -76,10 +76,10 @@ class TaskFault:
     exit_code: int = 1  # exit code of `container` (EXIT), of every container (STOPPED_BY_ECS)
     container: str | None = None  # container that exits or fails to pull; default: 1st essential
     start_error: str | None = None  # stoppedReason for FAIL_TO_START; default: pull error
-    pending_ticks: int = 1  # DescribeTasks calls from PENDING to RUNNING (or STOPPED)
-    # DescribeTasks calls from RUNNING to STOPPED; a tuple gives the tasks of one RunTask
-    # their own, in turn (siblings that run for longer).
-    running_ticks: int | tuple[int, ...] = 1
+    pending_seconds: float = 10.0  # from RunTask until RUNNING (or STOPPED)
+    # From RUNNING until STOPPED; a tuple gives the tasks of one RunTask their own, in turn
+    # (siblings that run for longer).
+    running_seconds: float | tuple[float, ...] = 10.0
     stop_code: str = "SpotInterruption"  # why ECS stopped the task (STOPPED_BY_ECS)
     # What the containers ECS stops once `container` exited exit with: 143 when SIGTERM ends
     # them, 137 when SIGKILL does after the stop timeout, 0 when they handle SIGTERM.
@@ -88,10 +88,10 @@ class TaskFault:
     log_lines: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        running = self.running_ticks
-        ticks = (self.pending_ticks, *(running if isinstance(running, tuple) else (running,)))
-        if min(ticks) < 1 or running == ():
-            raise ValueError("TaskFault ticks must be at least 1")
+        running = self.running_seconds
+        durations = (self.pending_seconds, *(running if isinstance(running, tuple) else (running,)))
+        if min(durations) <= 0 or running == ():
+            raise ValueError("TaskFault seconds must be positive")
         if self.stop_code not in STOP_CODES:
             raise ValueError(f"TaskFault.stop_code must be one of {sorted(STOP_CODES)}")
 
@@ -105,7 +105,7 @@ class EcsFaults:
     services: Mapping[str, RolloutFault] = field(default_factory=dict)  # by service name
     throttle_rate: float = 0.0  # share of ECS API calls answered ThrottlingException
     seed: int = 0  # seeds throttling, generated ids and describe lags, so runs repeat
-    ticks_to_complete: int = 2  # DescribeServices calls a fault-free deployment takes
+    seconds_to_complete: float = 20.0  # how long a fault-free deployment takes
     # How long after it stopped a task is still described (and listed): ECS's "at least one
     # hour"; then DescribeTasks answers MISSING.
     stopped_task_retention_seconds: float = 3600.0
@@ -120,12 +120,18 @@ class EcsFaults:
     # Services run tasks, as their deployments' counts say (ListTasks serviceName, then
     # DescribeTasks).
     service_tasks: bool = True
+    # ECS's events are best effort (events.py): a seeded share of them is lost, and every
+    # event named here (SERVICE_DEPLOYMENT_COMPLETED, TASK_STOPPED...).
+    event_drop_rate: float = 0.0
+    dropped_events: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.throttle_rate <= 1.0:
             raise ValueError("EcsFaults.throttle_rate must be within [0, 1]")
-        if self.ticks_to_complete < 1:
-            raise ValueError("EcsFaults.ticks_to_complete must be at least 1")
+        if not 0.0 <= self.event_drop_rate <= 1.0:
+            raise ValueError("EcsFaults.event_drop_rate must be within [0, 1]")
+        if self.seconds_to_complete <= 0:
+            raise ValueError("EcsFaults.seconds_to_complete must be positive")
         if self.stopped_task_retention_seconds <= 0:
             raise ValueError("EcsFaults.stopped_task_retention_seconds must be positive")
         if min(self.describe_lag, self.service_describe_lag, self.describe_lag_seconds) < 0:

@@ -1,11 +1,14 @@
-"""How a service rollout progresses in the simulated ECS: one step per DescribeServices.
+"""How a service rollout progresses in the simulated ECS: with the simulation's clock.
 
 * UpdateService (new task definition or `forceNewDeployment`) starts a PRIMARY deployment in
-  rollout IN_PROGRESS; the previous PRIMARY becomes ACTIVE. Each DescribeServices call that
-  names a service is one "tick" of its PRIMARY deployment, which then completes, fails, is
-  rolled back by the circuit breaker, or never stabilises, as the scenario's `RolloutFault`
-  for that service name says; or someone deletes the service mid-rollout (DRAINING, then
-  INACTIVE; UpdateService then answers ServiceNotActiveException, as ECS does). A fault
+  rollout IN_PROGRESS; the previous PRIMARY becomes ACTIVE. The deployment moves on every
+  `PROGRESS_SECONDS` (tasks start, or fail to) and reaches its outcome `seconds` after it
+  started (`EcsFaults.seconds_to_complete`, or the service's `RolloutFault.seconds`): it
+  completes, fails, is rolled back by the circuit breaker, or never stabilises, as the
+  scenario's `RolloutFault` for that service name says; or someone deletes the service
+  mid-rollout (DRAINING, then INACTIVE; UpdateService then answers
+  ServiceNotActiveException, as ECS does). Nobody needs to look: every ECS call, read and
+  timer (`EcsSimulation.catch_up`) first brings the services to the clock's time. A fault
   may also make UpdateService refuse the rollback to the original revision. Service events
   are written as ECS writes them.
 * Eventual consistency (`consistency.py`): right after an UpdateService that starts a
@@ -28,10 +31,12 @@ from __future__ import annotations
 import copy
 import weakref
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from moto.ecs.exceptions import ECSException
 
+from ecs_deployer_tools.localcloud.ecs_sim import events as ecs_events
 from ecs_deployer_tools.localcloud.ecs_sim.faults import RolloutOutcome
 from ecs_deployer_tools.localcloud.ecs_sim.ids import short_name
 
@@ -40,6 +45,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from ecs_deployer_tools.localcloud.ecs_sim.consistency import DescribeLag, Unseen
+    from ecs_deployer_tools.localcloud.ecs_sim.events import EcsEvents
     from ecs_deployer_tools.localcloud.ecs_sim.faults import EcsFaults
     from ecs_deployer_tools.localcloud.ecs_sim.ids import SeededIds
     from ecs_deployer_tools.localcloud.ecs_sim.tasks import TaskLifecycle
@@ -53,6 +59,10 @@ _FAILED: Final = "FAILED"
 _DRAINING: Final = "DRAINING"
 _INACTIVE: Final = "INACTIVE"
 _MAX_SERVICE_EVENTS: Final = 100  # ECS keeps the latest 100 service events
+# How often a deployment in progress moves on (starts tasks, or sees them fail), and how
+# long a deleted service drains: the deployer's default poll interval, so that a rollout
+# shows as much progress to each of its polls as it did when it moved on per describe.
+PROGRESS_SECONDS: Final = 10.0
 # What a service's deployments make of it (`_set_deployments`), and UpdateService's count.
 _DEPLOYMENT_FIELDS: Final = (
     "deployments",
@@ -89,9 +99,33 @@ class DeploymentRecord:
 
 @dataclass
 class _Rollout:
+    """A deployment's timeline: a step every `PROGRESS_SECONDS`, and one at `seconds`."""
+
     outcome: RolloutOutcome
-    ticks_needed: int
-    ticks: int = 0
+    started: datetime
+    seconds: float
+    steps: int = 0  # taken so far
+    next_at: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.next_at = self._after(self.started)
+
+    def step(self) -> tuple[datetime, bool]:
+        """Take the next step: its time, and whether the outcome is due then."""
+        at = self.next_at
+        self.steps += 1
+        self.next_at = self._after(at)
+        return at, self.elapsed(at) >= self.seconds
+
+    def elapsed(self, at: datetime) -> float:
+        return (at - self.started).total_seconds()
+
+    def _after(self, at: datetime) -> datetime:
+        elapsed = self.elapsed(at)
+        following = elapsed + PROGRESS_SECONDS
+        if elapsed < self.seconds:  # the outcome falls on its time, not on the next step
+            following = min(following, self.seconds)
+        return self.started + timedelta(seconds=following)
 
 
 @dataclass(frozen=True)
@@ -127,11 +161,14 @@ class ServiceRollouts:
         ids: SeededIds,
         now: Callable[[], datetime],
         lag: DescribeLag,
+        *,
         tasks: TaskLifecycle,
+        events: EcsEvents,
     ) -> None:
         """`faults()` is the simulation's scenario at the time of the call, `now()` its time;
-        `tasks` starts and stops the services' tasks."""
+        `tasks` starts and stops the services' tasks; `events` gets each deployment's."""
         self._faults = faults
+        self._events = events
         self._ids = ids
         self._now = now
         self._lag = lag
@@ -180,13 +217,14 @@ class ServiceRollouts:
         deployments = [dict(d) for d in service.deployments]
         primary = _primary(deployments)
         assert primary is not None
+        now = self._now()
         if force or target != primary["taskDefinition"]:
-            deployments = self._with_new_deployment(service, state, deployments, target)
+            deployments = self._with_new_deployment(service, state, deployments, target, now=now)
             state.stale = _Stale(before, self._lag.change(self._faults().service_describe_lag))
         else:
-            _resize(primary, service.desired_count, self._now())
+            _resize(primary, service.desired_count, now)
         _set_deployments(service, deployments)
-        self._sync_tasks(service, state)
+        self._sync_tasks(service, state, now)
         return updated
 
     def delete_service(
@@ -197,7 +235,7 @@ class ServiceRollouts:
         if state is not None:  # the scheduler stops every task of a deleted service
             for deployment_id, tasks in state.tasks.items():
                 for task in tasks:
-                    self._task_lifecycle.stop_service_task(task, deployment_id)
+                    self._task_lifecycle.stop_service_task(task, deployment_id, self._now())
             state.tasks.clear()
         return service
 
@@ -206,15 +244,14 @@ class ServiceRollouts:
     ) -> Any:
         services, failures = original(backend, *args, **kwargs)
         shown = {service: self._describe(backend, service) for service in dict.fromkeys(services)}
-        return [shown[service] for service in services], failures  # named twice: ticks once
+        return [shown[service] for service in services], failures  # named twice: lags once
 
     def _describe(self, backend: Any, service: Any) -> Any:
-        """One DescribeServices of `service`: its next tick, shown with its deployments from
-        before an UpdateService this describe does not see yet."""
+        """One DescribeServices of `service`, shown with its deployments from before an
+        UpdateService this describe does not see yet."""
         state = self._adopt(backend, service)
         if state is None:
             return service
-        self._tick(service, state)
         if state.stale is None or not state.stale.unseen.hides(self._now()):
             return service
         view = copy.copy(service)
@@ -231,10 +268,45 @@ class ServiceRollouts:
             return arn
         return arn.replace(f":service/{service.cluster_name}/", ":service/", 1)
 
+    # -- time passing ----------------------------------------------------------------------
+
+    def catch_up(self) -> None:
+        """Take every step of every rollout that is due by now, in turn."""
+        now = self._now()
+        for service, state in list(self._services.items()):
+            self._catch_up(service, state, now)
+
+    def next_step_at(self) -> datetime | None:
+        """When the earliest rollout step still to come is due (None: none is), but for
+        the steps of rollouts that never end: they change no status that ECS reports."""
+        return min(
+            (
+                rollout.next_at
+                for service, state in self._services.items()
+                if (rollout := self._rollout_in_progress(service, state)) is not None
+                and rollout.outcome is not RolloutOutcome.NEVER_STABLE
+            ),
+            default=None,
+        )
+
+    def _catch_up(self, service: Any, state: _ServiceState, now: datetime) -> None:
+        while (rollout := self._rollout_in_progress(service, state)) and rollout.next_at <= now:
+            self._step(service, state, rollout)
+
+    @staticmethod
+    def _rollout_in_progress(service: Any, state: _ServiceState) -> _Rollout | None:
+        """The rollout of the service's PRIMARY deployment, while it has steps to take."""
+        primary = _primary(list(service.deployments))
+        if primary is None or primary["rolloutState"] != _IN_PROGRESS:
+            return None
+        if service.status == _INACTIVE:
+            return None
+        return state.rollouts.get(primary["id"])
+
     # -- reading, for assertions ------------------------------------------------------------
 
     def deployments(self, name: str, cluster: str) -> tuple[DeploymentRecord, ...]:
-        """The service's deployments, PRIMARY first, without advancing them."""
+        """The service's deployments, PRIMARY first."""
         return tuple(
             DeploymentRecord(
                 id=d["id"],
@@ -292,7 +364,8 @@ class ServiceRollouts:
             "rolloutStateReason": f"ECS deployment {primary['id']} completed.",
         }
         _set_deployments(service, [steady])
-        self._add_events(service, [f"{_label(service)} has reached a steady state."])
+        now = self._now()
+        self._add_events(service, [f"{_label(service)} has reached a steady state."], now)
         fault = self._faults().services.get(service.name)
         state = _ServiceState(
             backend,
@@ -301,7 +374,7 @@ class ServiceRollouts:
             short_arn=fault is not None and fault.short_arn,
         )
         self._services[service] = state
-        self._sync_tasks(service, state)
+        self._sync_tasks(service, state, now)
         return state
 
     def _refuse_rollback(self, service: Any, state: _ServiceState, target: str) -> None:
@@ -318,10 +391,12 @@ class ServiceRollouts:
         state: _ServiceState,
         deployments: list[dict[str, Any]],
         task_definition: str,
+        *,
+        now: datetime,
         rollback_to: str | None = None,
     ) -> list[dict[str, Any]]:
-        """`deployments` with a new PRIMARY first; the previous PRIMARY turns ACTIVE."""
-        now = self._now()
+        """`deployments` with a new PRIMARY first, started `now`; the previous PRIMARY turns
+        ACTIVE."""
         previous = _primary(deployments) or {}
         for deployment in deployments:
             if deployment["status"] == _PRIMARY:
@@ -345,11 +420,19 @@ class ServiceRollouts:
             "rolloutState": _IN_PROGRESS,
             "rolloutStateReason": reason,
         }
-        state.rollouts[deployment_id] = self._plan(service, state, task_definition, rollback_to)
+        state.rollouts[deployment_id] = self._plan(
+            service, state, task_definition, now, rollback_to
+        )
+        self._events.deployment(state.backend, service.arn, new, ecs_events.IN_PROGRESS)
         return [new, *deployments]
 
     def _plan(
-        self, service: Any, state: _ServiceState, task_definition: str, rollback_to: str | None
+        self,
+        service: Any,
+        state: _ServiceState,
+        task_definition: str,
+        now: datetime,
+        rollback_to: str | None,
     ) -> _Rollout:
         """How the new deployment will end, as the service's fault says."""
         faults = self._faults()
@@ -358,32 +441,29 @@ class ServiceRollouts:
             task_definition == state.original_task_definition and not fault.rollback_fails
         )
         if fault is None or spared:
-            return _Rollout(RolloutOutcome.COMPLETE, faults.ticks_to_complete)
+            return _Rollout(RolloutOutcome.COMPLETE, now, faults.seconds_to_complete)
         if rollback_to and fault.outcome is RolloutOutcome.AUTO_ROLLBACK:
             # The circuit breaker never rolls back its own rollback: that one just fails.
-            return _Rollout(RolloutOutcome.FAIL, fault.ticks)
-        return _Rollout(fault.outcome, fault.ticks)
+            return _Rollout(RolloutOutcome.FAIL, now, fault.seconds)
+        return _Rollout(fault.outcome, now, fault.seconds)
 
-    # -- one tick per DescribeServices --------------------------------------------------------
+    # -- a rollout's steps, each at its time -------------------------------------------------
 
-    def _tick(self, service: Any, state: _ServiceState) -> None:
+    def _step(self, service: Any, state: _ServiceState, rollout: _Rollout) -> None:
+        at, due = rollout.step()
         deployments = [dict(d) for d in service.deployments]
-        primary = _primary(deployments)
-        rollout = state.rollouts.get(primary["id"]) if primary else None
-        if primary is None or rollout is None or primary["rolloutState"] != _IN_PROGRESS:
-            return
-        rollout.ticks += 1
-        primary["updatedAt"] = self._now()
+        primary = deployments[0]
+        primary["updatedAt"] = at
         events: list[str] = []
         if rollout.outcome is RolloutOutcome.COMPLETE:
-            deployments = self._step_complete(service, state, deployments, rollout, events)
+            deployments = self._step_complete(service, state, deployments, rollout, events, at=at)
         elif rollout.outcome is RolloutOutcome.DELETED:
-            _step_deleted(service, deployments, rollout, events)
+            _step_deleted(service, deployments, due, events)
         else:
-            deployments = self._step_failing(service, state, deployments, rollout, events)
+            deployments = self._step_failing(service, state, deployments, rollout, events, at=at)
         _set_deployments(service, deployments)
-        self._sync_tasks(service, state)
-        self._add_events(service, events)
+        self._sync_tasks(service, state, at)
+        self._add_events(service, events, at)
 
     def _step_complete(
         self,
@@ -392,13 +472,16 @@ class ServiceRollouts:
         deployments: list[dict[str, Any]],
         rollout: _Rollout,
         events: list[str],
+        *,
+        at: datetime,
     ) -> list[dict[str, Any]]:
         primary = deployments[0]
         desired = int(primary["desiredCount"])
-        if rollout.ticks == 1 and desired:
+        if rollout.steps == 1 and desired:
             events.append(self._started_message(service, desired))
-        if rollout.ticks < rollout.ticks_needed:
-            running = desired * rollout.ticks // rollout.ticks_needed
+        elapsed = rollout.elapsed(at)
+        if elapsed < rollout.seconds:
+            running = int(desired * elapsed / rollout.seconds)
             primary.update(runningCount=running, pendingCount=desired - running)
             return deployments
         deployment_id = primary["id"]
@@ -408,6 +491,7 @@ class ServiceRollouts:
             rolloutState=_COMPLETED,
             rolloutStateReason=f"ECS deployment {deployment_id} completed.",
         )
+        self._events.deployment(state.backend, service.arn, primary, ecs_events.COMPLETED)
         drained = sum(int(d["runningCount"]) for d in deployments[1:])
         if drained:
             events.append(
@@ -425,17 +509,19 @@ class ServiceRollouts:
         deployments: list[dict[str, Any]],
         rollout: _Rollout,
         events: list[str],
+        *,
+        at: datetime,
     ) -> list[dict[str, Any]]:
         primary = deployments[0]
         desired = int(primary["desiredCount"])
-        attempts = max(desired, 1)  # every task started this tick fails
+        attempts = max(desired, 1)  # every task started this step fails
         events.append(self._started_message(service, attempts))
         primary.update(
             failedTasks=int(primary["failedTasks"]) + attempts,
             pendingCount=desired,
             runningCount=0,
         )
-        if rollout.outcome is RolloutOutcome.NEVER_STABLE or rollout.ticks < rollout.ticks_needed:
+        if rollout.outcome is RolloutOutcome.NEVER_STABLE or rollout.elapsed(at) < rollout.seconds:
             return deployments
         primary.update(
             failedTasks=max(int(primary["failedTasks"]), _breaker_threshold(desired)),
@@ -443,6 +529,7 @@ class ServiceRollouts:
             rolloutState=_FAILED,
             rolloutStateReason=_BREAKER_REASON,
         )
+        self._events.deployment(state.backend, service.arn, primary, ecs_events.FAILED)
         events.append(
             f"{_label(service)} (deployment {primary['id']}) deployment failed: "
             "tasks failed to start."
@@ -452,14 +539,15 @@ class ServiceRollouts:
         target_id, target_task_definition = state.last_completed
         events.append(f"{_label(service)} rolling back to deployment {target_id}.")
         return self._with_new_deployment(
-            service, state, deployments, target_task_definition, rollback_to=target_id
+            service, state, deployments, target_task_definition, now=at, rollback_to=target_id
         )
 
     # -- the service's tasks: what its deployments' counts say --------------------------------
 
-    def _sync_tasks(self, service: Any, state: _ServiceState) -> None:
+    def _sync_tasks(self, service: Any, state: _ServiceState, now: datetime) -> None:
         """Start, run and stop the service's tasks so that each deployment has as many
-        RUNNING and PENDING tasks as its counts say; a deployment gone has none."""
+        RUNNING and PENDING tasks as its counts say (as of `now`); a deployment gone has
+        none."""
         if not self._faults().service_tasks:
             return
         lifecycle = self._task_lifecycle
@@ -468,30 +556,34 @@ class ServiceRollouts:
         scaling = primary["id"] if primary else ""  # the deployment whose activity it is
         for deployment_id in [d for d in state.tasks if d not in wanted]:
             for task in state.tasks.pop(deployment_id):
-                lifecycle.stop_service_task(task, scaling)
+                lifecycle.stop_service_task(task, scaling, now)
         for deployment_id, deployment in wanted.items():
             want_running, want_pending = deployment["runningCount"], deployment["pendingCount"]
             tasks = state.tasks.get(deployment_id, [])
             running = [task for task in tasks if task.last_status == _RUNNING]
             pending = [task for task in tasks if task.last_status != _RUNNING]
             while len(running) < want_running:
-                task = pending.pop(0) if pending else self._start_task(service, state, deployment)
-                lifecycle.run_service_task(task)
+                task = (
+                    pending.pop(0) if pending else self._start_task(state, service, deployment, now)
+                )
+                lifecycle.run_service_task(task, now)
                 running.append(task)
             while len(pending) < want_pending:
-                pending.append(self._start_task(service, state, deployment))
+                pending.append(self._start_task(state, service, deployment, now))
             for task in running[want_running:] + pending[want_pending:]:
-                lifecycle.stop_service_task(task, scaling)
+                lifecycle.stop_service_task(task, scaling, now)
             state.tasks[deployment_id] = running[:want_running] + pending[:want_pending]
 
-    def _start_task(self, service: Any, state: _ServiceState, deployment: dict[str, Any]) -> Any:
-        return self._task_lifecycle.start_service_task(state.backend, service, deployment)
+    def _start_task(
+        self, state: _ServiceState, service: Any, deployment: dict[str, Any], now: datetime
+    ) -> Any:
+        return self._task_lifecycle.start_service_task(state.backend, service, deployment, now)
 
     # -- service events -------------------------------------------------------------------------
 
-    def _add_events(self, service: Any, messages: list[str]) -> None:
-        """Record `messages` (oldest first) as service events; ECS lists the newest first."""
-        now = self._now()
+    def _add_events(self, service: Any, messages: list[str], now: datetime) -> None:
+        """Record `messages` (oldest first) as service events of `now`; ECS lists the newest
+        first."""
         new = [
             {"id": str(self._ids.uuid4()), "createdAt": now, "message": message}
             for message in reversed(messages)
@@ -508,9 +600,9 @@ class ServiceRollouts:
 
 
 def _step_deleted(
-    service: Any, deployments: list[dict[str, Any]], rollout: _Rollout, events: list[str]
+    service: Any, deployments: list[dict[str, Any]], due: bool, events: list[str]
 ) -> None:
-    if rollout.ticks < rollout.ticks_needed:
+    if not due:
         return  # still rolling out: nobody has deleted it yet
     if service.status == _ACTIVE:
         service.status = _DRAINING

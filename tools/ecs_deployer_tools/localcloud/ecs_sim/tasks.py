@@ -1,12 +1,14 @@
-"""How a task runs in the simulated ECS: PENDING -> RUNNING -> STOPPED, one step per
-DescribeTasks.
+"""How a task runs in the simulated ECS: PENDING -> RUNNING -> STOPPED, with the
+simulation's clock.
 
-* RunTask starts tasks PENDING, with one container per container definition. Each
-  DescribeTasks call that names a task is one tick: PENDING -> RUNNING -> STOPPED, with the
-  exit codes, stop code and reason of the scenario's `TaskFault` for the task's family:
-  its essential container exits (EssentialContainerExited) and ECS stops the others, or ECS
-  stops the task itself (a Spot interruption...). StopTask stops a task as ECS does
-  (UserInitiated, exit code 137).
+* RunTask starts tasks PENDING, with one container per container definition. A task is
+  RUNNING `pending_seconds` later and STOPPED `running_seconds` after that, with the exit
+  codes, stop code and reason of the scenario's `TaskFault` for the task's family: its
+  essential container exits (EssentialContainerExited) and ECS stops the others, or ECS
+  stops the task itself (a Spot interruption...). StopTask stops a task as ECS does: at
+  once it is desired STOPPED (UserInitiated), and STOPPED `STOP_TIMEOUT_SECONDS` later,
+  its containers killed (exit code 137). Every ECS call, read and timer
+  (`EcsSimulation.catch_up`) first brings the tasks to the clock's time.
 * DescribeTasks misses a task RunTask just started for a describe or two (eventual
   consistency, `consistency.py`), and forgets a stopped task an hour after it stopped: both
   are MISSING failures, as an unknown task is.
@@ -40,12 +42,16 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from ecs_deployer_tools.localcloud.ecs_sim.consistency import DescribeLag, Unseen
+    from ecs_deployer_tools.localcloud.ecs_sim.events import EcsEvents
     from ecs_deployer_tools.localcloud.ecs_sim.faults import EcsFaults
     from ecs_deployer_tools.localcloud.ecs_sim.ids import SeededIds
 
 _PENDING: Final = "PENDING"
 _RUNNING: Final = "RUNNING"
 _STOPPED: Final = "STOPPED"
+# ECS sends SIGKILL this long after SIGTERM: the container's stopTimeout, 30 s by default
+# (ContainerDefinition.stopTimeout, ECS API reference).
+STOP_TIMEOUT_SECONDS: Final = 30.0
 _SIGKILL_EXIT_CODE: Final = 137
 _SIGTERM_EXIT_CODE: Final = 143
 _ESSENTIAL_EXITED: Final = "Essential container in task exited"
@@ -83,10 +89,10 @@ class _TaskState:
     fault: TaskFault
     essential: tuple[str, ...]  # container names, in definition order
     order: int
-    running_ticks: int  # this task's: the fault's may differ by a RunTask's task
+    running_seconds: float  # this task's: the fault's may differ by a RunTask's task
     unseen: Unseen  # DescribeTasks calls that miss it, right after RunTask
     log_streams: Mapping[str, LogStream]  # by container name: where awslogs delivers
-    ticks: int = 0
+    next_at: datetime | None  # when the task moves on next; None: it never does by itself
 
 
 @dataclass(frozen=True)
@@ -109,9 +115,12 @@ class TaskLifecycle:
         ids: SeededIds,
         now: Callable[[], datetime],
         lag: DescribeLag,
+        events: EcsEvents,
     ) -> None:
-        """`faults()` is the simulation's scenario at the time of the call, `now()` its time."""
+        """`faults()` is the simulation's scenario at the time of the call, `now()` its time;
+        `events` gets each change of a task's status."""
         self._faults = faults
+        self._events = events
         self._ids = ids
         self._now = now
         self._lag = lag
@@ -141,15 +150,9 @@ class TaskLifecycle:
     def describe_tasks(
         self, original: Callable[..., Any], backend: Any, *args: Any, **kwargs: Any
     ) -> Any:
-        now = self._now()
-        found = dict.fromkeys(original(backend, *args, **kwargs))  # named twice: ticks once
+        found = dict.fromkeys(original(backend, *args, **kwargs))  # named twice: lags once
         # What ECS forgot, or does not show yet, is left out: DescribeTasks says MISSING.
-        tasks = [task for task in found if not self._forgotten(task) and not self._unseen(task)]
-        for task in tasks:
-            state = self._tasks.get(task)
-            if state is not None:
-                _tick(task, state, now)
-        return tasks
+        return [task for task in found if not self._forgotten(task) and not self._unseen(task)]
 
     def stop_task(
         self,
@@ -160,15 +163,19 @@ class TaskLifecycle:
         reason: str | None,
     ) -> Any:
         task = _find_task(backend, cluster_str, task_str)
-        if task is None or task not in self._tasks:
+        state = self._tasks.get(task) if task is not None else None
+        if state is None:
             return original(backend, cluster_str, task_str, reason)
         if task.desired_status != _STOPPED:
-            # ECS answers at once; the task reaches STOPPED on a later DescribeTasks.
+            # ECS answers at once; the task is STOPPED once its containers are killed.
+            now = self._now()
             task.desired_status = _STOPPED
             task.stop_code = "UserInitiated"
             task.stopped_reason = reason or _USER_STOPPED
-            task.stopping_at = self._now()
+            task.stopping_at = now
             task.version += 1
+            state.next_at = now + timedelta(seconds=STOP_TIMEOUT_SECONDS)
+            self._events.task(task, now)
         return task
 
     def list_tasks(
@@ -247,9 +254,11 @@ class TaskLifecycle:
 
     # -- the tasks of services, started and stopped by the service scheduler ----------------
 
-    def start_service_task(self, backend: Any, service: Any, deployment: dict[str, Any]) -> Any:
-        """A task the service scheduler starts for `deployment` of `service`: PENDING, in the
-        task group `service:NAME`, started by the deployment's id."""
+    def start_service_task(
+        self, backend: Any, service: Any, deployment: dict[str, Any], now: datetime
+    ) -> Any:
+        """A task the service scheduler starts `now` for `deployment` of `service`: PENDING,
+        in the task group `service:NAME`, started by the deployment's id."""
         cluster = backend.clusters[service.cluster_name]
         definition = backend.describe_task_definition(deployment["taskDefinition"])
         task = Task(
@@ -267,22 +276,24 @@ class TaskLifecycle:
             platform_version=deployment.get("platformVersion"),
         )
         backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
-        self._take_over(task, definition)
+        self._take_over(task, definition, now)
         self._service_tasks.add(task)
+        self._events.task(task, now)
         return task
 
-    def run_service_task(self, task: Any) -> None:
-        """The service task is RUNNING now."""
-        _start(task, self._now())
+    def run_service_task(self, task: Any, now: datetime) -> None:
+        """The service task is RUNNING `now`."""
+        _start(task, now)
+        self._events.task(task, now)
 
-    def stop_service_task(self, task: Any, deployment_id: str) -> None:
-        """The service scheduler stops the task (scaled in, or its deployment replaced), for
-        the activity of deployment `deployment_id`."""
-        now = self._now()
+    def stop_service_task(self, task: Any, deployment_id: str, now: datetime) -> None:
+        """The service scheduler stops the task `now` (scaled in, or its deployment
+        replaced), for the activity of deployment `deployment_id`."""
         task.stop_code = "ServiceSchedulerInitiated"
         task.stopped_reason = f"Scaling activity initiated by (deployment {deployment_id})"
         task.stopping_at = now
         _stop(task, _SIGTERM_EXIT_CODE, now)
+        self._events.task(task, now)
 
     # -- reading, for assertions ------------------------------------------------------------
 
@@ -308,7 +319,21 @@ class TaskLifecycle:
             if family is None or state.family == family
         )
 
-    # -- a task's life: taken over at RunTask, then one step per DescribeTasks ---------------
+    # -- time passing ----------------------------------------------------------------------
+
+    def catch_up(self) -> None:
+        """Take every step of every task that is due by now, in turn."""
+        now = self._now()
+        for task, state in sorted(self._tasks.items(), key=lambda item: item[1].order):
+            while (at := state.next_at) is not None and at <= now:
+                _step(task, state)
+                self._events.task(task, at)
+
+    def next_step_at(self) -> datetime | None:
+        """When the earliest task step still to come is due (None: none is)."""
+        return min((s.next_at for s in self._tasks.values() if s.next_at is not None), default=None)
+
+    # -- a task's life: taken over at RunTask, then a step at each of its times -------------
 
     def _unseen(self, task: Any) -> bool:
         """Whether this DescribeTasks does not show the task RunTask just started yet."""
@@ -323,7 +348,7 @@ class TaskLifecycle:
         retention = timedelta(seconds=self._faults().stopped_task_retention_seconds)
         return bool(self._now() - task.stopped_at >= retention)
 
-    def _take_over(self, task: Any, definition: Any) -> None:
+    def _take_over(self, task: Any, definition: Any, now: datetime) -> None:
         """A task moto just made, as ECS starts one: PENDING, with all of its containers."""
         container_arn = task.task_arn.replace(":task/", ":container/", 1)
         task.containers = [
@@ -341,7 +366,7 @@ class TaskLifecycle:
         ]
         task.last_status = _PENDING
         task.desired_status = _RUNNING
-        task.created_at = self._now()
+        task.created_at = now
         task.version = 1
         task.cpu, task.memory = definition.cpu, definition.memory
         # moto stores "" where ECS omits the field.
@@ -354,17 +379,18 @@ class TaskLifecycle:
     def _track(self, backend: Any, task: Any, index: int) -> None:
         """Take over a task moto just started (the `index`th of its RunTask)."""
         definition = backend.describe_task_definition(task.task_definition_arn)
-        self._take_over(task, definition)
+        now = self._now()
+        self._take_over(task, definition, now)
         fault = self._faults().tasks.get(definition.family, TaskFault())
-        running_ticks = fault.running_ticks
+        running_seconds = fault.running_seconds
         self._tasks[task] = _TaskState(
             backend=backend,
             family=definition.family,
             fault=fault,
-            running_ticks=(
-                running_ticks[index % len(running_ticks)]
-                if isinstance(running_ticks, tuple)
-                else running_ticks
+            running_seconds=(
+                running_seconds[index % len(running_seconds)]
+                if isinstance(running_seconds, tuple)
+                else running_seconds
             ),
             essential=tuple(
                 spec["name"]
@@ -378,16 +404,31 @@ class TaskLifecycle:
                 for spec in definition.container_definitions
                 if (stream := awslogs_stream(spec, task.task_arn)) is not None
             },
+            next_at=now + timedelta(seconds=fault.pending_seconds),
         )
+        self._events.task(task, now)
 
 
-def _tick(task: Any, state: _TaskState, now: datetime) -> None:
-    """One DescribeTasks of the task: its next step, once its fault's ticks have passed."""
+def _step(task: Any, state: _TaskState) -> None:
+    """The task's next step, at its time; then when the one after is due."""
+    at = state.next_at
+    assert at is not None  # only due tasks take a step
+    state.next_at = None
+    outcome = state.fault.outcome
+    if task.desired_status == _STOPPED:  # StopTask: its containers are killed now
+        _stop(task, _SIGKILL_EXIT_CODE, at)
+    elif task.last_status == _PENDING and outcome is TaskOutcome.FAIL_TO_START:
+        _fail_to_start(task, state, at)
+    elif task.last_status == _PENDING:
+        _start(task, at)
+        if outcome is not TaskOutcome.NEVER_STOP:
+            state.next_at = at + timedelta(seconds=state.running_seconds)
+    elif outcome is TaskOutcome.STOPPED_BY_ECS:
+        _stopped_by_ecs(task, state.fault, at)
+    else:
+        _exit(task, state, at)
     if task.last_status == _STOPPED:
-        return
-    _step(task, state, now)
-    if task.last_status == _STOPPED:
-        _print_fault_lines(task, state, now)
+        _print_fault_lines(task, state, at)
 
 
 def _print_fault_lines(task: Any, state: _TaskState, now: datetime) -> None:
@@ -396,29 +437,6 @@ def _print_fault_lines(task: Any, state: _TaskState, now: datetime) -> None:
     if stream is not None:
         backend = state.backend
         write(stream, backend.account_id, backend.region_name, state.fault.log_lines, now)
-
-
-def _step(task: Any, state: _TaskState, now: datetime) -> None:
-    if task.desired_status == _STOPPED:  # StopTask asked for it last time
-        _stop(task, _SIGKILL_EXIT_CODE, now)
-        return
-    state.ticks += 1
-    outcome = state.fault.outcome
-    if task.last_status == _PENDING and state.ticks >= state.fault.pending_ticks:
-        state.ticks = 0
-        if outcome is TaskOutcome.FAIL_TO_START:
-            _fail_to_start(task, state, now)
-        else:
-            _start(task, now)
-    elif (
-        task.last_status == _RUNNING
-        and outcome is not TaskOutcome.NEVER_STOP
-        and state.ticks >= state.running_ticks
-    ):
-        if outcome is TaskOutcome.STOPPED_BY_ECS:
-            _stopped_by_ecs(task, state.fault, now)
-        else:
-            _exit(task, state, now)
 
 
 def _start(task: Any, now: datetime) -> None:

@@ -8,10 +8,11 @@ moto's ECS never progresses a deployment nor stops a task:
 
 1. CreateService, UpdateService and DescribeServices go through the simulation's service
    rollouts (`ecs_sim/rollouts.py`): services are adopted as steady, UpdateService starts
-   a deployment, each DescribeServices is one step of it. A service a fault says was
+   a deployment, which moves on with the clock (each call first brings ECS to the clock's
+   time). A service a fault says was
    created before 2021 keeps a short ARN (`Service.arn`).
 2. RunTask, DescribeTasks and StopTask go through its task lifecycle (`ecs_sim/tasks.py`):
-   RunTask starts tasks PENDING, each DescribeTasks is one step of a task, StopTask stops
+   RunTask starts tasks PENDING, which then run and stop with the clock, StopTask stops
    it as ECS does. Services run tasks too: each deployment's, as its counts say, stopped
    when replaced or when DeleteService deletes the service. moto's own task state machine
    (`Task.advance`) leaves those tasks alone.

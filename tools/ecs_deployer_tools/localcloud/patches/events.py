@@ -67,18 +67,19 @@ def put_event(
     detail_type: str,
     detail: Mapping[str, Any],
     resources: Sequence[str] = (),
+    time: datetime | None = None,
 ) -> None:
-    """Put an AWS service's event (`source` such as "aws.ecr") on the default bus."""
-    events_backends[account_id][region].put_events(
-        [
-            {
-                "Source": source,
-                "DetailType": detail_type,
-                "Detail": json.dumps(detail),
-                "Resources": list(resources),
-            }
-        ]
-    )
+    """Put an AWS service's event (`source` such as "aws.ecr") on the default bus, of
+    `time` (by default: now)."""
+    entry: dict[str, Any] = {
+        "Source": source,
+        "DetailType": detail_type,
+        "Detail": json.dumps(detail),
+        "Resources": list(resources),
+    }
+    if time is not None:
+        entry["Time"] = _unix_time(time)
+    events_backends[account_id][region].put_events([entry])
 
 
 # --- 1. and 2. Rule targets: state machines, Lambda functions ---------------------------

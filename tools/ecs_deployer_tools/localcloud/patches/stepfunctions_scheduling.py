@@ -20,14 +20,22 @@ here the test does.
    `$$.Execution.StartTime`) and history events. The other virtual timestamps:
    `$$.State.EnteredTime` (`stepfunctions.py`, 3), EventBridge event times (`events.py`,
    4), ECR's `imagePushedAt` (`ecr.py`, 2).
+5. A `.waitForTaskToken` Task parks its execution in virtual time until SendTaskSuccess
+   or SendTaskFailure (whoever calls it: a Lambda, a driver, a timer's event) wakes it, or
+   its TimeoutSeconds pass (States.Timeout); moto waits on a thread event in real time.
+   A token whose task is closed (timed out, or already sent) answers TaskTimedOut, as on
+   AWS ("The task token has either expired or the task associated with the token has
+   already been closed", SendTaskSuccess's API reference); moto answers InvalidToken once
+   the execution has ended.
 """
 
 from __future__ import annotations
 
 import types
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
 
+from moto.stepfunctions.parser.api import InvalidToken, TaskTimedOut
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEventException,
 )
@@ -50,12 +58,14 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp 
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.backend.execution import (
     BaseExecutionWorkerCommunication,
     Execution,
 )
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from ecs_deployer_tools.localcloud import virtual_time
 
@@ -172,6 +182,77 @@ def _schedule(patcher: Patcher, scheduler: Scheduler) -> None:
     patcher.replace(WaitFunction, "_wait_interval", wait_interval)
     patcher.replace(retrier_decl, "time", types.SimpleNamespace(sleep=scheduler.sleep))
     patcher.replace(jitter_strategy_decl, "random", scheduler.random)
+    _park_callbacks(patcher, scheduler)
+
+
+# A wait for a task token without TimeoutSeconds lasts as long as its execution may: a year.
+# TaskTimedOut's description in SendTaskSuccess's API reference.
+_TASK_CLOSED_MESSAGE = (
+    "The task token has either expired or the task associated with the token has already "
+    "been closed."
+)
+_LONGEST_CALLBACK_SECONDS = 365 * 86_400.0
+
+
+def _park_callbacks(patcher: Patcher, scheduler: Scheduler) -> None:
+    """5. Waits for a task token park in virtual time; a notification wakes them."""
+    callbacks = _Callbacks(scheduler)
+    patcher.around(CallbackEndpoint, "wait", callbacks.wait)
+    patcher.around(CallbackEndpoint, "notify", callbacks.notified)
+    for action in ("send_task_success", "send_task_failure", "send_task_heartbeat"):
+        patcher.around(StepFunctionsParserBackend, action, callbacks.answered)
+
+
+class _Callbacks:
+    """The executions waiting for a task token, and the tokens whose wait ended."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self._scheduler = scheduler
+        self._waiting: dict[CallbackEndpoint, object] = {}  # -> the parked execution's key
+        self._closed: set[str] = set()
+
+    def wait(
+        self,
+        original: Callable[[CallbackEndpoint, float | None], Any],
+        endpoint: CallbackEndpoint,
+        timeout: float | None = None,
+    ) -> Any:
+        scheduler = self._scheduler
+        key = scheduler.current_key()
+        if key is None:  # not an execution's wait
+            return original(endpoint, timeout)
+        seconds = _LONGEST_CALLBACK_SECONDS if timeout is None else timeout
+        deadline = virtual_time.now() + timedelta(seconds=seconds)
+        self._waiting[endpoint] = key
+        try:
+            while endpoint.get_outcome() is None and not scheduler.halted():
+                remaining = (deadline - virtual_time.now()).total_seconds()
+                if remaining <= 0:
+                    break
+                scheduler.sleep(remaining)
+        finally:
+            self._waiting.pop(endpoint, None)
+            self._closed.add(endpoint.callback_id)
+        return endpoint.get_outcome()
+
+    def notified(
+        self, original: Callable[..., None], endpoint: CallbackEndpoint, *args: Any, **kwargs: Any
+    ) -> None:
+        original(endpoint, *args, **kwargs)
+        key = self._waiting.get(endpoint)
+        if key is not None:
+            self._scheduler.wake(key)
+
+    def answered(
+        self, original: Callable[..., Any], backend: Any, task_token: str, *args: Any, **kwargs: Any
+    ) -> Any:
+        try:
+            return original(backend, task_token, *args, **kwargs)
+        except InvalidToken:
+            if task_token in self._closed:
+                # moto's class names no type: its own `raise TaskTimedOut()` fails.
+                raise TaskTimedOut(_TASK_CLOSED_MESSAGE, "TaskTimedOut") from None
+            raise
 
 
 def _seconds_until_timestamp(wait: Timestamp, env: Environment) -> float:
