@@ -44,9 +44,7 @@ STACK_PARAMETERS = {
     "PassRoleArns": ",".join(f"arn:aws:iam::{ACCOUNT_ID}:role/{role}" for role in sample_app.ROLES),
     # What a blue/green sample app (`Scenario.codedeploy`) deploys its web service through.
     "CodeDeployApplications": sample_app.CODEDEPLOY_APPLICATION,
-    "CodeDeployDeploymentGroups": (
-        f"{sample_app.CODEDEPLOY_APPLICATION}/{sample_app.CODEDEPLOY_GROUP}"
-    ),
+    "CodeDeployDeploymentGroups": sample_app.CODEDEPLOY_DEPLOYMENT_GROUP,
 }
 # The deploy role of every account apps may run in, and the external id they ask for.
 TARGET_ROLE_NAME = "ecs-deployer-target"
