@@ -274,15 +274,25 @@ def _deploy(
         }
     )
     if scenario.account is not None:
-        _deploy_target_role(cloud, scenario.account, scenario.role_external_id)
+        _deploy_target_role(
+            cloud, scenario.account, scenario.role_external_id, scenario.codedeploy is not None
+        )
 
 
-def _deploy_target_role(cloud: LocalCloud, account: str, external_id: str | None) -> None:
+def _deploy_target_role(
+    cloud: LocalCloud, account: str, external_id: str | None, codedeploy: bool
+) -> None:
     """The account's deploy role, as its StackSet instance makes it, trusting the stack's
-    function roles (with ``external_id``, default the stack's)."""
+    function roles (with ``external_id``, default the stack's); with ``codedeploy``, granted
+    the sample app's deployment group there (otherwise no CodeDeploy grant)."""
+    codedeploy_parameters = {
+        "CodeDeployApplications": sample_app.CODEDEPLOY_APPLICATION,
+        "CodeDeployDeploymentGroups": sample_app.CODEDEPLOY_DEPLOYMENT_GROUP,
+    }
     cloud.deploy_target_role(
         account,
         {
+            **(codedeploy_parameters if codedeploy else {}),
             "RoleName": TARGET_ROLE_NAME,
             "DeployerRoleArns": cloud.outputs["EcsFunctionRoleArns"],
             "ExternalId": external_id or EXTERNAL_ID,
