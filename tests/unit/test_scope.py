@@ -153,3 +153,12 @@ def test_public_ips_are_allowed_when_the_stack_says_so() -> None:
 def test_the_family_of_a_reference(reference: str, family: str) -> None:
     assert family_of(reference) == family
     assert SCOPE.allows_family(family)
+
+
+def test_the_stack_parameters_give_the_codedeploy_groups() -> None:
+    """What `ecs-deployer plan` and `config validate` check a config against."""
+    parameters = {"CodeDeployDeploymentGroups": "shop/shop-web,shop/shop-api"}
+
+    scope = StackScope.from_parameters(parameters)
+
+    assert scope.codedeploy_groups == {"shop/shop-web", "shop/shop-api"}
