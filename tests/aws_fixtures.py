@@ -95,6 +95,7 @@ def scope_of(seeded: sample_app.SeededApp) -> StackScope:
         subnets=frozenset({seeded.subnet}),
         security_groups=frozenset({seeded.security_group}),
         public_ip=False,
+        codedeploy_groups=frozenset({sample_app.CODEDEPLOY_DEPLOYMENT_GROUP}),
     )
 
 

@@ -26,6 +26,8 @@ from ecs_deployer.validation import field_errors
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+# The stack parameter CodeDeployDeploymentGroups' pattern: APPLICATION/GROUP.
+_CODEDEPLOY_GROUP = r"^[A-Za-z0-9_.+@=-]{1,100}/[A-Za-z0-9_.+@=-]{1,100}$"
 # The stack parameter SummaryTopicArn's pattern, without its empty "off".
 _TOPIC_ARN = r"^arn:[a-z-]+:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"
 ParameterPath = Annotated[str, StringConstraints(pattern=r"^(/[A-Za-z0-9_.-]+)+$")]
@@ -42,6 +44,9 @@ class Settings(BaseModel):
     allowed_security_groups: frozenset[str]
     allow_public_ip: bool
     task_log_group_prefixes: frozenset[str]
+    codedeploy_deployment_groups: frozenset[
+        Annotated[str, StringConstraints(pattern=_CODEDEPLOY_GROUP)]
+    ]
     event_bus_name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     summary_topic_arn: Annotated[str, StringConstraints(pattern=_TOPIC_ARN)] | None
     target_account_role_arns: frozenset[Annotated[str, StringConstraints(pattern=ROLE_ARN_PATTERN)]]
@@ -72,6 +77,7 @@ class Settings(BaseModel):
                 allowed_security_groups=names(environ.get("ALLOWED_SECURITY_GROUPS", "")),
                 allow_public_ip=environ.get("ALLOW_PUBLIC_IP", "false"),
                 task_log_group_prefixes=names(environ.get("TASK_LOG_GROUP_PREFIXES", "")),
+                codedeploy_deployment_groups=names(environ.get("CODEDEPLOY_DEPLOYMENT_GROUPS", "")),
                 event_bus_name=environ.get("EVENT_BUS_NAME", "default"),
                 summary_topic_arn=environ.get("SUMMARY_TOPIC_ARN") or None,
                 target_account_role_arns=names(environ.get("TARGET_ACCOUNT_ROLE_ARNS", "")),
@@ -94,6 +100,7 @@ class Settings(BaseModel):
             security_groups=self.allowed_security_groups,
             public_ip=self.allow_public_ip,
             target_roles=self.target_roles,
+            codedeploy_groups=self.codedeploy_deployment_groups,
         )
 
     @property
@@ -111,6 +118,7 @@ _VARIABLES = {
     "allowed_security_groups": "ALLOWED_SECURITY_GROUPS",
     "allow_public_ip": "ALLOW_PUBLIC_IP",
     "task_log_group_prefixes": "TASK_LOG_GROUP_PREFIXES",
+    "codedeploy_deployment_groups": "CODEDEPLOY_DEPLOYMENT_GROUPS",
     "event_bus_name": "EVENT_BUS_NAME",
     "summary_topic_arn": "SUMMARY_TOPIC_ARN",
     "target_account_role_arns": "TARGET_ACCOUNT_ROLE_ARNS",

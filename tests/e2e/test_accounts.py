@@ -51,6 +51,7 @@ class Accounts:
     lock_held: bool | None = None  # None: not read
     sessions: list[tuple[str, str | None]] = field(default_factory=list)  # name, external id
     refused: list[Authorization] = field(default_factory=list)
+    codedeploy_deployments: dict[str, int] = field(default_factory=dict)  # account → how many
 
 
 def _run(
@@ -64,13 +65,23 @@ def _run(
     def inspect(cloud: LocalCloud, simulation: EcsSimulation) -> None:
         for name in (DEPLOYER_ACCOUNT, STAGING_ACCOUNT, PRODUCTION_ACCOUNT):
             found.clusters[name] = cloud.client("ecs", account=name).list_clusters()["clusterArns"]
+            if scenario.codedeploy is not None:
+                codedeploy = cloud.client("codedeploy", account=name)
+                found.codedeploy_deployments[name] = len(
+                    codedeploy.list_deployments()["deployments"]
+                )
         ecs = cloud.client("ecs", account=account)
         if found.clusters[account]:
             described = ecs.describe_services(
                 cluster=sample_app.CLUSTER, services=[sample_app.WEB, sample_app.WORKER]
             )
             for service in described["services"]:
-                primary = next(d for d in service["deployments"] if d["status"] == "PRIMARY")
+                # A service CodeDeploy deploys runs its PRIMARY task set.
+                primary = next(
+                    d
+                    for d in service["deployments"] or service["taskSets"]
+                    if d["status"] == "PRIMARY"
+                )
                 found.primary[service["serviceName"]] = primary["taskDefinition"]
                 definition = ecs.describe_task_definition(taskDefinition=primary["taskDefinition"])
                 found.app_images[service["serviceName"]] = next(
@@ -131,6 +142,36 @@ def test_cross_account_happy_deploys_in_the_apps_account_through_its_role() -> N
     assert {name for name, _ in found.sessions} == {_deployment_id(result)}
     assert {external_id for _, external_id in found.sessions} == {runner.EXTERNAL_ID}
     assert len(found.sessions) == result.api_calls["sts.AssumeRole"]
+    assert found.refused == []
+
+
+def test_a_codedeploy_service_in_the_apps_account_is_deployed_through_its_role() -> None:
+    result, found = _run(SCENARIOS["cross-account-codedeploy"])
+
+    _ended_as_reported(result, found)
+    for service in (sample_app.WEB, sample_app.WORKER):
+        assert found.primary[service].startswith(f"arn:aws:ecs:us-east-1:{STAGING_ACCOUNT}:")
+        assert found.app_images[service] == result.last.image
+    # CodeDeploy of the staging account deployed web, followed to its end through the role.
+    assert result.api_calls["codedeploy.CreateDeployment"] == 1
+    assert result.api_calls["codedeploy.BatchGetDeployments"] >= 1
+    assert found.codedeploy_deployments == {
+        DEPLOYER_ACCOUNT: 0,
+        STAGING_ACCOUNT: 1,
+        PRODUCTION_ACCOUNT: 0,
+    }
+    assert {name for name, _ in found.sessions} == {_deployment_id(result)}
+    assert found.refused == []
+
+
+def test_a_codedeploy_deployment_that_never_ends_is_stopped_in_the_apps_account() -> None:
+    result, found = _run(_cross_account("codedeploy-hangs", name="cross-account-codedeploy-hangs"))
+
+    _ended_as_reported(result, found)
+    assert result.api_calls["codedeploy.StopDeployment"] == 1
+    # Ours, and the rollback deployment CodeDeploy started when it was stopped.
+    assert found.codedeploy_deployments[STAGING_ACCOUNT] == 2
+    assert found.primary[sample_app.WEB].endswith(":1")
     assert found.refused == []
 
 

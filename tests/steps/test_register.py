@@ -154,7 +154,11 @@ def test_missing_service_is_named(
     assert _families()["shop-web"] == 1
 
 
-_CODEDEPLOY = {"application": "shop", "deployment_group": "shop-blue-green"}
+# A group the stack lists (`scope_of`): only the service's controller is at fault.
+_CODEDEPLOY = {
+    "application": sample_app.CODEDEPLOY_APPLICATION,
+    "deployment_group": sample_app.CODEDEPLOY_GROUP,
+}
 
 
 @pytest.mark.parametrize(

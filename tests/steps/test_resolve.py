@@ -13,6 +13,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID as ACCOUNT_ID
 from moto.ecr.models import ecr_backends
 
 from ecs_deployer.aws.ecr import EcrGateway
+from ecs_deployer.config.models import AppConfig
 from ecs_deployer.document import Deployment
 from ecs_deployer.domain.admission import Rejected
 from ecs_deployer.domain.dispatch import Dispatch, Ignored, child_execution_name
@@ -573,3 +574,23 @@ def test_a_tag_ecr_accepts_but_docker_cannot_is_ignored_with_a_reason_not_a_cras
     assert isinstance(result, Ignored)
     assert f"shop@{digest}: the tag '{tag[:40]}" in result.reason
     assert "is not a Docker tag" in result.reason
+
+
+def test_a_codedeploy_group_outside_the_stack_is_refused_before_anything_runs(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps
+) -> None:
+    """Without this, the pre tasks would run and IAM would deny CreateDeployment after."""
+    config = sample_app.app_config(seeded.subnet, seeded.security_group, blue_green=True)
+    document = config.model_dump(mode="json")
+    document["services"][0]["codedeploy"]["deployment_group"] = "shop-admin"
+    push_config(boto3.client("ssm"), PREFIX, "shop", AppConfig.model_validate(document))
+
+    result = resolve({"app": "shop", "image_tag": "v1.0.0"}, context(), deps, STARTED)
+
+    assert isinstance(result, Rejected)
+    assert result.outcome.error == "ConfigError"
+    assert (
+        "services[0].codedeploy.deployment_group: 'shop/shop-admin' is not a CodeDeploy "
+        "deployment group this stack may deploy through (CodeDeployDeploymentGroups: "
+        "shop/shop-web)" in (result.outcome.cause or "")
+    )

@@ -1,9 +1,10 @@
 """templates/target-account-role.yaml: the deploy role of an account apps run in.
 
 Linted as the main template is (cfn-lint here, checkov in `make checkov`), and held to
-what the deployer's functions are granted in their own account: the same ECS, iam:PassRole
-and task-log actions, no more, scoped to the account's clusters, families and regions, and
-assumable only by the listed deployer roles presenting the external id.
+what the deployer's functions are granted in their own account: the same ECS, iam:PassRole,
+task-log and CodeDeploy actions, no more, scoped to the account's clusters, families,
+deployment groups and regions, and assumable only by the listed deployer roles presenting
+the external id. An account without CodeDeploy groups gets no CodeDeploy grant.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ PARAMETERS = {
     "TaskFamilyPrefixes": "shop-",
     "PassRoleArns": f"arn:aws:iam::{ACCOUNT}:role/shop-task",
 }
+CODEDEPLOY = {"CodeDeployApplications": "shop", "CodeDeployDeploymentGroups": "shop/shop-web"}
 IN_REGION = {"aws:RequestedRegion": "eu-west-1"}
 # What the deployer calls in an app's account (template.yaml grants the same to its roles).
-IN_ACCOUNT_ACTIONS = ("ecs:", "iam:passrole", "logs:getlogevents")
+IN_ACCOUNT_ACTIONS = ("ecs:", "iam:passrole", "logs:getlogevents", "codedeploy:")
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +45,7 @@ def template() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def resolved(template: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = Resolver(template, PARAMETERS).resolve(template)
+    result: dict[str, Any] = Resolver(template, PARAMETERS | CODEDEPLOY).resolve(template)
     return result
 
 
@@ -86,7 +88,7 @@ def test_it_grants_exactly_the_actions_the_functions_have_in_their_own_account(
     main = [
         statement
         for statement in role_statements(
-            Resolver(transformed, REQUIRED_PARAMETERS).resolve(transformed)
+            Resolver(transformed, REQUIRED_PARAMETERS | CODEDEPLOY).resolve(transformed)
         )
         if statement.role.endswith("FunctionRole")
     ]
@@ -95,6 +97,15 @@ def test_it_grants_exactly_the_actions_the_functions_have_in_their_own_account(
     assert {action.lower() for s in statements for action in s.actions} == (
         _in_account_actions(statements)
     )
+
+
+def test_an_account_without_codedeploy_groups_gets_no_codedeploy_grant(
+    template: dict[str, Any],
+) -> None:
+    statements = role_statements(Resolver(template, PARAMETERS).resolve(template))
+
+    assert statements
+    assert not [a for s in statements for a in s.actions if a.lower().startswith("codedeploy:")]
 
 
 def test_no_wildcard_actions(statements: list[Statement]) -> None:
@@ -154,9 +165,39 @@ def _arn(resource: str, region: str = "eu-west-1") -> str:
             IN_REGION,
             False,
         ),
+        (
+            "codedeploy:CreateDeployment",
+            f"arn:aws:codedeploy:eu-west-1:{ACCOUNT}:deploymentgroup:shop/shop-web",
+            IN_REGION,
+            True,
+        ),
+        (
+            "codedeploy:CreateDeployment",
+            f"arn:aws:codedeploy:eu-west-1:{ACCOUNT}:deploymentgroup:shop/shop-admin",
+            IN_REGION,
+            False,
+        ),
+        (
+            "codedeploy:RegisterApplicationRevision",
+            f"arn:aws:codedeploy:eu-west-1:{ACCOUNT}:application:shop",
+            IN_REGION,
+            True,
+        ),
+        (
+            "codedeploy:GetDeploymentConfig",
+            f"arn:aws:codedeploy:eu-west-1:{ACCOUNT}:deploymentconfig:CodeDeployDefault.ECSAllAtOnce",
+            IN_REGION,
+            True,
+        ),
+        (
+            "codedeploy:StopDeployment",
+            "*",
+            {"aws:RequestedRegion": "us-east-1"},
+            False,
+        ),
     ],
 )
-def test_the_role_is_scoped_to_the_accounts_clusters_families_roles_and_regions(
+def test_the_role_is_scoped_to_the_accounts_clusters_families_roles_groups_and_regions(
     statements: list[Statement],
     action: str,
     resource: str,

@@ -74,6 +74,7 @@ def test_function_environment_matches_settings(
         "ALLOWED_SECURITY_GROUPS": "",
         "ALLOW_PUBLIC_IP": "false",
         "TASK_LOG_GROUP_PREFIXES": "/ecs/",
+        "CODEDEPLOY_DEPLOYMENT_GROUPS": "",
         "EVENT_BUS_NAME": "default",
         "SUMMARY_TOPIC_ARN": "",
         "TARGET_ACCOUNT_ROLE_ARNS": "",

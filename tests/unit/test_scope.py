@@ -20,6 +20,7 @@ SCOPE = StackScope(
     subnets=frozenset({SUBNET}),
     security_groups=frozenset({GROUP}),
     public_ip=False,
+    codedeploy_groups=frozenset({sample_app.CODEDEPLOY_DEPLOYMENT_GROUP}),
 )
 
 
@@ -87,6 +88,55 @@ def test_what_the_stack_does_not_allow_is_refused_by_field(
     assert fragment in problems[field]
 
 
+def _blue_green(application: str, group: str) -> AppConfig:
+    config = _config(blue_green=True).model_dump(mode="json")
+    config["services"][0]["codedeploy"] = {"application": application, "deployment_group": group}
+    return AppConfig.model_validate(config)
+
+
+def test_a_codedeploy_service_through_a_listed_group_passes() -> None:
+    SCOPE.check_config(
+        "shop", _blue_green(sample_app.CODEDEPLOY_APPLICATION, sample_app.CODEDEPLOY_GROUP)
+    )
+
+
+@pytest.mark.parametrize(
+    ("config", "field", "message"),
+    [
+        (
+            _blue_green(sample_app.CODEDEPLOY_APPLICATION, "shop-admin"),
+            "services[0].codedeploy.deployment_group",
+            "'shop/shop-admin' is not a CodeDeploy deployment group this stack may deploy "
+            "through (CodeDeployDeploymentGroups: shop/shop-web)",
+        ),
+        (
+            _blue_green("billing", sample_app.CODEDEPLOY_GROUP),
+            "services[0].codedeploy.application",
+            "'billing' is not a CodeDeploy application this stack may deploy through "
+            "(CodeDeployDeploymentGroups: shop/shop-web)",
+        ),
+    ],
+)
+def test_a_codedeploy_group_the_stack_does_not_list_is_refused_by_field(
+    config: AppConfig, field: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        SCOPE.check_config("shop", config)
+
+    assert {error.path: error.message for error in raised.value.errors} == {field: message}
+
+
+def test_a_stack_without_codedeploy_groups_refuses_every_codedeploy_service() -> None:
+    without = dataclasses.replace(SCOPE, codedeploy_groups=frozenset())
+
+    with pytest.raises(ConfigError) as raised:
+        without.check_config("shop", _config(blue_green=True))
+
+    [error] = raised.value.errors
+    assert error.path == "services[0].codedeploy.application"
+    assert "(CodeDeployDeploymentGroups: none)" in error.message
+
+
 def test_public_ips_are_allowed_when_the_stack_says_so() -> None:
     open_scope = dataclasses.replace(SCOPE, public_ip=True)
     open_scope.check_config("shop", _config(public_ip=True))
@@ -103,3 +153,12 @@ def test_public_ips_are_allowed_when_the_stack_says_so() -> None:
 def test_the_family_of_a_reference(reference: str, family: str) -> None:
     assert family_of(reference) == family
     assert SCOPE.allows_family(family)
+
+
+def test_the_stack_parameters_give_the_codedeploy_groups() -> None:
+    """What `ecs-deployer plan` and `config validate` check a config against."""
+    parameters = {"CodeDeployDeploymentGroups": "shop/shop-web,shop/shop-api"}
+
+    scope = StackScope.from_parameters(parameters)
+
+    assert scope.codedeploy_groups == {"shop/shop-web", "shop/shop-api"}

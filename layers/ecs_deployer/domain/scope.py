@@ -1,10 +1,11 @@
 """What this stack may touch, as its parameters say: the clusters, the task-definition
-families, and the network one-off tasks may run in.
+families, the network one-off tasks may run in, and the CodeDeploy deployment groups.
 
 A config writer chooses families, subnets and security groups; without these bounds a
 config could clone any family of the account (keeping its task role), or run a task in any
-subnet with a public IP. IAM holds the same bounds for clusters and families (template.yaml);
-checking them here first refuses such a config before anything changes, with a ConfigError
+subnet with a public IP. IAM holds the same bounds for clusters, families and deployment
+groups (template.yaml); checking them here first refuses such a config before anything
+changes (IAM would deny CreateDeployment only after the pre tasks ran), with a ConfigError
 that names the field.
 """
 
@@ -19,7 +20,7 @@ from ecs_deployer.errors import ConfigError, FieldError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ecs_deployer.config.models import AppConfig, TaskConfig
+    from ecs_deployer.config.models import AppConfig, CodeDeployConfig, TaskConfig
 
 
 def names(text: str) -> frozenset[str]:
@@ -40,6 +41,8 @@ class StackScope:
     security_groups: frozenset[str]  # AllowedSecurityGroups
     public_ip: bool  # AllowPublicIp
     target_roles: Mapping[str, str] = field(default_factory=dict)  # TargetAccountRoleArns
+    # APPLICATION/GROUP pairs (CodeDeployDeploymentGroups), in every account apps run in.
+    codedeploy_groups: frozenset[str] = frozenset()
 
     @classmethod
     def from_parameters(cls, parameters: Mapping[str, str]) -> StackScope:
@@ -51,6 +54,7 @@ class StackScope:
             security_groups=names(parameters.get("AllowedSecurityGroups", "")),
             public_ip=parameters.get("AllowPublicIp", "false") == "true",
             target_roles=roles_by_account(names(parameters.get("TargetAccountRoleArns", ""))),
+            codedeploy_groups=names(parameters.get("CodeDeployDeploymentGroups", "")),
         )
 
     def allows_family(self, family: str) -> bool:
@@ -82,10 +86,34 @@ class StackScope:
         for phase in ("pre", "post"):
             for index, task in enumerate(config.phase_tasks(phase)):
                 problems.extend(self._task_problems(f"tasks.{phase}[{index}]", task))
+        for index, service in enumerate(config.services):
+            if service.codedeploy is not None and (
+                problem := self._codedeploy_problem(f"services[{index}]", service.codedeploy)
+            ):
+                problems.append(problem)
         if problems:
             raise ConfigError(
                 f"config of app '{app}' asks for more than this stack allows", problems
             )
+
+    def _codedeploy_problem(self, where: str, codedeploy: CodeDeployConfig) -> FieldError | None:
+        """The application is named when the stack has none of its groups, else the group."""
+        application, group = codedeploy.application, codedeploy.deployment_group
+        if f"{application}/{group}" in self.codedeploy_groups:
+            return None
+        listed = ", ".join(sorted(self.codedeploy_groups)) or "none"
+        applications = {pair.partition("/")[0] for pair in self.codedeploy_groups}
+        if application not in applications:
+            return FieldError(
+                f"{where}.codedeploy.application",
+                f"'{application}' is not a CodeDeploy application this stack may deploy "
+                f"through (CodeDeployDeploymentGroups: {listed})",
+            )
+        return FieldError(
+            f"{where}.codedeploy.deployment_group",
+            f"'{application}/{group}' is not a CodeDeploy deployment group this stack may "
+            f"deploy through (CodeDeployDeploymentGroups: {listed})",
+        )
 
     def _task_problems(self, where: str, task: TaskConfig) -> list[FieldError]:
         problems = []

@@ -44,9 +44,7 @@ STACK_PARAMETERS = {
     "PassRoleArns": ",".join(f"arn:aws:iam::{ACCOUNT_ID}:role/{role}" for role in sample_app.ROLES),
     # What a blue/green sample app (`Scenario.codedeploy`) deploys its web service through.
     "CodeDeployApplications": sample_app.CODEDEPLOY_APPLICATION,
-    "CodeDeployDeploymentGroups": (
-        f"{sample_app.CODEDEPLOY_APPLICATION}/{sample_app.CODEDEPLOY_GROUP}"
-    ),
+    "CodeDeployDeploymentGroups": sample_app.CODEDEPLOY_DEPLOYMENT_GROUP,
 }
 # The deploy role of every account apps may run in, and the external id they ask for.
 TARGET_ROLE_NAME = "ecs-deployer-target"
@@ -276,15 +274,25 @@ def _deploy(
         }
     )
     if scenario.account is not None:
-        _deploy_target_role(cloud, scenario.account, scenario.role_external_id)
+        _deploy_target_role(
+            cloud, scenario.account, scenario.role_external_id, scenario.codedeploy is not None
+        )
 
 
-def _deploy_target_role(cloud: LocalCloud, account: str, external_id: str | None) -> None:
+def _deploy_target_role(
+    cloud: LocalCloud, account: str, external_id: str | None, codedeploy: bool
+) -> None:
     """The account's deploy role, as its StackSet instance makes it, trusting the stack's
-    function roles (with ``external_id``, default the stack's)."""
+    function roles (with ``external_id``, default the stack's); with ``codedeploy``, granted
+    the sample app's deployment group there (otherwise no CodeDeploy grant)."""
+    codedeploy_parameters = {
+        "CodeDeployApplications": sample_app.CODEDEPLOY_APPLICATION,
+        "CodeDeployDeploymentGroups": sample_app.CODEDEPLOY_DEPLOYMENT_GROUP,
+    }
     cloud.deploy_target_role(
         account,
         {
+            **(codedeploy_parameters if codedeploy else {}),
             "RoleName": TARGET_ROLE_NAME,
             "DeployerRoleArns": cloud.outputs["EcsFunctionRoleArns"],
             "ExternalId": external_id or EXTERNAL_ID,

@@ -41,6 +41,8 @@ INITIAL_TAG = "v1.0.0"
 # A blue/green sample app (`seed(..., blue_green=True)`): its web service is deployed by
 # CodeDeploy, from this application and deployment group, behind this load balancer.
 CODEDEPLOY_APPLICATION, CODEDEPLOY_GROUP = "shop", "shop-web"
+# As the stack parameter CodeDeployDeploymentGroups names it.
+CODEDEPLOY_DEPLOYMENT_GROUP = f"{CODEDEPLOY_APPLICATION}/{CODEDEPLOY_GROUP}"
 WEB_TARGET_GROUPS = tuple(
     f"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/shop-web-{color}/0123456789abcdef"
     for color in ("blue", "green")

@@ -401,6 +401,16 @@ SCENARIOS: dict[str, Scenario] = {
             codedeploy=_codedeploy(GroupFault(GroupOutcome.HOOK_FAILS, "AfterAllowTestTraffic")),
         ),
         Scenario(
+            "cross-account-codedeploy",
+            f"the app runs in account {STAGING_ACCOUNT} and CodeDeploy there deploys web "
+            "blue/green: the deployer starts and follows that deployment through the "
+            "account's deploy role",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            account=STAGING_ACCOUNT,
+            codedeploy=_codedeploy(),
+        ),
+        Scenario(
             "codedeploy-hangs",
             "web's CodeDeploy deployment never gets past AfterAllowTestTraffic: at its "
             "max_wait (1 min) the deployer stops it, CodeDeploy rolls web back, and the "
