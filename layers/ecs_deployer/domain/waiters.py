@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from ecs_deployer.document import Deployment
 
 
+_DEPLOYMENT_ENDS = frozenset({"SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMENT_FAILED"})
+
+
 def service_key(cluster: str, service: str) -> str:
     return f"SERVICE#{cluster}/{service}"
 
@@ -49,18 +52,20 @@ def awaited_keys(deployment: Deployment) -> list[str]:
 
 
 def woken_keys(event: Mapping[str, Any], clusters: Collection[str]) -> list[str]:
-    """The keys an ECS event of one of `clusters` wakes: any deployment event of a service
-    (a rollout completed, failed, or ECS started rolling back), a task's stop (the only
-    change of a task the checks judge)."""
+    """The keys an ECS event of one of `clusters` wakes: a service deployment's end
+    (completed, or failed: the circuit breaker's rollback starts with it), a task's stop
+    (the only change of a task the checks judge). A deployment starting is what the
+    deployer itself did (or the rollback a failed event already announced): it wakes none."""
     resources: list[str] = event.get("resources", [])
+    detail: Mapping[str, Any] = event.get("detail", {})
     match event.get("detail-type"):
-        case "ECS Deployment State Change":
+        case "ECS Deployment State Change" if detail.get("eventName") in _DEPLOYMENT_ENDS:
             return [
                 service_key(cluster, service)
                 for cluster, service in map(_cluster_and_name, resources)
                 if cluster in clusters
             ]
-        case "ECS Task State Change" if event.get("detail", {}).get("lastStatus") == "STOPPED":
+        case "ECS Task State Change" if detail.get("lastStatus") == "STOPPED":
             return [task_key(arn) for arn in resources if _cluster_and_name(arn)[0] in clusters]
     return []
 
