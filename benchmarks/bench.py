@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ecs_deployer.config.models import AppConfig
-from ecs_deployer_tools.demo import fleet, sample_app
+from ecs_deployer_tools.demo import event_waits, fleet, sample_app
 from ecs_deployer_tools.demo.peers import (
     ECS_DEPLOY_SLEEP,
     WAITER_DELAY,
@@ -149,6 +149,25 @@ def deployment_costs(names: list[str]) -> None:
         )
         for operation, count in ecs.items():
             print(f"  {'':<12} {operation:<32} {count:4d}")
+
+
+EVENT_WAIT_ROLLOUTS = (90.0, 120.0, 300.0)
+
+
+def event_wait_costs(rollouts: tuple[float, ...] = EVENT_WAIT_ROLLOUTS) -> None:
+    """The event-driven waits: how soon after ECS's event each phase ends (virtual seconds),
+    and the checks' DescribeServices with events (60 s safety poll) against 10 s polling."""
+    print("event-driven waits (the happy scenario; rollouts of R seconds):")
+    print(f"  {'R':>5} {'event to phase end':>30} {'describes':>9} {'polling':>7} {'ratio':>6}")
+    for seconds in rollouts:
+        events = event_waits.rollout_run(seconds, poll_seconds=60)
+        polling = event_waits.rollout_run(seconds, poll_seconds=10, event_drop_rate=1.0)
+        gaps = " ".join(f"{gap:.1f}" for gap in events.phase_end_gaps().values())
+        print(
+            f"  {seconds:>5.0f} {'pre/services/post ' + gaps + ' s':>30} "
+            f"{events.check_describes:>9} {polling.check_describes:>7} "
+            f"{polling.check_describes / events.check_describes:>5.1f}x"
+        )
 
 
 FLEET_SIZES: tuple[int | None, ...] = (1, 10, 50, None)  # None: the largest config
@@ -433,4 +452,5 @@ if __name__ == "__main__":
     write_chart(peer_costs())
     verdicts()
     dispatch_costs()
+    event_wait_costs()
     deployment_costs(sys.argv[1:] or ["happy", "rollout-fails"])

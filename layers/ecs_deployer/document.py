@@ -47,7 +47,7 @@ class Options(_Doc):
     skip_pre_tasks: bool = False
     skip_post_tasks: bool = False
     force: bool = False
-    poll_seconds: int = 10
+    poll_seconds: int = 60
 
 
 class TaskResult(_Doc):
@@ -208,7 +208,7 @@ class DeploymentRef(_Doc):
     has_pre_tasks: bool = False
     has_post_tasks: bool = False
     rollback_policy: Literal["auto", "none"] = "auto"
-    wait_seconds: int = 10  # the next Wait state's SecondsPath
+    wait_seconds: int = 60  # the next wait's timeout (its safety poll): TimeoutSecondsPath
     failure: Failure | None = None
     rollback_error: Failure | None = None
     finalize_error: Failure | None = None

@@ -39,6 +39,10 @@ class ModeEvent(StepEvent):
     mode: Literal["deploy", "rollback"]
 
 
+class WaiterEvent(StepEvent):
+    token: str  # the wait's task token ($$.Task.Token)
+
+
 class LockEvent(StepEvent):
     action: Literal["acquire", "checkpoint", "release"]
     # checkpoint: may a newer push supersede us here? Only before any service changes.

@@ -116,3 +116,12 @@ def test_the_dispatch_cost_is_measured(capsys: pytest.CaptureFixture[str]) -> No
     assert [row[4] for row in rows if row[2] == "indexed"] == ["2"]  # + the admission's
     [burst] = [line for line in lines if "on their pushed image" in line]
     assert burst.endswith("deployments: 2 SUCCEEDED; on their pushed image: 2/2")
+
+
+def test_the_event_driven_waits_are_measured(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = printed(lambda: BENCH["event_wait_costs"]((120.0,)), capsys)
+
+    (row,) = [line.split() for line in lines if line.endswith("x")]
+    assert row[0] == "120"
+    describes, polling = int(row[-3]), int(row[-2])
+    assert 0 < describes < polling

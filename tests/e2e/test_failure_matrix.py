@@ -243,7 +243,7 @@ def test_an_execution_stopped_mid_rollout_is_aborted_and_frees_the_app(
     digest = cloud.push_image(sample_app.REPOSITORY, "v90.0.0", sample_app.image_manifest("v90"))
     record = _advance_until(stack, digest, "IN_PROGRESS")
     assert record.execution_arn is not None
-    _advance_until_entered(cloud, record.execution_arn, "WaitForServices")
+    _advance_until_entered(cloud, record.execution_arn, "AwaitServices")
     cloud.client("stepfunctions").stop_execution(executionArn=record.execution_arn)
     cloud.run_until_idle()
     [record] = stack.table.records_of_digest(sample_app.APP, digest)

@@ -16,6 +16,7 @@ from moto.stepfunctions.responses import get_backend as sfn_backend
 
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
 from tests.localcloud.conftest import MINI_TEMPLATE
+from tests.template.cfn import FUNCTION_DIRS
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -38,18 +39,7 @@ def test_the_real_template_deploys(monkeypatch: pytest.MonkeyPatch) -> None:
         )
         functions = cloud.stack_resources("AWS::Lambda::Function")
 
-        assert set(functions) == {
-            "ResolveFunction",
-            "LockFunction",
-            "RegisterTaskDefinitionsFunction",
-            "RunTasksFunction",
-            "CheckTasksFunction",
-            "UpdateServicesFunction",
-            "CheckServicesFunction",
-            "FinalizeFunction",
-            "CloseExecutionFunction",
-            "IndexConfigsFunction",
-        }
+        assert set(functions) == set(FUNCTION_DIRS)
         assert all(cloud.runtime.handles(name) for name in functions.values())
         assert outputs["StateMachineArn"] == cloud.state_machine_arn()
         assert outputs["LayerArn"].endswith(":layer:ecs-deployer-shared:1")

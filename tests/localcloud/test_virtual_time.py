@@ -511,3 +511,19 @@ def test_a_task_token_wait_times_out_in_virtual_time(cloud: LocalCloud) -> None:
     assert ("TaskTimedOut", 60.0) in events(cloud, execution)
     with pytest.raises(cloud.client("stepfunctions").exceptions.TaskTimedOut):
         cloud.client("stepfunctions").send_task_success(taskToken=_token(cloud, url), output="{}")
+
+
+def test_stopping_an_execution_parked_on_a_task_token_aborts_it_without_a_timeout(
+    cloud: LocalCloud,
+) -> None:
+    arn, _ = _token_wait(cloud, timeout=60)
+    execution = cloud.start_execution({}, state_machine_arn=arn)
+    cloud.advance(10)
+    cloud.client("stepfunctions").stop_execution(executionArn=execution)
+    cloud.run_until_idle()
+
+    assert cloud.wait_for_execution(execution)["status"] == "ABORTED"
+    kinds = [kind for kind, _ in events(cloud, execution)]
+    assert "TaskTimedOut" not in kinds  # no States.Timeout for a Catch to route
+    assert "PassStateEntered" not in kinds
+    assert kinds[-1] == "ExecutionAborted"

@@ -43,6 +43,7 @@ STEP_FUNCTION_DIRS = {
     "UpdateServicesFunction": "update_services",
     "CheckServicesFunction": "check_services",
     "FinalizeFunction": "finalize",
+    "RegisterWaiterFunction": "register_waiter",
 }
 # Every function: the steps, the one an ended execution's status-change event invokes, and
 # the one that keeps the config index current.
@@ -50,6 +51,7 @@ FUNCTION_DIRS = {
     **STEP_FUNCTION_DIRS,
     "CloseExecutionFunction": "close_execution",
     "IndexConfigsFunction": "index_configs",
+    "NotifyWaitersFunction": "notify_waiters",
 }
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")

@@ -59,6 +59,7 @@ STAR_ONLY_ACTIONS = {
     "codedeploy:StopDeployment",
     "codedeploy:ListDeploymentTargets",
     "codedeploy:BatchGetDeploymentTargets",
+    "states:SendTaskSuccess",
 }
 
 

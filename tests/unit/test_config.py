@@ -98,7 +98,7 @@ def test_defaults() -> None:
     config = _parse(_minimal())
     assert config.tasks is None
     assert (config.poll_seconds, config.rollback, config.concurrency, config.keep_revisions) == (
-        10,
+        60,  # the safety poll of event-driven waits
         "auto",
         "queue",
         10,

@@ -11,6 +11,12 @@ entry ``APP#<app>`` (the repositories its config wants), each repository's listi
 ``REPOSITORY#<repository>#<app>`` (a push reads its repository's with one Query; neither
 name can hold a ``#``), and the item ``INDEX`` (``built_at`` once a full read built the
 index; ``unreadable``, the apps whose parameter is not a String).
+
+A waiting deployment's task token is stored once per awaited ECS resource, in the
+resource's partition ``WAITER#<key>`` (keys: ``domain/waiters.py``) under the sort key
+``<app>#<deployment id>``: a newer wait of the deployment replaces its older token, and an
+event reads every waiter of its resource with one Query. A waiter expires (TTL) once its
+wait's safety poll is long over.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
 
     from ecs_deployer.domain.config_index import AppUpdate
     from ecs_deployer.history import RecordRef, RecordUpdate
@@ -41,6 +48,9 @@ _RECORD_PREFIX = "DEPLOYMENT#"
 _DOCUMENT_PREFIX = "DOCUMENT#"
 # A document outlives its execution (closing an unfinished one reads it), not for ever.
 _DOCUMENT_DAYS = 30
+_WAITER_PREFIX = "WAITER#"
+# BatchWriteItem's limit of requests per call.
+_BATCH_WRITES = 25
 
 
 def _app_key(app: str) -> str:
@@ -253,6 +263,65 @@ class DeploymentsTable:
             return None
         compressed: bytes = _value(response["Item"]["document"])
         return Deployment.model_validate_json(zlib.decompress(compressed))
+
+    # Waiters -----------------------------------------------------------------------------
+
+    def store_waiter(
+        self, keys: list[str], app: str, deployment_id: str, token: str, expires_at: int
+    ) -> None:
+        """Store `token` under each awaited resource's key, 25 to a BatchWriteItem."""
+        requests: list[WriteRequestTypeDef] = [
+            {
+                "PutRequest": {
+                    "Item": _to_item(
+                        {
+                            "pk": f"{_WAITER_PREFIX}{key}",
+                            "sk": f"{app}#{deployment_id}",
+                            "token": token,
+                            "expires_at": expires_at,
+                        }
+                    )
+                }
+            }
+            for key in keys
+        ]
+        for start in range(0, len(requests), _BATCH_WRITES):
+            # A write left unprocessed (throttled) is not sent again: that resource's event
+            # wakes nothing, and the wait's safety poll ends it.
+            with transient_errors_as_retryable():
+                self._dynamodb.batch_write_item(
+                    RequestItems={self._table: requests[start : start + _BATCH_WRITES]}
+                )
+
+    def waiters(self, key: str) -> list[tuple[str, str]]:
+        """The (sort key, token) of every waiter of a resource's `key`."""
+        found: list[tuple[str, str]] = []
+        paginator = self._dynamodb.get_paginator("query")
+        with transient_errors_as_retryable():
+            for page in paginator.paginate(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues=_to_item({":pk": f"{_WAITER_PREFIX}{key}"}),
+            ):
+                found += [
+                    (_value(item["sk"]), _value(item["token"])) for item in page.get("Items", [])
+                ]
+        return found
+
+    def delete_waiter(self, key: str, waiter: str, token: str) -> None:
+        """Forget a woken waiter, unless a newer wait of its deployment replaced the token."""
+        try:
+            with transient_errors_as_retryable():
+                self._dynamodb.delete_item(
+                    TableName=self._table,
+                    Key=_to_item({"pk": f"{_WAITER_PREFIX}{key}", "sk": waiter}),
+                    ConditionExpression="#token = :token",
+                    ExpressionAttributeNames={"#token": "token"},
+                    ExpressionAttributeValues=_to_item({":token": token}),
+                )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
 
     # Locks -------------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The Step Functions adapter: does an execution exist, is it still running, what was its input?"""
+"""The Step Functions adapter: does an execution exist, is it still running, what was its input?
+And the task tokens of waits: wake one."""
 
 from __future__ import annotations
 
@@ -50,3 +51,20 @@ class Executions:
         """The execution's input, parsed (None if there is no such execution)."""
         described = self._describe(execution_arn)
         return json.loads(described.get("input") or "null") if described else None
+
+
+class TaskTokens:
+    def __init__(self, client: SFNClient) -> None:
+        self._sfn = client
+
+    def wake(self, token: str) -> bool:
+        """End the wait of `token` (SendTaskSuccess); False if its wait is over already
+        (timed out, woken, its execution ended: TaskTimedOut, InvalidToken)."""
+        try:
+            with transient_errors_as_retryable():
+                self._sfn.send_task_success(taskToken=token, output="{}")
+        except ClientError as exc:
+            if error_code(exc) in {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}:
+                return False
+            raise
+        return True

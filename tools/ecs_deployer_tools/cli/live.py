@@ -38,10 +38,20 @@ _PHASE_STATES = {
     "dispatch to apps": ["Dispatch", "StartDeployment"],
     "lock": ["AcquireLock", "WaitForLock"],
     "register task definitions": ["RegisterTaskDefinitions"],
-    "tasks before the rollout": ["RunPreTasks", "WaitForPreTasks", "CheckPreTasks"],
-    "rollout": ["UpdateServices", "WaitForServices", "CheckServices"],
-    "tasks after the rollout": ["RunPostTasks", "WaitForPostTasks", "CheckPostTasks"],
-    "rollback": ["RollbackServices", "WaitForRollback", "CheckRollback"],
+    "tasks before the rollout": [
+        "RunPreTasks",
+        "AwaitPreTasks",
+        "WaitForPreTasks",
+        "CheckPreTasks",
+    ],
+    "rollout": ["UpdateServices", "AwaitServices", "WaitForServices", "CheckServices"],
+    "tasks after the rollout": [
+        "RunPostTasks",
+        "AwaitPostTasks",
+        "WaitForPostTasks",
+        "CheckPostTasks",
+    ],
+    "rollback": ["RollbackServices", "AwaitRollback", "WaitForRollback", "CheckRollback"],
     "finalize": ["Finalize", "ReleaseLockAfterError"],
 }
 # Checks of the lock between two phases begin none (a superseded deployment stops there).

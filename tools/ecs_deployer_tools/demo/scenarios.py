@@ -122,6 +122,15 @@ SCENARIOS: dict[str, Scenario] = {
             ("SUCCEEDED",),
         ),
         Scenario(
+            "events-dropped",
+            "ECS's events are all lost (best effort): each wait ends at its safety poll (the "
+            "default 60 s), and the deployment succeeds as with them",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            faults=EcsFaults(event_drop_rate=1.0),
+            config={"poll_seconds": 60},
+        ),
+        Scenario(
             "migration-fails",
             "the database migration exits 1: no service is touched, and the cause quotes its "
             "last log lines",

@@ -30,7 +30,7 @@ unmodelled call never passes unchecked.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ecs_deployer_tools.localcloud.iam import reference
@@ -349,6 +349,15 @@ def _table(call: Call) -> list[AuthorizationRequest]:
     return [call.request(f"{table_arn}/index/{index}" if index else table_arn)]
 
 
+def _batch_write(call: Call) -> list[AuthorizationRequest]:
+    """BatchWriteItem: one request per table it writes (its RequestItems' keys)."""
+    return [
+        request
+        for table in call.params["RequestItems"]
+        for request in _table(replace(call, params={"TableName": table}))
+    ]
+
+
 def _execution(call: Call) -> list[AuthorizationRequest]:
     return [call.request(call.params["executionArn"])]
 
@@ -477,6 +486,7 @@ _MODELS: dict[str, _Model] = {
         f"dynamodb:{operation}": _table
         for operation in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan")
     },
+    "dynamodb:BatchWriteItem": _batch_write,
     "states:DescribeExecution": _execution,
     "events:PutEvents": _put_events,
     "logs:GetLogEvents": _log_stream,

@@ -22,7 +22,8 @@ here the test does.
    4), ECR's `imagePushedAt` (`ecr.py`, 2).
 5. A `.waitForTaskToken` Task parks its execution in virtual time until SendTaskSuccess
    or SendTaskFailure (whoever calls it: a Lambda, a driver, a timer's event) wakes it, or
-   its TimeoutSeconds pass (States.Timeout); moto waits on a thread event in real time.
+   its TimeoutSeconds pass (States.Timeout), or StopExecution aborts it (no timeout then,
+   as on AWS); moto waits on a thread event in real time.
    A token whose task is closed (timed out, or already sent) answers TaskTimedOut, as on
    AWS ("The task token has either expired or the task associated with the token has
    already been closed", SendTaskSuccess's API reference); moto answers InvalidToken once
@@ -58,7 +59,10 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp 
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
     WaitFunction,
 )
-from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+from moto.stepfunctions.parser.asl.eval.callback.callback import (
+    CallbackEndpoint,
+    CallbackOutcomeSuccess,
+)
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.backend.execution import (
     BaseExecutionWorkerCommunication,
@@ -233,6 +237,11 @@ class _Callbacks:
         finally:
             self._waiting.pop(endpoint, None)
             self._closed.add(endpoint.callback_id)
+        if endpoint.get_outcome() is None and scheduler.halted():
+            # Stopped: the execution aborts here. moto would take the missing outcome for a
+            # timeout (States.Timeout, which a Catch routes on); on AWS a stopped
+            # execution's history ends ExecutionAborted, no task failure before it.
+            return CallbackOutcomeSuccess(endpoint.callback_id, "null")
         return endpoint.get_outcome()
 
     def notified(

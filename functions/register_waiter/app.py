@@ -1,0 +1,39 @@
+"""Register waiter: a wait's task token, stored under the ECS resources its deployment awaits."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+
+from ecs_deployer.aws.clients import dynamodb_client
+from ecs_deployer.aws.dynamodb import DeploymentsTable
+from ecs_deployer.clock import Clock, SystemClock
+from ecs_deployer.errors import ResourceNotFound
+from ecs_deployer.payloads import WaiterEvent
+from ecs_deployer.settings import Settings
+from ecs_deployer.steps.waiters import register_waiter
+from ecs_deployer.tracing import annotate, tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+clock: Clock = SystemClock()  # the local cloud swaps in a faster one
+settings = Settings.from_env()
+table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
+
+
+@tracer.capture_lambda_handler(capture_response=False)
+@logger.inject_lambda_context
+def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> None:
+    event = WaiterEvent.model_validate(payload)
+    ref = event.deployment
+    annotate(ref.deployment_id, ref.app)
+    deployment = table.load_document(ref.app, ref.deployment_id)
+    if deployment is None:
+        raise ResourceNotFound(
+            f"the document of deployment {ref.deployment_id} of app '{ref.app}' is missing"
+        )
+    keys = register_waiter(table, deployment, event.token, clock.now())
+    logger.info("waiting on ECS events", extra={"awaited": len(keys)})

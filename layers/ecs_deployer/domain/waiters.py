@@ -1,0 +1,79 @@
+"""Event-driven waits: what a waiting deployment awaits, and what an ECS event wakes.
+
+A wait in the state machine is a task-token wait whose timeout is the safety poll. Its
+token is stored under a key for every ECS resource the deployment still awaits; an ECS
+event names the keys it wakes. The key is one string both sides derive here:
+
+* a service's, ``SERVICE#<cluster>/<service>``: a deployment event's resource is the
+  service's ARN (``arn:...:service/<cluster>/<service>``), the document names the cluster
+  and the service;
+* a task's, ``TASK#<task ARN>``: a task event's resource is the task's ARN, which the
+  document keeps.
+
+Waking is only a hint: the check steps stay the only judges of done (``judge_rollout``), so a
+wake that learns nothing (another account's service of the same names, an event of an
+earlier deployment) costs one check, and a lost event costs one safety poll.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping
+
+    from ecs_deployer.document import Deployment
+
+
+_DEPLOYMENT_ENDS = frozenset({"SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMENT_FAILED"})
+
+
+def service_key(cluster: str, service: str) -> str:
+    return f"SERVICE#{cluster}/{service}"
+
+
+def task_key(task_arn: str) -> str:
+    return f"TASK#{task_arn}"
+
+
+def awaited_keys(deployment: Deployment) -> list[str]:
+    """The keys of the services whose rollout or rollback is not judged over yet, and of the
+    tasks not yet seen stopped."""
+    keys = [
+        service_key(deployment.cluster, rollout.name)
+        for rollout in deployment.services
+        if rollout.ended_at is None
+        or (rollout.rollback is not None and rollout.rollback.state == "IN_PROGRESS")
+    ]
+    for run in (*deployment.pre_tasks, *deployment.post_tasks):
+        final = {result.task_arn for result in run.results if result.final}
+        keys += [task_key(arn) for arn in run.task_arns if arn not in final]
+    return list(dict.fromkeys(keys))
+
+
+def woken_keys(event: Mapping[str, Any], clusters: Collection[str]) -> list[str]:
+    """The keys an ECS event of one of `clusters` wakes: a service deployment's end
+    (completed, or failed: the circuit breaker's rollback starts with it), a task's stop
+    (the only change of a task the checks judge). A deployment starting is what the
+    deployer itself did (or the rollback a failed event already announced): it wakes none."""
+    resources: list[str] = event.get("resources", [])
+    detail: Mapping[str, Any] = event.get("detail", {})
+    match event.get("detail-type"):
+        case "ECS Deployment State Change" if detail.get("eventName") in _DEPLOYMENT_ENDS:
+            return [
+                service_key(cluster, service)
+                for cluster, service in map(_cluster_and_name, resources)
+                if cluster in clusters
+            ]
+        case "ECS Task State Change" if detail.get("lastStatus") == "STOPPED":
+            return [task_key(arn) for arn in resources if _cluster_and_name(arn)[0] in clusters]
+    return []
+
+
+def _cluster_and_name(arn: str) -> tuple[str, str]:
+    """The cluster and name of a service or task ARN of the long format
+    (``...:service/<cluster>/<name>``); no cluster for the short, old one, which does not
+    name it."""
+    _, _, rest = arn.rpartition(":")[2].partition("/")
+    cluster, _, name = rest.partition("/")
+    return (cluster, name) if name else ("", rest)

@@ -1,0 +1,49 @@
+"""Event-driven waits: register a waiting deployment's token, wake it on ECS's events.
+
+ECS delivers its events on a best-effort basis, and one may come before the token is stored
+(the rollout ended between the check and the wait): the wait's timeout, the safety poll,
+covers both. A wake only ends the wait early; the check that follows judges.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ecs_deployer.domain.waiters import awaited_keys, woken_keys
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping
+    from datetime import datetime
+
+    from ecs_deployer.aws.dynamodb import DeploymentsTable
+    from ecs_deployer.aws.stepfunctions import TaskTokens
+    from ecs_deployer.document import Deployment
+
+# A waiter outlives its wait (at most the longest safety poll) by this much, then expires.
+_WAITER_HOURS = 24
+
+
+def register_waiter(
+    table: DeploymentsTable, deployment: Deployment, token: str, now: datetime
+) -> list[str]:
+    """Store `token` under every resource the deployment awaits; the keys stored."""
+    keys = awaited_keys(deployment)
+    expires_at = int(now.timestamp()) + _WAITER_HOURS * 3600
+    table.store_waiter(keys, deployment.app, deployment.deployment_id, token, expires_at)
+    return keys
+
+
+def notify_waiters(
+    table: DeploymentsTable,
+    tokens: TaskTokens,
+    event: Mapping[str, Any],
+    clusters: Collection[str],
+) -> int:
+    """Wake every wait on a resource of an ECS `event` in one of `clusters`, and forget it;
+    the waits woken."""
+    woken = 0
+    for key in woken_keys(event, clusters):
+        for waiter, token in table.waiters(key):
+            woken += tokens.wake(token)
+            table.delete_waiter(key, waiter, token)
+    return woken

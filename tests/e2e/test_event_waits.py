@@ -1,0 +1,48 @@
+"""Event-driven waits on the local cloud: an ECS event ends a wait within 2 s (virtual) of
+itself, polling calls drop at least 5x against 10-second polling, and a deployment whose
+events are all lost still ends right, at its safety polls."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecs_deployer_tools.demo.event_waits import rollout_run, scenario_run
+from ecs_deployer_tools.demo.scenarios import SCENARIOS
+
+pytestmark = pytest.mark.e2e
+
+# A rollout of two minutes: against a 60-second safety poll, 10-second polling makes 6x the
+# checks (at 90 s: 4.5x, 2 checks against 9; the ratio tends to 6x as rollouts grow).
+ROLLOUT_SECONDS = 120.0
+
+
+def test_each_phase_ends_within_2_seconds_of_the_ecs_event_that_ends_it() -> None:
+    run = rollout_run(ROLLOUT_SECONDS, poll_seconds=60)
+
+    assert run.result.as_expected, run.result.to_json()
+    gaps = run.phase_end_gaps()
+    assert set(gaps) == {"PreTasksDone?", "ServicesDone?", "PostTasksDone?"}
+    assert all(0 <= gap <= 2 for gap in gaps.values()), gaps
+
+
+def test_describe_services_calls_drop_5_times_against_10_second_polling() -> None:
+    events = rollout_run(ROLLOUT_SECONDS, poll_seconds=60)
+    polling = rollout_run(ROLLOUT_SECONDS, poll_seconds=10, event_drop_rate=1.0)
+
+    assert events.result.as_expected
+    assert polling.result.as_expected
+    assert events.check_describes * 5 <= polling.check_describes, (
+        events.check_describes,
+        polling.check_describes,
+    )
+
+
+def test_a_deployment_whose_events_are_all_lost_ends_at_its_safety_polls() -> None:
+    run = scenario_run(SCENARIOS["events-dropped"])
+
+    assert run.result.as_expected, run.result.to_json()
+    assert run.result.to_json()["status"] == "SUCCEEDED"
+    assert not run.published
+    # Each of the three phases' waits timed out (its safety poll) rather than being woken.
+    timed_out = [event for event in run.history if event["type"] == "TaskTimedOut"]
+    assert len(timed_out) >= 3
