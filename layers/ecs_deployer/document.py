@@ -88,6 +88,9 @@ class TaskRun(_Doc):
 class ServiceRollback(_Doc):
     # ECS's deployment id, or CodeDeploy's for a service deployed through CodeDeploy.
     ecs_deployment_id: str | None = None
+    # The service deployment followed: ours, rolled back by ECS (or at our request), or the
+    # one our UpdateService back started. None: judged by `deployments[]`.
+    service_deployment_arn: str | None = None
     started_at: datetime | None = None
     state: RollbackState = "IN_PROGRESS"
     reason: str | None = None
@@ -107,6 +110,8 @@ class ServiceRollout(_Doc):
     codedeploy: CodeDeployConfig | None = None  # deployed through CodeDeploy, not UpdateService
     # ECS's deployment id, or CodeDeploy's for a service deployed through CodeDeploy.
     ecs_deployment_id: str | None = None
+    # The service deployment our UpdateService started. None: judged by `deployments[]`.
+    service_deployment_arn: str | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None  # the poll that judged the rollout over
     state: ServiceState = "PENDING"

@@ -164,11 +164,17 @@ def rollback_cause(deployment: ServiceDeployment) -> str:
     return deployment.rollback_reason or deployment.status_reason or "no reason given"
 
 
-def _ended(deployment: ServiceDeployment) -> RolloutJudgement:
-    """The judgement of a service deployment that is over."""
+def _ended(deployment: ServiceDeployment, current: str | None) -> RolloutJudgement:
+    """The judgement of a service deployment that is over; `current` is the service's
+    current service deployment."""
     progress, why = deployment.progress, deployment.status_reason or "no reason given"
     if deployment.status == "SUCCESSFUL":
         return RolloutJudgement("COMPLETED", "the service deployment succeeded", progress)
+    if deployment.status == "STOPPED" and current not in {None, deployment.arn}:
+        # ECS stops a service deployment that a newer one replaces.
+        return RolloutJudgement(
+            "REPLACED", f"replaced by service deployment {current}: {why}", progress
+        )
     cause = rollback_cause(deployment)
     if deployment.status == "ROLLBACK_SUCCESSFUL":
         return RolloutJudgement(
@@ -181,16 +187,21 @@ def _ended(deployment: ServiceDeployment) -> RolloutJudgement:
 
 
 def judge_service_deployment(
-    deployment: ServiceDeployment, wait_until: WaitUntil = COMPLETED
+    deployment: ServiceDeployment,
+    wait_until: WaitUntil = COMPLETED,
+    *,
+    current: str | None = None,
 ) -> RolloutJudgement:
-    """Judge the service deployment our UpdateService started.
+    """Judge the service deployment our UpdateService started; `current` is the service's
+    `currentServiceDeployment` (None: not known).
 
     COMPLETED once it succeeded, or once it reached `wait_until`'s stage without ECS rolling
-    it back; ROLLED_BACK_BY_ECS once ECS's rollback has ended; FAILED when it stopped or its
-    rollback failed; IN_PROGRESS meanwhile, ECS's own rollback included.
+    it back; ROLLED_BACK_BY_ECS once ECS's rollback has ended; REPLACED when it stopped for
+    a newer one; FAILED when it stopped otherwise or its rollback failed; IN_PROGRESS
+    meanwhile, ECS's own rollback included.
     """
     if not deployment.ongoing:
-        return _ended(deployment)
+        return _ended(deployment, current)
     progress, stage = deployment.progress, deployment.lifecycle_stage
     if deployment.status in _ROLLING_BACK:
         reason = f"ECS is rolling the deployment back: {rollback_cause(deployment)}"
@@ -204,6 +215,19 @@ def judge_service_deployment(
     else:
         reason = deployment.status_reason or ""
     return RolloutJudgement("IN_PROGRESS", reason, progress)
+
+
+def judge_rollback(deployment: ServiceDeployment) -> RolloutJudgement:
+    """Judge ECS's rollback of our service deployment (its own, or the one
+    StopServiceDeployment asked for): COMPLETED once it is ROLLBACK_SUCCESSFUL, FAILED once
+    it ended otherwise, IN_PROGRESS meanwhile."""
+    progress = deployment.progress
+    if deployment.ongoing:
+        return RolloutJudgement("IN_PROGRESS", "ECS is rolling the deployment back", progress)
+    if deployment.status == "ROLLBACK_SUCCESSFUL":
+        return RolloutJudgement("COMPLETED", "rolled back by ECS", progress)
+    why = deployment.status_reason or "no reason given"
+    return RolloutJudgement("FAILED", f"ECS's rollback ended {deployment.status}: {why}", progress)
 
 
 def _minutes(value: Any, default: float) -> timedelta:

@@ -91,6 +91,7 @@ class ServiceSnapshot:
     task_sets: tuple[tuple[str, str], ...] = ()
     load_balancers: tuple[Mapping[str, Any], ...] = ()
     service_task_definition: str | None = None  # the service's own taskDefinition field
+    current_service_deployment: str | None = None  # its newest service deployment's ARN
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ServiceSnapshot:
@@ -105,6 +106,7 @@ class ServiceSnapshot:
             ),
             load_balancers=tuple(data.get("loadBalancers", [])),
             service_task_definition=data.get("taskDefinition"),
+            current_service_deployment=data.get("currentServiceDeployment"),
         )
 
     @property

@@ -1,7 +1,11 @@
 """Roll services out (or back) and judge each rollout until it is really over.
 
+Each rollout is judged by the service deployment UpdateService started
+(DescribeServiceDeployments), or by the service's `deployments[]` where ECS shows none.
 Rolling back returns exactly the services this deployment changed to the revision each ran
-before. A service that ECS's circuit breaker already returned is followed, not fought; a
+before. While our service deployment is ongoing, ECS rolls it back (StopServiceDeployment):
+the deployer never deploys on top of ECS; UpdateService back comes only once it is over.
+A service that ECS already returned (or is returning) is followed, not fought; a
 service someone else has since deployed is left alone and reported. Each service is rolled
 back on its own: one that is gone or refuses the update fails its own rollback, never the
 others'. A service this deployment never updated needs no rollback, whatever runs on it.
@@ -17,6 +21,7 @@ from botocore.exceptions import ClientError
 
 from ecs_deployer.document import ServiceRollback
 from ecs_deployer.domain.register import forced_update
+from ecs_deployer.domain.service_deployments import judge_rollback, judge_service_deployment
 from ecs_deployer.domain.services import RolloutJudgement, judge_rollout, revision
 from ecs_deployer.errors import DeployerError, ResourceNotFound, ServiceChanged
 from ecs_deployer.history import RecordUpdate
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.document import Deployment, ServiceRollout, ServiceState
+    from ecs_deployer.domain.service_deployments import ServiceDeployment
     from ecs_deployer.domain.services import ServiceSnapshot
 
 logger = Logger(child=True)
@@ -103,18 +109,25 @@ def update_services(
         ):
             # A retried step: our UpdateService went through before the step failed.
             service.ecs_deployment_id = primary.id
+            service.service_deployment_arn = snapshots[service.name].current_service_deployment
         else:
-            service.ecs_deployment_id = ecs.update_service(
+            started = ecs.update_service(
                 deployment.cluster,
                 service.name,
                 service.task_definition_after or "",
                 force=forced_update(service.force, service.changed),
             )
+            service.ecs_deployment_id = started.deployment_id
+            service.service_deployment_arn = started.service_deployment_arn
         service.started_at = now
         service.state = "IN_PROGRESS"
         logger.info(
             "service update started",
-            extra={"service": service.name, "ecs_deployment": service.ecs_deployment_id},
+            extra={
+                "service": service.name,
+                "ecs_deployment": service.ecs_deployment_id,
+                "service_deployment": service.service_deployment_arn,
+            },
         )
     deployment.progress = "WAIT"
     return deployment
@@ -155,6 +168,16 @@ def _codedeploy_judgements(
     return codedeploy_steps.judgements(gateway, ids, lambda name: target[name])
 
 
+def _service_deployments(
+    ecs: EcsGateway, arns: dict[str, str | None]
+) -> dict[str, ServiceDeployment]:
+    """The service deployments `arns` names, by service name (one ECS does not show is
+    left out: that service is judged by its `deployments[]`)."""
+    wanted = {name: arn for name, arn in arns.items() if arn is not None}
+    found = ecs.describe_service_deployments(list(dict.fromkeys(wanted.values())))
+    return {name: found[arn] for name, arn in wanted.items() if arn in found}
+
+
 def check_services(
     deployment: Deployment,
     ecs: EcsGateway,
@@ -171,6 +194,19 @@ def check_services(
         codedeploy_steps.rolling_ids([s for s in rolling if s.name not in gone]),
         {s.name: s.task_definition_after or "" for s in rolling},
     )
+    by_ecs = {
+        name: judge_service_deployment(
+            service_deployment, current=snapshots[name].current_service_deployment
+        )
+        for name, service_deployment in _service_deployments(
+            ecs,
+            {
+                s.name: s.service_deployment_arn
+                for s in rolling
+                if s.codedeploy is None and s.name not in gone
+            },
+        ).items()
+    }
     for service in rolling:
         if service.name in gone:
             # Deleted under our rollout: a failure, never a success nor a crash.
@@ -185,7 +221,7 @@ def check_services(
             started_at=service.started_at,
             max_wait_minutes=service.max_wait_minutes,
             now=now,
-            judged=by_codedeploy.get(service.name),
+            judged=by_codedeploy.get(service.name) or by_ecs.get(service.name),
         )
         service.state = state
         service.progress = judgement.progress
@@ -300,7 +336,7 @@ def _start_rollback(
         return rollback
     before = service.task_definition_before or ""
     try:
-        deployment_id = ecs.update_service(deployment.cluster, service.name, before, False)
+        started = ecs.update_service(deployment.cluster, service.name, before, False)
     except (ClientError, DeployerError) as exc:
         # Refused for this service alone (deleted meanwhile, revision gone...): the others
         # are still rolled back.
@@ -309,7 +345,31 @@ def _start_rollback(
             reason=f"service '{service.name}': UpdateService back to {revision(before)} "
             f"failed: {exc}",
         )
-    return ServiceRollback(ecs_deployment_id=deployment_id, started_at=now, state="IN_PROGRESS")
+    return ServiceRollback(
+        ecs_deployment_id=started.deployment_id,
+        service_deployment_arn=started.service_deployment_arn,
+        started_at=now,
+        state="IN_PROGRESS",
+    )
+
+
+def _rolled_back_by_ecs(
+    ours: ServiceDeployment | None, ecs: EcsGateway, now: datetime
+) -> ServiceRollback | None:
+    """The rollback of a service whose service deployment (ours) ECS rolls back, or is
+    asked to now that it is still ongoing (StopServiceDeployment): ECS's rollback is
+    followed. None: ours is over without a rollback; UpdateService moves it back."""
+    if ours is None:
+        return None
+    by_ecs = ours.rollback_revision is not None or ours.status.startswith("ROLLBACK_")
+    if not by_ecs and not (ours.ongoing and ecs.stop_service_deployment(ours.arn)):
+        return None
+    return ServiceRollback(
+        service_deployment_arn=ours.arn,
+        started_at=now,
+        state="IN_PROGRESS",
+        reason="rolled back by ECS" if by_ecs else "rolled back by ECS (StopServiceDeployment)",
+    )
 
 
 def _progress(deployment: Deployment) -> None:
@@ -328,8 +388,16 @@ def start_rollback(
     """Start every service's rollback; each that cannot be rolled back fails on its own."""
     pending = [service for service in deployment.services if service.rollback is None]
     snapshots, gone = _snapshots(deployment, ecs, _names(pending))
+    ours = _service_deployments(
+        ecs,
+        {
+            s.name: s.service_deployment_arn
+            for s in pending
+            if s.codedeploy is None and s.changed and s.name in snapshots
+        },
+    )
     for service in pending:
-        service.rollback = _start_rollback(
+        service.rollback = _rolled_back_by_ecs(ours.get(service.name), ecs, now) or _start_rollback(
             deployment,
             service,
             snapshot=snapshots.get(service.name),
@@ -364,6 +432,26 @@ def check_rollback(
         },
         {s.name: s.task_definition_before or "" for s in rolling},
     )
+    followed = _service_deployments(
+        ecs,
+        {
+            s.name: s.rollback.service_deployment_arn
+            for s in rolling
+            if s.codedeploy is None and s.rollback and s.name not in gone
+        },
+    )
+    by_ecs = {
+        s.name: (
+            # Ours, rolled back by ECS; else the one our UpdateService back started.
+            judge_rollback(followed[s.name])
+            if followed[s.name].arn == s.service_deployment_arn
+            else judge_service_deployment(
+                followed[s.name], current=snapshots[s.name].current_service_deployment
+            )
+        )
+        for s in rolling
+        if s.name in followed
+    }
     for service in rolling:
         rollback = service.rollback
         assert rollback is not None
@@ -379,7 +467,7 @@ def check_rollback(
             started_at=rollback.started_at,
             max_wait_minutes=service.max_wait_minutes,
             now=now,
-            judged=by_codedeploy.get(service.name),
+            judged=by_codedeploy.get(service.name) or by_ecs.get(service.name),
         )
         service.progress = judgement.progress
         if state == "COMPLETED":
