@@ -146,6 +146,33 @@ def test_a_rollout_that_never_stabilises_times_out(
     assert "service 'shop-web': not steady after 15 min" in deployment.failure.cause
 
 
+def test_a_blue_green_bake_time_lengthens_the_wait_budget(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
+) -> None:
+    simulate(services={"shop-web": RolloutFault(RolloutOutcome.NEVER_STABLE)})
+    boto3.client("ecs").update_service(
+        cluster="shop-demo",
+        service="shop-web",
+        deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 60},
+    )
+    deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
+    sim_clock.advance(30)  # shop-worker's rollout completes
+    deployment = check_services(deployment, ecs, LATER)
+
+    # Past shop-web's max_wait (15 min), inside it plus the hour's bake: still waiting.
+    deployment = check_services(deployment, ecs, STARTED + timedelta(minutes=74))
+    assert deployment.progress == "WAIT"
+    deployment = check_services(deployment, ecs, STARTED + timedelta(minutes=75))
+    assert deployment.failure is not None
+    assert deployment.failure.error == "DeployTimeout"
+    assert "service 'shop-web': not steady after 75 min" in deployment.failure.cause
+
+
 def test_rollback_returns_changed_services_and_follows_an_ecs_rollback(
     seeded: sample_app.SeededApp,
     deps: AdmissionDeps,

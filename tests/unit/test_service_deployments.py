@@ -11,8 +11,6 @@ import pytest
 from ecs_deployer.domain.service_deployments import (
     ServiceDeployment,
     judge_service_deployment,
-    pause_stages,
-    poll_interval,
     reached,
     strategy_time,
     wait_budget,
@@ -137,11 +135,7 @@ def test_strategy_time_adds_bakes_and_lambda_hook_timeouts() -> None:
     configuration = _blue_green()["deploymentConfiguration"]
     # 15 min bake + one Lambda hook at one stage with a 20 min timeout; PAUSE hooks excepted.
     assert strategy_time(configuration) == timedelta(minutes=35)
-    assert pause_stages(configuration) == 1
-    budget = wait_budget(
-        timedelta(minutes=30), configuration, timedelta(hours=2), pause_stages(configuration)
-    )
-    assert budget == timedelta(minutes=30 + 35 + 120)
+    assert wait_budget(timedelta(minutes=30), configuration) == timedelta(minutes=30 + 35)
 
 
 @pytest.mark.parametrize(
@@ -174,17 +168,3 @@ def test_strategy_time_adds_bakes_and_lambda_hook_timeouts() -> None:
 )
 def test_strategy_time_follows_each_strategy(configuration: dict[str, Any], minutes: int) -> None:
     assert strategy_time(configuration) == timedelta(minutes=minutes)
-
-
-def test_polls_back_off_while_baking_or_paused_only() -> None:
-    base, ceiling = timedelta(seconds=10), timedelta(minutes=15)
-    baking = ServiceDeployment.from_api(_blue_green())
-    waits = [poll_interval(None, base, baking, ceiling)]
-    while waits[-1] < ceiling:
-        waits.append(poll_interval(waits[-1], base, baking, ceiling))
-    assert waits[:3] == [timedelta(seconds=20), timedelta(seconds=40), timedelta(seconds=80)]
-    assert waits[-1] == ceiling
-    # A day's bake: few enough looks for the execution's 25,000 history events.
-    assert len(waits) + timedelta(days=1) / ceiling < 200
-    shifting = ServiceDeployment.from_api(_blue_green(lifecycleStage="PRODUCTION_TRAFFIC_SHIFT"))
-    assert poll_interval(ceiling, base, shifting, ceiling) == base

@@ -260,31 +260,8 @@ def strategy_time(configuration: Mapping[str, Any]) -> timedelta:
     return total
 
 
-def wait_budget(
-    max_wait: timedelta, configuration: Mapping[str, Any], approval_timeout: timedelta, pauses: int
-) -> timedelta:
+def wait_budget(max_wait: timedelta, configuration: Mapping[str, Any]) -> timedelta:
     """How long the deployer waits for a service deployment: the app's `max_wait` for its
-    tasks, plus the strategy's bake times and hook timeouts, plus `approval_timeout` for each
-    of the `pauses` PAUSE stages."""
-    return max_wait + strategy_time(configuration) + pauses * approval_timeout
-
-
-def pause_stages(configuration: Mapping[str, Any]) -> int:
-    """How many times a deployment under `configuration` pauses for an operator."""
-    return sum(
-        len(hook.get("lifecycleStages") or ())
-        for hook in configuration.get("lifecycleHooks") or ()
-        if hook.get("targetType") == "PAUSE"
-    )
-
-
-def poll_interval(
-    previous: timedelta | None, base: timedelta, deployment: ServiceDeployment, ceiling: timedelta
-) -> timedelta:
-    """How long to wait before the next look at `deployment`, `previous` being the last wait:
-    `base`, except while it bakes or waits for an operator, when nothing changes for a while:
-    then twice the previous wait, up to `ceiling`, so that a day's bake stays well within an
-    execution's 25,000 history events."""
-    if deployment.lifecycle_stage != "BAKE_TIME" and deployment.paused_hook is None:
-        return base
-    return min(ceiling, max(base, 2 * (previous or base)))
+    tasks, plus the strategy's bake times and hook timeouts (`configuration`: the service's
+    `deploymentConfiguration`)."""
+    return max_wait + strategy_time(configuration)

@@ -21,7 +21,11 @@ from botocore.exceptions import ClientError
 
 from ecs_deployer.document import ServiceRollback
 from ecs_deployer.domain.register import forced_update
-from ecs_deployer.domain.service_deployments import judge_rollback, judge_service_deployment
+from ecs_deployer.domain.service_deployments import (
+    judge_rollback,
+    judge_service_deployment,
+    wait_budget,
+)
 from ecs_deployer.domain.services import RolloutJudgement, judge_rollout, revision
 from ecs_deployer.errors import DeployerError, ResourceNotFound, ServiceChanged
 from ecs_deployer.history import RecordUpdate
@@ -140,23 +144,31 @@ def _judge(
     target: str | None,
     previous: str | None,
     started_at: datetime | None,
-    max_wait_minutes: int,
+    budget: timedelta,
     now: datetime,
     judged: RolloutJudgement | None = None,
 ) -> tuple[ServiceState, RolloutJudgement]:
-    """ECS's verdict on one rollout (CodeDeploy's, ``judged``, for a service it deploys),
-    or TIMED_OUT once it is still rolling at its deadline."""
+    """ECS's verdict on one rollout (CodeDeploy's or its service deployment's, ``judged``,
+    where there is one), or TIMED_OUT once it is still rolling ``budget`` after it began."""
     judgement = judged or judge_rollout(
         snapshot, deployment_id or "", target or "", previous or "", now - (started_at or now)
     )
-    deadline = (started_at or now) + timedelta(minutes=max_wait_minutes)
+    deadline = (started_at or now) + budget
     if judgement.state == "IN_PROGRESS" and now >= deadline:
         return "TIMED_OUT", judgement
     return judgement.state, judgement
 
 
-def _timed_out(minutes: int, judgement: RolloutJudgement) -> str:
-    return f"not steady after {minutes} min ({judgement.progress})"
+def _budget(service: ServiceRollout, snapshot: ServiceSnapshot) -> timedelta:
+    """How long the service's rollout (or rollback) may take: its `max_wait`, plus the bake
+    times and hook timeouts of its deployment strategy."""
+    return wait_budget(
+        timedelta(minutes=service.max_wait_minutes), snapshot.deployment_configuration
+    )
+
+
+def _timed_out(budget: timedelta, judgement: RolloutJudgement) -> str:
+    return f"not steady after {budget // timedelta(minutes=1)} min ({judgement.progress})"
 
 
 def _codedeploy_judgements(
@@ -219,14 +231,14 @@ def check_services(
             target=service.task_definition_after,
             previous=service.task_definition_before,
             started_at=service.started_at,
-            max_wait_minutes=service.max_wait_minutes,
+            budget=_budget(service, snapshots[service.name]),
             now=now,
             judged=by_codedeploy.get(service.name) or by_ecs.get(service.name),
         )
         service.state = state
         service.progress = judgement.progress
         service.reason = (
-            _timed_out(service.max_wait_minutes, judgement)
+            _timed_out(_budget(service, snapshots[service.name]), judgement)
             if state == "TIMED_OUT"
             else judgement.reason
         )
@@ -465,7 +477,7 @@ def check_rollback(
             target=service.task_definition_before,
             previous=service.task_definition_after,
             started_at=rollback.started_at,
-            max_wait_minutes=service.max_wait_minutes,
+            budget=_budget(service, snapshots[service.name]),
             now=now,
             judged=by_codedeploy.get(service.name) or by_ecs.get(service.name),
         )
@@ -475,7 +487,7 @@ def check_rollback(
             rollback.reason = rollback.reason or judgement.reason
         elif state == "TIMED_OUT":
             rollback.state = "TIMED_OUT"
-            rollback.reason = _timed_out(service.max_wait_minutes, judgement)
+            rollback.reason = _timed_out(_budget(service, snapshots[service.name]), judgement)
         elif state != "IN_PROGRESS":
             rollback.state = "FAILED"
             rollback.reason = judgement.reason
