@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ecs_deployer.config.models import AppConfig, CodeDeployConfig, TaskConfig
+from ecs_deployer.config.models import AppConfig, CodeDeployConfig, TaskConfig, WaitUntil
 from ecs_deployer.domain.locks import AcquireResult
 from ecs_deployer.domain.services import RolloutState
 from ecs_deployer.domain.tasks import TaskState
@@ -103,6 +103,7 @@ class ServiceRollout(_Doc):
     target_task_definition: str | None = None
     force: bool = False
     max_wait_minutes: int = 15
+    wait_until: WaitUntil = "COMPLETED"  # the stage that makes its rollout a success
     task_definition_before: str | None = None
     task_definition_after: str | None = None  # the revision this deployment rolls out
     images_before: dict[str, str] = {}

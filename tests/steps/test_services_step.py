@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 
 from ecs_deployer.document import Deployment
+from ecs_deployer.domain.service_deployments import ServiceDeployment
 from ecs_deployer.errors import ServiceChanged
 from ecs_deployer.steps.register import register_task_definitions
 from ecs_deployer.steps.resolve import resolve
@@ -18,9 +19,10 @@ from ecs_deployer.steps.services import (
 )
 from ecs_deployer_tools.localcloud.ecs_sim import RolloutFault, RolloutOutcome
 from tests.aws_fixtures import STARTED, SimClock, context, drive, registered
+from tests.support import load_event
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
@@ -171,6 +173,39 @@ def test_a_blue_green_bake_time_lengthens_the_wait_budget(
     assert deployment.failure is not None
     assert deployment.failure.error == "DeployTimeout"
     assert "service 'shop-web': not steady after 75 min" in deployment.failure.cause
+
+
+@pytest.mark.parametrize(
+    ("wait_until", "state"), [("COMPLETED", "IN_PROGRESS"), ("BAKE_TIME", "COMPLETED")]
+)
+def test_a_service_waits_until_its_configured_stage(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+    monkeypatch: pytest.MonkeyPatch,
+    wait_until: Any,
+    state: str,
+) -> None:
+    simulate()
+    deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
+    for service in deployment.services:
+        service.wait_until = wait_until
+    # The local cloud has no blue/green lifecycle stages yet: ECS's documented answer for a
+    # BLUE_GREEN deployment whose production traffic has shifted and that now bakes.
+    baking = load_event("describe_service_deployments_blue_green")["serviceDeployments"][0]
+
+    def at_bake_time(arns: Sequence[str]) -> dict[str, ServiceDeployment]:
+        return {
+            arn: ServiceDeployment.from_api(baking | {"serviceDeploymentArn": arn}) for arn in arns
+        }
+
+    monkeypatch.setattr(ecs, "describe_service_deployments", at_bake_time)
+
+    deployment = check_services(deployment, ecs, LATER)
+
+    assert [service.state for service in deployment.services] == [state, state]
 
 
 def test_rollback_returns_changed_services_and_follows_an_ecs_rollback(

@@ -19,41 +19,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, get_args
 
+from ecs_deployer.config.models import LifecycleStage, WaitUntil
 from ecs_deployer.domain.services import RolloutJudgement
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 # The order ECS goes through them (ServiceDeployment.lifecycleStage, ECS API Reference).
-LIFECYCLE_STAGES: Final = (
-    "RECONCILE_SERVICE",
-    "PRE_SCALE_UP",
-    "SCALE_UP",
-    "POST_SCALE_UP",
-    "TEST_TRAFFIC_SHIFT",
-    "POST_TEST_TRAFFIC_SHIFT",
-    "PRODUCTION_TRAFFIC_SHIFT",
-    "POST_PRODUCTION_TRAFFIC_SHIFT",
-    "BAKE_TIME",
-    "CLEAN_UP",
-)
-# `wait_until`: the deployment is over (the default), or has reached one of these stages.
+LIFECYCLE_STAGES: Final = get_args(LifecycleStage)
+# `wait_until`: the deployment is over (the default), or has reached a lifecycle stage.
 COMPLETED: Final = "COMPLETED"
-WaitUntil = Literal[
-    "COMPLETED",
-    "RECONCILE_SERVICE",
-    "PRE_SCALE_UP",
-    "SCALE_UP",
-    "POST_SCALE_UP",
-    "TEST_TRAFFIC_SHIFT",
-    "POST_TEST_TRAFFIC_SHIFT",
-    "PRODUCTION_TRAFFIC_SHIFT",
-    "POST_PRODUCTION_TRAFFIC_SHIFT",
-    "BAKE_TIME",
-    "CLEAN_UP",
-]
 
 _ROLLING_BACK: Final = frozenset({"ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"})
 _ONGOING: Final = frozenset({"PENDING", "IN_PROGRESS", "STOP_REQUESTED"}) | _ROLLING_BACK

@@ -206,18 +206,20 @@ def check_services(
         codedeploy_steps.rolling_ids([s for s in rolling if s.name not in gone]),
         {s.name: s.task_definition_after or "" for s in rolling},
     )
+    found = _service_deployments(
+        ecs,
+        {
+            s.name: s.service_deployment_arn
+            for s in rolling
+            if s.codedeploy is None and s.name not in gone
+        },
+    )
     by_ecs = {
-        name: judge_service_deployment(
-            service_deployment, current=snapshots[name].current_service_deployment
+        s.name: judge_service_deployment(
+            found[s.name], s.wait_until, current=snapshots[s.name].current_service_deployment
         )
-        for name, service_deployment in _service_deployments(
-            ecs,
-            {
-                s.name: s.service_deployment_arn
-                for s in rolling
-                if s.codedeploy is None and s.name not in gone
-            },
-        ).items()
+        for s in rolling
+        if s.name in found
     }
     for service in rolling:
         if service.name in gone:
