@@ -748,6 +748,8 @@ def test_service_deployment_responses_match_botocore_output_shapes(
 
     assert_output_shape("DescribeServiceDeployments", described)
     assert described["failures"] == [{"arn": arn + "x", "reason": "MISSING"}]
+    with pytest.raises(ClientError, match="maximum of 20"):
+        env.ecs.describe_service_deployments(serviceDeploymentArns=[arn] * 21)
     assert {d["status"] for d in described["serviceDeployments"]} <= set(
         enum("ServiceDeploymentStatus")
     )

@@ -60,6 +60,8 @@ _FAILED: Final = "FAILED"
 _DRAINING: Final = "DRAINING"
 _INACTIVE: Final = "INACTIVE"
 _MAX_SERVICE_EVENTS: Final = 100  # ECS keeps the latest 100 service events
+# DescribeServiceDeployments' `serviceDeploymentArns` ("You can specify a maximum of 20").
+_DESCRIBE_SERVICE_DEPLOYMENTS_LIMIT: Final = 20
 # How often a deployment in progress moves on (starts tasks, or sees them fail), and how
 # long a deleted service drains: the deployer's default poll interval, so that a rollout
 # shows as much progress to each of its polls as it did when it moved on per describe.
@@ -302,6 +304,11 @@ class ServiceRollouts:
         self, backend: Any, arns: list[str]
     ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
         """The service deployments `arns` name, and a MISSING failure for each unknown."""
+        if len(arns) > _DESCRIBE_SERVICE_DEPLOYMENTS_LIMIT:
+            raise ECSException(
+                "InvalidParameterException",
+                f"You can specify a maximum of {_DESCRIBE_SERVICE_DEPLOYMENTS_LIMIT} ARNs.",
+            )
         found, failures = [], []
         for arn in arns:
             located = self._locate(backend, arn)
