@@ -256,10 +256,11 @@ def test_a_rollout_is_judged_by_the_service_deployment_update_service_started(
 
     deployment = check_services(deployment, ecs, LATER)
 
-    # ECS's describes may still predate our update; the service deployment does not.
-    assert [service.progress for service in deployment.services] == [
-        "service deployment PENDING"
-    ] * len(deployment.services)
+    assert [service.state for service in deployment.services] == ["IN_PROGRESS"] * 2
+    described = boto3.client("ecs").describe_service_deployments(
+        serviceDeploymentArns=[s.service_deployment_arn or "" for s in deployment.services]
+    )
+    assert {d["status"] for d in described["serviceDeployments"]} == {"PENDING"}
 
 
 def test_rollback_of_an_ongoing_rollout_asks_ecs_to_roll_it_back(

@@ -13,6 +13,7 @@ others'. A service this deployment never updated needs no rollback, whatever run
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -190,6 +191,20 @@ def _service_deployments(
     return {name: found[arn] for name, arn in wanted.items() if arn in found}
 
 
+def _with_counts(
+    judgement: RolloutJudgement,
+    service_deployment: ServiceDeployment,
+    snapshot: ServiceSnapshot,
+    deployment_id: str | None,
+) -> RolloutJudgement:
+    """The judgement, its progress as operators read it: the tasks of the deployment (ours,
+    else the PRIMARY), and the lifecycle stage of a deployment that has stages."""
+    shown = snapshot.deployment(deployment_id or "") or snapshot.primary
+    progress = shown.progress if shown else judgement.progress
+    stage = service_deployment.lifecycle_stage
+    return replace(judgement, progress=f"{progress}, {stage}" if stage else progress)
+
+
 def check_services(
     deployment: Deployment,
     ecs: EcsGateway,
@@ -215,8 +230,13 @@ def check_services(
         },
     )
     by_ecs = {
-        s.name: judge_service_deployment(
-            found[s.name], s.wait_until, current=snapshots[s.name].current_service_deployment
+        s.name: _with_counts(
+            judge_service_deployment(
+                found[s.name], s.wait_until, current=snapshots[s.name].current_service_deployment
+            ),
+            found[s.name],
+            snapshots[s.name],
+            s.ecs_deployment_id,
         )
         for s in rolling
         if s.name in found
@@ -455,13 +475,16 @@ def check_rollback(
         },
     )
     by_ecs = {
-        s.name: (
+        s.name: _with_counts(
             # Ours, rolled back by ECS; else the one our UpdateService back started.
             judge_rollback(followed[s.name])
             if followed[s.name].arn == s.service_deployment_arn
             else judge_service_deployment(
                 followed[s.name], current=snapshots[s.name].current_service_deployment
-            )
+            ),
+            followed[s.name],
+            snapshots[s.name],
+            s.rollback.ecs_deployment_id if s.rollback else None,
         )
         for s in rolling
         if s.name in followed
