@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ecs_deployer.config.models import AppConfig, CodeDeployConfig, TaskConfig
+from ecs_deployer.config.models import AppConfig, CodeDeployConfig, TaskConfig, WaitUntil
 from ecs_deployer.domain.locks import AcquireResult
 from ecs_deployer.domain.services import RolloutState
 from ecs_deployer.domain.tasks import TaskState
@@ -88,6 +88,9 @@ class TaskRun(_Doc):
 class ServiceRollback(_Doc):
     # ECS's deployment id, or CodeDeploy's for a service deployed through CodeDeploy.
     ecs_deployment_id: str | None = None
+    # The service deployment followed: ours, rolled back by ECS (or at our request), or the
+    # one our UpdateService back started. None: judged by `deployments[]`.
+    service_deployment_arn: str | None = None
     started_at: datetime | None = None
     state: RollbackState = "IN_PROGRESS"
     reason: str | None = None
@@ -100,6 +103,7 @@ class ServiceRollout(_Doc):
     target_task_definition: str | None = None
     force: bool = False
     max_wait_minutes: int = 15
+    wait_until: WaitUntil = "COMPLETED"  # the stage that makes its rollout a success
     task_definition_before: str | None = None
     task_definition_after: str | None = None  # the revision this deployment rolls out
     images_before: dict[str, str] = {}
@@ -107,6 +111,8 @@ class ServiceRollout(_Doc):
     codedeploy: CodeDeployConfig | None = None  # deployed through CodeDeploy, not UpdateService
     # ECS's deployment id, or CodeDeploy's for a service deployed through CodeDeploy.
     ecs_deployment_id: str | None = None
+    # The service deployment our UpdateService started. None: judged by `deployments[]`.
+    service_deployment_arn: str | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None  # the poll that judged the rollout over
     state: ServiceState = "PENDING"

@@ -240,6 +240,15 @@ def test_a_task_that_never_stops_is_stopped_in_the_apps_account() -> None:
     assert result.api_calls["ecs.StopTask"] >= 1
 
 
+def test_a_rollout_still_in_progress_is_rolled_back_by_ecs_in_the_apps_account() -> None:
+    result, found = _run(_cross_account("never-stable", name="cross-account-never-stable"))
+
+    _ended_as_reported(result, found)
+    # The target role's grant: ECS rolls the ongoing service deployment back.
+    assert result.api_calls["ecs.StopServiceDeployment"] == 1
+    assert found.primary[sample_app.WEB].endswith(":1")
+
+
 def test_a_service_missing_in_the_apps_account_is_named() -> None:
     result, found = _run(_cross_account("service-missing", name="cross-account-missing"))
 

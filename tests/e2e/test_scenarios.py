@@ -199,18 +199,20 @@ def test_a_failed_migration_is_explained_by_its_last_log_lines() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "error", "updates"),
+    ("name", "error", "updates", "stops"),
     [
         # 2 rollouts + 2 rollbacks
-        ("rollout-fails", "RolloutFailed", 4),
+        ("rollout-fails", "RolloutFailed", 4, 0),
         # ECS already returned web: only worker is rolled back by the deployer
-        ("ecs-auto-rollback", "RolloutFailed", 3),
-        ("never-stable", "DeployTimeout", 4),
-        ("post-task-fails", "TaskFailed", 4),
+        ("ecs-auto-rollback", "RolloutFailed", 3, 0),
+        # web's rollout is still in progress: ECS rolls it back (StopServiceDeployment),
+        # never an UpdateService on top of it
+        ("never-stable", "DeployTimeout", 3, 1),
+        ("post-task-fails", "TaskFailed", 4, 0),
     ],
 )
 def test_failures_after_the_rollout_roll_every_service_back(
-    name: str, error: str, updates: int
+    name: str, error: str, updates: int, stops: int
 ) -> None:
     result, world = _run(name)
     document = _common(result, world)
@@ -218,6 +220,7 @@ def test_failures_after_the_rollout_roll_every_service_back(
     assert document["status"] == "ROLLED_BACK"
     assert document["error"] == error
     assert document["api_calls"]["ecs.UpdateService"] == updates
+    assert document["api_calls"].get("ecs.StopServiceDeployment", 0) == stops
     for service in document["services"]:
         assert service["task_definition_after"] == service["task_definition_before"]
         # Reported images are the ones ECS runs: the original image, not the pushed one.

@@ -567,6 +567,194 @@ def test_service_responses_match_botocore_output_shapes(simulate: Simulate, cloc
     assert {d["rolloutState"] for d in deployments} <= set(rollout_states)
 
 
+# -- service deployments -----------------------------------------------------------------
+
+SERVICE_DEPLOYMENT_ARN = re.compile(
+    rf"^arn:aws:ecs:{REGION}:\d{{12}}:service-deployment/{CLUSTER}/web/[\w-]{{21}}$"
+)
+
+
+def service_deployment(ecs: ECSClient, arn: str) -> Mapping[str, Any]:
+    """One DescribeServiceDeployments call."""
+    return ecs.describe_service_deployments(serviceDeploymentArns=[arn])["serviceDeployments"][0]
+
+
+def update_to(env: Env, task_definition: str) -> str:
+    """UpdateService of web; the ARN of the service deployment it started."""
+    updated = env.ecs.update_service(cluster=CLUSTER, service="web", taskDefinition=task_definition)
+    return updated["service"]["currentServiceDeployment"]
+
+
+def statuses(env: Env, clock: _Clock, arn: str, polls: int) -> list[str]:
+    """The service deployment's status at each of `polls` polls."""
+    seen = []
+    for _ in range(polls):
+        clock.advance(POLL)
+        seen.append(str(service_deployment(env.ecs, arn)["status"]))
+    return seen
+
+
+def test_update_service_starts_a_pending_service_deployment_that_succeeds(
+    simulate: Simulate, clock: _Clock
+) -> None:
+    simulate(EcsFaults(seconds_to_complete=2 * POLL))
+    env = _create_env()
+    before = describe(env.ecs, "web")["currentServiceDeployment"]
+
+    arn = update_to(env, env.web_v2)
+
+    assert SERVICE_DEPLOYMENT_ARN.match(arn)
+    assert arn != before
+    assert describe(env.ecs, "web")["currentServiceDeployment"] == arn
+    started = service_deployment(env.ecs, arn)
+    assert (started["status"], started["createdAt"]) == ("PENDING", clock.now)
+    assert statuses(env, clock, arn, 2) == ["IN_PROGRESS", "SUCCESSFUL"]
+    done = service_deployment(env.ecs, arn)
+    assert done["finishedAt"] == clock.now
+    assert done["deploymentCircuitBreaker"]["status"] == "MONITORING_COMPLETE"
+    source = service_deployment(env.ecs, before)
+    assert source["status"] == "SUCCESSFUL"  # the service's creation
+    assert done["sourceServiceRevisions"] == [source["targetServiceRevision"]]
+
+
+def test_a_circuit_breaker_rollback_rolls_the_service_deployment_back(
+    simulate: Simulate, clock: _Clock
+) -> None:
+    fault = RolloutFault(RolloutOutcome.AUTO_ROLLBACK, seconds=POLL)
+    simulate(EcsFaults(services={"web": fault}))
+    env = _create_env()
+    source = describe(env.ecs, "web")["currentServiceDeployment"]
+    arn = update_to(env, env.web_v2)
+
+    assert statuses(env, clock, arn, 3) == [
+        "ROLLBACK_IN_PROGRESS",
+        "ROLLBACK_IN_PROGRESS",
+        "ROLLBACK_SUCCESSFUL",
+    ]
+    rolled_back = service_deployment(env.ecs, arn)
+    assert rolled_back["deploymentCircuitBreaker"]["status"] == "TRIGGERED"
+    assert rolled_back["rollback"]["reason"] == (
+        "ECS deployment circuit breaker: tasks failed to start."
+    )
+    original = service_deployment(env.ecs, source)["targetServiceRevision"]["arn"]
+    assert rolled_back["rollback"]["serviceRevisionArn"] == original
+    # The rollback is the same service deployment: the service has made no other.
+    assert describe(env.ecs, "web")["currentServiceDeployment"] == arn
+
+
+def test_a_circuit_breaker_without_rollback_stops_the_service_deployment(
+    simulate: Simulate, clock: _Clock
+) -> None:
+    simulate(EcsFaults(services={"web": RolloutFault(RolloutOutcome.FAIL, seconds=POLL)}))
+    env = _create_env()
+    arn = update_to(env, env.web_v2)
+
+    assert statuses(env, clock, arn, 1) == ["STOPPED"]
+    stopped = service_deployment(env.ecs, arn)
+    assert stopped["deploymentCircuitBreaker"]["status"] == "TRIGGERED"
+    assert stopped["deploymentCircuitBreaker"]["failureCount"] >= 3
+    assert "rollback" not in stopped
+
+
+def test_a_failed_breaker_rollback_ends_rollback_failed(simulate: Simulate, clock: _Clock) -> None:
+    fault = RolloutFault(RolloutOutcome.AUTO_ROLLBACK, seconds=POLL, rollback_fails=True)
+    simulate(EcsFaults(services={"web": fault}))
+    env = _create_env()
+    arn = update_to(env, env.web_v2)
+
+    assert statuses(env, clock, arn, 2) == ["ROLLBACK_IN_PROGRESS", "ROLLBACK_FAILED"]
+
+
+def test_stop_service_deployment_rolls_an_ongoing_one_back(
+    simulate: Simulate, clock: _Clock
+) -> None:
+    simulation = simulate(EcsFaults(services={"web": RolloutFault(RolloutOutcome.NEVER_STABLE)}))
+    env = _create_env()
+    arn = update_to(env, env.web_v2)
+    clock.advance(POLL)
+
+    stopped = env.ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+
+    assert stopped["serviceDeploymentArn"] == arn
+    assert service_deployment(env.ecs, arn)["status"] == "ROLLBACK_REQUESTED"
+    again = env.ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+    assert again["serviceDeploymentArn"] == arn  # a rollback under way goes on
+    assert statuses(env, clock, arn, 2) == ["ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL"]
+    assert simulation.primary_task_definition("web", CLUSTER) == env.web_v1
+    assert service_deployment(env.ecs, arn)["rollback"]["reason"] == (
+        "Service deployment rolled back because of a stop request."
+    )
+
+
+def test_stop_service_deployment_refuses_one_that_is_over(simulate: Simulate) -> None:
+    simulate(EcsFaults())
+    env = _create_env()
+    arn = describe(env.ecs, "web")["currentServiceDeployment"]
+
+    with pytest.raises(ClientError) as refused:
+        env.ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+
+    assert refused.value.response["Error"]["Code"] == "ConflictException"
+    unknown = arn[:-1] + ("x" if arn[-1] != "x" else "y")
+    with pytest.raises(ClientError) as missing:
+        env.ecs.stop_service_deployment(serviceDeploymentArn=unknown, stopType="ROLLBACK")
+    assert missing.value.response["Error"]["Code"] == "ServiceDeploymentNotFoundException"
+
+
+def test_a_service_deployment_replaced_by_a_newer_one_is_stopped(
+    simulate: Simulate, clock: _Clock
+) -> None:
+    simulate(EcsFaults(seconds_to_complete=3 * POLL))
+    env = _create_env()
+    first = update_to(env, env.web_v2)
+    clock.advance(POLL)
+
+    second = update_to(env, env.web_v1)
+
+    replaced = service_deployment(env.ecs, first)
+    assert (replaced["status"], replaced["finishedAt"]) == ("STOPPED", clock.now)
+    assert service_deployment(env.ecs, second)["status"] == "PENDING"
+
+
+def test_list_service_deployments_newest_first_filtered(simulate: Simulate, clock: _Clock) -> None:
+    simulate(EcsFaults(seconds_to_complete=3 * POLL))
+    env = _create_env()
+    created = describe(env.ecs, "web")["currentServiceDeployment"]
+    clock.advance(POLL)
+    since = clock.now
+    arn = update_to(env, env.web_v2)
+
+    listed = env.ecs.list_service_deployments(cluster=CLUSTER, service="web")
+
+    assert [d["serviceDeploymentArn"] for d in listed["serviceDeployments"]] == [arn, created]
+    assert_output_shape("ListServiceDeployments", listed)
+    recent = env.ecs.list_service_deployments(
+        cluster=CLUSTER, service="web", createdAt={"after": since}
+    )
+    assert [d["serviceDeploymentArn"] for d in recent["serviceDeployments"]] == [arn]
+    done = env.ecs.list_service_deployments(cluster=CLUSTER, service="web", status=["SUCCESSFUL"])
+    assert [d["serviceDeploymentArn"] for d in done["serviceDeployments"]] == [created]
+
+
+def test_service_deployment_responses_match_botocore_output_shapes(
+    simulate: Simulate, clock: _Clock
+) -> None:
+    simulate(EcsFaults(services={"web": RolloutFault(RolloutOutcome.AUTO_ROLLBACK, seconds=POLL)}))
+    env = _create_env()
+    arn = update_to(env, env.web_v2)
+    clock.advance(POLL)
+
+    described = env.ecs.describe_service_deployments(serviceDeploymentArns=[arn, arn + "x"])
+
+    assert_output_shape("DescribeServiceDeployments", described)
+    assert described["failures"] == [{"arn": arn + "x", "reason": "MISSING"}]
+    with pytest.raises(ClientError, match="maximum of 20"):
+        env.ecs.describe_service_deployments(serviceDeploymentArns=[arn] * 21)
+    assert {d["status"] for d in described["serviceDeployments"]} <= set(
+        enum("ServiceDeploymentStatus")
+    )
+
+
 # -- tasks --------------------------------------------------------------------------------
 
 

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 
 from ecs_deployer.document import Deployment
-from ecs_deployer.domain.services import UNSEEN_GRACE
+from ecs_deployer.domain.service_deployments import ServiceDeployment
 from ecs_deployer.errors import ServiceChanged
 from ecs_deployer.steps.register import register_task_definitions
 from ecs_deployer.steps.resolve import resolve
@@ -19,9 +19,10 @@ from ecs_deployer.steps.services import (
 )
 from ecs_deployer_tools.localcloud.ecs_sim import RolloutFault, RolloutOutcome
 from tests.aws_fixtures import STARTED, SimClock, context, drive, registered
+from tests.support import load_event
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
@@ -102,7 +103,7 @@ def test_unchanged_revision_is_forced_to_fresh_tasks(
     ("outcome", "state", "fragment"),
     [
         (RolloutOutcome.FAIL, "FAILED", "circuit breaker"),
-        (RolloutOutcome.AUTO_ROLLBACK, "ROLLED_BACK_BY_ECS", "ECS rolled deployment"),
+        (RolloutOutcome.AUTO_ROLLBACK, "ROLLED_BACK_BY_ECS", "ECS rolled the deployment back"),
     ],
 )
 def test_failed_or_ecs_rolled_back_rollouts_are_failures(
@@ -147,6 +148,66 @@ def test_a_rollout_that_never_stabilises_times_out(
     assert "service 'shop-web': not steady after 15 min" in deployment.failure.cause
 
 
+def test_a_blue_green_bake_time_lengthens_the_wait_budget(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
+) -> None:
+    simulate(services={"shop-web": RolloutFault(RolloutOutcome.NEVER_STABLE)})
+    boto3.client("ecs").update_service(
+        cluster="shop-demo",
+        service="shop-web",
+        deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 60},
+    )
+    deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
+    sim_clock.advance(30)  # shop-worker's rollout completes
+    deployment = check_services(deployment, ecs, LATER)
+
+    # Past shop-web's max_wait (15 min), inside it plus the hour's bake: still waiting.
+    deployment = check_services(deployment, ecs, STARTED + timedelta(minutes=74))
+    assert deployment.progress == "WAIT"
+    deployment = check_services(deployment, ecs, STARTED + timedelta(minutes=75))
+    assert deployment.failure is not None
+    assert deployment.failure.error == "DeployTimeout"
+    assert "service 'shop-web': not steady after 75 min" in deployment.failure.cause
+
+
+@pytest.mark.parametrize(
+    ("wait_until", "state"), [("COMPLETED", "IN_PROGRESS"), ("BAKE_TIME", "COMPLETED")]
+)
+def test_a_service_waits_until_its_configured_stage(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+    monkeypatch: pytest.MonkeyPatch,
+    wait_until: Any,
+    state: str,
+) -> None:
+    simulate()
+    deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
+    for service in deployment.services:
+        service.wait_until = wait_until
+    # The local cloud has no blue/green lifecycle stages yet: ECS's documented answer for a
+    # BLUE_GREEN deployment whose production traffic has shifted and that now bakes.
+    baking = load_event("describe_service_deployments_blue_green")["serviceDeployments"][0]
+
+    def at_bake_time(arns: Sequence[str]) -> dict[str, ServiceDeployment]:
+        return {
+            arn: ServiceDeployment.from_api(baking | {"serviceDeploymentArn": arn}) for arn in arns
+        }
+
+    monkeypatch.setattr(ecs, "describe_service_deployments", at_bake_time)
+
+    deployment = check_services(deployment, ecs, LATER)
+
+    assert [service.state for service in deployment.services] == [state, state]
+
+
 def test_rollback_returns_changed_services_and_follows_an_ecs_rollback(
     seeded: sample_app.SeededApp,
     deps: AdmissionDeps,
@@ -174,6 +235,94 @@ def test_rollback_returns_changed_services_and_follows_an_ecs_rollback(
             simulation.primary_task_definition(service.name, cluster="shop-demo")
             == service.task_definition_before
         )
+
+
+def test_a_rollout_is_judged_by_the_service_deployment_update_service_started(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+) -> None:
+    simulate(**STALE)
+    deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
+    client = boto3.client("ecs")
+    for service in deployment.services:
+        newest = client.list_service_deployments(cluster="shop-demo", service=service.name)
+        assert (
+            service.service_deployment_arn
+            == (newest["serviceDeployments"][0]["serviceDeploymentArn"])
+        )
+
+    deployment = check_services(deployment, ecs, LATER)
+
+    assert [service.state for service in deployment.services] == ["IN_PROGRESS"] * 2
+    described = boto3.client("ecs").describe_service_deployments(
+        serviceDeploymentArns=[s.service_deployment_arn or "" for s in deployment.services]
+    )
+    assert {d["status"] for d in described["serviceDeployments"]} == {"PENDING"}
+
+
+def test_rollback_of_an_ongoing_rollout_asks_ecs_to_roll_it_back(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
+) -> None:
+    simulation = simulate(services={"shop-web": RolloutFault(RolloutOutcome.NEVER_STABLE)})
+    deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
+    deployment = check_services(deployment, ecs, STARTED + timedelta(minutes=15))
+    web = deployment.services[0]
+    assert web.state == "TIMED_OUT"
+    deployments_before = simulation.deployments("shop-web", cluster="shop-demo")
+
+    deployment = _roll_back(deployment, ecs, table, sim_clock)
+
+    web = deployment.services[0]
+    assert web.rollback is not None
+    assert web.rollback.service_deployment_arn == web.service_deployment_arn
+    assert (web.rollback.state, web.rollback.reason) == (
+        "COMPLETED",
+        "rolled back by ECS (StopServiceDeployment)",
+    )
+    status = boto3.client("ecs").describe_service_deployments(
+        serviceDeploymentArns=[web.service_deployment_arn or ""]
+    )["serviceDeployments"][0]["status"]
+    assert status == "ROLLBACK_SUCCESSFUL"
+    # ECS made the rollback itself: no UpdateService of the deployer's, which would have
+    # started a service deployment of its own (besides the service's creation and ours).
+    listed = boto3.client("ecs").list_service_deployments(cluster="shop-demo", service="shop-web")
+    assert len(listed["serviceDeployments"]) == 2
+    rollback_deployment = simulation.deployments("shop-web", cluster="shop-demo")[0]
+    assert rollback_deployment.id not in {d.id for d in deployments_before}
+    assert (
+        simulation.primary_task_definition("shop-web", cluster="shop-demo")
+        == web.task_definition_before
+    )
+
+
+def test_without_a_service_deployment_the_rollout_is_judged_by_its_deployments(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
+) -> None:
+    simulate(services={"shop-web": RolloutFault(RolloutOutcome.AUTO_ROLLBACK, seconds=20)})
+    deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
+    for service in deployment.services:
+        service.service_deployment_arn = None  # as where ECS shows none
+
+    deployment = drive(lambda d: check_services(d, ecs, LATER), deployment, sim_clock)
+
+    web = deployment.services[0]
+    assert web.state == "ROLLED_BACK_BY_ECS"
+    assert "ECS rolled deployment" in (web.reason or "")  # `deployments[]`'s judgement
+    assert web.progress is not None
+    assert "running" in web.progress
 
 
 def test_rollback_that_fails_is_reported(
@@ -210,14 +359,12 @@ def test_someone_elses_deployment_is_left_alone(
         taskDefinition=seeded.task_definitions["shop-migrate"],
     )
     sim_clock.advance(20)  # someone's rollout completed, and drained ours
-    for _ in range(3):  # describes show each update after a describe or two
-        deployment = check_services(deployment, ecs, LATER)
-    # Someone's rollout completed and drained ours before a describe showed ours: only the
-    # grace after our update makes its absence a replacement.
-    assert deployment.services[1].state == "IN_PROGRESS"
-    deployment = check_services(deployment, ecs, STARTED + UNSEEN_GRACE)
+    deployment = check_services(deployment, ecs, LATER)
+    # Before any describe of the service shows ours, our service deployment says that ECS
+    # stopped it for a newer one: no grace for eventual consistency is needed.
     worker = deployment.services[1]
     assert worker.state == "REPLACED"
+    assert "replaced by service deployment" in (worker.reason or "")
     deployment = _roll_back(deployment, ecs, table, sim_clock)
     assert worker.task_definition_before != seeded.task_definitions["shop-migrate"]
     assert deployment.services[1].rollback is not None

@@ -14,6 +14,7 @@ from ecs_deployer.aws.clients import (
     error_message,
     transient_errors_as_retryable,
 )
+from ecs_deployer.domain.service_deployments import ServiceDeployment
 from ecs_deployer.domain.services import ServiceSnapshot
 from ecs_deployer.domain.taskdef import RegistrationInput, registration_input
 from ecs_deployer.domain.tasks import TaskSnapshot
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 DESCRIBE_SERVICES_BATCH = 10
 DESCRIBE_TASKS_BATCH = 100
+DESCRIBE_SERVICE_DEPLOYMENTS_BATCH = 20  # "You can specify a maximum of 20 ARNs."
 # What UpdateService answers for a service that is gone or going (DeleteService drains it).
 _GONE_ERRORS = frozenset(
     {"ServiceNotFoundException", "ServiceNotActiveException", "ClusterNotFoundException"}
@@ -55,6 +57,15 @@ class DescribedTaskDefinition:
 class StartedTasks:
     task_arns: list[str]
     failures: list[str]  # "arn-or-unknown: reason (detail)"
+
+
+@dataclass(frozen=True)
+class StartedDeployment:
+    """What UpdateService started: the PRIMARY deployment, and the service deployment
+    (`currentServiceDeployment`, None where ECS shows none)."""
+
+    deployment_id: str
+    service_deployment_arn: str | None
 
 
 def _family_of(arn: str) -> str:
@@ -202,8 +213,11 @@ class EcsGateway:
         with transient_errors_as_retryable():
             self._ecs.stop_task(cluster=cluster, task=task_arn, reason=reason[:255])
 
-    def update_service(self, cluster: str, service: str, task_definition: str, force: bool) -> str:
-        """Start a deployment; returns the id of the PRIMARY deployment ECS created.
+    def update_service(
+        self, cluster: str, service: str, task_definition: str, force: bool
+    ) -> StartedDeployment:
+        """Start a deployment; returns the PRIMARY deployment and service deployment ECS
+        created.
 
         A service deleted (or being deleted) since it was described is ResourceNotFound.
         """
@@ -225,7 +239,30 @@ class EcsGateway:
         primary = snapshot.primary
         if primary is None:
             raise ResourceNotFound(f"service '{service}' reported no PRIMARY deployment")
-        return primary.id
+        return StartedDeployment(primary.id, snapshot.current_service_deployment)
+
+    def describe_service_deployments(self, arns: Sequence[str]) -> dict[str, ServiceDeployment]:
+        """The service deployments ECS knows, by ARN (those it does not are left out)."""
+        found: dict[str, ServiceDeployment] = {}
+        for batch in batched(arns, DESCRIBE_SERVICE_DEPLOYMENTS_BATCH):
+            with transient_errors_as_retryable():
+                response = self._ecs.describe_service_deployments(serviceDeploymentArns=list(batch))
+            for data in response.get("serviceDeployments", []):
+                deployment = ServiceDeployment.from_api(data)
+                found[deployment.arn] = deployment
+        return found
+
+    def stop_service_deployment(self, arn: str) -> bool:
+        """StopServiceDeployment(ROLLBACK): ECS rolls the service deployment back. False when
+        it is over already (ConflictException), and there is nothing to stop."""
+        try:
+            with transient_errors_as_retryable():
+                self._ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
+        except ClientError as exc:
+            if error_code(exc) == "ConflictException":
+                return False
+            raise
+        return True
 
     def service_task_definitions(self, cluster: str) -> set[str]:
         """Every task definition any deployment of any service in ``cluster`` runs."""

@@ -153,11 +153,31 @@ class CodeDeployConfig(_Model):
     deployment_group: CodeDeployName
 
 
+# ECS's lifecycle stages of a service deployment, in the order it goes through them
+# (ServiceDeployment.lifecycleStage, ECS API Reference).
+LifecycleStage = Literal[
+    "RECONCILE_SERVICE",
+    "PRE_SCALE_UP",
+    "SCALE_UP",
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+    "PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+    "BAKE_TIME",
+    "CLEAN_UP",
+]
+# A rollout succeeds once its service deployment is over (COMPLETED, bake time included),
+# or once it has reached a lifecycle stage, leaving ECS to finish the rest.
+WaitUntil = Literal["COMPLETED", LifecycleStage]
+
+
 class ServiceConfig(_Model):
     name: Name
     containers: Annotated[list[ContainerName], Field(min_length=1)]
     force: bool = False
     max_wait: Annotated[int, Field(ge=1, le=1440)] = 15
+    wait_until: WaitUntil = "COMPLETED"
     # Set for a service of the CODE_DEPLOY deployment controller, and only for one.
     codedeploy: CodeDeployConfig | None = None
 

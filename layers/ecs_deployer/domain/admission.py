@@ -162,6 +162,7 @@ def prepare(request: ManualRequest, context: ExecutionContext, deps: AdmissionDe
                 target_task_definition=revisions.get(service.name),
                 force=service.force or request.force,
                 max_wait_minutes=service.max_wait,
+                wait_until=service.wait_until,
                 codedeploy=service.codedeploy,
             )
             for service in config.services

@@ -13,7 +13,7 @@ replaced nor rolled back by ECS.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -91,6 +91,9 @@ class ServiceSnapshot:
     task_sets: tuple[tuple[str, str], ...] = ()
     load_balancers: tuple[Mapping[str, Any], ...] = ()
     service_task_definition: str | None = None  # the service's own taskDefinition field
+    current_service_deployment: str | None = None  # its newest service deployment's ARN
+    # Its strategy, bake time and hooks, which lengthen a rollout (`deploymentConfiguration`).
+    deployment_configuration: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ServiceSnapshot:
@@ -105,6 +108,8 @@ class ServiceSnapshot:
             ),
             load_balancers=tuple(data.get("loadBalancers", [])),
             service_task_definition=data.get("taskDefinition"),
+            current_service_deployment=data.get("currentServiceDeployment"),
+            deployment_configuration=data.get("deploymentConfiguration") or {},
         )
 
     @property

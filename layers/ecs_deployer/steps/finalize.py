@@ -140,7 +140,9 @@ def running_revisions(
         rollback = service.rollback
         latest: ServiceRollback | ServiceRollout = service
         target = service.task_definition_after
-        if rollback is not None and rollback.ecs_deployment_id is not None:
+        started = rollback and (rollback.ecs_deployment_id or rollback.service_deployment_arn)
+        if rollback is not None and started:
+            # Ours (a deployments[] id), or ECS's rollback of our service deployment.
             latest, target = rollback, service.task_definition_before
         running[service.name] = running_task_definition(
             snapshot, latest.ecs_deployment_id, target, now - (latest.started_at or now)

@@ -1,7 +1,11 @@
 """Roll services out (or back) and judge each rollout until it is really over.
 
+Each rollout is judged by the service deployment UpdateService started
+(DescribeServiceDeployments), or by the service's `deployments[]` where ECS shows none.
 Rolling back returns exactly the services this deployment changed to the revision each ran
-before. A service that ECS's circuit breaker already returned is followed, not fought; a
+before. While our service deployment is ongoing, ECS rolls it back (StopServiceDeployment):
+the deployer never deploys on top of ECS; UpdateService back comes only once it is over.
+A service that ECS already returned (or is returning) is followed, not fought; a
 service someone else has since deployed is left alone and reported. Each service is rolled
 back on its own: one that is gone or refuses the update fails its own rollback, never the
 others'. A service this deployment never updated needs no rollback, whatever runs on it.
@@ -9,6 +13,7 @@ others'. A service this deployment never updated needs no rollback, whatever run
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -17,6 +22,11 @@ from botocore.exceptions import ClientError
 
 from ecs_deployer.document import ServiceRollback
 from ecs_deployer.domain.register import forced_update
+from ecs_deployer.domain.service_deployments import (
+    judge_rollback,
+    judge_service_deployment,
+    wait_budget,
+)
 from ecs_deployer.domain.services import RolloutJudgement, judge_rollout, revision
 from ecs_deployer.errors import DeployerError, ResourceNotFound, ServiceChanged
 from ecs_deployer.history import RecordUpdate
@@ -29,6 +39,7 @@ if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.document import Deployment, ServiceRollout, ServiceState
+    from ecs_deployer.domain.service_deployments import ServiceDeployment
     from ecs_deployer.domain.services import ServiceSnapshot
 
 logger = Logger(child=True)
@@ -103,18 +114,25 @@ def update_services(
         ):
             # A retried step: our UpdateService went through before the step failed.
             service.ecs_deployment_id = primary.id
+            service.service_deployment_arn = snapshots[service.name].current_service_deployment
         else:
-            service.ecs_deployment_id = ecs.update_service(
+            started = ecs.update_service(
                 deployment.cluster,
                 service.name,
                 service.task_definition_after or "",
                 force=forced_update(service.force, service.changed),
             )
+            service.ecs_deployment_id = started.deployment_id
+            service.service_deployment_arn = started.service_deployment_arn
         service.started_at = now
         service.state = "IN_PROGRESS"
         logger.info(
             "service update started",
-            extra={"service": service.name, "ecs_deployment": service.ecs_deployment_id},
+            extra={
+                "service": service.name,
+                "ecs_deployment": service.ecs_deployment_id,
+                "service_deployment": service.service_deployment_arn,
+            },
         )
     deployment.progress = "WAIT"
     return deployment
@@ -127,23 +145,31 @@ def _judge(
     target: str | None,
     previous: str | None,
     started_at: datetime | None,
-    max_wait_minutes: int,
+    budget: timedelta,
     now: datetime,
     judged: RolloutJudgement | None = None,
 ) -> tuple[ServiceState, RolloutJudgement]:
-    """ECS's verdict on one rollout (CodeDeploy's, ``judged``, for a service it deploys),
-    or TIMED_OUT once it is still rolling at its deadline."""
+    """ECS's verdict on one rollout (CodeDeploy's or its service deployment's, ``judged``,
+    where there is one), or TIMED_OUT once it is still rolling ``budget`` after it began."""
     judgement = judged or judge_rollout(
         snapshot, deployment_id or "", target or "", previous or "", now - (started_at or now)
     )
-    deadline = (started_at or now) + timedelta(minutes=max_wait_minutes)
+    deadline = (started_at or now) + budget
     if judgement.state == "IN_PROGRESS" and now >= deadline:
         return "TIMED_OUT", judgement
     return judgement.state, judgement
 
 
-def _timed_out(minutes: int, judgement: RolloutJudgement) -> str:
-    return f"not steady after {minutes} min ({judgement.progress})"
+def _budget(service: ServiceRollout, snapshot: ServiceSnapshot) -> timedelta:
+    """How long the service's rollout (or rollback) may take: its `max_wait`, plus the bake
+    times and hook timeouts of its deployment strategy."""
+    return wait_budget(
+        timedelta(minutes=service.max_wait_minutes), snapshot.deployment_configuration
+    )
+
+
+def _timed_out(budget: timedelta, judgement: RolloutJudgement) -> str:
+    return f"not steady after {budget // timedelta(minutes=1)} min ({judgement.progress})"
 
 
 def _codedeploy_judgements(
@@ -153,6 +179,30 @@ def _codedeploy_judgements(
         return {}
     gateway = codedeploy_steps.required(codedeploy)
     return codedeploy_steps.judgements(gateway, ids, lambda name: target[name])
+
+
+def _service_deployments(
+    ecs: EcsGateway, arns: dict[str, str | None]
+) -> dict[str, ServiceDeployment]:
+    """The service deployments `arns` names, by service name (one ECS does not show is
+    left out: that service is judged by its `deployments[]`)."""
+    wanted = {name: arn for name, arn in arns.items() if arn is not None}
+    found = ecs.describe_service_deployments(list(dict.fromkeys(wanted.values())))
+    return {name: found[arn] for name, arn in wanted.items() if arn in found}
+
+
+def _with_counts(
+    judgement: RolloutJudgement,
+    service_deployment: ServiceDeployment,
+    snapshot: ServiceSnapshot,
+    deployment_id: str | None,
+) -> RolloutJudgement:
+    """The judgement, its progress as operators read it: the tasks of the deployment (ours,
+    else the PRIMARY), and the lifecycle stage of a deployment that has stages."""
+    shown = snapshot.deployment(deployment_id or "") or snapshot.primary
+    progress = shown.progress if shown else judgement.progress
+    stage = service_deployment.lifecycle_stage
+    return replace(judgement, progress=f"{progress}, {stage}" if stage else progress)
 
 
 def check_services(
@@ -171,6 +221,26 @@ def check_services(
         codedeploy_steps.rolling_ids([s for s in rolling if s.name not in gone]),
         {s.name: s.task_definition_after or "" for s in rolling},
     )
+    found = _service_deployments(
+        ecs,
+        {
+            s.name: s.service_deployment_arn
+            for s in rolling
+            if s.codedeploy is None and s.name not in gone
+        },
+    )
+    by_ecs = {
+        s.name: _with_counts(
+            judge_service_deployment(
+                found[s.name], s.wait_until, current=snapshots[s.name].current_service_deployment
+            ),
+            found[s.name],
+            snapshots[s.name],
+            s.ecs_deployment_id,
+        )
+        for s in rolling
+        if s.name in found
+    }
     for service in rolling:
         if service.name in gone:
             # Deleted under our rollout: a failure, never a success nor a crash.
@@ -183,14 +253,14 @@ def check_services(
             target=service.task_definition_after,
             previous=service.task_definition_before,
             started_at=service.started_at,
-            max_wait_minutes=service.max_wait_minutes,
+            budget=_budget(service, snapshots[service.name]),
             now=now,
-            judged=by_codedeploy.get(service.name),
+            judged=by_codedeploy.get(service.name) or by_ecs.get(service.name),
         )
         service.state = state
         service.progress = judgement.progress
         service.reason = (
-            _timed_out(service.max_wait_minutes, judgement)
+            _timed_out(_budget(service, snapshots[service.name]), judgement)
             if state == "TIMED_OUT"
             else judgement.reason
         )
@@ -300,7 +370,7 @@ def _start_rollback(
         return rollback
     before = service.task_definition_before or ""
     try:
-        deployment_id = ecs.update_service(deployment.cluster, service.name, before, False)
+        started = ecs.update_service(deployment.cluster, service.name, before, False)
     except (ClientError, DeployerError) as exc:
         # Refused for this service alone (deleted meanwhile, revision gone...): the others
         # are still rolled back.
@@ -309,7 +379,31 @@ def _start_rollback(
             reason=f"service '{service.name}': UpdateService back to {revision(before)} "
             f"failed: {exc}",
         )
-    return ServiceRollback(ecs_deployment_id=deployment_id, started_at=now, state="IN_PROGRESS")
+    return ServiceRollback(
+        ecs_deployment_id=started.deployment_id,
+        service_deployment_arn=started.service_deployment_arn,
+        started_at=now,
+        state="IN_PROGRESS",
+    )
+
+
+def _rolled_back_by_ecs(
+    ours: ServiceDeployment | None, ecs: EcsGateway, now: datetime
+) -> ServiceRollback | None:
+    """The rollback of a service whose service deployment (ours) ECS rolls back, or is
+    asked to now that it is still ongoing (StopServiceDeployment): ECS's rollback is
+    followed. None: ours is over without a rollback; UpdateService moves it back."""
+    if ours is None:
+        return None
+    by_ecs = ours.rollback_revision is not None or ours.status.startswith("ROLLBACK_")
+    if not by_ecs and not (ours.ongoing and ecs.stop_service_deployment(ours.arn)):
+        return None
+    return ServiceRollback(
+        service_deployment_arn=ours.arn,
+        started_at=now,
+        state="IN_PROGRESS",
+        reason="rolled back by ECS" if by_ecs else "rolled back by ECS (StopServiceDeployment)",
+    )
 
 
 def _progress(deployment: Deployment) -> None:
@@ -328,8 +422,16 @@ def start_rollback(
     """Start every service's rollback; each that cannot be rolled back fails on its own."""
     pending = [service for service in deployment.services if service.rollback is None]
     snapshots, gone = _snapshots(deployment, ecs, _names(pending))
+    ours = _service_deployments(
+        ecs,
+        {
+            s.name: s.service_deployment_arn
+            for s in pending
+            if s.codedeploy is None and s.changed and s.name in snapshots
+        },
+    )
     for service in pending:
-        service.rollback = _start_rollback(
+        service.rollback = _rolled_back_by_ecs(ours.get(service.name), ecs, now) or _start_rollback(
             deployment,
             service,
             snapshot=snapshots.get(service.name),
@@ -364,6 +466,29 @@ def check_rollback(
         },
         {s.name: s.task_definition_before or "" for s in rolling},
     )
+    followed = _service_deployments(
+        ecs,
+        {
+            s.name: s.rollback.service_deployment_arn
+            for s in rolling
+            if s.codedeploy is None and s.rollback and s.name not in gone
+        },
+    )
+    by_ecs = {
+        s.name: _with_counts(
+            # Ours, rolled back by ECS; else the one our UpdateService back started.
+            judge_rollback(followed[s.name])
+            if followed[s.name].arn == s.service_deployment_arn
+            else judge_service_deployment(
+                followed[s.name], current=snapshots[s.name].current_service_deployment
+            ),
+            followed[s.name],
+            snapshots[s.name],
+            s.rollback.ecs_deployment_id if s.rollback else None,
+        )
+        for s in rolling
+        if s.name in followed
+    }
     for service in rolling:
         rollback = service.rollback
         assert rollback is not None
@@ -377,9 +502,9 @@ def check_rollback(
             target=service.task_definition_before,
             previous=service.task_definition_after,
             started_at=rollback.started_at,
-            max_wait_minutes=service.max_wait_minutes,
+            budget=_budget(service, snapshots[service.name]),
             now=now,
-            judged=by_codedeploy.get(service.name),
+            judged=by_codedeploy.get(service.name) or by_ecs.get(service.name),
         )
         service.progress = judgement.progress
         if state == "COMPLETED":
@@ -387,7 +512,7 @@ def check_rollback(
             rollback.reason = rollback.reason or judgement.reason
         elif state == "TIMED_OUT":
             rollback.state = "TIMED_OUT"
-            rollback.reason = _timed_out(service.max_wait_minutes, judgement)
+            rollback.reason = _timed_out(_budget(service, snapshots[service.name]), judgement)
         elif state != "IN_PROGRESS":
             rollback.state = "FAILED"
             rollback.reason = judgement.reason

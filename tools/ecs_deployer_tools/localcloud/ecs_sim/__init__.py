@@ -8,6 +8,8 @@ through moto's server in the same process, sees ECS behave as on AWS. Where to l
   and which task family (`TaskFault`), and how often ECS throttles;
 * `rollouts.py`: how a service rollout progresses with the clock, to COMPLETED, FAILED, a
   circuit breaker rollback or a deleted service;
+* `service_deployments.py`: the service deployment each rollout is, with the statuses
+  ListServiceDeployments, DescribeServiceDeployments and StopServiceDeployment show;
 * `tasks.py`: how a task starts, runs and exits (or fails to start) with the clock, and
   StopTask; a stopped task is forgotten after an hour;
 * `consistency.py`: eventual consistency: the describes right after a change that do not

@@ -4,6 +4,7 @@ from the ARNs it is given."""
 from __future__ import annotations
 
 import random
+import string
 import uuid
 
 
@@ -14,9 +15,16 @@ class SeededIds:
     def __init__(self, seed: int) -> None:
         # Simulations are not secrets: seeded, repeatable pseudo-randomness is the point.
         self._rng = random.Random(f"ecs-sim-ids:{seed}")  # noqa: S311
+        # Its own generator: the ids above stay what they were before service deployments.
+        self._service_deployment_rng = random.Random(f"ecs-sim-sd-ids:{seed}")  # noqa: S311
 
     def deployment_id(self) -> str:
         return f"ecs-svc/{self._rng.randrange(10**18, 10**19)}"
+
+    def service_deployment_id(self) -> str:
+        """21 characters of the URL-safe alphabet, as ECS's service deployment ids."""
+        alphabet = string.ascii_letters + string.digits + "-_"
+        return "".join(self._service_deployment_rng.choice(alphabet) for _ in range(21))
 
     def task_id(self) -> str:
         return self.uuid4().hex

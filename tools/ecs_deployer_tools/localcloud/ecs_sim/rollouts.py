@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Final
 from moto.ecs.exceptions import ECSException
 
 from ecs_deployer_tools.localcloud.ecs_sim import events as ecs_events
+from ecs_deployer_tools.localcloud.ecs_sim import service_deployments as sd
 from ecs_deployer_tools.localcloud.ecs_sim.faults import RolloutOutcome
 from ecs_deployer_tools.localcloud.ecs_sim.ids import short_name
 
@@ -59,12 +60,16 @@ _FAILED: Final = "FAILED"
 _DRAINING: Final = "DRAINING"
 _INACTIVE: Final = "INACTIVE"
 _MAX_SERVICE_EVENTS: Final = 100  # ECS keeps the latest 100 service events
+# DescribeServiceDeployments' `serviceDeploymentArns` ("You can specify a maximum of 20").
+_DESCRIBE_SERVICE_DEPLOYMENTS_LIMIT: Final = 20
 # How often a deployment in progress moves on (starts tasks, or sees them fail), and how
 # long a deleted service drains: the deployer's default poll interval, so that a rollout
 # shows as much progress to each of its polls as it did when it moved on per describe.
 PROGRESS_SECONDS: Final = 10.0
-# What a service's deployments make of it (`_set_deployments`), and UpdateService's count.
+# What a service's deployments make of it (`_set_deployments`, and the service deployment
+# that follows them), and UpdateService's count.
 _DEPLOYMENT_FIELDS: Final = (
+    "current_service_deployment",
     "deployments",
     "task_definition",
     "desired_count",
@@ -145,6 +150,12 @@ class _ServiceState:
     stale: _Stale | None = None
     short_arn: bool = False  # created before 2021 (a fault says so)
     tasks: dict[str, list[Any]] = field(default_factory=dict)  # by deployment id: not STOPPED
+    # Oldest first; the newest is the service's `currentServiceDeployment`.
+    service_deployments: list[sd.ServiceDeploymentRecord] = field(default_factory=list)
+
+    def service_deployment(self, deployment_id: str) -> sd.ServiceDeploymentRecord | None:
+        """The service deployment that follows the `deployments[]` entry `deployment_id`."""
+        return next((r for r in self.service_deployments if r.follows(deployment_id)), None)
 
 
 class ServiceRollouts:
@@ -220,6 +231,10 @@ class ServiceRollouts:
         now = self._now()
         if force or target != primary["taskDefinition"]:
             deployments = self._with_new_deployment(service, state, deployments, target, now=now)
+            for replaced in state.service_deployments:
+                if replaced.ongoing:
+                    replaced.stop(sd.REPLACED_REASON, now)
+            self._record_service_deployment(service, state, deployments, now)
             state.stale = _Stale(before, self._lag.change(self._faults().service_describe_lag))
         else:
             _resize(primary, service.desired_count, now)
@@ -258,6 +273,134 @@ class ServiceRollouts:
         for name, value in state.stale.fields.items():
             setattr(view, name, value)
         return view
+
+    # -- service deployments (ListServiceDeployments and the rest, `patches/ecs.py`) -----------
+
+    def list_service_deployments(
+        self,
+        backend: Any,
+        cluster: str,
+        service_name: str,
+        *,
+        statuses: list[str],
+        created_after: datetime | None,
+        created_before: datetime | None,
+    ) -> list[dict[str, Any]]:
+        """The service's service deployments, newest first, as ListServiceDeployments
+        filters them (by status, and by creation time, bounds included)."""
+        service = backend.services.get(f"{short_name(cluster)}:{short_name(service_name)}")
+        state = self._adopt(backend, service) if service is not None else None
+        if state is None:
+            raise ECSException("ServiceNotFoundException", "Service not found.")
+        return [
+            record.brief()
+            for record in reversed(state.service_deployments)
+            if (not statuses or record.status in statuses)
+            and (created_after is None or record.created_at >= created_after)
+            and (created_before is None or record.created_at <= created_before)
+        ]
+
+    def describe_service_deployments(
+        self, backend: Any, arns: list[str]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+        """The service deployments `arns` name, and a MISSING failure for each unknown."""
+        if len(arns) > _DESCRIBE_SERVICE_DEPLOYMENTS_LIMIT:
+            raise ECSException(
+                "InvalidParameterException",
+                f"You can specify a maximum of {_DESCRIBE_SERVICE_DEPLOYMENTS_LIMIT} ARNs.",
+            )
+        found, failures = [], []
+        for arn in arns:
+            located = self._locate(backend, arn)
+            if located is None:
+                failures.append({"arn": arn, "reason": "MISSING"})
+            else:
+                found.append(located[2].as_api())
+        return found, failures
+
+    def stop_service_deployment(self, backend: Any, arn: str, stop_type: str) -> str:
+        """StopServiceDeployment: an ongoing one rolls back to the last completed deployment
+        (ROLLBACK_REQUESTED, ROLLBACK_IN_PROGRESS at the rollback's first step); one already
+        rolling back goes on doing so. ABORT is not modelled."""
+        if stop_type != "ROLLBACK":
+            raise ECSException("InvalidParameterException", "Only stopType ROLLBACK is supported.")
+        located = self._locate(backend, arn)
+        if located is None:
+            raise ECSException(
+                "ServiceDeploymentNotFoundException", "The service deployment does not exist."
+            )
+        service, state, record = located
+        if not record.ongoing:
+            raise ECSException(
+                "ConflictException", f"The service deployment is {record.status}: not ongoing."
+            )
+        if record.rollback_deployment_id is not None:
+            return arn  # already rolling back: it continues
+        assert state.last_completed is not None  # adopted services have completed once
+        target_id, target_task_definition = state.last_completed
+        now = self._now()
+        deployments = self._with_new_deployment(
+            service,
+            state,
+            [dict(d) for d in service.deployments],
+            target_task_definition,
+            now=now,
+            rollback_to=target_id,
+        )
+        record.roll_back(
+            deployments[0]["id"], self._revision(service, target_id), failed_tasks=None, at=now
+        )
+        _set_deployments(service, deployments)
+        self._sync_tasks(service, state, now)
+        message = f"{_label(service)} rolling back to deployment {target_id}."
+        self._add_events(service, [message], now)
+        return arn
+
+    def _locate(
+        self, backend: Any, arn: str
+    ) -> tuple[Any, _ServiceState, sd.ServiceDeploymentRecord] | None:
+        """The service, its state and the service deployment `arn` names (None: unknown)."""
+        for service, state in self._services.items():
+            if state.backend is not backend:
+                continue
+            for record in state.service_deployments:
+                if record.arn == arn:
+                    return service, state, record
+        return None
+
+    def _record_service_deployment(
+        self,
+        service: Any,
+        state: _ServiceState,
+        deployments: list[dict[str, Any]],
+        now: datetime,
+    ) -> sd.ServiceDeploymentRecord:
+        """The service deployment of the new PRIMARY `deployments[0]`: the service's current
+        one from now on. Its source is the deployment it replaces."""
+        new, *replaced = deployments
+        cluster_arn = state.backend.clusters[service.cluster_name].arn
+        prefix = cluster_arn.split(":cluster/", 1)[0]
+        record = sd.ServiceDeploymentRecord(
+            arn=(
+                f"{prefix}:service-deployment/{service.cluster_name}/{service.name}/"
+                f"{self._ids.service_deployment_id()}"
+            ),
+            service_arn=service.arn,
+            cluster_arn=cluster_arn,
+            deployment_id=new["id"],
+            created_at=now,
+            updated_at=now,
+            source_revision=self._revision(service, replaced[0]["id"]) if replaced else None,
+            target_revision=self._revision(service, new["id"]),
+            failure_threshold=_breaker_threshold(int(new["desiredCount"])),
+        )
+        state.service_deployments.append(record)
+        service.current_service_deployment = record.arn
+        return record
+
+    @staticmethod
+    def _revision(service: Any, deployment_id: str) -> str:
+        return sd.revision_arn(service.arn, service.cluster_name, service.name, deployment_id)
 
     def arn(self, long_arn: Callable[[Any], str], service: Any) -> str:
         """moto's `Service.arn`: ECS gave services created before 2021 a short ARN, without
@@ -374,6 +517,8 @@ class ServiceRollouts:
             short_arn=fault is not None and fault.short_arn,
         )
         self._services[service] = state
+        record = self._record_service_deployment(service, state, [steady], now)
+        record.complete(steady["id"], now)
         self._sync_tasks(service, state, now)
         return state
 
@@ -454,11 +599,16 @@ class ServiceRollouts:
         deployments = [dict(d) for d in service.deployments]
         primary = deployments[0]
         primary["updatedAt"] = at
+        record = state.service_deployment(primary["id"])
+        if record is not None:
+            record.progress(at)
         events: list[str] = []
         if rollout.outcome is RolloutOutcome.COMPLETE:
             deployments = self._step_complete(service, state, deployments, rollout, events, at=at)
         elif rollout.outcome is RolloutOutcome.DELETED:
             _step_deleted(service, deployments, due, events)
+            if record is not None and record.ongoing and service.status != _ACTIVE:
+                record.stop(sd.DELETED_REASON, at)
         else:
             deployments = self._step_failing(service, state, deployments, rollout, events, at=at)
         _set_deployments(service, deployments)
@@ -492,6 +642,9 @@ class ServiceRollouts:
             rolloutStateReason=f"ECS deployment {deployment_id} completed.",
         )
         self._events.deployment(state.backend, service.arn, primary, ecs_events.COMPLETED)
+        record = state.service_deployment(deployment_id)
+        if record is not None:
+            record.complete(deployment_id, at)
         drained = sum(int(d["runningCount"]) for d in deployments[1:])
         if drained:
             events.append(
@@ -534,13 +687,25 @@ class ServiceRollouts:
             f"{_label(service)} (deployment {primary['id']}) deployment failed: "
             "tasks failed to start."
         )
-        if rollout.outcome is not RolloutOutcome.AUTO_ROLLBACK or state.last_completed is None:
+        record = state.service_deployment(primary["id"])
+        rolls_back = rollout.outcome is RolloutOutcome.AUTO_ROLLBACK
+        if not rolls_back or state.last_completed is None:
+            if record is not None:
+                record.fail(primary["id"], int(primary["failedTasks"]), at)
             return deployments  # no rollback: the FAILED deployment stays PRIMARY
         target_id, target_task_definition = state.last_completed
         events.append(f"{_label(service)} rolling back to deployment {target_id}.")
-        return self._with_new_deployment(
+        deployments = self._with_new_deployment(
             service, state, deployments, target_task_definition, now=at, rollback_to=target_id
         )
+        if record is not None:
+            record.roll_back(
+                deployments[0]["id"],
+                self._revision(service, target_id),
+                failed_tasks=int(primary["failedTasks"]),
+                at=at,
+            )
+        return deployments
 
     # -- the service's tasks: what its deployments' counts say --------------------------------
 

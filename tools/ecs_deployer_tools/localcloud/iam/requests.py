@@ -284,6 +284,18 @@ def _tasks(call: Call) -> list[AuthorizationRequest]:
     ]
 
 
+def _service_deployments(call: Call) -> list[AuthorizationRequest]:
+    """A call on service deployments is authorized on each one's ARN
+    (service-deployment/CLUSTER/SERVICE/ID), in its cluster."""
+    arns = call.params.get("serviceDeploymentArns") or [call.params["serviceDeploymentArn"]]
+    requests = []
+    for arn in arns:
+        prefix, _, path = str(arn).partition(":service-deployment/")
+        cluster = f"{prefix}:cluster/{path.split('/', 1)[0]}"
+        requests.append(call.request(str(arn), {"ecs:cluster": cluster}))
+    return requests
+
+
 def _list_services(call: Call) -> list[AuthorizationRequest]:
     return [call.request("*", {"ecs:cluster": _cluster_arn(call)})]
 
@@ -468,6 +480,8 @@ _MODELS: dict[str, _Model] = {
     "ecs:DescribeClusters": _describe_clusters,
     "ecs:DescribeServices": _describe_services,
     "ecs:UpdateService": _update_service,
+    "ecs:DescribeServiceDeployments": _service_deployments,
+    "ecs:StopServiceDeployment": _service_deployments,
     "ecs:RegisterTaskDefinition": _register_task_definition,
     "ecs:RunTask": _run_task,
     "ecs:DescribeTasks": _tasks,

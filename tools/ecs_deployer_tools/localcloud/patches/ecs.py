@@ -37,6 +37,10 @@ Where moto's answers differ from ECS's (also `ecs_sim/tasks.py`):
    the latest ACTIVE revision is used"); moto answers the newest of any status. RunTask and
    UpdateService read a family the same way.
 
+10. Service deployments (`ecs_sim/service_deployments.py`), which moto lacks:
+   ListServiceDeployments, DescribeServiceDeployments and StopServiceDeployment, and the
+   `currentServiceDeployment` of DescribeServices and UpdateService.
+
 What goes wrong on purpose:
 
 9. A seeded share of ECS API calls (`EcsFaults.throttle_rate`) answers
@@ -47,10 +51,12 @@ from __future__ import annotations
 
 import functools
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import botocore.session
 from botocore import xform_name
+from moto.core.responses import ActionResult
 from moto.ecs.exceptions import TaskDefinitionNotFoundException
 from moto.ecs.models import EC2ContainerServiceBackend, Service, Task
 from moto.ecs.responses import EC2ContainerServiceResponse
@@ -58,6 +64,7 @@ from moto.ecs.responses import EC2ContainerServiceResponse
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from ecs_deployer_tools.localcloud.ecs_sim.rollouts import ServiceRollouts
     from ecs_deployer_tools.localcloud.ecs_sim.simulation import EcsSimulation
     from ecs_deployer_tools.localcloud.patches.patcher import Patcher
 
@@ -89,10 +96,51 @@ def install(patcher: Patcher, simulation: EcsSimulation) -> None:
     patcher.wrap(backend, "_calculate_task_resource_requirements", tasks.sized_at_task_level)
     patcher.around(response, "run_task", locked(tasks.run_task_idempotently))
     patcher.around(response, "describe_tasks", locked(tasks.report_missing))
+    added = {
+        "list_service_deployments": _list_service_deployments,
+        "describe_service_deployments": _describe_service_deployments,
+        "stop_service_deployment": _stop_service_deployment,
+    }
+    for name, handler in added.items():
+        # `locked` makes a plain function: a method of the response class, given `response`.
+        patcher.replace(response, name, locked(functools.partial(handler, rollouts)), create=True)
     # Throttling wraps every action last, so it answers before anything else runs.
     throttled = functools.partial(_throttled, simulation)
     for action in _ecs_actions():
         patcher.around(response, action, throttled)
+
+
+def _list_service_deployments(rollouts: ServiceRollouts, response: Any) -> ActionResult:
+    created = response._get_param("createdAt") or {}
+    found = rollouts.list_service_deployments(
+        response.ecs_backend,
+        response._get_param("cluster") or "default",
+        response._get_param("service"),
+        statuses=response._get_param("status") or [],
+        created_after=_timestamp(created.get("after")),
+        created_before=_timestamp(created.get("before")),
+    )
+    return ActionResult({"serviceDeployments": found})
+
+
+def _describe_service_deployments(rollouts: ServiceRollouts, response: Any) -> ActionResult:
+    arns = response._get_param("serviceDeploymentArns") or []
+    found, failures = rollouts.describe_service_deployments(response.ecs_backend, arns)
+    return ActionResult({"serviceDeployments": found, "failures": failures})
+
+
+def _stop_service_deployment(rollouts: ServiceRollouts, response: Any) -> ActionResult:
+    arn = rollouts.stop_service_deployment(
+        response.ecs_backend,
+        response._get_param("serviceDeploymentArn"),
+        response._get_param("stopType") or "ROLLBACK",
+    )
+    return ActionResult({"serviceDeploymentArn": arn})
+
+
+def _timestamp(value: datetime | None) -> datetime | None:
+    """A request's timestamp, which moto parses to a naive datetime in UTC."""
+    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _newest_active_revision(
