@@ -551,3 +551,53 @@ def test_one_local_cloud_at_a_time(cloud: LocalCloud) -> None:
 
 def test_a_list_parameter_left_to_its_default_is_a_list(cloud: LocalCloud) -> None:
     assert cloud.outputs["ColorArns"] == "arn:color:red|arn:color:green"
+
+
+def test_another_accounts_registry_is_read_through_its_repository_policy(
+    cloud: LocalCloud,
+) -> None:
+    central_account = "333333333333"
+    name = f"mini-{uuid.uuid4().hex[:8]}"
+    central = cloud.client("ecr", account=central_account)
+    here = cloud.client("ecr")
+    central.create_repository(repositoryName=name)
+    pushed = central.put_image(repositoryName=name, imageManifest=_manifest(config="7"))
+    digest = pushed["image"]["imageId"]["imageDigest"]
+
+    def read() -> tuple[str, str]:
+        [repository] = here.describe_repositories(
+            repositoryNames=[name], registryId=central_account
+        )["repositories"]
+        [image] = here.describe_images(
+            repositoryName=name, registryId=central_account, imageIds=[{"imageDigest": digest}]
+        )["imageDetails"]
+        return repository["repositoryUri"], image["imageDigest"]
+
+    try:
+        with pytest.raises(ClientError) as denied:
+            read()
+        central.set_repository_policy(
+            repositoryName=name,
+            policyText=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": f"arn:aws:iam::{cloud.account_id}:root"},
+                            "Action": ["ecr:DescribeImages", "ecr:DescribeRepositories"],
+                        }
+                    ],
+                }
+            ),
+        )
+        uri, found = read()
+    finally:
+        central.delete_repository(repositoryName=name, force=True)
+
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert uri == f"{central_account}.dkr.ecr.{cloud.region}.amazonaws.com/{name}"
+    assert found == digest
+    # Without a registryId the caller reads its own registry, which has no such repository.
+    with pytest.raises(ClientError, match="RepositoryNotFoundException"):
+        here.describe_repositories(repositoryNames=[name])
