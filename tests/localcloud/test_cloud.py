@@ -601,3 +601,67 @@ def test_another_accounts_registry_is_read_through_its_repository_policy(
     # Without a registryId the caller reads its own registry, which has no such repository.
     with pytest.raises(ClientError, match="RepositoryNotFoundException"):
         here.describe_repositories(repositoryNames=[name])
+
+
+def test_a_forwarded_push_arrives_as_its_accounts_when_the_bus_policy_allows_it(
+    cloud: LocalCloud,
+) -> None:
+    central_account = "333333333333"
+    name = f"central-{uuid.uuid4().hex[:8]}"  # no rule of the stack matches it
+    central_ecr = cloud.client("ecr", account=central_account)
+    central_events = cloud.client("events", account=central_account)
+    here, sqs = cloud.client("events"), cloud.client("sqs")
+    # Here, a rule that matches the central account's ECR events only.
+    queue_url = sqs.create_queue(QueueName=f"central-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    pattern = {"source": ["aws.ecr"], "account": [central_account]}
+    here.put_rule(Name="from-central", EventPattern=json.dumps(pattern))
+    here.put_targets(
+        Rule="from-central", Targets=[{"Id": "q", "Arn": queue["Attributes"]["QueueArn"]}]
+    )
+    bus = f"arn:aws:events:{cloud.region}:{cloud.account_id}:event-bus/default"
+    role = f"arn:aws:iam::{central_account}:role/forward"
+    central_ecr.create_repository(repositoryName=name)
+    central_events.put_rule(Name="forward", EventPattern=json.dumps({"source": ["aws.ecr"]}))
+    central_events.put_targets(Rule="forward", Targets=[{"Id": "d", "Arn": bus, "RoleArn": role}])
+
+    def received() -> list[dict[str, Any]]:
+        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+        return [json.loads(message["Body"]) for message in answer.get("Messages", [])]
+
+    try:
+        central_ecr.put_image(repositoryName=name, imageManifest=_manifest(config="5"))
+        before_policy = received()
+        here.put_permission(
+            Policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "central",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": [central_account]},
+                            "Action": "events:PutEvents",
+                            "Resource": bus,
+                        }
+                    ],
+                }
+            )
+        )
+        pushed = central_ecr.put_image(
+            repositoryName=name, imageManifest=_manifest(config="6"), imageTag="v1"
+        )
+        [event] = received()
+    finally:
+        here.remove_permission(StatementId="central")
+        here.remove_targets(Rule="from-central", Ids=["q"])
+        here.delete_rule(Name="from-central")
+        central_events.remove_targets(Rule="forward", Ids=["d"])
+        central_events.delete_rule(Name="forward")
+        central_ecr.delete_repository(repositoryName=name, force=True)
+
+    assert before_policy == []
+    assert event["detail-type"] == "ECR Image Action"
+    assert event["detail"]["repository-name"] == name
+    assert event["detail"]["image-digest"] == pushed["image"]["imageId"]["imageDigest"]
+    assert event["detail"]["image-tag"] == "v1"
