@@ -665,3 +665,29 @@ def test_a_forwarded_push_arrives_as_its_accounts_when_the_bus_policy_allows_it(
     assert event["detail"]["repository-name"] == name
     assert event["detail"]["image-digest"] == pushed["image"]["imageId"]["imageDigest"]
     assert event["detail"]["image-tag"] == "v1"
+
+
+def test_an_event_bus_policy_resource_adds_its_statement_to_the_bus(cloud: LocalCloud) -> None:
+    bus = f"arn:aws:events:{cloud.region}:{cloud.account_id}:event-bus/default"
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"AWS": ["333333333333"]},
+        "Action": "events:PutEvents",
+        "Resource": bus,
+    }
+    template = {
+        "Resources": {
+            "Policy": {
+                "Type": "AWS::Events::EventBusPolicy",
+                "Properties": {"StatementId": "ecr-sources", "Statement": statement},
+            }
+        }
+    }
+    cloudformation, events = cloud.client("cloudformation"), cloud.client("events")
+    name = f"bus-policy-{uuid.uuid4().hex[:8]}"
+    cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    policy = json.loads(events.describe_event_bus(Name="default")["Policy"])
+    cloudformation.delete_stack(StackName=name)
+
+    assert policy["Statement"] == [{"Sid": "ecr-sources", **statement}]
+    assert "Policy" not in events.describe_event_bus(Name="default")
