@@ -25,6 +25,7 @@ def test_rule_show_prints_the_deployed_pattern(local: Local) -> None:
     assert (rule["rule"], rule["state"]) == (local.cloud.outputs["EcrPushRuleName"], "ENABLED")
     assert rule["pattern"] == {
         "source": ["aws.ecr"],
+        "account": ["123456789012"],
         "detail-type": ["ECR Image Action", "ECR Replication Action"],
         "detail": {
             "action-type": ["PUSH", "REPLICATE"],

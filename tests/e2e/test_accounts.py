@@ -21,6 +21,7 @@ from ecs_deployer_tools.demo.scenarios import (
     RETRIED_ATTEMPTS,
     SCENARIOS,
     STAGING_ACCOUNT,
+    TOOLING_ACCOUNT,
     LambdaCrash,
     Scenario,
 )
@@ -299,3 +300,15 @@ def test_an_execution_that_ends_unfinalised_is_closed_with_what_the_apps_account
     assert found.lock_held is False
     # CloseExecution read, through the role, what each service runs in the app's account.
     assert f"{sample_app.WEB} runs {sample_app.WEB}:2" in (record.cause or "")
+
+
+def test_a_push_to_the_central_registry_deploys_its_digest_in_the_apps_account() -> None:
+    result, found = _run(SCENARIOS["central-ecr-push"])
+
+    _ended_as_reported(result, found)
+    central = f"{TOOLING_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/{sample_app.REPOSITORY}@"
+    assert result.last.image.startswith(central)
+    for service in (sample_app.WEB, sample_app.WORKER):
+        assert found.primary[service].startswith(f"arn:aws:ecs:us-east-1:{STAGING_ACCOUNT}:")
+        assert found.app_images[service] == result.last.image
+    assert found.refused == []

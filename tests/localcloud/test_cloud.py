@@ -551,3 +551,143 @@ def test_one_local_cloud_at_a_time(cloud: LocalCloud) -> None:
 
 def test_a_list_parameter_left_to_its_default_is_a_list(cloud: LocalCloud) -> None:
     assert cloud.outputs["ColorArns"] == "arn:color:red|arn:color:green"
+
+
+def test_another_accounts_registry_is_read_through_its_repository_policy(
+    cloud: LocalCloud,
+) -> None:
+    central_account = "333333333333"
+    name = f"mini-{uuid.uuid4().hex[:8]}"
+    central = cloud.client("ecr", account=central_account)
+    here = cloud.client("ecr")
+    central.create_repository(repositoryName=name)
+    pushed = central.put_image(repositoryName=name, imageManifest=_manifest(config="7"))
+    digest = pushed["image"]["imageId"]["imageDigest"]
+
+    def read() -> tuple[str, str]:
+        [repository] = here.describe_repositories(
+            repositoryNames=[name], registryId=central_account
+        )["repositories"]
+        [image] = here.describe_images(
+            repositoryName=name, registryId=central_account, imageIds=[{"imageDigest": digest}]
+        )["imageDetails"]
+        return repository["repositoryUri"], image["imageDigest"]
+
+    try:
+        with pytest.raises(ClientError) as denied:
+            read()
+        central.set_repository_policy(
+            repositoryName=name,
+            policyText=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": f"arn:aws:iam::{cloud.account_id}:root"},
+                            "Action": ["ecr:DescribeImages", "ecr:DescribeRepositories"],
+                        }
+                    ],
+                }
+            ),
+        )
+        uri, found = read()
+    finally:
+        central.delete_repository(repositoryName=name, force=True)
+
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert uri == f"{central_account}.dkr.ecr.{cloud.region}.amazonaws.com/{name}"
+    assert found == digest
+    # Without a registryId the caller reads its own registry, which has no such repository.
+    with pytest.raises(ClientError, match="RepositoryNotFoundException"):
+        here.describe_repositories(repositoryNames=[name])
+
+
+def test_a_forwarded_push_arrives_as_its_accounts_when_the_bus_policy_allows_it(
+    cloud: LocalCloud,
+) -> None:
+    central_account = "333333333333"
+    name = f"central-{uuid.uuid4().hex[:8]}"  # no rule of the stack matches it
+    central_ecr = cloud.client("ecr", account=central_account)
+    central_events = cloud.client("events", account=central_account)
+    here, sqs = cloud.client("events"), cloud.client("sqs")
+    # Here, a rule that matches the central account's ECR events only.
+    queue_url = sqs.create_queue(QueueName=f"central-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    pattern = {"source": ["aws.ecr"], "account": [central_account]}
+    here.put_rule(Name="from-central", EventPattern=json.dumps(pattern))
+    here.put_targets(
+        Rule="from-central", Targets=[{"Id": "q", "Arn": queue["Attributes"]["QueueArn"]}]
+    )
+    bus = f"arn:aws:events:{cloud.region}:{cloud.account_id}:event-bus/default"
+    role = f"arn:aws:iam::{central_account}:role/forward"
+    central_ecr.create_repository(repositoryName=name)
+    central_events.put_rule(Name="forward", EventPattern=json.dumps({"source": ["aws.ecr"]}))
+    central_events.put_targets(Rule="forward", Targets=[{"Id": "d", "Arn": bus, "RoleArn": role}])
+
+    def received() -> list[dict[str, Any]]:
+        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+        return [json.loads(message["Body"]) for message in answer.get("Messages", [])]
+
+    try:
+        central_ecr.put_image(repositoryName=name, imageManifest=_manifest(config="5"))
+        before_policy = received()
+        here.put_permission(
+            Policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "central",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": [central_account]},
+                            "Action": "events:PutEvents",
+                            "Resource": bus,
+                        }
+                    ],
+                }
+            )
+        )
+        pushed = central_ecr.put_image(
+            repositoryName=name, imageManifest=_manifest(config="6"), imageTag="v1"
+        )
+        [event] = received()
+    finally:
+        here.remove_permission(StatementId="central")
+        here.remove_targets(Rule="from-central", Ids=["q"])
+        here.delete_rule(Name="from-central")
+        central_events.remove_targets(Rule="forward", Ids=["d"])
+        central_events.delete_rule(Name="forward")
+        central_ecr.delete_repository(repositoryName=name, force=True)
+
+    assert before_policy == []
+    assert event["detail-type"] == "ECR Image Action"
+    assert event["detail"]["repository-name"] == name
+    assert event["detail"]["image-digest"] == pushed["image"]["imageId"]["imageDigest"]
+    assert event["detail"]["image-tag"] == "v1"
+
+
+def test_an_event_bus_policy_resource_adds_its_statement_to_the_bus(cloud: LocalCloud) -> None:
+    bus = f"arn:aws:events:{cloud.region}:{cloud.account_id}:event-bus/default"
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"AWS": ["333333333333"]},
+        "Action": "events:PutEvents",
+        "Resource": bus,
+    }
+    template = {
+        "Resources": {
+            "Policy": {
+                "Type": "AWS::Events::EventBusPolicy",
+                "Properties": {"StatementId": "ecr-sources", "Statement": statement},
+            }
+        }
+    }
+    cloudformation, events = cloud.client("cloudformation"), cloud.client("events")
+    name = f"bus-policy-{uuid.uuid4().hex[:8]}"
+    cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    policy = json.loads(events.describe_event_bus(Name="default")["Policy"])
+    cloudformation.delete_stack(StackName=name)
+
+    assert policy["Statement"] == [{"Sid": "ecr-sources", **statement}]
+    assert "Policy" not in events.describe_event_bus(Name="default")

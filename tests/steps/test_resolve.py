@@ -594,3 +594,44 @@ def test_a_codedeploy_group_outside_the_stack_is_refused_before_anything_runs(
         "deployment group this stack may deploy through (CodeDeployDeploymentGroups: "
         "shop/shop-web)" in (result.outcome.cause or "")
     )
+
+
+CENTRAL_REGISTRY = "333333333333"
+
+
+def test_an_app_deploys_the_pushes_of_the_registry_its_trigger_names(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps
+) -> None:
+    config = sample_app.app_config(seeded.subnet, seeded.security_group)
+    assert config.trigger is not None
+    central = config.model_copy(
+        update={"trigger": config.trigger.model_copy(update={"registry": CENTRAL_REGISTRY})}
+    )
+    push_config(boto3.client("ssm"), PREFIX, "shop", central)
+    digest = "sha256:" + "c" * 64
+    from_central = _push_event("v2.0.0", digest) | {"account": CENTRAL_REGISTRY}
+
+    dispatched = resolve(from_central, context("from-central"), deps, STARTED)
+    home = resolve(_push_event("v2.0.0", digest), context("from-home"), deps, STARTED)
+
+    assert isinstance(dispatched, Dispatch)
+    assert [target.app for target in dispatched.targets] == ["shop"]
+    assert isinstance(home, Ignored)
+    assert home.reason == (
+        f"shop:v2.0.0: app 'shop' deploys shop of the registry in account {CENTRAL_REGISTRY}; "
+        f"this push is in account {ACCOUNT_ID}"
+    )
+
+
+def test_an_app_without_a_registry_ignores_another_accounts_push(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps
+) -> None:
+    digest = push("v2.0.0")
+    event = _push_event("v2.0.0", digest) | {"account": CENTRAL_REGISTRY}
+
+    result = resolve(event, context("from-elsewhere"), deps, STARTED)
+
+    assert isinstance(result, Ignored)
+    assert f"registry in account {ACCOUNT_ID}; this push is in account {CENTRAL_REGISTRY}" in (
+        result.reason
+    )

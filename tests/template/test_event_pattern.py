@@ -15,7 +15,7 @@ import pytest
 from moto.events.models import EventPattern
 
 from tests.support import load_event
-from tests.template.cfn import REQUIRED_PARAMETERS, Resolver
+from tests.template.cfn import ACCOUNT_ID, REQUIRED_PARAMETERS, Resolver
 
 if TYPE_CHECKING:
     from moto.events.utils import EventMessageType
@@ -23,19 +23,29 @@ if TYPE_CHECKING:
 REPOSITORIES = "shop,team/shop-worker"
 
 
-def rule_pattern(transformed: dict[str, Any], tag_prefix: str) -> EventPattern:
+def rule_pattern(
+    transformed: dict[str, Any], tag_prefix: str, ecr_source_accounts: str = ""
+) -> EventPattern:
     rule = transformed["Resources"]["DeployStateMachineEcrPush"]
     resolver = Resolver(
         transformed,
-        REQUIRED_PARAMETERS | {"RepositoryNames": REPOSITORIES, "TagPrefix": tag_prefix},
+        REQUIRED_PARAMETERS
+        | {
+            "RepositoryNames": REPOSITORIES,
+            "TagPrefix": tag_prefix,
+            "EcrSourceAccounts": ecr_source_accounts,
+        },
     )
     pattern = resolver.resolve(rule["Properties"]["EventPattern"])
     return EventPattern.load(json.dumps(pattern))
 
 
-def event(name: str, **detail: Any) -> EventMessageType:
-    """A fixture event with some detail fields replaced (None removes the field)."""
+def event(name: str, account: str | None = None, **detail: Any) -> EventMessageType:
+    """A fixture event with some detail fields replaced (None removes the field), from
+    ``account`` if given."""
     loaded: dict[str, Any] = copy.deepcopy(load_event(name))
+    if account is not None:
+        loaded["account"] = account
     for key, value in detail.items():
         field = key.replace("_", "-")
         if value is None:
@@ -105,3 +115,41 @@ def test_tag_filter_only_with_a_prefix(transformed: dict[str, Any]) -> None:
     assert rule_pattern(transformed, tag_prefix="rc-").get_pattern()["detail"]["image-tag"] == [
         {"prefix": "rc-"}
     ]
+
+
+CENTRAL_REGISTRY = "333333333333"
+
+
+@pytest.mark.parametrize(
+    ("sources", "account", "matches"),
+    [
+        pytest.param("", ACCOUNT_ID, True, id="own push, no sources"),
+        pytest.param("", CENTRAL_REGISTRY, False, id="unlisted account"),
+        pytest.param(CENTRAL_REGISTRY, CENTRAL_REGISTRY, True, id="listed source"),
+        pytest.param(CENTRAL_REGISTRY, ACCOUNT_ID, True, id="own push with sources"),
+        pytest.param(CENTRAL_REGISTRY, "444444444444", False, id="another account"),
+    ],
+)
+def test_pushes_from_this_account_or_a_listed_source(
+    transformed: dict[str, Any], sources: str, account: str, matches: bool
+) -> None:
+    pattern = rule_pattern(transformed, tag_prefix="", ecr_source_accounts=sources)
+
+    assert pattern.matches_event(event("ecr_push", account=account)) is matches
+
+
+def test_the_bus_takes_events_from_the_listed_sources_only(transformed: dict[str, Any]) -> None:
+    def bus_policy(sources: str) -> dict[str, Any] | None:
+        resolver = Resolver(transformed, REQUIRED_PARAMETERS | {"EcrSourceAccounts": sources})
+        policy: dict[str, Any] = transformed["Resources"]["EcrSourceAccountsBusPolicy"]
+        return resolver.resolve(policy) if resolver.condition(policy["Condition"]) else None
+
+    assert bus_policy("") is None
+    policy = bus_policy(f"{CENTRAL_REGISTRY},444444444444")
+    assert policy is not None
+    assert policy["Properties"]["Statement"] == {
+        "Effect": "Allow",
+        "Principal": {"AWS": [CENTRAL_REGISTRY, "444444444444"]},
+        "Action": "events:PutEvents",
+        "Resource": f"arn:aws:events:us-east-1:{ACCOUNT_ID}:event-bus/default",
+    }

@@ -242,6 +242,10 @@ class TriggerConfig(_Model):
     """Which ECR pushes deploy this app."""
 
     repositories: Annotated[list[RepositoryName], Field(min_length=1)]
+    # The account whose ECR (in the deployer's region) holds the repositories: a central
+    # registry, which forwards its pushes (templates/ecr-forwarding.yaml). Omitted: the
+    # deployer's own account.
+    registry: AccountId | None = None
     # Empty: every push deploys, tagged or not. Otherwise a tag must match one filter.
     tags: list[TagFilter] = []
 

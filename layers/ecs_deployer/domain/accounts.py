@@ -33,6 +33,14 @@ def account_of_role(role_arn: str) -> str:
     return match.group(1)
 
 
+def account_of(arn: str) -> str:
+    """The account field of an ARN (``arn:partition:service:region:account:resource``)."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or not re.fullmatch(r"[0-9]{12}", parts[4]):
+        raise ValueError(f"'{arn}' is not an ARN with an account")
+    return parts[4]
+
+
 def roles_by_account(role_arns: Iterable[str]) -> dict[str, str]:
     """TargetAccountRoleArns → {account: role ARN}; one deploy role per account."""
     roles: dict[str, str] = {}

@@ -129,7 +129,10 @@ def prepare(request: ManualRequest, context: ExecutionContext, deps: AdmissionDe
         image, revisions = _rollback_target(request, config, deps.table)
     else:
         image = deps.ecr.resolve(
-            _repository(request, loaded), request.image_tag, request.image_digest
+            _repository(request, loaded),
+            request.image_tag,
+            request.image_digest,
+            config.trigger.registry if config.trigger is not None else None,
         )
     # A rollback runs no one-off tasks: migrations do not run backwards.
     skip_pre = request.skip_pre_tasks or request.is_rollback

@@ -178,6 +178,24 @@ def _config_wanting(
     return config if trigger is not None and repository in trigger.repositories else None
 
 
+def _passed_over(
+    app: str, config: AppConfig, event: EcrImageActionEvent, home_account: str
+) -> str | None:
+    """Why an app that deploys the pushed repository does not deploy this push."""
+    trigger = config.trigger
+    registry = (trigger.registry if trigger is not None else None) or home_account
+    if registry != event.account:
+        return (
+            f"app '{app}' deploys {event.detail.repository_name} of the registry in account "
+            f"{registry}; this push is in account {event.account}"
+        )
+    tag = event.detail.image_tag
+    if trigger is not None and not trigger.accepts_tag(tag):
+        filters = ", ".join(str(tag_filter) for tag_filter in trigger.tags)
+        return f"app '{app}' deploys tags matching {filters}; '{tag}' does not match"
+    return None
+
+
 def _texts_for(
     repository: str, configs: ConfigStore, index: ConfigIndexTable | None
 ) -> dict[str, str | ConfigError]:
@@ -190,8 +208,11 @@ def dispatch(
     event: EcrImageActionEvent,
     configs: ConfigStore,
     table: DeploymentsTable,
+    home_account: str,
     index: ConfigIndexTable | None = None,
 ) -> Ignored | Dispatch:
+    """``home_account``: the deployer's account, the registry of an app whose trigger names
+    none; a push deploys the apps whose registry is the account it happened in."""
     if (unwanted := _unwanted(event)) is not None:
         return unwanted
     detail = event.detail
@@ -224,10 +245,8 @@ def dispatch(
             if _APP_NAME.fullmatch(app):
                 broken.append(BrokenConfig(request=as_request(app), message=config))
             continue
-        trigger = config.trigger
-        if trigger is not None and not trigger.accepts_tag(tag):
-            filters = ", ".join(str(tag_filter) for tag_filter in trigger.tags)
-            ignored.append(f"app '{app}' deploys tags matching {filters}; '{tag}' does not match")
+        if (reason := _passed_over(app, config, event, home_account)) is not None:
+            ignored.append(reason)
             continue
         attempt = push_attempt(table.records_of_digest(app, detail.image_digest), event.time)
         if attempt.attempt is None:

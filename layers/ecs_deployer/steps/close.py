@@ -29,6 +29,7 @@ from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from ecs_deployer.domain import lifecycle
+from ecs_deployer.domain.accounts import account_of
 from ecs_deployer.domain.admission import ExecutionInputs, failed_record, vouched_for
 from ecs_deployer.domain.dispatch import Dispatch, dispatch
 from ecs_deployer.domain.services import revision
@@ -147,7 +148,7 @@ def _close_dispatch(
     now: datetime,
 ) -> str:
     """Record the push as failed for every app it was not dispatched to."""
-    result = dispatch(event, deps.configs, deps.table)
+    result = dispatch(event, deps.configs, deps.table, account_of(detail.state_machine_arn))
     if not isinstance(result, Dispatch):
         return "nothing to close: no app wanted the push"
     executions = detail.state_machine_arn.replace(":stateMachine:", ":execution:")

@@ -12,6 +12,7 @@ from aws_lambda_powertools import Logger
 
 from ecs_deployer.document import Deployment
 from ecs_deployer.domain import lifecycle
+from ecs_deployer.domain.accounts import account_of
 from ecs_deployer.domain.admission import Rejected, failed_record, prepare, vouched_for
 from ecs_deployer.domain.dispatch import Dispatch, Ignored, dispatch
 from ecs_deployer.errors import ConfigError, DeployerError, InputError
@@ -47,7 +48,7 @@ def resolve(
         return Rejected.of(exc)
     if isinstance(request, EcrImageActionEvent):
         try:
-            result = dispatch(request, deps.configs, deps.table, deps.index)
+            result = dispatch(request, deps.configs, deps.table, account_of(context.Id), deps.index)
         except DeployerError as exc:  # the configs may not be read: no app to record it for
             return Rejected.of(exc)
         if isinstance(result, Dispatch):

@@ -20,7 +20,7 @@ from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.domain.dispatch import child_execution_name
 from ecs_deployer.domain.lifecycle import SOURCE
 from ecs_deployer_tools.demo import sample_app
-from ecs_deployer_tools.demo.scenarios import PRODUCTION_ACCOUNT, STAGING_ACCOUNT
+from ecs_deployer_tools.demo.scenarios import PRODUCTION_ACCOUNT, STAGING_ACCOUNT, TOOLING_ACCOUNT
 from ecs_deployer_tools.localcloud.cloud import ACCOUNT_ID, LocalCloud
 from ecs_deployer_tools.localcloud.codedeploy import CodeDeploySimulation
 from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
@@ -49,6 +49,8 @@ STACK_PARAMETERS = {
 # The deploy role of every account apps may run in, and the external id they ask for.
 TARGET_ROLE_NAME = "ecs-deployer-target"
 EXTERNAL_ID = "ecs-deployer-local"
+# The sample config's trigger (`sample_app.app_config`), which a central registry extends.
+_TRIGGER = {"repositories": [sample_app.REPOSITORY], "tags": ["v*"]}
 TARGET_STACK_PARAMETERS = {
     "TargetAccountRoleArns": ",".join(
         f"arn:aws:iam::{account}:role/{TARGET_ROLE_NAME}"
@@ -233,7 +235,13 @@ def _push(cloud: LocalCloud, scenario: Scenario, index: int, tags: tuple[str, ..
         image = sample_app.multi_platform_image(version, scenario.platforms)
         return cloud.push_multiplatform(sample_app.REPOSITORY, tags, image)
     manifest = sample_app.image_manifest(version)
-    return cloud.push_image(sample_app.REPOSITORY, tags, manifest, region=scenario.replicated_from)
+    return cloud.push_image(
+        sample_app.REPOSITORY,
+        tags,
+        manifest,
+        region=scenario.replicated_from,
+        account=scenario.registry,
+    )
 
 
 def _seed(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
@@ -249,14 +257,20 @@ def _seed(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
     account = scenario.account
     clients = sample_app.Clients(
         ecs=cloud.client("ecs", account=account),
-        ecr=cloud.client("ecr"),
+        ecr=cloud.client("ecr", account=scenario.registry),
         ssm=cloud.client("ssm"),
         ec2=cloud.client("ec2", account=account),
         iam=cloud.client("iam", account=account),
         codedeploy=cloud.client("codedeploy", account=account),
     )
+    trigger = {"trigger": {**_TRIGGER, "registry": scenario.registry}} if scenario.registry else {}
     return sample_app.seed(
-        clients, CONFIG_PREFIX, blue_green=blue_green, account=account, **scenario.config
+        clients,
+        CONFIG_PREFIX,
+        blue_green=blue_green,
+        account=account,
+        **trigger,
+        **scenario.config,
     )
 
 
@@ -269,6 +283,7 @@ def _deploy(
             **STACK_PARAMETERS,
             **seeded.network_parameters,
             **TARGET_STACK_PARAMETERS,
+            "EcrSourceAccounts": TOOLING_ACCOUNT,
             "LogLevel": DEMO_LOG_LEVEL,
             "SummaryTopicArn": summaries.topic_arn,
         }
@@ -277,6 +292,34 @@ def _deploy(
         _deploy_target_role(
             cloud, scenario.account, scenario.role_external_id, scenario.codedeploy is not None
         )
+    if scenario.registry is not None:
+        _open_central_registry(cloud, scenario.registry)
+
+
+def _open_central_registry(cloud: LocalCloud, account: str) -> None:
+    """What the central registry's account does (README, "A central ECR"): forward its
+    pushes with templates/ecr-forwarding.yaml, and let Resolve read the repository."""
+    cloud.deploy_ecr_forwarding(
+        account,
+        {
+            "DeployerAccountId": ACCOUNT_ID,
+            "DeployerRegion": cloud.region,
+            "RepositoryNames": sample_app.REPOSITORY,
+        },
+    )
+    resolve_role = cloud.client("cloudformation").describe_stack_resource(
+        StackName=cloud.stack_name, LogicalResourceId="ResolveFunctionRole"
+    )["StackResourceDetail"]["PhysicalResourceId"]
+    statement = {
+        "Sid": "EcsDeployerResolve",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:role/{resolve_role}"},
+        "Action": ["ecr:DescribeImages", "ecr:DescribeRepositories"],
+    }
+    cloud.client("ecr", account=account).set_repository_policy(
+        repositoryName=sample_app.REPOSITORY,
+        policyText=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
 
 
 def _deploy_target_role(

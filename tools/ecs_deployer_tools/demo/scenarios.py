@@ -34,6 +34,8 @@ PushStatus = Literal[
 RETRIED_ATTEMPTS = 6
 # The accounts apps run in, other than the deployer's (the local cloud's default account).
 STAGING_ACCOUNT, PRODUCTION_ACCOUNT = "111111111111", "222222222222"
+# The tooling account whose ECR is the central registry (`Scenario.registry`).
+TOOLING_ACCOUNT = "333333333333"
 # A service the config of the `service-missing` scenario names and the cluster lacks.
 MISSING_SERVICE = f"{sample_app.FAMILY_PREFIX}api"
 
@@ -88,6 +90,10 @@ class Scenario:
     account: str | None = None
     # The external id that role's trust policy asks for, when not the stack's own.
     role_external_id: str | None = None
+    # The image lives in this account's ECR (a central registry): its pushes are forwarded
+    # by templates/ecr-forwarding.yaml, the stack lists it in EcrSourceAccounts, the config's
+    # trigger names it, and its repository policy lets the deployer read the image.
+    registry: str | None = None
 
     def image_of(self, index: int) -> str:
         return self.images[index] if self.images else self.pushes[index][0]
@@ -392,6 +398,16 @@ SCENARIOS: dict[str, Scenario] = {
             ("FAILED",),
             account=PRODUCTION_ACCOUNT,
             role_external_id="another-deployer",
+        ),
+        Scenario(
+            "central-ecr-push",
+            f"v2.0.0 is pushed to the central registry of account {TOOLING_ACCOUNT}, which "
+            "forwards its pushes to the deployer's bus: the app in account "
+            f"{STAGING_ACCOUNT} runs that registry's digest",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            account=STAGING_ACCOUNT,
+            registry=TOOLING_ACCOUNT,
         ),
         Scenario(
             "codedeploy-happy",

@@ -79,6 +79,8 @@ DEFAULT_REGION = "us-east-1"
 ARTIFACTS_BUCKET = "ecs-deployer-local-artifacts"
 # The deploy role of an account apps run in, beside the stack's template.
 TARGET_ROLE_TEMPLATE = "templates/target-account-role.yaml"
+# A central registry's forwarding of its pushes, beside the stack's template.
+ECR_FORWARDING_TEMPLATE = "templates/ecr-forwarding.yaml"
 # The deploy roles' grants, whichever account's role used them (`IamGuard.declare_role`).
 TARGET_ROLE_LEDGER_KEY = "TargetAccountRole"
 # The role the local cloud's own clients act as in another account (never authorized: only
@@ -290,6 +292,17 @@ class LocalCloud:
         self.iam.declare_role(account, role_arn, TARGET_ROLE_LEDGER_KEY)
         return str(role_arn)
 
+    def deploy_ecr_forwarding(self, account: str, parameters: Mapping[str, str]) -> None:
+        """Forward `account`'s ECR pushes to the deployer's bus, from
+        templates/ecr-forwarding.yaml, in `account`."""
+        template = load_template(self.template_path.parent / ECR_FORWARDING_TEMPLATE)
+        self.client("cloudformation", account=account).create_stack(
+            StackName=f"{self.stack_name}-ecr-forwarding",
+            TemplateBody=json.dumps(template),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            Capabilities=_CAPABILITIES,
+        )
+
     # -- the stack ------------------------------------------------------------------------
 
     def deploy_stack(self, parameters: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -361,15 +374,16 @@ class LocalCloud:
         manifest: str | None = None,
         *,
         region: str | None = None,
+        account: str | None = None,
     ) -> str:
         """Push an image like `docker push`: one PutImage per tag, one digest; return it.
 
         ECR makes the digest (the sha256 of the manifest); without a manifest a fresh one
         (a new image) is made. With `region`, the push goes to that region's registry
-        (see `replicate_registry`).
+        (see `replicate_registry`); with `account`, to that account's (a central registry).
         """
         manifest = manifest or image_manifest()
-        ecr = self._ecr(region)
+        ecr = self._ecr(region) if account is None else self.client("ecr", account=account)
         with self.scheduler.exclusive():  # one push, even while serving in real time
             pushed = [
                 ecr.put_image(repositoryName=repository, imageManifest=manifest, imageTag=tag)

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from ecs_deployer.aws.clients import error_code
+from ecs_deployer.domain.accounts import account_of
 from ecs_deployer.domain.dispatch import Ignored, dispatch
 from ecs_deployer.errors import InputError
 from ecs_deployer.image import ImageRef
@@ -126,7 +127,9 @@ def judge_event(deployer: Deployer, event: dict[str, Any]) -> EventVerdict:
         # What the Resolve step would reject the execution with.
         problem = str(InputError("invalid ECR event", field_errors(exc)))
         return EventVerdict(rule.name, True, errors=[problem], fields=fields)
-    result = dispatch(request, deployer.configs, deployer.table)
+    result = dispatch(
+        request, deployer.configs, deployer.table, account_of(deployer.state_machine_arn)
+    )
     if isinstance(result, Ignored):
         return EventVerdict(rule.name, True, ignored=[result.reason], fields=fields)
     registries: dict[str, str] = {}

@@ -33,6 +33,9 @@ shows them, where moto's CloudFormation falls short.
    CloudFormation splits from it ("Parameters": a CommaDelimitedList is "an array of
    literal strings that are separated by commas"); moto keeps the default a string, which
    `Fn::Join` and `Fn::Sub` then take apart character by character.
+11. `AWS::Events::EventBusPolicy` is unknown to moto (skipped with a warning): it adds its
+   `Statement` to the bus's policy (`EventBusName`, by default the default bus) under its
+   `StatementId`, as PutPermission does, and deleting it removes that statement.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from moto.awslambda.utils import get_backend as lambda_backend
 from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation.models import Stack as CloudFormationStack
 from moto.cloudwatch.models import cloudwatch_backends
+from moto.events.models import events_backends
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 from moto.iam.models import AWSManagedPolicy, Role, iam_backends
 from moto.logs.models import LogGroup
@@ -285,9 +289,50 @@ class _MetricAlarm(_UnknownToMoto):
         return cls(name)
 
 
+# --- 11. AWS::Events::EventBusPolicy -------------------------------------------------
+
+
+class _EventBusPolicy(_UnknownToMoto):
+    """AWS::Events::EventBusPolicy (its ``Statement`` form)."""
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        _resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_kwargs: Any,
+    ) -> _EventBusPolicy:
+        properties = cloudformation_json["Properties"]
+        statement_id = properties["StatementId"]
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Sid": statement_id, **properties["Statement"]}],
+        }
+        events_backends[account_id][region_name].put_permission(
+            properties.get("EventBusName", "default"), "", "", statement_id, {}, json.dumps(policy)
+        )
+        return cls(statement_id)
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls,
+        _resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        properties = cloudformation_json["Properties"]
+        events_backends[account_id][region_name].remove_permission(
+            properties.get("EventBusName", "default"), properties["StatementId"], False
+        )
+
+
 _UNKNOWN_TO_MOTO: dict[str, type[_UnknownToMoto]] = {
     "AWS::SQS::QueuePolicy": _QueuePolicy,
     "AWS::CloudWatch::Alarm": _MetricAlarm,
+    "AWS::Events::EventBusPolicy": _EventBusPolicy,
 }
 
 

@@ -23,6 +23,11 @@
    image, with the same tag, into each destination registry (region, account), creating
    the repository there, and emits "ECR Replication Action" REPLICATE in the destination's
    region instead of a PUSH; one hop only. moto stores the configuration and does nothing.
+7. Another account's registry: `DescribeRepositories` and `DescribeImages` with a
+   `registryId` of another account read that account's registry (moto looked in the
+   caller's own, and found nothing), when the repository's policy allows the action to the
+   caller's account (or a principal in it), as ECR's repository policies do; otherwise an
+   `AccessDeniedException`. The caller's own identity policy is the local IAM guard's.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ def install(patcher: Patcher) -> None:
     patcher.around(ECRBackend, "put_image", functools.partial(_put_image, empty_tags))
     patcher.around(ECRBackend, "batch_delete_image", _batch_delete_image)
     patcher.around(Image, "__init__", _image_pushed_now)
+    patcher.around(ECRBackend, "describe_repositories", _describe_repositories)
+    patcher.around(ECRBackend, "describe_images", _describe_images)
 
 
 class ImageDigestDoesNotMatchException(ServiceException):
@@ -257,3 +264,71 @@ def _image_pushed_now(
     pushed = virtual_time.now()
     # moto annotates whole seconds (int); its serializer takes a datetime as well.
     image.image_pushed_at = pushed.replace(microsecond=pushed.microsecond // 1000 * 1000)  # type: ignore[assignment]
+
+
+# --- Another account's registry (7) -------------------------------------------------------
+
+
+class AccessDeniedException(ServiceException):
+    code = "AccessDeniedException"
+
+
+def _registry_of(
+    backend: ECRBackend, registry_id: str | None, repository_names: Sequence[str], action: str
+) -> ECRBackend:
+    """The backend that holds ``registry_id``'s repositories, for a caller in ``backend``'s
+    account: its own, or another account's whose repository policies allow ``action``."""
+    if not registry_id or registry_id == backend.account_id:
+        return backend
+    registry = ecr_backends[registry_id][backend.region_name]
+    for name in repository_names:
+        repository = registry.repositories.get(name)
+        if repository is not None and not _policy_allows(
+            repository.policy, action, backend.account_id
+        ):
+            raise AccessDeniedException(
+                f"User in account {backend.account_id} is not authorized to perform: {action} "
+                f"on resource: {repository.arn} because no resource-based policy allows the "
+                f"{action} action"
+            )
+    return registry
+
+
+def _policy_allows(policy: str | None, action: str, account: str) -> bool:
+    """Whether a repository policy allows ``action`` to ``account`` or a principal in it."""
+    for statement in json.loads(policy or "{}").get("Statement", []):
+        actions = statement.get("Action", [])
+        principals = statement.get("Principal", {})
+        principals = principals.get("AWS", []) if isinstance(principals, dict) else principals
+        actions = [actions] if isinstance(actions, str) else actions
+        principals = [principals] if isinstance(principals, str) else principals
+        if statement.get("Effect") != "Allow" or not any(
+            pattern in {action, "ecr:*", "*"} for pattern in actions
+        ):
+            continue
+        if any(p == account or p.split(":")[4:5] == [account] for p in principals):
+            return True
+    return False
+
+
+def _describe_repositories(
+    original: Callable[..., list[Repository]],
+    backend: ECRBackend,
+    registry_id: str | None = None,
+    repository_names: list[str] | None = None,
+) -> list[Repository]:
+    registry = _registry_of(
+        backend, registry_id, repository_names or [], "ecr:DescribeRepositories"
+    )
+    return original(registry, registry_id, repository_names)
+
+
+def _describe_images(
+    original: Callable[..., Any],
+    backend: ECRBackend,
+    repository_name: str,
+    registry_id: str | None = None,
+    image_ids: list[dict[str, str]] | None = None,
+) -> Any:
+    registry = _registry_of(backend, registry_id, [repository_name], "ecr:DescribeImages")
+    return original(registry, repository_name, registry_id, image_ids)

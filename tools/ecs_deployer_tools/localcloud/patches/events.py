@@ -19,6 +19,11 @@ AWS, where moto's EventBridge falls short.
    rules never fire by themselves (moto has no scheduler either): `fire_schedule` delivers
    one tick, EventBridge's "Scheduled Event" from source `aws.events` with the rule's ARN
    in `resources` and an empty `detail`, to the rule's targets as in 1 and 2.
+6. A rule target that is another account's event bus receives the event as it was: same
+   id, `account` (the sender's), `time`, `region`, `resources` and detail, and only when
+   that bus's policy allows the sender's account `events:PutEvents`; otherwise the event
+   is dropped (logged), never raised to the sender. moto put a new event there, as the
+   receiving account's, with a new id and no resources, whatever the bus's policy.
 
 `put_event` is how the other patches emit an AWS service's event (ECR's, Step Functions').
 """
@@ -103,6 +108,9 @@ def _send_to_targets(
             deliver, action = _start_execution, "start"
         elif arn.service == "lambda":
             deliver, action = _invoke, "invoke"
+        elif arn.service == "events" and arn.resource_type == "event-bus":
+            _forward(arn.account, arn.region, arn.resource_id, original_event)
+            continue
         else:
             others.append(target)
             continue
@@ -164,6 +172,34 @@ def _invoke(target: dict[str, Any], event: dict[str, Any], account: str, region:
         {"X-Amz-Invocation-Type": "Event"},
         {},
     )
+
+
+# --- 6. Another account's event bus ---------------------------------------------------
+
+
+def _forward(account: str, region: str, bus_name: str, event: EventMessageType) -> None:
+    """Deliver ``event``, unchanged, to the rules of ``account``'s bus ``bus_name``."""
+    sender = event["account"]
+    bus = events_backends[account][region].describe_event_bus(bus_name)
+    if account != sender and not _bus_allows(bus.policy, sender):
+        log.error("EventBridge could not put an event on %s: its policy denies %s", bus.arn, sender)
+        return
+    for rule in list(bus.rules.values()):
+        rule.send_to_targets(copy.deepcopy(event))
+
+
+def _bus_allows(policy: str | None, sender: str) -> bool:
+    """Whether an event bus policy allows ``sender``'s account events:PutEvents."""
+    for statement in json.loads(policy or "{}").get("Statement", []):
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        principal = statement.get("Principal", {})
+        principals = principal.get("AWS", []) if isinstance(principal, dict) else [principal]
+        principals = [principals] if isinstance(principals, str) else principals
+        allowed = statement.get("Effect") == "Allow" and "events:PutEvents" in actions
+        if allowed and any(p in {sender, f"arn:aws:iam::{sender}:root"} for p in principals):
+            return True
+    return False
 
 
 # --- 5. A schedule rule's tick ----------------------------------------------------------
