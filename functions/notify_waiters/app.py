@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 logger = Logger()
 settings = Settings.from_env()
 table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
-tokens = TaskTokens(sfn_client())
+tokens = TaskTokens(sfn_client)
 
 
 @tracer.capture_lambda_handler(capture_response=False)

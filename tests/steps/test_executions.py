@@ -1,5 +1,6 @@
 """The Step Functions adapter (aws/stepfunctions.py): an execution that cannot exist is
-answered as one that does not, never as an error that fails the step reading it."""
+answered as one that does not, never as an error that fails the step reading it; clients
+are made only when a call needs them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ecs_deployer.aws.stepfunctions import Executions
+from ecs_deployer.aws.stepfunctions import Executions, TaskTokens
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -46,4 +47,23 @@ def test_the_client_is_made_at_the_first_read_and_once() -> None:
             )
         executions.exists(OURS + "one")
         executions.exists(OURS + "two")
+    assert made == [client]
+
+
+def test_the_notifier_makes_its_client_at_the_first_token_woken_and_once() -> None:
+    """Most ECS events wake no wait: their cold start makes no Step Functions client."""
+    client = boto3.client("stepfunctions", region_name="us-east-1")
+    made: list[SFNClient] = []
+
+    def make() -> SFNClient:
+        made.append(client)
+        return client
+
+    tokens = TaskTokens(make)
+    assert made == []
+    with Stubber(client) as stubbed:
+        stubbed.add_response("send_task_success", {})
+        stubbed.add_client_error("send_task_success", service_error_code="TaskTimedOut")
+        assert tokens.wake("token-1") is True
+        assert tokens.wake("token-2") is False  # its wait is over already
     assert made == [client]

@@ -54,8 +54,14 @@ class Executions:
 
 
 class TaskTokens:
-    def __init__(self, client: SFNClient) -> None:
-        self._sfn = client
+    def __init__(self, client: Callable[[], SFNClient]) -> None:
+        """``client`` makes the Step Functions client at the first token woken: most ECS
+        events the notifier receives wake no wait, so its cold start skips it."""
+        self._client = client
+
+    @cached_property
+    def _sfn(self) -> SFNClient:
+        return self._client()
 
     def wake(self, token: str) -> bool:
         """End the wait of `token` (SendTaskSuccess); False if its wait is over already
