@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 import threading
-from typing import TYPE_CHECKING, Any, Final, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ecs_deployer_tools.localcloud import virtual_time
 from ecs_deployer_tools.localcloud.ecs_sim import events as ecs_events
@@ -28,12 +28,11 @@ from ecs_deployer_tools.localcloud.ecs_sim.rollouts import ServiceRollouts
 from ecs_deployer_tools.localcloud.ecs_sim.tasks import TaskLifecycle
 from ecs_deployer_tools.localcloud.patches import ecs as ecs_patches
 from ecs_deployer_tools.localcloud.patches import events as events_patches
-from ecs_deployer_tools.localcloud.patches.patcher import Patcher
+from ecs_deployer_tools.localcloud.patches.patcher import MotoSimulation, Patcher
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from datetime import datetime
-    from types import TracebackType
 
     from ecs_deployer_tools.localcloud.ecs_sim.events import EcsEvent
     from ecs_deployer_tools.localcloud.ecs_sim.rollouts import DeploymentRecord
@@ -46,19 +45,12 @@ class Timers(Protocol):
     def call_at(self, when: datetime, callback: Callable[[], None]) -> None: ...
 
 
-class _Installed:
-    """The one simulation that may patch moto at a time."""
-
-    lock: Final = threading.Lock()
-    simulation: EcsSimulation | None = None
-
-
-class EcsSimulation:
+class EcsSimulation(MotoSimulation):
     """Makes moto's ECS progress deployments and tasks, and inject `faults`, while installed.
 
     Use as a context manager, or call `install()` and `uninstall()`. One simulation can be
-    installed at a time; every patched call runs under one lock, so Step Functions worker
-    threads and moto's threaded server may call ECS concurrently.
+    installed at a time (`MotoSimulation`); every patched call runs under one lock, so Step
+    Functions worker threads and moto's threaded server may call ECS concurrently.
     """
 
     def __init__(
@@ -69,6 +61,7 @@ class EcsSimulation:
     ) -> None:
         """`clock` is the simulated ECS's time: the local cloud's virtual clock by default,
         and then the timers are its scheduler's (once installed)."""
+        super().__init__()
         self.faults = faults or EcsFaults()
         self._clock = clock
         self._timers = timers
@@ -89,48 +82,13 @@ class EcsSimulation:
             lambda: self.faults, ids, now, lag, tasks=self.task_lifecycle, events=self.events
         )
         self.published: list[EcsEvent] = []  # ECS's events put on the bus, oldest first
-        self._patcher = Patcher()
 
     # -- installation -------------------------------------------------------------------
 
-    def __enter__(self) -> Self:
-        self.install()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.uninstall()
-
-    @property
-    def installed(self) -> bool:
-        """Whether this simulation currently patches moto."""
-        return _Installed.simulation is self
-
-    def install(self) -> None:
-        """Patch moto's ECS classes; raises RuntimeError if a simulation is installed."""
-        with _Installed.lock:
-            if _Installed.simulation is not None:
-                raise RuntimeError("an EcsSimulation is already installed")
-            if self._timers is None and self._clock is None:
-                self._timers = virtual_time.active_scheduler()
-            try:
-                ecs_patches.install(self._patcher, self)
-            except BaseException:
-                self._patcher.restore()  # never leave moto half patched
-                raise
-            _Installed.simulation = self
-
-    def uninstall(self) -> None:
-        """Restore moto's ECS classes; a no-op when this simulation is not installed."""
-        with _Installed.lock:
-            if _Installed.simulation is not self:
-                return
-            self._patcher.restore()
-            _Installed.simulation = None
+    def _patch(self, patcher: Patcher) -> None:
+        if self._timers is None and self._clock is None:
+            self._timers = virtual_time.active_scheduler()
+        ecs_patches.install(patcher, self)
 
     def locked(self, handler: Callable[..., Any]) -> Callable[..., Any]:
         """`handler` run under the simulation's lock, as every patched call is, on an ECS
