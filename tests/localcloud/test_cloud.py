@@ -553,6 +553,7 @@ def test_a_list_parameter_left_to_its_default_is_a_list(cloud: LocalCloud) -> No
     assert cloud.outputs["ColorArns"] == "arn:color:red|arn:color:green"
 
 
+@pytest.mark.filterwarnings("error::UserWarning")
 def test_another_accounts_registry_is_read_through_its_repository_policy(
     cloud: LocalCloud,
 ) -> None:
@@ -595,7 +596,10 @@ def test_another_accounts_registry_is_read_through_its_repository_policy(
     finally:
         central.delete_repository(repositoryName=name, force=True)
 
+    # ECR's model has no AccessDeniedException; it is AWS's common error (400, a message).
     assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "is not authorized to perform: ecr:DescribeRepositories" in str(denied.value)
     assert uri == f"{central_account}.dkr.ecr.{cloud.region}.amazonaws.com/{name}"
     assert found == digest
     # Without a registryId the caller reads its own registry, which has no such repository.

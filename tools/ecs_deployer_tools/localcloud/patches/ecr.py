@@ -28,6 +28,10 @@
    caller's own, and found nothing), when the repository's policy allows the action to the
    caller's account (or a principal in it), as ECR's repository policies do; otherwise an
    `AccessDeniedException`. The caller's own identity policy is the local IAM guard's.
+8. `AccessDeniedException` is one of the errors common to every AWS API (HTTP 400, with a
+   message; "Common Errors", AWS API references), so ECR returns it although ECR's service
+   model names no such shape. moto serializes an error only by its service's model, and
+   warned that it found none; it is given the common error's shape instead.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from botocore.model import ShapeResolver
+from moto.core import serialize
+from moto.core.errors import ErrorShape
 from moto.core.exceptions import ServiceException
 from moto.ecr.exceptions import ImageAlreadyExistsException
 from moto.ecr.models import ECRBackend, Image, Repository, ecr_backends
@@ -66,6 +73,7 @@ def install(patcher: Patcher) -> None:
     patcher.around(Image, "__init__", _image_pushed_now)
     patcher.around(ECRBackend, "describe_repositories", _describe_repositories)
     patcher.around(ECRBackend, "describe_images", _describe_images)
+    patcher.around(serialize, "get_error_model", _common_error_model)
 
 
 class ImageDigestDoesNotMatchException(ServiceException):
@@ -292,6 +300,27 @@ def _registry_of(
                 f"{action} action"
             )
     return registry
+
+
+# AWS's common AccessDeniedException (item 8): a client error with a message.
+_ACCESS_DENIED_SHAPE = ErrorShape(
+    shape_name=AccessDeniedException.code,
+    shape_model={
+        "type": "structure",
+        "members": {"message": {"shape": "String"}},
+        "error": {"code": AccessDeniedException.code, "httpStatusCode": 400, "senderFault": True},
+        "exception": True,
+    },
+    shape_resolver=ShapeResolver({"String": {"type": "string"}}),  # type: ignore[dict-item]
+)
+
+
+def _common_error_model(
+    original: Callable[..., ErrorShape], error: Exception, service_model: Any
+) -> ErrorShape:
+    if isinstance(error, AccessDeniedException):
+        return _ACCESS_DENIED_SHAPE
+    return original(error, service_model)
 
 
 def _policy_allows(policy: str | None, action: str, account: str) -> bool:
