@@ -130,6 +130,10 @@ def test_layer_botocore_models_are_the_called_services(layer_dir: Path) -> None:
     # The task-definition clone reads RegisterTaskDefinition's input shape.
     ecs = loader.load_service_model("ecs", "service-2")
     assert "RegisterTaskDefinitionRequest" in ecs["shapes"]
+    # What a cold start parses is trimmed too (tests/template/test_trim_botocore.py).
+    assert "documentation" not in ecs["shapes"]["RegisterTaskDefinitionRequest"]
+    assert not list(data.glob("*/*/examples-1.json*"))
+    assert "s3" not in loader.load_data("endpoints")["partitions"][0]["services"]
 
 
 @pytest.mark.parametrize(("logical_id", "folder"), sorted(FUNCTION_DIRS.items()))
