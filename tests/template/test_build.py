@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.build
 
 EM_AARCH64 = 183  # ELF e_machine of arm64
+# The magic number of CPython 3.13's bytecode (3571, importlib.util.MAGIC_NUMBER), and the
+# flags of a bytecode file that is loaded without checking its source (PEP 552).
+PYTHON313_MAGIC = (3571).to_bytes(2, "little") + b"\r\n"
+UNCHECKED_HASH = (0b01).to_bytes(4, "little")
 
 
 def missing_handlers() -> list[str]:
@@ -74,8 +78,30 @@ def test_layer_contains_the_library(layer_dir: Path) -> None:
 
     assert (package / "__init__.py").is_file()
     assert (package / "py.typed").is_file()
-    # Bytecode of the build machine's Python would be stale on python3.13.
-    assert not list(package.rglob("__pycache__"))
+    # Its sources stay beside its bytecode, so that its tracebacks show its code.
+    assert (package / "__pycache__" / "__init__.cpython-313.pyc").is_file()
+
+
+def test_layer_bytecode_is_python313s_for_every_module(layer_dir: Path) -> None:
+    # A cold start imports bytecode instead of compiling the layer (compile_layer.py):
+    # python3.13's, the runtime's (bytecode of another version would be ignored), loaded
+    # without checking the source's modification time (PEP 552 unchecked hash: flags 0b01).
+    bytecode = list(layer_dir.rglob("*.pyc"))
+    dependency_sources = [
+        path
+        for path in layer_dir.rglob("*.py")
+        if not path.is_relative_to(layer_dir / "ecs_deployer")
+    ]
+    own_sources = list((layer_dir / "ecs_deployer").rglob("*.py"))
+
+    assert bytecode
+    assert {path.read_bytes()[:8] for path in bytecode} == {PYTHON313_MAGIC + UNCHECKED_HASH}
+    assert not dependency_sources  # sourceless: the 20 MB budget
+    assert all(
+        (source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc").is_file()
+        for source in own_sources
+    )
+    assert (layer_dir / "botocore" / "client.pyc").is_file()
 
 
 def test_layer_has_no_operator_tooling(layer_dir: Path) -> None:
