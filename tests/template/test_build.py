@@ -140,6 +140,8 @@ def test_layer_is_at_most_20_mb_unzipped(layer_dir: Path) -> None:
     size = sum(path.stat().st_size for path in layer_dir.rglob("*") if path.is_file())
 
     assert size <= 20_000_000, f"layer is {size / 1e6:.1f} MB unzipped"
+    # Powertools' Swagger UI serves API Gateway resolvers' documentation: the deployer has none.
+    assert not list(layer_dir.glob("aws_lambda_powertools/**/swagger-ui*"))
 
 
 def test_layer_botocore_models_are_the_called_services(layer_dir: Path) -> None:
