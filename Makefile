@@ -17,20 +17,24 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 WHEELHOUSE := build/layer-wheels
 WHEELHOUSE_STAMP := $(WHEELHOUSE)/.downloaded-stamp
 NPM_STAMP := node_modules/.installed-stamp
+# python3.13, the Lambda runtime's, which compiles the layer's bytecode (layers/Makefile):
+# Debian 13's build, unpacked here by layers/fetch_target_python.sh.
+TARGET_PYTHON := build/python3.13/bin/python3.13
 LAYER_PLATFORM := --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 \
 	--implementation cp --python-version 3.13 --only-binary=:all:
 
-.PHONY: setup python-env sam-cli checkov-cli wheelhouse node-packages lint typecheck checkov \
-	test unit lock sam-lock checkov-lock build clean schema demo bench
+.PHONY: setup python-env sam-cli checkov-cli wheelhouse target-python node-packages lint \
+	typecheck checkov test unit lock sam-lock checkov-lock build clean schema demo bench
 
 # Everything `make test` needs: the Python environment, the SAM CLI (the build test),
-# checkov, the layer's wheelhouse (the build test, offline) and Node.js packages (the ASL
-# validator).
-setup: python-env sam-cli checkov-cli wheelhouse node-packages
+# checkov, the layer's wheelhouse (the build test, offline), python3.13 (the layer's
+# bytecode) and Node.js packages (the ASL validator).
+setup: python-env sam-cli checkov-cli wheelhouse target-python node-packages
 python-env: $(STAMP)
 sam-cli: $(SAM_STAMP)
 checkov-cli: $(CHECKOV_STAMP)
 wheelhouse: $(WHEELHOUSE_STAMP)
+target-python: $(TARGET_PYTHON)
 node-packages: $(NPM_STAMP)
 
 # Idempotent: rebuilds the virtualenv only when the lock or the project metadata changed.
@@ -56,6 +60,9 @@ $(WHEELHOUSE_STAMP): layers/requirements.txt | $(STAMP)
 		--require-hashes --dest $(WHEELHOUSE) -r layers/requirements.txt
 	touch $@
 
+$(TARGET_PYTHON): layers/fetch_target_python.sh
+	sh layers/fetch_target_python.sh build/python3.13
+
 # asl-validator checks statemachine/deploy.asl.json in the tests.
 $(NPM_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -66,7 +73,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy layers/ecs_deployer layers/trim_botocore.py tools/ecs_deployer_tools functions tests benchmarks
+	$(BIN)/mypy layers/ecs_deployer layers/trim_botocore.py layers/compile_layer.py tools/ecs_deployer_tools functions tests benchmarks
 
 # The template's security checks; .checkov.yaml says what is skipped and why. No look-up of
 # a newer checkov: the lock decides the version.
@@ -86,14 +93,15 @@ lock: $(STAMP)
 		--python-platform aarch64-manylinux_2_28 --generate-hashes --no-header \
 		-o layers/requirements.txt
 
-# sam build for python3.13/arm64 with neither Docker nor python3.13: every function and the
-# layer use BuildMethod makefile (functions/Makefile, layers/Makefile); flags come from
-# samconfig.toml. The layer installs from the wheelhouse, with hashes, without the index.
+# sam build for python3.13/arm64 without Docker: every function and the layer use
+# BuildMethod makefile (functions/Makefile, layers/Makefile); flags come from samconfig.toml.
+# The layer installs from the wheelhouse, with hashes, without the index, and python3.13
+# compiles its bytecode.
 # SAM_BUILD_FLAGS adds sam build options, e.g. the build test's private --build-dir.
 SAM_BUILD_FLAGS ?=
-build: $(SAM_STAMP) $(WHEELHOUSE_STAMP)
+build: $(SAM_STAMP) $(WHEELHOUSE_STAMP) $(TARGET_PYTHON)
 	SAM_CLI_TELEMETRY=0 PYTHON="$(CURDIR)/$(BIN)/python" WHEELHOUSE="$(CURDIR)/$(WHEELHOUSE)" \
-		$(SAM_VENV)/bin/sam build $(SAM_BUILD_FLAGS)
+		TARGET_PYTHON="$(CURDIR)/$(TARGET_PYTHON)" $(SAM_VENV)/bin/sam build $(SAM_BUILD_FLAGS)
 
 # Regenerates the SAM CLI's lock from requirements/sam.in.
 sam-lock: $(STAMP)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import platform
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,30 +33,30 @@ from ecs_deployer_tools.demo.scenarios import SCENARIOS
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, RolloutFault, RolloutOutcome
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from ecs_deployer_tools.localcloud.cloud import LocalCloud
 
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.py"))
-# Imports a handler (argv[1]) and prints how long it took. With argv[2] == "source", every
-# module outside the standard library is compiled from source, as on Lambda: the layer
-# ships no bytecode (pip runs here, not on python3.13, whose bytecode alone Lambda can use)
-# and /opt is read-only, so nothing compiled in a cold start is kept for the next.
+# Imports a handler (argv[1]) as Lambda's init does, and prints how long it took: wall
+# time, and CPU time, which other processes on this shared machine disturb less.
 IMPORT_PROBE = """
-import importlib.util, json, sys, sysconfig, time
-if sys.argv[2] == "source":
-    external = sys.modules["_frozen_importlib_external"]
-    stdlib, cached = sysconfig.get_paths()["stdlib"], external.cache_from_source
-    def cache_from_source(path, *args, **kwargs):
-        if not path.startswith(stdlib) or "site-packages" in path:
-            raise NotImplementedError  # the loader then compiles, and writes nothing
-        return cached(path, *args, **kwargs)
-    external.cache_from_source = cache_from_source
-start = time.perf_counter()
-spec = importlib.util.spec_from_file_location("handler", sys.argv[1])
+import importlib.util, json, sys, time
+start, cpu = time.perf_counter(), time.process_time()
+spec = importlib.util.spec_from_file_location("app", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-print(json.dumps({"ms": (time.perf_counter() - start) * 1000, "modules": len(sys.modules)}))
+print(json.dumps({
+    "ms": (time.perf_counter() - start) * 1000,
+    "cpu": (time.process_time() - cpu) * 1000,
+    "modules": len(sys.modules),
+}))
 """
+# The Lambda runtime's Python, as `make target-python` installs it (`make build` compiles
+# the layer's bytecode with it).
+TARGET_PYTHON = ROOT / "build" / "python3.13" / "bin" / "python3.13"
+IMPORT_SAMPLES = 5
 HANDLER_ENVIRONMENT = {
     "CONFIG_PREFIX": "/ecs-deployer/apps",
     "DEPLOYMENTS_TABLE": "deployments",
@@ -70,6 +72,69 @@ def layer_size() -> None:
     """The shared layer as `make build` makes it, unzipped: Lambda's limit is 250 MB for a
     function and its layers, and every byte is read from a cold sandbox's disk."""
     wheelhouse = ROOT / "build" / "layer-wheels"  # offline when `make wheelhouse` ran
+    offline = f"WHEELHOUSE={wheelhouse if wheelhouse.is_dir() else ''}"
+    compiler = f"TARGET_PYTHON={TARGET_PYTHON if TARGET_PYTHON.is_file() else ''}"
+    with _built_layer(offline, compiler) as top:
+        total = sum(path.stat().st_size for path in top.rglob("*") if path.is_file())
+        sizes = {
+            entry.name: sum(path.stat().st_size for path in entry.rglob("*") if path.is_file())
+            for entry in top.iterdir()
+            if entry.is_dir()
+        }
+    bytecode = "with python3.13's bytecode" if TARGET_PYTHON.is_file() else "without bytecode"
+    print(f"layer, unzipped: {total / 1e6:.1f} MB (target 20 MB), {bytecode}")
+    for name, size in sorted(sizes.items(), key=lambda item: -item[1])[:6]:
+        print(f"  {name:<28} {size / 1e6:7.1f} MB")
+
+
+def cold_start_imports(
+    target_python: Path | None = TARGET_PYTHON, samples: int = IMPORT_SAMPLES
+) -> None:
+    """Each handler imported in a fresh interpreter: the init phase Lambda bills.
+
+    On python3.13 (if `make target-python` installed it), with the layer as `make build`
+    makes it, built for this machine's processor: with its bytecode, and without (a layer
+    built where no python3.13 was), whose every module then compiles at each cold start,
+    since Lambda's /opt is read-only. Then on this environment's Python, with the bytecode
+    it has cached, where no python3.13 is.
+    """
+    print(f"handler import (fresh interpreter, median of {samples}), wall / CPU ms:")
+    if target_python is not None and target_python.is_file():
+        with _host_layer(target_python) as compiled, _host_layer(None) as sources:
+            print(f"  {'':<28} {'python3.13, layer bytecode':>27} {'python3.13, sources':>21}")
+            for function in FUNCTIONS:
+                fast, slow = (
+                    _import_time(function, target_python, layer, samples)
+                    for layer in (compiled, sources)
+                )
+                print(f"  {function:<28} {_figures(fast):>27} {_figures(slow):>21}  "
+                      f"{fast['modules']:4.0f} modules")  # fmt: skip
+    else:
+        print(f"  (no {TARGET_PYTHON.relative_to(ROOT)}: `make target-python`)")
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    print(f"  {'':<28} {version + ', cached bytecode':>27}")
+    for function in FUNCTIONS:
+        cached = _import_time(function, Path(sys.executable), None, samples)
+        print(f"  {function:<28} {_figures(cached):>27}  {cached['modules']:4.0f} modules")
+
+
+def _figures(sample: dict[str, float]) -> str:
+    return f"{sample['ms']:6.1f} / {sample['cpu']:6.1f}"
+
+
+@contextmanager
+def _host_layer(compiler: Path | None) -> Iterator[Path]:
+    """The layer with the wheels of this machine's processor (from the index: the wheelhouse
+    has arm64's), its bytecode compiled by ``compiler`` (python3.13), or none."""
+    machine = platform.machine()
+    platforms = f"LAYER_PLATFORMS=manylinux2014_{machine} manylinux_2_28_{machine}"
+    with _built_layer(platforms, f"TARGET_PYTHON={compiler or ''}") as layer:
+        yield layer
+
+
+@contextmanager
+def _built_layer(*make_variables: str) -> Iterator[Path]:
+    """The layer's python/ directory as layers/Makefile builds it, with ``make_variables``."""
     with tempfile.TemporaryDirectory() as artifacts:
         subprocess.run(  # noqa: S603  (our own Makefile)
             [  # noqa: S607  (make from PATH, as `make bench` itself)
@@ -80,60 +145,45 @@ def layer_size() -> None:
                 "build-SharedLayer",
                 f"ARTIFACTS_DIR={artifacts}",
                 f"PYTHON={sys.executable}",
-                f"WHEELHOUSE={wheelhouse if wheelhouse.is_dir() else ''}",
+                *make_variables,
             ],
             check=True,
             capture_output=True,
         )
-        top = Path(artifacts) / "python"
-        total = sum(path.stat().st_size for path in top.rglob("*") if path.is_file())
-        sizes = {
-            entry.name: sum(path.stat().st_size for path in entry.rglob("*") if path.is_file())
-            for entry in top.iterdir()
-            if entry.is_dir()
+        yield Path(artifacts) / "python"
+
+
+def _import_time(function: str, python: Path, layer: Path | None, samples: int) -> dict[str, float]:
+    """The median of ``samples`` imports of ``function``'s handler (IMPORT_PROBE), by
+    ``python`` with ``layer`` on its path as on Lambda, or with this environment's."""
+    handler_dir = ROOT / "functions" / function
+    environment = {
+        **HANDLER_ENVIRONMENT,
+        # As Lambda sets it: the Tracer is on and patches botocore.
+        "LAMBDA_TASK_ROOT": str(handler_dir),
+    }
+    if layer is None:
+        environment = os.environ | environment
+    else:  # only the function and the layer, read-only as /opt
+        environment |= {
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": f"{handler_dir}:{layer}",
+            "PYTHONDONTWRITEBYTECODE": "1",
         }
-    print(f"layer, unzipped: {total / 1e6:.1f} MB (target 20 MB)")
-    for name, size in sorted(sizes.items(), key=lambda item: -item[1])[:6]:
-        print(f"  {name:<28} {size / 1e6:7.1f} MB")
-
-
-def cold_start_imports() -> None:
-    """Each handler imported in a fresh interpreter: the init phase Lambda bills. With the
-    bytecode this machine has cached, and compiled from source, as on Lambda."""
-    print("handler import (fresh interpreter, median of 3): with bytecode / from source:")
-    for function in FUNCTIONS:
-        cached, source = (_import_time(function, mode) for mode in ("bytecode", "source"))
-        print(
-            f"  {function:<28} {cached['ms']:7.1f} ms  {source['ms']:7.1f} ms  "
-            f"{cached['modules']:5d} modules"
-        )
-
-
-def _import_time(function: str, mode: str) -> dict[str, float]:
-    """The median of three imports of ``function``'s handler (IMPORT_PROBE)."""
-    samples = []
-    for _ in range(3):
+    results = []
+    for _ in range(samples):
         output = subprocess.run(  # noqa: S603  (our own interpreter and handler files)
-            [
-                sys.executable,
-                "-c",
-                IMPORT_PROBE,
-                str(ROOT / "functions" / function / "app.py"),
-                mode,
-            ],
+            [str(python), "-c", IMPORT_PROBE, str(handler_dir / "app.py")],
             capture_output=True,
             text=True,
             check=True,
-            # LAMBDA_TASK_ROOT, as Lambda sets it: the Tracer is on and patches botocore.
-            env={
-                **os.environ,
-                **HANDLER_ENVIRONMENT,
-                "LAMBDA_TASK_ROOT": str(ROOT / "functions" / function),
-            },
+            env=environment,
         ).stdout
-        samples.append(json.loads(output.splitlines()[-1]))
-    median: dict[str, float] = sorted(samples, key=lambda sample: sample["ms"])[1]
-    return median
+        results.append(json.loads(output.splitlines()[-1]))
+    return {
+        key: sorted(result[key] for result in results)[samples // 2]
+        for key in ("ms", "cpu", "modules")
+    }
 
 
 def deployment_costs(names: list[str]) -> None:

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.build
 
 EM_AARCH64 = 183  # ELF e_machine of arm64
+# The magic number of CPython 3.13's bytecode (3571, importlib.util.MAGIC_NUMBER), and the
+# flags of a bytecode file that is loaded without checking its source (PEP 552).
+PYTHON313_MAGIC = (3571).to_bytes(2, "little") + b"\r\n"
+UNCHECKED_HASH = (0b01).to_bytes(4, "little")
 
 
 def missing_handlers() -> list[str]:
@@ -74,8 +78,30 @@ def test_layer_contains_the_library(layer_dir: Path) -> None:
 
     assert (package / "__init__.py").is_file()
     assert (package / "py.typed").is_file()
-    # Bytecode of the build machine's Python would be stale on python3.13.
-    assert not list(package.rglob("__pycache__"))
+    # Its sources stay beside its bytecode, so that its tracebacks show its code.
+    assert (package / "__pycache__" / "__init__.cpython-313.pyc").is_file()
+
+
+def test_layer_bytecode_is_python313s_for_every_module(layer_dir: Path) -> None:
+    # A cold start imports bytecode instead of compiling the layer (compile_layer.py):
+    # python3.13's, the runtime's (bytecode of another version would be ignored), loaded
+    # without checking the source's modification time (PEP 552 unchecked hash: flags 0b01).
+    bytecode = list(layer_dir.rglob("*.pyc"))
+    dependency_sources = [
+        path
+        for path in layer_dir.rglob("*.py")
+        if not path.is_relative_to(layer_dir / "ecs_deployer")
+    ]
+    own_sources = list((layer_dir / "ecs_deployer").rglob("*.py"))
+
+    assert bytecode
+    assert {path.read_bytes()[:8] for path in bytecode} == {PYTHON313_MAGIC + UNCHECKED_HASH}
+    assert not dependency_sources  # sourceless: the 20 MB budget
+    assert all(
+        (source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc").is_file()
+        for source in own_sources
+    )
+    assert (layer_dir / "botocore" / "client.pyc").is_file()
 
 
 def test_layer_has_no_operator_tooling(layer_dir: Path) -> None:
@@ -114,6 +140,8 @@ def test_layer_is_at_most_20_mb_unzipped(layer_dir: Path) -> None:
     size = sum(path.stat().st_size for path in layer_dir.rglob("*") if path.is_file())
 
     assert size <= 20_000_000, f"layer is {size / 1e6:.1f} MB unzipped"
+    # Powertools' Swagger UI serves API Gateway resolvers' documentation: the deployer has none.
+    assert not list(layer_dir.glob("aws_lambda_powertools/**/swagger-ui*"))
 
 
 def test_layer_botocore_models_are_the_called_services(layer_dir: Path) -> None:
@@ -130,6 +158,10 @@ def test_layer_botocore_models_are_the_called_services(layer_dir: Path) -> None:
     # The task-definition clone reads RegisterTaskDefinition's input shape.
     ecs = loader.load_service_model("ecs", "service-2")
     assert "RegisterTaskDefinitionRequest" in ecs["shapes"]
+    # What a cold start parses is trimmed too (tests/template/test_trim_botocore.py).
+    assert "documentation" not in ecs["shapes"]["RegisterTaskDefinitionRequest"]
+    assert not list(data.glob("*/*/examples-1.json*"))
+    assert "s3" not in loader.load_data("endpoints")["partitions"][0]["services"]
 
 
 @pytest.mark.parametrize(("logical_id", "folder"), sorted(FUNCTION_DIRS.items()))

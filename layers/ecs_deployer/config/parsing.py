@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from ecs_deployer.config.models import AppConfig
@@ -14,6 +13,9 @@ from ecs_deployer.validation import field_errors
 
 def load_document(text: str, source: str) -> Any:
     """YAML (a superset of JSON) → Python data; a syntax error names the source and line."""
+    # Imported here: most handlers parse no config, and the import costs every cold start.
+    import yaml  # noqa: PLC0415
+
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -44,6 +46,8 @@ def raw_trigger_repositories(text: str) -> list[str]:
 
     Lets an event for such a repository fail loudly instead of being ignored.
     """
+    import yaml  # noqa: PLC0415  (see load_document)
+
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError:
