@@ -252,6 +252,7 @@ def _seed(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
             sample_app.Clients.of(cloud.client),
             CONFIG_PREFIX,
             blue_green=blue_green,
+            web_deployment=scenario.web_deployment,
             **scenario.config,
         )
     account = scenario.account
@@ -268,6 +269,7 @@ def _seed(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
         clients,
         CONFIG_PREFIX,
         blue_green=blue_green,
+        web_deployment=scenario.web_deployment,
         account=account,
         **trigger,
         **scenario.config,

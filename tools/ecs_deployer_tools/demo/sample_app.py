@@ -16,7 +16,7 @@ from ecs_deployer_tools.localcloud import images
 from ecs_deployer_tools.operator.configs import push_config
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ecr import ECRClient
@@ -221,10 +221,17 @@ def _roles(iam: IAMClient) -> tuple[str, str]:
 
 
 def seed(
-    clients: Clients, config_prefix: str, *, blue_green: bool = False, **config_overrides: Any
+    clients: Clients,
+    config_prefix: str,
+    *,
+    blue_green: bool = False,
+    web_deployment: Mapping[str, Any] | None = None,
+    **config_overrides: Any,
 ) -> SeededApp:
     """Create the sample app and store its config; returns what a scenario needs to know.
-    With ``blue_green``, CodeDeploy deploys its web service (`seed_blue_green`)."""
+    With ``blue_green``, CodeDeploy deploys its web service (`seed_blue_green`);
+    ``web_deployment`` adds to web's deploymentConfiguration (an ECS strategy, its bake
+    time and lifecycle hooks)."""
     vpc = clients.ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     clients.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
     subnet = clients.ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24")["Subnet"]["SubnetId"]
@@ -283,10 +290,11 @@ def seed(
             desiredCount=count,
             launchType="FARGATE",
             networkConfiguration=network,  # type: ignore[arg-type]
-            deploymentConfiguration={
+            deploymentConfiguration={  # type: ignore[arg-type]
                 "deploymentCircuitBreaker": {"enable": True, "rollback": True},
                 "maximumPercent": 200,
                 "minimumHealthyPercent": 100,
+                **((web_deployment or {}) if service == WEB else {}),
             },
         )
     config = app_config(subnet, group, blue_green=blue_green, **config_overrides)

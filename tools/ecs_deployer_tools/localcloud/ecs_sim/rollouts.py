@@ -791,6 +791,7 @@ class ServiceRollouts:
         record = state.service_deployment(primary["id"])
         assert record is not None  # every deployment UpdateService starts has one
         events: list[str] = []
+        stage = (timeline.index, rollout.entered)
         if rollout.rolling_back:
             if record.status == sd.ROLLBACK_REQUESTED:
                 record.progress(at)
@@ -813,6 +814,8 @@ class ServiceRollouts:
             )
         if deployments[0]["id"] == primary["id"]:
             deployments[0]["updatedAt"] = at
+        if (timeline.index, rollout.entered) != stage:
+            record.updated_at = at  # a new lifecycle stage is a change of the deployment
         _set_deployments(service, deployments)
         self._sync_tasks(service, state, at)
         self._add_events(service, events, at)
