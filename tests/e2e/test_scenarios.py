@@ -14,7 +14,7 @@ import pytest
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.domain.dispatch import child_execution_name
 from ecs_deployer_tools.demo import runner, sample_app
-from ecs_deployer_tools.demo.scenarios import MISSING_SERVICE, SCENARIOS, Scenario
+from ecs_deployer_tools.demo.scenarios import MISSING_SERVICE, SCENARIOS, WEB_ALARM, Scenario
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, RolloutFault, RolloutOutcome
 from ecs_deployer_tools.localcloud.images import manifest_digest
 
@@ -734,3 +734,28 @@ def test_blue_green_hook_fails_is_rolled_back_by_ecs_and_never_fought() -> None:
     # ECS's rollback is followed: web is never updated back nor stopped by the deployer.
     assert document["api_calls"]["ecs.UpdateService"] == 3  # web and worker out, worker back
     assert "ecs.StopServiceDeployment" not in document["api_calls"]
+
+
+def test_canary_alarm_rollback_names_the_alarm() -> None:
+    result, world, web = _run_blue_green("canary-alarm-rollback")
+    document = _common(result, world)
+    _on_original_revisions(world)
+    assert document["error"] == "RolloutFailed"
+    assert web["status"] == "ROLLBACK_SUCCESSFUL"
+    assert web["lifecycleStage"] == "PRODUCTION_TRAFFIC_SHIFT"  # during the canary's bake
+    assert web["alarms"]["triggeredAlarmNames"] == [WEB_ALARM]
+    assert f"CloudWatch alarm {WEB_ALARM} went into ALARM" in (document["cause"] or "")
+    assert "ecs.StopServiceDeployment" not in document["api_calls"]
+    assert document["api_calls"]["ecs.UpdateService"] == 3  # web and worker out, worker back
+
+
+def test_linear_happy_shifts_every_step_then_succeeds() -> None:
+    result, world, web = _run_blue_green("linear-happy")
+    _common(result, world)
+    _on_new_image(result, world)
+    assert (web["status"], web["lifecycleStage"]) == ("SUCCESSFUL", "CLEAN_UP")
+    [record] = world.history
+    assert record.finished_at is not None
+    # Four steps, 1 minute between each, and a 2-minute bake: over 5 minutes of ECS's time.
+    assert web["finishedAt"] - web["startedAt"] > timedelta(minutes=5)
+    assert datetime.fromisoformat(record.finished_at) >= web["finishedAt"]

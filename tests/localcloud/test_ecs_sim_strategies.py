@@ -367,3 +367,41 @@ def test_linear_shifts_traffic_in_steps_with_step_bakes(simulate: Any, clock: _C
         ("IN_PROGRESS", "CLEAN_UP"),
         ("SUCCESSFUL", "CLEAN_UP"),
     ]
+
+
+def test_an_alarm_in_alarm_rolls_the_deployment_back(simulate: Any, clock: _Clock) -> None:
+    simulate(EcsFaults(services={"web": RolloutFault(alarm_after=4 * 60)}))
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    cloudwatch.put_metric_alarm(
+        AlarmName="web-5xx",
+        Namespace="AWS/ApplicationELB",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=10.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    alarms = {"alarmNames": ["web-5xx"], "enable": True, "rollback": True}
+    world = World(clock, _blue_green(bake_minutes=30) | {"alarms": alarms})
+    arn = world.deploy()
+    world.stages(arn, seconds=3 * 60)
+    assert world.described(arn)["alarms"] == {
+        "status": "MONITORING",
+        "alarmNames": ["web-5xx"],
+        "triggeredAlarmNames": [],
+    }
+
+    seen = world.stages(arn, seconds=2 * 60)
+
+    assert seen[-2:] == [
+        ("ROLLBACK_IN_PROGRESS", "BAKE_TIME"),
+        ("ROLLBACK_SUCCESSFUL", "BAKE_TIME"),
+    ]
+    done = world.described(arn)
+    assert done["alarms"]["status"] == "TRIGGERED"
+    assert done["alarms"]["triggeredAlarmNames"] == ["web-5xx"]
+    assert "web-5xx" in done["rollback"]["reason"]
+    state = cloudwatch.describe_alarms(AlarmNames=["web-5xx"])["MetricAlarms"][0]["StateValue"]
+    assert state == "ALARM"  # read from CloudWatch, where the fault set it
+    assert world.running() == [("PRIMARY", "1", 2)]

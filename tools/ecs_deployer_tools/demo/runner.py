@@ -263,6 +263,7 @@ def _seed(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
         ec2=cloud.client("ec2", account=account),
         iam=cloud.client("iam", account=account),
         codedeploy=cloud.client("codedeploy", account=account),
+        cloudwatch=cloud.client("cloudwatch", account=account),
     )
     trigger = {"trigger": {**_TRIGGER, "registry": scenario.registry}} if scenario.registry else {}
     return sample_app.seed(

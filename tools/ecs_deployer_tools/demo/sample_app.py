@@ -58,6 +58,7 @@ class Clients:
     ec2: EC2Client
     iam: IAMClient
     codedeploy: Any  # the dev lock has no stubs for it
+    cloudwatch: Any  # likewise
 
     @classmethod
     def of(cls, client: Callable[..., Any]) -> Clients:
@@ -69,6 +70,7 @@ class Clients:
             ec2=client("ec2"),
             iam=client("iam"),
             codedeploy=client("codedeploy"),
+            cloudwatch=client("cloudwatch"),
         )
 
 
@@ -279,6 +281,8 @@ def seed(
             "assignPublicIp": "DISABLED",
         }
     }
+    for alarm in ((web_deployment or {}).get("alarms") or {}).get("alarmNames") or ():
+        _web_alarm(clients.cloudwatch, alarm)
     for service, count in ((WEB, 2), (WORKER, 1)):
         if service == WEB and blue_green:
             _blue_green_web(clients, seeded, network)
@@ -300,6 +304,21 @@ def seed(
     config = app_config(subnet, group, blue_green=blue_green, **config_overrides)
     push_config(clients.ssm, config_prefix, APP, config)
     return seeded
+
+
+def _web_alarm(cloudwatch: Any, name: str) -> None:
+    """A CloudWatch alarm on web's load balancer's 5xx count, which web's deployments
+    watch (its deploymentConfiguration.alarms)."""
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace="AWS/ApplicationELB",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=10.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
 
 
 def _blue_green_web(clients: Clients, seeded: SeededApp, network: dict[str, Any]) -> None:

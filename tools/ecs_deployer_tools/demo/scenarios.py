@@ -119,6 +119,15 @@ def _blue_green(bake_minutes: int, *hooks: dict[str, Any]) -> dict[str, Any]:
     return {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": bake_minutes, "lifecycleHooks": [*hooks]}
 
 
+# The CloudWatch alarm web's canary deployments watch, rolled back when it goes off.
+WEB_ALARM = "shop-web-5xx"
+_CANARY_WITH_ALARM = {
+    "strategy": "CANARY",
+    "bakeTimeInMinutes": 5,
+    "canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 5},
+    "alarms": {"alarmNames": [WEB_ALARM], "enable": True, "rollback": True},
+}
+
 # An AWS_LAMBDA hook that tests web's green tasks once test traffic reaches them.
 _TEST_TRAFFIC_HOOK = {
     "targetType": "AWS_LAMBDA",
@@ -466,6 +475,28 @@ SCENARIOS: dict[str, Scenario] = {
             faults=EcsFaults(
                 services={sample_app.WEB: RolloutFault(hooks=HookFault(HookOutcome.FAILED))}
             ),
+        ),
+        Scenario(
+            "canary-alarm-rollback",
+            f"web deploys as a canary (10 %, baked 5 min); its alarm {WEB_ALARM} goes off "
+            "during the canary's bake: ECS rolls web back, reported with the alarm's name; "
+            "the deployer rolls worker back",
+            "ROLLED_BACK",
+            ("ROLLED_BACK",),
+            web_deployment=_CANARY_WITH_ALARM,
+            faults=EcsFaults(services={sample_app.WEB: RolloutFault(alarm_after=180.0)}),
+        ),
+        Scenario(
+            "linear-happy",
+            "web deploys linearly (25 % a step, 1 min between steps, bake 2 min): "
+            "success once ECS shifted every step, baked and cleaned up",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            web_deployment={
+                "strategy": "LINEAR",
+                "bakeTimeInMinutes": 2,
+                "linearConfiguration": {"stepPercent": 25.0, "stepBakeTimeInMinutes": 1},
+            },
         ),
         Scenario(
             "codedeploy-happy",

@@ -66,6 +66,9 @@ class RolloutFault:
     short_arn: bool = False
     # What its AWS_LAMBDA lifecycle hooks answer (a BLUE_GREEN, LINEAR or CANARY service).
     hooks: HookFault = field(default_factory=HookFault)
+    # The CloudWatch alarms its deploymentConfiguration names go into ALARM this long after
+    # UpdateService, as a breaching metric would make them (a staged deployment).
+    alarm_after: float | None = None
 
     def __post_init__(self) -> None:
         if self.seconds <= 0:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.ecs.exceptions import ECSException
 
 from ecs_deployer_tools.localcloud.ecs_sim import events as ecs_events
@@ -123,6 +124,7 @@ class _Rollout:
     entered: bool = False  # the staged deployment has entered its first stage
     scale_up: _Rollout | None = None
     rolling_back: bool = False
+    alarm_at: datetime | None = None  # a fault sets the deployment's alarms to ALARM then
 
     def __post_init__(self) -> None:
         self.next_at = self._after(self.started)
@@ -411,6 +413,9 @@ class ServiceRollouts:
             target_revision=self._revision(service, new["id"]),
             failure_threshold=_breaker_threshold(int(new["desiredCount"])),
         )
+        alarms = (getattr(service, "deployment_configuration", None) or {}).get("alarms") or {}
+        if alarms.get("enable") and alarms.get("rollback"):
+            record.alarm_names = tuple(alarms.get("alarmNames") or ())
         state.service_deployments.append(record)
         service.current_service_deployment = record.arn
         return record
@@ -610,6 +615,8 @@ class ServiceRollouts:
             rollout = _Rollout(RolloutOutcome.FAIL, now, fault.seconds)
         else:
             rollout = _Rollout(fault.outcome, now, fault.seconds, hook_fault=fault.hooks)
+            if fault.alarm_after is not None:
+                rollout.alarm_at = now + timedelta(seconds=fault.alarm_after)
         configuration = getattr(service, "deployment_configuration", None) or {}
         if rollback_to is None and strategies.strategy(configuration) in strategies.STAGED:
             # ECS reconciles first when the service runs more than one revision.
@@ -792,7 +799,10 @@ class ServiceRollouts:
         assert record is not None  # every deployment UpdateService starts has one
         events: list[str] = []
         stage = (timeline.index, rollout.entered)
-        if rollout.rolling_back:
+        alarmed = self._alarms_fired(state, rollout, record, at)
+        if alarmed is not None and not rollout.rolling_back:
+            self._roll_back_staged(service, state, rollout, record, at=at, reason=alarmed)
+        elif rollout.rolling_back:
             if record.status == sd.ROLLBACK_REQUESTED:
                 record.progress(at)
                 rollout.next_at = at + timedelta(seconds=PROGRESS_SECONDS)
@@ -1018,8 +1028,33 @@ class ServiceRollouts:
         return [blue]
 
     @staticmethod
+    def _alarms_fired(
+        state: _ServiceState,
+        rollout: _Rollout,
+        record: sd.ServiceDeploymentRecord,
+        at: datetime,
+    ) -> str | None:
+        """Why the deployment rolls back when a CloudWatch alarm it watches is in ALARM
+        (read from moto's CloudWatch), None otherwise; a fault's alarm time sets them."""
+        watching = record.ongoing and not record.triggered_alarms and not rollout.rolling_back
+        if not record.alarm_names or not watching:
+            return None
+        alarms = cloudwatch_backends[state.backend.account_id][state.backend.region_name].alarms
+        if rollout.alarm_at is not None and rollout.alarm_at <= at:
+            rollout.alarm_at = None
+            for name in record.alarm_names:
+                if name in alarms:
+                    alarms[name].update_state(
+                        "Threshold Crossed (a scenario's fault)", "{}", "ALARM"
+                    )
+        firing = tuple(
+            n for n in record.alarm_names if n in alarms and alarms[n].state_value == "ALARM"
+        )
+        return record.alarmed(firing) if firing else None
+
+    @staticmethod
     def _reschedule(rollout: _Rollout) -> None:
-        """When a staged deployment next moves on, as its stage says."""
+        """When a staged deployment next moves on, as its stage says (or its alarm fault)."""
         timeline = rollout.staged
         if timeline is None or rollout.rolling_back or not rollout.entered:
             return
@@ -1028,6 +1063,8 @@ class ServiceRollouts:
             rollout.next_at = rollout.scale_up.next_at
         else:
             rollout.next_at = timeline.next_at()
+        if rollout.alarm_at is not None:
+            rollout.next_at = min(rollout.next_at, rollout.alarm_at)
 
     # -- the service's tasks: what its deployments' counts say --------------------------------
 

@@ -37,6 +37,7 @@ BREAKER_REASON: Final = "ECS deployment circuit breaker: tasks failed to start."
 STOP_ROLLBACK_REASON: Final = "Service deployment rolled back because of a stop request."
 # Why ECS rolls a staged deployment back: a lifecycle hook, or a ContinueServiceDeployment.
 HOOK_FAILED_REASON: Final = "Lifecycle hook {hook_id} ({target_type}) {status}."
+ALARM_REASON: Final = "CloudWatch alarms in ALARM: {names}."
 CONTINUE_ROLLBACK_REASON: Final = (
     "Service deployment rolled back by ContinueServiceDeployment (ROLLBACK) at hook {hook_id}."
 )
@@ -75,6 +76,9 @@ class ServiceDeploymentRecord:
     failure_count: int = 0
     # A BLUE_GREEN, LINEAR or CANARY deployment's stage and hooks, once it has started.
     staged: StagedTimeline | None = None
+    # The CloudWatch alarms it watches (ServiceDeploymentAlarms), when enabled.
+    alarm_names: tuple[str, ...] = ()
+    triggered_alarms: tuple[str, ...] = ()
 
     @property
     def ongoing(self) -> bool:
@@ -98,6 +102,11 @@ class ServiceDeploymentRecord:
         self._end(ROLLBACK_SUCCESSFUL if rolled_back else SUCCESSFUL, at)
         if not rolled_back and self.circuit_breaker == "MONITORING":
             self.circuit_breaker = "MONITORING_COMPLETE"
+
+    def alarmed(self, names: tuple[str, ...]) -> str:
+        """Its alarms `names` went into ALARM: why it rolls back (or stops)."""
+        self.triggered_alarms = names
+        return ALARM_REASON.format(names=", ".join(names))
 
     def fail(self, deployment_id: str, failed_tasks: int, at: datetime) -> None:
         """The deployment it follows failed (the circuit breaker tripped, no rollback)."""
@@ -157,6 +166,15 @@ class ServiceDeploymentRecord:
             "stoppedAt": self.stopped_at,
             "rollback": self.rollback,
         }
+        if self.alarm_names:
+            status = "TRIGGERED" if self.triggered_alarms else "MONITORING"
+            if self.status == SUCCESSFUL and not self.triggered_alarms:
+                status = "MONITORING_COMPLETE"
+            optional["alarms"] = {
+                "status": status,
+                "alarmNames": list(self.alarm_names),
+                "triggeredAlarmNames": list(self.triggered_alarms),
+            }
         if self.staged is not None:
             optional["lifecycleStage"] = self.staged.stage.name
             optional["lifecycleHookDetails"] = [hook.as_api() for hook in self.staged.hooks] or None
