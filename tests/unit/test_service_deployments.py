@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ecs_deployer.domain.service_deployments import (
+    LONGEST_STRATEGY_TIME,
     ServiceDeployment,
     judge_service_deployment,
     reached,
@@ -146,6 +147,20 @@ def test_strategy_time_adds_bakes_and_lambda_hook_timeouts() -> None:
     # 15 min bake + one Lambda hook at one stage with a 20 min timeout; PAUSE hooks excepted.
     assert strategy_time(configuration) == timedelta(minutes=35)
     assert wait_budget(timedelta(minutes=30), configuration) == timedelta(minutes=30 + 35)
+
+
+def test_the_wait_budget_adds_at_most_a_day_of_strategy_time() -> None:
+    # A Lambda hook may time out after 14 days (20160 min): the deployer waits a day for the
+    # strategy at most, which the lock's lifetime and the state machine's timeout cover.
+    hook = {
+        "targetType": "AWS_LAMBDA",
+        "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
+        "timeoutConfiguration": {"timeoutInMinutes": 20160},
+    }
+    configuration = {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 60, "lifecycleHooks": [hook]}
+    assert strategy_time(configuration) == timedelta(minutes=60 + 20160)
+    assert wait_budget(timedelta(minutes=30), configuration) == timedelta(minutes=30, hours=24)
+    assert timedelta(hours=24) == LONGEST_STRATEGY_TIME
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,11 @@ _ONGOING: Final = frozenset({"PENDING", "IN_PROGRESS", "STOP_REQUESTED"}) | _ROL
 # A lifecycle hook's timeout when its configuration names none (DeploymentLifecycleHook
 # TimeoutConfiguration.timeoutInMinutes, ECS API Reference).
 DEFAULT_HOOK_TIMEOUT: Final = timedelta(minutes=1440)
+# The most a service's strategy (bakes, hook timeouts) adds to its wait: a day, the longest
+# bake ECS allows. A Lambda hook may time out after 14 days; the deployer stops waiting
+# sooner (TIMED_OUT, and ECS rolls it back). The lock's lifetime covers it, as the state
+# machine's TimeoutSeconds does (tests/template/test_asl.py).
+LONGEST_STRATEGY_TIME: Final = timedelta(hours=24)
 # LinearConfiguration and CanaryConfiguration defaults (ECS API Reference).
 _LINEAR_STEP_PERCENT: Final = 10.0
 _LINEAR_STEP_BAKE_MINUTES: Final = 6
@@ -243,5 +248,5 @@ def strategy_time(configuration: Mapping[str, Any]) -> timedelta:
 def wait_budget(max_wait: timedelta, configuration: Mapping[str, Any]) -> timedelta:
     """How long the deployer waits for a service deployment: the app's `max_wait` for its
     tasks, plus the strategy's bake times and hook timeouts (`configuration`: the service's
-    `deploymentConfiguration`)."""
-    return max_wait + strategy_time(configuration)
+    `deploymentConfiguration`), at most `LONGEST_STRATEGY_TIME` of them."""
+    return max_wait + min(strategy_time(configuration), LONGEST_STRATEGY_TIME)
