@@ -59,6 +59,9 @@ def test_success_only_when_ecs_says_so() -> None:
         ("POST_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", True),
         ("SCALE_UP", "COMPLETED", False),
         (None, "BAKE_TIME", False),
+        # Before each production traffic shift step (the API's text lists it).
+        ("PRE_PRODUCTION_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT", True),
+        ("PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", False),
     ],
 )
 def test_wait_until_a_stage(stage: str | None, wait_until: Any, done: bool) -> None:
@@ -177,6 +180,21 @@ def test_the_wait_budget_adds_at_most_a_day_of_strategy_time() -> None:
         ),
         ({"strategy": "CANARY", "bakeTimeInMinutes": 1}, 1 + 10),
         ({"strategy": "CANARY", "canaryConfiguration": {"canaryBakeTimeInMinutes": 0}}, 0),
+        (
+            # Hooks at the production traffic shift run at each of LINEAR's 4 steps.
+            {
+                "strategy": "LINEAR",
+                "linearConfiguration": {"stepPercent": 25.0, "stepBakeTimeInMinutes": 0},
+                "lifecycleHooks": [
+                    {
+                        "targetType": "AWS_LAMBDA",
+                        "lifecycleStages": ["PRE_PRODUCTION_TRAFFIC_SHIFT", "POST_SCALE_UP"],
+                        "timeoutConfiguration": {"timeoutInMinutes": 5},
+                    }
+                ],
+            },
+            4 * 5 + 5,
+        ),
         (
             {
                 "strategy": "ROLLING",
