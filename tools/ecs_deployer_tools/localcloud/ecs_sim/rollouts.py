@@ -11,6 +11,10 @@
   timer (`EcsSimulation.catch_up`) first brings the services to the clock's time. A fault
   may also make UpdateService refuse the rollback to the original revision. Service events
   are written as ECS writes them.
+* A BLUE_GREEN, LINEAR or CANARY service (`deploymentConfiguration.strategy`) deploys
+  through its lifecycle stages instead (`strategies.py`): its SCALE_UP is the rollout above,
+  the blue deployment stays ACTIVE until CLEAN_UP, its hooks and alarms may roll it back to
+  blue in a step, and ContinueServiceDeployment answers its PAUSE hooks.
 * Eventual consistency (`consistency.py`): right after an UpdateService that starts a
   deployment, a describe or two still show the service's deployments (its task definition
   and counts) as they were before it; the rollout moves on meanwhile.
