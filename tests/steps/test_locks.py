@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ecs_deployer.document import Deployment
+from ecs_deployer.domain.service_deployments import LONGEST_STRATEGY_TIME
 from ecs_deployer.errors import LockLost
 from ecs_deployer.steps import locks
 from ecs_deployer.steps.resolve import resolve
@@ -134,5 +135,7 @@ def test_lock_lifetime_covers_tasks_rollout_and_rollback(
     seeded: sample_app.SeededApp, deps: AdmissionDeps
 ) -> None:
     deployment = _deployment(deps, "a", 1, _Running())
-    # pre 30 min + post 30 min + twice a 15 min rollout + 30 min slack
-    assert locks.lock_lifetime_seconds(deployment) == (30 + 30 + 2 * 15 + 30) * 60
+    # pre 30 min + post 30 min + twice a 15 min rollout and the longest strategy time (a
+    # bake, hooks: unknown until the services are described) + 30 min slack
+    rollout = 15 + LONGEST_STRATEGY_TIME // timedelta(minutes=1)
+    assert locks.lock_lifetime_seconds(deployment) == (30 + 30 + 2 * rollout + 30) * 60

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from ecs_deployer.domain.service_deployments import (
+    LONGEST_STRATEGY_TIME,
     ServiceDeployment,
     judge_service_deployment,
     reached,
@@ -58,6 +59,9 @@ def test_success_only_when_ecs_says_so() -> None:
         ("POST_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", True),
         ("SCALE_UP", "COMPLETED", False),
         (None, "BAKE_TIME", False),
+        # Before each production traffic shift step (the API's text lists it).
+        ("PRE_PRODUCTION_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT", True),
+        ("PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", False),
     ],
 )
 def test_wait_until_a_stage(stage: str | None, wait_until: Any, done: bool) -> None:
@@ -85,6 +89,16 @@ def test_alarm_rollback_names_the_alarms() -> None:
     state, reason = _judge(
         status="ROLLBACK_SUCCESSFUL",
         alarms={"status": "TRIGGERED", "triggeredAlarmNames": "web-5xx, web-latency"},
+    )
+    assert state == "ROLLED_BACK_BY_ECS"
+    assert "CloudWatch alarms web-5xx, web-latency went into ALARM" in reason
+
+
+def test_alarm_names_as_the_api_lists_them() -> None:
+    # ServiceDeploymentAlarms.triggeredAlarmNames is a StringList in the API model.
+    state, reason = _judge(
+        status="ROLLBACK_SUCCESSFUL",
+        alarms={"status": "TRIGGERED", "triggeredAlarmNames": ["web-5xx", "web-latency"]},
     )
     assert state == "ROLLED_BACK_BY_ECS"
     assert "CloudWatch alarms web-5xx, web-latency went into ALARM" in reason
@@ -138,6 +152,20 @@ def test_strategy_time_adds_bakes_and_lambda_hook_timeouts() -> None:
     assert wait_budget(timedelta(minutes=30), configuration) == timedelta(minutes=30 + 35)
 
 
+def test_the_wait_budget_adds_at_most_a_day_of_strategy_time() -> None:
+    # A Lambda hook may time out after 14 days (20160 min): the deployer waits a day for the
+    # strategy at most, which the lock's lifetime and the state machine's timeout cover.
+    hook = {
+        "targetType": "AWS_LAMBDA",
+        "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
+        "timeoutConfiguration": {"timeoutInMinutes": 20160},
+    }
+    configuration = {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 60, "lifecycleHooks": [hook]}
+    assert strategy_time(configuration) == timedelta(minutes=60 + 20160)
+    assert wait_budget(timedelta(minutes=30), configuration) == timedelta(minutes=30, hours=24)
+    assert timedelta(hours=24) == LONGEST_STRATEGY_TIME
+
+
 @pytest.mark.parametrize(
     ("configuration", "minutes"),
     [
@@ -152,6 +180,21 @@ def test_strategy_time_adds_bakes_and_lambda_hook_timeouts() -> None:
         ),
         ({"strategy": "CANARY", "bakeTimeInMinutes": 1}, 1 + 10),
         ({"strategy": "CANARY", "canaryConfiguration": {"canaryBakeTimeInMinutes": 0}}, 0),
+        (
+            # Hooks at the production traffic shift run at each of LINEAR's 4 steps.
+            {
+                "strategy": "LINEAR",
+                "linearConfiguration": {"stepPercent": 25.0, "stepBakeTimeInMinutes": 0},
+                "lifecycleHooks": [
+                    {
+                        "targetType": "AWS_LAMBDA",
+                        "lifecycleStages": ["PRE_PRODUCTION_TRAFFIC_SHIFT", "POST_SCALE_UP"],
+                        "timeoutConfiguration": {"timeoutInMinutes": 5},
+                    }
+                ],
+            },
+            4 * 5 + 5,
+        ),
         (
             {
                 "strategy": "ROLLING",

@@ -154,7 +154,9 @@ class CodeDeployConfig(_Model):
 
 
 # ECS's lifecycle stages of a service deployment, in the order it goes through them
-# (ServiceDeployment.lifecycleStage, ECS API Reference).
+# (ServiceDeployment.lifecycleStage, ECS API Reference: its text lists
+# PRE_PRODUCTION_TRAFFIC_SHIFT, before each production traffic shift step, which the API
+# model's enum lacks).
 LifecycleStage = Literal[
     "RECONCILE_SERVICE",
     "PRE_SCALE_UP",
@@ -162,6 +164,7 @@ LifecycleStage = Literal[
     "POST_SCALE_UP",
     "TEST_TRAFFIC_SHIFT",
     "POST_TEST_TRAFFIC_SHIFT",
+    "PRE_PRODUCTION_TRAFFIC_SHIFT",
     "PRODUCTION_TRAFFIC_SHIFT",
     "POST_PRODUCTION_TRAFFIC_SHIFT",
     "BAKE_TIME",

@@ -37,7 +37,15 @@ _ONGOING: Final = frozenset({"PENDING", "IN_PROGRESS", "STOP_REQUESTED"}) | _ROL
 # A lifecycle hook's timeout when its configuration names none (DeploymentLifecycleHook
 # TimeoutConfiguration.timeoutInMinutes, ECS API Reference).
 DEFAULT_HOOK_TIMEOUT: Final = timedelta(minutes=1440)
+# The most a service's strategy (bakes, hook timeouts) adds to its wait: a day, the longest
+# bake ECS allows. A Lambda hook may time out after 14 days; the deployer stops waiting
+# sooner (TIMED_OUT, and ECS rolls it back). The lock's lifetime covers it, as the state
+# machine's TimeoutSeconds does (tests/template/test_asl.py).
+LONGEST_STRATEGY_TIME: Final = timedelta(hours=24)
 # LinearConfiguration and CanaryConfiguration defaults (ECS API Reference).
+_AT_EVERY_SHIFT_STEP: Final = frozenset(
+    {"PRE_PRODUCTION_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"}
+)
 _LINEAR_STEP_PERCENT: Final = 10.0
 _LINEAR_STEP_BAKE_MINUTES: Final = 6
 _CANARY_BAKE_MINUTES: Final = 10
@@ -87,7 +95,10 @@ class ServiceDeployment:
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ServiceDeployment:
         rollback = data.get("rollback") or {}
-        alarms = (data.get("alarms") or {}).get("triggeredAlarmNames") or ""
+        # A list of names (ServiceDeploymentAlarms.triggeredAlarmNames, a StringList), each
+        # of which may itself separate names with "," as alarmNames' text says.
+        triggered = (data.get("alarms") or {}).get("triggeredAlarmNames") or []
+        alarms = ",".join([triggered] if isinstance(triggered, str) else triggered)
         return cls(
             arn=data["serviceDeploymentArn"],
             status=data["status"],
@@ -217,28 +228,37 @@ def strategy_time(configuration: Mapping[str, Any]) -> timedelta:
     operator answers those, within the app's approval timeout)."""
     strategy = configuration.get("strategy", "ROLLING")
     total = timedelta()
+    shift_steps = 1  # production traffic shift steps
     if strategy in {"BLUE_GREEN", "LINEAR", "CANARY"}:
         total += _minutes(configuration.get("bakeTimeInMinutes"), 0)
     if strategy == "LINEAR":
         linear = configuration.get("linearConfiguration") or {}
         step = float(linear.get("stepPercent") or _LINEAR_STEP_PERCENT)
+        shift_steps = math.ceil(100.0 / step)
         # The step bake is "not applied after reaching 100 percent traffic".
-        bakes = math.ceil(100.0 / step) - 1
-        total += bakes * _minutes(linear.get("stepBakeTimeInMinutes"), _LINEAR_STEP_BAKE_MINUTES)
+        bake = _minutes(linear.get("stepBakeTimeInMinutes"), _LINEAR_STEP_BAKE_MINUTES)
+        total += (shift_steps - 1) * bake
     if strategy == "CANARY":
         canary = configuration.get("canaryConfiguration") or {}
+        shift_steps = 2  # the canary, then the rest
         total += _minutes(canary.get("canaryBakeTimeInMinutes"), _CANARY_BAKE_MINUTES)
     for hook in configuration.get("lifecycleHooks") or ():
         if hook.get("targetType", "AWS_LAMBDA") == "PAUSE":
             continue
         timeout = (hook.get("timeoutConfiguration") or {}).get("timeoutInMinutes")
-        stages = len(hook.get("lifecycleStages") or ()) or 1
-        total += stages * (_minutes(timeout, 0) if timeout is not None else DEFAULT_HOOK_TIMEOUT)
+        # Hooks at these stages run "at every traffic shift step" (DeploymentLifecycleHook).
+        runs = sum(
+            shift_steps if stage in _AT_EVERY_SHIFT_STEP else 1
+            for stage in hook.get("lifecycleStages") or ()
+        )
+        total += max(runs, 1) * (
+            _minutes(timeout, 0) if timeout is not None else DEFAULT_HOOK_TIMEOUT
+        )
     return total
 
 
 def wait_budget(max_wait: timedelta, configuration: Mapping[str, Any]) -> timedelta:
     """How long the deployer waits for a service deployment: the app's `max_wait` for its
     tasks, plus the strategy's bake times and hook timeouts (`configuration`: the service's
-    `deploymentConfiguration`)."""
-    return max_wait + strategy_time(configuration)
+    `deploymentConfiguration`), at most `LONGEST_STRATEGY_TIME` of them."""
+    return max_wait + min(strategy_time(configuration), LONGEST_STRATEGY_TIME)

@@ -3,11 +3,13 @@ and release it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools import Logger
 
 from ecs_deployer.domain.locks import LockEntry, decide_acquire, holds, released, superseding
+from ecs_deployer.domain.service_deployments import LONGEST_STRATEGY_TIME
 from ecs_deployer.errors import LockLost, TransientAwsError
 from ecs_deployer.history import RecordId, RecordUpdate, iso
 
@@ -33,11 +35,14 @@ _SLACK_SECONDS = 30 * 60
 def lock_lifetime_seconds(deployment: Deployment) -> int:
     """The longest a healthy deployment can hold the lock: the backstop expiry.
 
-    Tasks of a phase run side by side; a rollout may be followed by a rollback.
+    Tasks of a phase run side by side; a rollout may be followed by a rollback. Each may
+    also wait for its strategy's bakes and hooks, unknown when the lock is taken (before
+    the services are described): the longest the deployer waits for them.
     """
     pre = max((run.config.max_wait for run in deployment.pre_tasks), default=0)
     post = max((run.config.max_wait for run in deployment.post_tasks), default=0)
-    rollout = max(service.max_wait_minutes for service in deployment.services)
+    strategy = LONGEST_STRATEGY_TIME // timedelta(minutes=1)
+    rollout = max(service.max_wait_minutes for service in deployment.services) + strategy
     return (pre + post + 2 * rollout) * 60 + _SLACK_SECONDS
 
 
