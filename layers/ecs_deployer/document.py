@@ -16,11 +16,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ecs_deployer.config.models import AppConfig, CodeDeployConfig, TaskConfig, WaitUntil
+from ecs_deployer.domain import promotion
 from ecs_deployer.domain.locks import AcquireResult
+from ecs_deployer.domain.promotion import PromotionStart
 from ecs_deployer.domain.services import RolloutState
 from ecs_deployer.domain.tasks import TaskState
 from ecs_deployer.image import ImageRef
-from ecs_deployer.inputs import Trigger
+from ecs_deployer.inputs import Promotion, Trigger
 from ecs_deployer.outcome import Outcome
 
 Phase = Literal["pre", "post"]
@@ -142,6 +144,11 @@ class Deployment(_Doc):
     image: ImageRef
     options: Options
     trigger: Trigger
+    # In a promotion chain (domain/promotion.py): the environment deployed here (its config
+    # is ``config``), how the chain got here, and where a success sends it next.
+    environment: str | None = None
+    promotion: Promotion | None = None
+    next_environment: str | None = None
     rollback_of: str | None = None  # the earlier deployment whose revisions this restores
     undoes: str | None = None  # the earlier deployment whose previous revisions this restores
     requested_at: datetime  # when the image was pushed (or the request made)
@@ -182,7 +189,15 @@ class Deployment(_Doc):
             rollback_error=self.rollback_error,
             finalize_error=self.finalize_error,
             outcome=self.outcome.bounded() if self.outcome else None,
+            promote=promotion.next_start(self),
         )
+
+    @property
+    def chain_id(self) -> str | None:
+        """The promotion chain's id (its first deployment's); None outside any chain."""
+        if self.environment is None:
+            return None
+        return self.promotion.chain_id if self.promotion else self.deployment_id
 
     @property
     def is_rollback(self) -> bool:
@@ -219,6 +234,7 @@ class DeploymentRef(_Doc):
     rollback_error: Failure | None = None
     finalize_error: Failure | None = None
     outcome: Outcome | None = None
+    promote: PromotionStart | None = None  # the next environment's deployment to start
 
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = self.model_dump(mode="json", by_alias=True)

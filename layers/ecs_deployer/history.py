@@ -77,6 +77,11 @@ class HistoryRecord(BaseModel):
     digest: str | None = None
     tag: str | None = None
     trigger: str = "manual"
+    # A promotion chain's (domain/promotion.py): the environment, the chain's first
+    # deployment, and the previous environment's deployment that promoted to this one.
+    environment: str | None = None
+    chain_id: str | None = None
+    promoted_from: str | None = None
     rollback_of: str | None = None
     undoes: str | None = None
     event_id: str | None = None
@@ -175,6 +180,11 @@ def new_record(deployment: Deployment, now: datetime) -> HistoryRecord:
             "digest": image.digest,
             "tag": image.tag,
             "trigger": deployment.trigger.kind,
+            "environment": deployment.environment,
+            "chain_id": deployment.chain_id,
+            "promoted_from": (
+                deployment.promotion.previous_deployment_id if deployment.promotion else None
+            ),
             "rollback_of": deployment.rollback_of,
             "undoes": deployment.undoes,
             "event_id": deployment.trigger.event_id,

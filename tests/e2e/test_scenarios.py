@@ -38,6 +38,7 @@ JSON_KEYS = {
     "state_transitions",
     "api_calls",
     "deployments",
+    "chain",
 }
 
 
@@ -81,7 +82,7 @@ def _inspector(world: World) -> Any:
             world.exit_codes.setdefault(task.family, []).append(dict(task.exit_codes))
         table = DeploymentsTable(cloud.client("dynamodb"), cloud.outputs["DeploymentsTableName"])
         world.history = table.history(sample_app.APP)
-        world.lock = table.read_lock(sample_app.APP)
+        world.lock = table.read_lock(sample_app.APP, None)
         for record in world.history:
             document = table.load_document(sample_app.APP, record.deployment_id)
             if document is not None:

@@ -51,7 +51,7 @@ def test_success_is_recorded_and_releases_the_lock(
     assert (web.task_definition_registered or "").endswith("shop-web:2")
     [record] = table.history("shop")
     assert (record.status, record.finished_at is not None) == ("SUCCEEDED", True)
-    assert table.read_lock("shop").holder is None
+    assert table.read_lock("shop", None).holder is None
 
 
 def test_failure_keeps_the_original_cause_without_traces(
@@ -255,9 +255,9 @@ def test_release_after_a_finalize_failure(
     executions: Executions,
 ) -> None:
     deployment = _deployment(deps, ecs, table)
-    assert table.read_lock("shop").holder is not None
+    assert table.read_lock("shop", None).holder is not None
     locks.release(deployment, table, STARTED)
-    assert table.read_lock("shop").holder is None
+    assert table.read_lock("shop", None).holder is None
 
 
 class _RecordingEcs:
@@ -297,6 +297,6 @@ def test_pruning_comes_after_the_outcome_and_spreads_over_deployments(
     assert len(deregistered) == 20
     # The record was final and the lock free before the first deregistration.
     assert set(recording.statuses_seen) == {"SUCCEEDED"}
-    assert table.read_lock("shop").holder is None
+    assert table.read_lock("shop", None).holder is None
     again = prune_revisions(deployment, ecs, deps.scope.clusters)
     assert [int(arn.rsplit(":", 1)[-1]) for arn in again] == list(range(22, 42))

@@ -116,7 +116,7 @@ def test_an_older_deployment_reaching_the_lock_late_is_superseded(
     late = locks.acquire(older, table, running, now).lock
     assert (late.status, late.superseded_by) == ("SUPERSEDED", "b")
     assert f"{newer.image.uri} (deployment b)" in (late.reason or "")
-    assert table.read_lock("shop").holder is None
+    assert table.read_lock("shop", None).holder is None
 
 
 def test_checkpoint_without_the_lock_is_lock_lost(

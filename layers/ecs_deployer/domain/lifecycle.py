@@ -43,6 +43,7 @@ class LifecycleDetail(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     app: str
+    environment: str | None = None  # of a promotion chain (domain/promotion.py)
     deployment_id: str
     status: LifecycleStatus
     image: str
@@ -83,6 +84,7 @@ def _detail(
     region = execution_arn.split(":")[3]
     return LifecycleDetail(
         app=deployment.app,
+        environment=deployment.environment,
         deployment_id=deployment.deployment_id,
         status=status,
         image=deployment.image.uri,

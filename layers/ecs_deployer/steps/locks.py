@@ -83,11 +83,13 @@ def acquire(
     me = lock_entry(deployment, now)
     is_running = _memo(executions.is_running)
     for _ in range(_WRITE_ATTEMPTS):
-        record = table.read_lock(deployment.app)
+        record = table.read_lock(deployment.app, deployment.environment)
         decision = decide_acquire(
             record, me, deployment.config.concurrency, int(now.timestamp()), is_running
         )
-        if decision.record != record and not table.write_lock(deployment.app, decision.record):
+        if decision.record != record and not table.write_lock(
+            deployment.app, deployment.environment, decision.record
+        ):
             continue  # someone else wrote in between: decide again on fresh data
         for entry in decision.dropped:
             closed = table.update_record(
@@ -129,7 +131,7 @@ def checkpoint(
     (``may_supersede``), a ``supersede`` app also stops here if a newer push waits; after
     the rollout, a deployment always runs its post tasks, so nothing supersedes it there."""
     me = lock_entry(deployment, now)
-    record = table.read_lock(deployment.app)
+    record = table.read_lock(deployment.app, deployment.environment)
     if not holds(record, me):
         raise LockLost(
             f"deployment {deployment.deployment_id} no longer holds "
@@ -146,9 +148,11 @@ def release(deployment: Deployment, table: DeploymentsTable, now: datetime) -> D
     """Leave the lock (as holder or waiter) so the next waiter can take it; idempotent."""
     me = lock_entry(deployment, now)
     for _ in range(_WRITE_ATTEMPTS):
-        record = table.read_lock(deployment.app)
+        record = table.read_lock(deployment.app, deployment.environment)
         remaining = released(record, me)
-        if remaining == record or table.write_lock(deployment.app, remaining):
+        if remaining == record or table.write_lock(
+            deployment.app, deployment.environment, remaining
+        ):
             if deployment.lock.status != "SUPERSEDED":
                 deployment.lock.status = "RELEASED"
             return deployment

@@ -53,6 +53,7 @@ _PHASE_STATES = {
     ],
     "rollback": ["RollbackServices", "AwaitRollback", "WaitForRollback", "CheckRollback"],
     "finalize": ["Finalize", "ReleaseLockAfterError"],
+    "promote to the next environment": ["StartPromotion"],
 }
 # Checks of the lock between two phases begin none (a superseded deployment stops there).
 _BETWEEN_PHASES = ("CheckpointBeforeServices", "CheckpointBeforePostTasks")

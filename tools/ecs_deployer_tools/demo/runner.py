@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TextIO
 
+    from ecs_deployer.history import HistoryRecord
     from ecs_deployer_tools.demo.scenarios import Scenario
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
@@ -98,6 +99,8 @@ class ScenarioResult:
     summaries: list[dict[str, str]] = field(default_factory=list)
     # The functions' metrics, as they printed them (embedded metric format documents).
     metrics: list[dict[str, Any]] = field(default_factory=list)
+    # The last push's promotion chain, in the order it ran (a scenario with environments).
+    chain: list[HistoryRecord] = field(default_factory=list)
 
     @property
     def last(self) -> PushResult:
@@ -113,6 +116,7 @@ class ScenarioResult:
         return (
             self.status == self.scenario.expect
             and tuple(push.status for push in self.pushes) == self.scenario.deployments
+            and tuple(record.status for record in self.chain) == self.scenario.chain
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -142,6 +146,10 @@ class ScenarioResult:
             "state_transitions": self.state_transitions,
             "api_calls": self.api_calls,
             "deployments": [{"image": push.image, "status": push.status} for push in self.pushes],
+            "chain": [
+                record.model_dump(include={"environment", "deployment_id", "status", "image"})
+                for record in self.chain
+            ],
         }
 
 
@@ -244,9 +252,24 @@ def _push(cloud: LocalCloud, scenario: Scenario, index: int, tags: tuple[str, ..
     )
 
 
+def _clients_in(cloud: LocalCloud, account: str, registry: str | None) -> sample_app.Clients:
+    """The sample app's clients: ECS and its kin in ``account``, the image in ``registry``'s
+    ECR (None: the deployer's), the config in the deployer's Parameter Store."""
+    return sample_app.Clients(
+        ecs=cloud.client("ecs", account=account),
+        ecr=cloud.client("ecr", account=registry),
+        ssm=cloud.client("ssm"),
+        ec2=cloud.client("ec2", account=account),
+        iam=cloud.client("iam", account=account),
+        codedeploy=cloud.client("codedeploy", account=account),
+    )
+
+
 def _seed(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
     """The sample app in the scenario's account (its image and config in the deployer's)."""
     blue_green = scenario.codedeploy is not None
+    if scenario.environments:
+        return _seed_chain(cloud, scenario)
     if scenario.account is None:
         return sample_app.seed(
             sample_app.Clients.of(cloud.client),
@@ -255,23 +278,48 @@ def _seed(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
             **scenario.config,
         )
     account = scenario.account
-    clients = sample_app.Clients(
-        ecs=cloud.client("ecs", account=account),
-        ecr=cloud.client("ecr", account=scenario.registry),
-        ssm=cloud.client("ssm"),
-        ec2=cloud.client("ec2", account=account),
-        iam=cloud.client("iam", account=account),
-        codedeploy=cloud.client("codedeploy", account=account),
+    trigger: dict[str, Any] = (
+        {"trigger": {**_TRIGGER, "registry": scenario.registry}} if scenario.registry else {}
     )
-    trigger = {"trigger": {**_TRIGGER, "registry": scenario.registry}} if scenario.registry else {}
     return sample_app.seed(
-        clients,
+        _clients_in(cloud, account, scenario.registry),
         CONFIG_PREFIX,
         blue_green=blue_green,
         account=account,
         **trigger,
         **scenario.config,
     )
+
+
+def _seed_chain(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
+    """The sample app in every account of the chain, on one initial image (in the
+    deployer's registry), with one config listing the environments; returns the first."""
+    environments = [{"name": name, "account": account} for name, account in scenario.environments]
+    seeded: list[sample_app.SeededApp] = []
+    for _, account in scenario.environments:
+        seeded.append(
+            sample_app.seed(
+                _clients_in(cloud, account, None),
+                CONFIG_PREFIX,
+                initial_image=seeded[0].initial_image if seeded else None,
+                environments=environments,
+                **scenario.config,
+            )
+        )
+    return seeded[0]
+
+
+def _chain(cloud: LocalCloud, push: PushResult) -> list[HistoryRecord]:
+    """The records of the chain the push started, in the order its deployments ran."""
+    if push.execution_arn is None:
+        return []
+    chain_id = push.execution_arn.rsplit(":", 1)[-1]
+    table = DeploymentsTable(cloud.client("dynamodb"), cloud.outputs["DeploymentsTableName"])
+    return [
+        record
+        for record in reversed(table.history(sample_app.APP, 100))
+        if record.chain_id == chain_id
+    ]
 
 
 def _deploy(
@@ -292,6 +340,8 @@ def _deploy(
         _deploy_target_role(
             cloud, scenario.account, scenario.role_external_id, scenario.codedeploy is not None
         )
+    for _, account in scenario.environments:
+        _deploy_target_role(cloud, account, None, codedeploy=False)
     if scenario.registry is not None:
         _open_central_registry(cloud, scenario.registry)
 
@@ -426,6 +476,7 @@ def run(
             events=listener.received(),
             summaries=summaries.received(),
             metrics=output.metrics,
+            chain=_chain(cloud, pushes[-1]),
         )
 
 

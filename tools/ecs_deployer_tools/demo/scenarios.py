@@ -36,6 +36,11 @@ RETRIED_ATTEMPTS = 6
 STAGING_ACCOUNT, PRODUCTION_ACCOUNT = "111111111111", "222222222222"
 # The tooling account whose ECR is the central registry (`Scenario.registry`).
 TOOLING_ACCOUNT = "333333333333"
+# The promotion scenarios' environments, and their config: no one-off tasks, since a task's
+# subnets and security groups are the app's, the same in every environment, and two
+# accounts have none in common.
+PROMOTION_CHAIN = (("staging", STAGING_ACCOUNT), ("production", PRODUCTION_ACCOUNT))
+_CHAIN_CONFIG: dict[str, Any] = {"tasks": None}
 # A service the config of the `service-missing` scenario names and the cluster lacks.
 MISSING_SERVICE = f"{sample_app.FAMILY_PREFIX}api"
 
@@ -94,6 +99,12 @@ class Scenario:
     # by templates/ecr-forwarding.yaml, the stack lists it in EcrSourceAccounts, the config's
     # trigger names it, and its repository policy lets the deployer read the image.
     registry: str | None = None
+    # A promotion chain (the config's `environments`): (name, account) in order, the app
+    # seeded in each account and reached through its deploy role. A push deploys the first
+    # environment; `chain` is how each environment's deployment of the last push ends, in
+    # order (an environment the chain never reached has none).
+    environments: tuple[tuple[str, str], ...] = ()
+    chain: tuple[PushStatus, ...] = ()
 
     def image_of(self, index: int) -> str:
         return self.images[index] if self.images else self.pushes[index][0]
@@ -408,6 +419,27 @@ SCENARIOS: dict[str, Scenario] = {
             ("SUCCEEDED",),
             account=STAGING_ACCOUNT,
             registry=TOOLING_ACCOUNT,
+        ),
+        Scenario(
+            "promotion-staging-to-production",
+            f"v2.0.0 deploys to staging (account {STAGING_ACCOUNT}); once that succeeded, "
+            f"the deployer promotes the same digest to production (account {PRODUCTION_ACCOUNT})",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            environments=PROMOTION_CHAIN,
+            chain=("SUCCEEDED", "SUCCEEDED"),
+            config=_CHAIN_CONFIG,
+        ),
+        Scenario(
+            "promotion-stops-on-failure",
+            "web's new tasks keep failing in staging: staging goes back, and the chain stops "
+            "there; production is never touched",
+            "ROLLED_BACK",
+            ("ROLLED_BACK",),
+            faults=EcsFaults(services={sample_app.WEB: RolloutFault(RolloutOutcome.FAIL)}),
+            environments=PROMOTION_CHAIN,
+            chain=("ROLLED_BACK",),
+            config=_CHAIN_CONFIG,
         ),
         Scenario(
             "codedeploy-happy",
