@@ -842,7 +842,7 @@ SUMMARY_TOPIC = arn("sns", "deployments")
 
 
 @pytest.mark.parametrize("topic", ["", SUMMARY_TOPIC])
-def test_only_the_functions_that_end_deployments_may_publish_summaries_and_only_when_asked(
+def test_only_the_functions_that_end_deployments_or_ask_approvals_may_publish_summaries(
     transformed: dict[str, Any], topic: str
 ) -> None:
     resolver = Resolver(transformed, PARAMETERS | {"SummaryTopicArn": topic})
@@ -853,7 +853,7 @@ def test_only_the_functions_that_end_deployments_may_publish_summaries_and_only_
         if any(action.lower().startswith("sns:") for action in statement.actions)
     }
 
-    enders = {"FinalizeFunctionRole", "CloseExecutionFunctionRole"}
+    enders = {"FinalizeFunctionRole", "CloseExecutionFunctionRole", "RegisterWaiterFunctionRole"}
     assert publishers == (enders if topic else set())
     for role in publishers:
         assert is_allowed(statements, role, "sns:Publish", SUMMARY_TOPIC)

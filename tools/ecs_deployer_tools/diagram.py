@@ -30,6 +30,7 @@ PHASES = {
     "AcquireLock": "lock",
     "RegisterTaskDefinitions": "register task definitions",
     "HasPreTasks?": "tasks before the rollout",
+    "ApprovalRequired?": "waiting for approval",
     "CheckpointBeforeServices": "rollout",
     "HasPostTasks?": "tasks after the rollout",
     "RollbackPolicy": "rollback",
