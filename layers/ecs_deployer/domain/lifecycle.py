@@ -44,8 +44,8 @@ DETAIL_TYPES: Final[dict[str, str]] = {
 
 
 # Who may answer an approval: the calls `approve` and `reject` make are the stack's
-# OperatorPolicy's (template.yaml).
-APPROVERS: Final = "principals with the stack's OperatorPolicy (output OperatorPolicyArn)"
+# ApproverPolicy's (template.yaml).
+APPROVERS: Final = "principals with the stack's ApproverPolicy (output ApproverPolicyArn)"
 
 
 class ApprovalRequest(BaseModel):

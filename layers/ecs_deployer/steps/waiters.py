@@ -53,7 +53,8 @@ def request_approval(
         [approval_key(deployment.app)], deployment.app, deployment.deployment_id, token, expires_at
     )
     pending = ApprovalRecord(status="PENDING", requested_at=iso(now), deadline=iso(deadline))
-    table.update_record(deployment, RecordUpdate(updated_at=iso(now), approval=pending))
+    asked = RecordUpdate.progress(deployment, now).model_copy(update={"approval": pending})
+    table.update_record(deployment, asked)  # with what the pre tasks did
     events.publish(lifecycle.awaiting_approval(deployment, deadline))
     return deadline
 
