@@ -157,6 +157,12 @@ class Deployment(_Doc):
     pre_tasks: list[TaskRun] = []
     post_tasks: list[TaskRun] = []
     lock: LockState = LockState()
+    # The approval gate: wait for an operator's answer after the pre tasks, before any
+    # service changes. Per deployment (Resolve sets it from the config, or the environment
+    # promoted to); the ASL routes on the ref's copy.
+    approval_required: bool = False
+    # How long an approval (the gate's, or a PAUSE hook's) waits before it is rejected.
+    approval_timeout_minutes: int = 24 * 60
     progress: Progress | None = None
     failure: Failure | None = None
     rollback_error: Failure | None = None  # the rollback itself failed (kept apart from failure)
@@ -184,6 +190,8 @@ class Deployment(_Doc):
             has_pre_tasks=bool(self.pre_tasks),
             has_post_tasks=bool(self.post_tasks),
             rollback_policy=self.config.rollback,
+            approval_required=self.approval_required,
+            approval_timeout_seconds=self.approval_timeout_minutes * 60,
             wait_seconds=wait_seconds(self.options.poll_seconds, self.wait_since, now),
             failure=self.failure,
             rollback_error=self.rollback_error,
@@ -229,6 +237,8 @@ class DeploymentRef(_Doc):
     has_pre_tasks: bool = False
     has_post_tasks: bool = False
     rollback_policy: Literal["auto", "none"] = "auto"
+    approval_required: bool = False  # the ASL's AwaitApproval runs before the services
+    approval_timeout_seconds: int = 24 * 3600  # its TimeoutSecondsPath
     wait_seconds: int = 60  # the next wait's timeout (its safety poll): TimeoutSecondsPath
     failure: Failure | None = None
     rollback_error: Failure | None = None

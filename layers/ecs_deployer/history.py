@@ -63,6 +63,30 @@ class TaskRecord(BaseModel):
     exit_codes: dict[str, dict[str, int | None]] = {}
 
 
+ApprovalStatus = Literal["PENDING", "APPROVED", "REJECTED", "TIMED_OUT"]
+
+
+class ApprovalRecord(BaseModel):
+    """A deployment's approval: asked for by the state machine, answered by an operator
+    (``ecs-deployer approve``/``reject``), or timed out. Who answered is kept here."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: ApprovalStatus
+    requested_at: str
+    deadline: str  # when it is rejected unanswered (approval_timeout after the request)
+    answered_by: str | None = None
+    answered_at: str | None = None
+    reason: str | None = None
+
+    def answered(
+        self, status: ApprovalStatus, by: str | None, now: datetime, reason: str | None = None
+    ) -> ApprovalRecord:
+        return self.model_copy(
+            update={"status": status, "answered_by": by, "answered_at": iso(now), "reason": reason}
+        )
+
+
 class HistoryRecord(BaseModel):
     """What the table holds for one deployment (and what ``ecs-deployer history`` shows)."""
 
@@ -96,6 +120,7 @@ class HistoryRecord(BaseModel):
     tasks: list[TaskRecord] = []
     error: str | None = None
     cause: str | None = None
+    approval: ApprovalRecord | None = None
 
     @property
     def is_final(self) -> bool:
@@ -116,6 +141,7 @@ class RecordUpdate(BaseModel):
     tasks: list[TaskRecord] | None = None
     error: str | None = None
     cause: str | None = None
+    approval: ApprovalRecord | None = None
 
     @classmethod
     def progress(cls, deployment: Deployment, now: datetime) -> RecordUpdate:

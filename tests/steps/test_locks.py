@@ -136,3 +136,6 @@ def test_lock_lifetime_covers_tasks_rollout_and_rollback(
     deployment = _deployment(deps, "a", 1, _Running())
     # pre 30 min + post 30 min + twice a 15 min rollout + 30 min slack
     assert locks.lock_lifetime_seconds(deployment) == (30 + 30 + 2 * 15 + 30) * 60
+    # The approval gate holds the lock while it waits for an answer.
+    deployment.approval_required, deployment.approval_timeout_minutes = True, 120
+    assert locks.lock_lifetime_seconds(deployment) == (30 + 30 + 2 * 15 + 120 + 30) * 60

@@ -62,10 +62,20 @@ def test_each_environment_is_the_app_deployed_where_it_says() -> None:
     assert config.next_environment("production") is None
 
 
-def test_an_environment_asks_for_approval_only_when_it_says_so() -> None:
-    config = _config([*CHAIN[:1], {**CHAIN[1], "approval": "required"}])
+def test_an_environment_gates_its_deployments_as_it_says_or_as_the_app_does() -> None:
+    gated_production = _config([*CHAIN[:1], {**CHAIN[1], "approval": "required"}])
+    gated_app = _config([*CHAIN[:1], {**CHAIN[1], "approval": "none"}], approval="required")
 
-    assert [environment.approval for environment in config.environments] == ["none", "required"]
+    assert [
+        gated_production.in_environment(name).approval for name in ("staging", "production")
+    ] == [
+        "none",
+        "required",
+    ]
+    assert [gated_app.in_environment(name).approval for name in ("staging", "production")] == [
+        "required",
+        "none",
+    ]
 
 
 def test_an_app_without_environments_has_none() -> None:

@@ -61,6 +61,11 @@ def _lowercase(value: object) -> object:
 LaunchType = Annotated[Literal["ec2", "fargate", "external"], BeforeValidator(_lowercase)]
 RollbackMode = Annotated[Literal["auto", "none"], BeforeValidator(_lowercase)]
 ConcurrencyMode = Annotated[Literal["queue", "supersede"], BeforeValidator(_lowercase)]
+ApprovalMode = Annotated[Literal["required", "none"], BeforeValidator(_lowercase)]
+# An answer may take up to 2 days: with 24 h for each phase (pre tasks, rollout, post tasks,
+# rollback) and a day in the lock's queue, the longest deployment stays inside the state
+# machine's 8-day timeout (tests/template/test_asl.py).
+MAX_APPROVAL_TIMEOUT_MINUTES = 2 * 24 * 60
 
 
 class _Model(BaseModel):
@@ -285,8 +290,8 @@ class EnvironmentConfig(_Model):
     account: AccountId | None = None
     region: Region | None = None
     cluster: ClusterRef | None = None
-    # required: its deployment waits for an operator's approval before any service changes.
-    approval: Literal["none", "required"] = "none"
+    # The approval gate of its deployments (the app's `approval`); omitted: the app's.
+    approval: ApprovalMode | None = None
 
 
 class AppConfig(_Model):
@@ -305,6 +310,12 @@ class AppConfig(_Model):
     rollback: RollbackMode = "auto"
     concurrency: ConcurrencyMode = "queue"
     keep_revisions: Annotated[int, Field(ge=1, le=1000)] = 10
+    # required: each deployment waits for an operator's `approve` after its pre tasks,
+    # before any service changes.
+    approval: ApprovalMode = "none"
+    # Minutes an approval (the gate's, or a PAUSE hook's) waits for an answer before the
+    # deployer rejects it.
+    approval_timeout: Annotated[int, Field(ge=1, le=MAX_APPROVAL_TIMEOUT_MINUTES)] = 24 * 60
     # Another account (and region) to deploy in, through the deploy role the stack lists for
     # it (domain/accounts.py). Omitted: the deployer's own account and region.
     account: AccountId | None = None
@@ -378,6 +389,7 @@ class AppConfig(_Model):
                 "account": environment.account,
                 "region": environment.region,
                 "cluster": environment.cluster or self.cluster,
+                "approval": environment.approval or self.approval,
                 "environments": None,
             }
         )

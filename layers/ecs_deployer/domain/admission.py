@@ -189,6 +189,9 @@ def prepare(request: ManualRequest, context: ExecutionContext, deps: AdmissionDe
             )
             for service in config.services
         ],
+        # A rollback returns to what ran before: an operator asked for it, nobody else.
+        approval_required=config.approval == "required" and not request.is_rollback,
+        approval_timeout_minutes=config.approval_timeout,
         pre_tasks=[] if skip_pre else [TaskRun(config=t) for t in config.phase_tasks("pre")],
         post_tasks=[] if skip_post else [TaskRun(config=t) for t in config.phase_tasks("post")],
     )

@@ -33,12 +33,14 @@ _SLACK_SECONDS = 30 * 60
 def lock_lifetime_seconds(deployment: Deployment) -> int:
     """The longest a healthy deployment can hold the lock: the backstop expiry.
 
-    Tasks of a phase run side by side; a rollout may be followed by a rollback.
+    Tasks of a phase run side by side; a rollout may be followed by a rollback; the approval
+    gate waits up to its timeout.
     """
     pre = max((run.config.max_wait for run in deployment.pre_tasks), default=0)
     post = max((run.config.max_wait for run in deployment.post_tasks), default=0)
     rollout = max(service.max_wait_minutes for service in deployment.services)
-    return (pre + post + 2 * rollout) * 60 + _SLACK_SECONDS
+    approval = deployment.approval_timeout_minutes if deployment.approval_required else 0
+    return (pre + post + 2 * rollout + approval) * 60 + _SLACK_SECONDS
 
 
 def lock_entry(deployment: Deployment, now: datetime) -> LockEntry:

@@ -48,6 +48,13 @@ def _trigger(record: HistoryRecord) -> str:
         trigger += f" undoing {record.undoes}"
     if record.actor:
         trigger += f" by {record.actor.rsplit('/', 1)[-1]}"
+    approval = record.approval
+    if approval is not None and approval.answered_by:
+        trigger += f", {approval.status.lower()} by {approval.answered_by.rsplit('/', 1)[-1]}"
+    elif approval is not None and not record.is_final:
+        trigger += f", awaiting approval until {_when(approval.deadline)}"
+    elif approval is not None:
+        trigger += ", unanswered"  # rejected at its deadline (ApprovalTimedOut), or stopped
     return trigger
 
 

@@ -24,6 +24,8 @@ STATUS_STYLE = {
     "ROLLED_BACK": "yellow",
     "FAILED": "red",
     "ROLLBACK_FAILED": "bold red",
+    "REJECTED": "yellow",
+    "AWAITING_APPROVAL": "magenta",
     "ABORTED": "red",
     "QUEUED": "blue",
     "IN_PROGRESS": "blue",
@@ -44,6 +46,7 @@ _PHASE_STATES = {
         "WaitForPreTasks",
         "CheckPreTasks",
     ],
+    "waiting for approval": ["AwaitApproval"],
     "rollout": ["UpdateServices", "AwaitServices", "WaitForServices", "CheckServices"],
     "tasks after the rollout": [
         "RunPostTasks",

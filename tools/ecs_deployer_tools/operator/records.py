@@ -1,7 +1,8 @@
 """Deployment history as operators read it: reconciled with Step Functions, never rewritten.
 
 A record still QUEUED or IN_PROGRESS whose execution no longer runs (stopped, timed out, or
-its Finalize never ran) is shown as ABORTED; the table keeps what the deployer wrote.
+its Finalize never ran) is shown as ABORTED, one whose approval is pending as
+AWAITING_APPROVAL; the table keeps what the deployer wrote.
 """
 
 from __future__ import annotations
@@ -39,18 +40,20 @@ class ShownRecord:
         return {**document, "status": self.status, "recorded_status": self.record.status}
 
 
+def _shown_status(record: HistoryRecord, executions: Executions) -> str:
+    if record.is_final:
+        return record.status
+    if not (record.execution_arn and executions.is_running(record.execution_arn)):
+        return "ABORTED"
+    if record.approval is not None and record.approval.status == "PENDING":
+        return "AWAITING_APPROVAL"  # `ecs-deployer approve APP` or `reject APP` answers it
+    return record.status
+
+
 def reconcile(records: Iterable[HistoryRecord], executions: Executions) -> list[ShownRecord]:
-    """Each record with the status to show (one DescribeExecution per unfinished record)."""
-    return [
-        ShownRecord(
-            record,
-            record.status
-            if record.is_final
-            or (record.execution_arn and executions.is_running(record.execution_arn))
-            else "ABORTED",
-        )
-        for record in records
-    ]
+    """Each record with the status to show (one DescribeExecution per unfinished record):
+    a running deployment that waits for an approval shows AWAITING_APPROVAL."""
+    return [ShownRecord(record, _shown_status(record, executions)) for record in records]
 
 
 @dataclass(frozen=True)
