@@ -102,10 +102,12 @@ class HistoryRecord(BaseModel):
     tag: str | None = None
     trigger: str = "manual"
     # A promotion chain's (domain/promotion.py): the environment, the chain's first
-    # deployment, and the previous environment's deployment that promoted to this one.
+    # deployment, the previous environment's deployment that promoted to this one, and
+    # where a success promotes to (so the history tells where a chain stopped).
     environment: str | None = None
     chain_id: str | None = None
     promoted_from: str | None = None
+    next_environment: str | None = None
     rollback_of: str | None = None
     undoes: str | None = None
     event_id: str | None = None
@@ -211,6 +213,7 @@ def new_record(deployment: Deployment, now: datetime) -> HistoryRecord:
             "promoted_from": (
                 deployment.promotion.previous_deployment_id if deployment.promotion else None
             ),
+            "next_environment": deployment.next_environment,
             "rollback_of": deployment.rollback_of,
             "undoes": deployment.undoes,
             "event_id": deployment.trigger.event_id,

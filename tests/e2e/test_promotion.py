@@ -15,6 +15,7 @@ from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.domain.promotion import execution_name
 from ecs_deployer_tools.demo import runner, sample_app
 from ecs_deployer_tools.demo.scenarios import PRODUCTION_ACCOUNT, SCENARIOS, STAGING_ACCOUNT
+from ecs_deployer_tools.operator.records import ShownRecord, promotion_chains
 
 if TYPE_CHECKING:
     from ecs_deployer_tools.localcloud.cloud import LocalCloud
@@ -110,6 +111,8 @@ def test_production_gets_the_digest_staging_deployed_only_after_staging_succeede
         ("Deployment Succeeded", "production", production.deployment_id),
     ]
     assert found.locks_held == {"staging": False, "production": False, None: False}
+    [chain] = promotion_chains(ShownRecord(record, record.status) for record in result.chain)
+    assert chain.state == "complete"
     # One dispatcher, one deployment per environment: nothing started twice.
     assert sorted(execution["status"] for execution in found.executions) == ["SUCCEEDED"] * 3
 
@@ -121,6 +124,8 @@ def test_a_chain_stops_where_its_deployment_fails_and_production_is_never_touche
     [staging] = result.chain
     assert staging.environment == "staging"
     assert staging.status == "ROLLED_BACK"
+    [chain] = promotion_chains([ShownRecord(staging, staging.status)])
+    assert chain.state == "stopped at staging (ROLLED_BACK): production not deployed"
     # Production runs what it was seeded with: no revision registered, no service updated.
     assert all(arn.endswith(":1") for arn in found.revisions[PRODUCTION_ACCOUNT].values())
     assert result.last.image not in found.images[PRODUCTION_ACCOUNT].values()

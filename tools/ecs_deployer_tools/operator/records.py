@@ -57,6 +57,68 @@ def reconcile(records: Iterable[HistoryRecord], executions: Executions) -> list[
 
 
 @dataclass(frozen=True)
+class PromotionChain:
+    """One push's way through an app's environments (domain/promotion.py), as its records
+    tell it: each environment's deployment in the order they ran, and where it stands."""
+
+    chain_id: str
+    steps: list[ShownRecord]  # in the order they ran
+
+    @property
+    def state(self) -> str:
+        last = self.steps[-1]
+        record = last.record
+        following = record.next_environment
+        if last.status == "AWAITING_APPROVAL":
+            return f"waiting for approval in {record.environment}"
+        if last.running:
+            return f"deploying to {record.environment}"
+        if last.status == "SUCCEEDED":
+            return f"{following} not started yet" if following else "complete"
+        stopped = f"stopped at {record.environment} ({last.status})"
+        return f"{stopped}: {following} not deployed" if following else stopped
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chain_id": self.chain_id,
+            "state": self.state,
+            "steps": [
+                {
+                    "environment": step.record.environment,
+                    "deployment_id": step.record.deployment_id,
+                    "status": step.status,
+                    "approved_by": approved_by(step.record),
+                }
+                for step in self.steps
+            ],
+        }
+
+
+def approved_by(record: HistoryRecord) -> str | None:
+    """Who approved the deployment (the name in their ARN), if anyone did."""
+    approval = record.approval
+    if approval is None or approval.status != "APPROVED" or approval.answered_by is None:
+        return None
+    return approval.answered_by.rsplit("/", 1)[-1]
+
+
+def promotion_chains(shown: Iterable[ShownRecord]) -> list[PromotionChain]:
+    """The chains among ``shown``, the newest first."""
+    by_chain: dict[str, list[ShownRecord]] = {}
+    for item in shown:
+        if item.record.chain_id is not None:
+            by_chain.setdefault(item.record.chain_id, []).append(item)
+    chains = [
+        PromotionChain(
+            chain_id,
+            sorted(steps, key=lambda s: (s.record.order, s.record.deployment_id)),
+        )
+        for chain_id, steps in by_chain.items()
+    ]
+    return sorted(chains, key=lambda chain: chain.steps[-1].record.order, reverse=True)
+
+
+@dataclass(frozen=True)
 class AppStatus:
     app: str
     running: list[ShownRecord]  # newest first
