@@ -152,20 +152,25 @@ def app_statuses(shown: Iterable[ShownRecord]) -> list[AppStatus]:
     return statuses
 
 
-def default_rollback_target(deployer: Deployer, app: str) -> HistoryRecord:
+def default_rollback_target(
+    deployer: Deployer, app: str, environment: str | None = None
+) -> HistoryRecord:
     """What ``rollback APP`` undoes without ``--to``: the newest successful deployment that
-    changed a revision (undoing one that redeployed what ran would return nowhere)."""
+    changed a revision (undoing one that redeployed what ran would return nowhere), in
+    ``environment`` if given (else in whichever environment it ran)."""
     deployer.configs.load(app)  # an unknown app is named as such
     for record in deployer.table.history(app, ROLLBACK_CANDIDATES):
         changed = any(
             service.task_definition_before != service.task_definition_after
             for service in record.services
         )
-        if record.status == "SUCCEEDED" and changed:
+        wanted = environment is None or record.environment == environment
+        if record.status == "SUCCEEDED" and changed and wanted:
             return record
+    where = f" in environment '{environment}'" if environment else ""
     raise OperatorError(
-        f"app '{app}' has no successful deployment that changed a revision (of its last "
-        f"{ROLLBACK_CANDIDATES}) to undo: nothing to roll back"
+        f"app '{app}' has no successful deployment{where} that changed a revision (of its "
+        f"last {ROLLBACK_CANDIDATES}) to undo: nothing to roll back"
     )
 
 
