@@ -12,6 +12,7 @@ from ecs_deployer.inputs import ManualRequest
 from ecs_deployer_tools.cli.common import (
     AppArgument,
     DigestOption,
+    EnvironmentOption,
     ImageChoice,
     ImageOption,
     JsonOption,
@@ -31,14 +32,6 @@ from ecs_deployer_tools.operator.follow import ExecutionOutcome, follow_executio
 from ecs_deployer_tools.operator.records import default_rollback_target, execution_to_follow
 from ecs_deployer_tools.operator.stack import Deployer
 
-EnvironmentOption = Annotated[
-    str | None,
-    typer.Option(
-        "--environment",
-        "-e",
-        help="Of an app with environments: which one (a success promotes to the next).",
-    ),
-]
 NoWaitOption = Annotated[
     bool, typer.Option("--no-wait", help="Print the execution ARN and exit 0 without following.")
 ]
