@@ -26,6 +26,7 @@ from ecs_deployer_tools.localcloud.codedeploy import CodeDeploySimulation
 from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 from ecs_deployer_tools.localcloud.runtime import FunctionOutput
 from ecs_deployer_tools.operator import follow
+from ecs_deployer_tools.operator.approvals import answer_approval, find_pending
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -220,6 +221,36 @@ def _rollback(cloud: LocalCloud, follower: _Follower, pushes: list[PushResult]) 
     return rollback
 
 
+# Who answers the approval scenarios' approvals (as `ecs-deployer approve` records its caller).
+APPROVER = f"arn:aws:iam::{ACCOUNT_ID}:user/release-manager"
+
+
+def _run_to_the_end(cloud: LocalCloud, scenario: Scenario, follower: _Follower) -> None:
+    """Run every execution to its end, answering the app's approval as the scenario says."""
+    if scenario.answer is not None:
+        _answer_approval(cloud, scenario.answer, follower)
+    cloud.run_until_idle(after_turn=follower.on_turn)
+    follower.poll()
+
+
+def _answer_approval(cloud: LocalCloud, answer: str, follower: _Follower) -> None:
+    """Run until the app's deployment waits for an approval, then answer it as `ecs-deployer
+    approve` or `reject` does."""
+    table = DeploymentsTable(cloud.client("dynamodb"), cloud.outputs["DeploymentsTableName"])
+    cloud.scheduler.run_until(
+        lambda: find_pending(table, sample_app.APP) is not None, after_turn=follower.on_turn
+    )
+    answer_approval(
+        table,
+        cloud.client("stepfunctions"),
+        sample_app.APP,
+        "APPROVED" if answer == "approve" else "REJECTED",
+        actor=APPROVER,
+        now=cloud.clock.now(),
+        reason=None if answer == "approve" else "not before the freeze ends",
+    )
+
+
 def _redeliver(cloud: LocalCloud, follower: _Follower) -> None:
     """Start the state machine again with the first push's event, as EventBridge may."""
     first = min(follower.executions(), key=lambda item: item["startDate"])
@@ -409,8 +440,7 @@ def run(
             if index == 0 and scenario.redeliver_first_event:
                 _redeliver(cloud, follower)
             follower.poll()
-        cloud.run_until_idle(after_turn=follower.on_turn)
-        follower.poll()
+        _run_to_the_end(cloud, scenario, follower)
         _deployment_results(follower, pushes)
         if scenario.then_rollback:
             pushes.append(_rollback(cloud, follower, pushes))

@@ -23,9 +23,9 @@ from ecs_deployer_tools.localcloud.ecs_sim import (
 if TYPE_CHECKING:
     from ecs_deployer_tools.localcloud.cloud import LocalCloud
 
-Outcome = Literal["SUCCEEDED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "IGNORED"]
+Outcome = Literal["SUCCEEDED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "REJECTED", "IGNORED"]
 PushStatus = Literal[
-    "SUCCEEDED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "SUPERSEDED", "IGNORED"
+    "SUCCEEDED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "SUPERSEDED", "REJECTED", "IGNORED"
 ]
 
 
@@ -84,6 +84,9 @@ class Scenario:
     # Set: CodeDeploy deploys web blue/green (`sample_app.seed(blue_green=True)`), its
     # deployments progressing and failing as these faults say.
     codedeploy: CodeDeployFaults | None = None
+    # How an operator answers the approval the deployment waits for (its config says
+    # `approval: required`), as `ecs-deployer approve`/`reject` do; None: nobody answers.
+    answer: Literal["approve", "reject"] | None = None
 
     # The app runs in this account (its config names it): the stack lists a deploy role for
     # it, made there from templates/target-account-role.yaml, and reaches ECS through it.
@@ -97,6 +100,11 @@ class Scenario:
 
     def image_of(self, index: int) -> str:
         return self.images[index] if self.images else self.pushes[index][0]
+
+
+# The approval gate of the approval scenarios: a 30-minute timeout.
+APPROVAL_TIMEOUT_MINUTES = 30
+_GATE = {"approval": "required", "approval_timeout": APPROVAL_TIMEOUT_MINUTES}
 
 
 def _web_only_max_wait(minutes: int) -> dict[str, Any]:
@@ -408,6 +416,33 @@ SCENARIOS: dict[str, Scenario] = {
             ("SUCCEEDED",),
             account=STAGING_ACCOUNT,
             registry=TOOLING_ACCOUNT,
+        ),
+        Scenario(
+            "approval-gate-approved",
+            "the app asks for approval (approval: required): after the migration the "
+            "deployment waits, 'Waiting For Approval' goes out, an operator approves, and "
+            "web and worker roll out",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            config=_GATE,
+            answer="approve",
+        ),
+        Scenario(
+            "approval-gate-rejected",
+            "the app asks for approval; an operator rejects it: REJECTED, no service "
+            "changed, no smoke test, the lock free",
+            "REJECTED",
+            ("REJECTED",),
+            config=_GATE,
+            answer="reject",
+        ),
+        Scenario(
+            "approval-timeout",
+            f"the app asks for approval and nobody answers within its approval_timeout "
+            f"({APPROVAL_TIMEOUT_MINUTES} min): rejected (ApprovalTimedOut), no service changed",
+            "REJECTED",
+            ("REJECTED",),
+            config=_GATE,
         ),
         Scenario(
             "codedeploy-happy",
