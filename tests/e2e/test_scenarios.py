@@ -18,6 +18,7 @@ from ecs_deployer_tools.demo.scenarios import (
     APPROVAL_TIMEOUT_MINUTES,
     MISSING_SERVICE,
     SCENARIOS,
+    WEB_ALARM,
     Scenario,
 )
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, RolloutFault, RolloutOutcome
@@ -756,3 +757,97 @@ def test_approval_timeout_rejects_at_its_deadline_on_virtual_time() -> None:
     assert deadline - requested == timedelta(minutes=APPROVAL_TIMEOUT_MINUTES)
     assert record.finished_at is not None
     assert datetime.fromisoformat(record.finished_at) >= deadline
+
+
+# -- ECS blue/green (deploymentConfiguration.strategy) ---------------------------------------
+
+
+def _web_service_deployment(cloud: LocalCloud) -> dict[str, Any]:
+    """web's newest service deployment the deployer started (not the service's creation)."""
+    ecs = cloud.client("ecs")
+    listed = ecs.list_service_deployments(cluster=sample_app.CLUSTER, service=sample_app.WEB)
+    arns = [brief["serviceDeploymentArn"] for brief in listed["serviceDeployments"]]
+    found = ecs.describe_service_deployments(serviceDeploymentArns=arns[:1])
+    return dict(found["serviceDeployments"][0])
+
+
+def _run_blue_green(name: str) -> tuple[runner.ScenarioResult, World, dict[str, Any]]:
+    world = World()
+    seen: dict[str, Any] = {}
+
+    def inspect(cloud: LocalCloud, simulation: EcsSimulation) -> None:
+        _inspector(world)(cloud, simulation)
+        seen.update(_web_service_deployment(cloud))
+
+    return runner.run(SCENARIOS[name], inspect=inspect), world, seen
+
+
+@pytest.mark.parametrize("name", ["blue-green-happy", "blue-green-long-bake"])
+def test_blue_green_succeeds_once_ecs_has_baked_and_cleaned_up(name: str) -> None:
+    result, world, web = _run_blue_green(name)
+    document = _common(result, world)
+    _on_new_image(result, world)
+    assert (web["status"], web["lifecycleStage"]) == ("SUCCESSFUL", "CLEAN_UP")
+    # Success only once ECS finished: the bake included, never timed out.
+    [record] = world.history
+    assert record.finished_at is not None
+    assert datetime.fromisoformat(record.finished_at) >= web["finishedAt"]
+    assert document["api_calls"]["ecs.UpdateService"] == 2
+    assert "ecs.StopServiceDeployment" not in document["api_calls"]
+
+
+def test_blue_green_wait_until_bake_time_succeeds_as_the_bake_starts() -> None:
+    result, world, web = _run_blue_green("blue-green-wait-until-bake")
+    _common(result, world)
+    _on_new_image(result, world)
+    [record] = world.history
+    assert record.finished_at is not None
+    # Reported as the bake started (`updatedAt`: entering BAKE_TIME, within a safety
+    # poll), while ECS still bakes: the deployment is left to ECS to finish.
+    assert (web["status"], web["lifecycleStage"]) == ("IN_PROGRESS", "BAKE_TIME")
+    reported = datetime.fromisoformat(record.finished_at) - web["updatedAt"]
+    assert timedelta(0) <= reported < timedelta(minutes=3)
+    assert "BAKE_TIME" in (_web_rollout(world, result).reason or "")
+
+
+def test_blue_green_hook_fails_is_rolled_back_by_ecs_and_never_fought() -> None:
+    result, world, web = _run_blue_green("blue-green-hook-fails")
+    document = _common(result, world)
+    _on_original_revisions(world)
+    assert document["error"] == "RolloutFailed"
+    assert web["status"] == "ROLLBACK_SUCCESSFUL"
+    [hook] = web["lifecycleHookDetails"]
+    assert hook["status"] == "FAILED"
+    assert f"lifecycle hook {hook['hookId']} (AWS_LAMBDA) failed" in (document["cause"] or "")
+    rollback = _web_rollout(world, result).rollback
+    assert rollback is not None
+    assert rollback.state == "COMPLETED"
+    assert "rolled back by ECS" in (rollback.reason or "")
+    # ECS's rollback is followed: web is never updated back nor stopped by the deployer.
+    assert document["api_calls"]["ecs.UpdateService"] == 3  # web and worker out, worker back
+    assert "ecs.StopServiceDeployment" not in document["api_calls"]
+
+
+def test_canary_alarm_rollback_names_the_alarm() -> None:
+    result, world, web = _run_blue_green("canary-alarm-rollback")
+    document = _common(result, world)
+    _on_original_revisions(world)
+    assert document["error"] == "RolloutFailed"
+    assert web["status"] == "ROLLBACK_SUCCESSFUL"
+    assert web["lifecycleStage"] == "PRODUCTION_TRAFFIC_SHIFT"  # during the canary's bake
+    assert web["alarms"]["triggeredAlarmNames"] == [WEB_ALARM]
+    assert f"CloudWatch alarm {WEB_ALARM} went into ALARM" in (document["cause"] or "")
+    assert "ecs.StopServiceDeployment" not in document["api_calls"]
+    assert document["api_calls"]["ecs.UpdateService"] == 3  # web and worker out, worker back
+
+
+def test_linear_happy_shifts_every_step_then_succeeds() -> None:
+    result, world, web = _run_blue_green("linear-happy")
+    _common(result, world)
+    _on_new_image(result, world)
+    assert (web["status"], web["lifecycleStage"]) == ("SUCCESSFUL", "CLEAN_UP")
+    [record] = world.history
+    assert record.finished_at is not None
+    # Four steps, 1 minute between each, and a 2-minute bake: over 5 minutes of ECS's time.
+    assert web["finishedAt"] - web["startedAt"] > timedelta(minutes=5)
+    assert datetime.fromisoformat(record.finished_at) >= web["finishedAt"]

@@ -283,6 +283,7 @@ def _seed(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
             sample_app.Clients.of(cloud.client),
             CONFIG_PREFIX,
             blue_green=blue_green,
+            web_deployment=scenario.web_deployment,
             **scenario.config,
         )
     account = scenario.account
@@ -293,12 +294,14 @@ def _seed(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
         ec2=cloud.client("ec2", account=account),
         iam=cloud.client("iam", account=account),
         codedeploy=cloud.client("codedeploy", account=account),
+        cloudwatch=cloud.client("cloudwatch", account=account),
     )
     trigger = {"trigger": {**_TRIGGER, "registry": scenario.registry}} if scenario.registry else {}
     return sample_app.seed(
         clients,
         CONFIG_PREFIX,
         blue_green=blue_green,
+        web_deployment=scenario.web_deployment,
         account=account,
         **trigger,
         **scenario.config,
