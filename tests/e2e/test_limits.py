@@ -4,6 +4,7 @@ and the longest wait at the fastest poll ends in a named timeout inside the hist
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 import pytest
@@ -80,3 +81,32 @@ def test_the_longest_wait_at_the_fastest_poll_ends_in_a_named_timeout() -> None:
     assert (result.status, result.last.error) == ("ROLLED_BACK", "DeployTimeout")
     assert "not steady after 1440 min" in (result.last.cause or "")
     assert deployment < 25_000 // 4  # room for four such phases
+
+
+def test_a_day_long_blue_green_bake_stays_far_inside_the_history() -> None:
+    # The longest bake ECS allows (1440 min), polled at the default poll: the polls back off
+    # while ECS bakes, and nothing wakes the deployer meanwhile (ECS sends no event).
+    scenario = dataclasses.replace(
+        SCENARIOS["blue-green-happy"],
+        name="blue-green-day-long-bake",
+        web_deployment={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1440},
+    )
+    histories: dict[str, int] = {}
+
+    def count_events(cloud: LocalCloud, simulation: EcsSimulation) -> None:
+        sfn = cloud.client("stepfunctions")
+        for execution in sfn.list_executions(stateMachineArn=cloud.state_machine_arn())[
+            "executions"
+        ]:
+            histories[execution["name"]] = sum(
+                1 for _ in cloud.execution_history(execution["executionArn"])
+            )
+
+    result = runner.run(scenario, inspect=count_events)
+    deployment = max(histories.values())
+    print(
+        f"\n{scenario.name}: {deployment} history events, {result.state_transitions} state "
+        "transitions (the limit is 25,000 events)"
+    )
+    assert result.status == "SUCCEEDED"
+    assert deployment < 25_000 // 4

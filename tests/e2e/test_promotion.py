@@ -133,3 +133,25 @@ def test_a_chain_stops_where_its_deployment_fails_and_production_is_never_touche
     # The push's dispatcher and staging's deployment: no production execution at all.
     assert len(found.executions) == 2
     assert found.locks_held == {"staging": False, "production": False, None: False}
+
+
+def test_production_waits_for_its_approval_and_records_who_gave_it() -> None:
+    result, found = _run("promotion-approved")
+
+    assert result.as_expected, result.to_json()
+    staging, production = result.chain
+    assert staging.approval is None  # only production asks
+    assert production.approval is not None
+    assert (production.approval.status, production.approval.answered_by) == (
+        "APPROVED",
+        runner.APPROVER,
+    )
+    # Asked for after staging ended, before production changed anything.
+    assert staging.finished_at is not None
+    assert staging.finished_at <= production.approval.requested_at
+    assert found.images[PRODUCTION_ACCOUNT] == dict.fromkeys(
+        found.images[PRODUCTION_ACCOUNT], result.last.image
+    )
+    [chain] = promotion_chains(ShownRecord(record, record.status) for record in result.chain)
+    assert chain.to_json()["steps"][1]["approved_by"] == "release-manager"
+    assert ("Waiting For Approval", "production", production.deployment_id) in found.events

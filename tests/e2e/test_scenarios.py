@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -13,7 +14,13 @@ import pytest
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.domain.dispatch import child_execution_name
 from ecs_deployer_tools.demo import runner, sample_app
-from ecs_deployer_tools.demo.scenarios import MISSING_SERVICE, SCENARIOS, Scenario
+from ecs_deployer_tools.demo.scenarios import (
+    APPROVAL_TIMEOUT_MINUTES,
+    MISSING_SERVICE,
+    SCENARIOS,
+    WEB_ALARM,
+    Scenario,
+)
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, RolloutFault, RolloutOutcome
 from ecs_deployer_tools.localcloud.images import manifest_digest
 
@@ -665,3 +672,183 @@ def test_codedeploy_hangs_is_stopped_with_a_rollback_at_its_max_wait() -> None:
     assert "AfterAllowTestTraffic InProgress" in (document["cause"] or "")
     assert document["api_calls"]["codedeploy.StopDeployment"] == 1
     assert world.codedeploy == [("codeDeployRollback", "Succeeded"), ("user", "Stopped")]
+
+
+def _gate_record(world: World) -> HistoryRecord:
+    [record] = world.history
+    return record
+
+
+def _states_entered(world: World, result: runner.ScenarioResult) -> list[str]:
+    name = (result.last.execution_arn or "").rsplit(":", 1)[-1]
+    return [
+        event["stateEnteredEventDetails"]["name"]
+        for event in world.histories[name]
+        if event["type"].endswith("StateEntered")
+    ]
+
+
+def _asked_for_approval(result: runner.ScenarioResult) -> dict[str, Any]:
+    """The one "Waiting For Approval" event, between the start and the end; its detail."""
+    types = [event["detail-type"] for event in result.events]
+    assert types[:2] == ["Deployment Started", "Waiting For Approval"], types
+    detail: dict[str, Any] = result.events[1]["detail"]
+    assert (detail["app"], detail["image"]) == (sample_app.APP, result.last.image)
+    assert detail["approval"]["approve"] == f"ecs-deployer approve {sample_app.APP}"
+    assert "ApproverPolicy" in detail["approval"]["approvers"]
+    subjects = [summary["subject"] for summary in result.summaries]
+    assert subjects[0] == f"ecs-deployer: {sample_app.APP} AWAITING_APPROVAL"
+    return detail
+
+
+def test_approval_gate_approved() -> None:
+    result, world = _run("approval-gate-approved")
+    _common(result, world)
+    _on_new_image(result, world)
+    detail = _asked_for_approval(result)
+    assert detail["deployment_id"] == _gate_record(world).deployment_id
+    states = _states_entered(world, result)
+    # After the migration, before any service changes.
+    assert states.index("CheckPreTasks") < states.index("AwaitApproval")
+    assert states.index("AwaitApproval") < states.index("UpdateServices")
+    approval = _gate_record(world).approval
+    assert approval is not None
+    assert (approval.status, approval.answered_by) == ("APPROVED", runner.APPROVER)
+
+
+def test_approval_gate_rejected_changes_nothing() -> None:
+    result, world = _run("approval-gate-rejected")
+    document = _common(result, world)
+    _on_original_revisions(world)
+    _asked_for_approval(result)
+    assert document["error"] == "ApprovalRejected"
+    assert document["cause"] == f"rejected by {runner.APPROVER}: not before the freeze ends"
+    assert "ecs.UpdateService" not in document["api_calls"]
+    assert sample_app.SMOKE_TEST not in world.exit_codes  # no post task ran
+    states = _states_entered(world, result)
+    assert "UpdateServices" not in states
+    assert states[-1] == "ApprovalRejected"
+    assert result.events[-1]["detail-type"] == "Deployment Rejected"
+    approval = _gate_record(world).approval
+    assert approval is not None
+    assert (approval.status, approval.answered_by) == ("REJECTED", runner.APPROVER)
+
+
+def test_approval_timeout_rejects_at_its_deadline_on_virtual_time() -> None:
+    result, world = _run("approval-timeout")
+    document = _common(result, world)
+    _on_original_revisions(world)
+    _asked_for_approval(result)
+    assert document["error"] == "ApprovalTimedOut"
+    assert "approval_timeout" in (document["cause"] or "")
+    assert "ecs.UpdateService" not in document["api_calls"]
+    states = _states_entered(world, result)
+    assert states[states.index("AwaitApproval") :] == [
+        "AwaitApproval",
+        "ApprovalUnanswered",
+        "Finalize",
+        "RouteOutcome",
+        "ApprovalTimedOut",
+    ]
+    record = _gate_record(world)
+    assert record.approval is not None
+    # The deadline the record shows is when the wait ended: the clock was driven past it.
+    requested = datetime.fromisoformat(record.approval.requested_at)
+    deadline = datetime.fromisoformat(record.approval.deadline)
+    assert deadline - requested == timedelta(minutes=APPROVAL_TIMEOUT_MINUTES)
+    assert record.finished_at is not None
+    assert datetime.fromisoformat(record.finished_at) >= deadline
+
+
+# -- ECS blue/green (deploymentConfiguration.strategy) ---------------------------------------
+
+
+def _web_service_deployment(cloud: LocalCloud) -> dict[str, Any]:
+    """web's newest service deployment the deployer started (not the service's creation)."""
+    ecs = cloud.client("ecs")
+    listed = ecs.list_service_deployments(cluster=sample_app.CLUSTER, service=sample_app.WEB)
+    arns = [brief["serviceDeploymentArn"] for brief in listed["serviceDeployments"]]
+    found = ecs.describe_service_deployments(serviceDeploymentArns=arns[:1])
+    return dict(found["serviceDeployments"][0])
+
+
+def _run_blue_green(name: str) -> tuple[runner.ScenarioResult, World, dict[str, Any]]:
+    world = World()
+    seen: dict[str, Any] = {}
+
+    def inspect(cloud: LocalCloud, simulation: EcsSimulation) -> None:
+        _inspector(world)(cloud, simulation)
+        seen.update(_web_service_deployment(cloud))
+
+    return runner.run(SCENARIOS[name], inspect=inspect), world, seen
+
+
+@pytest.mark.parametrize("name", ["blue-green-happy", "blue-green-long-bake"])
+def test_blue_green_succeeds_once_ecs_has_baked_and_cleaned_up(name: str) -> None:
+    result, world, web = _run_blue_green(name)
+    document = _common(result, world)
+    _on_new_image(result, world)
+    assert (web["status"], web["lifecycleStage"]) == ("SUCCESSFUL", "CLEAN_UP")
+    # Success only once ECS finished: the bake included, never timed out.
+    [record] = world.history
+    assert record.finished_at is not None
+    assert datetime.fromisoformat(record.finished_at) >= web["finishedAt"]
+    assert document["api_calls"]["ecs.UpdateService"] == 2
+    assert "ecs.StopServiceDeployment" not in document["api_calls"]
+
+
+def test_blue_green_wait_until_bake_time_succeeds_as_the_bake_starts() -> None:
+    result, world, web = _run_blue_green("blue-green-wait-until-bake")
+    _common(result, world)
+    _on_new_image(result, world)
+    [record] = world.history
+    assert record.finished_at is not None
+    # Reported as the bake started (`updatedAt`: entering BAKE_TIME, within a safety
+    # poll), while ECS still bakes: the deployment is left to ECS to finish.
+    assert (web["status"], web["lifecycleStage"]) == ("IN_PROGRESS", "BAKE_TIME")
+    reported = datetime.fromisoformat(record.finished_at) - web["updatedAt"]
+    assert timedelta(0) <= reported < timedelta(minutes=3)
+    assert "BAKE_TIME" in (_web_rollout(world, result).reason or "")
+
+
+def test_blue_green_hook_fails_is_rolled_back_by_ecs_and_never_fought() -> None:
+    result, world, web = _run_blue_green("blue-green-hook-fails")
+    document = _common(result, world)
+    _on_original_revisions(world)
+    assert document["error"] == "RolloutFailed"
+    assert web["status"] == "ROLLBACK_SUCCESSFUL"
+    [hook] = web["lifecycleHookDetails"]
+    assert hook["status"] == "FAILED"
+    assert f"lifecycle hook {hook['hookId']} (AWS_LAMBDA) failed" in (document["cause"] or "")
+    rollback = _web_rollout(world, result).rollback
+    assert rollback is not None
+    assert rollback.state == "COMPLETED"
+    assert "rolled back by ECS" in (rollback.reason or "")
+    # ECS's rollback is followed: web is never updated back nor stopped by the deployer.
+    assert document["api_calls"]["ecs.UpdateService"] == 3  # web and worker out, worker back
+    assert "ecs.StopServiceDeployment" not in document["api_calls"]
+
+
+def test_canary_alarm_rollback_names_the_alarm() -> None:
+    result, world, web = _run_blue_green("canary-alarm-rollback")
+    document = _common(result, world)
+    _on_original_revisions(world)
+    assert document["error"] == "RolloutFailed"
+    assert web["status"] == "ROLLBACK_SUCCESSFUL"
+    assert web["lifecycleStage"] == "PRODUCTION_TRAFFIC_SHIFT"  # during the canary's bake
+    assert web["alarms"]["triggeredAlarmNames"] == [WEB_ALARM]
+    assert f"CloudWatch alarm {WEB_ALARM} went into ALARM" in (document["cause"] or "")
+    assert "ecs.StopServiceDeployment" not in document["api_calls"]
+    assert document["api_calls"]["ecs.UpdateService"] == 3  # web and worker out, worker back
+
+
+def test_linear_happy_shifts_every_step_then_succeeds() -> None:
+    result, world, web = _run_blue_green("linear-happy")
+    _common(result, world)
+    _on_new_image(result, world)
+    assert (web["status"], web["lifecycleStage"]) == ("SUCCESSFUL", "CLEAN_UP")
+    [record] = world.history
+    assert record.finished_at is not None
+    # Four steps, 1 minute between each, and a 2-minute bake: over 5 minutes of ECS's time.
+    assert web["finishedAt"] - web["startedAt"] > timedelta(minutes=5)
+    assert datetime.fromisoformat(record.finished_at) >= web["finishedAt"]

@@ -90,6 +90,16 @@ def test_alarm_rollback_names_the_alarms() -> None:
     assert "CloudWatch alarms web-5xx, web-latency went into ALARM" in reason
 
 
+def test_alarm_names_as_the_api_lists_them() -> None:
+    # ServiceDeploymentAlarms.triggeredAlarmNames is a StringList in the API model.
+    state, reason = _judge(
+        status="ROLLBACK_SUCCESSFUL",
+        alarms={"status": "TRIGGERED", "triggeredAlarmNames": ["web-5xx", "web-latency"]},
+    )
+    assert state == "ROLLED_BACK_BY_ECS"
+    assert "CloudWatch alarms web-5xx, web-latency went into ALARM" in reason
+
+
 def test_circuit_breaker_and_hook_rollbacks_say_what_triggered_them() -> None:
     breaker = _judge(
         status="ROLLBACK_SUCCESSFUL",

@@ -87,7 +87,10 @@ class ServiceDeployment:
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> ServiceDeployment:
         rollback = data.get("rollback") or {}
-        alarms = (data.get("alarms") or {}).get("triggeredAlarmNames") or ""
+        # A list of names (ServiceDeploymentAlarms.triggeredAlarmNames, a StringList), each
+        # of which may itself separate names with "," as alarmNames' text says.
+        triggered = (data.get("alarms") or {}).get("triggeredAlarmNames") or []
+        alarms = ",".join([triggered] if isinstance(triggered, str) else triggered)
         return cls(
             arn=data["serviceDeploymentArn"],
             status=data["status"],

@@ -26,7 +26,15 @@ def _answer(
     ctx: typer.Context, app: str, answer: Answer, reason: str | None, as_json: bool
 ) -> None:
     with connected(ctx) as deployer:
-        answered = answer_approval(deployer, app, answer, datetime.now(UTC), reason)
+        answered = answer_approval(
+            deployer.table,
+            deployer.aws.sfn,
+            app,
+            answer,
+            actor=deployer.actor(),
+            now=datetime.now(UTC),
+            reason=reason,
+        )
     if as_json:
         emit_json(answered.to_json())
     else:

@@ -26,6 +26,7 @@ from ecs_deployer_tools.localcloud.codedeploy import CodeDeploySimulation
 from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 from ecs_deployer_tools.localcloud.runtime import FunctionOutput
 from ecs_deployer_tools.operator import follow
+from ecs_deployer_tools.operator.approvals import answer_approval, find_pending
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -228,6 +229,36 @@ def _rollback(cloud: LocalCloud, follower: _Follower, pushes: list[PushResult]) 
     return rollback
 
 
+# Who answers the approval scenarios' approvals (as `ecs-deployer approve` records its caller).
+APPROVER = f"arn:aws:iam::{ACCOUNT_ID}:user/release-manager"
+
+
+def _run_to_the_end(cloud: LocalCloud, scenario: Scenario, follower: _Follower) -> None:
+    """Run every execution to its end, answering the app's approval as the scenario says."""
+    if scenario.answer is not None:
+        _answer_approval(cloud, scenario.answer, follower)
+    cloud.run_until_idle(after_turn=follower.on_turn)
+    follower.poll()
+
+
+def _answer_approval(cloud: LocalCloud, answer: str, follower: _Follower) -> None:
+    """Run until the app's deployment waits for an approval, then answer it as `ecs-deployer
+    approve` or `reject` does."""
+    table = DeploymentsTable(cloud.client("dynamodb"), cloud.outputs["DeploymentsTableName"])
+    cloud.scheduler.run_until(
+        lambda: find_pending(table, sample_app.APP) is not None, after_turn=follower.on_turn
+    )
+    answer_approval(
+        table,
+        cloud.client("stepfunctions"),
+        sample_app.APP,
+        "APPROVED" if answer == "approve" else "REJECTED",
+        actor=APPROVER,
+        now=cloud.clock.now(),
+        reason=None if answer == "approve" else "not before the freeze ends",
+    )
+
+
 def _redeliver(cloud: LocalCloud, follower: _Follower) -> None:
     """Start the state machine again with the first push's event, as EventBridge may."""
     first = min(follower.executions(), key=lambda item: item["startDate"])
@@ -262,6 +293,7 @@ def _clients_in(cloud: LocalCloud, account: str, registry: str | None) -> sample
         ec2=cloud.client("ec2", account=account),
         iam=cloud.client("iam", account=account),
         codedeploy=cloud.client("codedeploy", account=account),
+        cloudwatch=cloud.client("cloudwatch", account=account),
     )
 
 
@@ -275,6 +307,7 @@ def _seed(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
             sample_app.Clients.of(cloud.client),
             CONFIG_PREFIX,
             blue_green=blue_green,
+            web_deployment=scenario.web_deployment,
             **scenario.config,
         )
     account = scenario.account
@@ -285,6 +318,7 @@ def _seed(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
         _clients_in(cloud, account, scenario.registry),
         CONFIG_PREFIX,
         blue_green=blue_green,
+        web_deployment=scenario.web_deployment,
         account=account,
         **trigger,
         **scenario.config,
@@ -295,6 +329,7 @@ def _seed_chain(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
     """The sample app in every account of the chain, on one initial image (in the
     deployer's registry), with one config listing the environments; returns the first."""
     environments = [{"name": name, "account": account} for name, account in scenario.environments]
+    config = {"environments": environments, **scenario.config}  # the scenario's say more
     seeded: list[sample_app.SeededApp] = []
     for _, account in scenario.environments:
         seeded.append(
@@ -302,8 +337,7 @@ def _seed_chain(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
                 _clients_in(cloud, account, None),
                 CONFIG_PREFIX,
                 initial_image=seeded[0].initial_image if seeded else None,
-                environments=environments,
-                **scenario.config,
+                **config,
             )
         )
     return seeded[0]
@@ -459,8 +493,7 @@ def run(
             if index == 0 and scenario.redeliver_first_event:
                 _redeliver(cloud, follower)
             follower.poll()
-        cloud.run_until_idle(after_turn=follower.on_turn)
-        follower.poll()
+        _run_to_the_end(cloud, scenario, follower)
         _deployment_results(follower, pushes)
         if scenario.then_rollback:
             pushes.append(_rollback(cloud, follower, pushes))

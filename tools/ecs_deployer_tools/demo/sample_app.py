@@ -16,7 +16,7 @@ from ecs_deployer_tools.localcloud import images
 from ecs_deployer_tools.operator.configs import push_config
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_ecr import ECRClient
@@ -58,6 +58,7 @@ class Clients:
     ec2: EC2Client
     iam: IAMClient
     codedeploy: Any  # the dev lock has no stubs for it
+    cloudwatch: Any  # likewise
 
     @classmethod
     def of(cls, client: Callable[..., Any]) -> Clients:
@@ -69,6 +70,7 @@ class Clients:
             ec2=client("ec2"),
             iam=client("iam"),
             codedeploy=client("codedeploy"),
+            cloudwatch=client("cloudwatch"),
         )
 
 
@@ -226,12 +228,15 @@ def seed(
     *,
     blue_green: bool = False,
     initial_image: str | None = None,
+    web_deployment: Mapping[str, Any] | None = None,
     **config_overrides: Any,
 ) -> SeededApp:
     """Create the sample app and store its config; returns what a scenario needs to know.
-    With ``blue_green``, CodeDeploy deploys its web service (`seed_blue_green`). With
-    ``initial_image``, its repository is already there (the app seeded in another account
-    of a promotion chain) and the services start on that image."""
+    With ``blue_green``, CodeDeploy deploys its web service (`seed_blue_green`);
+    ``web_deployment`` adds to web's deploymentConfiguration (an ECS strategy, its bake
+    time and lifecycle hooks). With ``initial_image``, its repository is already there (the
+    app seeded in another account of a promotion chain) and the services start on that
+    image."""
     vpc = clients.ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     clients.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
     subnet = clients.ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24")["Subnet"]["SubnetId"]
@@ -283,6 +288,8 @@ def seed(
             "assignPublicIp": "DISABLED",
         }
     }
+    for alarm in ((web_deployment or {}).get("alarms") or {}).get("alarmNames") or ():
+        _web_alarm(clients.cloudwatch, alarm)
     for service, count in ((WEB, 2), (WORKER, 1)):
         if service == WEB and blue_green:
             _blue_green_web(clients, seeded, network)
@@ -294,15 +301,31 @@ def seed(
             desiredCount=count,
             launchType="FARGATE",
             networkConfiguration=network,  # type: ignore[arg-type]
-            deploymentConfiguration={
+            deploymentConfiguration={  # type: ignore[arg-type]
                 "deploymentCircuitBreaker": {"enable": True, "rollback": True},
                 "maximumPercent": 200,
                 "minimumHealthyPercent": 100,
+                **((web_deployment or {}) if service == WEB else {}),
             },
         )
     config = app_config(subnet, group, blue_green=blue_green, **config_overrides)
     push_config(clients.ssm, config_prefix, APP, config)
     return seeded
+
+
+def _web_alarm(cloudwatch: Any, name: str) -> None:
+    """A CloudWatch alarm on web's load balancer's 5xx count, which web's deployments
+    watch (its deploymentConfiguration.alarms)."""
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace="AWS/ApplicationELB",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=10.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
 
 
 def _blue_green_web(clients: Clients, seeded: SeededApp, network: dict[str, Any]) -> None:

@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ecs_deployer_tools.demo import sample_app
+from ecs_deployer_tools.localcloud.cloud import ACCOUNT_ID
 from ecs_deployer_tools.localcloud.codedeploy import CodeDeployFaults, GroupFault, GroupOutcome
 from ecs_deployer_tools.localcloud.ecs_sim import (
     EcsFaults,
+    HookFault,
+    HookOutcome,
     RolloutFault,
     RolloutOutcome,
     TaskFault,
@@ -23,9 +26,9 @@ from ecs_deployer_tools.localcloud.ecs_sim import (
 if TYPE_CHECKING:
     from ecs_deployer_tools.localcloud.cloud import LocalCloud
 
-Outcome = Literal["SUCCEEDED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "IGNORED"]
+Outcome = Literal["SUCCEEDED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "REJECTED", "IGNORED"]
 PushStatus = Literal[
-    "SUCCEEDED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "SUPERSEDED", "IGNORED"
+    "SUCCEEDED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "SUPERSEDED", "REJECTED", "IGNORED"
 ]
 
 
@@ -89,6 +92,12 @@ class Scenario:
     # Set: CodeDeploy deploys web blue/green (`sample_app.seed(blue_green=True)`), its
     # deployments progressing and failing as these faults say.
     codedeploy: CodeDeployFaults | None = None
+    # How an operator answers the approval the deployment waits for (its config says
+    # `approval: required`), as `ecs-deployer approve`/`reject` do; None: nobody answers.
+    answer: Literal["approve", "reject"] | None = None
+    # Added to web's deploymentConfiguration: ECS deploys it with this strategy, bake time
+    # and lifecycle hooks (`localcloud/ecs_sim/strategies.py`).
+    web_deployment: dict[str, Any] | None = None
 
     # The app runs in this account (its config names it): the stack lists a deploy role for
     # it, made there from templates/target-account-role.yaml, and reaches ECS through it.
@@ -110,13 +119,41 @@ class Scenario:
         return self.images[index] if self.images else self.pushes[index][0]
 
 
-def _web_only_max_wait(minutes: int) -> dict[str, Any]:
+# The approval gate of the approval scenarios: a 30-minute timeout.
+APPROVAL_TIMEOUT_MINUTES = 30
+_GATE = {"approval": "required", "approval_timeout": APPROVAL_TIMEOUT_MINUTES}
+
+
+def _web_only_max_wait(minutes: int, **web: Any) -> dict[str, Any]:
     return {
         "services": [
-            {"name": sample_app.WEB, "containers": ["app"], "max_wait": minutes},
+            {"name": sample_app.WEB, "containers": ["app"], "max_wait": minutes, **web},
             {"name": sample_app.WORKER, "containers": ["app"]},
         ]
     }
+
+
+def _blue_green(bake_minutes: int, *hooks: dict[str, Any]) -> dict[str, Any]:
+    """web's ECS blue/green deployment: its bake time and lifecycle hooks."""
+    return {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": bake_minutes, "lifecycleHooks": [*hooks]}
+
+
+# The CloudWatch alarm web's canary deployments watch, rolled back when it goes off.
+WEB_ALARM = "shop-web-5xx"
+_CANARY_WITH_ALARM = {
+    "strategy": "CANARY",
+    "bakeTimeInMinutes": 5,
+    "canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 5},
+    "alarms": {"alarmNames": [WEB_ALARM], "enable": True, "rollback": True},
+}
+
+# An AWS_LAMBDA hook that tests web's green tasks once test traffic reaches them.
+_TEST_TRAFFIC_HOOK = {
+    "targetType": "AWS_LAMBDA",
+    "hookTargetArn": f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:shop-green-check",
+    "roleArn": f"arn:aws:iam::{ACCOUNT_ID}:role/shop-ecs-hooks",
+    "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"],
+}
 
 
 # The pace of the scenarios' CodeDeploy lifecycle events (virtual seconds each).
@@ -440,6 +477,111 @@ SCENARIOS: dict[str, Scenario] = {
             environments=PROMOTION_CHAIN,
             chain=("ROLLED_BACK",),
             config=_CHAIN_CONFIG,
+        ),
+        Scenario(
+            "promotion-approved",
+            "staging deploys v2.0.0; production asks for approval (approval: required) "
+            "before any of its services changes; an operator approves, and production runs "
+            "the same digest",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            environments=PROMOTION_CHAIN,
+            chain=("SUCCEEDED", "SUCCEEDED"),
+            config={
+                **_CHAIN_CONFIG,
+                "environments": [
+                    {"name": "staging", "account": STAGING_ACCOUNT},
+                    {"name": "production", "account": PRODUCTION_ACCOUNT, "approval": "required"},
+                ],
+            },
+            answer="approve",
+        ),
+        Scenario(
+            "approval-gate-approved",
+            "the app asks for approval (approval: required): after the migration the "
+            "deployment waits, 'Waiting For Approval' goes out, an operator approves, and "
+            "web and worker roll out",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            config=_GATE,
+            answer="approve",
+        ),
+        Scenario(
+            "approval-gate-rejected",
+            "the app asks for approval; an operator rejects it: REJECTED, no service "
+            "changed, no smoke test, the lock free",
+            "REJECTED",
+            ("REJECTED",),
+            config=_GATE,
+            answer="reject",
+        ),
+        Scenario(
+            "approval-timeout",
+            f"the app asks for approval and nobody answers within its approval_timeout "
+            f"({APPROVAL_TIMEOUT_MINUTES} min): rejected (ApprovalTimedOut), no service changed",
+            "REJECTED",
+            ("REJECTED",),
+            config=_GATE,
+        ),
+        Scenario(
+            "blue-green-happy",
+            "ECS deploys web blue/green (bake 5 min): the deployer follows its service "
+            "deployment through the lifecycle stages and succeeds once the bake is over",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            web_deployment=_blue_green(5),
+        ),
+        Scenario(
+            "blue-green-long-bake",
+            "web's blue/green bake (45 min) is far longer than its max_wait (5 min): its "
+            "wait budget adds the bake, so it succeeds, never times out",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            web_deployment=_blue_green(45),
+            config=_web_only_max_wait(5),
+        ),
+        Scenario(
+            "blue-green-wait-until-bake",
+            "web waits until BAKE_TIME (bake 60 min): success once production traffic has "
+            "shifted, ECS left to finish the bake",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            web_deployment=_blue_green(60),
+            config=_web_only_max_wait(5, wait_until="BAKE_TIME"),
+        ),
+        Scenario(
+            "blue-green-hook-fails",
+            "web's AWS_LAMBDA hook after the test traffic shift answers FAILED: ECS returns "
+            "web to blue, which the deployer reports and follows (never fights), and it "
+            "rolls worker back",
+            "ROLLED_BACK",
+            ("ROLLED_BACK",),
+            web_deployment=_blue_green(5, _TEST_TRAFFIC_HOOK),
+            faults=EcsFaults(
+                services={sample_app.WEB: RolloutFault(hooks=HookFault(HookOutcome.FAILED))}
+            ),
+        ),
+        Scenario(
+            "canary-alarm-rollback",
+            f"web deploys as a canary (10 %, baked 5 min); its alarm {WEB_ALARM} goes off "
+            "during the canary's bake: ECS rolls web back, reported with the alarm's name; "
+            "the deployer rolls worker back",
+            "ROLLED_BACK",
+            ("ROLLED_BACK",),
+            web_deployment=_CANARY_WITH_ALARM,
+            faults=EcsFaults(services={sample_app.WEB: RolloutFault(alarm_after=180.0)}),
+        ),
+        Scenario(
+            "linear-happy",
+            "web deploys linearly (25 % a step, 1 min between steps, bake 2 min): "
+            "success once ECS shifted every step, baked and cleaned up",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            web_deployment={
+                "strategy": "LINEAR",
+                "bakeTimeInMinutes": 2,
+                "linearConfiguration": {"stepPercent": 25.0, "stepBakeTimeInMinutes": 1},
+            },
         ),
         Scenario(
             "codedeploy-happy",

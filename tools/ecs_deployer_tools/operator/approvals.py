@@ -22,8 +22,10 @@ from ecs_deployer_tools.operator.aws import OperatorError
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from mypy_boto3_stepfunctions import SFNClient
+
+    from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.history import ApprovalRecord, HistoryRecord
-    from ecs_deployer_tools.operator.stack import Deployer
 
 Answer = Literal["APPROVED", "REJECTED"]
 # Step Functions' answers for a token whose wait is over (timed out, its execution ended).
@@ -57,35 +59,40 @@ class Answered:
         }
 
 
-def pending_approval(deployer: Deployer, app: str) -> PendingApproval:
-    """The approval ``app``'s running deployment waits for; an OperatorError if none does."""
+def find_pending(table: DeploymentsTable, app: str) -> PendingApproval | None:
+    """The approval ``app``'s running deployment waits for, if any."""
     pending = []
-    for waiter, token in deployer.table.waiters(approval_key(app)):
-        record = deployer.table.find_record(app, waiter.partition("#")[2])
+    for waiter, token in table.waiters(approval_key(app)):
+        record = table.find_record(app, waiter.partition("#")[2])
         if record is None or record.is_final or record.approval is None:
             continue  # an expired waiter of a deployment that ended
         if record.approval.status == "PENDING":
             pending.append(PendingApproval(record, record.approval, waiter, token))
-    if not pending:
-        raise OperatorError(
-            f"no approval is pending for app '{app}': none of its deployments waits for one"
-        )
     # Only the holder of the app's lock asks, so there is one; the newest if ever more.
-    return max(pending, key=lambda item: (item.record.order, item.record.deployment_id))
+    return max(
+        pending, key=lambda item: (item.record.order, item.record.deployment_id), default=None
+    )
 
 
 def answer_approval(
-    deployer: Deployer, app: str, answer: Answer, now: datetime, reason: str | None = None
+    table: DeploymentsTable,
+    sfn: SFNClient,
+    app: str,
+    answer: Answer,
+    *,
+    actor: str,
+    now: datetime,
+    reason: str | None = None,
 ) -> Answered:
     """Approve (the deployment goes on to its services) or reject (it ends REJECTED, no
-    service changed) ``app``'s pending approval, as the caller."""
-    pending = pending_approval(deployer, app)
-    actor = deployer.actor()
+    service changed) ``app``'s pending approval, on behalf of ``actor``."""
+    pending = find_pending(table, app)
+    if pending is None:
+        raise OperatorError(
+            f"no approval is pending for app '{app}': none of its deployments waits for one"
+        )
     answered = pending.approval.answered(answer, actor, now, reason)
-    deployer.table.update_record(
-        pending.record, RecordUpdate(updated_at=iso(now), approval=answered)
-    )
-    sfn = deployer.aws.sfn
+    table.update_record(pending.record, RecordUpdate(updated_at=iso(now), approval=answered))
     try:
         if answer == "APPROVED":
             sfn.send_task_success(taskToken=pending.token, output="{}")
@@ -100,12 +107,12 @@ def answer_approval(
         if error_code(exc) not in _WAIT_OVER:
             raise
         # Too late: the record keeps the request, whose wait ended on its own.
-        deployer.table.update_record(
+        table.update_record(
             pending.record, RecordUpdate(updated_at=iso(now), approval=pending.approval)
         )
         raise OperatorError(
             f"the approval of {pending.record.deployment_id} is over (its deadline was "
             f"{pending.approval.deadline}): nothing was answered"
         ) from exc
-    deployer.table.delete_waiter(approval_key(app), pending.waiter, pending.token)
+    table.delete_waiter(approval_key(app), pending.waiter, pending.token)
     return Answered(app, pending.record.deployment_id, answer, actor, reason)

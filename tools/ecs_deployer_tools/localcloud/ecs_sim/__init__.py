@@ -10,6 +10,8 @@ through moto's server in the same process, sees ECS behave as on AWS. Where to l
   circuit breaker rollback or a deleted service;
 * `service_deployments.py`: the service deployment each rollout is, with the statuses
   ListServiceDeployments, DescribeServiceDeployments and StopServiceDeployment show;
+* `strategies.py`: the lifecycle stages of a BLUE_GREEN, LINEAR or CANARY deployment, its
+  bake times and lifecycle hooks (PAUSE ones answered by ContinueServiceDeployment);
 * `tasks.py`: how a task starts, runs and exits (or fails to start) with the clock, and
   StopTask; a stopped task is forgotten after an hour;
 * `consistency.py`: eventual consistency: the describes right after a change that do not
@@ -40,10 +42,13 @@ from ecs_deployer_tools.localcloud.ecs_sim.faults import (
     TaskOutcome,
 )
 from ecs_deployer_tools.localcloud.ecs_sim.simulation import EcsSimulation
+from ecs_deployer_tools.localcloud.ecs_sim.strategies import HookFault, HookOutcome
 
 __all__ = [
     "EcsFaults",
     "EcsSimulation",
+    "HookFault",
+    "HookOutcome",
     "RolloutFault",
     "RolloutOutcome",
     "TaskFault",

@@ -8,6 +8,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
+from ecs_deployer_tools.localcloud.ecs_sim.strategies import HookFault
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -62,6 +64,11 @@ class RolloutFault:
     rollback_error: str | None = None
     # Created before 2021, when a service's ARN had no cluster name: service/NAME.
     short_arn: bool = False
+    # What its AWS_LAMBDA lifecycle hooks answer (a BLUE_GREEN, LINEAR or CANARY service).
+    hooks: HookFault = field(default_factory=HookFault)
+    # The CloudWatch alarms its deploymentConfiguration names go into ALARM this long after
+    # UpdateService, as a breaching metric would make them (a staged deployment).
+    alarm_after: float | None = None
 
     def __post_init__(self) -> None:
         if self.seconds <= 0:

@@ -17,6 +17,7 @@ class SeededIds:
         self._rng = random.Random(f"ecs-sim-ids:{seed}")  # noqa: S311
         # Its own generator: the ids above stay what they were before service deployments.
         self._service_deployment_rng = random.Random(f"ecs-sim-sd-ids:{seed}")  # noqa: S311
+        self._hook_rng = random.Random(f"ecs-sim-hook-ids:{seed}")  # noqa: S311
 
     def deployment_id(self) -> str:
         return f"ecs-svc/{self._rng.randrange(10**18, 10**19)}"
@@ -25,6 +26,13 @@ class SeededIds:
         """21 characters of the URL-safe alphabet, as ECS's service deployment ids."""
         alphabet = string.ascii_letters + string.digits + "-_"
         return "".join(self._service_deployment_rng.choice(alphabet) for _ in range(21))
+
+    def hook_id(self, target_type: str) -> str:
+        """A lifecycle hook run's id: ECS's documented example is `ecs-pause-` and 43
+        URL-safe characters; an AWS_LAMBDA hook's is shaped alike (`ecs-lambda-`)."""
+        alphabet = string.ascii_letters + string.digits + "-_"
+        kind = "pause" if target_type == "PAUSE" else "lambda"
+        return f"ecs-{kind}-" + "".join(self._hook_rng.choice(alphabet) for _ in range(43))
 
     def task_id(self) -> str:
         return self.uuid4().hex

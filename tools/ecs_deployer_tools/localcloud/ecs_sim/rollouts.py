@@ -34,12 +34,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.ecs.exceptions import ECSException
 
 from ecs_deployer_tools.localcloud.ecs_sim import events as ecs_events
 from ecs_deployer_tools.localcloud.ecs_sim import service_deployments as sd
+from ecs_deployer_tools.localcloud.ecs_sim import strategies
 from ecs_deployer_tools.localcloud.ecs_sim.faults import RolloutOutcome
 from ecs_deployer_tools.localcloud.ecs_sim.ids import short_name
+from ecs_deployer_tools.localcloud.ecs_sim.strategies import HookFault, HookOutcome
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -104,13 +107,24 @@ class DeploymentRecord:
 
 @dataclass
 class _Rollout:
-    """A deployment's timeline: a step every `PROGRESS_SECONDS`, and one at `seconds`."""
+    """A deployment's timeline: a step every `PROGRESS_SECONDS`, and one at `seconds`.
+
+    A staged deployment (BLUE_GREEN, LINEAR, CANARY: `strategies.py`) steps through its
+    lifecycle stages instead (`staged`); its SCALE_UP stage is a rollout of its own
+    (`scale_up`), and a rollback takes two steps (`rolling_back`): ECS shifts traffic back
+    to the blue tasks, which still run."""
 
     outcome: RolloutOutcome
     started: datetime
     seconds: float
     steps: int = 0  # taken so far
     next_at: datetime = field(init=False)
+    staged: strategies.StagedTimeline | None = None
+    hook_fault: HookFault = field(default_factory=HookFault)  # its AWS_LAMBDA hooks' answer
+    entered: bool = False  # the staged deployment has entered its first stage
+    scale_up: _Rollout | None = None
+    rolling_back: bool = False
+    alarm_at: datetime | None = None  # a fault sets the deployment's alarms to ALARM then
 
     def __post_init__(self) -> None:
         self.next_at = self._after(self.started)
@@ -211,6 +225,7 @@ class ServiceRollouts:
         if service.status != _ACTIVE:
             raise ECSException("ServiceNotActiveException", "Service was not ACTIVE.")
         request = dict(service_properties)
+        strategies.validate(request.get("deployment_configuration"))
         # Popped so that moto does not rename the PRIMARY deployment in place.
         force = bool(request.pop("force_new_deployment", False))
         requested = request.get("task_definition")
@@ -339,6 +354,10 @@ class ServiceRollouts:
         assert state.last_completed is not None  # adopted services have completed once
         target_id, target_task_definition = state.last_completed
         now = self._now()
+        rollout = state.rollouts.get(record.deployment_id)
+        if rollout is not None and rollout.staged is not None:
+            self._roll_back_staged(service, state, rollout, record, at=now)
+            return arn
         deployments = self._with_new_deployment(
             service,
             state,
@@ -394,6 +413,9 @@ class ServiceRollouts:
             target_revision=self._revision(service, new["id"]),
             failure_threshold=_breaker_threshold(int(new["desiredCount"])),
         )
+        alarms = (getattr(service, "deployment_configuration", None) or {}).get("alarms") or {}
+        if alarms.get("enable") and alarms.get("rollback"):
+            record.alarm_names = tuple(alarms.get("alarmNames") or ())
         state.service_deployments.append(record)
         service.current_service_deployment = record.arn
         return record
@@ -579,22 +601,40 @@ class ServiceRollouts:
         now: datetime,
         rollback_to: str | None,
     ) -> _Rollout:
-        """How the new deployment will end, as the service's fault says."""
+        """How the new deployment will end, as the service's fault says; through the
+        lifecycle stages of the service's strategy when it is staged."""
         faults = self._faults()
         fault = faults.services.get(service.name)
         spared = fault is None or (
             task_definition == state.original_task_definition and not fault.rollback_fails
         )
         if fault is None or spared:
-            return _Rollout(RolloutOutcome.COMPLETE, now, faults.seconds_to_complete)
-        if rollback_to and fault.outcome is RolloutOutcome.AUTO_ROLLBACK:
+            rollout = _Rollout(RolloutOutcome.COMPLETE, now, faults.seconds_to_complete)
+        elif rollback_to and fault.outcome is RolloutOutcome.AUTO_ROLLBACK:
             # The circuit breaker never rolls back its own rollback: that one just fails.
-            return _Rollout(RolloutOutcome.FAIL, now, fault.seconds)
-        return _Rollout(fault.outcome, now, fault.seconds)
+            rollout = _Rollout(RolloutOutcome.FAIL, now, fault.seconds)
+        else:
+            rollout = _Rollout(fault.outcome, now, fault.seconds, hook_fault=fault.hooks)
+            if fault.alarm_after is not None:
+                rollout.alarm_at = now + timedelta(seconds=fault.alarm_after)
+        configuration = getattr(service, "deployment_configuration", None) or {}
+        if rollback_to is None and strategies.strategy(configuration) in strategies.STAGED:
+            # ECS reconciles first when the service runs more than one revision.
+            stages = strategies.plan(
+                configuration,
+                reconcile=len(service.deployments) > 1,
+                scale_up_seconds=rollout.seconds,
+            )
+            rollout.staged = strategies.StagedTimeline(stages, 0, now)
+            rollout.next_at = now + timedelta(seconds=PROGRESS_SECONDS)  # PENDING until then
+        return rollout
 
     # -- a rollout's steps, each at its time -------------------------------------------------
 
     def _step(self, service: Any, state: _ServiceState, rollout: _Rollout) -> None:
+        if rollout.staged is not None:
+            self._step_staged(service, state, rollout, rollout.staged)
+            return
         at, due = rollout.step()
         deployments = [dict(d) for d in service.deployments]
         primary = deployments[0]
@@ -706,6 +746,325 @@ class ServiceRollouts:
                 at=at,
             )
         return deployments
+
+    # -- staged deployments: BLUE_GREEN, LINEAR and CANARY (`strategies.py`) ------------------
+
+    def continue_service_deployment(self, backend: Any, arn: str, hook_id: str, action: str) -> str:
+        """ContinueServiceDeployment: the PAUSE hook `hook_id`, AWAITING_ACTION, lets the
+        deployment go on (CONTINUE) or rolls it back (ROLLBACK) ("Continuing Amazon ECS
+        service deployments": the hook AWAITING_ACTION, the deployment IN_PROGRESS)."""
+        if action not in {strategies.CONTINUE, strategies.ROLLBACK}:
+            raise ECSException("InvalidParameterException", "action must be CONTINUE or ROLLBACK.")
+        located = self._locate(backend, arn)
+        if located is None:
+            raise ECSException(
+                "ServiceDeploymentNotFoundException", "The service deployment does not exist."
+            )
+        service, state, record = located
+        if record.status != sd.IN_PROGRESS:
+            raise ECSException(
+                "InvalidParameterException",
+                f"The service deployment is {record.status}: only an IN_PROGRESS one continues.",
+            )
+        hooks = record.staged.hooks if record.staged is not None else []
+        hook = next((hook for hook in hooks if hook.hook_id == hook_id), None)
+        if hook is None or hook.config.target_type != strategies.PAUSE:
+            raise ECSException(
+                "InvalidParameterException", f"No PAUSE hook {hook_id} at the current stage."
+            )
+        if hook.status != strategies.AWAITING_ACTION:
+            raise ECSException("InvalidParameterException", f"The hook {hook_id} is {hook.status}.")
+        now = self._now()
+        hook.settle(strategies.SUCCEEDED, now)  # answered; a ROLLBACK answer is the reason
+        rollout = state.rollouts[record.deployment_id]
+        if action == strategies.ROLLBACK:
+            reason = sd.CONTINUE_ROLLBACK_REASON.format(hook_id=hook_id)
+            self._roll_back_staged(service, state, rollout, record, at=now, reason=reason)
+        else:
+            self._reschedule(rollout)
+        self._catch_up(service, state, now)  # a stage whose time is up ends now
+        return arn
+
+    def _step_staged(
+        self,
+        service: Any,
+        state: _ServiceState,
+        rollout: _Rollout,
+        timeline: strategies.StagedTimeline,
+    ) -> None:
+        at = rollout.next_at
+        deployments = [dict(d) for d in service.deployments]
+        primary = deployments[0]
+        record = state.service_deployment(primary["id"])
+        assert record is not None  # every deployment UpdateService starts has one
+        events: list[str] = []
+        stage = (timeline.index, rollout.entered)
+        alarmed = self._alarms_fired(state, rollout, record, at)
+        if alarmed is not None and not rollout.rolling_back:
+            self._roll_back_staged(service, state, rollout, record, at=at, reason=alarmed)
+        elif rollout.rolling_back:
+            if record.status == sd.ROLLBACK_REQUESTED:
+                record.progress(at)
+                rollout.next_at = at + timedelta(seconds=PROGRESS_SECONDS)
+            else:
+                deployments = self._rolled_back_staged(service, state, deployments, events, at)
+                record.complete(deployments[0]["id"], at)
+        elif not rollout.entered:
+            record.progress(at)
+            record.staged = timeline
+            rollout.entered = True
+            deployments = self._enter_stage(rollout, timeline, 0, deployments, at=at)
+        elif timeline.scaling_up:
+            deployments = self._step_scale_up(
+                service, state, rollout, deployments, record, events=events, at=at
+            )
+        else:
+            deployments = self._step_stage(
+                service, state, rollout, deployments, record, events=events, at=at
+            )
+        if deployments[0]["id"] == primary["id"]:
+            deployments[0]["updatedAt"] = at
+        if (timeline.index, rollout.entered) != stage:
+            record.updated_at = at  # a new lifecycle stage is a change of the deployment
+        _set_deployments(service, deployments)
+        self._sync_tasks(service, state, at)
+        self._add_events(service, events, at)
+        self._reschedule(rollout)
+
+    def _enter_stage(
+        self,
+        rollout: _Rollout,
+        timeline: strategies.StagedTimeline,
+        index: int,
+        deployments: list[dict[str, Any]],
+        *,
+        at: datetime,
+    ) -> list[dict[str, Any]]:
+        """The deployment enters its stage `index`: its hooks start; SCALE_UP starts the
+        green tasks, CLEAN_UP stops the blue ones."""
+        timeline.index, timeline.stage_started = index, at
+        timeline.hooks = [
+            self._start_hook(hook, rollout.hook_fault, at) for hook in timeline.stage.hooks
+        ]
+        if timeline.scaling_up:
+            rollout.scale_up = _Rollout(rollout.outcome, at, rollout.seconds)
+        if timeline.stage.name == strategies.CLEAN_UP:
+            return deployments[:1]
+        return deployments
+
+    def _start_hook(
+        self, hook: strategies.HookConfig, fault: HookFault, at: datetime
+    ) -> strategies.HookRun:
+        answer = None
+        if (
+            hook.target_type == strategies.AWS_LAMBDA
+            and fault.outcome is not HookOutcome.IN_PROGRESS
+        ):
+            answer = (
+                strategies.SUCCEEDED
+                if fault.outcome is HookOutcome.SUCCEEDED
+                else strategies.FAILED
+            )
+        return strategies.HookRun(
+            hook_id=self._ids.hook_id(hook.target_type),
+            config=hook,
+            status=strategies.AWAITING_ACTION
+            if hook.target_type == strategies.PAUSE
+            else strategies.IN_PROGRESS,
+            expires_at=at + hook.timeout,
+            answers_at=at + timedelta(seconds=fault.seconds) if answer else None,
+            answer=answer,
+        )
+
+    def _step_scale_up(
+        self,
+        service: Any,
+        state: _ServiceState,
+        rollout: _Rollout,
+        deployments: list[dict[str, Any]],
+        record: sd.ServiceDeploymentRecord,
+        *,
+        events: list[str],
+        at: datetime,
+    ) -> list[dict[str, Any]]:
+        """A step of the green tasks' start, as a rolling deployment's; once they all run,
+        the next stage. Tasks that keep failing trip the circuit breaker."""
+        timeline, scale_up = rollout.staged, rollout.scale_up
+        assert timeline is not None
+        assert scale_up is not None
+        _, due = scale_up.step()
+        primary = deployments[0]
+        desired = int(primary["desiredCount"])
+        if scale_up.outcome is RolloutOutcome.COMPLETE:
+            if scale_up.steps == 1 and desired:
+                events.append(self._started_message(service, desired))
+            running = desired if due else int(desired * scale_up.elapsed(at) / scale_up.seconds)
+            primary.update(runningCount=running, pendingCount=desired - running)
+            if due:
+                return self._enter_stage(rollout, timeline, timeline.index + 1, deployments, at=at)
+            return deployments
+        attempts = max(desired, 1)  # every task started this step fails
+        events.append(self._started_message(service, attempts))
+        failed = int(primary["failedTasks"]) + attempts
+        primary.update(failedTasks=failed, pendingCount=desired, runningCount=0)
+        if scale_up.outcome is RolloutOutcome.NEVER_STABLE or not due:
+            return deployments
+        failed = max(failed, _breaker_threshold(desired))
+        primary.update(failedTasks=failed, pendingCount=0)
+        if scale_up.outcome is RolloutOutcome.AUTO_ROLLBACK:
+            self._roll_back_staged(service, state, rollout, record, at=at, failed_tasks=failed)
+            return deployments
+        primary.update(rolloutState=_FAILED, rolloutStateReason=_BREAKER_REASON, updatedAt=at)
+        self._events.deployment(state.backend, service.arn, primary, ecs_events.FAILED)
+        record.fail(primary["id"], failed, at)
+        return deployments
+
+    def _step_stage(
+        self,
+        service: Any,
+        state: _ServiceState,
+        rollout: _Rollout,
+        deployments: list[dict[str, Any]],
+        record: sd.ServiceDeploymentRecord,
+        *,
+        events: list[str],
+        at: datetime,
+    ) -> list[dict[str, Any]]:
+        """The stage's hooks answer or time out; a failure rolls back; once every hook let
+        it through and its time is up, the next stage (after CLEAN_UP: success)."""
+        timeline = rollout.staged
+        assert timeline is not None
+        for hook in timeline.hooks:
+            hook.decide(at)
+        failed = next((hook for hook in timeline.hooks if hook.rolls_back), None)
+        if failed is not None:
+            reason = sd.HOOK_FAILED_REASON.format(
+                hook_id=failed.hook_id,
+                target_type=failed.config.target_type,
+                status=failed.status.lower().replace("_", " "),
+            )
+            self._roll_back_staged(service, state, rollout, record, at=at, reason=reason)
+            return deployments
+        ends = timeline.stage_ends_at()
+        if ends is None or ends > at:
+            return deployments
+        if timeline.stage.name != strategies.CLEAN_UP:
+            return self._enter_stage(rollout, timeline, timeline.index + 1, deployments, at=at)
+        primary = deployments[0]
+        deployment_id = primary["id"]
+        primary.update(
+            rolloutState=_COMPLETED,
+            rolloutStateReason=f"ECS deployment {deployment_id} completed.",
+            updatedAt=at,
+        )
+        self._events.deployment(state.backend, service.arn, primary, ecs_events.COMPLETED)
+        record.complete(deployment_id, at)
+        events.append(f"{_label(service)} (deployment {deployment_id}) deployment completed.")
+        events.append(f"{_label(service)} has reached a steady state.")
+        state.last_completed = (deployment_id, primary["taskDefinition"])
+        return deployments[:1]
+
+    def _roll_back_staged(
+        self,
+        service: Any,
+        state: _ServiceState,
+        rollout: _Rollout,
+        record: sd.ServiceDeploymentRecord,
+        *,
+        at: datetime,
+        reason: str | None = None,
+        failed_tasks: int | None = None,
+    ) -> None:
+        """ECS shifts traffic back to the blue revision, whose tasks still run: the
+        rollback takes a step or two, not a new rollout (`_rolled_back_staged`)."""
+        assert state.last_completed is not None  # adopted services have completed once
+        target_id, _ = state.last_completed
+        record.roll_back(
+            target_id,
+            self._revision(service, target_id),
+            failed_tasks=failed_tasks,
+            at=at,
+            reason=reason,
+        )
+        rollout.rolling_back = True
+        rollout.next_at = at + timedelta(seconds=PROGRESS_SECONDS)
+        primary = dict(service.deployments[0])
+        primary.update(updatedAt=at, rolloutStateReason=record.status_reason)
+        self._events.deployment(state.backend, service.arn, primary, ecs_events.FAILED)
+        self._add_events(
+            service, [f"{_label(service)} rolling back to deployment {target_id}."], at
+        )
+
+    def _rolled_back_staged(
+        self,
+        service: Any,
+        state: _ServiceState,
+        deployments: list[dict[str, Any]],
+        events: list[str],
+        at: datetime,
+    ) -> list[dict[str, Any]]:
+        """The blue deployment serves again, the PRIMARY; the green one is gone."""
+        assert state.last_completed is not None
+        target_id, target_task_definition = state.last_completed
+        blue = next((d for d in deployments if d["id"] == target_id), None)
+        blue = dict(blue or deployments[0]) | {
+            "id": target_id,
+            "taskDefinition": target_task_definition,
+        }
+        desired = service.desired_count
+        blue.update(
+            status=_PRIMARY,
+            desiredCount=desired,
+            runningCount=desired,
+            pendingCount=0,
+            failedTasks=0,
+            rolloutState=_COMPLETED,
+            rolloutStateReason=f"ECS deployment {target_id} completed.",
+            updatedAt=at,
+        )
+        self._events.deployment(state.backend, service.arn, blue, ecs_events.COMPLETED)
+        events.append(f"{_label(service)} (deployment {target_id}) deployment completed.")
+        events.append(f"{_label(service)} has reached a steady state.")
+        return [blue]
+
+    @staticmethod
+    def _alarms_fired(
+        state: _ServiceState,
+        rollout: _Rollout,
+        record: sd.ServiceDeploymentRecord,
+        at: datetime,
+    ) -> str | None:
+        """Why the deployment rolls back when a CloudWatch alarm it watches is in ALARM
+        (read from moto's CloudWatch), None otherwise; a fault's alarm time sets them."""
+        watching = record.ongoing and not record.triggered_alarms and not rollout.rolling_back
+        if not record.alarm_names or not watching:
+            return None
+        alarms = cloudwatch_backends[state.backend.account_id][state.backend.region_name].alarms
+        if rollout.alarm_at is not None and rollout.alarm_at <= at:
+            rollout.alarm_at = None
+            for name in record.alarm_names:
+                if name in alarms:
+                    alarms[name].update_state(
+                        "Threshold Crossed (a scenario's fault)", "{}", "ALARM"
+                    )
+        firing = tuple(
+            n for n in record.alarm_names if n in alarms and alarms[n].state_value == "ALARM"
+        )
+        return record.alarmed(firing) if firing else None
+
+    @staticmethod
+    def _reschedule(rollout: _Rollout) -> None:
+        """When a staged deployment next moves on, as its stage says (or its alarm fault)."""
+        timeline = rollout.staged
+        if timeline is None or rollout.rolling_back or not rollout.entered:
+            return
+        if timeline.scaling_up:
+            assert rollout.scale_up is not None
+            rollout.next_at = rollout.scale_up.next_at
+        else:
+            rollout.next_at = timeline.next_at()
+        if rollout.alarm_at is not None:
+            rollout.next_at = min(rollout.next_at, rollout.alarm_at)
 
     # -- the service's tasks: what its deployments' counts say --------------------------------
 

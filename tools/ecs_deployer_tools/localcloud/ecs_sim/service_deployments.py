@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from ecs_deployer_tools.localcloud.ecs_sim.strategies import StagedTimeline
+
 PENDING: Final = "PENDING"
 IN_PROGRESS: Final = "IN_PROGRESS"
 SUCCESSFUL: Final = "SUCCESSFUL"
@@ -33,6 +35,12 @@ ONGOING: Final = frozenset({PENDING, IN_PROGRESS, ROLLBACK_REQUESTED, ROLLBACK_I
 REPLACED_REASON: Final = "Stopped: a newer service deployment replaced this one."
 BREAKER_REASON: Final = "ECS deployment circuit breaker: tasks failed to start."
 STOP_ROLLBACK_REASON: Final = "Service deployment rolled back because of a stop request."
+# Why ECS rolls a staged deployment back: a lifecycle hook, or a ContinueServiceDeployment.
+HOOK_FAILED_REASON: Final = "Lifecycle hook {hook_id} ({target_type}) {status}."
+ALARM_REASON: Final = "CloudWatch alarms in ALARM: {names}."
+CONTINUE_ROLLBACK_REASON: Final = (
+    "Service deployment rolled back by ContinueServiceDeployment (ROLLBACK) at hook {hook_id}."
+)
 DELETED_REASON: Final = "The service was deleted."
 
 
@@ -66,6 +74,11 @@ class ServiceDeploymentRecord:
     rollback_deployment_id: str | None = None
     circuit_breaker: str = "MONITORING"
     failure_count: int = 0
+    # A BLUE_GREEN, LINEAR or CANARY deployment's stage and hooks, once it has started.
+    staged: StagedTimeline | None = None
+    # The CloudWatch alarms it watches (ServiceDeploymentAlarms), when enabled.
+    alarm_names: tuple[str, ...] = ()
+    triggered_alarms: tuple[str, ...] = ()
 
     @property
     def ongoing(self) -> bool:
@@ -90,6 +103,11 @@ class ServiceDeploymentRecord:
         if not rolled_back and self.circuit_breaker == "MONITORING":
             self.circuit_breaker = "MONITORING_COMPLETE"
 
+    def alarmed(self, names: tuple[str, ...]) -> str:
+        """Its alarms `names` went into ALARM: why it rolls back (or stops)."""
+        self.triggered_alarms = names
+        return ALARM_REASON.format(names=", ".join(names))
+
     def fail(self, deployment_id: str, failed_tasks: int, at: datetime) -> None:
         """The deployment it follows failed (the circuit breaker tripped, no rollback)."""
         if deployment_id == self.rollback_deployment_id:
@@ -107,19 +125,22 @@ class ServiceDeploymentRecord:
         *,
         failed_tasks: int | None,
         at: datetime,
+        reason: str | None = None,
     ) -> None:
         """ECS rolls it back to `to_revision`: its circuit breaker tripped after
-        `failed_tasks` (ROLLBACK_IN_PROGRESS at once), or a stop request (None) asked for
-        it (ROLLBACK_REQUESTED until the rollback's first step)."""
+        `failed_tasks`, or it rolls back for `reason` (a lifecycle hook...): both
+        ROLLBACK_IN_PROGRESS at once; or a stop request (neither) asked for it
+        (ROLLBACK_REQUESTED until the rollback's first step)."""
         tripped = failed_tasks is not None
-        reason = BREAKER_REASON if tripped else STOP_ROLLBACK_REASON
+        requested = not tripped and reason is None
+        reason = reason or (BREAKER_REASON if tripped else STOP_ROLLBACK_REASON)
         self.rollback_deployment_id = rollback_deployment_id
         self.rollback = {"reason": reason, "startedAt": at, "serviceRevisionArn": to_revision}
         self.status_reason = reason
         if failed_tasks is not None:
             self.failure_count = failed_tasks
             self.circuit_breaker = "TRIGGERED"
-        self._move(ROLLBACK_IN_PROGRESS if tripped else ROLLBACK_REQUESTED, at)
+        self._move(ROLLBACK_REQUESTED if requested else ROLLBACK_IN_PROGRESS, at)
 
     def stop(self, reason: str, at: datetime) -> None:
         """Ends STOPPED: replaced by a newer one, or its service deleted."""
@@ -138,13 +159,25 @@ class ServiceDeploymentRecord:
 
     def as_api(self) -> dict[str, Any]:
         """As DescribeServiceDeployments answers it."""
-        optional = {
+        optional: dict[str, Any] = {
             "statusReason": self.status_reason,
             "startedAt": self.started_at,
             "finishedAt": self.finished_at,
             "stoppedAt": self.stopped_at,
             "rollback": self.rollback,
         }
+        if self.alarm_names:
+            status = "TRIGGERED" if self.triggered_alarms else "MONITORING"
+            if self.status == SUCCESSFUL and not self.triggered_alarms:
+                status = "MONITORING_COMPLETE"
+            optional["alarms"] = {
+                "status": status,
+                "alarmNames": list(self.alarm_names),
+                "triggeredAlarmNames": list(self.triggered_alarms),
+            }
+        if self.staged is not None:
+            optional["lifecycleStage"] = self.staged.stage.name
+            optional["lifecycleHookDetails"] = [hook.as_api() for hook in self.staged.hooks] or None
         return {
             "serviceDeploymentArn": self.arn,
             "serviceArn": self.service_arn,

@@ -38,8 +38,13 @@ Where moto's answers differ from ECS's (also `ecs_sim/tasks.py`):
    UpdateService read a family the same way.
 
 10. Service deployments (`ecs_sim/service_deployments.py`), which moto lacks:
-   ListServiceDeployments, DescribeServiceDeployments and StopServiceDeployment, and the
-   `currentServiceDeployment` of DescribeServices and UpdateService.
+   ListServiceDeployments, DescribeServiceDeployments, StopServiceDeployment and
+   ContinueServiceDeployment, and the `currentServiceDeployment` of DescribeServices and
+   UpdateService.
+11. CreateService keeps its `deploymentConfiguration` (moto drops it; UpdateService keeps
+   it): a BLUE_GREEN, LINEAR or CANARY strategy deploys through lifecycle stages, with bake
+   time and lifecycle hooks (`ecs_sim/strategies.py`). Both calls refuse what ECS documents
+   it refuses there.
 
 What goes wrong on purpose:
 
@@ -60,6 +65,9 @@ from moto.core.responses import ActionResult
 from moto.ecs.exceptions import TaskDefinitionNotFoundException
 from moto.ecs.models import EC2ContainerServiceBackend, Service, Task
 from moto.ecs.responses import EC2ContainerServiceResponse
+
+from ecs_deployer_tools.localcloud.ecs_sim import strategies
+from ecs_deployer_tools.localcloud.ecs_sim.ids import short_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -96,10 +104,12 @@ def install(patcher: Patcher, simulation: EcsSimulation) -> None:
     patcher.wrap(backend, "_calculate_task_resource_requirements", tasks.sized_at_task_level)
     patcher.around(response, "run_task", locked(tasks.run_task_idempotently))
     patcher.around(response, "describe_tasks", locked(tasks.report_missing))
+    patcher.around(response, "create_service", locked(_create_service_configured))
     added = {
         "list_service_deployments": _list_service_deployments,
         "describe_service_deployments": _describe_service_deployments,
         "stop_service_deployment": _stop_service_deployment,
+        "continue_service_deployment": _continue_service_deployment,
     }
     for name, handler in added.items():
         # `locked` makes a plain function: a method of the response class, given `response`.
@@ -136,6 +146,28 @@ def _stop_service_deployment(rollouts: ServiceRollouts, response: Any) -> Action
         response._get_param("stopType") or "ROLLBACK",
     )
     return ActionResult({"serviceDeploymentArn": arn})
+
+
+def _continue_service_deployment(rollouts: ServiceRollouts, response: Any) -> ActionResult:
+    arn = rollouts.continue_service_deployment(
+        response.ecs_backend,
+        response._get_param("serviceDeploymentArn"),
+        response._get_param("hookId"),
+        response._get_param("action") or "CONTINUE",  # the documented default
+    )
+    return ActionResult({"serviceDeploymentArn": arn})
+
+
+def _create_service_configured(original: Callable[[Any], Any], response: Any) -> Any:
+    """CreateService, keeping its deploymentConfiguration on the service it created."""
+    configuration = response._get_param("deploymentConfiguration")
+    strategies.validate(configuration)
+    created = original(response)
+    if configuration is not None:
+        cluster = short_name(response._get_param("cluster") or "default")
+        service = response.ecs_backend.services[f"{cluster}:{response._get_param('serviceName')}"]
+        service.deployment_configuration = configuration
+    return created
 
 
 def _timestamp(value: datetime | None) -> datetime | None:
