@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from typer.testing import CliRunner
 
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.domain.promotion import execution_name
+from ecs_deployer_tools.cli import app
 from ecs_deployer_tools.demo import runner, sample_app
 from ecs_deployer_tools.demo.scenarios import PRODUCTION_ACCOUNT, SCENARIOS, STAGING_ACCOUNT
 from ecs_deployer_tools.operator.records import ShownRecord, promotion_chains
@@ -155,3 +157,11 @@ def test_production_waits_for_its_approval_and_records_who_gave_it() -> None:
     [chain] = promotion_chains(ShownRecord(record, record.status) for record in result.chain)
     assert chain.to_json()["steps"][1]["approved_by"] == "release-manager"
     assert ("Waiting For Approval", "production", production.deployment_id) in found.events
+
+
+def test_the_demo_says_where_the_chain_stopped() -> None:
+    shown = CliRunner().invoke(app, ["local", "demo", "--scenario", "promotion-stops-on-failure"])
+
+    assert shown.exit_code == 0, shown.output
+    [line] = [line for line in shown.stdout.splitlines() if line.startswith("chain ")]
+    assert line.endswith("ROLLED_BACK; stopped at staging (ROLLED_BACK): production not deployed")

@@ -97,7 +97,7 @@ def _line(shown: ShownRecord) -> str:
     )
 
 
-def _chain_line(chain: PromotionChain) -> str:
+def chain_line(chain: PromotionChain) -> str:
     """A promotion chain on one line: each environment's deployment, in order, and where the
     chain stands."""
     steps = []
@@ -222,4 +222,4 @@ def history(
     if chains:
         console.print("promotion chains, newest first:")
     for chain in chains:
-        console.print(_chain_line(chain))
+        console.print(chain_line(chain))
