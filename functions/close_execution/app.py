@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger
 from ecs_deployer.aws.clients import dynamodb_client, sfn_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecs import ecs_of
-from ecs_deployer.aws.notifications import endings
+from ecs_deployer.aws.notifications import news_for_operators
 from ecs_deployer.aws.ssm import ConfigStore
 from ecs_deployer.aws.stepfunctions import Executions
 from ecs_deployer.clock import Clock, SystemClock
@@ -29,7 +29,7 @@ deps = CloseDeps(
     table=DeploymentsTable(dynamodb_client(), settings.deployments_table),
     ecs=lambda deployment: ecs_of(deployment, settings),
     executions=Executions(sfn_client),
-    events=endings(settings),
+    events=news_for_operators(settings),
 )
 
 

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 from ecs_deployer.aws.clients import dynamodb_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecs import ecs_of
-from ecs_deployer.aws.notifications import endings
+from ecs_deployer.aws.notifications import news_for_operators
 from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.payloads import StepEvent
 from ecs_deployer.settings import Settings
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 logger = Logger()
 clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
-events = endings(settings)
+events = news_for_operators(settings)
 table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 
 

@@ -1,4 +1,5 @@
-"""Register waiter: a wait's task token, stored under the ECS resources its deployment awaits."""
+"""Register waiter: a wait's task token, stored under the ECS resources its deployment awaits,
+or under the app's approval gate (announced to operators)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from aws_lambda_powertools import Logger
 
 from ecs_deployer.aws.clients import dynamodb_client
 from ecs_deployer.aws.dynamodb import DeploymentsTable
+from ecs_deployer.aws.notifications import news_for_operators
 from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.errors import ResourceNotFound
 from ecs_deployer.payloads import WaiterEvent
 from ecs_deployer.settings import Settings
-from ecs_deployer.steps.waiters import register_waiter
+from ecs_deployer.steps.waiters import register_waiter, request_approval
 from ecs_deployer.tracing import annotate, tracer
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ logger = Logger()
 clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
 table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
+events = news_for_operators(settings)  # its clients are made at the first approval
 
 
 @tracer.capture_lambda_handler(capture_response=False)
@@ -35,5 +38,9 @@ def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> None:
         raise ResourceNotFound(
             f"the document of deployment {ref.deployment_id} of app '{ref.app}' is missing"
         )
+    if event.approval:
+        deadline = request_approval(table, deployment, event.token, clock.now(), events)
+        logger.info("waiting for approval", extra={"deadline": deadline.isoformat()})
+        return
     keys = register_waiter(table, deployment, event.token, clock.now())
     logger.info("waiting on ECS events", extra={"awaited": len(keys)})

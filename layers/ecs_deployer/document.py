@@ -16,11 +16,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ecs_deployer.config.models import AppConfig, CodeDeployConfig, TaskConfig, WaitUntil
+from ecs_deployer.domain import promotion
 from ecs_deployer.domain.locks import AcquireResult
+from ecs_deployer.domain.promotion import PromotionStart
 from ecs_deployer.domain.services import RolloutState
 from ecs_deployer.domain.tasks import TaskState
 from ecs_deployer.image import ImageRef
-from ecs_deployer.inputs import Trigger
+from ecs_deployer.inputs import Promotion, Trigger
 from ecs_deployer.outcome import Outcome
 
 Phase = Literal["pre", "post"]
@@ -142,6 +144,11 @@ class Deployment(_Doc):
     image: ImageRef
     options: Options
     trigger: Trigger
+    # In a promotion chain (domain/promotion.py): the environment deployed here (its config
+    # is ``config``), how the chain got here, and where a success sends it next.
+    environment: str | None = None
+    promotion: Promotion | None = None
+    next_environment: str | None = None
     rollback_of: str | None = None  # the earlier deployment whose revisions this restores
     undoes: str | None = None  # the earlier deployment whose previous revisions this restores
     requested_at: datetime  # when the image was pushed (or the request made)
@@ -150,6 +157,12 @@ class Deployment(_Doc):
     pre_tasks: list[TaskRun] = []
     post_tasks: list[TaskRun] = []
     lock: LockState = LockState()
+    # The approval gate: wait for an operator's answer after the pre tasks, before any
+    # service changes. Per deployment (Resolve sets it from the config, or the environment
+    # promoted to); the ASL routes on the ref's copy.
+    approval_required: bool = False
+    # How long an approval (the gate's, or a PAUSE hook's) waits before it is rejected.
+    approval_timeout_minutes: int = 24 * 60
     progress: Progress | None = None
     failure: Failure | None = None
     rollback_error: Failure | None = None  # the rollback itself failed (kept apart from failure)
@@ -177,12 +190,22 @@ class Deployment(_Doc):
             has_pre_tasks=bool(self.pre_tasks),
             has_post_tasks=bool(self.post_tasks),
             rollback_policy=self.config.rollback,
+            approval_required=self.approval_required,
+            approval_timeout_seconds=self.approval_timeout_minutes * 60,
             wait_seconds=wait_seconds(self.options.poll_seconds, self.wait_since, now),
             failure=self.failure,
             rollback_error=self.rollback_error,
             finalize_error=self.finalize_error,
             outcome=self.outcome.bounded() if self.outcome else None,
+            promote=promotion.next_start(self),
         )
+
+    @property
+    def chain_id(self) -> str | None:
+        """The promotion chain's id (its first deployment's); None outside any chain."""
+        if self.environment is None:
+            return None
+        return self.promotion.chain_id if self.promotion else self.deployment_id
 
     @property
     def is_rollback(self) -> bool:
@@ -214,11 +237,14 @@ class DeploymentRef(_Doc):
     has_pre_tasks: bool = False
     has_post_tasks: bool = False
     rollback_policy: Literal["auto", "none"] = "auto"
+    approval_required: bool = False  # the ASL's AwaitApproval runs before the services
+    approval_timeout_seconds: int = 24 * 3600  # its TimeoutSecondsPath
     wait_seconds: int = 60  # the next wait's timeout (its safety poll): TimeoutSecondsPath
     failure: Failure | None = None
     rollback_error: Failure | None = None
     finalize_error: Failure | None = None
     outcome: Outcome | None = None
+    promote: PromotionStart | None = None  # the next environment's deployment to start
 
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = self.model_dump(mode="json", by_alias=True)

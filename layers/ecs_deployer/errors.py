@@ -88,6 +88,16 @@ class RollbackFailed(DeployerError):
     """Returning the services to their previous revisions did not complete."""
 
 
+class ApprovalRejected(DeployerError):
+    """An operator rejected the deployment at its approval gate (``ecs-deployer reject``):
+    no service changed, the post tasks did not run."""
+
+
+class ApprovalTimedOut(DeployerError):
+    """Nobody answered the deployment's approval gate within its ``approval_timeout``: it is
+    rejected like ``ecs-deployer reject``, no service changed."""
+
+
 class TransientAwsError(Exception):
     """An AWS call kept failing for a reason that passes (throttling, 5xx): retried by the ASL.
 

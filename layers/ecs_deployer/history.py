@@ -63,6 +63,30 @@ class TaskRecord(BaseModel):
     exit_codes: dict[str, dict[str, int | None]] = {}
 
 
+ApprovalStatus = Literal["PENDING", "APPROVED", "REJECTED", "TIMED_OUT"]
+
+
+class ApprovalRecord(BaseModel):
+    """A deployment's approval: asked for by the state machine, answered by an operator
+    (``ecs-deployer approve``/``reject``), or timed out. Who answered is kept here."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: ApprovalStatus
+    requested_at: str
+    deadline: str  # when it is rejected unanswered (approval_timeout after the request)
+    answered_by: str | None = None
+    answered_at: str | None = None
+    reason: str | None = None
+
+    def answered(
+        self, status: ApprovalStatus, by: str | None, now: datetime, reason: str | None = None
+    ) -> ApprovalRecord:
+        return self.model_copy(
+            update={"status": status, "answered_by": by, "answered_at": iso(now), "reason": reason}
+        )
+
+
 class HistoryRecord(BaseModel):
     """What the table holds for one deployment (and what ``ecs-deployer history`` shows)."""
 
@@ -77,6 +101,13 @@ class HistoryRecord(BaseModel):
     digest: str | None = None
     tag: str | None = None
     trigger: str = "manual"
+    # A promotion chain's (domain/promotion.py): the environment, the chain's first
+    # deployment, the previous environment's deployment that promoted to this one, and
+    # where a success promotes to (so the history tells where a chain stopped).
+    environment: str | None = None
+    chain_id: str | None = None
+    promoted_from: str | None = None
+    next_environment: str | None = None
     rollback_of: str | None = None
     undoes: str | None = None
     event_id: str | None = None
@@ -91,6 +122,7 @@ class HistoryRecord(BaseModel):
     tasks: list[TaskRecord] = []
     error: str | None = None
     cause: str | None = None
+    approval: ApprovalRecord | None = None
 
     @property
     def is_final(self) -> bool:
@@ -111,6 +143,7 @@ class RecordUpdate(BaseModel):
     tasks: list[TaskRecord] | None = None
     error: str | None = None
     cause: str | None = None
+    approval: ApprovalRecord | None = None
 
     @classmethod
     def progress(cls, deployment: Deployment, now: datetime) -> RecordUpdate:
@@ -175,6 +208,12 @@ def new_record(deployment: Deployment, now: datetime) -> HistoryRecord:
             "digest": image.digest,
             "tag": image.tag,
             "trigger": deployment.trigger.kind,
+            "environment": deployment.environment,
+            "chain_id": deployment.chain_id,
+            "promoted_from": (
+                deployment.promotion.previous_deployment_id if deployment.promotion else None
+            ),
+            "next_environment": deployment.next_environment,
             "rollback_of": deployment.rollback_of,
             "undoes": deployment.undoes,
             "event_id": deployment.trigger.event_id,

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from ecs_deployer.config.models import AppName, RepositoryName
+from ecs_deployer.config.models import AppName, EnvironmentName, RepositoryName
 from ecs_deployer.errors import InputError
 from ecs_deployer.validation import field_errors
 
@@ -100,10 +100,20 @@ class Trigger(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["ecr-push", "manual", "rollback"] = "manual"
+    kind: Literal["ecr-push", "manual", "rollback", "promotion"] = "manual"
     event_id: str | None = None
     pushed_at: datetime | None = None
     actor: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class Promotion(BaseModel):
+    """Why a deployment is part of a promotion chain: the previous environment's success.
+    Set by the state machine when that deployment ends SUCCEEDED (domain/promotion.py)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    chain_id: DeploymentId  # the chain's first deployment
+    previous_deployment_id: DeploymentId  # the previous environment's deployment
 
 
 class ManualRequest(BaseModel):
@@ -127,6 +137,9 @@ class ManualRequest(BaseModel):
     poll_seconds: PollSeconds | None = None
     rollback_to: DeploymentId | None = None
     undo: DeploymentId | None = None
+    # Which of the app's environments to deploy in (required when its config lists them).
+    environment: EnvironmentName | None = None
+    promotion: Promotion | None = None
     trigger: Trigger = Trigger()
     # The dispatcher execution that started this one: the key Step Functions documents for
     # nested executions (the console links them). Set by the state machine, never by people.
@@ -145,6 +158,8 @@ class ManualRequest(BaseModel):
             raise ValueError("a rollback restores an earlier deployment's image: give no image")
         if not self.is_rollback and not image:
             raise ValueError("give image_tag or image_digest (or rollback_to, or undo)")
+        if self.promotion is not None and (self.is_rollback or self.environment is None):
+            raise ValueError("a promotion deploys an image to a named environment")
         return self
 
     @property

@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ecs_deployer.errors import DeployerError
+from ecs_deployer.errors import ApprovalRejected, ApprovalTimedOut, DeployerError
 
 if TYPE_CHECKING:
     from ecs_deployer.document import Deployment, ServiceRollout
 
-# How Finalize ends a deployment.
-DeploymentStatus = Literal["SUCCEEDED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "SUPERSEDED"]
+# How Finalize ends a deployment. REJECTED: its approval gate was rejected or timed out.
+DeploymentStatus = Literal[
+    "SUCCEEDED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "SUPERSEDED", "REJECTED"
+]
 # ABORTED: the execution ended without finalising (stopped, timed out, crashed).
 FinalStatus = Literal[DeploymentStatus, "ABORTED"]
 RecordStatus = Literal["QUEUED", "IN_PROGRESS", FinalStatus]  # QUEUED: waiting for the lock
@@ -39,6 +41,8 @@ def _named(cls: type[DeployerError]) -> frozenset[str]:
     return frozenset(names)
 
 
+# The failures of an approval gate that was not approved: nothing changed, by decision.
+REJECTIONS: frozenset[str] = frozenset({ApprovalRejected.__name__, ApprovalTimedOut.__name__})
 # The errors the state machine's Fail states name; anything else (a bug, a Lambda that kept
 # crashing) ends as UNEXPECTED_ERROR, with the original name kept in the cause.
 NAMED_ERRORS: frozenset[str] = _named(DeployerError)
@@ -163,6 +167,8 @@ def deployment_status(deployment: Deployment) -> DeploymentStatus:
         return "SUPERSEDED"
     if deployment.failure is None:
         return "SUCCEEDED"
+    if deployment.failure.error in REJECTIONS:
+        return "REJECTED"
     rollbacks = [service.rollback for service in deployment.services if service.rollback]
     if all(rollback.state == "NOT_NEEDED" for rollback in rollbacks):
         return "FAILED"  # no revision of ours was left to undo: the deployment changed nothing

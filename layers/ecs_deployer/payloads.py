@@ -41,6 +41,8 @@ class ModeEvent(StepEvent):
 
 class WaiterEvent(StepEvent):
     token: str  # the wait's task token ($$.Task.Token)
+    # The approval gate's wait (an operator answers it), not a wait on ECS resources.
+    approval: bool = False
 
 
 class LockEvent(StepEvent):

@@ -16,6 +16,7 @@ from ecs_deployer_tools.cli import app
 from ecs_deployer_tools.demo import runner, sample_app
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
 from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
+from ecs_deployer_tools.operator.configs import push_config
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -87,6 +88,37 @@ def local_cloud() -> Iterator[Local]:
             }
         )
         yield Local(cloud, simulation, seeded, cloud.start_server(0))
+
+
+@contextmanager
+def gated_cloud() -> Iterator[Local]:
+    """A local cloud whose sample app has `approval: required`, pushed before any deployment
+    reads its config."""
+    with local_cloud() as local:
+        config = sample_app.app_config(local.seeded.subnet, local.seeded.security_group)
+        gate = config.model_copy(update={"approval": "required", "approval_timeout": 30})
+        push_config(local.cloud.client("ssm"), runner.CONFIG_PREFIX, sample_app.APP, gate)
+        yield local
+
+
+def start_until_it_asks(local: Local, tag: str) -> str:
+    """Deploy ``tag`` of a gated app without waiting, and run until its approval is asked
+    for (on virtual time, which does not reach the deadline); its deployment id."""
+    local.push(tag)
+    code, started = local.json("deploy", "shop", "--tag", tag, "--no-wait")
+    assert code == 0, started
+    name: str = started["name"]
+
+    def asked() -> bool:
+        record = local.table.find_record(sample_app.APP, name)
+        return (
+            record is not None
+            and record.approval is not None
+            and (record.approval.status == "PENDING")
+        )
+
+    local.cloud.scheduler.run_until(asked)
+    return name
 
 
 @pytest.fixture(scope="module")

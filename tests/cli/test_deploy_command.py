@@ -133,8 +133,13 @@ def _executions(local: Local) -> list[str]:
             "ImageNotFound",
             "tag 'v9.9.9' not found in ECR repository 'shop'",
         ),
+        (
+            ["shop", "--tag", "v1.0.0", "--environment", "staging"],
+            "InputError",
+            "environment: app 'shop' lists no environments",
+        ),
     ],
-    ids=["unknown-app", "unknown-tag"],
+    ids=["unknown-app", "unknown-tag", "no-environments"],
 )
 def test_a_typo_starts_nothing_and_records_nothing(
     local: Local, args: list[str], error: str, message: str

@@ -9,7 +9,7 @@ import pytest
 
 from ecs_deployer.history import HistoryRecord
 from ecs_deployer_tools.cli.history_commands import status_table
-from ecs_deployer_tools.operator.records import AppStatus, ShownRecord
+from ecs_deployer_tools.operator.records import AppStatus, ShownRecord, promotion_chains
 from tests.cli.conftest import deploy, local_cloud, no_traceback
 
 if TYPE_CHECKING:
@@ -146,3 +146,116 @@ def test_status_labels_what_runs_and_what_ended_last() -> None:
         ("shop", "latest", "shop-1", "FAILED"),
     ]
     assert [row[-1] for row in rows] == ["2026-11-22 10:05:00 UTC", "2026-11-22 10:00:00 UTC"]
+
+
+def _chain_record(
+    deployment_id: str, order: str, environment: str, status: str, **extra: Any
+) -> HistoryRecord:
+    return HistoryRecord.model_validate(
+        {
+            "app": "promo",
+            "deployment_id": deployment_id,
+            "status": status,
+            "environment": environment,
+            "requested_at": "2026-11-22T10:00:00.000Z",
+            "order": order,
+            "updated_at": "2026-11-22T10:00:00.000Z",
+            "finished_at": "2026-11-22T10:05:00.000Z",
+            **extra,
+        }
+    )
+
+
+def test_history_shows_each_promotion_chain_and_where_it_stopped(
+    deployed: tuple[Local, dict[str, Any], dict[str, Any]],
+) -> None:
+    local, _, _ = deployed
+    approval = {
+        "status": "APPROVED",
+        "requested_at": "2026-11-22T10:02:00.000Z",
+        "deadline": "2026-11-23T10:02:00.000Z",
+        "answered_by": "arn:aws:sts::123456789012:assumed-role/operators/alice",
+    }
+    for record in (
+        _chain_record(
+            "promo-a",
+            "1",
+            "staging",
+            "SUCCEEDED",
+            chain_id="promo-a",
+            next_environment="production",
+        ),
+        _chain_record(
+            "promo-production-a",
+            "2",
+            "production",
+            "SUCCEEDED",
+            chain_id="promo-a",
+            promoted_from="promo-a",
+            approval=approval,
+            trigger="promotion",
+        ),
+        _chain_record(
+            "promo-b",
+            "3",
+            "staging",
+            "ROLLED_BACK",
+            chain_id="promo-b",
+            next_environment="production",
+        ),
+    ):
+        local.table.create_record(record)
+
+    code, document = local.json("history", "promo")
+
+    assert code == 0
+    assert [(c["chain_id"], c["state"]) for c in document["chains"]] == [
+        ("promo-b", "stopped at staging (ROLLED_BACK): production not deployed"),
+        ("promo-a", "complete"),
+    ]
+    assert document["chains"][1]["steps"] == [
+        {
+            "environment": "staging",
+            "deployment_id": "promo-a",
+            "status": "SUCCEEDED",
+            "approved_by": None,
+        },
+        {
+            "environment": "production",
+            "deployment_id": "promo-production-a",
+            "status": "SUCCEEDED",
+            "approved_by": "alice",
+        },
+    ]
+    lines = local.run("history", "promo").stdout.splitlines()
+    assert any(line.startswith("promo-production-a  SUCCEEDED  [production]") for line in lines)
+    assert lines[-2:] == [
+        "chain promo-b: staging promo-b ROLLED_BACK; stopped at staging (ROLLED_BACK): "
+        "production not deployed",
+        "chain promo-a: staging promo-a SUCCEEDED -> production promo-production-a SUCCEEDED "
+        "approved by alice; complete",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("shown_status", "next_environment", "state"),
+    [
+        ("IN_PROGRESS", "production", "deploying to staging"),
+        ("AWAITING_APPROVAL", "production", "waiting for approval in staging"),
+        ("SUCCEEDED", "production", "production not started yet"),
+        ("SUCCEEDED", None, "complete"),
+        ("FAILED", "production", "stopped at staging (FAILED): production not deployed"),
+        ("ABORTED", None, "stopped at staging (ABORTED)"),
+    ],
+)
+def test_a_chain_says_where_it_stands(
+    shown_status: str, next_environment: str | None, state: str
+) -> None:
+    recorded = "IN_PROGRESS" if shown_status in ("AWAITING_APPROVAL", "ABORTED") else shown_status
+    record = _chain_record(
+        "promo-a", "1", "staging", recorded, chain_id="promo-a", next_environment=next_environment
+    )
+
+    [chain] = promotion_chains([ShownRecord(record, shown_status)])
+
+    assert chain.state == state

@@ -35,7 +35,7 @@ def _action(call: str) -> str:
     return f"{_IAM_PREFIX.get(service, service)}:{operation}"
 
 
-def _actions_of(local: Local, command: tuple[str, ...]) -> set[str]:
+def actions_of(local: Local, command: tuple[str, ...]) -> set[str]:
     """The IAM actions of the calls ``ecs-deployer COMMAND`` makes; it must succeed."""
     local.cloud.reset_api_calls()
     result = local.run(*command)
@@ -43,7 +43,7 @@ def _actions_of(local: Local, command: tuple[str, ...]) -> set[str]:
     return {_action(call) for call in local.cloud.client_calls} - _NEEDS_NO_PERMISSION
 
 
-def _policy_actions(local: Local, output: str) -> set[str]:
+def policy_actions(local: Local, output: str) -> set[str]:
     iam = local.cloud.client("iam")
     arn = local.cloud.outputs[output]
     version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
@@ -103,10 +103,10 @@ def test_a_policy_grants_exactly_the_calls_of_its_commands(
     output: str,
     commands: Callable[[Local, Path], list[tuple[str, ...]]],
 ) -> None:
-    granted = _policy_actions(local, output)
+    granted = policy_actions(local, output)
     used: set[str] = set()
     for command in commands(local, _config_file(local, tmp_path)):
-        actions = _actions_of(local, command)
+        actions = actions_of(local, command)
         assert actions, command  # the calls were counted
         assert actions - granted == set(), f"`ecs-deployer {' '.join(command)}` is denied"
         used |= actions

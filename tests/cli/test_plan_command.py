@@ -111,6 +111,18 @@ def _push_app(local: Local, app: str, **overrides: Any) -> None:
             "'elsewhere' is not a cluster this stack may deploy to (ClusterNames: shop-demo)",
         ),
         ("shop", None, ["--digest", "sha256:abc"], "image_digest: string should match pattern"),
+        (
+            "chain",
+            {"environments": [{"name": "staging"}]},
+            ["--tag", "v1.0.0"],
+            "environment: required: app 'chain' lists staging",
+        ),
+        (
+            "chain",
+            {"environments": [{"name": "staging"}]},
+            ["--tag", "v1.0.0", "--environment", "qa"],
+            "environment: 'qa' is not one: app 'chain' lists staging",
+        ),
     ],
 )
 def test_plan_errors_exit_1_with_a_clear_message(
@@ -121,3 +133,12 @@ def test_plan_errors_exit_1_with_a_clear_message(
     result = local.run("plan", app, *args)
     no_traceback(result)
     assert message in " ".join(result.stderr.split()), result.stderr
+
+
+def test_plan_of_an_app_with_environments_plans_the_one_named(local: Local) -> None:
+    _push_app(local, "chained", environments=[{"name": "staging"}])
+
+    code, document = local.json("plan", "chained", "--tag", "v1.0.0", "--environment", "staging")
+
+    assert code == 0, document
+    assert [service["name"] for service in document["services"]] == local.seeded.services

@@ -97,7 +97,7 @@ def _run(
         found.tasks = len(simulation.tasks())
         table = DeploymentsTable(cloud.client("dynamodb"), cloud.outputs["DeploymentsTableName"])
         found.history = table.history(sample_app.APP)
-        lock = table.read_lock(sample_app.APP)
+        lock = table.read_lock(sample_app.APP, None)
         found.lock_held = lock is not None and lock.holder is not None
         found.sessions = [
             (session.session_name, session.external_id)

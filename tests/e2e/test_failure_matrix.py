@@ -143,7 +143,7 @@ def _push(stack: Stack) -> Pushed:
 
 
 def _assert_nothing_left_open(stack: Stack) -> None:
-    lock = stack.table.read_lock(sample_app.APP)
+    lock = stack.table.read_lock(sample_app.APP, None)
     assert (lock.holder, lock.waiting) == (None, ())
     open_records = [r for r in stack.table.history(sample_app.APP, 100) if not r.is_final]
     assert open_records == []
@@ -274,7 +274,9 @@ def test_a_deployment_stopped_while_queued_is_aborted_and_leaves_the_queue(
     cloud.advance(1)
     [record] = [r for r in stack.table.history(sample_app.APP, 100) if r.deployment_id == "queued"]
     assert record.status == "QUEUED"
-    assert [e.deployment_id for e in stack.table.read_lock(sample_app.APP).waiting] == ["queued"]
+    assert [e.deployment_id for e in stack.table.read_lock(sample_app.APP, None).waiting] == [
+        "queued"
+    ]
     cloud.client("stepfunctions").stop_execution(executionArn=waiter)
     cloud.run_until_idle()
     [record] = [r for r in stack.table.history(sample_app.APP, 100) if r.deployment_id == "queued"]

@@ -14,7 +14,13 @@ import pytest
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.domain.dispatch import child_execution_name
 from ecs_deployer_tools.demo import runner, sample_app
-from ecs_deployer_tools.demo.scenarios import MISSING_SERVICE, SCENARIOS, WEB_ALARM, Scenario
+from ecs_deployer_tools.demo.scenarios import (
+    APPROVAL_TIMEOUT_MINUTES,
+    MISSING_SERVICE,
+    SCENARIOS,
+    WEB_ALARM,
+    Scenario,
+)
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, RolloutFault, RolloutOutcome
 from ecs_deployer_tools.localcloud.images import manifest_digest
 
@@ -39,6 +45,7 @@ JSON_KEYS = {
     "state_transitions",
     "api_calls",
     "deployments",
+    "chain",
 }
 
 
@@ -82,7 +89,7 @@ def _inspector(world: World) -> Any:
             world.exit_codes.setdefault(task.family, []).append(dict(task.exit_codes))
         table = DeploymentsTable(cloud.client("dynamodb"), cloud.outputs["DeploymentsTableName"])
         world.history = table.history(sample_app.APP)
-        world.lock = table.read_lock(sample_app.APP)
+        world.lock = table.read_lock(sample_app.APP, None)
         for record in world.history:
             document = table.load_document(sample_app.APP, record.deployment_id)
             if document is not None:
@@ -665,6 +672,92 @@ def test_codedeploy_hangs_is_stopped_with_a_rollback_at_its_max_wait() -> None:
     assert "AfterAllowTestTraffic InProgress" in (document["cause"] or "")
     assert document["api_calls"]["codedeploy.StopDeployment"] == 1
     assert world.codedeploy == [("codeDeployRollback", "Succeeded"), ("user", "Stopped")]
+
+
+def _gate_record(world: World) -> HistoryRecord:
+    [record] = world.history
+    return record
+
+
+def _states_entered(world: World, result: runner.ScenarioResult) -> list[str]:
+    name = (result.last.execution_arn or "").rsplit(":", 1)[-1]
+    return [
+        event["stateEnteredEventDetails"]["name"]
+        for event in world.histories[name]
+        if event["type"].endswith("StateEntered")
+    ]
+
+
+def _asked_for_approval(result: runner.ScenarioResult) -> dict[str, Any]:
+    """The one "Waiting For Approval" event, between the start and the end; its detail."""
+    types = [event["detail-type"] for event in result.events]
+    assert types[:2] == ["Deployment Started", "Waiting For Approval"], types
+    detail: dict[str, Any] = result.events[1]["detail"]
+    assert (detail["app"], detail["image"]) == (sample_app.APP, result.last.image)
+    assert detail["approval"]["approve"] == f"ecs-deployer approve {sample_app.APP}"
+    assert "ApproverPolicy" in detail["approval"]["approvers"]
+    subjects = [summary["subject"] for summary in result.summaries]
+    assert subjects[0] == f"ecs-deployer: {sample_app.APP} AWAITING_APPROVAL"
+    return detail
+
+
+def test_approval_gate_approved() -> None:
+    result, world = _run("approval-gate-approved")
+    _common(result, world)
+    _on_new_image(result, world)
+    detail = _asked_for_approval(result)
+    assert detail["deployment_id"] == _gate_record(world).deployment_id
+    states = _states_entered(world, result)
+    # After the migration, before any service changes.
+    assert states.index("CheckPreTasks") < states.index("AwaitApproval")
+    assert states.index("AwaitApproval") < states.index("UpdateServices")
+    approval = _gate_record(world).approval
+    assert approval is not None
+    assert (approval.status, approval.answered_by) == ("APPROVED", runner.APPROVER)
+
+
+def test_approval_gate_rejected_changes_nothing() -> None:
+    result, world = _run("approval-gate-rejected")
+    document = _common(result, world)
+    _on_original_revisions(world)
+    _asked_for_approval(result)
+    assert document["error"] == "ApprovalRejected"
+    assert document["cause"] == f"rejected by {runner.APPROVER}: not before the freeze ends"
+    assert "ecs.UpdateService" not in document["api_calls"]
+    assert sample_app.SMOKE_TEST not in world.exit_codes  # no post task ran
+    states = _states_entered(world, result)
+    assert "UpdateServices" not in states
+    assert states[-1] == "ApprovalRejected"
+    assert result.events[-1]["detail-type"] == "Deployment Rejected"
+    approval = _gate_record(world).approval
+    assert approval is not None
+    assert (approval.status, approval.answered_by) == ("REJECTED", runner.APPROVER)
+
+
+def test_approval_timeout_rejects_at_its_deadline_on_virtual_time() -> None:
+    result, world = _run("approval-timeout")
+    document = _common(result, world)
+    _on_original_revisions(world)
+    _asked_for_approval(result)
+    assert document["error"] == "ApprovalTimedOut"
+    assert "approval_timeout" in (document["cause"] or "")
+    assert "ecs.UpdateService" not in document["api_calls"]
+    states = _states_entered(world, result)
+    assert states[states.index("AwaitApproval") :] == [
+        "AwaitApproval",
+        "ApprovalUnanswered",
+        "Finalize",
+        "RouteOutcome",
+        "ApprovalTimedOut",
+    ]
+    record = _gate_record(world)
+    assert record.approval is not None
+    # The deadline the record shows is when the wait ended: the clock was driven past it.
+    requested = datetime.fromisoformat(record.approval.requested_at)
+    deadline = datetime.fromisoformat(record.approval.deadline)
+    assert deadline - requested == timedelta(minutes=APPROVAL_TIMEOUT_MINUTES)
+    assert record.finished_at is not None
+    assert datetime.fromisoformat(record.finished_at) >= deadline
 
 
 # -- ECS blue/green (deploymentConfiguration.strategy) ---------------------------------------

@@ -501,6 +501,23 @@ def test_a_task_token_wait_parks_until_send_task_success(cloud: LocalCloud) -> N
         sfn.send_task_success(taskToken="not-a-token", output="{}")
 
 
+def test_send_task_failure_fails_the_task_with_its_error_and_cause(cloud: LocalCloud) -> None:
+    arn, url = _token_wait(cloud, timeout=60)
+    execution = cloud.start_execution({}, state_machine_arn=arn)
+    cloud.advance(5)
+    cloud.client("stepfunctions").send_task_failure(
+        taskToken=_token(cloud, url), error="Rejected", cause="not on a Friday"
+    )
+    cloud.run_until_idle()
+
+    described = cloud.wait_for_execution(execution)
+    assert (described["status"], described["error"], described["cause"]) == (
+        "FAILED",
+        "Rejected",
+        "not on a Friday",
+    )
+
+
 def test_a_task_token_wait_times_out_in_virtual_time(cloud: LocalCloud) -> None:
     arn, url = _token_wait(cloud, timeout=60)
     execution = cloud.start_execution({}, state_machine_arn=arn)

@@ -137,7 +137,7 @@ def test_an_execution_stopped_mid_rollout_is_aborted_and_its_lock_released(
     simulate()
     deployment = locks.acquire(registered(deps, ecs, table), table, AlwaysRunning(), STARTED)
     deployment = update_services(deployment, ecs, table, STARTED)
-    assert table.read_lock("shop").holder is not None
+    assert table.read_lock("shop", None).holder is not None
     sim_clock.now = ENDED
     closed = close_execution(_of(deployment), _deps(table, ecs, _Executions(deployment)), ENDED)
     assert closed == "record IN_PROGRESS -> ABORTED; lock released"
@@ -152,7 +152,7 @@ def test_an_execution_stopped_mid_rollout_is_aborted_and_its_lock_released(
     assert {s.name: s.task_definition_after for s in record.services} == {
         s.name: s.task_definition_after for s in deployment.services
     }
-    lock = table.read_lock("shop")
+    lock = table.read_lock("shop", None)
     assert (lock.holder, lock.waiting) == (None, ())
 
 
@@ -233,7 +233,7 @@ def test_a_queued_deployment_that_never_reached_the_lock_is_aborted(
     assert records["run-2"].status == "ABORTED"
     assert "timed out before finalising" in (records["run-2"].cause or "")
     assert records["run-1"].status == "IN_PROGRESS"  # the holder is not ours to close
-    lock = table.read_lock("shop")
+    lock = table.read_lock("shop", None)
     assert lock.holder is not None
     assert (lock.holder.deployment_id, lock.waiting) == ("run-1", ())
 

@@ -76,7 +76,7 @@ def _status_and_error(
     assert deployment.outcome is not None
     [record] = table.history(sample_app.APP)
     assert record.status == deployment.outcome.status
-    assert table.read_lock(sample_app.APP).holder is None
+    assert table.read_lock(sample_app.APP, None).holder is None
     return deployment.outcome.status, deployment.outcome.error
 
 

@@ -4,6 +4,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import pytest
 
 from ecs_deployer.document import Deployment, Failure, ServiceRollback
 from ecs_deployer.domain.taskdef import REGISTERED_BY_US
@@ -51,7 +52,7 @@ def test_success_is_recorded_and_releases_the_lock(
     assert (web.task_definition_registered or "").endswith("shop-web:2")
     [record] = table.history("shop")
     assert (record.status, record.finished_at is not None) == ("SUCCEEDED", True)
-    assert table.read_lock("shop").holder is None
+    assert table.read_lock("shop", None).holder is None
 
 
 def test_failure_keeps_the_original_cause_without_traces(
@@ -76,6 +77,28 @@ def test_failure_keeps_the_original_cause_without_traces(
         "ResourceNotFound",
         "task definition 'x' not found",
     )
+
+
+@pytest.mark.parametrize("error", ["ApprovalRejected", "ApprovalTimedOut"])
+def test_a_gate_not_approved_ends_rejected_changing_nothing_and_releases_the_lock(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    error: str,
+) -> None:
+    deployment = _deployment(deps, ecs, table)
+    deployment.failure = Failure(error=error, cause="rejected by alice: not on a Friday")
+    deployment = finalize(deployment, table, ecs, deps.scope.clusters, STARTED)
+    assert deployment.outcome is not None
+    assert (deployment.outcome.status, deployment.outcome.error) == ("REJECTED", error)
+    summary = deployment.outcome.summary
+    assert summary is not None
+    assert all(s.task_definition_after == s.task_definition_before for s in summary.services)
+    assert json.loads(deployment.outcome.cause or "")["status"] == "REJECTED"
+    [record] = table.history("shop")
+    assert (record.status, record.error) == ("REJECTED", error)
+    assert table.read_lock("shop", None).holder is None
 
 
 def test_unexpected_errors_end_as_deployment_error_with_the_original_name_kept(
@@ -255,9 +278,9 @@ def test_release_after_a_finalize_failure(
     executions: Executions,
 ) -> None:
     deployment = _deployment(deps, ecs, table)
-    assert table.read_lock("shop").holder is not None
+    assert table.read_lock("shop", None).holder is not None
     locks.release(deployment, table, STARTED)
-    assert table.read_lock("shop").holder is None
+    assert table.read_lock("shop", None).holder is None
 
 
 class _RecordingEcs:
@@ -297,6 +320,6 @@ def test_pruning_comes_after_the_outcome_and_spreads_over_deployments(
     assert len(deregistered) == 20
     # The record was final and the lock free before the first deregistration.
     assert set(recording.statuses_seen) == {"SUCCEEDED"}
-    assert table.read_lock("shop").holder is None
+    assert table.read_lock("shop", None).holder is None
     again = prune_revisions(deployment, ecs, deps.scope.clusters)
     assert [int(arn.rsplit(":", 1)[-1]) for arn in again] == list(range(22, 42))

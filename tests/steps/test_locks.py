@@ -117,7 +117,7 @@ def test_an_older_deployment_reaching_the_lock_late_is_superseded(
     late = locks.acquire(older, table, running, now).lock
     assert (late.status, late.superseded_by) == ("SUPERSEDED", "b")
     assert f"{newer.image.uri} (deployment b)" in (late.reason or "")
-    assert table.read_lock("shop").holder is None
+    assert table.read_lock("shop", None).holder is None
 
 
 def test_checkpoint_without_the_lock_is_lock_lost(
@@ -136,6 +136,8 @@ def test_lock_lifetime_covers_tasks_rollout_and_rollback(
 ) -> None:
     deployment = _deployment(deps, "a", 1, _Running())
     # pre 30 min + post 30 min + twice a 15 min rollout and the longest strategy time (a
-    # bake, hooks: unknown until the services are described) + 30 min slack
+    # bake, hooks: unknown until the services are described) + the approval timeout (the
+    # gate, or a PAUSE hook, waits for an operator that long) + 30 min slack
     rollout = 15 + LONGEST_STRATEGY_TIME // timedelta(minutes=1)
-    assert locks.lock_lifetime_seconds(deployment) == (30 + 30 + 2 * rollout + 30) * 60
+    deployment.approval_timeout_minutes = 120
+    assert locks.lock_lifetime_seconds(deployment) == (30 + 30 + 2 * rollout + 120 + 30) * 60

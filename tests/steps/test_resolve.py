@@ -62,6 +62,20 @@ def test_manual_tag_becomes_a_deployment_pinned_by_digest(
     assert (record.status, record.image, record.trigger) == ("QUEUED", result.image.uri, "manual")
 
 
+def test_the_configs_approval_gate_is_carried_as_one_field_the_state_machine_reads(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps
+) -> None:
+    config = sample_app.app_config(seeded.subnet, seeded.security_group)
+    gated = config.model_copy(update={"approval": "required", "approval_timeout": 45})
+    push_config(boto3.client("ssm"), PREFIX, "shop", gated)
+    push("v2.0.0")
+    result = resolve({"app": "shop", "image_tag": "v2.0.0"}, context(), deps, STARTED)
+    assert isinstance(result, Deployment)
+    assert (result.approval_required, result.approval_timeout_minutes) == (True, 45)
+    ref = result.ref(STARTED)
+    assert (ref.approval_required, ref.approval_timeout_seconds) == (True, 45 * 60)
+
+
 def test_manual_options_and_skips(seeded: sample_app.SeededApp, deps: AdmissionDeps) -> None:
     digest = push("v2.0.0")
     result = resolve(

@@ -3,18 +3,28 @@ an ECS event that may end the wait, in the deployer's clusters, sends it (once).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from ecs_deployer.aws.stepfunctions import TaskTokens
 from ecs_deployer.document import ServiceRollback, TaskResult, TaskRun
-from ecs_deployer.domain.waiters import awaited_keys, service_key, task_key, woken_keys
-from ecs_deployer.steps.waiters import notify_waiters, register_waiter
+from ecs_deployer.domain.lifecycle import DETAIL_TYPES
+from ecs_deployer.domain.waiters import (
+    approval_key,
+    awaited_keys,
+    service_key,
+    task_key,
+    woken_keys,
+)
+from ecs_deployer.history import iso
+from ecs_deployer.steps.waiters import notify_waiters, register_waiter, request_approval
 from tests.aws_fixtures import STARTED, accepted
 
 if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.document import Deployment
     from ecs_deployer.domain.admission import AdmissionDeps
+    from ecs_deployer.domain.lifecycle import LifecycleDetail
 
 ACCOUNT = "arn:aws:ecs:us-east-1:123456789012"
 TASK = f"{ACCOUNT}:task/{{cluster}}/{{task_id}}"
@@ -165,3 +175,43 @@ def test_forgetting_a_woken_waiter_keeps_a_newer_token(
     table.delete_waiter(key, waiter, "token-1")  # the woken one: replaced meanwhile
 
     assert table.waiters(key) == [(waiter, "token-2")]
+
+
+class _Heard:
+    def __init__(self) -> None:
+        self.details: list[LifecycleDetail] = []
+
+    def publish(self, detail: LifecycleDetail) -> None:
+        self.details.append(detail)
+
+
+def test_the_approval_gate_stores_its_token_notes_the_record_and_asks_operators(
+    deps: AdmissionDeps, table: DeploymentsTable
+) -> None:
+    deployment = accepted(deps)
+    deployment.approval_timeout_minutes = 90
+    heard = _Heard()
+
+    deadline = request_approval(table, deployment, "token-1", STARTED, heard)
+
+    assert deadline == STARTED + timedelta(minutes=90)
+    # Under the app's approval key only: no ECS event of its services wakes it.
+    assert table.waiters(approval_key("shop")) == [(f"shop#{deployment.deployment_id}", "token-1")]
+    assert table.waiters(service_key(deployment.cluster, deployment.services[0].name)) == []
+    [record] = table.history("shop")
+    assert record.approval is not None
+    assert (record.approval.status, record.approval.deadline) == ("PENDING", iso(deadline))
+    [detail] = heard.details
+    assert (detail.status, detail.app, detail.deployment_id) == (
+        "AWAITING_APPROVAL",
+        "shop",
+        deployment.deployment_id,
+    )
+    assert detail.image == deployment.image.uri
+    assert detail.approval is not None
+    assert detail.approval.approve == "ecs-deployer approve shop"
+    assert detail.approval.deadline == iso(deadline)
+    assert DETAIL_TYPES[detail.status] == "Waiting For Approval"
+    # Names, never a config's or a task definition's values (the detail's own
+    # `environment` is a promotion chain's environment name).
+    assert "environment" not in detail.model_dump_json(exclude={"environment"})

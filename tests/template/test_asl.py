@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ecs_deployer.config.models import ServiceConfig, TaskConfig
+from ecs_deployer.config.models import AppConfig, ServiceConfig, TaskConfig
 from ecs_deployer.steps.locks import lock_lifetime_seconds
 from tests.template.cfn import ACCOUNT_ID, ASL_PATH, REGION, REPO_ROOT
 
@@ -111,11 +111,18 @@ def _limit(model: type[BaseModel], field: str) -> int:
 
 
 def test_the_execution_outlasts_the_longest_deployment_a_config_allows(asl_text: str) -> None:
-    """Every phase at the largest max_wait, a rollback as long as the rollout, and a day in
-    the lock's queue: the state machine's own timeout must not end a deployment first."""
+    """Every phase at the largest max_wait, a rollback as long as the rollout, the longest
+    approval, and a day in the lock's queue: the state machine's own timeout must not end a
+    deployment first."""
     task = SimpleNamespace(config=SimpleNamespace(max_wait=_limit(TaskConfig, "max_wait")))
     service = SimpleNamespace(max_wait_minutes=_limit(ServiceConfig, "max_wait"))
-    longest = SimpleNamespace(pre_tasks=[task], post_tasks=[task], services=[service])
+    longest = SimpleNamespace(
+        pre_tasks=[task],
+        post_tasks=[task],
+        services=[service],
+        approval_required=True,
+        approval_timeout_minutes=_limit(AppConfig, "approval_timeout"),
+    )
     own = lock_lifetime_seconds(longest)  # type: ignore[arg-type]
-    assert own > 4 * 24 * 3600
+    assert own > 6 * 24 * 3600
     assert json.loads(asl_text)["TimeoutSeconds"] >= own + 24 * 3600

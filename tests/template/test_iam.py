@@ -60,6 +60,7 @@ STAR_ONLY_ACTIONS = {
     "codedeploy:ListDeploymentTargets",
     "codedeploy:BatchGetDeploymentTargets",
     "states:SendTaskSuccess",
+    "states:SendTaskFailure",
 }
 
 
@@ -806,6 +807,21 @@ OPERATOR_CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
     ("OperatorPolicy", "ecs:DescribeClusters", cluster_arn("red"), IN_REGION, False),
     ("OperatorPolicy", "ecs:UpdateService", service("blue"), IN_REGION, False),
     ("OperatorPolicy", "iam:PassRole", TASK_ROLE, {}, False),
+    # Deploying and approving are apart: an operator cannot answer an approval.
+    ("OperatorPolicy", "states:SendTaskSuccess", "*", IN_REGION, False),
+    ("ApproverPolicy", "states:SendTaskSuccess", "*", IN_REGION, True),
+    ("ApproverPolicy", "states:SendTaskFailure", "*", IN_REGION, True),
+    ("ApproverPolicy", "states:SendTaskSuccess", "*", {"aws:RequestedRegion": "eu-west-3"}, False),
+    ("ApproverPolicy", "dynamodb:UpdateItem", TABLE, {}, True),
+    ("ApproverPolicy", "dynamodb:PutItem", TABLE, {}, False),
+    ("ApproverPolicy", "states:StartExecution", STATE_MACHINE, {}, False),
+    (
+        "ApproverPolicy",
+        "ssm:PutParameter",
+        arn("ssm", "parameter/ecs-deployer/apps/shop"),
+        {},
+        False,
+    ),
 ]
 
 
@@ -833,7 +849,8 @@ def test_operator_policies_are_outputs(resolved: dict[str, Any]) -> None:
 
     assert outputs["ReadOnlyPolicyArn"] == "<Ref ReadOnlyPolicy>"
     assert outputs["OperatorPolicyArn"] == "<Ref OperatorPolicy>"
-    for policy in ("ReadOnlyPolicy", "OperatorPolicy"):
+    assert outputs["ApproverPolicyArn"] == "<Ref ApproverPolicy>"
+    for policy in ("ReadOnlyPolicy", "OperatorPolicy", "ApproverPolicy"):
         # Attached by the account's administrators to people, never by the stack.
         assert "Roles" not in resolved["Resources"][policy]["Properties"]
 
@@ -842,7 +859,7 @@ SUMMARY_TOPIC = arn("sns", "deployments")
 
 
 @pytest.mark.parametrize("topic", ["", SUMMARY_TOPIC])
-def test_only_the_functions_that_end_deployments_may_publish_summaries_and_only_when_asked(
+def test_only_the_functions_that_end_deployments_or_ask_approvals_may_publish_summaries(
     transformed: dict[str, Any], topic: str
 ) -> None:
     resolver = Resolver(transformed, PARAMETERS | {"SummaryTopicArn": topic})
@@ -853,7 +870,7 @@ def test_only_the_functions_that_end_deployments_may_publish_summaries_and_only_
         if any(action.lower().startswith("sns:") for action in statement.actions)
     }
 
-    enders = {"FinalizeFunctionRole", "CloseExecutionFunctionRole"}
+    enders = {"FinalizeFunctionRole", "CloseExecutionFunctionRole", "RegisterWaiterFunctionRole"}
     assert publishers == (enders if topic else set())
     for role in publishers:
         assert is_allowed(statements, role, "sns:Publish", SUMMARY_TOPIC)

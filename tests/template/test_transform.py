@@ -194,6 +194,7 @@ def test_outputs(transformed: dict[str, Any]) -> None:
         "LayerArn": f"<Ref {layer}>",
         "ReadOnlyPolicyArn": "<Ref ReadOnlyPolicy>",
         "OperatorPolicyArn": "<Ref OperatorPolicy>",
+        "ApproverPolicyArn": "<Ref ApproverPolicy>",
         # What the deploy roles in other accounts trust: the roles of the functions in ECS.
         "EcsFunctionRoleArns": ",".join(
             f"<{function}Role.Arn>"

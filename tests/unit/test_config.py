@@ -106,6 +106,31 @@ def test_defaults() -> None:
     assert config.services[0].force is False
 
 
+def test_approval_is_off_by_default_and_answers_wait_a_day() -> None:
+    config = _parse(_minimal())
+    assert (config.approval, config.approval_timeout) == ("none", 24 * 60)
+    gated = _parse(_minimal(approval="Required", approval_timeout=90))
+    assert (gated.approval, gated.approval_timeout) == ("required", 90)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"approval": "maybe"}, "approval: input should be 'required' or 'none'"),
+        ({"approval_timeout": 0}, "approval_timeout: input should be greater than or equal to 1"),
+        (
+            {"approval_timeout": 2 * 24 * 60 + 1},
+            "approval_timeout: input should be less than or equal to 2880",
+        ),
+        ({"approval_timeout": "1h"}, "approval_timeout: input should be a valid integer"),
+    ],
+)
+def test_approval_settings_are_validated_naming_the_field(
+    extra: dict[str, object], message: str
+) -> None:
+    assert message in _errors(_minimal(**extra))
+
+
 def test_untagged_pushes_deploy_only_without_tag_filters() -> None:
     config = _parse(_minimal(trigger={"repositories": ["shop"]}))
     assert config.trigger is not None

@@ -30,11 +30,13 @@ PHASES = {
     "AcquireLock": "lock",
     "RegisterTaskDefinitions": "register task definitions",
     "HasPreTasks?": "tasks before the rollout",
+    "ApprovalRequired?": "waiting for approval",
     "CheckpointBeforeServices": "rollout",
     "HasPostTasks?": "tasks after the rollout",
     "RollbackPolicy": "rollback",
     "Finalize": "finalize",
     "RouteOutcome": "outcome",
+    "Promote?": "promote to the next environment",
 }
 
 # Mermaid's node shape for each ASL state type, as (opening, closing) around the label.

@@ -4,7 +4,10 @@ The key schema lives here alone. Every item of an app shares the partition key
 ``APP#<app>``; a deployment's record sorts under ``DEPLOYMENT#<order>#<deployment id>`` (in
 deployment order, see ``domain.locks.deployment_order``, so a query lists the history in the
 order the deployments happened, pushes of one second included), its working document under
-``DOCUMENT#<deployment id>``, and the app's lock is the item ``LOCK``.
+``DOCUMENT#<deployment id>``, and the app's lock is the item ``LOCK``; an app with
+environments has one lock per environment, ``LOCK#<environment>``, and its records of
+every environment share the partition (a record names its environment), so that the
+history lists a promotion chain in the order it ran.
 
 The config index (``domain/config_index.py``) is one partition, ``CONFIG_INDEX``: each app's
 entry ``APP#<app>`` (the repositories its config wants), each repository's listing of an app
@@ -64,8 +67,9 @@ def _record_key(record: RecordRef) -> dict[str, Any]:
     }
 
 
-def _lock_key(app: str) -> dict[str, Any]:
-    return {"pk": _app_key(app), "sk": _LOCK_KEY}
+def _lock_key(app: str, environment: str | None) -> dict[str, Any]:
+    key = _LOCK_KEY if environment is None else f"{_LOCK_KEY}#{environment}"
+    return {"pk": _app_key(app), "sk": key}
 
 
 def _document_key(app: str, deployment_id: str) -> dict[str, Any]:
@@ -325,11 +329,11 @@ class DeploymentsTable:
 
     # Locks -------------------------------------------------------------------------------
 
-    def read_lock(self, app: str) -> LockRecord:
+    def read_lock(self, app: str, environment: str | None) -> LockRecord:
         with transient_errors_as_retryable():
             response = self._dynamodb.get_item(
                 TableName=self._table,
-                Key=_to_item(_lock_key(app)),
+                Key=_to_item(_lock_key(app, environment)),
                 ConsistentRead=True,
             )
         if "Item" not in response:
@@ -343,10 +347,10 @@ class DeploymentsTable:
             latest=_entry(latest) if latest else None,
         )
 
-    def write_lock(self, app: str, record: LockRecord) -> bool:
+    def write_lock(self, app: str, environment: str | None, record: LockRecord) -> bool:
         """Write ``record`` if nobody wrote since it was read; False when someone did."""
         data = {
-            **_lock_key(app),
+            **_lock_key(app, environment),
             "version": record.version + 1,
             "holder": _entry_data(record.holder),
             "waiting": [_entry_data(entry) for entry in record.waiting],

@@ -1,6 +1,6 @@
-"""The SNS adapter: each finished deployment's readable summary (domain/lifecycle.py,
-``notice``) on the stack's optional summary topic. Best effort, like the events: a failure to
-publish is logged, never raised."""
+"""The SNS adapter: each finished deployment's readable summary, and each approval asked
+for (domain/lifecycle.py, ``notice``), on the stack's optional summary topic. Best effort,
+like the events: a failure to publish is logged, never raised."""
 
 from __future__ import annotations
 
@@ -35,7 +35,8 @@ class SummaryTopic:
         return self._client()
 
     def publish(self, detail: LifecycleDetail) -> None:
-        """Tell the topic how a deployment ended; a deployment that starts is not news."""
+        """Tell the topic how a deployment ended, or that it waits for an answer; a
+        deployment that starts is not news."""
         if self._topic_arn is None or detail.status == "STARTED":
             return
         told = notice(detail)
@@ -45,9 +46,9 @@ class SummaryTopic:
             logger.warning("could not publish a deployment summary", extra={"error": str(exc)})
 
 
-def endings(settings: Settings) -> Broadcast:
-    """Who hears how a deployment ended (Finalize, CloseExecution): the event bus, and the
-    summary topic when the stack names one."""
+def news_for_operators(settings: Settings) -> Broadcast:
+    """Who hears how a deployment ended (Finalize, CloseExecution) and that it waits for an
+    approval (RegisterWaiter): the event bus, and the summary topic when the stack names one."""
     return Broadcast(
         (
             LifecycleEvents(events_client, settings.event_bus_name),

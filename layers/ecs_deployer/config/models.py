@@ -61,6 +61,11 @@ def _lowercase(value: object) -> object:
 LaunchType = Annotated[Literal["ec2", "fargate", "external"], BeforeValidator(_lowercase)]
 RollbackMode = Annotated[Literal["auto", "none"], BeforeValidator(_lowercase)]
 ConcurrencyMode = Annotated[Literal["queue", "supersede"], BeforeValidator(_lowercase)]
+ApprovalMode = Annotated[Literal["required", "none"], BeforeValidator(_lowercase)]
+# An answer may take up to 2 days: with 24 h for each phase (pre tasks, rollout, post tasks,
+# rollback) and a day in the lock's queue, the longest deployment stays inside the state
+# machine's 8-day timeout (tests/template/test_asl.py).
+MAX_APPROVAL_TIMEOUT_MINUTES = 2 * 24 * 60
 
 
 class _Model(BaseModel):
@@ -258,6 +263,40 @@ class TriggerConfig(_Model):
         return tag is not None and any(tag_filter.accepts(tag) for tag_filter in self.tags)
 
 
+# An environment's name: short, since a promotion's execution name carries it (domain/promotion.py).
+EnvironmentName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,19}$")]
+
+
+def _target_problem(cluster: str, account: str | None, region: str | None) -> str | None:
+    """Why a cluster, account and region cannot be one target; None when they can."""
+    # One way to leave the deployer's account or region: through a deploy role.
+    if region is not None and account is None:
+        return (
+            "region needs account: another region is reached through the deploy role "
+            "of an account the stack lists"
+        )
+    if account is not None and cluster.startswith("arn:"):
+        _, _, _, cluster_region, cluster_account, _ = cluster.split(":", 5)
+        if cluster_account != account or (region is not None and cluster_region != region):
+            where = f"account {account}" + (f", region {region}" if region else "")
+            return f"cluster {cluster} is not in {where}"
+    return None
+
+
+class EnvironmentConfig(_Model):
+    """One environment of a promotion chain: what differs there. The services, containers
+    and tasks are the app's, the same in every environment."""
+
+    name: EnvironmentName
+    # Where it runs, as the app's own account, region and cluster say for an app without
+    # environments; cluster omitted: the app's.
+    account: AccountId | None = None
+    region: Region | None = None
+    cluster: ClusterRef | None = None
+    # The approval gate of its deployments (the app's `approval`); omitted: the app's.
+    approval: ApprovalMode | None = None
+
+
 class AppConfig(_Model):
     """One app: a cluster, its services, and the one-off tasks around their rollout."""
 
@@ -274,26 +313,51 @@ class AppConfig(_Model):
     rollback: RollbackMode = "auto"
     concurrency: ConcurrencyMode = "queue"
     keep_revisions: Annotated[int, Field(ge=1, le=1000)] = 10
+    # required: each deployment waits for an operator's `approve` after its pre tasks,
+    # before any service changes.
+    approval: ApprovalMode = "none"
+    # Minutes an approval (the gate's, or a PAUSE hook's) waits for an answer before the
+    # deployer rejects it.
+    approval_timeout: Annotated[int, Field(ge=1, le=MAX_APPROVAL_TIMEOUT_MINUTES)] = 24 * 60
     # Another account (and region) to deploy in, through the deploy role the stack lists for
     # it (domain/accounts.py). Omitted: the deployer's own account and region.
     account: AccountId | None = None
     region: Region | None = None
+    # A promotion chain (domain/promotion.py): a push deploys the first environment, and
+    # each success deploys the same digest to the next. Omitted: the one target above.
+    environments: Annotated[list[EnvironmentConfig], Field(min_length=1, max_length=10)] | None = (
+        None
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> Self:
-        # One way to leave the deployer's account or region: through a deploy role.
-        if self.region is not None and self.account is None:
-            raise ValueError(
-                "region needs account: another region is reached through the deploy role "
-                "of an account the stack lists"
-            )
-        if self.account is not None and self.cluster.startswith("arn:"):
-            _, _, _, region, account, _ = self.cluster.split(":", 5)
-            if account != self.account or (self.region is not None and region != self.region):
-                where = f"account {self.account}" + (
-                    f", region {self.region}" if self.region else ""
+        if self.environments is None:
+            problem = _target_problem(self.cluster, self.account, self.region)
+            if problem is not None:
+                raise ValueError(problem)
+            return self
+        # One place says where an environment runs: its own entry.
+        for key in ("account", "region"):
+            if getattr(self, key) is not None:
+                raise ValueError(
+                    f"{key} and environments are exclusive: give each environment its {key}"
                 )
-                raise ValueError(f"cluster {self.cluster} is not in {where}")
+        names = [environment.name for environment in self.environments]
+        _unique(names, "environment")
+        targets: dict[tuple[str | None, str | None, str], str] = {}
+        for index, environment in enumerate(self.environments):
+            cluster = environment.cluster or self.cluster
+            problem = _target_problem(cluster, environment.account, environment.region)
+            if problem is not None:
+                raise ValueError(f"environments[{index}]: {problem}")
+            # Two environments on one cluster would be one set of services deployed twice.
+            target = (environment.account, environment.region, cluster.rsplit("/", 1)[-1])
+            if target in targets:
+                raise ValueError(
+                    f"environments[{index}]: '{environment.name}' runs where "
+                    f"'{targets[target]}' does (same account, region and cluster)"
+                )
+            targets[target] = environment.name
         return self
 
     @field_validator("services")
@@ -305,6 +369,33 @@ class AppConfig(_Model):
     @property
     def cluster_name(self) -> str:
         return self.cluster.rsplit("/", 1)[-1]
+
+    def environment(self, name: str) -> EnvironmentConfig:
+        """The environment called ``name``; KeyError when the app lists none of that name."""
+        for environment in self.environments or []:
+            if environment.name == name:
+                return environment
+        raise KeyError(name)
+
+    def next_environment(self, name: str) -> EnvironmentConfig | None:
+        """The environment after ``name`` in the chain; None after the last."""
+        names = [environment.name for environment in self.environments or []]
+        position = names.index(name) + 1
+        return self.environments[position] if self.environments and position < len(names) else None
+
+    def in_environment(self, name: str) -> AppConfig:
+        """The config as deployed in environment ``name``: a single-target config with its
+        account, region and cluster, so every step deploys it as any other app."""
+        environment = self.environment(name)
+        return self.model_copy(
+            update={
+                "account": environment.account,
+                "region": environment.region,
+                "cluster": environment.cluster or self.cluster,
+                "approval": environment.approval or self.approval,
+                "environments": None,
+            }
+        )
 
     def phase_tasks(self, phase: Literal["pre", "post"]) -> list[TaskConfig]:
         if self.tasks is None:

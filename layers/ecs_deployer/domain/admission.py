@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from pydantic import BaseModel
 
 from ecs_deployer.document import Deployment, Options, ServiceRollout, TaskRun
+from ecs_deployer.domain import promotion
 from ecs_deployer.domain.locks import deployment_order
 from ecs_deployer.errors import ConfigError, DeployerError, FieldError, InputError
 from ecs_deployer.history import HistoryRecord, iso
@@ -97,6 +98,12 @@ def _rollback_target(
     if record is None:
         problem = f"app '{request.app}' has no deployment '{wanted}'"
         raise InputError("invalid manual input", [FieldError(key, problem)])
+    if record.environment != request.environment:
+        problem = (
+            f"deployment '{wanted}' ran in environment '{record.environment}', "
+            f"not '{request.environment}'"
+        )
+        raise InputError("invalid manual input", [FieldError(key, problem)])
     if record.status != "SUCCEEDED" or record.image is None:
         problem = f"deployment '{wanted}' ended {record.status}: only a success can be " + (
             "returned to" if key == "rollback_to" else "undone"
@@ -124,6 +131,15 @@ def prepare(request: ManualRequest, context: ExecutionContext, deps: AdmissionDe
     loaded = deps.configs.load(request.app)
     config = loaded.config
     deps.scope.check_config(request.app, config)
+    environment = promotion.environment_of(request, config)
+    next_environment = None
+    if environment is not None:
+        if request.promotion is not None:
+            previous = deps.table.find_record(request.app, request.promotion.previous_deployment_id)
+            promotion.vouch(request, config, previous)
+        following = config.next_environment(environment)
+        next_environment = following.name if following and not request.is_rollback else None
+        config = config.in_environment(environment)
     revisions: dict[str, str] = {}
     if request.is_rollback:
         image, revisions = _rollback_target(request, config, deps.table)
@@ -154,6 +170,9 @@ def prepare(request: ManualRequest, context: ExecutionContext, deps: AdmissionDe
             poll_seconds=request.poll_seconds or config.poll_seconds,
         ),
         trigger=trigger,
+        environment=environment,
+        promotion=request.promotion,
+        next_environment=next_environment,
         rollback_of=request.rollback_to,
         undoes=request.undo,
         requested_at=requested_at(request, context),
@@ -170,6 +189,9 @@ def prepare(request: ManualRequest, context: ExecutionContext, deps: AdmissionDe
             )
             for service in config.services
         ],
+        # A rollback returns to what ran before: an operator asked for it, nobody else.
+        approval_required=config.approval == "required" and not request.is_rollback,
+        approval_timeout_minutes=config.approval_timeout,
         pre_tasks=[] if skip_pre else [TaskRun(config=t) for t in config.phase_tasks("pre")],
         post_tasks=[] if skip_post else [TaskRun(config=t) for t in config.phase_tasks("post")],
     )
@@ -182,11 +204,15 @@ def vouched_for(
 
     A push's trigger (``ecr-push``, its event id and time) stands only when a dispatcher
     execution of this state machine started this one (``started_by``) and its input is that
-    very event. Any other trigger a user typed is a claim: the request is manual, keeping
-    only the claimed ``actor`` (Step Functions names no caller).
+    very event. A promotion's stands as far as its previous deployment's record vouches for
+    it (``prepare``: ``promotion.vouch``). Any other trigger a user typed is a claim: the
+    request is manual, keeping only the claimed ``actor`` (Step Functions names no caller).
     """
     trigger = request.trigger
     if trigger.kind == "ecr-push" and _dispatched(request, context, executions):
+        return request
+    # A promotion's claim is checked where the chain's records are read (admission).
+    if trigger.kind == "promotion" and request.promotion is not None:
         return request
     return request.model_copy(update={"trigger": Trigger(actor=trigger.actor)})
 
@@ -250,6 +276,11 @@ def failed_record(
         digest=request.image_digest,
         tag=request.image_tag,
         trigger=request.trigger.kind,
+        environment=request.environment,
+        chain_id=(request.promotion.chain_id if request.promotion else context.Name)
+        if request.environment
+        else None,
+        promoted_from=request.promotion.previous_deployment_id if request.promotion else None,
         rollback_of=request.rollback_to,
         undoes=request.undo,
         event_id=request.trigger.event_id,

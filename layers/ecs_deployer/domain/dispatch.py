@@ -5,8 +5,9 @@ a replica of an image pushed in another region (or account) is that image, arriv
 An untagged push deploys nothing: it is a part of a multi-platform image (a platform's
 manifest, an attestation), whose tagged index deploys, or an image nobody named.
 
-Each app that wants the push gets a child execution whose name is derived from the app and
-the image digest, so Step Functions itself refuses to deploy one digest twice to one app
+Each app that wants the push gets a child execution (in its first environment, for an app
+with environments: domain/promotion.py) whose name is derived from the app and the image
+digest, so Step Functions itself refuses to deploy one digest twice to one app
 (EventBridge delivers at least once; ECR emits one event per tag, and a re-tag or a replica
 of a digest is another event). A push of a digest whose deployment already ended without
 success is a retry, under the next attempt's name. Reads configs and history; changes
@@ -226,10 +227,11 @@ def dispatch(
     duplicates: list[str] = []
     broken: list[BrokenConfig] = []
 
-    def as_request(app: str) -> ManualRequest:
-        """The push, as a request to deploy it to ``app``."""
+    def as_request(app: str, environment: str | None = None) -> ManualRequest:
+        """The push, as a request to deploy it to ``app`` (in ``environment``)."""
         return ManualRequest(
             app=app,
+            environment=environment,
             repository=repository,
             image_digest=detail.image_digest,
             image_tag=tag,
@@ -248,7 +250,10 @@ def dispatch(
         if (reason := _passed_over(app, config, event, home_account)) is not None:
             ignored.append(reason)
             continue
-        attempt = push_attempt(table.records_of_digest(app, detail.image_digest), event.time)
+        # A chain's push deploys its first environment; the later ones are promotions.
+        first = config.environments[0].name if config.environments else None
+        records = table.records_of_digest(app, detail.image_digest)
+        attempt = push_attempt((r for r in records if r.environment == first), event.time)
         if attempt.attempt is None:
             duplicates.append(f"app '{app}': {attempt.reason}")
             continue
@@ -256,7 +261,7 @@ def dispatch(
             DispatchTarget(
                 app=app,
                 execution_name=child_execution_name(app, detail.image_digest, attempt.attempt),
-                input=as_request(app).model_dump(mode="json", exclude_defaults=True),
+                input=as_request(app, first).model_dump(mode="json", exclude_defaults=True),
                 reason=attempt.reason,
             )
         )

@@ -1,11 +1,13 @@
 """A deployment's lifecycle as EventBridge events: what a platform routes to chat, paging or
 audit (source ``ecs-deployer``).
 
-One event when a deployment is accepted ("Deployment Started") and one when it ends, named
-after how it ended. The detail is one documented shape (``schema/deployment-event.schema.json``):
-the app, the deployment, the image, what triggered it, each service's revisions, and the error
-and cause of a failure. Publishing never decides anything: a deployment whose event could not
-be published ends exactly as it would have.
+One event when a deployment is accepted ("Deployment Started"), one when it waits for an
+operator's approval ("Waiting For Approval": who may answer, how, and by when), and one when
+it ends, named after how it ended. The detail is one documented shape
+(``schema/deployment-event.schema.json``): the app, the deployment, the image, what
+triggered it, each service's revisions, and the error and cause of a failure. Publishing
+never decides anything: a deployment whose event could not be published ends exactly as it
+would have.
 """
 
 from __future__ import annotations
@@ -16,18 +18,22 @@ from typing import TYPE_CHECKING, Final, Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from ecs_deployer.domain.services import revision
+from ecs_deployer.history import iso
 from ecs_deployer.outcome import FinalStatus, ServiceSummary, failure_message
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from datetime import datetime
 
     from ecs_deployer.document import Deployment
     from ecs_deployer.outcome import Outcome
 
 SOURCE: Final = "ecs-deployer"
-LifecycleStatus = Literal["STARTED", FinalStatus]
+LifecycleStatus = Literal["STARTED", "AWAITING_APPROVAL", FinalStatus]
 DETAIL_TYPES: Final[dict[str, str]] = {
     "STARTED": "Deployment Started",
+    "AWAITING_APPROVAL": "Waiting For Approval",
+    "REJECTED": "Deployment Rejected",
     "SUCCEEDED": "Deployment Succeeded",
     "FAILED": "Deployment Failed",
     "ROLLBACK_FAILED": "Deployment Failed",
@@ -37,12 +43,29 @@ DETAIL_TYPES: Final[dict[str, str]] = {
 }
 
 
+# Who may answer an approval: the calls `approve` and `reject` make are the stack's
+# ApproverPolicy's (template.yaml).
+APPROVERS: Final = "principals with the stack's ApproverPolicy (output ApproverPolicyArn)"
+
+
+class ApprovalRequest(BaseModel):
+    """What a "Waiting For Approval" event asks, and of whom."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    deadline: str  # ISO time, UTC: unanswered by then, the deployment is rejected
+    approve: str  # the command that approves it
+    reject: str  # the command that rejects it
+    approvers: str = APPROVERS
+
+
 class LifecycleDetail(BaseModel):
     """The ``detail`` of every deployment event."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     app: str
+    environment: str | None = None  # of a promotion chain (domain/promotion.py)
     deployment_id: str
     status: LifecycleStatus
     image: str
@@ -52,6 +75,7 @@ class LifecycleDetail(BaseModel):
     services: list[ServiceSummary] = []
     error: str | None = None
     cause: str | None = None  # the failure's message, for people
+    approval: ApprovalRequest | None = None  # what a Waiting For Approval event asks
 
 
 class LifecyclePublisher(Protocol):
@@ -76,13 +100,16 @@ def _detail(
     deployment: Deployment,
     status: LifecycleStatus,
     services: list[ServiceSummary],
+    *,
     error: str | None = None,
     cause: str | None = None,
+    approval: ApprovalRequest | None = None,
 ) -> LifecycleDetail:
     execution_arn = deployment.execution_arn
     region = execution_arn.split(":")[3]
     return LifecycleDetail(
         app=deployment.app,
+        environment=deployment.environment,
         deployment_id=deployment.deployment_id,
         status=status,
         image=deployment.image.uri,
@@ -95,12 +122,26 @@ def _detail(
         services=services,
         error=error,
         cause=cause,
+        approval=approval,
     )
 
 
 def started(deployment: Deployment) -> LifecycleDetail:
     pending = [ServiceSummary(name=s.name, state="PENDING") for s in deployment.services]
     return _detail(deployment, "STARTED", pending)
+
+
+def awaiting_approval(deployment: Deployment, deadline: datetime) -> LifecycleDetail:
+    """The gate waits for an operator: the services it would change, and how to answer. No
+    config or environment value: the detail names the app, the image and the deployment."""
+    pending = [ServiceSummary(name=s.name, state="PENDING") for s in deployment.services]
+    app = deployment.app
+    request = ApprovalRequest(
+        deadline=iso(deadline),
+        approve=f"ecs-deployer approve {app}",
+        reject=f"ecs-deployer reject {app} --reason TEXT",
+    )
+    return _detail(deployment, "AWAITING_APPROVAL", pending, approval=request)
 
 
 def ended(deployment: Deployment, outcome: Outcome) -> LifecycleDetail:
@@ -178,5 +219,13 @@ def notice(detail: LifecycleDetail) -> Notice:
         lines += ["", f"Error: {detail.error}"]
     if detail.cause:
         lines += ["", "Cause:" if detail.error else "Note:", detail.cause]
+    if detail.approval:
+        lines += [
+            "",
+            f"Approve:    {detail.approval.approve}",
+            f"Reject:     {detail.approval.reject}",
+            f"Who:        {detail.approval.approvers}",
+            f"Deadline:   {detail.approval.deadline} (rejected unanswered)",
+        ]
     lines += ["", f"Execution: {detail.console_url}"]
     return Notice(subject, "\n".join(lines))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ecs_deployer.domain.accounts import roles_by_account, target_of
-from ecs_deployer.errors import ConfigError, FieldError
+from ecs_deployer.errors import AccountNotAllowed, ConfigError, FieldError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -71,18 +71,30 @@ class StackScope:
 
     def check_config(self, app: str, config: AppConfig) -> None:
         """Refuse a config that asks for more than the stack allows, naming every field; an
-        account the stack lists no deploy role for is AccountNotAllowed."""
-        target_of(config, self.target_roles)
+        account the stack lists no deploy role for is AccountNotAllowed. An app with
+        environments is checked in every one of them: a chain is refused at its first
+        deployment, not halfway."""
+        targets: list[tuple[str, AppConfig]] = [("", config)]
+        if config.environments is not None:
+            targets = [
+                (f"environments[{index}].", config.in_environment(environment.name))
+                for index, environment in enumerate(config.environments)
+            ]
         problems: list[FieldError] = []
-        if config.cluster_name not in self.clusters:
-            allowed = ", ".join(sorted(self.clusters)) or "none"
-            problems.append(
-                FieldError(
-                    "cluster",
-                    f"'{config.cluster}' is not a cluster this stack may deploy to "
-                    f"(ClusterNames: {allowed})",
+        for where, target in targets:
+            try:
+                target_of(target, self.target_roles)
+            except AccountNotAllowed as exc:
+                raise AccountNotAllowed(f"{where}account: {exc}" if where else str(exc)) from exc
+            if target.cluster_name not in self.clusters:
+                allowed = ", ".join(sorted(self.clusters)) or "none"
+                problems.append(
+                    FieldError(
+                        f"{where}cluster",
+                        f"'{target.cluster}' is not a cluster this stack may deploy to "
+                        f"(ClusterNames: {allowed})",
+                    )
                 )
-            )
         for phase in ("pre", "post"):
             for index, task in enumerate(config.phase_tasks(phase)):
                 problems.extend(self._task_problems(f"tasks.{phase}[{index}]", task))

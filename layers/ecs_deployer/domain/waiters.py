@@ -8,7 +8,9 @@ event names the keys it wakes. The key is one string both sides derive here:
   service's ARN (``arn:...:service/<cluster>/<service>``), the document names the cluster
   and the service;
 * a task's, ``TASK#<task ARN>``: a task event's resource is the task's ARN, which the
-  document keeps.
+  document keeps;
+* an app's approval gate, ``APPROVAL#<app>``: the operator's ``approve`` or ``reject`` ends
+  that wait, never an ECS event.
 
 Waking is only a hint: the check steps stay the only judges of done (``judge_rollout``), so a
 wake that learns nothing (another account's service of the same names, an event of an
@@ -26,6 +28,12 @@ if TYPE_CHECKING:
 
 
 _DEPLOYMENT_ENDS = frozenset({"SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMENT_FAILED"})
+
+
+def approval_key(app: str) -> str:
+    """The key of an app's pending approval: ``ecs-deployer approve APP`` answers it. No ECS
+    event wakes it; an app holds one at a time, as only the lock's holder asks."""
+    return f"APPROVAL#{app}"
 
 
 def service_key(cluster: str, service: str) -> str:

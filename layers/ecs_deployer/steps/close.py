@@ -190,7 +190,7 @@ def _close_deployment(
             )
         )
         return "recorded FAILED: the execution ended before Resolve recorded it"
-    lock = deps.table.read_lock(request.app)
+    lock = deps.table.read_lock(request.app, request.environment)
     holds_lock = any(
         entry is not None and entry.deployment_id == detail.name
         for entry in (lock.holder, *lock.waiting)

@@ -37,13 +37,16 @@ def lock_lifetime_seconds(deployment: Deployment) -> int:
 
     Tasks of a phase run side by side; a rollout may be followed by a rollback. Each may
     also wait for its strategy's bakes and hooks, unknown when the lock is taken (before
-    the services are described): the longest the deployer waits for them.
+    the services are described): the longest the deployer waits for them. An operator's
+    answer, at the approval gate or at a PAUSE hook (which no config announces either),
+    is awaited up to the approval timeout.
     """
     pre = max((run.config.max_wait for run in deployment.pre_tasks), default=0)
     post = max((run.config.max_wait for run in deployment.post_tasks), default=0)
     strategy = LONGEST_STRATEGY_TIME // timedelta(minutes=1)
     rollout = max(service.max_wait_minutes for service in deployment.services) + strategy
-    return (pre + post + 2 * rollout) * 60 + _SLACK_SECONDS
+    approval = deployment.approval_timeout_minutes
+    return (pre + post + 2 * rollout + approval) * 60 + _SLACK_SECONDS
 
 
 def lock_entry(deployment: Deployment, now: datetime) -> LockEntry:
@@ -88,11 +91,13 @@ def acquire(
     me = lock_entry(deployment, now)
     is_running = _memo(executions.is_running)
     for _ in range(_WRITE_ATTEMPTS):
-        record = table.read_lock(deployment.app)
+        record = table.read_lock(deployment.app, deployment.environment)
         decision = decide_acquire(
             record, me, deployment.config.concurrency, int(now.timestamp()), is_running
         )
-        if decision.record != record and not table.write_lock(deployment.app, decision.record):
+        if decision.record != record and not table.write_lock(
+            deployment.app, deployment.environment, decision.record
+        ):
             continue  # someone else wrote in between: decide again on fresh data
         for entry in decision.dropped:
             closed = table.update_record(
@@ -134,7 +139,7 @@ def checkpoint(
     (``may_supersede``), a ``supersede`` app also stops here if a newer push waits; after
     the rollout, a deployment always runs its post tasks, so nothing supersedes it there."""
     me = lock_entry(deployment, now)
-    record = table.read_lock(deployment.app)
+    record = table.read_lock(deployment.app, deployment.environment)
     if not holds(record, me):
         raise LockLost(
             f"deployment {deployment.deployment_id} no longer holds "
@@ -151,9 +156,11 @@ def release(deployment: Deployment, table: DeploymentsTable, now: datetime) -> D
     """Leave the lock (as holder or waiter) so the next waiter can take it; idempotent."""
     me = lock_entry(deployment, now)
     for _ in range(_WRITE_ATTEMPTS):
-        record = table.read_lock(deployment.app)
+        record = table.read_lock(deployment.app, deployment.environment)
         remaining = released(record, me)
-        if remaining == record or table.write_lock(deployment.app, remaining):
+        if remaining == record or table.write_lock(
+            deployment.app, deployment.environment, remaining
+        ):
             if deployment.lock.status != "SUPERSEDED":
                 deployment.lock.status = "RELEASED"
             return deployment

@@ -1,4 +1,5 @@
-"""Event-driven waits: register a waiting deployment's token, wake it on ECS's events.
+"""Event-driven waits: register a waiting deployment's token, wake it on ECS's events; the
+approval gate's token, which an operator's answer ends.
 
 ECS delivers its events on a best-effort basis, and one may come before the token is stored
 (the rollout ended between the check and the wait): the wait's timeout, the safety poll,
@@ -7,9 +8,12 @@ covers both. A wake only ends the wait early; the check that follows judges.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from ecs_deployer.domain.waiters import awaited_keys, woken_keys
+from ecs_deployer.domain import lifecycle
+from ecs_deployer.domain.waiters import approval_key, awaited_keys, woken_keys
+from ecs_deployer.history import ApprovalRecord, RecordUpdate, iso
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping
@@ -18,6 +22,7 @@ if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.stepfunctions import TaskTokens
     from ecs_deployer.document import Deployment
+    from ecs_deployer.domain.lifecycle import LifecyclePublisher
 
 # A waiter outlives its wait (at most the longest safety poll) by this much, then expires.
 _WAITER_HOURS = 24
@@ -31,6 +36,27 @@ def register_waiter(
     expires_at = int(now.timestamp()) + _WAITER_HOURS * 3600
     table.store_waiter(keys, deployment.app, deployment.deployment_id, token, expires_at)
     return keys
+
+
+def request_approval(
+    table: DeploymentsTable,
+    deployment: Deployment,
+    token: str,
+    now: datetime,
+    events: LifecyclePublisher,
+) -> datetime:
+    """Store the gate's `token` under the app's approval key, note the pending approval on
+    the record, and announce it; the deadline (the state's TimeoutSecondsPath ends it then)."""
+    deadline = now + timedelta(minutes=deployment.approval_timeout_minutes)
+    expires_at = int(deadline.timestamp()) + _WAITER_HOURS * 3600
+    table.store_waiter(
+        [approval_key(deployment.app)], deployment.app, deployment.deployment_id, token, expires_at
+    )
+    pending = ApprovalRecord(status="PENDING", requested_at=iso(now), deadline=iso(deadline))
+    asked = RecordUpdate.progress(deployment, now).model_copy(update={"approval": pending})
+    table.update_record(deployment, asked)  # with what the pre tasks did
+    events.publish(lifecycle.awaiting_approval(deployment, deadline))
+    return deadline
 
 
 def notify_waiters(

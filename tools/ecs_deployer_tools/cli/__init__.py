@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from ecs_deployer_tools.cli import (
+    approval_commands,
     config_commands,
     deploy_commands,
     history_commands,
@@ -39,6 +40,8 @@ app.command()(history_commands.status)
 app.command()(history_commands.history)
 app.command()(deploy_commands.rollback)
 app.command()(deploy_commands.follow)
+app.command()(approval_commands.approve)
+app.command()(approval_commands.reject)
 app.add_typer(config_commands.app, name="config")
 app.add_typer(rule_commands.app, name="rule")
 app.add_typer(taskdef_commands.app, name="taskdef")

@@ -135,6 +135,14 @@ StateMachineOption = Annotated[
 ]
 AppArgument = Annotated[str, typer.Argument(help="The app (its config's name).")]
 TagOption = Annotated[str | None, typer.Option("--tag", help="Image tag (resolved to its digest).")]
+EnvironmentOption = Annotated[
+    str | None,
+    typer.Option(
+        "--environment",
+        "-e",
+        help="Of an app with environments: which one (a deployment's success promotes on).",
+    ),
+]
 DigestOption = Annotated[
     str | None, typer.Option("--digest", help="Image digest, sha256:<64 hex> (pins the image).")
 ]

@@ -12,6 +12,7 @@ from ecs_deployer.inputs import ManualRequest
 from ecs_deployer_tools.cli.common import (
     AppArgument,
     DigestOption,
+    EnvironmentOption,
     ImageChoice,
     ImageOption,
     JsonOption,
@@ -131,6 +132,7 @@ def deploy(
     force: Annotated[
         bool, typer.Option("--force", help="Fresh tasks for every service (forceNewDeployment).")
     ] = False,
+    environment: EnvironmentOption = None,
     no_wait: NoWaitOption = False,
     as_json: JsonOption = False,
     state_machine_arn: StateMachineOption = None,
@@ -143,7 +145,8 @@ def deploy(
 
     Examples: [bold]ecs-deployer deploy shop --tag v1.4.2[/],
     [bold]ecs-deployer deploy shop --digest sha256:9d2f... --skip-pre-tasks --no-wait[/],
-    [bold]ecs-deployer deploy worker --image 1234.dkr.ecr.eu-west-1.amazonaws.com/worker:v2[/]
+    [bold]ecs-deployer deploy worker --image 1234.dkr.ecr.eu-west-1.amazonaws.com/worker:v2[/],
+    [bold]ecs-deployer deploy shop --tag v1.4.2 --environment staging[/]
     """
     image_choice = chosen_image(tag, digest, repository, image)
     with connected(ctx, state_machine_arn) as deployer:
@@ -155,6 +158,7 @@ def deploy(
             skip_pre_tasks=skip_pre_tasks,
             skip_post_tasks=skip_post_tasks,
             force=force,
+            environment=environment,
         )
         _start_and_follow(
             deployer,
@@ -179,11 +183,15 @@ def rollback(
             "undo the newest successful deployment (return to the revisions it replaced).",
         ),
     ] = None,
+    environment: EnvironmentOption = None,
     no_wait: NoWaitOption = False,
     as_json: JsonOption = False,
     state_machine_arn: StateMachineOption = None,
 ) -> None:
     """Undo an app's newest successful deployment, or return to an earlier one's revisions.
+
+    Of an app with environments: in the environment that deployment ran in (without --to,
+    the newest success of --environment, or of any); a rollback promotes nothing.
 
     Runs through the state machine (locked and recorded; no one-off tasks) and is followed
     like deploy. Exit 0 only when the rollback SUCCEEDED.
@@ -193,16 +201,20 @@ def rollback(
     """
     with connected(ctx, state_machine_arn) as deployer:
         if to is None:
-            undone = default_rollback_target(deployer, app)
+            undone = default_rollback_target(deployer, app, environment)
             if not as_json:
                 image = short_image(undone.image or "")
                 console.print(
                     f"undoing {undone.deployment_id} ({image}, {undone.requested_at}): "
                     f"returning {app} to the revisions that ran before it"
                 )
-            request = manual_request(app, undo=undone.deployment_id)
+            request = manual_request(app, undo=undone.deployment_id, environment=undone.environment)
         else:
-            request = manual_request(app, rollback_to=to)
+            # Where that deployment ran: a rollback never leaves its environment.
+            target = deployer.table.find_record(app, to)
+            if target is not None and environment is None:
+                environment = target.environment
+            request = manual_request(app, rollback_to=to, environment=environment)
         _start_and_follow(
             deployer,
             request,

@@ -19,7 +19,15 @@ from ecs_deployer_tools.cli.live import short, short_image, styled
 from ecs_deployer_tools.cli.output import console, emit_json
 from ecs_deployer_tools.operator.aws import OperatorError
 from ecs_deployer_tools.operator.configs import stored_text
-from ecs_deployer_tools.operator.records import AppStatus, ShownRecord, app_statuses, reconcile
+from ecs_deployer_tools.operator.records import (
+    AppStatus,
+    PromotionChain,
+    ShownRecord,
+    app_statuses,
+    approved_by,
+    promotion_chains,
+    reconcile,
+)
 from ecs_deployer_tools.operator.stack import Deployer
 
 # Enough of an app's newest records to find what runs and how the last one ended.
@@ -48,6 +56,13 @@ def _trigger(record: HistoryRecord) -> str:
         trigger += f" undoing {record.undoes}"
     if record.actor:
         trigger += f" by {record.actor.rsplit('/', 1)[-1]}"
+    approval = record.approval
+    if approval is not None and approval.answered_by:
+        trigger += f", {approval.status.lower()} by {approval.answered_by.rsplit('/', 1)[-1]}"
+    elif approval is not None and not record.is_final:
+        trigger += f", awaiting approval until {_when(approval.deadline)}"
+    elif approval is not None:
+        trigger += ", unanswered"  # rejected at its deadline (ApprovalTimedOut), or stopped
     return trigger
 
 
@@ -66,17 +81,34 @@ def _revisions(before: str | None, after: str | None) -> str:
 
 
 def _line(shown: ShownRecord) -> str:
-    """One deployment on one line (greppable): id, status, image, trigger, when."""
+    """One deployment on one line (greppable): id, status, environment (of an app with
+    environments), image, trigger, when."""
     record = shown.record
+    environment = [escape(f"[{record.environment}]")] if record.environment else []
     return "  ".join(
         [
             escape(record.deployment_id),
             styled(shown.status),
+            *environment,
             escape(_image(record)),
             escape(_trigger(record)),
             _when(record.requested_at),
         ]
     )
+
+
+def chain_line(chain: PromotionChain) -> str:
+    """A promotion chain on one line: each environment's deployment, in order, and where the
+    chain stands."""
+    steps = []
+    for step in chain.steps:
+        approver = approved_by(step.record)
+        approved = f" approved by {escape(approver)}" if approver else ""
+        steps.append(
+            f"{escape(step.record.environment or '-')} {escape(step.record.deployment_id)} "
+            f"{styled(step.status)}{approved}"
+        )
+    return f"chain {escape(chain.chain_id)}: " + " -> ".join(steps) + f"; {escape(chain.state)}"
 
 
 STATUS_HEADER = ("APP", "ROW", "DEPLOYMENT", "STATUS", "IMAGE", "TRIGGER", "REQUESTED")
@@ -159,6 +191,8 @@ def history(
     """List an app's deployments, newest first.
 
     Each with its image, status, trigger, when, and each service's revision before -> after.
+    An app with environments: each deployment's environment, then its promotion chains
+    (each environment's deployment in order, who approved, and where the chain stopped).
 
     Example: [bold]ecs-deployer history shop --limit 5[/]
     """
@@ -167,8 +201,15 @@ def history(
         if not records:
             _require_known(deployer, app)
         shown = reconcile(records, deployer.executions)
+    chains = promotion_chains(shown)
     if as_json:
-        emit_json({"app": app, "deployments": [item.to_json() for item in shown]})
+        emit_json(
+            {
+                "app": app,
+                "deployments": [item.to_json() for item in shown],
+                "chains": [chain.to_json() for chain in chains],
+            }
+        )
         return
     if not shown:
         console.print(f"no deployments of {escape(app)} yet")
@@ -178,3 +219,7 @@ def history(
         for service in item.record.services:
             revisions = _revisions(service.task_definition_before, service.task_definition_after)
             console.print(f"  {escape(service.name)}: {escape(revisions)}")
+    if chains:
+        console.print("promotion chains, newest first:")
+    for chain in chains:
+        console.print(chain_line(chain))

@@ -24,6 +24,8 @@ STATUS_STYLE = {
     "ROLLED_BACK": "yellow",
     "FAILED": "red",
     "ROLLBACK_FAILED": "bold red",
+    "REJECTED": "yellow",
+    "AWAITING_APPROVAL": "magenta",
     "ABORTED": "red",
     "QUEUED": "blue",
     "IN_PROGRESS": "blue",
@@ -44,6 +46,7 @@ _PHASE_STATES = {
         "WaitForPreTasks",
         "CheckPreTasks",
     ],
+    "waiting for approval": ["AwaitApproval"],
     "rollout": ["UpdateServices", "AwaitServices", "WaitForServices", "CheckServices"],
     "tasks after the rollout": [
         "RunPostTasks",
@@ -53,6 +56,7 @@ _PHASE_STATES = {
     ],
     "rollback": ["RollbackServices", "AwaitRollback", "WaitForRollback", "CheckRollback"],
     "finalize": ["Finalize", "ReleaseLockAfterError"],
+    "promote to the next environment": ["StartPromotion"],
 }
 # Checks of the lock between two phases begin none (a superseded deployment stops there).
 _BETWEEN_PHASES = ("CheckpointBeforeServices", "CheckpointBeforePostTasks")

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from ecs_deployer.domain.lifecycle import SOURCE
 from ecs_deployer_tools.cli.common import JsonOption
+from ecs_deployer_tools.cli.history_commands import chain_line
 from ecs_deployer_tools.cli.live import LiveView, print_summary, styled
 from ecs_deployer_tools.cli.output import EXIT_FAILED, console, emit_json, fail
 from ecs_deployer_tools.demo import sample_app
@@ -31,6 +32,7 @@ from ecs_deployer_tools.localcloud.cloud import LocalCloud
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation, RolloutFault, TaskFault
 from ecs_deployer_tools.localcloud.runtime import FunctionOutput
 from ecs_deployer_tools.operator import follow
+from ecs_deployer_tools.operator.records import ShownRecord, promotion_chains
 
 _T = TypeVar("_T")
 LOCAL_HOST = "127.0.0.1"  # where `local up` serves: this machine only
@@ -60,6 +62,8 @@ def _render(result: ScenarioResult) -> None:
     for push in document["deployments"]:
         image = push["image"].rsplit("/", 1)[-1]
         console.print(f"deployment of {escape(image)}: {styled(push['status'])}")
+    for chain in promotion_chains(ShownRecord(record, record.status) for record in result.chain):
+        console.print(chain_line(chain))
     calls = document["api_calls"]
     console.print(
         f"{document['state_transitions']} state transitions, {sum(calls.values())} AWS API calls "

@@ -15,6 +15,7 @@ from ecs_deployer.image import ImageRef
 from ecs_deployer_tools.cli.common import (
     AppArgument,
     DigestOption,
+    EnvironmentOption,
     ImageOption,
     JsonOption,
     RepositoryOption,
@@ -113,6 +114,7 @@ def plan(
         str | None,
         typer.Option("--to", help="With --rollback: the deployment whose revisions to return to."),
     ] = None,
+    environment: EnvironmentOption = None,
     show_values: ShowValuesOption = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -134,13 +136,16 @@ def plan(
                 tag=image_choice.tag,
                 digest=image_choice.digest,
                 repository=image_choice.repository,
+                environment=environment,
             )
             what = "deploy"
         elif to is not None:
-            request, what = manual_request(app, rollback_to=to), f"rollback to {to}"
+            request = manual_request(app, rollback_to=to, environment=environment)
+            what = f"rollback to {to}"
         else:
-            undone = default_rollback_target(deployer, app).deployment_id
-            request, what = manual_request(app, undo=undone), f"rollback undoing {undone}"
+            undone = default_rollback_target(deployer, app, environment)
+            request = manual_request(app, undo=undone.deployment_id, environment=undone.environment)
+            what = f"rollback undoing {undone.deployment_id}"
         result = dry_run(deployer, request, datetime.now(UTC))
         if image_choice is not None:
             image_choice.check_registry(ImageRef.from_uri(result.image).registry)

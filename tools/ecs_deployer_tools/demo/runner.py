@@ -26,11 +26,13 @@ from ecs_deployer_tools.localcloud.codedeploy import CodeDeploySimulation
 from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 from ecs_deployer_tools.localcloud.runtime import FunctionOutput
 from ecs_deployer_tools.operator import follow
+from ecs_deployer_tools.operator.approvals import answer_approval, find_pending
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import TextIO
 
+    from ecs_deployer.history import HistoryRecord
     from ecs_deployer_tools.demo.scenarios import Scenario
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
@@ -98,6 +100,8 @@ class ScenarioResult:
     summaries: list[dict[str, str]] = field(default_factory=list)
     # The functions' metrics, as they printed them (embedded metric format documents).
     metrics: list[dict[str, Any]] = field(default_factory=list)
+    # The last push's promotion chain, in the order it ran (a scenario with environments).
+    chain: list[HistoryRecord] = field(default_factory=list)
 
     @property
     def last(self) -> PushResult:
@@ -113,6 +117,7 @@ class ScenarioResult:
         return (
             self.status == self.scenario.expect
             and tuple(push.status for push in self.pushes) == self.scenario.deployments
+            and tuple(record.status for record in self.chain) == self.scenario.chain
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -142,6 +147,10 @@ class ScenarioResult:
             "state_transitions": self.state_transitions,
             "api_calls": self.api_calls,
             "deployments": [{"image": push.image, "status": push.status} for push in self.pushes],
+            "chain": [
+                record.model_dump(include={"environment", "deployment_id", "status", "image"})
+                for record in self.chain
+            ],
         }
 
 
@@ -220,6 +229,36 @@ def _rollback(cloud: LocalCloud, follower: _Follower, pushes: list[PushResult]) 
     return rollback
 
 
+# Who answers the approval scenarios' approvals (as `ecs-deployer approve` records its caller).
+APPROVER = f"arn:aws:iam::{ACCOUNT_ID}:user/release-manager"
+
+
+def _run_to_the_end(cloud: LocalCloud, scenario: Scenario, follower: _Follower) -> None:
+    """Run every execution to its end, answering the app's approval as the scenario says."""
+    if scenario.answer is not None:
+        _answer_approval(cloud, scenario.answer, follower)
+    cloud.run_until_idle(after_turn=follower.on_turn)
+    follower.poll()
+
+
+def _answer_approval(cloud: LocalCloud, answer: str, follower: _Follower) -> None:
+    """Run until the app's deployment waits for an approval, then answer it as `ecs-deployer
+    approve` or `reject` does."""
+    table = DeploymentsTable(cloud.client("dynamodb"), cloud.outputs["DeploymentsTableName"])
+    cloud.scheduler.run_until(
+        lambda: find_pending(table, sample_app.APP) is not None, after_turn=follower.on_turn
+    )
+    answer_approval(
+        table,
+        cloud.client("stepfunctions"),
+        sample_app.APP,
+        "APPROVED" if answer == "approve" else "REJECTED",
+        actor=APPROVER,
+        now=cloud.clock.now(),
+        reason=None if answer == "approve" else "not before the freeze ends",
+    )
+
+
 def _redeliver(cloud: LocalCloud, follower: _Follower) -> None:
     """Start the state machine again with the first push's event, as EventBridge may."""
     first = min(follower.executions(), key=lambda item: item["startDate"])
@@ -244,9 +283,25 @@ def _push(cloud: LocalCloud, scenario: Scenario, index: int, tags: tuple[str, ..
     )
 
 
+def _clients_in(cloud: LocalCloud, account: str, registry: str | None) -> sample_app.Clients:
+    """The sample app's clients: ECS and its kin in ``account``, the image in ``registry``'s
+    ECR (None: the deployer's), the config in the deployer's Parameter Store."""
+    return sample_app.Clients(
+        ecs=cloud.client("ecs", account=account),
+        ecr=cloud.client("ecr", account=registry),
+        ssm=cloud.client("ssm"),
+        ec2=cloud.client("ec2", account=account),
+        iam=cloud.client("iam", account=account),
+        codedeploy=cloud.client("codedeploy", account=account),
+        cloudwatch=cloud.client("cloudwatch", account=account),
+    )
+
+
 def _seed(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
     """The sample app in the scenario's account (its image and config in the deployer's)."""
     blue_green = scenario.codedeploy is not None
+    if scenario.environments:
+        return _seed_chain(cloud, scenario)
     if scenario.account is None:
         return sample_app.seed(
             sample_app.Clients.of(cloud.client),
@@ -256,18 +311,11 @@ def _seed(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
             **scenario.config,
         )
     account = scenario.account
-    clients = sample_app.Clients(
-        ecs=cloud.client("ecs", account=account),
-        ecr=cloud.client("ecr", account=scenario.registry),
-        ssm=cloud.client("ssm"),
-        ec2=cloud.client("ec2", account=account),
-        iam=cloud.client("iam", account=account),
-        codedeploy=cloud.client("codedeploy", account=account),
-        cloudwatch=cloud.client("cloudwatch", account=account),
+    trigger: dict[str, Any] = (
+        {"trigger": {**_TRIGGER, "registry": scenario.registry}} if scenario.registry else {}
     )
-    trigger = {"trigger": {**_TRIGGER, "registry": scenario.registry}} if scenario.registry else {}
     return sample_app.seed(
-        clients,
+        _clients_in(cloud, account, scenario.registry),
         CONFIG_PREFIX,
         blue_green=blue_green,
         web_deployment=scenario.web_deployment,
@@ -275,6 +323,37 @@ def _seed(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
         **trigger,
         **scenario.config,
     )
+
+
+def _seed_chain(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
+    """The sample app in every account of the chain, on one initial image (in the
+    deployer's registry), with one config listing the environments; returns the first."""
+    environments = [{"name": name, "account": account} for name, account in scenario.environments]
+    config = {"environments": environments, **scenario.config}  # the scenario's say more
+    seeded: list[sample_app.SeededApp] = []
+    for _, account in scenario.environments:
+        seeded.append(
+            sample_app.seed(
+                _clients_in(cloud, account, None),
+                CONFIG_PREFIX,
+                initial_image=seeded[0].initial_image if seeded else None,
+                **config,
+            )
+        )
+    return seeded[0]
+
+
+def _chain(cloud: LocalCloud, push: PushResult) -> list[HistoryRecord]:
+    """The records of the chain the push started, in the order its deployments ran."""
+    if push.execution_arn is None:
+        return []
+    chain_id = push.execution_arn.rsplit(":", 1)[-1]
+    table = DeploymentsTable(cloud.client("dynamodb"), cloud.outputs["DeploymentsTableName"])
+    return [
+        record
+        for record in reversed(table.history(sample_app.APP, 100))
+        if record.chain_id == chain_id
+    ]
 
 
 def _deploy(
@@ -295,6 +374,8 @@ def _deploy(
         _deploy_target_role(
             cloud, scenario.account, scenario.role_external_id, scenario.codedeploy is not None
         )
+    for _, account in scenario.environments:
+        _deploy_target_role(cloud, account, None, codedeploy=False)
     if scenario.registry is not None:
         _open_central_registry(cloud, scenario.registry)
 
@@ -412,8 +493,7 @@ def run(
             if index == 0 and scenario.redeliver_first_event:
                 _redeliver(cloud, follower)
             follower.poll()
-        cloud.run_until_idle(after_turn=follower.on_turn)
-        follower.poll()
+        _run_to_the_end(cloud, scenario, follower)
         _deployment_results(follower, pushes)
         if scenario.then_rollback:
             pushes.append(_rollback(cloud, follower, pushes))
@@ -429,6 +509,7 @@ def run(
             events=listener.received(),
             summaries=summaries.received(),
             metrics=output.metrics,
+            chain=_chain(cloud, pushes[-1]),
         )
 
 

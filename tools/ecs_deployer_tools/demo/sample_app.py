@@ -227,13 +227,16 @@ def seed(
     config_prefix: str,
     *,
     blue_green: bool = False,
+    initial_image: str | None = None,
     web_deployment: Mapping[str, Any] | None = None,
     **config_overrides: Any,
 ) -> SeededApp:
     """Create the sample app and store its config; returns what a scenario needs to know.
     With ``blue_green``, CodeDeploy deploys its web service (`seed_blue_green`);
     ``web_deployment`` adds to web's deploymentConfiguration (an ECS strategy, its bake
-    time and lifecycle hooks)."""
+    time and lifecycle hooks). With ``initial_image``, its repository is already there (the
+    app seeded in another account of a promotion chain) and the services start on that
+    image."""
     vpc = clients.ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     clients.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
     subnet = clients.ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24")["Subnet"]["SubnetId"]
@@ -242,12 +245,16 @@ def seed(
     )["GroupId"]
     execution_role, task_role = _roles(clients.iam)
 
-    repository = clients.ecr.create_repository(repositoryName=REPOSITORY)["repository"]
-    pushed = clients.ecr.put_image(
-        repositoryName=REPOSITORY, imageManifest=image_manifest(INITIAL_TAG), imageTag=INITIAL_TAG
-    )
-    registry = repository["repositoryUri"].split("/", 1)[0]
-    initial_image = f"{repository['repositoryUri']}@{pushed['image']['imageId']['imageDigest']}"
+    if initial_image is None:
+        repository = clients.ecr.create_repository(repositoryName=REPOSITORY)["repository"]
+        pushed = clients.ecr.put_image(
+            repositoryName=REPOSITORY,
+            imageManifest=image_manifest(INITIAL_TAG),
+            imageTag=INITIAL_TAG,
+        )
+        digest = pushed["image"]["imageId"]["imageDigest"]
+        initial_image = f"{repository['repositoryUri']}@{digest}"
+    registry = initial_image.split("/", 1)[0]
 
     clients.ecs.create_cluster(clusterName=CLUSTER, capacityProviders=["FARGATE", "FARGATE_SPOT"])
     seeded = SeededApp(

@@ -26,9 +26,9 @@ from ecs_deployer_tools.localcloud.ecs_sim import (
 if TYPE_CHECKING:
     from ecs_deployer_tools.localcloud.cloud import LocalCloud
 
-Outcome = Literal["SUCCEEDED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "IGNORED"]
+Outcome = Literal["SUCCEEDED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "REJECTED", "IGNORED"]
 PushStatus = Literal[
-    "SUCCEEDED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "SUPERSEDED", "IGNORED"
+    "SUCCEEDED", "FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "SUPERSEDED", "REJECTED", "IGNORED"
 ]
 
 
@@ -39,6 +39,11 @@ RETRIED_ATTEMPTS = 6
 STAGING_ACCOUNT, PRODUCTION_ACCOUNT = "111111111111", "222222222222"
 # The tooling account whose ECR is the central registry (`Scenario.registry`).
 TOOLING_ACCOUNT = "333333333333"
+# The promotion scenarios' environments, and their config: no one-off tasks, since a task's
+# subnets and security groups are the app's, the same in every environment, and two
+# accounts have none in common.
+PROMOTION_CHAIN = (("staging", STAGING_ACCOUNT), ("production", PRODUCTION_ACCOUNT))
+_CHAIN_CONFIG: dict[str, Any] = {"tasks": None}
 # A service the config of the `service-missing` scenario names and the cluster lacks.
 MISSING_SERVICE = f"{sample_app.FAMILY_PREFIX}api"
 
@@ -87,6 +92,9 @@ class Scenario:
     # Set: CodeDeploy deploys web blue/green (`sample_app.seed(blue_green=True)`), its
     # deployments progressing and failing as these faults say.
     codedeploy: CodeDeployFaults | None = None
+    # How an operator answers the approval the deployment waits for (its config says
+    # `approval: required`), as `ecs-deployer approve`/`reject` do; None: nobody answers.
+    answer: Literal["approve", "reject"] | None = None
     # Added to web's deploymentConfiguration: ECS deploys it with this strategy, bake time
     # and lifecycle hooks (`localcloud/ecs_sim/strategies.py`).
     web_deployment: dict[str, Any] | None = None
@@ -100,9 +108,20 @@ class Scenario:
     # by templates/ecr-forwarding.yaml, the stack lists it in EcrSourceAccounts, the config's
     # trigger names it, and its repository policy lets the deployer read the image.
     registry: str | None = None
+    # A promotion chain (the config's `environments`): (name, account) in order, the app
+    # seeded in each account and reached through its deploy role. A push deploys the first
+    # environment; `chain` is how each environment's deployment of the last push ends, in
+    # order (an environment the chain never reached has none).
+    environments: tuple[tuple[str, str], ...] = ()
+    chain: tuple[PushStatus, ...] = ()
 
     def image_of(self, index: int) -> str:
         return self.images[index] if self.images else self.pushes[index][0]
+
+
+# The approval gate of the approval scenarios: a 30-minute timeout.
+APPROVAL_TIMEOUT_MINUTES = 30
+_GATE = {"approval": "required", "approval_timeout": APPROVAL_TIMEOUT_MINUTES}
 
 
 def _web_only_max_wait(minutes: int, **web: Any) -> dict[str, Any]:
@@ -437,6 +456,72 @@ SCENARIOS: dict[str, Scenario] = {
             ("SUCCEEDED",),
             account=STAGING_ACCOUNT,
             registry=TOOLING_ACCOUNT,
+        ),
+        Scenario(
+            "promotion-staging-to-production",
+            f"v2.0.0 deploys to staging (account {STAGING_ACCOUNT}); once that succeeded, "
+            f"the deployer promotes the same digest to production (account {PRODUCTION_ACCOUNT})",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            environments=PROMOTION_CHAIN,
+            chain=("SUCCEEDED", "SUCCEEDED"),
+            config=_CHAIN_CONFIG,
+        ),
+        Scenario(
+            "promotion-stops-on-failure",
+            "web's new tasks keep failing in staging: staging goes back, and the chain stops "
+            "there; production is never touched",
+            "ROLLED_BACK",
+            ("ROLLED_BACK",),
+            faults=EcsFaults(services={sample_app.WEB: RolloutFault(RolloutOutcome.FAIL)}),
+            environments=PROMOTION_CHAIN,
+            chain=("ROLLED_BACK",),
+            config=_CHAIN_CONFIG,
+        ),
+        Scenario(
+            "promotion-approved",
+            "staging deploys v2.0.0; production asks for approval (approval: required) "
+            "before any of its services changes; an operator approves, and production runs "
+            "the same digest",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            environments=PROMOTION_CHAIN,
+            chain=("SUCCEEDED", "SUCCEEDED"),
+            config={
+                **_CHAIN_CONFIG,
+                "environments": [
+                    {"name": "staging", "account": STAGING_ACCOUNT},
+                    {"name": "production", "account": PRODUCTION_ACCOUNT, "approval": "required"},
+                ],
+            },
+            answer="approve",
+        ),
+        Scenario(
+            "approval-gate-approved",
+            "the app asks for approval (approval: required): after the migration the "
+            "deployment waits, 'Waiting For Approval' goes out, an operator approves, and "
+            "web and worker roll out",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            config=_GATE,
+            answer="approve",
+        ),
+        Scenario(
+            "approval-gate-rejected",
+            "the app asks for approval; an operator rejects it: REJECTED, no service "
+            "changed, no smoke test, the lock free",
+            "REJECTED",
+            ("REJECTED",),
+            config=_GATE,
+            answer="reject",
+        ),
+        Scenario(
+            "approval-timeout",
+            f"the app asks for approval and nobody answers within its approval_timeout "
+            f"({APPROVAL_TIMEOUT_MINUTES} min): rejected (ApprovalTimedOut), no service changed",
+            "REJECTED",
+            ("REJECTED",),
+            config=_GATE,
         ),
         Scenario(
             "blue-green-happy",

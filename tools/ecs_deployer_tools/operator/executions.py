@@ -32,10 +32,12 @@ def manual_request(
     force: bool = False,
     rollback_to: str | None = None,
     undo: str | None = None,
+    environment: str | None = None,
 ) -> ManualRequest:
     """The manual input, validated as the Resolve step will; only what was asked is set."""
     values = {
         "app": app,
+        "environment": environment,
         "image_tag": tag,
         "image_digest": digest,
         "repository": repository,

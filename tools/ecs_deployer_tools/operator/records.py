@@ -1,7 +1,8 @@
 """Deployment history as operators read it: reconciled with Step Functions, never rewritten.
 
 A record still QUEUED or IN_PROGRESS whose execution no longer runs (stopped, timed out, or
-its Finalize never ran) is shown as ABORTED; the table keeps what the deployer wrote.
+its Finalize never ran) is shown as ABORTED, one whose approval is pending as
+AWAITING_APPROVAL; the table keeps what the deployer wrote.
 """
 
 from __future__ import annotations
@@ -39,18 +40,82 @@ class ShownRecord:
         return {**document, "status": self.status, "recorded_status": self.record.status}
 
 
+def _shown_status(record: HistoryRecord, executions: Executions) -> str:
+    if record.is_final:
+        return record.status
+    if not (record.execution_arn and executions.is_running(record.execution_arn)):
+        return "ABORTED"
+    if record.approval is not None and record.approval.status == "PENDING":
+        return "AWAITING_APPROVAL"  # `ecs-deployer approve APP` or `reject APP` answers it
+    return record.status
+
+
 def reconcile(records: Iterable[HistoryRecord], executions: Executions) -> list[ShownRecord]:
-    """Each record with the status to show (one DescribeExecution per unfinished record)."""
-    return [
-        ShownRecord(
-            record,
-            record.status
-            if record.is_final
-            or (record.execution_arn and executions.is_running(record.execution_arn))
-            else "ABORTED",
+    """Each record with the status to show (one DescribeExecution per unfinished record):
+    a running deployment that waits for an approval shows AWAITING_APPROVAL."""
+    return [ShownRecord(record, _shown_status(record, executions)) for record in records]
+
+
+@dataclass(frozen=True)
+class PromotionChain:
+    """One push's way through an app's environments (domain/promotion.py), as its records
+    tell it: each environment's deployment in the order they ran, and where it stands."""
+
+    chain_id: str
+    steps: list[ShownRecord]  # in the order they ran
+
+    @property
+    def state(self) -> str:
+        last = self.steps[-1]
+        record = last.record
+        following = record.next_environment
+        if last.status == "AWAITING_APPROVAL":
+            return f"waiting for approval in {record.environment}"
+        if last.running:
+            return f"deploying to {record.environment}"
+        if last.status == "SUCCEEDED":
+            return f"{following} not started yet" if following else "complete"
+        stopped = f"stopped at {record.environment} ({last.status})"
+        return f"{stopped}: {following} not deployed" if following else stopped
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chain_id": self.chain_id,
+            "state": self.state,
+            "steps": [
+                {
+                    "environment": step.record.environment,
+                    "deployment_id": step.record.deployment_id,
+                    "status": step.status,
+                    "approved_by": approved_by(step.record),
+                }
+                for step in self.steps
+            ],
+        }
+
+
+def approved_by(record: HistoryRecord) -> str | None:
+    """Who approved the deployment (the name in their ARN), if anyone did."""
+    approval = record.approval
+    if approval is None or approval.status != "APPROVED" or approval.answered_by is None:
+        return None
+    return approval.answered_by.rsplit("/", 1)[-1]
+
+
+def promotion_chains(shown: Iterable[ShownRecord]) -> list[PromotionChain]:
+    """The chains among ``shown``, the newest first."""
+    by_chain: dict[str, list[ShownRecord]] = {}
+    for item in shown:
+        if item.record.chain_id is not None:
+            by_chain.setdefault(item.record.chain_id, []).append(item)
+    chains = [
+        PromotionChain(
+            chain_id,
+            sorted(steps, key=lambda s: (s.record.order, s.record.deployment_id)),
         )
-        for record in records
+        for chain_id, steps in by_chain.items()
     ]
+    return sorted(chains, key=lambda chain: chain.steps[-1].record.order, reverse=True)
 
 
 @dataclass(frozen=True)
@@ -87,20 +152,25 @@ def app_statuses(shown: Iterable[ShownRecord]) -> list[AppStatus]:
     return statuses
 
 
-def default_rollback_target(deployer: Deployer, app: str) -> HistoryRecord:
+def default_rollback_target(
+    deployer: Deployer, app: str, environment: str | None = None
+) -> HistoryRecord:
     """What ``rollback APP`` undoes without ``--to``: the newest successful deployment that
-    changed a revision (undoing one that redeployed what ran would return nowhere)."""
+    changed a revision (undoing one that redeployed what ran would return nowhere), in
+    ``environment`` if given (else in whichever environment it ran)."""
     deployer.configs.load(app)  # an unknown app is named as such
     for record in deployer.table.history(app, ROLLBACK_CANDIDATES):
         changed = any(
             service.task_definition_before != service.task_definition_after
             for service in record.services
         )
-        if record.status == "SUCCEEDED" and changed:
+        wanted = environment is None or record.environment == environment
+        if record.status == "SUCCEEDED" and changed and wanted:
             return record
+    where = f" in environment '{environment}'" if environment else ""
     raise OperatorError(
-        f"app '{app}' has no successful deployment that changed a revision (of its last "
-        f"{ROLLBACK_CANDIDATES}) to undo: nothing to roll back"
+        f"app '{app}' has no successful deployment{where} that changed a revision (of its "
+        f"last {ROLLBACK_CANDIDATES}) to undo: nothing to roll back"
     )
 
 

@@ -43,6 +43,9 @@ reference):
 8. StartExecution refuses a name longer than 80 characters or with a character the API
    reference forbids (white space, `<>{}[]?*"#%\^|~`$&,;:/`, control characters) with
    `InvalidName`; moto accepts any name.
+9. SendTaskFailure fails the waiting task with its `error` and its `cause` (SendTaskFailure
+   in the API reference; a Catch's ResultPath then holds both, "Handling errors in Step
+   Functions workflows"); moto's handler drops the cause.
 
 Everything else the deploy ASL uses already matches AWS; `tests/localcloud/
 test_asl_support.py` pins it down.
@@ -60,6 +63,7 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.session
 from botocore import xform_name
+from moto.core.responses import ActionResult, EmptyResult
 from moto.moto_api._internal import mock_random
 from moto.stepfunctions.exceptions import InvalidName
 from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
@@ -91,6 +95,7 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.backend import execution_worker
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from ecs_deployer_tools.localcloud import virtual_time
 from ecs_deployer_tools.localcloud.patches.events import put_event
@@ -121,6 +126,16 @@ def install(patcher: Patcher) -> None:
     patcher.around(BaseExecutionWorkerCommunication, "terminated", _terminated_with_event)
     patcher.around(ErrorEqualsDecl, "_eval_body", _error_equals)
     patcher.around(CommonStateField, "_eval_body", _bounded_history)
+    patcher.replace(StepFunctionResponse, "send_task_failure", _send_task_failure)
+
+
+def _send_task_failure(self: StepFunctionResponse) -> ActionResult:
+    """9. The failure's error and cause reach the waiting task."""
+    backend: StepFunctionsParserBackend = self.stepfunction_backend  # type: ignore[assignment]
+    backend.send_task_failure(
+        self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+    )
+    return EmptyResult()
 
 
 # --- 1. Service integrations: request/response normalisation ----------------------------

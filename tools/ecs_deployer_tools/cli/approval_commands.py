@@ -1,0 +1,71 @@
+"""``ecs-deployer approve`` and ``reject``: answer the approval an app's deployment waits for."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from ecs_deployer_tools.cli.common import AppArgument, JsonOption, connected, takes_aws_options
+from ecs_deployer_tools.cli.live import styled
+from ecs_deployer_tools.cli.output import console, emit_json
+from ecs_deployer_tools.operator.approvals import Answer, Answered, answer_approval
+
+
+def _print(answered: Answered) -> None:
+    what = "goes on to its services" if answered.answer == "APPROVED" else "ends, nothing changed"
+    console.print(
+        f"{styled(answered.answer)} {escape(answered.deployment_id)} of "
+        f"{escape(answered.app)}: it {what}"
+    )
+
+
+def _answer(
+    ctx: typer.Context, app: str, answer: Answer, reason: str | None, as_json: bool
+) -> None:
+    with connected(ctx) as deployer:
+        answered = answer_approval(
+            deployer.table,
+            deployer.aws.sfn,
+            app,
+            answer,
+            actor=deployer.actor(),
+            now=datetime.now(UTC),
+            reason=reason,
+        )
+    if as_json:
+        emit_json(answered.to_json())
+    else:
+        _print(answered)
+
+
+@takes_aws_options
+def approve(ctx: typer.Context, app: AppArgument, *, as_json: JsonOption = False) -> None:
+    """Approve the deployment of APP that waits for an approval: it goes on.
+
+    You are recorded as its approver (`history`). Exit 1 when nothing waits.
+
+    Example: [bold]ecs-deployer approve shop[/]
+    """
+    _answer(ctx, app, "APPROVED", None, as_json)
+
+
+@takes_aws_options
+def reject(
+    ctx: typer.Context,
+    app: AppArgument,
+    *,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why: recorded, and the deployment's cause.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Reject the deployment of APP that waits for an approval: it ends REJECTED.
+
+    No service has changed; its post tasks do not run. Exit 1 when nothing waits.
+
+    Example: [bold]ecs-deployer reject shop --reason "freeze until Monday"[/]
+    """
+    _answer(ctx, app, "REJECTED", reason, as_json)
