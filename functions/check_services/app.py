@@ -10,11 +10,13 @@ from ecs_deployer.aws.clients import TargetClients, dynamodb_client
 from ecs_deployer.aws.codedeploy import CodeDeployGateway
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.ecs import EcsGateway
+from ecs_deployer.aws.notifications import news_for_operators
 from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.payloads import ModeEvent
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps.services import check_rollback, check_services
 from ecs_deployer.steps.stored import on_stored_document
+from ecs_deployer.steps.waiters import announce_pauses
 from ecs_deployer.tracing import tracer
 
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ logger = Logger()
 clock: Clock = SystemClock()  # the local cloud swaps in a faster one
 settings = Settings.from_env()
 table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
+events = news_for_operators(settings)  # its clients are made at the first PAUSE hook
 
 
 @tracer.capture_lambda_handler(capture_response=False)
@@ -39,6 +42,7 @@ def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str,
         # ECS and CodeDeploy of the app's account, CodeDeploy's client made only if used.
         clients = TargetClients.of(deployment, settings)
         codedeploy = CodeDeployGateway(clients.codedeploy)
-        return step(deployment, EcsGateway(clients.ecs()), now, codedeploy=codedeploy)
+        checked = step(deployment, EcsGateway(clients.ecs()), now, codedeploy=codedeploy)
+        return announce_pauses(table, checked, now, events)
 
     return on_stored_document(table, event.deployment, now, check)

@@ -10,7 +10,7 @@ stored or logged.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -98,6 +98,17 @@ class ServiceRollback(_Doc):
     reason: str | None = None
 
 
+class PausedHook(_Doc):
+    """A PAUSE lifecycle hook our service deployment waits at, for an operator's
+    ContinueServiceDeployment (``ecs-deployer approve``/``reject``)."""
+
+    hook_id: str
+    stage: str | None = None
+    since: datetime  # the check that first saw it paused
+    announced: bool = False  # its approval is on the record and was published
+    rejected: str | None = None  # why the deployer rolled it back (no answer in time)
+
+
 class ServiceRollout(_Doc):
     name: str
     containers: list[str]
@@ -121,6 +132,13 @@ class ServiceRollout(_Doc):
     reason: str | None = None
     progress: str | None = None
     rollback: ServiceRollback | None = None
+    paused: PausedHook | None = None
+    paused_seconds: int = 0  # the time it was paused before: not counted against max_wait
+
+    def paused_for(self, now: datetime) -> timedelta:
+        """How long its rollout has waited at PAUSE hooks so far: an operator's time."""
+        current = now - self.paused.since if self.paused else timedelta()
+        return timedelta(seconds=self.paused_seconds) + current
 
     @property
     def changed(self) -> bool:

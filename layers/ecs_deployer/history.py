@@ -67,14 +67,19 @@ ApprovalStatus = Literal["PENDING", "APPROVED", "REJECTED", "TIMED_OUT"]
 
 
 class ApprovalRecord(BaseModel):
-    """A deployment's approval: asked for by the state machine, answered by an operator
-    (``ecs-deployer approve``/``reject``), or timed out. Who answered is kept here."""
+    """A deployment's approval (its gate's, or a PAUSE hook's): asked for by the deployer,
+    answered by an operator (``ecs-deployer approve``/``reject``), or timed out. Who
+    answered is kept here."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     status: ApprovalStatus
     requested_at: str
     deadline: str  # when it is rejected unanswered (approval_timeout after the request)
+    # A PAUSE hook's: the service whose deployment waits, and at which lifecycle stage.
+    # None: the deployer's own gate, before any service changes.
+    service: str | None = None
+    stage: str | None = None
     answered_by: str | None = None
     answered_at: str | None = None
     reason: str | None = None

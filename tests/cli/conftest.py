@@ -16,7 +16,6 @@ from ecs_deployer_tools.cli import app
 from ecs_deployer_tools.demo import runner, sample_app
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
 from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
-from ecs_deployer_tools.operator.configs import push_config
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -70,15 +69,15 @@ class Local:
 
 
 @contextmanager
-def local_cloud() -> Iterator[Local]:
-    """The sample app seeded, the real stack deployed, served on a free port."""
+def local_cloud(**seed_options: Any) -> Iterator[Local]:
+    """The sample app seeded (with ``seed_options``: its web deployment, config keys), the
+    real stack deployed, served on a free port."""
     simulation = EcsSimulation()
     with LocalCloud(
         runner.TEMPLATE, extensions=[simulation], time_scale=runner.TIME_SCALE
     ) as cloud:
         seeded = sample_app.seed(
-            sample_app.Clients.of(cloud.client),
-            runner.CONFIG_PREFIX,
+            sample_app.Clients.of(cloud.client), runner.CONFIG_PREFIX, **seed_options
         )
         cloud.deploy_stack(
             {
@@ -90,15 +89,8 @@ def local_cloud() -> Iterator[Local]:
         yield Local(cloud, simulation, seeded, cloud.start_server(0))
 
 
-@contextmanager
-def gated_cloud() -> Iterator[Local]:
-    """A local cloud whose sample app has `approval: required`, pushed before any deployment
-    reads its config."""
-    with local_cloud() as local:
-        config = sample_app.app_config(local.seeded.subnet, local.seeded.security_group)
-        gate = config.model_copy(update={"approval": "required", "approval_timeout": 30})
-        push_config(local.cloud.client("ssm"), runner.CONFIG_PREFIX, sample_app.APP, gate)
-        yield local
+# The approval gate the CLI's approval tests deploy with.
+GATE = {"approval": "required", "approval_timeout": 30}
 
 
 def start_until_it_asks(local: Local, tag: str) -> str:
@@ -108,17 +100,23 @@ def start_until_it_asks(local: Local, tag: str) -> str:
     code, started = local.json("deploy", "shop", "--tag", tag, "--no-wait")
     assert code == 0, started
     name: str = started["name"]
+    run_until_asked(local, name)
+    return name
+
+
+def run_until_asked(local: Local, deployment_id: str, service: str | None = None) -> None:
+    """Run until the deployment's approval (the gate's, or ``service``'s PAUSE hook's) is
+    asked for."""
 
     def asked() -> bool:
-        record = local.table.find_record(sample_app.APP, name)
-        return (
-            record is not None
-            and record.approval is not None
-            and (record.approval.status == "PENDING")
+        record = local.table.find_record(sample_app.APP, deployment_id)
+        approval = record.approval if record else None
+        return approval is not None and (approval.status, approval.service) == (
+            "PENDING",
+            service,
         )
 
     local.cloud.scheduler.run_until(asked)
-    return name
 
 
 @pytest.fixture(scope="module")

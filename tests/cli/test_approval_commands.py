@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ecs_deployer_tools.demo import sample_app
-from tests.cli.conftest import gated_cloud, no_traceback, start_until_it_asks
-from tests.cli.test_operator_policies import actions_of, policy_actions
+from tests.cli.conftest import GATE, local_cloud, no_traceback, start_until_it_asks
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -22,7 +21,7 @@ ACTOR = "arn:aws:sts::123456789012:user/moto"
 
 @pytest.fixture(scope="module")
 def gated() -> Iterator[Local]:
-    with gated_cloud() as local:
+    with local_cloud(**GATE) as local:
         yield local
 
 
@@ -87,17 +86,3 @@ def test_a_rejected_deployment_ends_rejected_having_changed_nothing(gated: Local
     assert [task.state for task in record.tasks if task.phase == "post"] == ["PENDING"]
     lock = gated.table.read_lock("shop", None)
     assert (lock.holder, lock.waiting) == (None, ())
-
-
-def test_the_approver_policy_grants_exactly_the_calls_of_approve_and_reject(gated: Local) -> None:
-    """As tests/cli/test_operator_policies.py does for the other policies."""
-    granted = policy_actions(gated, "ApproverPolicyArn")
-    start_until_it_asks(gated, "policy-approve")
-    used = actions_of(gated, ("approve", sample_app.APP))
-    gated.wait_idle()
-    start_until_it_asks(gated, "policy-reject")
-    used |= actions_of(gated, ("reject", sample_app.APP, "--reason", "policy"))
-    gated.wait_idle()
-
-    assert used - granted == set(), "`ecs-deployer approve/reject` is denied"
-    assert granted - used == set(), "granted, but no command calls it"

@@ -142,3 +142,21 @@ def test_exit_codes_read_as_container_equals_code() -> None:
     assert "not run" in table
     assert "app=none" in table
     assert "{" not in table
+
+
+def test_a_service_paused_at_a_pause_hook_shows_it_waits_for_approval() -> None:
+    view = LiveView(show_execution=False)
+    web = {
+        "name": "shop-web",
+        "state": "IN_PROGRESS",
+        "progress": "2/2 tasks running, POST_TEST_TRAFFIC_SHIFT",
+        "paused": {"hook_id": "ecs-pause-1", "stage": "POST_TEST_TRAFFIC_SHIFT"},
+    }
+    with console.capture() as captured:
+        view.checked("shop-manual-1", {"services": [web]})
+        view.checked("shop-manual-1", {"services": [{**web, "paused": None}]})
+    assert [line.strip() for line in captured.get().splitlines()] == [
+        "shop-web: 2/2 tasks running, POST_TEST_TRAFFIC_SHIFT (waiting for approval at "
+        "POST_TEST_TRAFFIC_SHIFT)",
+        "shop-web: 2/2 tasks running, POST_TEST_TRAFFIC_SHIFT (IN_PROGRESS)",
+    ]

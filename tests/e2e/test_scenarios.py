@@ -852,3 +852,66 @@ def test_linear_happy_shifts_every_step_then_succeeds() -> None:
     # Four steps, 1 minute between each, and a 2-minute bake: over 5 minutes of ECS's time.
     assert web["finishedAt"] - web["startedAt"] > timedelta(minutes=5)
     assert datetime.fromisoformat(record.finished_at) >= web["finishedAt"]
+
+
+def _paused_approval(result: runner.ScenarioResult, world: World) -> dict[str, Any]:
+    """The "Waiting For Approval" event of web's PAUSE hook; its detail."""
+    detail = _asked_for_approval(result)
+    assert (detail["approval"]["service"], detail["approval"]["stage"]) == (
+        sample_app.WEB,
+        "POST_TEST_TRAFFIC_SHIFT",
+    )
+    # After the services changed: a PAUSE hook is ECS's, inside web's service deployment.
+    assert "UpdateServices" in _states_entered(world, result)
+    return detail
+
+
+def test_paused_approved_continues_and_succeeds() -> None:
+    result, world = _run("paused-approved")
+    document = _common(result, world)
+    _on_new_image(result, world)
+    _paused_approval(result, world)
+    approval = _gate_record(world).approval
+    assert approval is not None
+    assert (approval.status, approval.service, approval.answered_by) == (
+        "APPROVED",
+        sample_app.WEB,
+        runner.APPROVER,
+    )
+    assert "ecs.ContinueServiceDeployment" not in document["api_calls"]  # the operator's call
+
+
+def test_paused_rejected_is_rolled_back_by_ecs_never_a_success() -> None:
+    result, world = _run("paused-rejected")
+    document = _common(result, world)
+    _on_original_revisions(world)
+    _paused_approval(result, world)
+    assert document["error"] == "RolloutFailed"
+    assert "ContinueServiceDeployment (ROLLBACK)" in (document["cause"] or "")
+    web = _web_rollout(world, result)
+    assert web.state == "ROLLED_BACK_BY_ECS"
+    approval = _gate_record(world).approval
+    assert approval is not None
+    assert (approval.status, approval.answered_by) == ("REJECTED", runner.APPROVER)
+
+
+def test_paused_timeout_is_rejected_by_the_deployer_and_never_burns_max_wait() -> None:
+    result, world = _run("paused-timeout")
+    document = _common(result, world)
+    _on_original_revisions(world)
+    _paused_approval(result, world)
+    assert document["error"] == "RolloutFailed"  # rolled back, not DeployTimeout
+    assert "within the approval_timeout (30 min): rejected" in (document["cause"] or "")
+    assert document["api_calls"]["ecs.ContinueServiceDeployment"] == 1
+    web = _web_rollout(world, result)
+    assert web.state == "ROLLED_BACK_BY_ECS"
+    # Paused 30 min against a 5-minute max_wait (and a 5-minute bake): never timed out.
+    assert web.paused is not None
+    assert web.paused_for(web.ended_at or web.paused.since) >= timedelta(minutes=30)
+
+
+def test_paused_timeout_in_another_account_is_rejected_through_its_deploy_role() -> None:
+    result = runner.run(SCENARIOS["paused-timeout-cross-account"])
+    assert result.as_expected, result.to_json()
+    assert result.api_calls["ecs.ContinueServiceDeployment"] == 1
+    assert "within the approval_timeout (30 min): rejected" in (result.last.cause or "")

@@ -441,7 +441,9 @@ CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
     ("FinalizeFunction", "events:PutEvents", arn("events", "event-bus/default"), {}, True),
     ("FinalizeFunction", "events:PutEvents", arn("events", "event-bus/other"), {}, False),
     ("CloseExecutionFunction", "events:PutEvents", arn("events", "event-bus/default"), {}, True),
-    ("CheckServicesFunction", "events:PutEvents", arn("events", "event-bus/default"), {}, False),
+    # check_services: a PAUSE hook's "Waiting For Approval", on the stack's bus only
+    ("CheckServicesFunction", "events:PutEvents", arn("events", "event-bus/default"), {}, True),
+    ("CheckServicesFunction", "events:PutEvents", arn("events", "event-bus/other"), {}, False),
     # check_tasks: a failed task's last log lines, in the allowed log groups only
     (
         "CheckTasksFunction",
@@ -814,6 +816,27 @@ OPERATOR_CASES: list[tuple[str, str, str, dict[str, str], bool]] = [
     ("ApproverPolicy", "states:SendTaskSuccess", "*", {"aws:RequestedRegion": "eu-west-3"}, False),
     ("ApproverPolicy", "dynamodb:UpdateItem", TABLE, {}, True),
     ("ApproverPolicy", "dynamodb:PutItem", TABLE, {}, False),
+    (
+        "ApproverPolicy",
+        "ecs:ContinueServiceDeployment",
+        arn("ecs", "service-deployment/blue/web/abc"),
+        IN_REGION,
+        True,
+    ),
+    (
+        "ApproverPolicy",
+        "ecs:ContinueServiceDeployment",
+        arn("ecs", "service-deployment/red/web/abc"),
+        IN_REGION,
+        False,
+    ),
+    (
+        "OperatorPolicy",
+        "ecs:ContinueServiceDeployment",
+        arn("ecs", "service-deployment/blue/web/abc"),
+        IN_REGION,
+        False,
+    ),
     ("ApproverPolicy", "states:StartExecution", STATE_MACHINE, {}, False),
     (
         "ApproverPolicy",
@@ -870,7 +893,12 @@ def test_only_the_functions_that_end_deployments_or_ask_approvals_may_publish_su
         if any(action.lower().startswith("sns:") for action in statement.actions)
     }
 
-    enders = {"FinalizeFunctionRole", "CloseExecutionFunctionRole", "RegisterWaiterFunctionRole"}
+    enders = {
+        "FinalizeFunctionRole",
+        "CloseExecutionFunctionRole",
+        "RegisterWaiterFunctionRole",  # the approval gate's Waiting For Approval
+        "CheckServicesFunctionRole",  # a PAUSE hook's
+    }
     assert publishers == (enders if topic else set())
     for role in publishers:
         assert is_allowed(statements, role, "sns:Publish", SUMMARY_TOPIC)

@@ -14,7 +14,7 @@ from ecs_deployer.aws.clients import (
     error_message,
     transient_errors_as_retryable,
 )
-from ecs_deployer.domain.service_deployments import ServiceDeployment
+from ecs_deployer.domain.service_deployments import HookAction, ServiceDeployment
 from ecs_deployer.domain.services import ServiceSnapshot
 from ecs_deployer.domain.taskdef import RegistrationInput, registration_input
 from ecs_deployer.domain.tasks import TaskSnapshot
@@ -260,6 +260,22 @@ class EcsGateway:
                 self._ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
         except ClientError as exc:
             if error_code(exc) == "ConflictException":
+                return False
+            raise
+        return True
+
+    def continue_service_deployment(self, arn: str, hook_id: str, action: HookAction) -> bool:
+        """ContinueServiceDeployment: answer a PAUSE hook, CONTINUE or ROLLBACK. False when
+        the hook no longer waits (InvalidParameterException: answered, or timed out)."""
+        try:
+            with transient_errors_as_retryable():
+                self._ecs.continue_service_deployment(
+                    serviceDeploymentArn=arn,
+                    hookId=hook_id,
+                    action=action,
+                )
+        except ClientError as exc:
+            if error_code(exc) == "InvalidParameterException":
                 return False
             raise
         return True

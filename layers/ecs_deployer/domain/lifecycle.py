@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
-    from ecs_deployer.document import Deployment
+    from ecs_deployer.document import Deployment, ServiceRollout
     from ecs_deployer.outcome import Outcome
 
 SOURCE: Final = "ecs-deployer"
@@ -57,6 +57,10 @@ class ApprovalRequest(BaseModel):
     approve: str  # the command that approves it
     reject: str  # the command that rejects it
     approvers: str = APPROVERS
+    # A PAUSE hook's: the service whose deployment waits, and its lifecycle stage. None:
+    # the deployer's gate, before any service changes.
+    service: str | None = None
+    stage: str | None = None
 
 
 class LifecycleDetail(BaseModel):
@@ -131,17 +135,25 @@ def started(deployment: Deployment) -> LifecycleDetail:
     return _detail(deployment, "STARTED", pending)
 
 
-def awaiting_approval(deployment: Deployment, deadline: datetime) -> LifecycleDetail:
-    """The gate waits for an operator: the services it would change, and how to answer. No
-    config or environment value: the detail names the app, the image and the deployment."""
-    pending = [ServiceSummary(name=s.name, state="PENDING") for s in deployment.services]
+def awaiting_approval(
+    deployment: Deployment, deadline: datetime, paused: ServiceRollout | None = None
+) -> LifecycleDetail:
+    """The gate (or ``paused``'s PAUSE hook) waits for an operator: the services, and how to
+    answer. No config or environment value: the detail names the app, the image and the
+    deployment."""
+    services = [
+        ServiceSummary(name=s.name, state=s.state, reason=s.reason if s is paused else None)
+        for s in deployment.services
+    ]
     app = deployment.app
     request = ApprovalRequest(
         deadline=iso(deadline),
         approve=f"ecs-deployer approve {app}",
         reject=f"ecs-deployer reject {app} --reason TEXT",
+        service=paused.name if paused else None,
+        stage=paused.paused.stage if paused and paused.paused else None,
     )
-    return _detail(deployment, "AWAITING_APPROVAL", pending, approval=request)
+    return _detail(deployment, "AWAITING_APPROVAL", services, approval=request)
 
 
 def ended(deployment: Deployment, outcome: Outcome) -> LifecycleDetail:
@@ -222,6 +234,11 @@ def notice(detail: LifecycleDetail) -> Notice:
     if detail.approval:
         lines += [
             "",
+            *(
+                [f"Paused:     {detail.approval.service} at {detail.approval.stage}"]
+                if detail.approval.service
+                else []
+            ),
             f"Approve:    {detail.approval.approve}",
             f"Reject:     {detail.approval.reject}",
             f"Who:        {detail.approval.approvers}",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, get_args
 
 from ecs_deployer.config.models import LifecycleStage, WaitUntil
 from ecs_deployer.domain.services import RolloutJudgement
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 LIFECYCLE_STAGES: Final = get_args(LifecycleStage)
 # `wait_until`: the deployment is over (the default), or has reached a lifecycle stage.
 COMPLETED: Final = "COMPLETED"
+
+# How ContinueServiceDeployment answers a PAUSE hook.
+HookAction = Literal["CONTINUE", "ROLLBACK"]
 
 _ROLLING_BACK: Final = frozenset({"ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS"})
 _ONGOING: Final = frozenset({"PENDING", "IN_PROGRESS", "STOP_REQUESTED"}) | _ROLLING_BACK

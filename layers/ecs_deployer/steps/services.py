@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from ecs_deployer.document import ServiceRollback
+from ecs_deployer.document import PausedHook, ServiceRollback
 from ecs_deployer.domain.register import forced_update
 from ecs_deployer.domain.service_deployments import (
     judge_rollback,
@@ -205,6 +205,42 @@ def _with_counts(
     return replace(judgement, progress=f"{progress}, {stage}" if stage else progress)
 
 
+def _track_pause(
+    service: ServiceRollout, service_deployment: ServiceDeployment | None, now: datetime
+) -> None:
+    """Note when the service deployment starts waiting at a PAUSE hook, and add the time it
+    waited to ``paused_seconds`` once it goes on. A hook the deployer rejected stays noted:
+    the rollback's judgement names why."""
+    hook = service_deployment.paused_hook if service_deployment else None
+    paused = service.paused
+    if paused is not None and paused.rejected:
+        return  # ECS rolls it back: its judgement says why
+    if paused is not None and (hook is None or hook.hook_id != paused.hook_id):
+        service.paused_seconds += int((now - paused.since).total_seconds())
+        service.paused = None
+    if hook is not None and (service.paused is None or service.paused.hook_id != hook.hook_id):
+        stage = service_deployment.lifecycle_stage if service_deployment else None
+        service.paused = PausedHook(hook_id=hook.hook_id, stage=stage, since=now)
+
+
+def _reject_unanswered_pause(
+    service: ServiceRollout, ecs: EcsGateway, approval_timeout: timedelta, now: datetime
+) -> None:
+    """A PAUSE hook nobody answered within the app's ``approval_timeout``: the deployer
+    rejects it (ContinueServiceDeployment ROLLBACK), and follows ECS's rollback."""
+    paused = service.paused
+    if paused is None or paused.rejected or now - paused.since < approval_timeout:
+        return
+    minutes = approval_timeout // timedelta(minutes=1)
+    paused.rejected = (
+        f"nobody approved its PAUSE hook at {paused.stage} within the approval_timeout "
+        f"({minutes} min): rejected"
+    )
+    if service.service_deployment_arn is not None:
+        ecs.continue_service_deployment(service.service_deployment_arn, paused.hook_id, "ROLLBACK")
+    service.reason = paused.rejected
+
+
 def check_services(
     deployment: Deployment,
     ecs: EcsGateway,
@@ -241,29 +277,33 @@ def check_services(
         for s in rolling
         if s.name in found
     }
+    approval_timeout = timedelta(minutes=deployment.approval_timeout_minutes)
     for service in rolling:
         if service.name in gone:
             # Deleted under our rollout: a failure, never a success nor a crash.
             service.state = "FAILED"
             service.reason = f"{gone[service.name]} during the rollout"
             continue
+        _track_pause(service, found.get(service.name), now)
+        # A wait at a PAUSE hook is the operator's: it does not count against max_wait.
+        budget = _budget(service, snapshots[service.name]) + service.paused_for(now)
         state, judgement = _judge(
             snapshots[service.name],
             service.ecs_deployment_id,
             target=service.task_definition_after,
             previous=service.task_definition_before,
             started_at=service.started_at,
-            budget=_budget(service, snapshots[service.name]),
+            budget=budget,
             now=now,
             judged=by_codedeploy.get(service.name) or by_ecs.get(service.name),
         )
         service.state = state
         service.progress = judgement.progress
-        service.reason = (
-            _timed_out(_budget(service, snapshots[service.name]), judgement)
-            if state == "TIMED_OUT"
-            else judgement.reason
-        )
+        service.reason = _timed_out(budget, judgement) if state == "TIMED_OUT" else judgement.reason
+        if state == "IN_PROGRESS":
+            _reject_unanswered_pause(service, ecs, approval_timeout, now)
+        elif service.paused is not None and service.paused.rejected:
+            service.reason = f"{service.paused.rejected}; {service.reason}"
     for service in rolling:
         if service.state != "IN_PROGRESS":
             service.ended_at = now

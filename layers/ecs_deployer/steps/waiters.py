@@ -59,6 +59,31 @@ def request_approval(
     return deadline
 
 
+def announce_pauses(
+    table: DeploymentsTable, deployment: Deployment, now: datetime, events: LifecyclePublisher
+) -> Deployment:
+    """Each service deployment newly paused at a PAUSE hook: its approval on the record, and
+    "Waiting For Approval" announced, once; answered by ContinueServiceDeployment."""
+    timeout = timedelta(minutes=deployment.approval_timeout_minutes)
+    for service in deployment.services:
+        paused = service.paused
+        if paused is None or paused.announced or paused.rejected:
+            continue
+        deadline = paused.since + timeout
+        pending = ApprovalRecord(
+            status="PENDING",
+            requested_at=iso(paused.since),
+            deadline=iso(deadline),
+            service=service.name,
+            stage=paused.stage,
+        )
+        asked = RecordUpdate.progress(deployment, now).model_copy(update={"approval": pending})
+        table.update_record(deployment, asked)
+        events.publish(lifecycle.awaiting_approval(deployment, deadline, service))
+        paused.announced = True
+    return deployment
+
+
 def notify_waiters(
     table: DeploymentsTable,
     tokens: TaskTokens,

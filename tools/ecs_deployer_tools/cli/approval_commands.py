@@ -29,6 +29,7 @@ def _answer(
         answered = answer_approval(
             deployer.table,
             deployer.aws.sfn,
+            deployer.ecs,
             app,
             answer,
             actor=deployer.actor(),

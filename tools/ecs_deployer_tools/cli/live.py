@@ -154,6 +154,10 @@ class LiveView:
         for service in deployment.get("services", []) if "services" in parts else []:
             rollback = service.get("rollback")
             state = f"rollback {rollback['state']}" if rollback else service["state"]
+            paused = service.get("paused")
+            if state == "IN_PROGRESS" and paused and not paused.get("rejected"):
+                # At a PAUSE hook: `ecs-deployer approve`/`reject` answers it.
+                state = f"waiting for approval at {paused.get('stage') or 'a PAUSE hook'}"
             if service.get("progress") and state != "PENDING":
                 lines[service["name"]] = f"{service['progress']} ({state})"
         for part in ("pre_tasks", "post_tasks"):

@@ -156,6 +156,10 @@ _TEST_TRAFFIC_HOOK = {
 }
 
 
+# A PAUSE hook after the test traffic shift: ECS waits there for ContinueServiceDeployment.
+_PAUSE_HOOK = {"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}
+
+
 # The pace of the scenarios' CodeDeploy lifecycle events (virtual seconds each).
 _CODEDEPLOY_EVENT_SECONDS = 5.0
 
@@ -522,6 +526,48 @@ SCENARIOS: dict[str, Scenario] = {
             "REJECTED",
             ("REJECTED",),
             config=_GATE,
+        ),
+        Scenario(
+            "paused-approved",
+            "web deploys blue/green with a PAUSE hook after the test traffic shift: the "
+            "deployment waits for approval there (announced, its wait not counted against "
+            "max_wait); an operator approves, ECS continues, and it succeeds",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            web_deployment=_blue_green(5, _PAUSE_HOOK),
+            answer="approve",
+        ),
+        Scenario(
+            "paused-rejected",
+            "the same; an operator rejects it: ECS rolls web back to blue (followed, never "
+            "fought), the deployer rolls worker back: ROLLED_BACK, never a success",
+            "ROLLED_BACK",
+            ("ROLLED_BACK",),
+            web_deployment=_blue_green(5, _PAUSE_HOOK),
+            answer="reject",
+        ),
+        Scenario(
+            "paused-timeout",
+            f"the same; nobody answers within the app's approval_timeout "
+            f"({APPROVAL_TIMEOUT_MINUTES} min, web's max_wait 5 min): the deployer rejects "
+            "the hook, ECS rolls web back: ROLLED_BACK",
+            "ROLLED_BACK",
+            ("ROLLED_BACK",),
+            web_deployment=_blue_green(5, _PAUSE_HOOK),
+            config={
+                "approval_timeout": APPROVAL_TIMEOUT_MINUTES,
+                **_web_only_max_wait(5),
+            },
+        ),
+        Scenario(
+            "paused-timeout-cross-account",
+            f"paused-timeout, the app in account {STAGING_ACCOUNT}: the deployer rejects "
+            "the hook there through the account's deploy role",
+            "ROLLED_BACK",
+            ("ROLLED_BACK",),
+            web_deployment=_blue_green(5, _PAUSE_HOOK),
+            config={"approval_timeout": APPROVAL_TIMEOUT_MINUTES},
+            account=STAGING_ACCOUNT,
         ),
         Scenario(
             "blue-green-happy",

@@ -482,6 +482,7 @@ _MODELS: dict[str, _Model] = {
     "ecs:UpdateService": _update_service,
     "ecs:DescribeServiceDeployments": _service_deployments,
     "ecs:StopServiceDeployment": _service_deployments,
+    "ecs:ContinueServiceDeployment": _service_deployments,
     "ecs:RegisterTaskDefinition": _register_task_definition,
     "ecs:RunTask": _run_task,
     "ecs:DescribeTasks": _tasks,
