@@ -156,17 +156,17 @@ EVENT_WAIT_ROLLOUTS = (90.0, 120.0, 300.0)
 
 def event_wait_costs(rollouts: tuple[float, ...] = EVENT_WAIT_ROLLOUTS) -> None:
     """The event-driven waits: how soon after ECS's event each phase ends (virtual seconds),
-    and the checks' DescribeServices with events (60 s safety poll) against 10 s polling."""
+    and the checks' ECS reads with events (60 s safety poll) against 10 s polling."""
     print("event-driven waits (the happy scenario; rollouts of R seconds):")
-    print(f"  {'R':>5} {'event to phase end':>30} {'describes':>9} {'polling':>7} {'ratio':>6}")
+    print(f"  {'R':>5} {'event to phase end':>30} {'reads':>9} {'polling':>7} {'ratio':>6}")
     for seconds in rollouts:
         events = event_waits.rollout_run(seconds, poll_seconds=60)
         polling = event_waits.rollout_run(seconds, poll_seconds=10, event_drop_rate=1.0)
         gaps = " ".join(f"{gap:.1f}" for gap in events.phase_end_gaps().values())
         print(
             f"  {seconds:>5.0f} {'pre/services/post ' + gaps + ' s':>30} "
-            f"{events.check_describes:>9} {polling.check_describes:>7} "
-            f"{polling.check_describes / events.check_describes:>5.1f}x"
+            f"{events.check_reads:>9} {polling.check_reads:>7} "
+            f"{polling.check_reads / events.check_reads:>5.1f}x"
         )
 
 

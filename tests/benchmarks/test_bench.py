@@ -123,5 +123,5 @@ def test_the_event_driven_waits_are_measured(capsys: pytest.CaptureFixture[str])
 
     (row,) = [line.split() for line in lines if line.endswith("x")]
     assert row[0] == "120"
-    describes, polling = int(row[-3]), int(row[-2])
-    assert 0 < describes < polling
+    reads, polling = int(row[-3]), int(row[-2])
+    assert 0 < reads < polling

@@ -25,15 +25,15 @@ def test_each_phase_ends_within_2_seconds_of_the_ecs_event_that_ends_it() -> Non
     assert all(0 <= gap <= 2 for gap in gaps.values()), gaps
 
 
-def test_describe_services_calls_drop_5_times_against_10_second_polling() -> None:
+def test_check_reads_drop_5_times_against_10_second_polling() -> None:
     events = rollout_run(ROLLOUT_SECONDS, poll_seconds=60)
     polling = rollout_run(ROLLOUT_SECONDS, poll_seconds=10, event_drop_rate=1.0)
 
     assert events.result.as_expected
     assert polling.result.as_expected
-    assert events.check_describes * 5 <= polling.check_describes, (
-        events.check_describes,
-        polling.check_describes,
+    assert events.check_reads * 5 <= polling.check_reads, (
+        events.check_reads,
+        polling.check_reads,
     )
 
 

@@ -1,5 +1,5 @@
 """Event-driven waits, measured on the local cloud: how soon after ECS's event a phase ends,
-and how many polling calls (the checks' DescribeServices) a rollout costs with events and
+and how many polling calls (the checks' ECS reads) a rollout costs with events and
 with 10-second polling. The e2e tests assert on these; `make bench` prints them."""
 
 from __future__ import annotations
@@ -27,15 +27,19 @@ PHASE_ENDS = {
     "PostTasksDone?": ("TASK_STOPPED", f"family:{sample_app.SMOKE_TEST}"),
 }
 
+# What a services' check reads from ECS (steps/services.py check_services).
+CHECK_READS = ("DescribeServiceDeployments", "DescribeServices")
+
 
 @dataclasses.dataclass
 class WaitsRun:
     result: runner.ScenarioResult
     published: list[EcsEvent]  # ECS's events that reached the bus
     history: list[dict[str, Any]]  # the deployment execution's
-    # The polling calls: the DescribeServices of the services' checks (the rollout's and the
-    # rollback's), not UpdateServices' or Finalize's, which no wait changes.
-    check_describes: int
+    # The polling calls: the ECS reads of the services' checks (the rollout's and the
+    # rollback's: DescribeServiceDeployments, and DescribeServices where a check needs the
+    # service), not UpdateServices' or Finalize's, which no wait changes.
+    check_reads: int
 
     def entered(self, state: str) -> list[datetime]:
         return [
@@ -86,9 +90,8 @@ def scenario_run(scenario: Scenario) -> WaitsRun:
             executionArn=execution["executionArn"], maxResults=1000
         )["events"]
         seen["published"] = list(simulation.published)
-        seen["check_describes"] = cloud.api_recorder.counts("CheckServicesFunction").get(
-            "ecs.DescribeServices", 0
-        )
+        calls = cloud.api_recorder.counts("CheckServicesFunction")
+        seen["check_reads"] = sum(calls.get(f"ecs.{read}", 0) for read in CHECK_READS)
 
     result = runner.run(scenario, inspect=inspect, function_logs=None)
-    return WaitsRun(result, seen["published"], seen["history"], seen["check_describes"])
+    return WaitsRun(result, seen["published"], seen["history"], seen["check_reads"])
