@@ -151,7 +151,7 @@ def deployment_costs(names: list[str]) -> None:
             print(f"  {'':<12} {operation:<32} {count:4d}")
 
 
-EVENT_WAIT_ROLLOUTS = (90.0, 120.0, 300.0)
+EVENT_WAIT_ROLLOUTS = (90.0, 120.0, 300.0, 600.0)
 
 
 def event_wait_costs(rollouts: tuple[float, ...] = EVENT_WAIT_ROLLOUTS) -> None:
@@ -161,7 +161,7 @@ def event_wait_costs(rollouts: tuple[float, ...] = EVENT_WAIT_ROLLOUTS) -> None:
     print(f"  {'R':>5} {'event to phase end':>30} {'reads':>9} {'polling':>7} {'ratio':>6}")
     for seconds in rollouts:
         events = event_waits.rollout_run(seconds, poll_seconds=60)
-        polling = event_waits.rollout_run(seconds, poll_seconds=10, event_drop_rate=1.0)
+        polling = event_waits.polling_run(seconds, poll_seconds=10)
         gaps = " ".join(f"{gap:.1f}" for gap in events.phase_end_gaps().values())
         print(
             f"  {seconds:>5.0f} {'pre/services/post ' + gaps + ' s':>30} "

@@ -8,7 +8,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from ecs_deployer_tools.demo import runner, sample_app
-from ecs_deployer_tools.demo.scenarios import SCENARIOS, Scenario
+from ecs_deployer_tools.demo.scenarios import SCENARIOS, LambdaCrash, Scenario
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults
 
 if TYPE_CHECKING:
@@ -63,16 +63,37 @@ class WaitsRun:
         return gaps
 
 
-def rollout_run(
-    rollout_seconds: float, *, poll_seconds: int, event_drop_rate: float = 0.0
-) -> WaitsRun:
-    """The happy scenario, each rollout taking `rollout_seconds`."""
-    return scenario_run(
-        dataclasses.replace(
-            SCENARIOS["happy"],
-            faults=EcsFaults(seconds_to_complete=rollout_seconds, event_drop_rate=event_drop_rate),
-            config={"poll_seconds": poll_seconds},
-        )
+def rollout_run(rollout_seconds: float, *, poll_seconds: int) -> WaitsRun:
+    """The happy scenario, each rollout taking `rollout_seconds`, its waits ended by ECS's
+    events (else at their safety polls)."""
+    return scenario_run(_with_rollouts(rollout_seconds, poll_seconds))
+
+
+def polling_run(rollout_seconds: float, *, poll_seconds: int) -> WaitsRun:
+    """The same, as the deployer polled before event-driven waits: no event arrives and no
+    waiter registers (its function is missing, which no retry mends), so every wait is the
+    plain Wait the Await states fall back to, at `poll_seconds`, then a tenth of the time
+    waited (`document.wait_seconds`)."""
+    scenario = _with_rollouts(rollout_seconds, poll_seconds, event_drop_rate=1.0)
+    no_waiter = LambdaCrash(
+        "RegisterWaiterFunction",
+        count=_EVERY_WAIT,
+        error_type="Lambda.ResourceNotFoundException",
+    )
+    return scenario_run(dataclasses.replace(scenario, crash=no_waiter))
+
+
+# More waits than any rollout here makes.
+_EVERY_WAIT = 10_000
+
+
+def _with_rollouts(
+    rollout_seconds: float, poll_seconds: int, *, event_drop_rate: float = 0.0
+) -> Scenario:
+    return dataclasses.replace(
+        SCENARIOS["happy"],
+        faults=EcsFaults(seconds_to_complete=rollout_seconds, event_drop_rate=event_drop_rate),
+        config={"poll_seconds": poll_seconds},
     )
 
 
