@@ -31,6 +31,8 @@ from ecs_deployer_tools.demo.scenarios import SCENARIOS
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, RolloutFault, RolloutOutcome
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from ecs_deployer_tools.localcloud.cloud import LocalCloud
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -358,33 +360,43 @@ VERDICT_FAULTS = {
 }
 
 
+VERDICT_SIZES = (1, 10, 50)
+
+
 def verdicts(
     worlds: tuple[str, ...] = tuple(FLEET_WORLDS),
     fault_names: tuple[str, ...] = tuple(VERDICT_FAULTS),
+    sizes: tuple[int, ...] = VERDICT_SIZES,
 ) -> None:
-    """What each tool reports when the rollout fails, after how long (simulated), and what
-    ECS runs once the rollout has ended (or after as long again, when it never ends)."""
-    print("verdicts on a failing rollout of one service (simulated time to the verdict):")
+    """What each tool reports when the first of S services' rollouts fails (the others
+    succeed), after how long (simulated), and what ECS runs on that service once its rollout
+    has ended (or after as long again, when it never ends). The deployer deploys the S in
+    one push; a peer, one service a run, as a CI job runs it."""
+    print("verdicts when the first of S services' rollout fails (simulated time to the last):")
     for world in worlds:
         for name in fault_names:
             lags, outcome = FLEET_WORLDS[world], VERDICT_FAULTS[name]
-            for tool, poll_seconds in POLL_SECONDS.items():
-                faults = at_pace(lags, outcome)
-                if tool == "deployer":
-                    deployed = fleet.deploy_fleet(1, faults, poll_seconds)
-                    verdict: str = deployed.record.status
-                    seconds = deployed.seconds
-                    then = "as it says"
-                else:
-                    with fleet.fleet_cloud(1, faults) as peer:
-                        run = _peer_deploy(tool, peer, fleet.service_name(0))
-                        verdict = "success" if run.succeeded else "failure"
-                        seconds = run.seconds
-                        then = _ecs_then(peer.cloud, tool, faults)
-                print(
-                    f"  {world:<22} {name:<18} {tool:<17} {verdict:<12} "
-                    f"{seconds / 60:>5.1f} m  ECS then: {then}"
-                )
+            for size in sizes:
+                for tool, poll_seconds in POLL_SECONDS.items():
+                    faults = at_pace(lags, outcome)
+                    if tool == "deployer":
+                        deployed = fleet.deploy_fleet(size, faults, poll_seconds)
+                        verdict: str = deployed.record.status
+                        seconds = deployed.seconds
+                        then = "as it says"
+                    else:
+                        with fleet.fleet_cloud(size, faults) as peer:
+                            runs = [
+                                _peer_deploy(tool, peer, service.name)
+                                for service in peer.config.services
+                            ]
+                            verdict = "success" if runs[0].succeeded else "failure"
+                            seconds = sum(run.seconds for run in runs)
+                            then = _ecs_then(peer.cloud, tool, faults)
+                    print(
+                        f"  {world:<22} {name:<18} {size:>3} {tool:<17} {verdict:<12} "
+                        f"{seconds / 60:>6.1f} m  ECS then: {then}"
+                    )
 
 
 def _ecs_then(cloud: LocalCloud, tool: str, faults: EcsFaults) -> str:
@@ -445,12 +457,29 @@ def dispatch_costs(
     print(f"  deployments: {statuses}; on their pushed image: {result.on_their_image}/{pushes}")
 
 
+# Every part of the benchmark, in the order `make bench` (`ecs-deployer local bench`) runs
+# them; each prints its figures.
+PARTS: dict[str, Callable[[], object]] = {
+    "layer": layer_size,
+    "cold-start": cold_start_imports,
+    "fleet": fleet_costs,
+    "side-by-side": lambda: write_chart(peer_costs()),
+    "verdicts": verdicts,
+    "dispatch": dispatch_costs,
+    "event-waits": event_wait_costs,
+    "scenarios": lambda: deployment_costs(["happy", "rollout-fails"]),
+}
+
+
+def main(parts: Sequence[str] = ()) -> None:
+    """Run the named parts of the benchmark (all by default), in PARTS' order."""
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        raise SystemExit(f"unknown parts {sorted(unknown)}: choose from {', '.join(PARTS)}")
+    for name, part in PARTS.items():
+        if not parts or name in parts:
+            part()
+
+
 if __name__ == "__main__":
-    layer_size()
-    cold_start_imports()
-    fleet_costs()
-    write_chart(peer_costs())
-    verdicts()
-    dispatch_costs()
-    event_wait_costs()
-    deployment_costs(sys.argv[1:] or ["happy", "rollout-fails"])
+    main(sys.argv[1:])
