@@ -177,7 +177,7 @@ def bench(
     Prints the layer's size, cold-start imports, API calls against the minimum, state
     transitions, the side by side with fabfuel's ecs-deploy and the AWS CLI sequence (on
     simulated time; it redraws docs/benchmarks.png) and each tool's verdicts, dispatch
-    costs and the event-driven waits. Figures, not pass/fail: about half an hour for all.
+    costs and the event-driven waits. Figures, not pass/fail: about an hour for all.
 
     Examples: [bold]ecs-deployer local bench[/], [bold]ecs-deployer local bench fleet[/]
     """
