@@ -130,6 +130,7 @@ demo: $(STAMP)
 
 # Figures, not assertions: the layer's size, cold-start imports, API calls and state
 # transitions per deployment, the side by side with peers (simulated time), and the chart
-# docs/benchmarks.png. About twenty minutes on two shared cores, most of it ecs-deploy's polling.
+# docs/benchmarks.png, and each tool's verdicts at S = 1, 10 and 50. About an hour on two
+# shared cores, most of it ecs-deploy's polling. The same as `ecs-deployer local bench`.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench.py
+	$(BIN)/ecs-deployer local bench

@@ -21,6 +21,7 @@ from ecs_deployer.domain.locks import AcquireResult
 from ecs_deployer.domain.promotion import PromotionStart
 from ecs_deployer.domain.services import RolloutState
 from ecs_deployer.domain.tasks import TaskState
+from ecs_deployer.domain.waiters import safety_poll_seconds
 from ecs_deployer.image import ImageRef
 from ecs_deployer.inputs import Promotion, Trigger
 from ecs_deployer.outcome import Outcome
@@ -211,6 +212,9 @@ class Deployment(_Doc):
             approval_required=self.approval_required,
             approval_timeout_seconds=self.approval_timeout_minutes * 60,
             wait_seconds=wait_seconds(self.options.poll_seconds, self.wait_since, now),
+            safety_poll_seconds=safety_poll_seconds(
+                self.options.poll_seconds, _waited(self.wait_since, now)
+            ),
             failure=self.failure,
             rollback_error=self.rollback_error,
             finalize_error=self.finalize_error,
@@ -257,7 +261,9 @@ class DeploymentRef(_Doc):
     rollback_policy: Literal["auto", "none"] = "auto"
     approval_required: bool = False  # the ASL's AwaitApproval runs before the services
     approval_timeout_seconds: int = 24 * 3600  # its TimeoutSecondsPath
-    wait_seconds: int = 60  # the next wait's timeout (its safety poll): TimeoutSecondsPath
+    wait_seconds: int = 60  # the next plain wait (no event ends it): SecondsPath
+    # The next event-driven wait's timeout (domain/waiters.py): TimeoutSecondsPath
+    safety_poll_seconds: int = 60
     failure: Failure | None = None
     rollback_error: Failure | None = None
     finalize_error: Failure | None = None
@@ -277,5 +283,10 @@ def wait_seconds(poll_seconds: int, since: datetime | None, now: datetime) -> in
     time waited so far, at most 5 minutes. The longest wait a config allows (24 h per phase)
     then takes about 350 poll rounds (some 3,200 history events) instead of 86,400 at a
     1-second poll: an execution's history holds 25,000 events."""
-    waited = (now - since).total_seconds() if since else 0.0
+    waited = _waited(since, now)
     return int(min(max(poll_seconds, waited / 10), max(poll_seconds, _LONGEST_POLL_SECONDS)))
+
+
+def _waited(since: datetime | None, now: datetime) -> float:
+    """Seconds the current wait has lasted (none: 0)."""
+    return (now - since).total_seconds() if since else 0.0

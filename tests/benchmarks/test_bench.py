@@ -83,12 +83,32 @@ def test_each_tool_is_measured_side_by_side_in_both_worlds(
 def test_each_tool_gives_its_verdict_on_a_failing_rollout(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    lines = printed(lambda: BENCH["verdicts"](("consistent",), ("ecs-auto-rollback",)), capsys)
+    # Two services, the first one's rollout failing: the deployer rolls both back; each peer
+    # deploys one after the other, and its verdict is the failing service's.
+    lines = printed(
+        lambda: BENCH["verdicts"](("consistent",), ("ecs-auto-rollback",), (2,)), capsys
+    )
 
     rows = [line.split("ECS then:")[0].split() for line in lines[1:]]
-    assert [row[2:-3] for row in rows] == [["deployer"], ["ecs-deploy"], ["AWS", "CLI", "sequence"]]
+    assert [row[2] for row in rows] == ["2"] * 3
+    assert [row[3:-3] for row in rows] == [["deployer"], ["ecs-deploy"], ["AWS", "CLI", "sequence"]]
     assert rows[0][-3] == "ROLLED_BACK"
     assert {row[-3] for row in rows[1:]} <= {"success", "failure"}
+
+
+def test_the_bench_runs_the_parts_asked_for_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran: list[str] = []
+    parts = {name: (lambda name=name: ran.append(name)) for name in BENCH["PARTS"]}
+    monkeypatch.setitem(BENCH["main"].__globals__, "PARTS", parts)
+
+    BENCH["main"](["verdicts", "layer"])
+    assert ran == ["layer", "verdicts"]
+    BENCH["main"]([])
+    assert ran[2:] == list(parts)
+    with pytest.raises(SystemExit, match="unknown parts"):
+        BENCH["main"](["chart"])
 
 
 def test_the_chart_is_a_png_of_the_runs(tmp_path: Path) -> None:
@@ -124,5 +144,5 @@ def test_the_event_driven_waits_are_measured(capsys: pytest.CaptureFixture[str])
 
     (row,) = [line.split() for line in lines if line.endswith("x")]
     assert row[0] == "120"
-    describes, polling = int(row[-3]), int(row[-2])
-    assert 0 < describes < polling
+    reads, polling = int(row[-3]), int(row[-2])
+    assert 0 < reads < polling

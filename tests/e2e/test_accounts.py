@@ -15,6 +15,7 @@ from moto.sts.models import sts_backends
 
 from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer_tools.demo import runner, sample_app
+from ecs_deployer_tools.demo.event_waits import scenario_run
 from ecs_deployer_tools.demo.scenarios import (
     MISSING_SERVICE,
     PRODUCTION_ACCOUNT,
@@ -312,3 +313,25 @@ def test_a_push_to_the_central_registry_deploys_its_digest_in_the_apps_account()
         assert found.primary[service].startswith(f"arn:aws:ecs:us-east-1:{STAGING_ACCOUNT}:")
         assert found.app_images[service] == result.last.image
     assert found.refused == []
+
+
+def _with_slow_rollouts(name: str) -> Scenario:
+    """A scenario whose rollouts and tasks take 90 s, with a 60 s safety poll: a wait that
+    no event ends lasts until the safety poll after it (60, then 180 s)."""
+    return replace(
+        SCENARIOS[name],
+        faults=EcsFaults(seconds_to_complete=90),
+        config={"poll_seconds": 60},
+    )
+
+
+def test_forwarded_ecs_events_end_the_waits_in_the_apps_account() -> None:
+    forwarded = scenario_run(_with_slow_rollouts("cross-account-events"))
+    kept_home = scenario_run(_with_slow_rollouts("cross-account-happy"))
+
+    assert forwarded.result.as_expected, forwarded.result.to_json()
+    assert kept_home.result.as_expected, kept_home.result.to_json()
+    gaps = forwarded.phase_end_gaps()
+    assert all(0 <= gap <= 2 for gap in gaps.values()), gaps
+    # Without the forwarding, the same rollout's end waits for the safety poll.
+    assert kept_home.phase_end_gaps()["ServicesDone?"] >= 60

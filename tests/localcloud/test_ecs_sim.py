@@ -614,7 +614,45 @@ def test_update_service_starts_a_pending_service_deployment_that_succeeds(
     assert done["deploymentCircuitBreaker"]["status"] == "MONITORING_COMPLETE"
     source = service_deployment(env.ecs, before)
     assert source["status"] == "SUCCESSFUL"  # the service's creation
-    assert done["sourceServiceRevisions"] == [source["targetServiceRevision"]]
+    assert [r["arn"] for r in done["sourceServiceRevisions"]] == [
+        source["targetServiceRevision"]["arn"]
+    ]
+
+
+def test_a_service_deployment_reports_its_target_revisions_tasks(
+    simulate: Simulate, clock: _Clock
+) -> None:
+    simulate(EcsFaults(seconds_to_complete=2 * POLL))
+    env = _create_env()
+    arn = update_to(env, env.web_v2)
+    counts = ("requestedTaskCount", "runningTaskCount", "pendingTaskCount")
+
+    seen = []
+    for _ in range(2):
+        clock.advance(POLL)
+        target = service_deployment(env.ecs, arn)["targetServiceRevision"]
+        ours = primary(describe(env.ecs, "web"))
+        assert [target[name] for name in counts] == [
+            ours["desiredCount"],
+            ours["runningCount"],
+            ours["pendingCount"],
+        ]
+        seen.append(target["runningTaskCount"])
+    assert seen[-1] == ours["desiredCount"] > 0
+
+
+def test_deleting_a_service_stops_its_ongoing_service_deployment(
+    simulate: Simulate, clock: _Clock
+) -> None:
+    simulate(EcsFaults(services={"web": RolloutFault(RolloutOutcome.NEVER_STABLE)}))
+    env = _create_env()
+    arn = update_to(env, env.web_v2)
+    clock.advance(POLL)
+
+    env.ecs.delete_service(cluster=CLUSTER, service="web", force=True)
+
+    stopped = service_deployment(env.ecs, arn)
+    assert (stopped["status"], stopped["statusReason"]) == ("STOPPED", "The service was deleted.")
 
 
 def test_a_circuit_breaker_rollback_rolls_the_service_deployment_back(

@@ -76,6 +76,47 @@ def test_rollout_completes_on_the_new_revision(
     assert record.status == "IN_PROGRESS"
 
 
+def test_checks_of_a_rollout_under_way_read_only_its_service_deployments(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    simulate(**STALE)
+    deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
+    calls: list[str] = []
+
+    def counted(name: str) -> Callable[..., Any]:
+        method = getattr(ecs, name)
+
+        def call(*args: Any) -> Any:
+            calls.append(name)
+            return method(*args)
+
+        return call
+
+    for name in ("describe_services", "describe_service_deployments"):
+        monkeypatch.setattr(ecs, name, counted(name))
+    progress: list[str] = []
+
+    def check(current: Deployment) -> Deployment:
+        checked = check_services(current, ecs, LATER)
+        progress.append(checked.services[0].progress or "")
+        return checked
+
+    deployment = drive(check, deployment, sim_clock)
+
+    assert deployment.progress == "DONE"
+    # One DescribeServiceDeployments a round, for both services; no DescribeServices: the
+    # service deployments carry the verdicts and their target revisions' tasks.
+    assert calls == ["describe_service_deployments"] * len(progress)
+    assert len(progress) > 1
+    assert progress[-1] == "2/2 running"
+
+
 def test_unchanged_revision_is_forced_to_fresh_tasks(
     seeded: sample_app.SeededApp,
     deps: AdmissionDeps,

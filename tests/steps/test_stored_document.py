@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ecs_deployer.document import DeploymentRef, Failure, ServiceRollout, wait_seconds
+from ecs_deployer.domain.waiters import LONGEST_SAFETY_POLL_SECONDS, safety_poll_seconds
 from ecs_deployer.errors import ResourceNotFound
 from ecs_deployer.steps.stored import on_stored_document, save
 from tests.aws_fixtures import STARTED, accepted
@@ -176,3 +177,37 @@ def test_a_poll_that_changes_nothing_stores_nothing(
     stored = table.load_document(deployment.app, deployment.deployment_id)
     assert stored is not None
     assert stored.services[0].progress == "1/2 running"
+
+
+def test_the_safety_poll_doubles_from_poll_seconds_up_to_its_longest(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
+) -> None:
+    """Each event-driven wait's timeout: poll_seconds, then as long again as the wait so far
+    (each wait doubles), at most LONGEST_SAFETY_POLL_SECONDS; the plain wait (a broken
+    waiter's, the lock's) keeps its own pace."""
+    deployment = accepted(deps)
+    deployment.progress = "WAIT"
+    deployment.options.poll_seconds = poll = 60
+    waits, waited = [], 0
+    for _ in range(6):
+        ref = save(table, deployment, STARTED + timedelta(seconds=waited))
+        waits.append(ref["safety_poll_seconds"])
+        # The plain wait keeps its own pace.
+        assert ref["wait_seconds"] == wait_seconds(
+            poll, STARTED, STARTED + timedelta(seconds=waited)
+        )
+        waited += ref["safety_poll_seconds"]
+    assert waits == [poll, 2 * poll, 4 * poll, 8 * poll, LONGEST_SAFETY_POLL_SECONDS, 600]
+    deployment.progress = "DONE"
+    save(table, deployment, STARTED + timedelta(seconds=waited))
+    deployment.progress = "WAIT"  # the next wait starts over
+    restarted = save(table, deployment, STARTED + timedelta(seconds=waited))
+    assert restarted["safety_poll_seconds"] == poll
+
+
+@pytest.mark.parametrize("poll_seconds", [1, 60, 300])
+def test_the_safety_poll_is_never_shorter_than_poll_seconds(poll_seconds: int) -> None:
+    assert safety_poll_seconds(poll_seconds, 0) == poll_seconds
+    assert safety_poll_seconds(poll_seconds, 24 * 3600) == max(
+        poll_seconds, LONGEST_SAFETY_POLL_SECONDS
+    )

@@ -81,6 +81,21 @@ class LifecycleHook:
 
 
 @dataclass(frozen=True)
+class RevisionTasks:
+    """The tasks of a service revision (ServiceRevisionSummary's counts)."""
+
+    requested: int
+    running: int
+    pending: int
+
+    @property
+    def progress(self) -> str:
+        """As a service's deployment shows its tasks (`EcsDeployment.progress`)."""
+        text = f"{self.running}/{self.requested} running"
+        return text + (f", {self.pending} pending" if self.pending else "")
+
+
+@dataclass(frozen=True)
 class ServiceDeployment:
     """A service deployment as DescribeServiceDeployments shows it."""
 
@@ -89,6 +104,7 @@ class ServiceDeployment:
     status_reason: str | None
     lifecycle_stage: str | None
     target_revision: str | None  # the service revision being deployed
+    target_tasks: RevisionTasks | None  # its tasks, where ECS reports them
     rollback_reason: str | None
     rollback_revision: str | None  # the service revision ECS rolls back to
     circuit_breaker: str | None  # TRIGGERED | MONITORING | MONITORING_COMPLETE | DISABLED
@@ -102,12 +118,22 @@ class ServiceDeployment:
         # of which may itself separate names with "," as alarmNames' text says.
         triggered = (data.get("alarms") or {}).get("triggeredAlarmNames") or []
         alarms = ",".join([triggered] if isinstance(triggered, str) else triggered)
+        target = data.get("targetServiceRevision") or {}
         return cls(
             arn=data["serviceDeploymentArn"],
             status=data["status"],
             status_reason=data.get("statusReason"),
             lifecycle_stage=data.get("lifecycleStage"),
-            target_revision=(data.get("targetServiceRevision") or {}).get("arn"),
+            target_revision=target.get("arn"),
+            target_tasks=(
+                RevisionTasks(
+                    target["requestedTaskCount"],
+                    target.get("runningTaskCount", 0),
+                    target.get("pendingTaskCount", 0),
+                )
+                if "requestedTaskCount" in target
+                else None
+            ),
             rollback_reason=rollback.get("reason"),
             rollback_revision=rollback.get("serviceRevisionArn"),
             circuit_breaker=(data.get("deploymentCircuitBreaker") or {}).get("status"),
@@ -121,6 +147,13 @@ class ServiceDeployment:
     @property
     def ongoing(self) -> bool:
         return self.status in _ONGOING
+
+    @property
+    def judged_alone(self) -> bool:
+        """Whether this deployment alone is enough to judge it, without its service: all
+        but a STOPPED one, which a newer deployment may have replaced (the service's
+        current one tells) or whose service may be gone."""
+        return self.status != "STOPPED"
 
     @property
     def paused_hook(self) -> LifecycleHook | None:

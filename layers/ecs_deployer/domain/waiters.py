@@ -15,6 +15,12 @@ event names the keys it wakes. The key is one string both sides derive here:
 Waking is only a hint: the check steps stay the only judges of done (``judge_rollout``), so a
 wake that learns nothing (another account's service of the same names, an event of an
 earlier deployment) costs one check, and a lost event costs one safety poll.
+
+The safety poll backs off (``safety_poll_seconds``): the app's ``poll_seconds`` first, then
+each wait as long as the wait so far plus ``poll_seconds`` (each doubles), at most
+``LONGEST_SAFETY_POLL_SECONDS``. Events end nearly every wait, so the checks a rollout of R
+seconds costs grow with log2(R) rather than with R; a lost event is noticed at most as
+late again as the wait had lasted, and never more than the longest safety poll late.
 """
 
 from __future__ import annotations
@@ -28,6 +34,15 @@ if TYPE_CHECKING:
 
 
 _DEPLOYMENT_ENDS = frozenset({"SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMENT_FAILED"})
+# How late a lost event may be noticed, at worst (once a wait has lasted this long).
+LONGEST_SAFETY_POLL_SECONDS = 600
+
+
+def safety_poll_seconds(poll_seconds: int, waited: float) -> int:
+    """The next wait's timeout, the wait having lasted `waited` seconds so far: each
+    doubles from `poll_seconds`, up to the longest safety poll (or `poll_seconds`, if
+    longer)."""
+    return int(min(poll_seconds + waited, max(poll_seconds, LONGEST_SAFETY_POLL_SECONDS)))
 
 
 def approval_key(app: str) -> str:

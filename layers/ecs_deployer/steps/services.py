@@ -139,7 +139,7 @@ def update_services(
 
 
 def _judge(
-    snapshot: ServiceSnapshot,
+    snapshot: ServiceSnapshot | None,
     deployment_id: str | None,
     *,
     target: str | None,
@@ -150,21 +150,26 @@ def _judge(
     judged: RolloutJudgement | None = None,
 ) -> tuple[ServiceState, RolloutJudgement]:
     """ECS's verdict on one rollout (CodeDeploy's or its service deployment's, ``judged``,
-    where there is one), or TIMED_OUT once it is still rolling ``budget`` after it began."""
-    judgement = judged or judge_rollout(
-        snapshot, deployment_id or "", target or "", previous or "", now - (started_at or now)
-    )
+    where there is one, else the service's ``snapshot``'s), or TIMED_OUT once it is still
+    rolling ``budget`` after it began."""
+    if judged is None:
+        assert snapshot is not None  # a rollout without a verdict of its own is described
+        judged = judge_rollout(
+            snapshot, deployment_id or "", target or "", previous or "", now - (started_at or now)
+        )
     deadline = (started_at or now) + budget
-    if judgement.state == "IN_PROGRESS" and now >= deadline:
-        return "TIMED_OUT", judgement
-    return judgement.state, judgement
+    if judged.state == "IN_PROGRESS" and now >= deadline:
+        return "TIMED_OUT", judged
+    return judged.state, judged
 
 
-def _budget(service: ServiceRollout, snapshot: ServiceSnapshot) -> timedelta:
+def _budget(service: ServiceRollout, snapshot: ServiceSnapshot | None) -> timedelta:
     """How long the service's rollout (or rollback) may take: its `max_wait`, plus the bake
-    times and hook timeouts of its deployment strategy."""
+    times and hook timeouts of its deployment strategy (the service's: without a
+    `snapshot`, `max_wait` alone)."""
     return wait_budget(
-        timedelta(minutes=service.max_wait_minutes), snapshot.deployment_configuration
+        timedelta(minutes=service.max_wait_minutes),
+        snapshot.deployment_configuration if snapshot else {},
     )
 
 
@@ -187,6 +192,8 @@ def _service_deployments(
     """The service deployments `arns` names, by service name (one ECS does not show is
     left out: that service is judged by its `deployments[]`)."""
     wanted = {name: arn for name, arn in arns.items() if arn is not None}
+    if not wanted:
+        return {}
     found = ecs.describe_service_deployments(list(dict.fromkeys(wanted.values())))
     return {name: found[arn] for name, arn in wanted.items() if arn in found}
 
@@ -194,13 +201,16 @@ def _service_deployments(
 def _with_counts(
     judgement: RolloutJudgement,
     service_deployment: ServiceDeployment,
-    snapshot: ServiceSnapshot,
+    snapshot: ServiceSnapshot | None,
     deployment_id: str | None,
 ) -> RolloutJudgement:
-    """The judgement, its progress as operators read it: the tasks of the deployment (ours,
-    else the PRIMARY), and the lifecycle stage of a deployment that has stages."""
-    shown = snapshot.deployment(deployment_id or "") or snapshot.primary
-    progress = shown.progress if shown else judgement.progress
+    """The judgement, its progress as operators read it: the tasks of the service's
+    deployment (ours, else the PRIMARY) where the service was described, else of the
+    service deployment's target revision; and the lifecycle stage of a deployment that has
+    stages."""
+    shown = (snapshot.deployment(deployment_id or "") or snapshot.primary) if snapshot else None
+    tasks = shown or service_deployment.target_tasks
+    progress = tasks.progress if tasks else judgement.progress
     stage = service_deployment.lifecycle_stage
     return replace(judgement, progress=f"{progress}, {stage}" if stage else progress)
 
@@ -241,6 +251,17 @@ def _reject_unanswered_pause(
     service.reason = paused.rejected
 
 
+def _needs_describe(service: ServiceRollout, ours: ServiceDeployment | None, now: datetime) -> bool:
+    """Whether judging the rollout needs its service described (DescribeServices): a
+    CodeDeploy deployment or one without a service deployment is judged by the service; a
+    STOPPED service deployment needs the service's current one; and once `max_wait` has
+    passed, the timeout needs the strategy's time (which only ever adds to `max_wait`).
+    Otherwise the service deployment alone judges it, with its tasks."""
+    if service.codedeploy is not None or ours is None or not ours.judged_alone:
+        return True
+    return now >= (service.started_at or now) + timedelta(minutes=service.max_wait_minutes)
+
+
 def check_services(
     deployment: Deployment,
     ecs: EcsGateway,
@@ -249,33 +270,38 @@ def check_services(
     codedeploy: CodeDeployGateway | None = None,
 ) -> Deployment:
     """The step the state machine polls: judge every rollout in progress; FAILED when any
-    failed (DeployTimeout when all that failed timed out), DONE when all completed."""
+    failed (DeployTimeout when all that failed timed out), DONE when all completed.
+
+    Each round reads the service deployments first, and describes only the services that
+    judgement needs (`_needs_describe`): a rollout under way costs one call per ten."""
     rolling = [service for service in deployment.services if service.state == "IN_PROGRESS"]
-    snapshots, gone = _snapshots(deployment, ecs, _names(rolling))
+    found = _service_deployments(
+        ecs, {s.name: s.service_deployment_arn for s in rolling if s.codedeploy is None}
+    )
+    snapshots, gone = _snapshots(
+        deployment,
+        ecs,
+        [s.name for s in rolling if _needs_describe(s, found.get(s.name), now)],
+    )
     by_codedeploy = _codedeploy_judgements(
         codedeploy,
         codedeploy_steps.rolling_ids([s for s in rolling if s.name not in gone]),
         {s.name: s.task_definition_after or "" for s in rolling},
     )
-    found = _service_deployments(
-        ecs,
-        {
-            s.name: s.service_deployment_arn
-            for s in rolling
-            if s.codedeploy is None and s.name not in gone
-        },
-    )
     by_ecs = {
         s.name: _with_counts(
             judge_service_deployment(
-                found[s.name], s.wait_until, current=snapshots[s.name].current_service_deployment
+                found[s.name],
+                s.wait_until,
+                current=snapshot.current_service_deployment if snapshot else None,
             ),
             found[s.name],
-            snapshots[s.name],
+            snapshot,
             s.ecs_deployment_id,
         )
         for s in rolling
-        if s.name in found
+        if s.name in found and s.name not in gone
+        for snapshot in [snapshots.get(s.name)]
     }
     approval_timeout = timedelta(minutes=deployment.approval_timeout_minutes)
     for service in rolling:
@@ -285,10 +311,11 @@ def check_services(
             service.reason = f"{gone[service.name]} during the rollout"
             continue
         _track_pause(service, found.get(service.name), now)
+        snapshot = snapshots.get(service.name)
         # A wait at a PAUSE hook is the operator's: it does not count against max_wait.
-        budget = _budget(service, snapshots[service.name]) + service.paused_for(now)
+        budget = _budget(service, snapshot) + service.paused_for(now)
         state, judgement = _judge(
-            snapshots[service.name],
+            snapshot,
             service.ecs_deployment_id,
             target=service.task_definition_after,
             previous=service.task_definition_before,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import runpy
 import socket
 import sys
 import threading
@@ -158,6 +159,38 @@ def demo(
             _render_metrics(result.metrics)
     if not result.as_expected:
         raise typer.Exit(EXIT_FAILED)
+
+
+# The benchmark measures a checkout (its layer build, handlers and template), so it lives
+# there, beside the template, rather than in this package.
+BENCH = TEMPLATE.parent / "benchmarks" / "bench.py"
+
+
+@app.command()
+def bench(
+    parts: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Parts to run (default: all): layer, cold-start, fleet, side-by-side, "
+            "verdicts, dispatch, event-waits, scenarios."
+        ),
+    ] = None,
+) -> None:
+    """Measure the deployer on the local cloud: what `make bench` runs.
+
+    Prints the layer's size, cold-start imports, API calls against the minimum, state
+    transitions, the side by side with fabfuel's ecs-deploy and the AWS CLI sequence (on
+    simulated time; it redraws docs/benchmarks.png) and each tool's verdicts, dispatch
+    costs and the event-driven waits. Figures, not pass/fail: about an hour for all.
+
+    Examples: [bold]ecs-deployer local bench[/], [bold]ecs-deployer local bench fleet[/]
+    """
+    if not BENCH.is_file():
+        fail(
+            f"the benchmark runs from a checkout of the repository: {BENCH} is missing",
+            error="NoCheckout",
+        )
+    runpy.run_path(str(BENCH))["main"](parts or [])
 
 
 def _scenario(name: str) -> Scenario:

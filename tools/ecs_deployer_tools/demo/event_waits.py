@@ -1,5 +1,5 @@
 """Event-driven waits, measured on the local cloud: how soon after ECS's event a phase ends,
-and how many polling calls (the checks' DescribeServices) a rollout costs with events and
+and how many polling calls (the checks' ECS reads) a rollout costs with events and
 with 10-second polling. The e2e tests assert on these; `make bench` prints them."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from ecs_deployer_tools.demo import runner, sample_app
-from ecs_deployer_tools.demo.scenarios import SCENARIOS, Scenario
+from ecs_deployer_tools.demo.scenarios import SCENARIOS, LambdaCrash, Scenario
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults
 
 if TYPE_CHECKING:
@@ -27,15 +27,19 @@ PHASE_ENDS = {
     "PostTasksDone?": ("TASK_STOPPED", f"family:{sample_app.SMOKE_TEST}"),
 }
 
+# What a services' check reads from ECS (steps/services.py check_services).
+CHECK_READS = ("DescribeServiceDeployments", "DescribeServices")
+
 
 @dataclasses.dataclass
 class WaitsRun:
     result: runner.ScenarioResult
     published: list[EcsEvent]  # ECS's events that reached the bus
     history: list[dict[str, Any]]  # the deployment execution's
-    # The polling calls: the DescribeServices of the services' checks (the rollout's and the
-    # rollback's), not UpdateServices' or Finalize's, which no wait changes.
-    check_describes: int
+    # The polling calls: the ECS reads of the services' checks (the rollout's and the
+    # rollback's: DescribeServiceDeployments, and DescribeServices where a check needs the
+    # service), not UpdateServices' or Finalize's, which no wait changes.
+    check_reads: int
 
     def entered(self, state: str) -> list[datetime]:
         return [
@@ -59,16 +63,37 @@ class WaitsRun:
         return gaps
 
 
-def rollout_run(
-    rollout_seconds: float, *, poll_seconds: int, event_drop_rate: float = 0.0
-) -> WaitsRun:
-    """The happy scenario, each rollout taking `rollout_seconds`."""
-    return scenario_run(
-        dataclasses.replace(
-            SCENARIOS["happy"],
-            faults=EcsFaults(seconds_to_complete=rollout_seconds, event_drop_rate=event_drop_rate),
-            config={"poll_seconds": poll_seconds},
-        )
+def rollout_run(rollout_seconds: float, *, poll_seconds: int) -> WaitsRun:
+    """The happy scenario, each rollout taking `rollout_seconds`, its waits ended by ECS's
+    events (else at their safety polls)."""
+    return scenario_run(_with_rollouts(rollout_seconds, poll_seconds))
+
+
+def polling_run(rollout_seconds: float, *, poll_seconds: int) -> WaitsRun:
+    """The same, as the deployer polled before event-driven waits: no event arrives and no
+    waiter registers (its function is missing, which no retry mends), so every wait is the
+    plain Wait the Await states fall back to, at `poll_seconds`, then a tenth of the time
+    waited (`document.wait_seconds`)."""
+    scenario = _with_rollouts(rollout_seconds, poll_seconds, event_drop_rate=1.0)
+    no_waiter = LambdaCrash(
+        "RegisterWaiterFunction",
+        count=_EVERY_WAIT,
+        error_type="Lambda.ResourceNotFoundException",
+    )
+    return scenario_run(dataclasses.replace(scenario, crash=no_waiter))
+
+
+# More waits than any rollout here makes.
+_EVERY_WAIT = 10_000
+
+
+def _with_rollouts(
+    rollout_seconds: float, poll_seconds: int, *, event_drop_rate: float = 0.0
+) -> Scenario:
+    return dataclasses.replace(
+        SCENARIOS["happy"],
+        faults=EcsFaults(seconds_to_complete=rollout_seconds, event_drop_rate=event_drop_rate),
+        config={"poll_seconds": poll_seconds},
     )
 
 
@@ -86,9 +111,8 @@ def scenario_run(scenario: Scenario) -> WaitsRun:
             executionArn=execution["executionArn"], maxResults=1000
         )["events"]
         seen["published"] = list(simulation.published)
-        seen["check_describes"] = cloud.api_recorder.counts("CheckServicesFunction").get(
-            "ecs.DescribeServices", 0
-        )
+        calls = cloud.api_recorder.counts("CheckServicesFunction")
+        seen["check_reads"] = sum(calls.get(f"ecs.{read}", 0) for read in CHECK_READS)
 
     result = runner.run(scenario, inspect=inspect, function_logs=None)
-    return WaitsRun(result, seen["published"], seen["history"], seen["check_describes"])
+    return WaitsRun(result, seen["published"], seen["history"], seen["check_reads"])

@@ -22,7 +22,12 @@ from ecs_deployer.domain.dispatch import child_execution_name
 from ecs_deployer.domain.lifecycle import SOURCE
 from ecs_deployer_tools.demo import sample_app
 from ecs_deployer_tools.demo.scenarios import PRODUCTION_ACCOUNT, STAGING_ACCOUNT, TOOLING_ACCOUNT
-from ecs_deployer_tools.localcloud.cloud import ACCOUNT_ID, LocalCloud
+from ecs_deployer_tools.localcloud.cloud import (
+    ACCOUNT_ID,
+    ECR_FORWARDING_TEMPLATE,
+    ECS_EVENTS_FORWARDING_TEMPLATE,
+    LocalCloud,
+)
 from ecs_deployer_tools.localcloud.codedeploy import CodeDeploySimulation
 from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 from ecs_deployer_tools.localcloud.runtime import FunctionOutput
@@ -368,6 +373,7 @@ def _deploy(
             **seeded.network_parameters,
             **TARGET_STACK_PARAMETERS,
             "EcrSourceAccounts": TOOLING_ACCOUNT,
+            "EcsEventSourceAccounts": STAGING_ACCOUNT,
             "LogLevel": DEMO_LOG_LEVEL,
             "SummaryTopicArn": summaries.topic_arn,
         }
@@ -380,12 +386,30 @@ def _deploy(
         _deploy_target_role(cloud, account, None, codedeploy=False)
     if scenario.registry is not None:
         _open_central_registry(cloud, scenario.registry)
+    if scenario.account is not None and scenario.forwards_ecs_events:
+        _forward_ecs_events(cloud, scenario.account)
+
+
+def _forward_ecs_events(cloud: LocalCloud, account: str) -> None:
+    """What an app's account does (README, "Many accounts") for its waits to end at ECS's
+    events: forward them with templates/ecs-events-forwarding.yaml."""
+    cluster = cloud.client("ecs", account=account).describe_clusters(clusters=[sample_app.CLUSTER])
+    cloud.deploy_forwarding(
+        ECS_EVENTS_FORWARDING_TEMPLATE,
+        account,
+        {
+            "DeployerAccountId": ACCOUNT_ID,
+            "DeployerRegion": cloud.region,
+            "ClusterArns": cluster["clusters"][0]["clusterArn"],
+        },
+    )
 
 
 def _open_central_registry(cloud: LocalCloud, account: str) -> None:
     """What the central registry's account does (README, "A central ECR"): forward its
     pushes with templates/ecr-forwarding.yaml, and let Resolve read the repository."""
-    cloud.deploy_ecr_forwarding(
+    cloud.deploy_forwarding(
+        ECR_FORWARDING_TEMPLATE,
         account,
         {
             "DeployerAccountId": ACCOUNT_ID,

@@ -114,6 +114,11 @@ class Scenario:
     # order (an environment the chain never reached has none).
     environments: tuple[tuple[str, str], ...] = ()
     chain: tuple[PushStatus, ...] = ()
+    # The app's account forwards its ECS events to the deployer's bus
+    # (templates/ecs-events-forwarding.yaml; the stack lists it in EcsEventSourceAccounts):
+    # its waits end at ECS's events. Otherwise they stay on that account's bus, and each
+    # wait there ends at its safety poll.
+    forwards_ecs_events: bool = False
 
     def image_of(self, index: int) -> str:
         return self.images[index] if self.images else self.pushes[index][0]
@@ -441,6 +446,15 @@ SCENARIOS: dict[str, Scenario] = {
             "SUCCEEDED",
             ("SUCCEEDED",),
             account=STAGING_ACCOUNT,
+        ),
+        Scenario(
+            "cross-account-events",
+            f"the app runs in account {STAGING_ACCOUNT}, which forwards its ECS events to the "
+            "deployer's bus: each wait there ends at ECS's event, not at its safety poll",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            account=STAGING_ACCOUNT,
+            forwards_ecs_events=True,
         ),
         Scenario(
             "cross-account-role-denied",

@@ -79,8 +79,10 @@ DEFAULT_REGION = "us-east-1"
 ARTIFACTS_BUCKET = "ecs-deployer-local-artifacts"
 # The deploy role of an account apps run in, beside the stack's template.
 TARGET_ROLE_TEMPLATE = "templates/target-account-role.yaml"
-# A central registry's forwarding of its pushes, beside the stack's template.
+# Another account's forwarding of its events to the deployer's bus, beside the stack's
+# template: a central registry's pushes, a target account's ECS events.
 ECR_FORWARDING_TEMPLATE = "templates/ecr-forwarding.yaml"
+ECS_EVENTS_FORWARDING_TEMPLATE = "templates/ecs-events-forwarding.yaml"
 # The deploy roles' grants, whichever account's role used them (`IamGuard.declare_role`).
 TARGET_ROLE_LEDGER_KEY = "TargetAccountRole"
 # The role the local cloud's own clients act as in another account (never authorized: only
@@ -292,12 +294,15 @@ class LocalCloud:
         self.iam.declare_role(account, role_arn, TARGET_ROLE_LEDGER_KEY)
         return str(role_arn)
 
-    def deploy_ecr_forwarding(self, account: str, parameters: Mapping[str, str]) -> None:
-        """Forward `account`'s ECR pushes to the deployer's bus, from
-        templates/ecr-forwarding.yaml, in `account`."""
-        template = load_template(self.template_path.parent / ECR_FORWARDING_TEMPLATE)
+    def deploy_forwarding(
+        self, forwarding_template: str, account: str, parameters: Mapping[str, str]
+    ) -> None:
+        """Forward `account`'s events to the deployer's bus: `forwarding_template`
+        (ECR_FORWARDING_TEMPLATE, ECS_EVENTS_FORWARDING_TEMPLATE) deployed in `account`."""
+        template = load_template(self.template_path.parent / forwarding_template)
+        name = Path(forwarding_template).stem
         self.client("cloudformation", account=account).create_stack(
-            StackName=f"{self.stack_name}-ecr-forwarding",
+            StackName=f"{self.stack_name}-{name}",
             TemplateBody=json.dumps(template),
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
             Capabilities=_CAPABILITIES,

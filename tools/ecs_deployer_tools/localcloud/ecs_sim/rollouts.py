@@ -267,10 +267,15 @@ class ServiceRollouts:
         service = original(backend, *args, **kwargs)
         state = self._services.get(service)
         if state is not None:  # the scheduler stops every task of a deleted service
+            now = self._now()
             for deployment_id, tasks in state.tasks.items():
                 for task in tasks:
-                    self._task_lifecycle.stop_service_task(task, deployment_id, self._now())
+                    self._task_lifecycle.stop_service_task(task, deployment_id, now)
             state.tasks.clear()
+            # As when the DELETED fault deletes it: its ongoing service deployment stops.
+            for record in state.service_deployments:
+                if record.ongoing:
+                    record.stop(sd.DELETED_REASON, now)
         return service
 
     def describe_services(
@@ -334,7 +339,11 @@ class ServiceRollouts:
             if located is None:
                 failures.append({"arn": arn, "reason": "MISSING"})
             else:
-                found.append(located[2].as_api())
+                service, _, record = located
+                target = next(
+                    (d for d in service.deployments if d["id"] == record.deployment_id), None
+                )
+                found.append(record.as_api(target))
         return found, failures
 
     def stop_service_deployment(self, backend: Any, arn: str, stop_type: str) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from datetime import datetime
 
     from ecs_deployer_tools.localcloud.ecs_sim.strategies import StagedTimeline
@@ -157,8 +158,19 @@ class ServiceDeploymentRecord:
         if status == STOPPED:
             self.stopped_at = at
 
-    def as_api(self) -> dict[str, Any]:
-        """As DescribeServiceDeployments answers it."""
+    def as_api(self, target: Mapping[str, Any] | None) -> dict[str, Any]:
+        """As DescribeServiceDeployments answers it; `target` is the `deployments[]` entry
+        of its target revision, whose task counts the target's summary carries
+        (ServiceRevisionSummary), None once the service no longer shows it."""
+        counts = (
+            {
+                "requestedTaskCount": target["desiredCount"],
+                "runningTaskCount": target["runningCount"],
+                "pendingTaskCount": target["pendingCount"],
+            }
+            if target is not None
+            else {}
+        )
         optional: dict[str, Any] = {
             "statusReason": self.status_reason,
             "startedAt": self.started_at,
@@ -187,7 +199,7 @@ class ServiceDeploymentRecord:
             "sourceServiceRevisions": (
                 [{"arn": self.source_revision}] if self.source_revision else []
             ),
-            "targetServiceRevision": {"arn": self.target_revision},
+            "targetServiceRevision": {"arn": self.target_revision} | counts,
             "status": self.status,
             "deploymentCircuitBreaker": {
                 "status": self.circuit_breaker,
