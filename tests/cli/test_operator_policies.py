@@ -61,23 +61,32 @@ def _config_file(local: Local, tmp_path: Path) -> Path:
     return path
 
 
+_QUICK = ("--skip-pre-tasks", "--skip-post-tasks")
+
+
 def _operator_commands(local: Local, config: Path) -> list[tuple[str, ...]]:
     # Two deployments, so that there is one to roll back to; one followed after the fact.
     local.push("policy-1")
     local.push("policy-2")
     local.push("policy-3")
-    quick = ("--skip-pre-tasks", "--skip-post-tasks")
     return [
         ("config", "push", str(config), "--app", sample_app.APP),
-        ("deploy", sample_app.APP, "--tag", "policy-1", *quick),
-        ("deploy", sample_app.APP, "--tag", "policy-2", *quick, "--no-wait"),
+        ("deploy", sample_app.APP, "--tag", "policy-1", *_QUICK),
+        ("deploy", sample_app.APP, "--tag", "policy-2", *_QUICK, "--no-wait"),
         ("follow", sample_app.APP),
-        ("deploy", sample_app.APP, "--tag", "policy-3", *quick),
+        ("deploy", sample_app.APP, "--tag", "policy-3", *_QUICK),
         ("rollback", sample_app.APP),
     ]
 
 
 def _read_only_commands(local: Local, config: Path) -> list[tuple[str, ...]]:
+    # History to read and a deployment to plan a rollback of, made here (its calls are not
+    # the read-only policy's): each case gets its own cloud under `pytest -n`.
+    local.push("read-1")
+    local.push("read-2")
+    for tag in ("read-1", "read-2"):
+        deployed = local.run("deploy", sample_app.APP, "--tag", tag, *_QUICK)
+        assert deployed.exit_code == 0, deployed.output
     return [
         ("status",),
         ("status", sample_app.APP),
@@ -89,7 +98,6 @@ def _read_only_commands(local: Local, config: Path) -> list[tuple[str, ...]]:
     ]
 
 
-# The operator's commands run first: the read-only ones then find history to read.
 POLICIES: list[tuple[str, Callable[[Local, Path], list[tuple[str, ...]]]]] = [
     ("OperatorPolicyArn", _operator_commands),
     ("ReadOnlyPolicyArn", _read_only_commands),
