@@ -42,26 +42,15 @@ def compile_layer(layer: Path) -> None:
 def _compile(path: Path, layer: Path, *, legacy: bool) -> bool:
     """Compiles ``path`` (a package, or a top-level module) with the layer's paths;
     ``legacy``: each ``module.pyc`` beside its source, which can then go."""
-    invalidation_mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
-    if path.is_dir():
-        return bool(
-            compileall.compile_dir(
-                path,
-                quiet=1,
-                stripdir=str(layer),
-                prependdir=LAYER_ROOT,
-                legacy=legacy,
-                invalidation_mode=invalidation_mode,
-            )
-        )
+    compile_one = compileall.compile_dir if path.is_dir() else compileall.compile_file
     return bool(
-        compileall.compile_file(
+        compile_one(
             path,
             quiet=1,
             stripdir=str(layer),
             prependdir=LAYER_ROOT,
             legacy=legacy,
-            invalidation_mode=invalidation_mode,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
         )
     )
 
