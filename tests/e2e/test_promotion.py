@@ -35,6 +35,47 @@ class Found:
     locks_held: dict[str | None, bool] = field(default_factory=dict)  # environment → held
     executions: list[dict[str, Any]] = field(default_factory=list)
     events: list[tuple[str, str | None, str]] = field(default_factory=list)
+    # account → the one-off tasks' (family, subnet, security groups), and the sample app's.
+    task_networks: dict[str, list[tuple[str, str, list[str]]]] = field(default_factory=dict)
+    app_networks: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+
+
+def _task_networks(cloud: LocalCloud, account: str) -> list[tuple[str, str, list[str]]]:
+    """Where the one-off tasks ran in ``account``: the subnet and security groups of each
+    task's network interface, which ECS made from RunTask's networkConfiguration."""
+    ecs, ec2 = cloud.client("ecs", account=account), cloud.client("ec2", account=account)
+    arns = [
+        arn
+        for family in (sample_app.MIGRATE, sample_app.SMOKE_TEST)
+        for arn in ecs.list_tasks(
+            cluster=sample_app.CLUSTER, family=family, desiredStatus="STOPPED"
+        )["taskArns"]
+    ]
+    if not arns:
+        return []
+    networks = []
+    for task in ecs.describe_tasks(cluster=sample_app.CLUSTER, tasks=arns)["tasks"]:
+        [attachment] = task["attachments"]
+        details = {detail["name"]: detail["value"] for detail in attachment["details"]}
+        [interface] = ec2.describe_network_interfaces(
+            NetworkInterfaceIds=[details["networkInterfaceId"]]
+        )["NetworkInterfaces"]
+        family = task["taskDefinitionArn"].rsplit("/", 1)[-1].split(":")[0]
+        groups = [group["GroupId"] for group in interface["Groups"]]
+        networks.append((family, details["subnetId"], groups))
+    return sorted(networks)
+
+
+def _app_network(cloud: LocalCloud, account: str) -> tuple[str, list[str]]:
+    """The subnet and security group the sample app was seeded with in ``account``."""
+    ec2 = cloud.client("ec2", account=account)
+    [subnet] = ec2.describe_subnets(Filters=[{"Name": "cidr-block", "Values": ["10.20.1.0/24"]}])[
+        "Subnets"
+    ]
+    [group] = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["shop"]}])[
+        "SecurityGroups"
+    ]
+    return subnet["SubnetId"], [group["GroupId"]]
 
 
 def _run(name: str) -> tuple[runner.ScenarioResult, Found]:
@@ -56,6 +97,8 @@ def _run(name: str) -> tuple[runner.ScenarioResult, Found]:
                     for c in definition["taskDefinition"]["containerDefinitions"]
                     if c["name"] == "app"
                 )
+            found.task_networks[account] = _task_networks(cloud, account)
+            found.app_networks[account] = _app_network(cloud, account)
         table = DeploymentsTable(cloud.client("dynamodb"), cloud.outputs["DeploymentsTableName"])
         for environment in ("staging", "production", None):
             found.locks_held[environment] = (
@@ -115,6 +158,15 @@ def test_production_gets_the_digest_staging_deployed_only_after_staging_succeede
     assert found.locks_held == {"staging": False, "production": False, None: False}
     [chain] = promotion_chains(ShownRecord(record, record.status) for record in result.chain)
     assert chain.state == "complete"
+    # The migration and the smoke test ran in each account, in that account's own network
+    # (its environment's network_configuration): accounts share no subnet.
+    for account in (STAGING_ACCOUNT, PRODUCTION_ACCOUNT):
+        subnet, groups = found.app_networks[account]
+        assert found.task_networks[account] == [
+            (sample_app.MIGRATE, subnet, groups),
+            (sample_app.SMOKE_TEST, subnet, groups),
+        ]
+    assert found.app_networks[STAGING_ACCOUNT] != found.app_networks[PRODUCTION_ACCOUNT]
     # One dispatcher, one deployment per environment: nothing started twice.
     assert sorted(execution["status"] for execution in found.executions) == ["SUCCEEDED"] * 3
 

@@ -149,3 +149,155 @@ def test_an_environment_on_a_cluster_the_stack_does_not_list_is_refused_by_field
 
 def test_a_chain_within_the_stack_passes() -> None:
     SCOPE.check_config("shop", _config())
+
+
+def _network(subnet: str, group: str) -> dict[str, Any]:
+    return {
+        "vpc_configuration": {
+            "assign_public_ip": False,
+            "subnets": [subnet],
+            "security_groups": [group],
+        }
+    }
+
+
+# A migration in the app's network (awsvpc), and a smoke test in none (the bridge mode of EC2).
+TASKS = {
+    "pre": [
+        {
+            "family": "shop-migrate",
+            "containers": ["app"],
+            "network_configuration": _network("subnet-app", "sg-app"),
+        }
+    ],
+    "post": [{"family": "shop-smoke-test", "containers": ["app"]}],
+}
+NETWORKED_CHAIN = [
+    {**CHAIN[0], "network_configuration": _network("subnet-staging", "sg-staging")},
+    {**CHAIN[1], "network_configuration": _network("subnet-production", "sg-production")},
+]
+
+
+def test_each_environment_runs_the_tasks_that_have_a_network_in_its_own() -> None:
+    config = _config(NETWORKED_CHAIN, tasks=TASKS)
+
+    for name, subnet, group in (
+        ("staging", "subnet-staging", "sg-staging"),
+        ("production", "subnet-production", "sg-production"),
+    ):
+        [migrate], [smoke_test] = (
+            config.in_environment(name).phase_tasks(p) for p in ("pre", "post")
+        )
+        assert migrate.network_configuration is not None
+        vpc = migrate.network_configuration.vpc_configuration
+        assert (vpc.subnets, vpc.security_groups) == ([subnet], [group])
+        assert migrate.family == "shop-migrate"
+        assert smoke_test.network_configuration is None  # no network: none given to it
+    # The app's own config keeps its tasks' network.
+    [migrate] = config.phase_tasks("pre")
+    assert migrate.network_configuration is not None
+    assert migrate.network_configuration.vpc_configuration.subnets == ["subnet-app"]
+
+
+def test_an_environment_without_a_network_runs_the_tasks_in_theirs() -> None:
+    """One account and region: the tasks' own subnets exist in every environment."""
+    chain = [
+        {"name": "staging", "account": STAGING},
+        {"name": "qa", "account": STAGING, "cluster": "prod"},
+    ]
+    config = _config(chain, tasks=TASKS)
+
+    [migrate] = config.in_environment("qa").phase_tasks("pre")
+    assert migrate.network_configuration is not None
+    assert migrate.network_configuration.vpc_configuration.subnets == ["subnet-app"]
+
+
+@pytest.mark.parametrize(
+    ("environments", "tasks", "message"),
+    [
+        (
+            [NETWORKED_CHAIN[0], CHAIN[1]],
+            TASKS,
+            "environments[1].network_configuration: required, since one-off tasks have a "
+            "network_configuration and the environments span several accounts or regions",
+        ),
+        (
+            [
+                {"name": "staging", "account": STAGING},
+                {"name": "dr", "account": STAGING, "region": "eu-west-1"},
+            ],
+            TASKS,
+            "environments[0].network_configuration: required",
+        ),
+        (
+            NETWORKED_CHAIN,
+            {"pre": [{"family": "shop-migrate", "containers": ["app"]}]},
+            "environments[0].network_configuration: no one-off task has a network_configuration",
+        ),
+        (
+            [{**NETWORKED_CHAIN[0], "network_configuration": {"vpc_configuration": {}}}],
+            TASKS,
+            "environments[0].network_configuration.vpc_configuration.assign_public_ip: "
+            "required field is missing",
+        ),
+    ],
+)
+def test_a_chain_across_accounts_names_the_network_each_environment_lacks(
+    environments: Any, tasks: Any, message: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        _config(environments, tasks=tasks)
+
+    assert any(
+        message in f"{error.path}: {error.message}".lstrip(": ") for error in raised.value.errors
+    ), raised.value.errors
+
+
+def test_tasks_without_a_network_need_none_per_environment() -> None:
+    config = _config(tasks={"pre": [{"family": "shop-migrate", "containers": ["app"]}]})
+
+    assert config.in_environment("production").phase_tasks("pre") == config.phase_tasks("pre")
+
+
+def test_the_stack_checks_the_networks_the_environments_run_tasks_in() -> None:
+    """Every environment names its own: those are checked, the tasks' own never used."""
+    scope = StackScope(
+        **{
+            **SCOPE.__dict__,
+            "subnets": frozenset({"subnet-staging"}),
+            "security_groups": frozenset({"sg-staging", "sg-production"}),
+        }
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        scope.check_config("shop", _config(NETWORKED_CHAIN, tasks=TASKS))
+
+    assert [error.path for error in raised.value.errors] == [
+        "environments[1].network_configuration.vpc_configuration.subnets[0]"
+    ]
+
+
+def test_the_stack_checks_the_tasks_networks_where_an_environment_uses_them() -> None:
+    chain = [
+        {"name": "staging", "account": STAGING},
+        {
+            "name": "production",
+            "account": STAGING,
+            "cluster": "prod",
+            "network_configuration": _network("subnet-production", "sg-production"),
+        },
+    ]
+    scope = StackScope(
+        **{
+            **SCOPE.__dict__,
+            "subnets": frozenset({"subnet-production"}),
+            "security_groups": frozenset({"sg-app", "sg-production"}),
+        }
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        scope.check_config("shop", _config(chain, tasks=TASKS))
+
+    assert [error.path for error in raised.value.errors] == [
+        "tasks.pre[0].network_configuration.vpc_configuration.subnets[0]"
+    ]

@@ -133,6 +133,13 @@ class TaskConfig(_Model):
         return self
 
 
+def _in_network(task: TaskConfig, network: NetworkConfiguration) -> TaskConfig:
+    """``task`` in ``network`` when it runs in one (awsvpc); as it is otherwise."""
+    if task.network_configuration is None:
+        return task
+    return task.model_copy(update={"network_configuration": network})
+
+
 def _unique_families(tasks: list[TaskConfig]) -> list[TaskConfig]:
     _unique([task.family for task in tasks], "task family")
     return tasks
@@ -285,7 +292,7 @@ def _target_problem(cluster: str, account: str | None, region: str | None) -> st
 
 class EnvironmentConfig(_Model):
     """One environment of a promotion chain: what differs there. The services, containers
-    and tasks are the app's, the same in every environment."""
+    and tasks are the app's, the same in every environment, but for their network."""
 
     name: EnvironmentName
     # Where it runs, as the app's own account, region and cluster say for an app without
@@ -295,6 +302,9 @@ class EnvironmentConfig(_Model):
     cluster: ClusterRef | None = None
     # The approval gate of its deployments (the app's `approval`); omitted: the app's.
     approval: ApprovalMode | None = None
+    # The network of every one-off task that has one, there: subnets and security groups
+    # belong to one account's VPC. Omitted: each task's own.
+    network_configuration: NetworkConfiguration | None = None
 
 
 class AppConfig(_Model):
@@ -358,7 +368,24 @@ class AppConfig(_Model):
                     f"'{targets[target]}' does (same account, region and cluster)"
                 )
             targets[target] = environment.name
+        self._check_environment_networks(self.environments)
         return self
+
+    def _check_environment_networks(self, environments: list[EnvironmentConfig]) -> None:
+        """A task's subnets and security groups exist in one account and region only: where
+        the chain spans more, each environment names its own."""
+        tasks = self.phase_tasks("pre") + self.phase_tasks("post")
+        networked = any(task.network_configuration is not None for task in tasks)
+        places = {(environment.account, environment.region) for environment in environments}
+        for index, environment in enumerate(environments):
+            where = f"environments[{index}].network_configuration"
+            if environment.network_configuration is not None and not networked:
+                raise ValueError(f"{where}: no one-off task has a network_configuration")
+            if environment.network_configuration is None and networked and len(places) > 1:
+                raise ValueError(
+                    f"{where}: required, since one-off tasks have a network_configuration "
+                    "and the environments span several accounts or regions"
+                )
 
     @field_validator("services")
     @classmethod
@@ -385,10 +412,19 @@ class AppConfig(_Model):
 
     def in_environment(self, name: str) -> AppConfig:
         """The config as deployed in environment ``name``: a single-target config with its
-        account, region and cluster, so every step deploys it as any other app."""
+        account, region, cluster and tasks' network, so every step deploys it as any other
+        app."""
         environment = self.environment(name)
+        tasks = self.tasks
+        network = environment.network_configuration
+        if tasks is not None and network is not None:
+            tasks = TasksConfig(
+                pre=[_in_network(task, network) for task in tasks.pre],
+                post=[_in_network(task, network) for task in tasks.post],
+            )
         return self.model_copy(
             update={
+                "tasks": tasks,
                 "account": environment.account,
                 "region": environment.region,
                 "cluster": environment.cluster or self.cluster,

@@ -20,7 +20,7 @@ from ecs_deployer.errors import AccountNotAllowed, ConfigError, FieldError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ecs_deployer.config.models import AppConfig, CodeDeployConfig, TaskConfig
+    from ecs_deployer.config.models import AppConfig, CodeDeployConfig, NetworkConfiguration
 
 
 def names(text: str) -> frozenset[str]:
@@ -95,9 +95,7 @@ class StackScope:
                         f"(ClusterNames: {allowed})",
                     )
                 )
-        for phase in ("pre", "post"):
-            for index, task in enumerate(config.phase_tasks(phase)):
-                problems.extend(self._task_problems(f"tasks.{phase}[{index}]", task))
+        problems.extend(self._task_problems(config))
         for index, service in enumerate(config.services):
             if service.codedeploy is not None and (
                 problem := self._codedeploy_problem(f"services[{index}]", service.codedeploy)
@@ -127,15 +125,40 @@ class StackScope:
             f"deploy through (CodeDeployDeploymentGroups: {listed})",
         )
 
-    def _task_problems(self, where: str, task: TaskConfig) -> list[FieldError]:
+    def _task_problems(self, config: AppConfig) -> list[FieldError]:
+        """The one-off tasks' families, and the networks they run in: each environment's,
+        and the tasks' own unless every environment replaces them."""
+        problems: list[FieldError] = []
+        environments = config.environments or []
+        tasks_networks = not environments or any(
+            environment.network_configuration is None for environment in environments
+        )
+        for phase in ("pre", "post"):
+            for index, task in enumerate(config.phase_tasks(phase)):
+                where = f"tasks.{phase}[{index}]"
+                family = self.family_problem(family_of(task.family))
+                if family is not None:
+                    problems.append(FieldError(f"{where}.family", family))
+                if task.network_configuration is not None and tasks_networks:
+                    problems.extend(
+                        self._network_problems(
+                            f"{where}.network_configuration", task.network_configuration
+                        )
+                    )
+        for index, environment in enumerate(environments):
+            if environment.network_configuration is not None:
+                problems.extend(
+                    self._network_problems(
+                        f"environments[{index}].network_configuration",
+                        environment.network_configuration,
+                    )
+                )
+        return problems
+
+    def _network_problems(self, where: str, network: NetworkConfiguration) -> list[FieldError]:
         problems = []
-        family = self.family_problem(family_of(task.family))
-        if family is not None:
-            problems.append(FieldError(f"{where}.family", family))
-        if task.network_configuration is None:
-            return problems
-        vpc = task.network_configuration.vpc_configuration
-        where = f"{where}.network_configuration.vpc_configuration"
+        vpc = network.vpc_configuration
+        where = f"{where}.vpc_configuration"
         for key, wanted, allowed, parameter in (
             ("subnets", vpc.subnets, self.subnets, "AllowedSubnets"),
             ("security_groups", vpc.security_groups, self.security_groups, "AllowedSecurityGroups"),

@@ -33,6 +33,7 @@ from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 from ecs_deployer_tools.localcloud.runtime import FunctionOutput
 from ecs_deployer_tools.operator import follow
 from ecs_deployer_tools.operator.approvals import answer_approval, find_pending
+from ecs_deployer_tools.operator.configs import push_config
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 CONFIG_PREFIX = "/ecs-deployer/apps"
-# The sample app's stack; its network (`SeededApp.network_parameters`) is known once seeded.
+# The sample app's stack; its network (`sample_app.network_parameters`) is known once seeded.
 STACK_PARAMETERS = {
     "ClusterNames": sample_app.CLUSTER,
     "RepositoryNames": sample_app.REPOSITORY,
@@ -304,50 +305,67 @@ def _clients_in(cloud: LocalCloud, account: str, registry: str | None) -> sample
     )
 
 
-def _seed(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
-    """The sample app in the scenario's account (its image and config in the deployer's)."""
+def _seed(cloud: LocalCloud, scenario: Scenario) -> list[sample_app.SeededApp]:
+    """The sample app in the scenario's account (its image and config in the deployer's),
+    or in each account of its chain."""
     blue_green = scenario.codedeploy is not None
     if scenario.environments:
         return _seed_chain(cloud, scenario)
     if scenario.account is None:
-        return sample_app.seed(
-            sample_app.Clients.of(cloud.client),
-            CONFIG_PREFIX,
-            blue_green=blue_green,
-            web_deployment=scenario.web_deployment,
-            **scenario.config,
-        )
+        return [
+            sample_app.seed(
+                sample_app.Clients.of(cloud.client),
+                CONFIG_PREFIX,
+                blue_green=blue_green,
+                web_deployment=scenario.web_deployment,
+                **scenario.config,
+            )
+        ]
     account = scenario.account
     trigger: dict[str, Any] = (
         {"trigger": {**_TRIGGER, "registry": scenario.registry}} if scenario.registry else {}
     )
-    return sample_app.seed(
-        _clients_in(cloud, account, scenario.registry),
-        CONFIG_PREFIX,
-        blue_green=blue_green,
-        web_deployment=scenario.web_deployment,
-        account=account,
-        **trigger,
-        **scenario.config,
-    )
+    return [
+        sample_app.seed(
+            _clients_in(cloud, account, scenario.registry),
+            CONFIG_PREFIX,
+            blue_green=blue_green,
+            web_deployment=scenario.web_deployment,
+            account=account,
+            **trigger,
+            **scenario.config,
+        )
+    ]
 
 
-def _seed_chain(cloud: LocalCloud, scenario: Scenario) -> sample_app.SeededApp:
+def _seed_chain(cloud: LocalCloud, scenario: Scenario) -> list[sample_app.SeededApp]:
     """The sample app in every account of the chain, on one initial image (in the
-    deployer's registry), with one config listing the environments; returns the first."""
-    environments = [{"name": name, "account": account} for name, account in scenario.environments]
-    config = {"environments": environments, **scenario.config}  # the scenario's say more
+    deployer's registry), with one config listing the environments: each runs the one-off
+    tasks in its own account's subnet and security group (accounts share no network)."""
     seeded: list[sample_app.SeededApp] = []
     for _, account in scenario.environments:
         seeded.append(
-            sample_app.seed(
+            sample_app.seed_resources(
                 _clients_in(cloud, account, None),
-                CONFIG_PREFIX,
                 initial_image=seeded[0].initial_image if seeded else None,
-                **config,
             )
         )
-    return seeded[0]
+    # The scenario's own environments say more (an approval), in the chain's order.
+    written = scenario.config.get("environments") or [
+        {"name": name, "account": account} for name, account in scenario.environments
+    ]
+    environments = [
+        {**environment, "network_configuration": app.network_configuration}
+        for environment, app in zip(written, seeded, strict=True)
+    ]
+    first = seeded[0]
+    config = sample_app.app_config(
+        first.subnet,
+        first.security_group,
+        **{**scenario.config, "environments": environments},
+    )
+    push_config(cloud.client("ssm"), CONFIG_PREFIX, sample_app.APP, config)
+    return seeded
 
 
 def _chain(cloud: LocalCloud, push: PushResult) -> list[HistoryRecord]:
@@ -364,13 +382,16 @@ def _chain(cloud: LocalCloud, push: PushResult) -> list[HistoryRecord]:
 
 
 def _deploy(
-    cloud: LocalCloud, scenario: Scenario, seeded: sample_app.SeededApp, summaries: SummaryInbox
+    cloud: LocalCloud,
+    scenario: Scenario,
+    seeded: list[sample_app.SeededApp],
+    summaries: SummaryInbox,
 ) -> None:
     """The stack, in the deployer's account; the deploy role in the scenario's app account."""
     cloud.deploy_stack(
         {
             **STACK_PARAMETERS,
-            **seeded.network_parameters,
+            **sample_app.network_parameters(seeded),
             **TARGET_STACK_PARAMETERS,
             "EcrSourceAccounts": TOOLING_ACCOUNT,
             "EcsEventSourceAccounts": STAGING_ACCOUNT,
@@ -512,7 +533,7 @@ def run(
                 # everything the previous one did, as its event time shows.
                 cloud.advance(1.0, after_turn=follower.on_turn)
             digest = _push(cloud, scenario, index, tags)
-            image = f"{seeded.registry}/{sample_app.REPOSITORY}@{digest}"
+            image = f"{seeded[0].registry}/{sample_app.REPOSITORY}@{digest}"
             pushes.append(PushResult(tags, image, digest))
             if observer is not None:
                 observer.pushed(tags, image)

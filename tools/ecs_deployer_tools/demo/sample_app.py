@@ -89,7 +89,32 @@ class SeededApp:
     @property
     def network_parameters(self) -> dict[str, str]:
         """The stack parameters that let its one-off tasks run in its subnet and group."""
-        return {"AllowedSubnets": self.subnet, "AllowedSecurityGroups": self.security_group}
+        return network_parameters([self])
+
+    @property
+    def network_configuration(self) -> dict[str, Any]:
+        """Its one-off tasks' network, as a config writes it."""
+        return network_configuration(self.subnet, self.security_group)
+
+
+def network_parameters(apps: Sequence[SeededApp]) -> dict[str, str]:
+    """The stack parameters that let the apps' one-off tasks run in their subnets and groups
+    (the app seeded in each account of a promotion chain)."""
+    return {
+        "AllowedSubnets": ",".join(app.subnet for app in apps),
+        "AllowedSecurityGroups": ",".join(app.security_group for app in apps),
+    }
+
+
+def network_configuration(subnet: str, security_group: str) -> dict[str, Any]:
+    """A one-off task's network in ``subnet`` and ``security_group``, as a config writes it."""
+    return {
+        "vpc_configuration": {
+            "assign_public_ip": False,
+            "security_groups": [security_group],
+            "subnets": [subnet],
+        }
+    }
 
 
 def image_manifest(version: str) -> str:
@@ -105,13 +130,7 @@ def multi_platform_image(version: str, platforms: Sequence[str]) -> images.Multi
 def app_config(
     subnet: str, security_group: str, *, blue_green: bool = False, **overrides: Any
 ) -> AppConfig:
-    network = {
-        "vpc_configuration": {
-            "assign_public_ip": False,
-            "security_groups": [security_group],
-            "subnets": [subnet],
-        }
-    }
+    network = network_configuration(subnet, security_group)
     document: dict[str, Any] = {
         "version": "v1",
         "app": APP,
@@ -231,7 +250,26 @@ def seed(
     web_deployment: Mapping[str, Any] | None = None,
     **config_overrides: Any,
 ) -> SeededApp:
-    """Create the sample app and store its config; returns what a scenario needs to know.
+    """Create the sample app (`seed_resources`) and store its config; returns what a
+    scenario needs to know."""
+    seeded = seed_resources(
+        clients, blue_green=blue_green, initial_image=initial_image, web_deployment=web_deployment
+    )
+    config = app_config(
+        seeded.subnet, seeded.security_group, blue_green=blue_green, **config_overrides
+    )
+    push_config(clients.ssm, config_prefix, APP, config)
+    return seeded
+
+
+def seed_resources(
+    clients: Clients,
+    *,
+    blue_green: bool = False,
+    initial_image: str | None = None,
+    web_deployment: Mapping[str, Any] | None = None,
+) -> SeededApp:
+    """Create the sample app's network, image, cluster, task definitions and services.
     With ``blue_green``, CodeDeploy deploys its web service (`seed_blue_green`);
     ``web_deployment`` adds to web's deploymentConfiguration (an ECS strategy, its bake
     time and lifecycle hooks). With ``initial_image``, its repository is already there (the
@@ -308,8 +346,6 @@ def seed(
                 **((web_deployment or {}) if service == WEB else {}),
             },
         )
-    config = app_config(subnet, group, blue_green=blue_green, **config_overrides)
-    push_config(clients.ssm, config_prefix, APP, config)
     return seeded
 
 
