@@ -155,8 +155,8 @@ def _answer_gate(
 
 def _wake_checks(table: DeploymentsTable, sfn: SFNClient, record: HistoryRecord) -> None:
     """Wake the deployment's waits on its services (SendTaskSuccess, as an ECS event does),
-    so CheckServices reads the answer at once. A wait not stored yet (a
-    check under way) ends at its safety poll, whose check reads the answer as well."""
+    so CheckServices reads the answer at once. A wait not stored yet (a check under way)
+    ends at its safety poll, whose check reads the answer as well."""
     document = table.load_document(record.app, record.deployment_id)
     waiter, tokens = f"{record.app}#{record.deployment_id}", TaskTokens(lambda: sfn)
     for key in awaited_keys(document) if document else []:
