@@ -14,7 +14,7 @@ from ecs_deployer.aws.notifications import news_for_operators
 from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.payloads import ModeEvent
 from ecs_deployer.settings import Settings
-from ecs_deployer.steps.services import check_rollback, check_services
+from ecs_deployer.steps.services import awaited_answer, check_rollback, check_services
 from ecs_deployer.steps.stored import on_stored_document
 from ecs_deployer.steps.waiters import announce_pauses
 from ecs_deployer.tracing import tracer
@@ -35,14 +35,17 @@ events = news_for_operators(settings)  # its clients are made at the first PAUSE
 @logger.inject_lambda_context
 def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     event = ModeEvent.model_validate(payload)
-    step = check_services if event.mode == "deploy" else check_rollback
     now = clock.now()
 
     def check(deployment: Deployment) -> Deployment:
         # ECS and CodeDeploy of the app's account, CodeDeploy's client made only if used.
         clients = TargetClients.of(deployment, settings)
-        codedeploy = CodeDeployGateway(clients.codedeploy)
-        checked = step(deployment, EcsGateway(clients.ecs()), now, codedeploy=codedeploy)
+        codedeploy, ecs = CodeDeployGateway(clients.codedeploy), EcsGateway(clients.ecs())
+        if event.mode == "deploy":
+            answer = awaited_answer(table, deployment)
+            checked = check_services(deployment, ecs, now, codedeploy=codedeploy, answer=answer)
+        else:
+            checked = check_rollback(deployment, ecs, now, codedeploy=codedeploy)
         return announce_pauses(table, checked, now, events)
 
     return on_stored_document(table, event.deployment, now, check)

@@ -100,14 +100,16 @@ class ServiceRollback(_Doc):
 
 
 class PausedHook(_Doc):
-    """A PAUSE lifecycle hook our service deployment waits at, for an operator's
-    ContinueServiceDeployment (``ecs-deployer approve``/``reject``)."""
+    """A PAUSE lifecycle hook our service deployment waits at, for an operator's answer
+    (``ecs-deployer approve``/``reject``), which CheckServices sends: ContinueServiceDeployment."""
 
     hook_id: str
     stage: str | None = None
     since: datetime  # the check that first saw it paused
     announced: bool = False  # its approval is on the record and was published
-    rejected: str | None = None  # why the deployer rolled it back (no answer in time)
+    continued: bool = False  # an operator approved it: CONTINUE was sent
+    # Why it was rolled back (ROLLBACK sent): an operator rejected it, or nobody answered.
+    rejected: str | None = None
 
 
 class ServiceRollout(_Doc):

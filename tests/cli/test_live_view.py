@@ -154,7 +154,13 @@ def test_a_service_paused_at_a_pause_hook_shows_it_waits_for_approval() -> None:
     }
     with console.capture() as captured:
         view.checked("shop-manual-1", {"services": [web]})
-        view.checked("shop-manual-1", {"services": [{**web, "paused": None}]})
+        # Approved: the deployer continued it, so it waits for nobody any more.
+        continued = {
+            "hook_id": "ecs-pause-1",
+            "stage": "POST_TEST_TRAFFIC_SHIFT",
+            "continued": True,
+        }
+        view.checked("shop-manual-1", {"services": [{**web, "paused": continued}]})
     assert [line.strip() for line in captured.get().splitlines()] == [
         "shop-web: 2/2 tasks running, POST_TEST_TRAFFIC_SHIFT (waiting for approval at "
         "POST_TEST_TRAFFIC_SHIFT)",

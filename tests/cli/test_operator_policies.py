@@ -37,10 +37,18 @@ def _action(call: str) -> str:
 
 def actions_of(local: Local, command: tuple[str, ...]) -> set[str]:
     """The IAM actions of the calls ``ecs-deployer COMMAND`` makes; it must succeed."""
+    return output_and_actions_of(local, command)[1]
+
+
+def output_and_actions_of(local: Local, command: tuple[str, ...]) -> tuple[str, set[str]]:
+    """What ``ecs-deployer COMMAND`` prints, and the IAM actions of its calls; it must
+    succeed."""
     local.cloud.reset_api_calls()
     result = local.run(*command)
     assert result.exit_code == 0, (command, result.output)
-    return {_action(call) for call in local.cloud.client_calls} - _NEEDS_NO_PERMISSION
+    return result.output, {_action(call) for call in local.cloud.client_calls} - (
+        _NEEDS_NO_PERMISSION
+    )
 
 
 def policy_actions(local: Local, output: str) -> set[str]:

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ecs_deployer.domain.waiters import service_key
 from ecs_deployer_tools.demo import sample_app
 from tests.cli.conftest import GATE, local_cloud, run_until_asked, start_until_it_asks
-from tests.cli.test_operator_policies import actions_of, policy_actions
+from tests.cli.test_operator_policies import actions_of, output_and_actions_of, policy_actions
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -37,6 +38,18 @@ def _status(local: Local, deployment_id: str) -> str:
     return status
 
 
+def _web_waiter(local: Local, deployment_id: str) -> str | None:
+    """The token of the deployment's wait on web's rollout, while one is stored."""
+    document = local.table.load_document(sample_app.APP, deployment_id)
+    assert document is not None
+    waiters = dict(local.table.waiters(service_key(document.cluster, sample_app.WEB)))
+    return waiters.get(f"{sample_app.APP}#{deployment_id}")
+
+
+def _run_until_it_waits_on_web(local: Local, deployment_id: str) -> None:
+    local.cloud.scheduler.run_until(lambda: _web_waiter(local, deployment_id) is not None)
+
+
 def test_approve_continues_a_paused_hook_and_reject_rolls_it_back(paused: Local) -> None:
     granted = policy_actions(paused, "ApproverPolicyArn")
     before = paused.running()
@@ -48,7 +61,17 @@ def test_approve_continues_a_paused_hook_and_reject_rolls_it_back(paused: Local)
     code, status = paused.json("status", "shop")
     assert code == 0
     assert status["apps"][0]["running"][0]["status"] == "AWAITING_APPROVAL"
-    used |= actions_of(paused, ("approve", "shop"))
+    _run_until_it_waits_on_web(paused, name)
+    waiting = _web_waiter(paused, name)
+    output, at_hook = output_and_actions_of(paused, ("approve", "shop"))
+    assert "the answer is recorded and the deployment woken: it continues" in output
+    # The answer is recorded and the deployment's wait woken; the deployer continues the
+    # hook (through the app account's ECS): the operator makes no ECS call.
+    assert "states:SendTaskSuccess" in at_hook
+    assert not [action for action in at_hook if action.startswith("ecs:")]
+    # Woken and forgotten (the check it woke may have begun a new wait since).
+    assert _web_waiter(paused, name) != waiting
+    used |= at_hook
     paused.wait_idle()
     assert _status(paused, name) == "SUCCEEDED"
     record = paused.table.find_record(sample_app.APP, name)
@@ -67,8 +90,11 @@ def test_approve_continues_a_paused_hook_and_reject_rolls_it_back(paused: Local)
     assert _status(paused, name) == "ROLLED_BACK"
     assert paused.running() == after_first
 
-    # Rejected at the gate.
+    # Rejected at the gate; answering another environment's approval answers nothing.
     name = start_until_it_asks(paused, "pause-3")
+    result = paused.run("reject", "shop", "--environment", "production")
+    assert result.exit_code == 1
+    assert "no approval is pending for app 'shop' in environment 'production'" in result.output
     used |= actions_of(paused, ("reject", "shop"))
     paused.wait_idle()
     assert _status(paused, name) == "REJECTED"

@@ -878,7 +878,8 @@ def test_paused_approved_continues_and_succeeds() -> None:
         sample_app.WEB,
         runner.APPROVER,
     )
-    assert "ecs.ContinueServiceDeployment" not in document["api_calls"]  # the operator's call
+    # The deployer answers the hook (the operator only records the answer): once.
+    assert document["api_calls"]["ecs.ContinueServiceDeployment"] == 1
 
 
 def test_paused_rejected_is_rolled_back_by_ecs_never_a_success() -> None:
@@ -893,6 +894,8 @@ def test_paused_rejected_is_rolled_back_by_ecs_never_a_success() -> None:
     approval = _gate_record(world).approval
     assert approval is not None
     assert (approval.status, approval.answered_by) == ("REJECTED", runner.APPROVER)
+    assert f"rejected by {runner.APPROVER}: not before the freeze ends" in (document["cause"] or "")
+    assert document["api_calls"]["ecs.ContinueServiceDeployment"] == 1
 
 
 def test_paused_timeout_is_rejected_by_the_deployer_and_never_burns_max_wait() -> None:
@@ -915,3 +918,10 @@ def test_paused_timeout_in_another_account_is_rejected_through_its_deploy_role()
     assert result.as_expected, result.to_json()
     assert result.api_calls["ecs.ContinueServiceDeployment"] == 1
     assert "within the approval_timeout (30 min): rejected" in (result.last.cause or "")
+
+
+def test_paused_approved_in_another_account_is_continued_through_its_deploy_role() -> None:
+    # The operator has no session in the app's account: the deployer answers there.
+    result = runner.run(SCENARIOS["paused-approved-cross-account"])
+    assert result.as_expected, result.to_json()
+    assert result.api_calls["ecs.ContinueServiceDeployment"] == 1

@@ -33,7 +33,7 @@ from ecs_deployer.aws.clients import error_code, transient_errors_as_retryable
 from ecs_deployer.document import Deployment
 from ecs_deployer.domain.config_index import ConfigIndex
 from ecs_deployer.domain.locks import LockEntry, LockRecord
-from ecs_deployer.history import HistoryRecord, iso
+from ecs_deployer.history import ApprovalRecord, HistoryRecord, iso
 from ecs_deployer.outcome import FINAL_STATUSES
 
 if TYPE_CHECKING:
@@ -190,6 +190,19 @@ class DeploymentsTable:
                 return False
             raise
         return True
+
+    def read_approval(self, record: RecordRef) -> ApprovalRecord | None:
+        """The approval on a deployment's record (GetItem): an operator's answer to it is
+        written there, where CheckServices reads it."""
+        with transient_errors_as_retryable():
+            response = self._dynamodb.get_item(
+                TableName=self._table,
+                Key=_to_item(_record_key(record)),
+                ProjectionExpression="approval",
+                ConsistentRead=True,
+            )
+        approval = _from_item(response.get("Item", {})).get("approval")
+        return None if approval is None else ApprovalRecord.model_validate(approval)
 
     def history(self, app: str, limit: int = 20) -> list[HistoryRecord]:
         """The app's deployments, newest first."""

@@ -29,7 +29,7 @@ from ecs_deployer.domain.service_deployments import (
 )
 from ecs_deployer.domain.services import RolloutJudgement, judge_rollout, revision
 from ecs_deployer.errors import DeployerError, ResourceNotFound, ServiceChanged
-from ecs_deployer.history import RecordUpdate
+from ecs_deployer.history import RecordUpdate, iso
 from ecs_deployer.steps import codedeploy as codedeploy_steps
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from ecs_deployer.document import Deployment, ServiceRollout, ServiceState
     from ecs_deployer.domain.service_deployments import ServiceDeployment
     from ecs_deployer.domain.services import ServiceSnapshot
+    from ecs_deployer.history import ApprovalRecord
 
 logger = Logger(child=True)
 _FAILED_ROLLOUTS = ("FAILED", "ROLLED_BACK_BY_ECS", "REPLACED", "TIMED_OUT")
@@ -233,13 +234,61 @@ def _track_pause(
         service.paused = PausedHook(hook_id=hook.hook_id, stage=stage, since=now)
 
 
+def awaited_answer(table: DeploymentsTable, deployment: Deployment) -> ApprovalRecord | None:
+    """The approval on the deployment's record, read only while one of its services waits
+    at an announced PAUSE hook nobody answered yet: the operator's answer is written there
+    (``ecs-deployer approve``/``reject``), in whichever account the app runs."""
+    awaiting = any(
+        s.paused is not None
+        and s.paused.announced
+        and not (s.paused.continued or s.paused.rejected)
+        for s in deployment.services
+        if s.state == "IN_PROGRESS"
+    )
+    return table.read_approval(deployment) if awaiting else None
+
+
+def _answer_pause(service: ServiceRollout, ecs: EcsGateway, answer: ApprovalRecord | None) -> None:
+    """Send an operator's ``answer`` to the service's announced PAUSE hook through the app
+    account's ECS: CONTINUE, or ROLLBACK (ECS rolls it back; its judgement says why). Once:
+    the hook is marked answered, and one no longer waiting is not seen paused again. An
+    answer covers every hook announced by the time its approval was asked (one record holds
+    one approval); a hook announced after it waits for its own."""
+    paused = service.paused
+    if (
+        paused is None
+        or not paused.announced
+        or paused.continued
+        or paused.rejected
+        or service.service_deployment_arn is None
+        or answer is None
+        or answer.service is None
+        or answer.status not in ("APPROVED", "REJECTED")
+        or iso(paused.since) > answer.requested_at  # both of iso(): they sort as times
+    ):
+        return
+    if answer.status == "APPROVED":
+        paused.continued = True
+        ecs.continue_service_deployment(service.service_deployment_arn, paused.hook_id, "CONTINUE")
+        return
+    why = f": {answer.reason}" if answer.reason else ""
+    paused.rejected = f"its PAUSE hook at {paused.stage} was rejected by {answer.answered_by}{why}"
+    ecs.continue_service_deployment(service.service_deployment_arn, paused.hook_id, "ROLLBACK")
+    service.reason = paused.rejected
+
+
 def _reject_unanswered_pause(
     service: ServiceRollout, ecs: EcsGateway, approval_timeout: timedelta, now: datetime
 ) -> None:
     """A PAUSE hook nobody answered within the app's ``approval_timeout``: the deployer
     rejects it (ContinueServiceDeployment ROLLBACK), and follows ECS's rollback."""
     paused = service.paused
-    if paused is None or paused.rejected or now - paused.since < approval_timeout:
+    if (
+        paused is None
+        or paused.continued
+        or paused.rejected
+        or now - paused.since < approval_timeout
+    ):
         return
     minutes = approval_timeout // timedelta(minutes=1)
     paused.rejected = (
@@ -268,9 +317,11 @@ def check_services(
     now: datetime,
     *,
     codedeploy: CodeDeployGateway | None = None,
+    answer: ApprovalRecord | None = None,
 ) -> Deployment:
     """The step the state machine polls: judge every rollout in progress; FAILED when any
-    failed (DeployTimeout when all that failed timed out), DONE when all completed.
+    failed (DeployTimeout when all that failed timed out), DONE when all completed. An
+    operator's ``answer`` (``awaited_answer``) goes to the PAUSE hooks it answers.
 
     Each round reads the service deployments first, and describes only the services that
     judgement needs (`_needs_describe`): a rollout under way costs one call per ten."""
@@ -328,6 +379,7 @@ def check_services(
         service.progress = judgement.progress
         service.reason = _timed_out(budget, judgement) if state == "TIMED_OUT" else judgement.reason
         if state == "IN_PROGRESS":
+            _answer_pause(service, ecs, answer)
             _reject_unanswered_pause(service, ecs, approval_timeout, now)
         elif service.paused is not None and service.paused.rejected:
             service.reason = f"{service.paused.rejected}; {service.reason}"

@@ -155,7 +155,8 @@ class LiveView:
             rollback = service.get("rollback")
             state = f"rollback {rollback['state']}" if rollback else service["state"]
             paused = service.get("paused")
-            if state == "IN_PROGRESS" and paused and not paused.get("rejected"):
+            answered = paused and (paused.get("rejected") or paused.get("continued"))
+            if state == "IN_PROGRESS" and paused and not answered:
                 # At a PAUSE hook: `ecs-deployer approve`/`reject` answers it.
                 state = f"waiting for approval at {paused.get('stage') or 'a PAUSE hook'}"
             if service.get("progress") and state != "PENDING":

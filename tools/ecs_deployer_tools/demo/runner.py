@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ecs_deployer.aws.dynamodb import DeploymentsTable
-from ecs_deployer.aws.ecs import EcsGateway
 from ecs_deployer.domain.dispatch import child_execution_name
 from ecs_deployer.domain.lifecycle import SOURCE
 from ecs_deployer_tools.demo import sample_app
@@ -258,7 +257,6 @@ def _answer_approval(cloud: LocalCloud, answer: str, follower: _Follower) -> Non
     answer_approval(
         table,
         cloud.client("stepfunctions"),
-        EcsGateway(cloud.client("ecs")),
         sample_app.APP,
         "APPROVED" if answer == "approve" else "REJECTED",
         actor=APPROVER,

@@ -570,6 +570,17 @@ SCENARIOS: dict[str, Scenario] = {
             },
         ),
         Scenario(
+            "paused-approved-cross-account",
+            f"paused-approved, the app in account {STAGING_ACCOUNT}: the operator's answer "
+            "is recorded, and the deployer continues the hook there through the account's "
+            "deploy role",
+            "SUCCEEDED",
+            ("SUCCEEDED",),
+            web_deployment=_blue_green(5, _PAUSE_HOOK),
+            account=STAGING_ACCOUNT,
+            answer="approve",
+        ),
+        Scenario(
             "paused-timeout-cross-account",
             f"paused-timeout, the app in account {STAGING_ACCOUNT}: the deployer rejects "
             "the hook there through the account's deploy role",

@@ -2,9 +2,11 @@
 
 The request is on the running deployment's record (``HistoryRecord.approval``): the gate's,
 whose task token is stored under the app's approval key (domain/waiters.py), or a PAUSE
-hook's, which ContinueServiceDeployment answers. The answer is written on the record first
-(who answered, when, why), then sent: a rejection ends the deployment at once, and Finalize
-leaves a final record alone.
+hook's. The answer is written on the record first (who answered, when, why), then sent: the
+gate's token is answered (a rejection ends the deployment at once, and Finalize leaves a
+final record alone); a PAUSE hook's answer is read there by CheckServices, which sends
+ContinueServiceDeployment through the app account's ECS, so the deployment's waits on its
+services are woken for it to run at once. The operator makes no ECS call, in any account.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from botocore.exceptions import ClientError
 
 from ecs_deployer.aws.clients import error_code
-from ecs_deployer.domain.waiters import approval_key
+from ecs_deployer.aws.stepfunctions import TaskTokens
+from ecs_deployer.domain.waiters import approval_key, awaited_keys
 from ecs_deployer.errors import ApprovalRejected
 from ecs_deployer.history import RecordUpdate, iso
 from ecs_deployer_tools.operator.aws import OperatorError
@@ -26,8 +29,6 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
-    from ecs_deployer.aws.ecs import EcsGateway
-    from ecs_deployer.domain.service_deployments import HookAction
     from ecs_deployer.history import ApprovalRecord, HistoryRecord
 
 Answer = Literal["APPROVED", "REJECTED"]
@@ -51,6 +52,7 @@ class Answered:
     answer: Answer
     by: str
     reason: str | None
+    service: str | None  # a PAUSE hook's: the service whose deployment waits there
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,14 +61,19 @@ class Answered:
             "answer": self.answer,
             "by": self.by,
             "reason": self.reason,
+            "service": self.service,
         }
 
 
-def find_pending(table: DeploymentsTable, app: str) -> PendingApproval | None:
-    """The approval ``app``'s running deployment waits for, if any (only the holder of the
-    app's lock runs, so at most one; the newest if ever more)."""
+def find_pending(
+    table: DeploymentsTable, app: str, environment: str | None = None
+) -> PendingApproval | None:
+    """The approval ``app``'s running deployment (in ``environment``, if named) waits for,
+    if any (only the holder of a lock runs, so one an environment; the newest first)."""
     for record in table.history(app, PENDING_CANDIDATES):
         approval = record.approval
+        if environment is not None and record.environment != environment:
+            continue
         if not record.is_final and approval is not None and approval.status == "PENDING":
             return PendingApproval(record, approval)
     return None
@@ -75,37 +82,43 @@ def find_pending(table: DeploymentsTable, app: str) -> PendingApproval | None:
 def answer_approval(
     table: DeploymentsTable,
     sfn: SFNClient,
-    ecs: EcsGateway,
     app: str,
     answer: Answer,
     *,
     actor: str,
     now: datetime,
     reason: str | None = None,
+    environment: str | None = None,
 ) -> Answered:
-    """Approve or reject ``app``'s pending approval, on behalf of ``actor``: the gate's (the
-    deployment goes on to its services, or ends REJECTED with no service changed), or a
-    PAUSE hook's (ContinueServiceDeployment CONTINUE, or ROLLBACK: ECS rolls it back)."""
-    pending = find_pending(table, app)
+    """Approve or reject ``app``'s pending approval (in ``environment``, if named), on
+    behalf of ``actor``: the gate's (the deployment goes on to its services, or ends
+    REJECTED with no service changed), or a PAUSE hook's (CheckServices continues it, or
+    rolls it back: ECS rolls it back)."""
+    pending = find_pending(table, app, environment)
     if pending is None:
+        where = f" in environment '{environment}'" if environment else ""
         raise OperatorError(
-            f"no approval is pending for app '{app}': none of its deployments waits for one"
+            f"no approval is pending for app '{app}'{where}: none of its deployments waits for one"
         )
     record = pending.record
+    if pending.approval.service is not None and iso(now) >= pending.approval.deadline:
+        # CheckServices rejects it now, unanswered: too late to answer.
+        raise OperatorError(
+            f"the approval of {record.deployment_id} is over (its deadline was "
+            f"{pending.approval.deadline}): nothing was answered"
+        )
     answered = pending.approval.answered(answer, actor, now, reason)
     table.update_record(record, RecordUpdate(updated_at=iso(now), approval=answered))
-    if pending.approval.service is None:
-        sent = _answer_gate(table, sfn, record, answer, actor=actor, reason=reason)
-    else:
-        sent = _answer_pauses(table, ecs, record, answer)
-    if not sent:
+    if pending.approval.service is not None:
+        _wake_checks(table, sfn, record)
+    elif not _answer_gate(table, sfn, record, answer, actor=actor, reason=reason):
         # Too late: the record keeps the request, whose wait ended on its own.
         table.update_record(record, RecordUpdate(updated_at=iso(now), approval=pending.approval))
         raise OperatorError(
             f"the approval of {record.deployment_id} is over (its deadline was "
             f"{pending.approval.deadline}): nothing was answered"
         )
-    return Answered(app, record.deployment_id, answer, actor, reason)
+    return Answered(app, record.deployment_id, answer, actor, reason, pending.approval.service)
 
 
 def _answer_gate(
@@ -140,19 +153,14 @@ def _answer_gate(
     return True
 
 
-def _answer_pauses(
-    table: DeploymentsTable, ecs: EcsGateway, record: HistoryRecord, answer: Answer
-) -> bool:
-    """Continue (or roll back) every PAUSE hook the deployment's services wait at; False
-    when none waits any more."""
+def _wake_checks(table: DeploymentsTable, sfn: SFNClient, record: HistoryRecord) -> None:
+    """Wake the deployment's waits on its services (SendTaskSuccess, as an ECS event does),
+    so CheckServices reads the answer at once. A wait not stored yet (a check under way)
+    ends at its safety poll, whose check reads the answer as well."""
     document = table.load_document(record.app, record.deployment_id)
-    action: HookAction = "CONTINUE" if answer == "APPROVED" else "ROLLBACK"
-    answered = False
-    for service in document.services if document else []:
-        paused = service.paused
-        if paused is None or paused.rejected or service.service_deployment_arn is None:
-            continue
-        answered |= ecs.continue_service_deployment(
-            service.service_deployment_arn, paused.hook_id, action
-        )
-    return answered
+    waiter, tokens = f"{record.app}#{record.deployment_id}", TaskTokens(lambda: sfn)
+    for key in awaited_keys(document) if document else []:
+        for stored, token in table.waiters(key):
+            if stored == waiter:
+                tokens.wake(token)
+                table.delete_waiter(key, stored, token)

@@ -1,0 +1,173 @@
+"""CheckServices answers a PAUSE hook with the operator's answer it reads on the record
+(ContinueServiceDeployment through the app account's ECS), once; an answer to an earlier
+hook never answers a later one."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+
+from ecs_deployer.history import RecordUpdate, iso
+from ecs_deployer.steps.services import awaited_answer, check_services, update_services
+from ecs_deployer.steps.waiters import announce_pauses
+from tests.aws_fixtures import STARTED, registered
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from mypy_boto3_ecs.type_defs import DeploymentConfigurationTypeDef
+
+    from ecs_deployer.aws.dynamodb import DeploymentsTable
+    from ecs_deployer.aws.ecs import EcsGateway
+    from ecs_deployer.document import Deployment
+    from ecs_deployer.domain.admission import AdmissionDeps
+    from ecs_deployer.domain.lifecycle import LifecycleDetail
+    from ecs_deployer.domain.service_deployments import HookAction
+    from ecs_deployer_tools.demo import sample_app
+    from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
+    from tests.aws_fixtures import SimClock
+
+WEB = "shop-web"
+_PAUSED: DeploymentConfigurationTypeDef = {
+    "strategy": "BLUE_GREEN",
+    "bakeTimeInMinutes": 5,
+    "lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}],
+}
+
+
+class _Unheard:
+    def publish(self, detail: LifecycleDetail) -> None:
+        pass
+
+
+@pytest.fixture
+def answers(ecs: EcsGateway, monkeypatch: pytest.MonkeyPatch) -> list[HookAction]:
+    """The actions ContinueServiceDeployment is sent, in order."""
+    sent: list[HookAction] = []
+    send = ecs.continue_service_deployment
+
+    def recorded(arn: str, hook_id: str, action: HookAction) -> bool:
+        sent.append(action)
+        return send(arn, hook_id, action)
+
+    monkeypatch.setattr(ecs, "continue_service_deployment", recorded)
+    return sent
+
+
+def _paused(
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
+) -> Deployment:
+    """Web's rollout, checked until it waits at its PAUSE hook, announced."""
+    simulate()
+    boto3.client("ecs").update_service(
+        cluster="shop-demo", service=WEB, deploymentConfiguration=_PAUSED
+    )
+    deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
+    for _ in range(60):
+        sim_clock.advance(10)
+        deployment = check_services(deployment, ecs, sim_clock())
+        web = _web(deployment)
+        if web.paused is not None:
+            return announce_pauses(table, deployment, sim_clock(), _Unheard())
+    raise AssertionError("web never paused")
+
+
+def _web(deployment: Deployment) -> Any:
+    return next(service for service in deployment.services if service.name == WEB)
+
+
+def _answer(table: DeploymentsTable, deployment: Deployment, status: Any, when: Any) -> None:
+    """Record an operator's answer, as `ecs-deployer approve`/`reject` does."""
+    pending = table.read_approval(deployment)
+    assert pending is not None
+    assert pending.status == "PENDING"
+    answered = pending.answered(status, "release-manager", when, "green looks wrong")
+    table.update_record(deployment, RecordUpdate(updated_at=iso(when), approval=answered))
+
+
+def test_an_approval_continues_the_hook_once_even_when_the_check_is_retried(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
+    answers: list[HookAction],
+) -> None:
+    deployment = _paused(deps, ecs, table, simulate, sim_clock)
+    # Unanswered: the check reads the record, and sends nothing.
+    assert awaited_answer(table, deployment) is not None
+    deployment = check_services(
+        deployment, ecs, sim_clock(), answer=awaited_answer(table, deployment)
+    )
+    assert answers == []
+
+    _answer(table, deployment, "APPROVED", sim_clock())
+    retried = deployment.model_copy(deep=True)  # the document as a failed save leaves it
+    deployment = check_services(
+        deployment, ecs, sim_clock(), answer=awaited_answer(table, deployment)
+    )
+    assert answers == ["CONTINUE"]
+    # Answered: the next check reads no record.
+    assert awaited_answer(table, deployment) is None
+    # A retried check, the hook no longer waiting: not answered again.
+    sim_clock.advance(10)
+    check_services(retried, ecs, sim_clock(), answer=awaited_answer(table, retried))
+    assert answers == ["CONTINUE"]
+
+    for _ in range(60):
+        sim_clock.advance(10)
+        deployment = check_services(deployment, ecs, sim_clock())
+        if deployment.progress != "WAIT":
+            break
+    assert deployment.progress == "DONE"
+    assert answers == ["CONTINUE"]
+
+
+def test_a_rejection_rolls_the_hook_back_and_names_who(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
+    answers: list[HookAction],
+) -> None:
+    deployment = _paused(deps, ecs, table, simulate, sim_clock)
+    _answer(table, deployment, "REJECTED", sim_clock())
+    for _ in range(60):
+        deployment = check_services(
+            deployment, ecs, sim_clock(), answer=awaited_answer(table, deployment)
+        )
+        if deployment.progress != "WAIT":
+            break
+        sim_clock.advance(10)
+    assert answers == ["ROLLBACK"]
+    assert deployment.failure is not None
+    assert "rejected by release-manager: green looks wrong" in deployment.failure.cause
+
+
+def test_an_answer_to_an_earlier_hook_does_not_answer_a_later_one(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
+    answers: list[HookAction],
+) -> None:
+    deployment = _paused(deps, ecs, table, simulate, sim_clock)
+    pending = table.read_approval(deployment)
+    assert pending is not None
+    since = _web(deployment).paused.since
+    earlier = pending.model_copy(update={"requested_at": iso(since - timedelta(minutes=1))})
+    stale = earlier.answered("APPROVED", "release-manager", since)
+    check_services(deployment, ecs, sim_clock(), answer=stale)
+    assert answers == []
