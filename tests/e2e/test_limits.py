@@ -13,7 +13,7 @@ from ecs_deployer_tools.demo import fleet, runner
 from ecs_deployer_tools.demo.scenarios import SCENARIOS
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from mypy_boto3_stepfunctions.type_defs import HistoryEventTypeDef
 
@@ -62,11 +62,10 @@ def test_the_largest_app_a_config_can_describe_deploys_with_small_state() -> Non
     assert max(sizes) <= STATE_BUDGET
 
 
-def test_the_longest_wait_at_the_fastest_poll_ends_in_a_named_timeout() -> None:
-    scenario = SCENARIOS["never-stable-longest-wait"]
-    histories: dict[str, int] = {}
+def _count_events(histories: dict[str, int]) -> Callable[[LocalCloud, EcsSimulation], None]:
+    """A scenario's `inspect`: each execution's number of history events into ``histories``."""
 
-    def count_events(cloud: LocalCloud, simulation: EcsSimulation) -> None:
+    def count(cloud: LocalCloud, simulation: EcsSimulation) -> None:
         sfn = cloud.client("stepfunctions")
         for execution in sfn.list_executions(stateMachineArn=cloud.state_machine_arn())[
             "executions"
@@ -75,7 +74,13 @@ def test_the_longest_wait_at_the_fastest_poll_ends_in_a_named_timeout() -> None:
                 1 for _ in cloud.execution_history(execution["executionArn"])
             )
 
-    result = runner.run(scenario, inspect=count_events)
+    return count
+
+
+def test_the_longest_wait_at_the_fastest_poll_ends_in_a_named_timeout() -> None:
+    scenario = SCENARIOS["never-stable-longest-wait"]
+    histories: dict[str, int] = {}
+    result = runner.run(scenario, inspect=_count_events(histories))
     deployment = max(histories.values())
     print(f"\n{scenario.name}: {deployment} history events (the limit is 25,000)")
     assert (result.status, result.last.error) == ("ROLLED_BACK", "DeployTimeout")
@@ -92,17 +97,7 @@ def test_a_day_long_blue_green_bake_stays_far_inside_the_history() -> None:
         web_deployment={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1440},
     )
     histories: dict[str, int] = {}
-
-    def count_events(cloud: LocalCloud, simulation: EcsSimulation) -> None:
-        sfn = cloud.client("stepfunctions")
-        for execution in sfn.list_executions(stateMachineArn=cloud.state_machine_arn())[
-            "executions"
-        ]:
-            histories[execution["name"]] = sum(
-                1 for _ in cloud.execution_history(execution["executionArn"])
-            )
-
-    result = runner.run(scenario, inspect=count_events)
+    result = runner.run(scenario, inspect=_count_events(histories))
     deployment = max(histories.values())
     print(
         f"\n{scenario.name}: {deployment} history events, {result.state_transitions} state "
