@@ -272,9 +272,9 @@ def _answer_pause(service: ServiceRollout, ecs: EcsGateway, answer: ApprovalReco
         ecs.continue_service_deployment(service.service_deployment_arn, paused.hook_id, "CONTINUE")
         return
     why = f": {answer.reason}" if answer.reason else ""
-    paused.rejected = f"its PAUSE hook at {paused.stage} was rejected by {answer.answered_by}{why}"
-    ecs.continue_service_deployment(service.service_deployment_arn, paused.hook_id, "ROLLBACK")
-    service.reason = paused.rejected
+    _reject_pause(
+        service, ecs, f"its PAUSE hook at {paused.stage} was rejected by {answer.answered_by}{why}"
+    )
 
 
 def _reject_unanswered_pause(
@@ -291,13 +291,23 @@ def _reject_unanswered_pause(
     ):
         return
     minutes = approval_timeout // timedelta(minutes=1)
-    paused.rejected = (
+    _reject_pause(
+        service,
+        ecs,
         f"nobody approved its PAUSE hook at {paused.stage} within the approval_timeout "
-        f"({minutes} min): rejected"
+        f"({minutes} min): rejected",
     )
+
+
+def _reject_pause(service: ServiceRollout, ecs: EcsGateway, why: str) -> None:
+    """Roll the service's paused hook back (ContinueServiceDeployment ROLLBACK), noting why:
+    ECS rolls it back, and the rollback's judgement names it."""
+    paused = service.paused
+    assert paused is not None
+    paused.rejected = why
     if service.service_deployment_arn is not None:
         ecs.continue_service_deployment(service.service_deployment_arn, paused.hook_id, "ROLLBACK")
-    service.reason = paused.rejected
+    service.reason = why
 
 
 def _needs_describe(service: ServiceRollout, ours: ServiceDeployment | None, now: datetime) -> bool:
