@@ -87,6 +87,20 @@ def test_a_deployment_awaits_its_unfinished_services_and_tasks(deps: AdmissionDe
     assert service_key(deployment.cluster, worker.name) in awaited_keys(deployment)
 
 
+def test_a_cluster_named_by_its_arn_is_awaited_under_the_key_its_events_wake(
+    deps: AdmissionDeps,
+) -> None:
+    deployment = accepted(deps)
+    name = deployment.config.cluster_name
+    deployment.config = deployment.config.model_copy(
+        update={"cluster": f"{ACCOUNT}:cluster/{name}"}
+    )
+    web = deployment.services[0].name
+
+    [woken] = woken_keys(_deployment_event(name, web, "SERVICE_DEPLOYMENT_COMPLETED"), {name})
+    assert woken in awaited_keys(deployment)
+
+
 def test_only_an_end_in_the_deployers_clusters_wakes() -> None:
     clusters = {"prod"}
     task = TASK.format(cluster="prod", task_id="a1")

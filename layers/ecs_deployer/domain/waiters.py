@@ -6,7 +6,7 @@ event names the keys it wakes. The key is one string both sides derive here:
 
 * a service's, ``SERVICE#<cluster>/<service>``: a deployment event's resource is the
   service's ARN (``arn:...:service/<cluster>/<service>``), the document names the cluster
-  and the service;
+  (by its name, however the config gives it) and the service;
 * a task's, ``TASK#<task ARN>``: a task event's resource is the task's ARN, which the
   document keeps;
 * an app's approval gate, ``APPROVAL#<app>``: the operator's ``approve`` or ``reject`` ends
@@ -63,7 +63,7 @@ def awaited_keys(deployment: Deployment) -> list[str]:
     """The keys of the services whose rollout or rollback is not judged over yet, and of the
     tasks not yet seen stopped."""
     keys = [
-        service_key(deployment.cluster, rollout.name)
+        service_key(deployment.config.cluster_name, rollout.name)
         for rollout in deployment.services
         if rollout.ended_at is None
         or (rollout.rollback is not None and rollout.rollback.state == "IN_PROGRESS")
