@@ -92,8 +92,9 @@ def test_each_tool_gives_its_verdict_on_a_failing_rollout(
     rows = [line.split("ECS then:")[0].split() for line in lines[1:]]
     assert [row[2] for row in rows] == ["2"] * 3
     assert [row[3:-3] for row in rows] == [["deployer"], ["ecs-deploy"], ["AWS", "CLI", "sequence"]]
-    assert rows[0][-3] == "ROLLED_BACK"
-    assert {row[-3] for row in rows[1:]} <= {"success", "failure"}
+    # ecs-deploy sees the failure; the CLI sequence's `services-stable` waits out ECS's own
+    # rollback and calls it a success.
+    assert [row[-3] for row in rows] == ["ROLLED_BACK", "failure", "success"]
 
 
 def test_the_bench_runs_the_parts_asked_for_in_order(

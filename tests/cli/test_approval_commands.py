@@ -62,7 +62,9 @@ def test_an_approved_deployment_goes_on_and_records_its_approver(gated: Local) -
     assert gated.running() != before
     assert "approved by moto" in gated.run("history", "shop").stdout
     # Answered once: nothing waits any more.
-    no_traceback(gated.run("approve", "shop"))
+    again = gated.run("approve", "shop")
+    no_traceback(again)
+    assert "no approval is pending for app 'shop'" in again.stderr
 
 
 def test_a_rejected_deployment_ends_rejected_having_changed_nothing(gated: Local) -> None:

@@ -123,10 +123,9 @@ def test_production_gets_the_digest_staging_deployed_only_after_staging_succeede
     staging, production = result.chain
     pushed = result.last.image
     # The same digest, in each account's own services, through each account's deploy role.
-    assert found.images[STAGING_ACCOUNT] == dict.fromkeys(found.images[STAGING_ACCOUNT], pushed)
-    assert found.images[PRODUCTION_ACCOUNT] == dict.fromkeys(
-        found.images[PRODUCTION_ACCOUNT], pushed
-    )
+    both = {sample_app.WEB: pushed, sample_app.WORKER: pushed}
+    assert found.images[STAGING_ACCOUNT] == both
+    assert found.images[PRODUCTION_ACCOUNT] == both
     assert all(
         f":{PRODUCTION_ACCOUNT}:" in arn for arn in found.revisions[PRODUCTION_ACCOUNT].values()
     )
@@ -203,9 +202,10 @@ def test_production_waits_for_its_approval_and_records_who_gave_it() -> None:
     # Asked for after staging ended, before production changed anything.
     assert staging.finished_at is not None
     assert staging.finished_at <= production.approval.requested_at
-    assert found.images[PRODUCTION_ACCOUNT] == dict.fromkeys(
-        found.images[PRODUCTION_ACCOUNT], result.last.image
-    )
+    assert found.images[PRODUCTION_ACCOUNT] == {
+        sample_app.WEB: result.last.image,
+        sample_app.WORKER: result.last.image,
+    }
     [chain] = promotion_chains(ShownRecord(record, record.status) for record in result.chain)
     assert chain.to_json()["steps"][1]["approved_by"] == "release-manager"
     assert ("Waiting For Approval", "production", production.deployment_id) in found.events

@@ -36,8 +36,6 @@ def _judge(wait_until: Any = "COMPLETED", **changes: Any) -> tuple[str, str]:
 def test_parses_the_documented_shape() -> None:
     deployment = ServiceDeployment.from_api(_blue_green())
     assert deployment.lifecycle_stage == "BAKE_TIME"
-    assert deployment.target_revision is not None
-    assert deployment.target_revision.endswith("/4980306466373577096")
     assert deployment.circuit_breaker == "MONITORING"
     assert deployment.triggered_alarms == ()
     assert deployment.ongoing

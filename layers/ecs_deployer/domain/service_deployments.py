@@ -62,7 +62,6 @@ class LifecycleHook:
     target_type: str  # AWS_LAMBDA | PAUSE
     status: str  # AWAITING_ACTION | IN_PROGRESS | SUCCEEDED | FAILED | TIMED_OUT
     expires_at: datetime | None
-    timeout_action: str | None  # CONTINUE | ROLLBACK
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> LifecycleHook:
@@ -71,7 +70,6 @@ class LifecycleHook:
             target_type=data.get("targetType", "AWS_LAMBDA"),
             status=data.get("status", "IN_PROGRESS"),
             expires_at=data.get("expiresAt"),
-            timeout_action=data.get("timeoutAction"),
         )
 
     @property
@@ -103,7 +101,6 @@ class ServiceDeployment:
     status: str
     status_reason: str | None
     lifecycle_stage: str | None
-    target_revision: str | None  # the service revision being deployed
     target_tasks: RevisionTasks | None  # its tasks, where ECS reports them
     rollback_reason: str | None
     rollback_revision: str | None  # the service revision ECS rolls back to
@@ -124,7 +121,6 @@ class ServiceDeployment:
             status=data["status"],
             status_reason=data.get("statusReason"),
             lifecycle_stage=data.get("lifecycleStage"),
-            target_revision=target.get("arn"),
             target_tasks=(
                 RevisionTasks(
                     target["requestedTaskCount"],

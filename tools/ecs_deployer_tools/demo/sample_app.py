@@ -136,7 +136,8 @@ def app_config(
         "app": APP,
         "cluster": CLUSTER,
         "trigger": {"repositories": [REPOSITORY], "tags": ["v*"]},
-        "poll_seconds": 10,  # the default: a rollout without a fault takes two polls
+        # The demo's pace (the default is 60): a rollout without a fault takes two polls.
+        "poll_seconds": 10,
         "tasks": {
             "pre": [
                 {

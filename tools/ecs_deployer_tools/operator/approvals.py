@@ -108,7 +108,8 @@ def answer_approval(
             f"{pending.approval.deadline}): nothing was answered"
         )
     answered = pending.approval.answered(answer, actor, now, reason)
-    table.update_record(record, RecordUpdate(updated_at=iso(now), approval=answered))
+    if not table.update_record(record, RecordUpdate(updated_at=iso(now), approval=answered)):
+        raise OperatorError(f"{record.deployment_id} ended meanwhile: nothing was answered")
     if pending.approval.service is not None:
         _wake_checks(table, sfn, record)
     elif not _answer_gate(table, sfn, record, answer, actor=actor, reason=reason):
