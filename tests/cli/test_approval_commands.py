@@ -3,17 +3,18 @@ pre tasks and before any service changes, until an operator answers through the 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer_tools.demo import sample_app
 from tests.cli.conftest import GATE, local_cloud, no_traceback, start_until_it_asks
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from ecs_deployer.history import HistoryRecord
+    from ecs_deployer.history import HistoryRecord, RecordUpdate
     from tests.cli.conftest import Local
 
 ACTOR = "arn:aws:sts::123456789012:user/moto"
@@ -88,3 +89,28 @@ def test_a_rejected_deployment_ends_rejected_having_changed_nothing(gated: Local
     assert [task.state for task in record.tasks if task.phase == "post"] == ["PENDING"]
     lock = gated.table.read_lock("shop", None)
     assert (lock.holder, lock.waiting) == (None, ())
+
+
+def test_an_answer_the_record_no_longer_takes_is_refused_and_sends_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The deployment ends between finding its approval and recording the answer: the record,
+    # final, refuses the update; nothing may be answered, nor said to be.
+    with local_cloud(**GATE) as local:
+        name = start_until_it_asks(local, "gate-late")
+        update_record = DeploymentsTable.update_record
+
+        def final_for_answers(table: DeploymentsTable, record: Any, update: RecordUpdate) -> bool:
+            answered = update.approval is not None and update.approval.status != "PENDING"
+            return False if answered else update_record(table, record, update)
+
+        with monkeypatch.context() as patched:
+            patched.setattr(DeploymentsTable, "update_record", final_for_answers)
+            result = local.run("approve", "shop")
+
+        no_traceback(result)
+        assert f"{name} ended meanwhile: nothing was answered" in result.stderr
+        # The gate's token was not answered: the deployment still waits for an approval.
+        code, status = local.json("status", "shop")
+        assert code == 0, status
+        assert status["apps"][0]["running"][0]["status"] == "AWAITING_APPROVAL"
