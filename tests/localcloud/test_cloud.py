@@ -671,6 +671,25 @@ def test_a_forwarded_push_arrives_as_its_accounts_when_the_bus_policy_allows_it(
     assert event["detail"]["image-tag"] == "v1"
 
 
+def test_an_event_forwarded_to_a_bus_that_does_not_exist_is_dropped_not_raised(
+    cloud: LocalCloud,
+) -> None:
+    sender = cloud.client("events", account="333333333333")
+    missing = f"arn:aws:events:{cloud.region}:{cloud.account_id}:event-bus/no-such-bus"
+    rule = f"forward-{uuid.uuid4().hex[:8]}"
+    sender.put_rule(Name=rule, EventPattern=json.dumps({"source": ["local.test"]}))
+    sender.put_targets(Rule=rule, Targets=[{"Id": "d", "Arn": missing}])
+    try:
+        entry = {"Source": "local.test", "DetailType": "t", "Detail": "{}"}
+        answer = sender.put_events(Entries=[entry])
+    finally:
+        sender.remove_targets(Rule=rule, Ids=["d"])
+        sender.delete_rule(Name=rule)
+
+    # EventBridge drops what it cannot deliver; the sender's PutEvents succeeded.
+    assert answer["FailedEntryCount"] == 0
+
+
 def test_an_event_bus_policy_resource_adds_its_statement_to_the_bus(cloud: LocalCloud) -> None:
     bus = f"arn:aws:events:{cloud.region}:{cloud.account_id}:event-bus/default"
     statement = {
@@ -679,12 +698,15 @@ def test_an_event_bus_policy_resource_adds_its_statement_to_the_bus(cloud: Local
         "Action": "events:PutEvents",
         "Resource": bus,
     }
+    # Two resources for one account (as the stack's ECR and ECS sources may be): each keeps
+    # its own statement.
     template = {
         "Resources": {
-            "Policy": {
+            sid: {
                 "Type": "AWS::Events::EventBusPolicy",
-                "Properties": {"StatementId": "ecr-sources", "Statement": statement},
+                "Properties": {"StatementId": sid, "Statement": statement},
             }
+            for sid in ("ecr-sources", "ecs-sources")
         }
     }
     cloudformation, events = cloud.client("cloudformation"), cloud.client("events")
@@ -693,5 +715,8 @@ def test_an_event_bus_policy_resource_adds_its_statement_to_the_bus(cloud: Local
     policy = json.loads(events.describe_event_bus(Name="default")["Policy"])
     cloudformation.delete_stack(StackName=name)
 
-    assert policy["Statement"] == [{"Sid": "ecr-sources", **statement}]
+    assert sorted(policy["Statement"], key=lambda s: s["Sid"]) == [
+        {"Sid": "ecr-sources", **statement},
+        {"Sid": "ecs-sources", **statement},
+    ]
     assert "Policy" not in events.describe_event_bus(Name="default")

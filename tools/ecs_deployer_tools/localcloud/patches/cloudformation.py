@@ -48,7 +48,7 @@ from moto.awslambda.utils import get_backend as lambda_backend
 from moto.cloudformation import parsing as cfn_parsing
 from moto.cloudformation.models import Stack as CloudFormationStack
 from moto.cloudwatch.models import cloudwatch_backends
-from moto.events.models import events_backends
+from moto.events.models import EventBusPolicyStatement, events_backends
 from moto.iam.aws_managed_policies import aws_managed_policies_data
 from moto.iam.models import AWSManagedPolicy, Role, iam_backends
 from moto.logs.models import LogGroup
@@ -306,12 +306,13 @@ class _EventBusPolicy(_UnknownToMoto):
     ) -> _EventBusPolicy:
         properties = cloudformation_json["Properties"]
         statement_id = properties["StatementId"]
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [{"Sid": statement_id, **properties["Statement"]}],
-        }
-        events_backends[account_id][region_name].put_permission(
-            properties.get("EventBusName", "default"), "", "", statement_id, {}, json.dumps(policy)
+        bus = events_backends[account_id][region_name].describe_event_bus(
+            properties.get("EventBusName", "default")
+        )
+        # Its own statement, under its id, as PutPermission's StatementId is: moto's policy
+        # form would first drop every statement of the same principal.
+        bus._statements[statement_id] = EventBusPolicyStatement.from_dict(
+            {"Sid": statement_id, **properties["Statement"]}
         )
         return cls(statement_id)
 

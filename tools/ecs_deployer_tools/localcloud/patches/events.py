@@ -109,7 +109,10 @@ def _send_to_targets(
         elif arn.service == "lambda":
             deliver, action = _invoke, "invoke"
         elif arn.service == "events" and arn.resource_type == "event-bus":
-            _forward(arn.account, arn.region, arn.resource_id, original_event)
+            try:  # the event as sent, unchanged (6)
+                _forward(arn.account, arn.region, arn.resource_id, original_event)
+            except Exception:
+                log.exception("EventBridge could not forward to %s", target["Arn"])
             continue
         else:
             others.append(target)
