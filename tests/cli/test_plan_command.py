@@ -142,3 +142,17 @@ def test_plan_of_an_app_with_environments_plans_the_one_named(local: Local) -> N
 
     assert code == 0, document
     assert [service["name"] for service in document["services"]] == local.seeded.services
+
+
+def test_a_rollback_plan_to_a_deployment_stays_in_its_environment(local: Local) -> None:
+    # As `rollback --to` does: the environment is the one that deployment ran in.
+    _push_app(local, "chained-back", environments=[{"name": "staging"}])
+    code, deployed = local.json(
+        "deploy", "chained-back", "--tag", sample_app.INITIAL_TAG, "--environment", "staging"
+    )
+    assert code == 0, deployed
+
+    code, document = local.json("plan", "chained-back", "--rollback", "--to", deployed["name"])
+
+    assert code == 0, document
+    assert [service["name"] for service in document["services"]] == local.seeded.services

@@ -29,7 +29,11 @@ from ecs_deployer_tools.operator.aws import OperatorError
 from ecs_deployer_tools.operator.dry_run import admit
 from ecs_deployer_tools.operator.executions import manual_request, start_execution
 from ecs_deployer_tools.operator.follow import ExecutionOutcome, follow_execution
-from ecs_deployer_tools.operator.records import default_rollback_target, execution_to_follow
+from ecs_deployer_tools.operator.records import (
+    default_rollback_target,
+    execution_to_follow,
+    rollback_to_request,
+)
 from ecs_deployer_tools.operator.stack import Deployer
 
 NoWaitOption = Annotated[
@@ -210,11 +214,7 @@ def rollback(
                 )
             request = manual_request(app, undo=undone.deployment_id, environment=undone.environment)
         else:
-            # Where that deployment ran: a rollback never leaves its environment.
-            target = deployer.table.find_record(app, to)
-            if target is not None and environment is None:
-                environment = target.environment
-            request = manual_request(app, rollback_to=to, environment=environment)
+            request = rollback_to_request(deployer, app, to, environment)
         _start_and_follow(
             deployer,
             request,

@@ -30,7 +30,7 @@ from ecs_deployer_tools.cli.masking import masked_change
 from ecs_deployer_tools.cli.output import console, emit_json
 from ecs_deployer_tools.operator.dry_run import DryRun, dry_run
 from ecs_deployer_tools.operator.executions import manual_request
-from ecs_deployer_tools.operator.records import default_rollback_target
+from ecs_deployer_tools.operator.records import default_rollback_target, rollback_to_request
 
 
 def _value(value: Any) -> str:
@@ -140,7 +140,7 @@ def plan(
             )
             what = "deploy"
         elif to is not None:
-            request = manual_request(app, rollback_to=to, environment=environment)
+            request = rollback_to_request(deployer, app, to, environment)
             what = f"rollback to {to}"
         else:
             undone = default_rollback_target(deployer, app, environment)

@@ -14,12 +14,14 @@ from botocore.exceptions import ClientError
 
 from ecs_deployer.aws.clients import error_code
 from ecs_deployer_tools.operator.aws import OperatorError
+from ecs_deployer_tools.operator.executions import manual_request
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from ecs_deployer.aws.stepfunctions import Executions
     from ecs_deployer.history import HistoryRecord
+    from ecs_deployer.inputs import ManualRequest
     from ecs_deployer_tools.operator.stack import Deployer
 
 ROLLBACK_CANDIDATES = 100  # how far back `rollback` looks for a deployment to undo
@@ -172,6 +174,17 @@ def default_rollback_target(
         f"app '{app}' has no successful deployment{where} that changed a revision (of its "
         f"last {ROLLBACK_CANDIDATES}) to undo: nothing to roll back"
     )
+
+
+def rollback_to_request(
+    deployer: Deployer, app: str, to: str, environment: str | None
+) -> ManualRequest:
+    """The request of ``rollback APP --to TO``: in the environment that deployment ran in
+    unless ``environment`` names one (a rollback never leaves its environment)."""
+    if environment is None:
+        target = deployer.table.find_record(app, to)
+        environment = target.environment if target is not None else None
+    return manual_request(app, rollback_to=to, environment=environment)
 
 
 def execution_to_follow(deployer: Deployer, target: str) -> str:
