@@ -92,25 +92,28 @@ def test_a_rejected_deployment_ends_rejected_having_changed_nothing(gated: Local
 
 
 def test_an_answer_the_record_no_longer_takes_is_refused_and_sends_nothing(
-    monkeypatch: pytest.MonkeyPatch,
+    gated: Local, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The deployment ends between finding its approval and recording the answer: the record,
     # final, refuses the update; nothing may be answered, nor said to be.
-    with local_cloud(**GATE) as local:
-        name = start_until_it_asks(local, "gate-late")
-        update_record = DeploymentsTable.update_record
+    name = start_until_it_asks(gated, "gate-late")
+    update_record = DeploymentsTable.update_record
 
-        def final_for_answers(table: DeploymentsTable, record: Any, update: RecordUpdate) -> bool:
-            answered = update.approval is not None and update.approval.status != "PENDING"
-            return False if answered else update_record(table, record, update)
+    def final_for_answers(table: DeploymentsTable, record: Any, update: RecordUpdate) -> bool:
+        answered = update.approval is not None and update.approval.status != "PENDING"
+        return False if answered else update_record(table, record, update)
 
-        with monkeypatch.context() as patched:
-            patched.setattr(DeploymentsTable, "update_record", final_for_answers)
-            result = local.run("approve", "shop")
+    with monkeypatch.context() as patched:
+        patched.setattr(DeploymentsTable, "update_record", final_for_answers)
+        result = gated.run("approve", "shop")
 
-        no_traceback(result)
-        assert f"{name} ended meanwhile: nothing was answered" in result.stderr
-        # The gate's token was not answered: the deployment still waits for an approval.
-        code, status = local.json("status", "shop")
-        assert code == 0, status
-        assert status["apps"][0]["running"][0]["status"] == "AWAITING_APPROVAL"
+    no_traceback(result)
+    assert f"{name} ended meanwhile: nothing was answered" in result.stderr
+    # The gate's token was not answered: the deployment still waits for an approval.
+    code, status = gated.json("status", "shop")
+    assert code == 0, status
+    assert status["apps"][0]["running"][0]["status"] == "AWAITING_APPROVAL"
+    # Answered now, so that the app's lock is free for what follows.
+    assert gated.run("reject", "shop").exit_code == 0
+    gated.wait_idle()
+    assert _record(gated, name).status == "REJECTED"
