@@ -201,12 +201,13 @@ def deployment_costs(names: list[str]) -> None:
             print(f"  {'':<12} {operation:<32} {count:4d}")
 
 
-EVENT_WAIT_ROLLOUTS = (90.0, 120.0, 300.0, 600.0)
+EVENT_WAIT_ROLLOUTS = (65.0, 90.0, 120.0, 300.0, 600.0)
 
 
 def event_wait_costs(rollouts: tuple[float, ...] = EVENT_WAIT_ROLLOUTS) -> None:
     """The event-driven waits: how soon after ECS's event each phase ends (virtual seconds),
-    and the checks' ECS reads with events (60 s safety poll) against 10 s polling."""
+    and the checks' ECS reads with events (`poll_seconds` 60: a first safety poll of 120 s)
+    against 10 s polling."""
     print("event-driven waits (the happy scenario; rollouts of R seconds):")
     print(f"  {'R':>5} {'event to phase end':>30} {'reads':>9} {'polling':>7} {'ratio':>6}")
     for seconds in rollouts:

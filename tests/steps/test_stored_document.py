@@ -182,9 +182,9 @@ def test_a_poll_that_changes_nothing_stores_nothing(
 def test_the_safety_poll_doubles_from_poll_seconds_up_to_its_longest(
     seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
 ) -> None:
-    """Each event-driven wait's timeout: poll_seconds, then as long again as the wait so far
-    (each wait doubles), at most LONGEST_SAFETY_POLL_SECONDS; the plain wait (a broken
-    waiter's, the lock's) keeps its own pace."""
+    """Each event-driven wait's timeout: twice poll_seconds, then as long again as the wait
+    so far plus that (each wait doubles), at most LONGEST_SAFETY_POLL_SECONDS; the plain wait
+    (a broken waiter's, the lock's) keeps its own pace."""
     deployment = accepted(deps)
     deployment.progress = "WAIT"
     deployment.options.poll_seconds = poll = 60
@@ -197,17 +197,17 @@ def test_the_safety_poll_doubles_from_poll_seconds_up_to_its_longest(
             poll, STARTED, STARTED + timedelta(seconds=waited)
         )
         waited += ref["safety_poll_seconds"]
-    assert waits == [poll, 2 * poll, 4 * poll, 8 * poll, LONGEST_SAFETY_POLL_SECONDS, 600]
+    assert waits == [2 * poll, 4 * poll, 8 * poll, LONGEST_SAFETY_POLL_SECONDS, 600, 600]
     deployment.progress = "DONE"
     save(table, deployment, STARTED + timedelta(seconds=waited))
     deployment.progress = "WAIT"  # the next wait starts over
     restarted = save(table, deployment, STARTED + timedelta(seconds=waited))
-    assert restarted["safety_poll_seconds"] == poll
+    assert restarted["safety_poll_seconds"] == 2 * poll
 
 
 @pytest.mark.parametrize("poll_seconds", [1, 60, 300])
-def test_the_safety_poll_is_never_shorter_than_poll_seconds(poll_seconds: int) -> None:
-    assert safety_poll_seconds(poll_seconds, 0) == poll_seconds
+def test_the_first_safety_poll_is_twice_poll_seconds(poll_seconds: int) -> None:
+    assert safety_poll_seconds(poll_seconds, 0) == 2 * poll_seconds
     assert safety_poll_seconds(poll_seconds, 24 * 3600) == max(
-        poll_seconds, LONGEST_SAFETY_POLL_SECONDS
+        2 * poll_seconds, LONGEST_SAFETY_POLL_SECONDS
     )

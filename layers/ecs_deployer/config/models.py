@@ -317,8 +317,8 @@ class AppConfig(_Model):
     # The deployer's own keys; ECS Toolkit files work without them.
     app: AppName | None = None
     trigger: TriggerConfig | None = None
-    # The first safety poll of a wait an ECS event ends early (then it backs off:
-    # domain/waiters.py); a wait for the app's lock, which no event ends, polls at it too.
+    # A wait for the app's lock, which no event ends, polls at it; a wait an ECS event
+    # ends early has a safety poll of twice it, then backing off (domain/waiters.py).
     poll_seconds: Annotated[int, Field(ge=1, le=300)] = 60
     rollback: RollbackMode = "auto"
     concurrency: ConcurrencyMode = "queue"

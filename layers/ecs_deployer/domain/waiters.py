@@ -16,11 +16,14 @@ Waking is only a hint: the check steps stay the only judges of done (``judge_rol
 wake that learns nothing (another account's service of the same names, an event of an
 earlier deployment) costs one check, and a lost event costs one safety poll.
 
-The safety poll backs off (``safety_poll_seconds``): the app's ``poll_seconds`` first, then
-each wait as long as the wait so far plus ``poll_seconds`` (each doubles), at most
+The safety poll backs off (``safety_poll_seconds``): twice the app's ``poll_seconds`` first,
+then each wait as long as the wait so far plus that (each doubles), at most
 ``LONGEST_SAFETY_POLL_SECONDS``. Events end nearly every wait, so the checks a rollout of R
-seconds costs grow with log2(R) rather than with R; a lost event is noticed at most as
-late again as the wait had lasted, and never more than the longest safety poll late.
+seconds costs grow with log2(R) rather than with R, and one shorter than the first safety
+poll costs a single check, its event's (a first safety poll of ``poll_seconds`` would add one
+to every rollout between one and two polls long, the most common length). A lost event is
+noticed at most as late again as the wait had lasted plus the first safety poll, and never
+more than the longest safety poll late.
 """
 
 from __future__ import annotations
@@ -40,9 +43,10 @@ LONGEST_SAFETY_POLL_SECONDS = 600
 
 def safety_poll_seconds(poll_seconds: int, waited: float) -> int:
     """The next wait's timeout, the wait having lasted `waited` seconds so far: each
-    doubles from `poll_seconds`, up to the longest safety poll (or `poll_seconds`, if
+    doubles from twice `poll_seconds`, up to the longest safety poll (or that first one, if
     longer)."""
-    return int(min(poll_seconds + waited, max(poll_seconds, LONGEST_SAFETY_POLL_SECONDS)))
+    first = 2 * poll_seconds
+    return int(min(first + waited, max(first, LONGEST_SAFETY_POLL_SECONDS)))
 
 
 def approval_key(app: str) -> str:

@@ -184,8 +184,8 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "events-dropped",
-            "ECS's events are all lost (best effort): each wait ends at its safety poll (the "
-            "default 60 s), and the deployment succeeds as with them",
+            "ECS's events are all lost (best effort): each wait ends at its safety poll (120 s "
+            "first, twice the default poll_seconds), and the deployment succeeds as with them",
             "SUCCEEDED",
             ("SUCCEEDED",),
             faults=EcsFaults(event_drop_rate=1.0),
@@ -343,8 +343,10 @@ SCENARIOS: dict[str, Scenario] = {
             "someone deletes web while it rolls out: a failure naming it; worker goes back",
             "ROLLBACK_FAILED",
             ("ROLLBACK_FAILED",),
+            # Deleted at 15 s, INACTIVE a progress step (10 s) later: the first check, at
+            # the first safety poll (20 s), finds it draining.
             faults=EcsFaults(
-                services={sample_app.WEB: RolloutFault(RolloutOutcome.DELETED, seconds=10.0)}
+                services={sample_app.WEB: RolloutFault(RolloutOutcome.DELETED, seconds=15.0)}
             ),
         ),
         *(
