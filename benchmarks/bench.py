@@ -40,9 +40,12 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.py"))
 # Imports a handler (argv[1]) as Lambda's init does, and prints how long it took: wall
-# time, and CPU time, which other processes on this shared machine disturb less.
+# time, and CPU time, which other processes on this shared machine disturb less. First,
+# what the runtime had imported before it loads the handler (the Python runtime interface
+# client's bootstrap, awslambdaric 4.2.2: bootstrap.py and the modules it imports; its
+# simplejson and C extension, which no handler imports, aside).
 IMPORT_PROBE = """
-import importlib.util, json, sys, time
+import decimal, enum, importlib, importlib.util, json, logging, math, os, sys, time, traceback
 start, cpu = time.perf_counter(), time.process_time()
 spec = importlib.util.spec_from_file_location("app", sys.argv[1])
 module = importlib.util.module_from_spec(spec)

@@ -3,6 +3,10 @@ or under the app's approval gate (announced to operators)."""
 
 from __future__ import annotations
 
+import gc
+
+gc.disable()  # until the init's end: all it makes lives on (docs/benchmarks.md)
+
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -44,3 +48,6 @@ def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> None:
         return
     keys = register_waiter(table, deployment, event.token, clock.now())
     logger.info("waiting on ECS events", extra={"awaited": len(keys)})
+
+
+gc.enable()  # the init is over

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from dataclasses import replace
@@ -103,6 +104,14 @@ def test_init_failure_is_reported_and_retried_on_the_next_call(runtime: LambdaRu
 
     error, _ = call(runtime, {})
     assert error is None
+
+
+def test_a_failed_init_leaves_the_garbage_collector_on(runtime: LambdaRuntime) -> None:
+    # The probe, as each handler, pauses the collector until its init's end.
+    error, _ = call(runtime, {}, PROBE_FAIL_INIT="1")
+
+    assert error == "Unhandled"
+    assert gc.isenabled()
 
 
 def test_missing_handler_and_module(runtime: LambdaRuntime) -> None:

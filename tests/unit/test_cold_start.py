@@ -1,27 +1,37 @@
 """What a handler's import (Lambda's init, the cold start) loads: not the modules that only
-some invocations need, each imported when first used."""
+some invocations need, each imported when first used; and it collects no garbage."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import runpy
 import subprocess
 import sys
 import textwrap
+from typing import TYPE_CHECKING, Any
+
+import pytest
 
 from tests.template.cfn import FUNCTION_DIRS, REPO_ROOT
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 # Imports every handler, each as Lambda does (a module loaded from its file), and prints
-# the modules then loaded.
+# the modules then loaded and whether the garbage collector is on.
 IMPORT_EVERY_HANDLER = textwrap.dedent(
     """
-    import importlib.util, json, sys
+    import gc, importlib.util, json, sys
     for path in sys.argv[1:]:
         spec = importlib.util.spec_from_file_location(path, path)
         spec.loader.exec_module(importlib.util.module_from_spec(spec))
-    print(json.dumps(sorted(sys.modules)))
+    print(json.dumps({"modules": sorted(sys.modules), "collecting": gc.isenabled()}))
     """
+)
+HANDLERS = sorted(
+    REPO_ROOT / "functions" / folder / "app.py" for folder in set(FUNCTION_DIRS.values())
 )
 # The environment each handler's init reads, as `make bench` imports them; LAMBDA_TASK_ROOT
 # as on Lambda, where the Tracer is on.
@@ -30,20 +40,41 @@ HANDLER_ENVIRONMENT: dict[str, str] = runpy.run_path(str(REPO_ROOT / "benchmarks
 ] | {"LAMBDA_TASK_ROOT": str(REPO_ROOT / "functions")}
 
 
-def modules_after_importing_every_handler() -> set[str]:
-    handlers = sorted(
-        str(REPO_ROOT / "functions" / folder / "app.py") for folder in set(FUNCTION_DIRS.values())
-    )
+def after_importing_every_handler() -> dict[str, Any]:
     output = subprocess.run(
-        [sys.executable, "-c", IMPORT_EVERY_HANDLER, *handlers],
+        [sys.executable, "-c", IMPORT_EVERY_HANDLER, *map(str, HANDLERS)],
         capture_output=True,
         text=True,
         check=True,
         env=os.environ | HANDLER_ENVIRONMENT,
     ).stdout
-    return set(json.loads(output.splitlines()[-1]))
+    loaded: dict[str, Any] = json.loads(output.splitlines()[-1])
+    return loaded
 
 
 def test_no_handler_imports_yaml_at_init() -> None:
     # Only Resolve and the config indexer parse configs, and not at every invocation.
-    assert "yaml" not in modules_after_importing_every_handler()
+    assert "yaml" not in after_importing_every_handler()["modules"]
+
+
+def _calls_gc(statement: ast.stmt, method: str) -> bool:
+    return ast.unparse(statement) == f"gc.{method}()"
+
+
+@pytest.mark.parametrize("handler", HANDLERS, ids=lambda path: path.parent.name)
+def test_a_handler_pauses_the_collector_from_its_first_import_to_its_init_end(
+    handler: Path,
+) -> None:
+    """Everything an init makes lives on, so the collector's passes during it free nothing
+    (docs/benchmarks.md): off before the first import, on again once all is made."""
+    body = ast.parse(handler.read_text()).body
+    _docstring, future, import_gc, *init, last = body
+    assert ast.unparse(future) == "from __future__ import annotations", handler
+    assert ast.unparse(import_gc) == "import gc", handler
+    assert _calls_gc(init[0], "disable"), handler
+    assert _calls_gc(last, "enable"), handler
+    assert not any(_calls_gc(statement, "enable") for statement in init), handler
+
+
+def test_the_collector_is_on_once_every_handler_is_imported() -> None:
+    assert after_importing_every_handler()["collecting"]

@@ -21,6 +21,7 @@ the context's remaining time and the log stream's date.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import io
 import itertools
@@ -428,6 +429,7 @@ class LambdaRuntime:
         module = importlib.util.module_from_spec(spec)
         # Registered before running: dataclasses and pydantic resolve names via sys.modules.
         sys.modules[module_name] = module
+        collecting = gc.isenabled()
         try:
             spec.loader.exec_module(module)
         except ImportError as error:
@@ -437,6 +439,11 @@ class LambdaRuntime:
         except BaseException:
             del sys.modules[module_name]
             raise
+        finally:
+            # A handler pauses the collector for its init; Lambda discards the sandbox of an
+            # init that fails, this process goes on: the pause must not outlive it.
+            if collecting:
+                gc.enable()
         if hasattr(module, "clock"):
             setattr(module, "clock", self._clock)  # noqa: B010  (module attribute, set by name)
         warm = _Environment(module, module_name, _without_per_call(environment))
