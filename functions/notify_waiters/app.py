@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from ecs_deployer.aws.clients import dynamodb_client, sfn_client
-from ecs_deployer.aws.dynamodb import DeploymentsTable
 from ecs_deployer.aws.stepfunctions import TaskTokens
+from ecs_deployer.aws.waiter_items import WaiterItems
 from ecs_deployer.settings import Settings
-from ecs_deployer.steps.waiters import notify_waiters
+from ecs_deployer.steps.notify_waiters import notify_waiters
 from ecs_deployer.tracing import tracer
 
 if TYPE_CHECKING:
@@ -22,14 +22,14 @@ if TYPE_CHECKING:
 
 logger = Logger()
 settings = Settings.from_env()
-table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
+waiters = WaiterItems(dynamodb_client(), settings.deployments_table)
 tokens = TaskTokens(sfn_client)
 
 
 @tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
-    woken = notify_waiters(table, tokens, event, settings.allowed_clusters)
+    woken = notify_waiters(waiters, tokens, event, settings.allowed_clusters)
     logger.info("ECS event", extra={"detail_type": event.get("detail-type"), "woken": woken})
 
 

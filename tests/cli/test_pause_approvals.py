@@ -42,7 +42,7 @@ def _web_waiter(local: Local, deployment_id: str) -> str | None:
     """The token of the deployment's wait on web's rollout, while one is stored."""
     document = local.table.load_document(sample_app.APP, deployment_id)
     assert document is not None
-    waiters = dict(local.table.waiters(service_key(document.cluster, sample_app.WEB)))
+    waiters = dict(local.table.waiter_items.waiters(service_key(document.cluster, sample_app.WEB)))
     return waiters.get(f"{sample_app.APP}#{deployment_id}")
 
 

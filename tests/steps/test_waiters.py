@@ -17,7 +17,8 @@ from ecs_deployer.domain.waiters import (
     woken_keys,
 )
 from ecs_deployer.history import iso
-from ecs_deployer.steps.waiters import notify_waiters, register_waiter, request_approval
+from ecs_deployer.steps.notify_waiters import notify_waiters
+from ecs_deployer.steps.waiters import register_waiter, request_approval
 from tests.aws_fixtures import STARTED, accepted
 
 if TYPE_CHECKING:
@@ -143,11 +144,11 @@ def test_an_event_sends_the_waiting_token_once(
     tokens = FakeTokens()
     completed = _deployment_event(deployment.cluster, web.name, "SERVICE_DEPLOYMENT_COMPLETED")
 
-    assert notify_waiters(table, tokens, completed, {deployment.cluster}) == 1
+    assert notify_waiters(table.waiter_items, tokens, completed, {deployment.cluster}) == 1
     assert tokens.sent == ["token-1"]
     # Forgotten once sent: ECS's duplicate (or an event of the other awaited resource after
     # the wake) sends nothing under this key again.
-    assert notify_waiters(table, tokens, completed, {deployment.cluster}) == 0
+    assert notify_waiters(table.waiter_items, tokens, completed, {deployment.cluster}) == 0
     assert tokens.sent == ["token-1"]
 
 
@@ -161,7 +162,7 @@ def test_a_newer_wait_replaces_the_older_token(
     tokens = FakeTokens()
     completed = _deployment_event(deployment.cluster, web.name, "SERVICE_DEPLOYMENT_COMPLETED")
 
-    notify_waiters(table, tokens, completed, {deployment.cluster})
+    notify_waiters(table.waiter_items, tokens, completed, {deployment.cluster})
 
     assert tokens.sent == ["token-2"]
 
@@ -174,8 +175,13 @@ def test_a_stale_token_is_forgotten_without_error(
     register_waiter(table, deployment, "timed-out", STARTED)
     tokens = FakeTokens(closed=frozenset({"timed-out"}))
 
-    assert notify_waiters(table, tokens, _task_event(running, "STOPPED"), {deployment.cluster}) == 0
-    assert table.waiters(task_key(running)) == []
+    assert (
+        notify_waiters(
+            table.waiter_items, tokens, _task_event(running, "STOPPED"), {deployment.cluster}
+        )
+        == 0
+    )
+    assert table.waiter_items.waiters(task_key(running)) == []
 
 
 def test_forgetting_a_woken_waiter_keeps_a_newer_token(
@@ -184,11 +190,11 @@ def test_forgetting_a_woken_waiter_keeps_a_newer_token(
     deployment = _mid_rollout(deps)
     key = service_key(deployment.cluster, deployment.services[0].name)
     register_waiter(table, deployment, "token-2", STARTED)
-    ((waiter, _),) = table.waiters(key)
+    ((waiter, _),) = table.waiter_items.waiters(key)
 
-    table.delete_waiter(key, waiter, "token-1")  # the woken one: replaced meanwhile
+    table.waiter_items.delete_waiter(key, waiter, "token-1")  # the woken one: replaced meanwhile
 
-    assert table.waiters(key) == [(waiter, "token-2")]
+    assert table.waiter_items.waiters(key) == [(waiter, "token-2")]
 
 
 class _Heard:
@@ -210,8 +216,13 @@ def test_the_approval_gate_stores_its_token_notes_the_record_and_asks_operators(
 
     assert deadline == STARTED + timedelta(minutes=90)
     # Under the app's approval key only: no ECS event of its services wakes it.
-    assert table.waiters(approval_key("shop")) == [(f"shop#{deployment.deployment_id}", "token-1")]
-    assert table.waiters(service_key(deployment.cluster, deployment.services[0].name)) == []
+    assert table.waiter_items.waiters(approval_key("shop")) == [
+        (f"shop#{deployment.deployment_id}", "token-1")
+    ]
+    assert (
+        table.waiter_items.waiters(service_key(deployment.cluster, deployment.services[0].name))
+        == []
+    )
     [record] = table.history("shop")
     assert record.approval is not None
     assert (record.approval.status, record.approval.deadline) == ("PENDING", iso(deadline))

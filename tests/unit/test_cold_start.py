@@ -40,9 +40,9 @@ HANDLER_ENVIRONMENT: dict[str, str] = runpy.run_path(str(REPO_ROOT / "benchmarks
 ] | {"LAMBDA_TASK_ROOT": str(REPO_ROOT / "functions")}
 
 
-def after_importing_every_handler() -> dict[str, Any]:
+def after_importing(handlers: list[Path]) -> dict[str, Any]:
     output = subprocess.run(
-        [sys.executable, "-c", IMPORT_EVERY_HANDLER, *map(str, HANDLERS)],
+        [sys.executable, "-c", IMPORT_EVERY_HANDLER, *map(str, handlers)],
         capture_output=True,
         text=True,
         check=True,
@@ -54,7 +54,7 @@ def after_importing_every_handler() -> dict[str, Any]:
 
 def test_no_handler_imports_yaml_at_init() -> None:
     # Only Resolve and the config indexer parse configs, and not at every invocation.
-    assert "yaml" not in after_importing_every_handler()["modules"]
+    assert "yaml" not in after_importing(HANDLERS)["modules"]
 
 
 def _calls_gc(statement: ast.stmt, method: str) -> bool:
@@ -77,4 +77,15 @@ def test_a_handler_pauses_the_collector_from_its_first_import_to_its_init_end(
 
 
 def test_the_collector_is_on_once_every_handler_is_imported() -> None:
-    assert after_importing_every_handler()["collecting"]
+    assert after_importing(HANDLERS)["collecting"]
+
+
+def test_notify_waiters_loads_none_of_the_deployment_documents_models() -> None:
+    """An ECS event of any of the deployer's clusters invokes NotifyWaiters: the most
+    frequent cold start, which needs the waiter items and task tokens only."""
+    loaded = after_importing([REPO_ROOT / "functions" / "notify_waiters" / "app.py"])["modules"]
+    assert {
+        "ecs_deployer.document",
+        "ecs_deployer.config.models",
+        "ecs_deployer.history",
+    }.isdisjoint(loaded)

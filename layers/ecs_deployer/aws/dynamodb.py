@@ -15,11 +15,8 @@ entry ``APP#<app>`` (the repositories its config wants), each repository's listi
 name can hold a ``#``), and the item ``INDEX`` (``built_at`` once a full read built the
 index; ``unreadable``, the apps whose parameter is not a String).
 
-A waiting deployment's task token is stored once per awaited ECS resource, in the
-resource's partition ``WAITER#<key>`` (keys: ``domain/waiters.py``) under the sort key
-``<app>#<deployment id>``: a newer wait of the deployment replaces its older token, and an
-event reads every waiter of its resource with one Query. A waiter expires (TTL) once its
-wait's safety poll is long over.
+Waiters, the task tokens of waiting deployments, have their partitions in the same table
+(``aws/waiter_items.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from ecs_deployer.aws.clients import error_code, transient_errors_as_retryable
+from ecs_deployer.aws.items import from_attribute, from_item, to_item
+from ecs_deployer.aws.waiter_items import WaiterItems
 from ecs_deployer.document import Deployment
 from ecs_deployer.domain.config_index import ConfigIndex
 from ecs_deployer.domain.locks import LockEntry, LockRecord
@@ -37,11 +36,10 @@ from ecs_deployer.history import ApprovalRecord, HistoryRecord, iso
 from ecs_deployer.outcome import FINAL_STATUSES
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator
     from datetime import datetime
 
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
 
     from ecs_deployer.domain.config_index import AppUpdate
     from ecs_deployer.history import RecordRef, RecordUpdate
@@ -51,9 +49,6 @@ _RECORD_PREFIX = "DEPLOYMENT#"
 _DOCUMENT_PREFIX = "DOCUMENT#"
 # A document outlives its execution (closing an unfinished one reads it), not for ever.
 _DOCUMENT_DAYS = 30
-_WAITER_PREFIX = "WAITER#"
-# BatchWriteItem's limit of requests per call.
-_BATCH_WRITES = 25
 
 
 def _app_key(app: str) -> str:
@@ -74,51 +69,6 @@ def _lock_key(app: str, environment: str | None) -> dict[str, Any]:
 
 def _document_key(app: str, deployment_id: str) -> dict[str, Any]:
     return {"pk": _app_key(app), "sk": f"{_DOCUMENT_PREFIX}{deployment_id}"}
-
-
-def _to_item(data: dict[str, Any]) -> dict[str, Any]:
-    return {key: _attribute(value) for key, value in data.items()}
-
-
-def _from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _value(attribute) for key, attribute in item.items()}
-
-
-# DynamoDB's attribute values for the types our records hold (no floats, no sets). Our own
-# few lines rather than boto3.dynamodb.types: importing any of boto3 imports s3transfer too,
-# a third of a handler's cold start.
-_SCALARS: tuple[tuple[type, str], ...] = ((bool, "BOOL"), (str, "S"), (int, "N"), (bytes, "B"))
-
-
-def _attribute(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, list | tuple):
-        return {"L": [_attribute(item) for item in value]}
-    if isinstance(value, dict):
-        return {"M": {str(key): _attribute(item) for key, item in value.items()}}
-    for python_type, kind in _SCALARS:  # bool first: a bool is an int
-        if isinstance(value, python_type):
-            return {kind: str(value) if kind == "N" else value}
-    raise TypeError(f"no DynamoDB attribute for a {type(value).__name__}")
-
-
-def _value(attribute: Mapping[str, Any]) -> Any:
-    ((kind, value),) = attribute.items()
-    match kind:
-        case "S" | "BOOL" | "B":
-            return value
-        case "N":
-            return int(value)  # ours are all integers
-        case "NULL":
-            return None
-        case "SS":
-            return frozenset(value)
-        case "L":
-            return [_value(item) for item in value]
-        case "M":
-            return {key: _value(item) for key, item in value.items()}
-    raise TypeError(f"unexpected DynamoDB attribute type {kind}")
 
 
 def _entry(data: dict[str, Any]) -> LockEntry:
@@ -149,6 +99,7 @@ class DeploymentsTable:
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._dynamodb = client
         self._table = table_name
+        self.waiter_items = WaiterItems(client, table_name)
 
     # History -----------------------------------------------------------------------------
 
@@ -159,7 +110,7 @@ class DeploymentsTable:
             with transient_errors_as_retryable():
                 self._dynamodb.put_item(
                     TableName=self._table,
-                    Item=_to_item(data),
+                    Item=to_item(data),
                     ConditionExpression="attribute_not_exists(sk)",
                 )
         except ClientError as exc:
@@ -177,13 +128,13 @@ class DeploymentsTable:
             with transient_errors_as_retryable():
                 self._dynamodb.update_item(
                     TableName=self._table,
-                    Key=_to_item(_record_key(record)),
+                    Key=to_item(_record_key(record)),
                     UpdateExpression=f"SET {assignments}",
                     ConditionExpression=(
                         f"attribute_exists(sk) AND NOT (#status IN ({', '.join(finals)}))"
                     ),
                     ExpressionAttributeNames={**names, "#status": "status"},
-                    ExpressionAttributeValues=_to_item({**values, **finals}),
+                    ExpressionAttributeValues=to_item({**values, **finals}),
                 )
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
@@ -197,11 +148,11 @@ class DeploymentsTable:
         with transient_errors_as_retryable():
             response = self._dynamodb.get_item(
                 TableName=self._table,
-                Key=_to_item(_record_key(record)),
+                Key=to_item(_record_key(record)),
                 ProjectionExpression="approval",
                 ConsistentRead=True,
             )
-        approval = _from_item(response.get("Item", {})).get("approval")
+        approval = from_item(response.get("Item", {})).get("approval")
         return None if approval is None else ApprovalRecord.model_validate(approval)
 
     def history(self, app: str, limit: int = 20) -> list[HistoryRecord]:
@@ -210,7 +161,7 @@ class DeploymentsTable:
             response = self._dynamodb.query(
                 TableName=self._table,
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-                ExpressionAttributeValues=_to_item(
+                ExpressionAttributeValues=to_item(
                     {":pk": _app_key(app), ":prefix": _RECORD_PREFIX}
                 ),
                 ScanIndexForward=False,
@@ -235,7 +186,7 @@ class DeploymentsTable:
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
                 FilterExpression="#attribute = :value",
                 ExpressionAttributeNames={"#attribute": attribute},
-                ExpressionAttributeValues=_to_item(
+                ExpressionAttributeValues=to_item(
                     {":pk": _app_key(app), ":prefix": _RECORD_PREFIX, ":value": value}
                 ),
                 ScanIndexForward=False,
@@ -250,7 +201,7 @@ class DeploymentsTable:
             for page in paginator.paginate(
                 TableName=self._table,
                 FilterExpression="begins_with(sk, :prefix)",
-                ExpressionAttributeValues=_to_item({":prefix": _RECORD_PREFIX}),
+                ExpressionAttributeValues=to_item({":prefix": _RECORD_PREFIX}),
             ):
                 records += [_record(item) for item in page.get("Items", [])]
         return records
@@ -267,78 +218,19 @@ class DeploymentsTable:
             "expires_at": int(now.timestamp()) + _DOCUMENT_DAYS * 86_400,
         }
         with transient_errors_as_retryable():
-            self._dynamodb.put_item(TableName=self._table, Item=_to_item(data))
+            self._dynamodb.put_item(TableName=self._table, Item=to_item(data))
 
     def load_document(self, app: str, deployment_id: str) -> Deployment | None:
         with transient_errors_as_retryable():
             response = self._dynamodb.get_item(
                 TableName=self._table,
-                Key=_to_item(_document_key(app, deployment_id)),
+                Key=to_item(_document_key(app, deployment_id)),
                 ConsistentRead=True,
             )
         if "Item" not in response:
             return None
-        compressed: bytes = _value(response["Item"]["document"])
+        compressed: bytes = from_attribute(response["Item"]["document"])
         return Deployment.model_validate_json(zlib.decompress(compressed))
-
-    # Waiters -----------------------------------------------------------------------------
-
-    def store_waiter(
-        self, keys: list[str], app: str, deployment_id: str, token: str, expires_at: int
-    ) -> None:
-        """Store `token` under each awaited resource's key, 25 to a BatchWriteItem."""
-        requests: list[WriteRequestTypeDef] = [
-            {
-                "PutRequest": {
-                    "Item": _to_item(
-                        {
-                            "pk": f"{_WAITER_PREFIX}{key}",
-                            "sk": f"{app}#{deployment_id}",
-                            "token": token,
-                            "expires_at": expires_at,
-                        }
-                    )
-                }
-            }
-            for key in keys
-        ]
-        for start in range(0, len(requests), _BATCH_WRITES):
-            # A write left unprocessed (throttled) is not sent again: that resource's event
-            # wakes nothing, and the wait's safety poll ends it.
-            with transient_errors_as_retryable():
-                self._dynamodb.batch_write_item(
-                    RequestItems={self._table: requests[start : start + _BATCH_WRITES]}
-                )
-
-    def waiters(self, key: str) -> list[tuple[str, str]]:
-        """The (sort key, token) of every waiter of a resource's `key`."""
-        found: list[tuple[str, str]] = []
-        paginator = self._dynamodb.get_paginator("query")
-        with transient_errors_as_retryable():
-            for page in paginator.paginate(
-                TableName=self._table,
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues=_to_item({":pk": f"{_WAITER_PREFIX}{key}"}),
-            ):
-                found += [
-                    (_value(item["sk"]), _value(item["token"])) for item in page.get("Items", [])
-                ]
-        return found
-
-    def delete_waiter(self, key: str, waiter: str, token: str) -> None:
-        """Forget a woken waiter, unless a newer wait of its deployment replaced the token."""
-        try:
-            with transient_errors_as_retryable():
-                self._dynamodb.delete_item(
-                    TableName=self._table,
-                    Key=_to_item({"pk": f"{_WAITER_PREFIX}{key}", "sk": waiter}),
-                    ConditionExpression="#token = :token",
-                    ExpressionAttributeNames={"#token": "token"},
-                    ExpressionAttributeValues=_to_item({":token": token}),
-                )
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
 
     # Locks -------------------------------------------------------------------------------
 
@@ -346,12 +238,12 @@ class DeploymentsTable:
         with transient_errors_as_retryable():
             response = self._dynamodb.get_item(
                 TableName=self._table,
-                Key=_to_item(_lock_key(app, environment)),
+                Key=to_item(_lock_key(app, environment)),
                 ConsistentRead=True,
             )
         if "Item" not in response:
             return LockRecord()
-        data = _from_item(response["Item"])
+        data = from_item(response["Item"])
         holder, latest = data.get("holder"), data.get("latest")
         return LockRecord(
             version=int(data["version"]),
@@ -373,9 +265,9 @@ class DeploymentsTable:
             with transient_errors_as_retryable():
                 self._dynamodb.put_item(
                     TableName=self._table,
-                    Item=_to_item(data),
+                    Item=to_item(data),
                     ConditionExpression="attribute_not_exists(sk) OR version = :version",
-                    ExpressionAttributeValues=_to_item({":version": record.version}),
+                    ExpressionAttributeValues=to_item({":version": record.version}),
                 )
         except ClientError as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
@@ -385,7 +277,7 @@ class DeploymentsTable:
 
 
 def _record(item: dict[str, Any]) -> HistoryRecord:
-    data = _from_item(item)
+    data = from_item(item)
     data.pop("pk", None)
     data.pop("sk", None)
     return HistoryRecord.model_validate(data)
@@ -398,7 +290,7 @@ _INDEX_REPOSITORY_PREFIX = "REPOSITORY#"
 
 
 def _index_key(sort_key: str) -> dict[str, Any]:
-    return _to_item({"pk": _INDEX_PARTITION, "sk": sort_key})
+    return to_item({"pk": _INDEX_PARTITION, "sk": sort_key})
 
 
 def _listing_prefix(repository: str) -> str:
@@ -420,12 +312,12 @@ class ConfigIndexTable:
             response = self._dynamodb.query(
                 TableName=self._table,
                 KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-                ExpressionAttributeValues=_to_item(
+                ExpressionAttributeValues=to_item(
                     {":pk": _INDEX_PARTITION, ":prefix": _listing_prefix(repository)}
                 ),
                 ProjectionExpression="app",
             )
-        listed = {_from_item(item)["app"] for item in response.get("Items", [])}
+        listed = {from_item(item)["app"] for item in response.get("Items", [])}
         state = self._state()
         if state is None:
             return None
@@ -438,7 +330,7 @@ class ConfigIndexTable:
             response = self._dynamodb.get_item(
                 TableName=self._table, Key=_index_key(_INDEX_STATE_KEY), ConsistentRead=True
             )
-        data = _from_item(response.get("Item", {}))
+        data = from_item(response.get("Item", {}))
         if "built_at" not in data:
             return None
         return ConfigIndex(unreadable=data.get("unreadable", frozenset()))
@@ -455,7 +347,7 @@ class ConfigIndexTable:
                 Key=_index_key(f"{_INDEX_APP_PREFIX}{app}"),
                 ConsistentRead=True,
             )
-        item = _from_item(response.get("Item", {}))
+        item = from_item(response.get("Item", {}))
         wanted = {app: frozenset(item["repositories"])} if "repositories" in item else {}
         return ConfigIndex(wanted, state.unreadable & {app})
 
@@ -470,11 +362,11 @@ class ConfigIndexTable:
             for page in paginator.paginate(
                 TableName=self._table,
                 KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues=_to_item({":pk": _INDEX_PARTITION}),
+                ExpressionAttributeValues=to_item({":pk": _INDEX_PARTITION}),
                 ConsistentRead=True,
             ):
                 for item in page.get("Items", []):
-                    data = _from_item(item)
+                    data = from_item(item)
                     sort_key: str = data["sk"]
                     if sort_key == _INDEX_STATE_KEY:
                         unreadable = data.get("unreadable", frozenset())
@@ -519,11 +411,11 @@ class ConfigIndexTable:
                 TableName=self._table,
                 Key=_index_key(_INDEX_STATE_KEY),
                 UpdateExpression="SET built_at = :now",
-                ExpressionAttributeValues=_to_item({":now": iso(now)}),
+                ExpressionAttributeValues=to_item({":now": iso(now)}),
             )
 
     def _put(self, sort_key: str, data: dict[str, Any]) -> None:
-        item = _to_item({"pk": _INDEX_PARTITION, "sk": sort_key, **data})
+        item = to_item({"pk": _INDEX_PARTITION, "sk": sort_key, **data})
         with transient_errors_as_retryable():
             self._dynamodb.put_item(TableName=self._table, Item=item)
 

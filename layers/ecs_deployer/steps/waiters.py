@@ -1,5 +1,5 @@
-"""Event-driven waits: register a waiting deployment's token, wake it on ECS's events; the
-approval gate's token, which an operator's answer ends.
+"""Event-driven waits: register a waiting deployment's token (ECS's events wake it:
+``steps/notify_waiters.py``); the approval gate's token, which an operator's answer ends.
 
 ECS delivers its events on a best-effort basis, and one may come before the token is stored
 (the rollout ended between the check and the wait): the wait's timeout, the safety poll,
@@ -9,18 +9,16 @@ covers both. A wake only ends the wait early; the check that follows judges.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ecs_deployer.domain import lifecycle
-from ecs_deployer.domain.waiters import approval_key, awaited_keys, woken_keys
+from ecs_deployer.domain.waiters import approval_key, awaited_keys
 from ecs_deployer.history import ApprovalRecord, RecordUpdate, iso
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
     from datetime import datetime
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
-    from ecs_deployer.aws.stepfunctions import TaskTokens
     from ecs_deployer.document import Deployment
     from ecs_deployer.domain.lifecycle import LifecyclePublisher
 
@@ -34,7 +32,9 @@ def register_waiter(
     """Store `token` under every resource the deployment awaits; the keys stored."""
     keys = awaited_keys(deployment)
     expires_at = int(now.timestamp()) + _WAITER_HOURS * 3600
-    table.store_waiter(keys, deployment.app, deployment.deployment_id, token, expires_at)
+    table.waiter_items.store_waiter(
+        keys, deployment.app, deployment.deployment_id, token, expires_at
+    )
     return keys
 
 
@@ -49,7 +49,7 @@ def request_approval(
     the record, and announce it; the deadline (the state's TimeoutSecondsPath ends it then)."""
     deadline = now + timedelta(minutes=deployment.approval_timeout_minutes)
     expires_at = int(deadline.timestamp()) + _WAITER_HOURS * 3600
-    table.store_waiter(
+    table.waiter_items.store_waiter(
         [approval_key(deployment.app)], deployment.app, deployment.deployment_id, token, expires_at
     )
     pending = ApprovalRecord(status="PENDING", requested_at=iso(now), deadline=iso(deadline))
@@ -82,19 +82,3 @@ def announce_pauses(
         events.publish(lifecycle.awaiting_approval(deployment, deadline, service))
         paused.announced = True
     return deployment
-
-
-def notify_waiters(
-    table: DeploymentsTable,
-    tokens: TaskTokens,
-    event: Mapping[str, Any],
-    clusters: Collection[str],
-) -> int:
-    """Wake every wait on a resource of an ECS `event` in one of `clusters`, and forget it;
-    the waits woken."""
-    woken = 0
-    for key in woken_keys(event, clusters):
-        for waiter, token in table.waiters(key):
-            woken += tokens.wake(token)
-            table.delete_waiter(key, waiter, token)
-    return woken

@@ -133,7 +133,7 @@ def _answer_gate(
 ) -> bool:
     """Answer the gate's task token; False when its wait is over."""
     key, waiter = approval_key(record.app), f"{record.app}#{record.deployment_id}"
-    token = dict(table.waiters(key)).get(waiter)
+    token = dict(table.waiter_items.waiters(key)).get(waiter)
     if token is None:
         return False
     try:
@@ -150,7 +150,7 @@ def _answer_gate(
         if error_code(exc) not in _WAIT_OVER:
             raise
         return False
-    table.delete_waiter(key, waiter, token)
+    table.waiter_items.delete_waiter(key, waiter, token)
     return True
 
 
@@ -161,7 +161,7 @@ def _wake_checks(table: DeploymentsTable, sfn: SFNClient, record: HistoryRecord)
     document = table.load_document(record.app, record.deployment_id)
     waiter, tokens = f"{record.app}#{record.deployment_id}", TaskTokens(lambda: sfn)
     for key in awaited_keys(document) if document else []:
-        for stored, token in table.waiters(key):
+        for stored, token in table.waiter_items.waiters(key):
             if stored == waiter:
                 tokens.wake(token)
-                table.delete_waiter(key, stored, token)
+                table.waiter_items.delete_waiter(key, stored, token)
