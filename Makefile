@@ -18,7 +18,8 @@ WHEELHOUSE := build/layer-wheels
 WHEELHOUSE_STAMP := $(WHEELHOUSE)/.downloaded-stamp
 NPM_STAMP := node_modules/.installed-stamp
 # python3.13, the Lambda runtime's, which compiles the layer's bytecode (layers/Makefile):
-# Debian 13's build, unpacked here by layers/fetch_target_python.sh.
+# the machine's own python3.13 if it has one, else Debian 13's build, unpacked here, as
+# layers/fetch_target_python.sh decides.
 TARGET_PYTHON := build/python3.13/bin/python3.13
 LAYER_PLATFORM := --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 \
 	--implementation cp --python-version 3.13 --only-binary=:all:

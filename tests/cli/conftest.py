@@ -18,7 +18,7 @@ from ecs_deployer_tools.localcloud.cloud import LocalCloud
 from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
     from typer.testing import Result
 
@@ -69,9 +69,12 @@ class Local:
 
 
 @contextmanager
-def local_cloud(**seed_options: Any) -> Iterator[Local]:
+def local_cloud(
+    stack_parameters: Mapping[str, str] | None = None, **seed_options: Any
+) -> Iterator[Local]:
     """The sample app seeded (with ``seed_options``: its web deployment, config keys), the
-    real stack deployed, served on a free port."""
+    real stack deployed (with ``stack_parameters`` besides the demo's), served on a free
+    port."""
     simulation = EcsSimulation()
     with LocalCloud(
         runner.TEMPLATE, extensions=[simulation], time_scale=runner.TIME_SCALE
@@ -84,13 +87,14 @@ def local_cloud(**seed_options: Any) -> Iterator[Local]:
                 **runner.STACK_PARAMETERS,
                 **seeded.network_parameters,
                 "LogLevel": runner.DEMO_LOG_LEVEL,
+                **(stack_parameters or {}),
             }
         )
         yield Local(cloud, simulation, seeded, cloud.start_server(0))
 
 
 # The approval gate the CLI's approval tests deploy with.
-GATE = {"approval": "required", "approval_timeout": 30}
+GATE: dict[str, Any] = {"approval": "required", "approval_timeout": 30}
 
 
 def start_until_it_asks(local: Local, tag: str) -> str:

@@ -99,9 +99,11 @@ def test_an_answer_the_record_no_longer_takes_is_refused_and_sends_nothing(
     name = start_until_it_asks(gated, "gate-late")
     update_record = DeploymentsTable.update_record
 
-    def final_for_answers(table: DeploymentsTable, record: Any, update: RecordUpdate) -> bool:
+    def final_for_answers(
+        table: DeploymentsTable, record: Any, update: RecordUpdate, **condition: Any
+    ) -> bool:
         answered = update.approval is not None and update.approval.status != "PENDING"
-        return False if answered else update_record(table, record, update)
+        return False if answered else update_record(table, record, update, **condition)
 
     with monkeypatch.context() as patched:
         patched.setattr(DeploymentsTable, "update_record", final_for_answers)

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ecs_deployer.history import HistoryRecord
-from ecs_deployer_tools.cli.history_commands import status_table
-from ecs_deployer_tools.operator.records import AppStatus, ShownRecord, promotion_chains
+from ecs_deployer_tools.cli.history_commands import STATUS_HEADER, status_table
+from ecs_deployer_tools.operator.records import ShownRecord, app_statuses, promotion_chains
 from tests.cli.conftest import deploy, local_cloud, no_traceback
 
 if TYPE_CHECKING:
@@ -75,9 +75,10 @@ def test_status_shows_how_the_latest_deployment_ended(
     result = local.run("status")
     assert result.exit_code == 0, result.output
     header, *rows = result.stdout.splitlines()
-    assert header.split() == ["APP", "ROW", "DEPLOYMENT", "STATUS", "IMAGE", "TRIGGER", "REQUESTED"]
+    assert header.split()[:3] == ["APP", "ENVIRONMENT", "ROW"]
+    assert header.split() == list(STATUS_HEADER)
     [row] = [row for row in rows if second["name"] in row]
-    assert row.split()[:4] == ["shop", "latest", second["name"], "SUCCEEDED"]
+    assert row.split()[:5] == ["shop", "-", "latest", second["name"], "SUCCEEDED"]
     assert re.search(r"  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$", row), row
     # Columns line up under the header.
     assert row.index(second["name"]) == header.index("DEPLOYMENT")
@@ -99,7 +100,7 @@ def test_a_record_whose_execution_ended_unfinished_shows_as_aborted(
     )
     local.table.create_record(record)
     [row] = [row for row in local.run("status").stdout.splitlines() if "stopped-1" in row]
-    assert row.split()[:4] == ["stopped-app", "latest", "stopped-1", "ABORTED"]
+    assert row.split()[:5] == ["stopped-app", "-", "latest", "stopped-1", "ABORTED"]
     code, document = local.json("status")
     assert code == 0
     [stopped] = [item for item in document["apps"] if item["app"] == "stopped-app"]
@@ -136,16 +137,44 @@ def _record(deployment_id: str, status: str, requested_at: str) -> HistoryRecord
 def test_status_labels_what_runs_and_what_ended_last() -> None:
     running = _record("shop-2", "IN_PROGRESS", "2026-11-22T10:05:00.000Z")
     latest = _record("shop-1", "FAILED", "2026-11-22T10:00:00.000Z")
-    statuses = [
-        AppStatus("shop", [ShownRecord(running, "IN_PROGRESS")], ShownRecord(latest, "FAILED"))
-    ]
+    statuses = app_statuses([ShownRecord(running, "IN_PROGRESS"), ShownRecord(latest, "FAILED")])
     header, *rows = status_table(statuses)
-    assert header[:2] == ("APP", "ROW")
-    assert [row[:4] for row in rows] == [
-        ("shop", "running", "shop-2", "IN_PROGRESS"),
-        ("shop", "latest", "shop-1", "FAILED"),
+    assert header[:3] == ("APP", "ENVIRONMENT", "ROW")
+    assert [row[:5] for row in rows] == [
+        ("shop", "-", "running", "shop-2", "IN_PROGRESS"),
+        ("shop", "-", "latest", "shop-1", "FAILED"),
     ]
     assert [row[-1] for row in rows] == ["2026-11-22 10:05:00 UTC", "2026-11-22 10:00:00 UTC"]
+
+
+def test_status_shows_each_environment_of_an_app_in_promotion_order() -> None:
+    # Each environment has its own lock: production's deployment runs while staging's
+    # newest has ended, and staging's older one is not "latest" of production.
+    shown = [
+        ShownRecord(_chain_record("promo-c", "5", "staging", "IN_PROGRESS"), "IN_PROGRESS"),
+        ShownRecord(
+            _chain_record("promo-production-b", "4", "production", "IN_PROGRESS"), "IN_PROGRESS"
+        ),
+        ShownRecord(
+            _chain_record("promo-b", "3", "staging", "SUCCEEDED", next_environment="production"),
+            "SUCCEEDED",
+        ),
+        ShownRecord(_chain_record("promo-production-a", "2", "production", "FAILED"), "FAILED"),
+        ShownRecord(_chain_record("promo-a", "1", "staging", "SUCCEEDED"), "SUCCEEDED"),
+    ]
+    statuses = app_statuses(shown)
+    assert [(item.app, item.environment) for item in statuses] == [
+        ("promo", "staging"),
+        ("promo", "production"),
+    ]
+    assert statuses[1].to_json()["environment"] == "production"
+    _, *rows = status_table(statuses)
+    assert [row[:5] for row in rows] == [
+        ("promo", "staging", "running", "promo-c", "IN_PROGRESS"),
+        ("promo", "staging", "latest", "promo-b", "SUCCEEDED"),
+        ("promo", "production", "running", "promo-production-b", "IN_PROGRESS"),
+        ("promo", "production", "latest", "promo-production-a", "FAILED"),
+    ]
 
 
 def _chain_record(

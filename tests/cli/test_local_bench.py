@@ -27,11 +27,12 @@ def test_the_bench_verb_runs_the_checkouts_benchmark_and_names_its_parts() -> No
 def test_without_a_checkout_the_bench_verb_says_so(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(
-        "ecs_deployer_tools.cli.local_commands.BENCH", tmp_path / "benchmarks" / "bench.py"
-    )
+    missing = tmp_path / "a-checkout-elsewhere-with-a-long-path" / "benchmarks" / "bench.py"
+    monkeypatch.setattr("ecs_deployer_tools.cli.local_commands.BENCH", missing)
 
     result = CliRunner().invoke(app, ["local", "bench"])
 
     assert result.exit_code == 1
     assert "runs from a checkout of the repository" in result.stderr
+    # The missing file, named whole (not wrapped), for a copy and paste.
+    assert f"{missing} is missing" in result.stderr

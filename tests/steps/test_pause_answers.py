@@ -13,6 +13,8 @@ import pytest
 from ecs_deployer.history import RecordUpdate, iso
 from ecs_deployer.steps.services import awaited_answer, check_services, update_services
 from ecs_deployer.steps.waiters import announce_pauses
+from ecs_deployer_tools.operator.approvals import answer_approval
+from ecs_deployer_tools.operator.aws import OperatorError
 from tests.aws_fixtures import STARTED, registered
 
 if TYPE_CHECKING:
@@ -26,11 +28,13 @@ if TYPE_CHECKING:
     from ecs_deployer.domain.admission import AdmissionDeps
     from ecs_deployer.domain.lifecycle import LifecycleDetail
     from ecs_deployer.domain.service_deployments import HookAction
+    from ecs_deployer.history import HistoryRecord
     from ecs_deployer_tools.demo import sample_app
     from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
     from tests.aws_fixtures import SimClock
 
 WEB = "shop-web"
+WORKER = "shop-worker"
 _PAUSED: DeploymentConfigurationTypeDef = {
     "strategy": "BLUE_GREEN",
     "bakeTimeInMinutes": 5,
@@ -171,3 +175,103 @@ def test_an_answer_to_an_earlier_hook_does_not_answer_a_later_one(
     stale = earlier.answered("APPROVED", "release-manager", since)
     check_services(deployment, ecs, sim_clock(), answer=stale)
     assert answers == []
+
+
+def _service(deployment: Deployment, name: str) -> Any:
+    return next(service for service in deployment.services if service.name == name)
+
+
+def _paused_one_after_the_other(
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
+) -> Deployment:
+    """Web's hook paused early (PRE_SCALE_UP) and announced; the worker's, later
+    (POST_TEST_TRAFFIC_SHIFT), just seen by a check that has not announced it yet."""
+    simulate()
+    client = boto3.client("ecs")
+    early: DeploymentConfigurationTypeDef = {
+        **_PAUSED,
+        "lifecycleHooks": [{"targetType": "PAUSE", "lifecycleStages": ["PRE_SCALE_UP"]}],
+    }
+    client.update_service(cluster="shop-demo", service=WEB, deploymentConfiguration=early)
+    client.update_service(cluster="shop-demo", service=WORKER, deploymentConfiguration=_PAUSED)
+    deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
+    for _ in range(60):
+        sim_clock.advance(10)
+        deployment = check_services(
+            deployment, ecs, sim_clock(), answer=awaited_answer(table, deployment)
+        )
+        if _service(deployment, WORKER).paused is not None:
+            assert _web(deployment).paused.announced
+            assert not _service(deployment, WORKER).paused.announced
+            return deployment
+        deployment = announce_pauses(table, deployment, sim_clock(), _Unheard())
+    raise AssertionError("the worker never paused")
+
+
+def test_an_answer_recorded_while_another_hook_pauses_is_not_overwritten(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
+    answers: list[HookAction],
+) -> None:
+    deployment = _paused_one_after_the_other(deps, ecs, table, simulate, sim_clock)
+    # The racy order: the operator answers web's hook after the check read the record,
+    # before it announces the worker's.
+    _answer(table, deployment, "APPROVED", sim_clock())
+    deployment = announce_pauses(table, deployment, sim_clock(), _Unheard())
+    kept = table.read_approval(deployment)
+    assert kept is not None
+    assert (kept.status, kept.service) == ("APPROVED", WEB)
+
+    # The next check continues web's hook, then asks for the worker's.
+    sim_clock.advance(10)
+    deployment = check_services(
+        deployment, ecs, sim_clock(), answer=awaited_answer(table, deployment)
+    )
+    assert answers == ["CONTINUE"]
+    deployment = announce_pauses(table, deployment, sim_clock(), _Unheard())
+    asked = table.read_approval(deployment)
+    assert asked is not None
+    assert (asked.status, asked.service) == ("PENDING", WORKER)
+    assert _service(deployment, WORKER).paused.announced
+
+
+def test_an_answer_to_a_request_replaced_meanwhile_is_refused(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deployment = _paused_one_after_the_other(deps, ecs, table, simulate, sim_clock)
+    history = table.history
+
+    def announced_after_the_read(app: str, limit: int = 20) -> list[HistoryRecord]:
+        # The racy order: the check announces the worker's hook after `reject` read web's
+        # request, before it records its answer.
+        read = history(app, limit)
+        announce_pauses(table, deployment, sim_clock(), _Unheard())
+        return read
+
+    monkeypatch.setattr(table, "history", announced_after_the_read)
+    with pytest.raises(OperatorError, match="asked for a newer approval meanwhile"):
+        answer_approval(
+            table,
+            boto3.client("stepfunctions"),
+            "shop",
+            "REJECTED",
+            actor="release-manager",
+            now=sim_clock(),
+        )
+    asked = table.read_approval(deployment)
+    assert asked is not None
+    assert (asked.status, asked.service) == ("PENDING", WORKER)

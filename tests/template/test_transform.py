@@ -282,6 +282,27 @@ def test_the_dashboard_draws_the_metrics_finalize_emits(transformed: dict[str, A
     assert "<EcrPushDeadLetterQueue.QueueName>" in drawn
 
 
+def test_the_dashboard_draws_a_line_for_every_status_a_deployment_ends_with(
+    transformed: dict[str, Any],
+) -> None:
+    """One SEARCH over the Status dimension, no status named: every status Finalize counts
+    (outcome.DeploymentStatus, REJECTED since approvals; tests/unit/test_measures.py) gets
+    its line, and a status added there needs no change here."""
+    body = Resolver(transformed, PARAMETERS).resolve(
+        transformed["Resources"]["Dashboard"]["Properties"]["DashboardBody"]
+    )
+    [widget] = [
+        widget
+        for widget in json.loads(body)["widgets"]
+        if widget["properties"]["title"] == "Deployments by status"
+    ]
+    [[series]] = widget["properties"]["metrics"]
+    assert series["expression"] == (
+        f"SEARCH('{{{measures.NAMESPACE},Status,service}} "
+        f"MetricName=\"{measures.DEPLOYMENTS}\"', 'Sum', 3600)"
+    )
+
+
 def test_the_roles_and_families_a_config_may_reach_are_always_named(
     sam_template: dict[str, Any],
 ) -> None:

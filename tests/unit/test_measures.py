@@ -5,23 +5,24 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
+
+import pytest
 
 from ecs_deployer.aws.metrics import emit
 from ecs_deployer.document import Failure, ServiceRollback
 from ecs_deployer.domain.measures import (
+    DEPLOYMENTS,
     NAMESPACE,
     ROLLOUT_DURATION,
     TASK_DURATION,
     Measure,
     of_deployment,
 )
-from ecs_deployer.outcome import Outcome
+from ecs_deployer.outcome import DeploymentStatus, Outcome
 from tests.aws_fixtures import STARTED, accepted
 
 if TYPE_CHECKING:
-    import pytest
-
     from ecs_deployer.domain.admission import AdmissionDeps
     from ecs_deployer_tools.demo import sample_app
 
@@ -38,6 +39,18 @@ def test_a_success_counts_once_with_its_duration(
         Measure("Deployments", "Count", 1, {"Status": "SUCCEEDED"}),
         Measure("DeploymentDuration", "Seconds", 420.0, {"Status": "SUCCEEDED"}),
     ]
+
+
+@pytest.mark.parametrize("status", get_args(DeploymentStatus))
+def test_every_status_a_deployment_ends_with_is_counted_under_it(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, status: DeploymentStatus
+) -> None:
+    """The dashboard's "Deployments by status" draws a line per Status counted here."""
+    deployment = accepted(deps)
+    [counted] = [
+        m for m in of_deployment(deployment, Outcome(status=status), ENDED) if m.name == DEPLOYMENTS
+    ]
+    assert counted.dimensions == {"Status": status}
 
 
 def test_a_rolled_back_failure_counts_its_error_and_the_services_moved_back(

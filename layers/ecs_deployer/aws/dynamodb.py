@@ -117,22 +117,31 @@ class DeploymentsTable:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
 
-    def update_record(self, record: RecordRef, update: RecordUpdate) -> bool:
-        """Apply ``update`` unless the record is already final; False when it was."""
+    def update_record(
+        self, record: RecordRef, update: RecordUpdate, *, while_pending: str | None = None
+    ) -> bool:
+        """Apply ``update`` unless the record is already final; False when it was. With
+        ``while_pending`` (the ``requested_at`` of the approval the writer read pending),
+        only while the record's approval is still that pending request: an operator's
+        answer and a newer request are never overwritten by a writer that did not see them."""
         fields = update.fields()
         names = {f"#f{index}": name for index, name in enumerate(fields)}
         values = {f":v{index}": value for index, value in enumerate(fields.values())}
         assignments = ", ".join(f"{name} = :v{index}" for index, name in enumerate(names))
         finals = {f":final{index}": status for index, status in enumerate(sorted(FINAL_STATUSES))}
+        condition = f"attribute_exists(sk) AND NOT (#status IN ({', '.join(finals)}))"
+        if while_pending is not None:
+            condition += (
+                " AND approval.#status = :pending AND approval.requested_at = :requested_at"
+            )
+            values |= {":pending": "PENDING", ":requested_at": while_pending}
         try:
             with transient_errors_as_retryable():
                 self._dynamodb.update_item(
                     TableName=self._table,
                     Key=to_item(_record_key(record)),
                     UpdateExpression=f"SET {assignments}",
-                    ConditionExpression=(
-                        f"attribute_exists(sk) AND NOT (#status IN ({', '.join(finals)}))"
-                    ),
+                    ConditionExpression=condition,
                     ExpressionAttributeNames={**names, "#status": "status"},
                     ExpressionAttributeValues=to_item({**values, **finals}),
                 )

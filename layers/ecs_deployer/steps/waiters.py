@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ecs_deployer.domain import lifecycle
 from ecs_deployer.domain.waiters import approval_key, awaited_keys
 from ecs_deployer.history import ApprovalRecord, RecordUpdate, iso
+from ecs_deployer.steps.services import awaited_answer
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -63,8 +64,16 @@ def announce_pauses(
     table: DeploymentsTable, deployment: Deployment, now: datetime, events: LifecyclePublisher
 ) -> Deployment:
     """Each service deployment newly paused at a PAUSE hook: its approval on the record, and
-    "Waiting For Approval" announced, once; answered by ContinueServiceDeployment."""
+    "Waiting For Approval" announced, once; answered by ContinueServiceDeployment.
+
+    The record holds one approval. While an announced hook awaits its answer, the new
+    request replaces only the pending one (it covers both hooks); an answer the operator
+    recorded meanwhile stays until the next check sends it, and that check announces."""
     timeout = timedelta(minutes=deployment.approval_timeout_minutes)
+    awaited = awaited_answer(table, deployment)
+    if awaited is not None and awaited.status != "PENDING":
+        return deployment
+    while_pending = awaited.requested_at if awaited is not None else None
     for service in deployment.services:
         paused = service.paused
         if paused is None or paused.announced or paused.rejected:
@@ -78,7 +87,9 @@ def announce_pauses(
             stage=paused.stage,
         )
         asked = RecordUpdate.progress(deployment, now).model_copy(update={"approval": pending})
-        table.update_record(deployment, asked)
+        if not table.update_record(deployment, asked, while_pending=while_pending):
+            return deployment  # answered meanwhile, or final: the next check announces
         events.publish(lifecycle.awaiting_approval(deployment, deadline, service))
         paused.announced = True
+        while_pending = pending.requested_at
     return deployment

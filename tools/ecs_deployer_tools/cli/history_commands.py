@@ -111,13 +111,23 @@ def chain_line(chain: PromotionChain) -> str:
     return f"chain {escape(chain.chain_id)}: " + " -> ".join(steps) + f"; {escape(chain.state)}"
 
 
-STATUS_HEADER = ("APP", "ROW", "DEPLOYMENT", "STATUS", "IMAGE", "TRIGGER", "REQUESTED")
+STATUS_HEADER = (
+    "APP",
+    "ENVIRONMENT",
+    "ROW",
+    "DEPLOYMENT",
+    "STATUS",
+    "IMAGE",
+    "TRIGGER",
+    "REQUESTED",
+)
 _STATUS_COLUMN = STATUS_HEADER.index("STATUS")
 
 
 def status_table(statuses: list[AppStatus]) -> list[tuple[str, ...]]:
-    """The header, then per app a row for each deployment running ("running") and one for
-    how the newest that ended ended ("latest"), as plain text."""
+    """The header, then per app and environment ("-" for an app without) a row for each
+    deployment running ("running") and one for how the newest that ended ended ("latest"),
+    as plain text."""
     rows: list[tuple[str, ...]] = [STATUS_HEADER]
     for item in statuses:
         labelled = [("running", shown) for shown in item.running]
@@ -125,6 +135,7 @@ def status_table(statuses: list[AppStatus]) -> list[tuple[str, ...]]:
         rows += [
             (
                 item.app,
+                item.environment or "-",
                 label,
                 shown.record.deployment_id,
                 shown.status,
@@ -159,7 +170,8 @@ def status(
     *,
     as_json: JsonOption = False,
 ) -> None:
-    """Show the deployments running now and how the latest one ended, per app.
+    """Show the deployments running now and how the latest one ended, per app and
+    environment.
 
     One row per deployment, labelled "running" or "latest"; times are UTC. A deployment
     whose execution stopped without finishing its record shows as ABORTED.

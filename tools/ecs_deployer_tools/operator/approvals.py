@@ -108,8 +108,9 @@ def answer_approval(
             f"{pending.approval.deadline}): nothing was answered"
         )
     answered = pending.approval.answered(answer, actor, now, reason)
-    if not table.update_record(record, RecordUpdate(updated_at=iso(now), approval=answered)):
-        raise OperatorError(f"{record.deployment_id} ended meanwhile: nothing was answered")
+    update = RecordUpdate(updated_at=iso(now), approval=answered)
+    if not table.update_record(record, update, while_pending=pending.approval.requested_at):
+        raise OperatorError(_refusal(table, record, pending.approval))
     if pending.approval.service is not None:
         _wake_checks(table, sfn, record)
     elif not _answer_gate(table, sfn, record, answer, actor=actor, reason=reason):
@@ -120,6 +121,23 @@ def answer_approval(
             f"{pending.approval.deadline}): nothing was answered"
         )
     return Answered(app, record.deployment_id, answer, actor, reason, pending.approval.service)
+
+
+def _refusal(table: DeploymentsTable, record: HistoryRecord, read: ApprovalRecord) -> str:
+    """Why the record refused the answer to the approval ``read`` pending on it."""
+    current = table.read_approval(record)
+    if current is not None and current.status == "PENDING" and current != read:
+        # A PAUSE hook paused meanwhile: its request covers the one read, so answer it.
+        return (
+            f"{record.deployment_id} asked for a newer approval meanwhile (service "
+            f"{current.service} at {current.stage}): nothing was answered; answer it again"
+        )
+    if current is not None and current.status != "PENDING":
+        return (
+            f"the approval of {record.deployment_id} was answered meanwhile "
+            f"({current.status} by {current.answered_by}): nothing was answered"
+        )
+    return f"{record.deployment_id} ended meanwhile: nothing was answered"
 
 
 def _answer_gate(

@@ -13,6 +13,7 @@ from ecs_deployer.domain.admission import prepare
 from ecs_deployer.domain.register import check_cluster, forced_update, plan_deployment
 from ecs_deployer.errors import InputError
 from ecs_deployer.payloads import ExecutionContext
+from ecs_deployer_tools.operator.aws import OperatorError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -128,9 +129,26 @@ def admit(deployer: Deployer, request: ManualRequest, now: datetime) -> Deployme
         deployment = prepare(request, context, deployer.resolve_deps())
     except InputError as exc:
         raise _with_hints(exc) from exc
+    _refuse_other_accounts(deployment)
     # The Lambdas learn it from Register's DescribeServices; an operator, before starting.
     check_cluster(deployer.ecs, deployment.cluster)
     return deployment
+
+
+def _refuse_other_accounts(deployment: Deployment) -> None:
+    """An app in another account is out of the plan's reach: the operator's credentials
+    read the deployer's account (a plan there would show its services as the app's), and
+    the app account's deploy role trusts the deployer's functions only (and their external
+    id, which the stack does not show)."""
+    config = deployment.config
+    if config.account is None:
+        return
+    region = f", region {config.region}" if config.region else ""
+    raise OperatorError(
+        f"app '{deployment.app}' runs in account {config.account}{region}, through a deploy "
+        "role that trusts the deployer's functions only; plan reads ECS with your "
+        "credentials, in the deployer's account: nothing was planned"
+    )
 
 
 # What an operator passes to the CLI for a field of the manual input the deployer found

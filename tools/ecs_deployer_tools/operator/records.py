@@ -122,20 +122,26 @@ def promotion_chains(shown: Iterable[ShownRecord]) -> list[PromotionChain]:
 
 @dataclass(frozen=True)
 class AppStatus:
+    """An app's deployments in one environment (None: an app without environments); each
+    environment has its own lock (``LOCK#<environment>``), so its own running and latest."""
+
     app: str
+    environment: str | None
     running: list[ShownRecord]  # newest first
     latest: ShownRecord | None  # the newest one that has ended
 
     def to_json(self) -> dict[str, Any]:
         return {
             "app": self.app,
+            "environment": self.environment,
             "running": [shown.to_json() for shown in self.running],
             "latest": self.latest.to_json() if self.latest else None,
         }
 
 
 def app_statuses(shown: Iterable[ShownRecord]) -> list[AppStatus]:
-    """Per app (by name): what runs now and how the last deployment ended."""
+    """Per app (by name) and environment (in promotion order): what runs now and how the
+    last deployment ended."""
     by_app: dict[str, list[ShownRecord]] = {}
     for item in shown:
         by_app.setdefault(item.record.app, []).append(item)
@@ -144,14 +150,38 @@ def app_statuses(shown: Iterable[ShownRecord]) -> list[AppStatus]:
         ordered = sorted(
             items, key=lambda s: (s.record.order, s.record.deployment_id), reverse=True
         )
-        statuses.append(
-            AppStatus(
-                app=app,
-                running=[item for item in ordered if item.running],
-                latest=next((item for item in ordered if not item.running), None),
+        for environment in _in_promotion_order({item.record.environment for item in items}, items):
+            here = [item for item in ordered if item.record.environment == environment]
+            statuses.append(
+                AppStatus(
+                    app=app,
+                    environment=environment,
+                    running=[item for item in here if item.running],
+                    latest=next((item for item in here if not item.running), None),
+                )
             )
-        )
     return statuses
+
+
+def _in_promotion_order(
+    environments: set[str | None], shown: Iterable[ShownRecord]
+) -> list[str | None]:
+    """The environments, each before those its successes promote to (as the records'
+    ``next_environment`` tells), then by name."""
+    following = {
+        item.record.environment: item.record.next_environment
+        for item in shown
+        if item.record.next_environment is not None
+    }
+
+    def still_to_go(environment: str | None) -> int:
+        steps, seen = 0, set()
+        while environment in following and environment not in seen:
+            seen.add(environment)
+            environment, steps = following[environment], steps + 1
+        return steps
+
+    return sorted(environments, key=lambda name: (-still_to_go(name), name or ""))
 
 
 def default_rollback_target(
@@ -193,11 +223,10 @@ def execution_to_follow(deployer: Deployer, target: str) -> str:
     stack's state machine by name (a deployment id)."""
     if target.startswith("arn:"):
         return target
-    records = deployer.table.history(target, FOLLOW_CANDIDATES)
-    for item in app_statuses(reconcile(records, deployer.executions)):
-        chosen = item.running[0] if item.running else item.latest
-        if chosen is not None and chosen.record.execution_arn:
-            return chosen.record.execution_arn
+    shown = reconcile(deployer.table.history(target, FOLLOW_CANDIDATES), deployer.executions)
+    chosen = next((item for item in shown if item.running), shown[0] if shown else None)
+    if chosen is not None and chosen.record.execution_arn:
+        return chosen.record.execution_arn
     machine = deployer.state_machine_arn
     execution_arn = f"{machine.replace(':stateMachine:', ':execution:')}:{target}"
     try:
