@@ -50,6 +50,24 @@ def _roll_back(
     return drive(lambda d: check_rollback(d, ecs, LATER), deployment, sim_clock)
 
 
+def _counted(ecs: EcsGateway, monkeypatch: pytest.MonkeyPatch, *names: str) -> list[str]:
+    """The names of the gateway's `names` methods, in the order they are called from now."""
+    calls: list[str] = []
+
+    def counted(name: str) -> Callable[..., Any]:
+        method = getattr(ecs, name)
+
+        def call(*args: Any) -> Any:
+            calls.append(name)
+            return method(*args)
+
+        return call
+
+    for name in names:
+        monkeypatch.setattr(ecs, name, counted(name))
+    return calls
+
+
 def test_rollout_completes_on_the_new_revision(
     seeded: sample_app.SeededApp,
     deps: AdmissionDeps,
@@ -87,19 +105,7 @@ def test_checks_of_a_rollout_under_way_read_only_its_service_deployments(
 ) -> None:
     simulate(**STALE)
     deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
-    calls: list[str] = []
-
-    def counted(name: str) -> Callable[..., Any]:
-        method = getattr(ecs, name)
-
-        def call(*args: Any) -> Any:
-            calls.append(name)
-            return method(*args)
-
-        return call
-
-    for name in ("describe_services", "describe_service_deployments"):
-        monkeypatch.setattr(ecs, name, counted(name))
+    calls = _counted(ecs, monkeypatch, "describe_services", "describe_service_deployments")
     progress: list[str] = []
 
     def check(current: Deployment) -> Deployment:
@@ -189,6 +195,15 @@ def test_a_rollout_that_never_stabilises_times_out(
     assert "service 'shop-web': not steady after 15 min" in deployment.failure.cause
 
 
+def _baking_an_hour(ecs: EcsGateway) -> None:
+    """shop-web deploys BLUE_GREEN with an hour's bake: its wait budget is 15 + 60 min."""
+    boto3.client("ecs").update_service(
+        cluster="shop-demo",
+        service="shop-web",
+        deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 60},
+    )
+
+
 def test_a_blue_green_bake_time_lengthens_the_wait_budget(
     seeded: sample_app.SeededApp,
     deps: AdmissionDeps,
@@ -196,16 +211,14 @@ def test_a_blue_green_bake_time_lengthens_the_wait_budget(
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
     sim_clock: SimClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     simulate(services={"shop-web": RolloutFault(RolloutOutcome.NEVER_STABLE)})
-    boto3.client("ecs").update_service(
-        cluster="shop-demo",
-        service="shop-web",
-        deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 60},
-    )
+    _baking_an_hour(ecs)
     deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
     sim_clock.advance(30)  # shop-worker's rollout completes
     deployment = check_services(deployment, ecs, LATER)
+    calls = _counted(ecs, monkeypatch, "describe_services", "describe_service_deployments")
 
     # Past shop-web's max_wait (15 min), inside it plus the hour's bake: still waiting.
     deployment = check_services(deployment, ecs, STARTED + timedelta(minutes=74))
@@ -214,6 +227,35 @@ def test_a_blue_green_bake_time_lengthens_the_wait_budget(
     assert deployment.failure is not None
     assert deployment.failure.error == "DeployTimeout"
     assert "service 'shop-web': not steady after 75 min" in deployment.failure.cause
+    # The budget was kept when UpdateServices read the service: no round describes it.
+    assert calls == ["describe_service_deployments"] * 2
+
+
+def test_a_document_stored_without_the_wait_budget_reads_the_strategy_once(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    simulate(services={"shop-web": RolloutFault(RolloutOutcome.NEVER_STABLE)})
+    _baking_an_hour(ecs)
+    deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
+    stored = deployment.model_dump(mode="json", by_alias=True)
+    for service in stored["services"]:
+        del service["wait_budget"]  # as UpdateServices stored it before it kept the budget
+    deployment = Deployment.model_validate(stored)
+    calls = _counted(ecs, monkeypatch, "describe_services")
+
+    # Within max_wait, the service deployment alone judges; past it, the service is read
+    # once for its strategy's time.
+    for minutes in (14, 16, 74):
+        deployment = check_services(deployment, ecs, STARTED + timedelta(minutes=minutes))
+        assert deployment.services[0].state == "IN_PROGRESS"
+    deployment = check_services(deployment, ecs, STARTED + timedelta(minutes=75))
+    assert deployment.services[0].state == "TIMED_OUT"
+    assert calls == ["describe_services"]
 
 
 @pytest.mark.parametrize(
