@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 from moto.events.models import EventPattern
 
+from ecs_deployer.domain.waiters import woken_keys
 from ecs_deployer_tools.localcloud.sam_template import load_template
 from tests.template.cfn import (
     ACCOUNT_ID,
@@ -138,6 +139,43 @@ def test_only_what_wakes_a_wait_is_forwarded(
     patterns = [resolved["Resources"][rule]["Properties"]["EventPattern"] for rule in RULES]
 
     assert any(_matches(pattern, event) for pattern in patterns) is forwarded
+
+
+# Every ECS deployment event ("Amazon ECS service deployment state change events", ECS
+# Developer Guide) and every task `lastStatus` (task lifecycle, ECS Developer Guide).
+DEPLOYMENT_EVENT_NAMES = (
+    "SERVICE_DEPLOYMENT_IN_PROGRESS",
+    "SERVICE_DEPLOYMENT_COMPLETED",
+    "SERVICE_DEPLOYMENT_FAILED",
+)
+TASK_STATUSES = (
+    "PROVISIONING",
+    "PENDING",
+    "ACTIVATING",
+    "RUNNING",
+    "DEACTIVATING",
+    "STOPPING",
+    "DEPROVISIONING",
+    "STOPPED",
+)
+ECS_EVENTS = [
+    *(pytest.param(_deployment(name), id=name) for name in DEPLOYMENT_EVENT_NAMES),
+    *(pytest.param(_task(status), id=f"task {status}") for status in TASK_STATUSES),
+]
+
+
+@pytest.mark.parametrize("event", ECS_EVENTS)
+def test_the_notifier_is_invoked_only_for_what_wakes_a_wait(
+    transformed: dict[str, Any], event: EventMessageType
+) -> None:
+    resolver = _resolver(transformed, "")
+    patterns = [
+        resolver.resolve(transformed["Resources"][name]["Properties"]["EventPattern"])
+        for name in ("NotifyWaitersFunctionServiceDeployments", "NotifyWaitersFunctionTasksStopped")
+    ]
+    wakes = bool(woken_keys(cast("dict[str, Any]", event), {"shop-demo"}))
+
+    assert any(_matches(pattern, event) for pattern in patterns) is wakes
 
 
 def _resolver(transformed: dict[str, Any], sources: str) -> Resolver:
