@@ -7,7 +7,6 @@ import boto3
 import pytest
 
 from ecs_deployer.document import Deployment
-from ecs_deployer.domain.service_deployments import ServiceDeployment
 from ecs_deployer.errors import ServiceChanged
 from ecs_deployer.steps.register import register_task_definitions
 from ecs_deployer.steps.resolve import resolve
@@ -19,10 +18,9 @@ from ecs_deployer.steps.services import (
 )
 from ecs_deployer_tools.localcloud.ecs_sim import RolloutFault, RolloutOutcome
 from tests.aws_fixtures import STARTED, SimClock, context, drive, registered
-from tests.support import load_event
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
@@ -267,28 +265,37 @@ def test_a_service_waits_until_its_configured_stage(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
-    monkeypatch: pytest.MonkeyPatch,
+    sim_clock: SimClock,
     wait_until: Any,
     state: str,
 ) -> None:
     simulate()
+    client = boto3.client("ecs")
+    for name in seeded.services:
+        client.update_service(
+            cluster="shop-demo",
+            service=name,
+            deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 60},
+        )
     deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
     for service in deployment.services:
         service.wait_until = wait_until
-    # The local cloud has no blue/green lifecycle stages yet: ECS's documented answer for a
-    # BLUE_GREEN deployment whose production traffic has shifted and that now bakes.
-    baking = load_event("describe_service_deployments_blue_green")["serviceDeployments"][0]
+    arns = [service.service_deployment_arn or "" for service in deployment.services]
 
-    def at_bake_time(arns: Sequence[str]) -> dict[str, ServiceDeployment]:
-        return {
-            arn: ServiceDeployment.from_api(baking | {"serviceDeploymentArn": arn}) for arn in arns
-        }
+    def stages() -> set[str]:
+        described = client.describe_service_deployments(serviceDeploymentArns=arns)
+        return {d.get("lifecycleStage", "") for d in described["serviceDeployments"]}
 
-    monkeypatch.setattr(ecs, "describe_service_deployments", at_bake_time)
+    # The simulated ECS takes both through their stages: production traffic has shifted,
+    # and the hour's bake begins.
+    while stages() != {"BAKE_TIME"}:
+        assert sim_clock() < STARTED + timedelta(minutes=10), stages()
+        sim_clock.advance(10)
 
-    deployment = check_services(deployment, ecs, LATER)
+    deployment = check_services(deployment, ecs, sim_clock())
 
     assert [service.state for service in deployment.services] == [state, state]
+    assert all("BAKE_TIME" in (service.progress or "") for service in deployment.services)
 
 
 def test_rollback_returns_changed_services_and_follows_an_ecs_rollback(
