@@ -337,12 +337,13 @@ def test_a_rollout_is_judged_by_the_service_deployment_update_service_started(
     simulate(**STALE)
     deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
     client = boto3.client("ecs")
-    for service in deployment.services:
-        newest = client.list_service_deployments(cluster="shop-demo", service=service.name)
-        assert (
-            service.service_deployment_arn
-            == (newest["serviceDeployments"][0]["serviceDeploymentArn"])
-        )
+    names = [service.name for service in deployment.services]
+    for _ in range(STALE["service_describe_lag"]):  # describes show the update after a few
+        client.describe_services(cluster="shop-demo", services=names)
+    services = client.describe_services(cluster="shop-demo", services=names)["services"]
+    assert {s["serviceName"]: s["currentServiceDeployment"] for s in services} == {
+        s.name: s.service_deployment_arn for s in deployment.services
+    }
 
     deployment = check_services(deployment, ecs, LATER)
 
