@@ -130,6 +130,10 @@ class ServiceRollout(_Doc):
     # The service deployment our UpdateService started. None: judged by `deployments[]`.
     service_deployment_arn: str | None = None
     started_at: datetime | None = None
+    # How long its rollout (or rollback) may take: `max_wait_minutes` plus its strategy's
+    # bakes and hook timeouts, fixed once UpdateServices read the service. None: a document
+    # stored before it was kept (or before the service was read), read once from the service.
+    wait_budget: timedelta | None = None
     ended_at: datetime | None = None  # the poll that judged the rollout over
     state: ServiceState = "PENDING"
     reason: str | None = None

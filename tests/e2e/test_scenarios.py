@@ -764,11 +764,12 @@ def test_approval_timeout_rejects_at_its_deadline_on_virtual_time() -> None:
 
 
 def _web_service_deployment(cloud: LocalCloud) -> dict[str, Any]:
-    """web's newest service deployment the deployer started (not the service's creation)."""
+    """web's current service deployment (DescribeServices' `currentServiceDeployment`): the
+    deployer's, which ECS rolls back in place (ListServiceDeployments promises no order)."""
     ecs = cloud.client("ecs")
-    listed = ecs.list_service_deployments(cluster=sample_app.CLUSTER, service=sample_app.WEB)
-    arns = [brief["serviceDeploymentArn"] for brief in listed["serviceDeployments"]]
-    found = ecs.describe_service_deployments(serviceDeploymentArns=arns[:1])
+    described = ecs.describe_services(cluster=sample_app.CLUSTER, services=[sample_app.WEB])
+    current = described["services"][0]["currentServiceDeployment"]
+    found = ecs.describe_service_deployments(serviceDeploymentArns=[current])
     return dict(found["serviceDeployments"][0])
 
 

@@ -7,7 +7,6 @@ import boto3
 import pytest
 
 from ecs_deployer.document import Deployment
-from ecs_deployer.domain.service_deployments import ServiceDeployment
 from ecs_deployer.errors import ServiceChanged
 from ecs_deployer.steps.register import register_task_definitions
 from ecs_deployer.steps.resolve import resolve
@@ -19,10 +18,9 @@ from ecs_deployer.steps.services import (
 )
 from ecs_deployer_tools.localcloud.ecs_sim import RolloutFault, RolloutOutcome
 from tests.aws_fixtures import STARTED, SimClock, context, drive, registered
-from tests.support import load_event
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.aws.ecs import EcsGateway
@@ -48,6 +46,24 @@ def _roll_back(
 ) -> Deployment:
     deployment = start_rollback(deployment, ecs, table, LATER)
     return drive(lambda d: check_rollback(d, ecs, LATER), deployment, sim_clock)
+
+
+def _counted(ecs: EcsGateway, monkeypatch: pytest.MonkeyPatch, *names: str) -> list[str]:
+    """The names of the gateway's `names` methods, in the order they are called from now."""
+    calls: list[str] = []
+
+    def counted(name: str) -> Callable[..., Any]:
+        method = getattr(ecs, name)
+
+        def call(*args: Any) -> Any:
+            calls.append(name)
+            return method(*args)
+
+        return call
+
+    for name in names:
+        monkeypatch.setattr(ecs, name, counted(name))
+    return calls
 
 
 def test_rollout_completes_on_the_new_revision(
@@ -87,19 +103,7 @@ def test_checks_of_a_rollout_under_way_read_only_its_service_deployments(
 ) -> None:
     simulate(**STALE)
     deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
-    calls: list[str] = []
-
-    def counted(name: str) -> Callable[..., Any]:
-        method = getattr(ecs, name)
-
-        def call(*args: Any) -> Any:
-            calls.append(name)
-            return method(*args)
-
-        return call
-
-    for name in ("describe_services", "describe_service_deployments"):
-        monkeypatch.setattr(ecs, name, counted(name))
+    calls = _counted(ecs, monkeypatch, "describe_services", "describe_service_deployments")
     progress: list[str] = []
 
     def check(current: Deployment) -> Deployment:
@@ -189,6 +193,15 @@ def test_a_rollout_that_never_stabilises_times_out(
     assert "service 'shop-web': not steady after 15 min" in deployment.failure.cause
 
 
+def _baking_an_hour(ecs: EcsGateway) -> None:
+    """shop-web deploys BLUE_GREEN with an hour's bake: its wait budget is 15 + 60 min."""
+    boto3.client("ecs").update_service(
+        cluster="shop-demo",
+        service="shop-web",
+        deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 60},
+    )
+
+
 def test_a_blue_green_bake_time_lengthens_the_wait_budget(
     seeded: sample_app.SeededApp,
     deps: AdmissionDeps,
@@ -196,16 +209,14 @@ def test_a_blue_green_bake_time_lengthens_the_wait_budget(
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
     sim_clock: SimClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     simulate(services={"shop-web": RolloutFault(RolloutOutcome.NEVER_STABLE)})
-    boto3.client("ecs").update_service(
-        cluster="shop-demo",
-        service="shop-web",
-        deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 60},
-    )
+    _baking_an_hour(ecs)
     deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
     sim_clock.advance(30)  # shop-worker's rollout completes
     deployment = check_services(deployment, ecs, LATER)
+    calls = _counted(ecs, monkeypatch, "describe_services", "describe_service_deployments")
 
     # Past shop-web's max_wait (15 min), inside it plus the hour's bake: still waiting.
     deployment = check_services(deployment, ecs, STARTED + timedelta(minutes=74))
@@ -214,6 +225,35 @@ def test_a_blue_green_bake_time_lengthens_the_wait_budget(
     assert deployment.failure is not None
     assert deployment.failure.error == "DeployTimeout"
     assert "service 'shop-web': not steady after 75 min" in deployment.failure.cause
+    # The budget was kept when UpdateServices read the service: no round describes it.
+    assert calls == ["describe_service_deployments"] * 2
+
+
+def test_a_document_stored_without_the_wait_budget_reads_the_strategy_once(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    simulate(services={"shop-web": RolloutFault(RolloutOutcome.NEVER_STABLE)})
+    _baking_an_hour(ecs)
+    deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
+    stored = deployment.model_dump(mode="json", by_alias=True)
+    for service in stored["services"]:
+        del service["wait_budget"]  # as UpdateServices stored it before it kept the budget
+    deployment = Deployment.model_validate(stored)
+    calls = _counted(ecs, monkeypatch, "describe_services")
+
+    # Within max_wait, the service deployment alone judges; past it, the service is read
+    # once for its strategy's time.
+    for minutes in (14, 16, 74):
+        deployment = check_services(deployment, ecs, STARTED + timedelta(minutes=minutes))
+        assert deployment.services[0].state == "IN_PROGRESS"
+    deployment = check_services(deployment, ecs, STARTED + timedelta(minutes=75))
+    assert deployment.services[0].state == "TIMED_OUT"
+    assert calls == ["describe_services"]
 
 
 @pytest.mark.parametrize(
@@ -225,28 +265,37 @@ def test_a_service_waits_until_its_configured_stage(
     ecs: EcsGateway,
     table: DeploymentsTable,
     simulate: Callable[..., EcsSimulation],
-    monkeypatch: pytest.MonkeyPatch,
+    sim_clock: SimClock,
     wait_until: Any,
     state: str,
 ) -> None:
     simulate()
+    client = boto3.client("ecs")
+    for name in seeded.services:
+        client.update_service(
+            cluster="shop-demo",
+            service=name,
+            deploymentConfiguration={"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 60},
+        )
     deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
     for service in deployment.services:
         service.wait_until = wait_until
-    # The local cloud has no blue/green lifecycle stages yet: ECS's documented answer for a
-    # BLUE_GREEN deployment whose production traffic has shifted and that now bakes.
-    baking = load_event("describe_service_deployments_blue_green")["serviceDeployments"][0]
+    arns = [service.service_deployment_arn or "" for service in deployment.services]
 
-    def at_bake_time(arns: Sequence[str]) -> dict[str, ServiceDeployment]:
-        return {
-            arn: ServiceDeployment.from_api(baking | {"serviceDeploymentArn": arn}) for arn in arns
-        }
+    def stages() -> set[str]:
+        described = client.describe_service_deployments(serviceDeploymentArns=arns)
+        return {d.get("lifecycleStage", "") for d in described["serviceDeployments"]}
 
-    monkeypatch.setattr(ecs, "describe_service_deployments", at_bake_time)
+    # The simulated ECS takes both through their stages: production traffic has shifted,
+    # and the hour's bake begins.
+    while stages() != {"BAKE_TIME"}:
+        assert sim_clock() < STARTED + timedelta(minutes=10), stages()
+        sim_clock.advance(10)
 
-    deployment = check_services(deployment, ecs, LATER)
+    deployment = check_services(deployment, ecs, sim_clock())
 
     assert [service.state for service in deployment.services] == [state, state]
+    assert all("BAKE_TIME" in (service.progress or "") for service in deployment.services)
 
 
 def test_rollback_returns_changed_services_and_follows_an_ecs_rollback(
@@ -288,12 +337,13 @@ def test_a_rollout_is_judged_by_the_service_deployment_update_service_started(
     simulate(**STALE)
     deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
     client = boto3.client("ecs")
-    for service in deployment.services:
-        newest = client.list_service_deployments(cluster="shop-demo", service=service.name)
-        assert (
-            service.service_deployment_arn
-            == (newest["serviceDeployments"][0]["serviceDeploymentArn"])
-        )
+    names = [service.name for service in deployment.services]
+    for _ in range(STALE["service_describe_lag"]):  # describes show the update after a few
+        client.describe_services(cluster="shop-demo", services=names)
+    services = client.describe_services(cluster="shop-demo", services=names)["services"]
+    assert {s["serviceName"]: s["currentServiceDeployment"] for s in services} == {
+        s.name: s.service_deployment_arn for s in deployment.services
+    }
 
     deployment = check_services(deployment, ecs, LATER)
 

@@ -125,6 +125,7 @@ def update_services(
             )
             service.ecs_deployment_id = started.deployment_id
             service.service_deployment_arn = started.service_deployment_arn
+        _keep_budget(service, snapshots[service.name])
         service.started_at = now
         service.state = "IN_PROGRESS"
         logger.info(
@@ -164,14 +165,22 @@ def _judge(
     return judged.state, judged
 
 
-def _budget(service: ServiceRollout, snapshot: ServiceSnapshot | None) -> timedelta:
-    """How long the service's rollout (or rollback) may take: its `max_wait`, plus the bake
-    times and hook timeouts of its deployment strategy (the service's: without a
-    `snapshot`, `max_wait` alone)."""
-    return wait_budget(
-        timedelta(minutes=service.max_wait_minutes),
-        snapshot.deployment_configuration if snapshot else {},
-    )
+def _keep_budget(service: ServiceRollout, snapshot: ServiceSnapshot) -> None:
+    """Keep, from the first `snapshot` of the service (UpdateServices'), how long its rollout
+    (or rollback) may take: its `max_wait`, plus the bake times and hook timeouts of its
+    deployment strategy, which are fixed once UpdateService ran."""
+    if service.wait_budget is None:
+        service.wait_budget = wait_budget(
+            timedelta(minutes=service.max_wait_minutes), snapshot.deployment_configuration
+        )
+
+
+def _budget(service: ServiceRollout) -> timedelta:
+    """The budget kept; before one is (a document stored without it), `max_wait` alone:
+    enough until `max_wait` has passed, when `_needs_describe` reads the service."""
+    if service.wait_budget is not None:
+        return service.wait_budget
+    return timedelta(minutes=service.max_wait_minutes)
 
 
 def _timed_out(budget: timedelta, judgement: RolloutJudgement) -> str:
@@ -313,12 +322,14 @@ def _reject_pause(service: ServiceRollout, ecs: EcsGateway, why: str) -> None:
 def _needs_describe(service: ServiceRollout, ours: ServiceDeployment | None, now: datetime) -> bool:
     """Whether judging the rollout needs its service described (DescribeServices): a
     CodeDeploy deployment or one without a service deployment is judged by the service; a
-    STOPPED service deployment needs the service's current one; and once `max_wait` has
-    passed, the timeout needs the strategy's time (which only ever adds to `max_wait`).
-    Otherwise the service deployment alone judges it, with its tasks."""
+    STOPPED service deployment needs the service's current one; and a document stored
+    without the wait budget needs the strategy's time once `max_wait` has passed (it only
+    ever adds to `max_wait`). Otherwise the service deployment alone judges it, with its
+    tasks."""
     if service.codedeploy is not None or ours is None or not ours.judged_alone:
         return True
-    return now >= (service.started_at or now) + timedelta(minutes=service.max_wait_minutes)
+    max_wait = timedelta(minutes=service.max_wait_minutes)
+    return service.wait_budget is None and now >= (service.started_at or now) + max_wait
 
 
 def check_services(
@@ -373,8 +384,10 @@ def check_services(
             continue
         _track_pause(service, found.get(service.name), now)
         snapshot = snapshots.get(service.name)
+        if snapshot is not None:
+            _keep_budget(service, snapshot)
         # A wait at a PAUSE hook is the operator's: it does not count against max_wait.
-        budget = _budget(service, snapshot) + service.paused_for(now)
+        budget = _budget(service) + service.paused_for(now)
         state, judgement = _judge(
             snapshot,
             service.ecs_deployment_id,
@@ -625,13 +638,14 @@ def check_rollback(
             rollback.state = "FAILED"
             rollback.reason = f"service '{service.name}' {gone[service.name]} during its rollback"
             continue
+        _keep_budget(service, snapshots[service.name])
         state, judgement = _judge(
             snapshots[service.name],
             rollback.ecs_deployment_id,
             target=service.task_definition_before,
             previous=service.task_definition_after,
             started_at=rollback.started_at,
-            budget=_budget(service, snapshots[service.name]),
+            budget=_budget(service),
             now=now,
             judged=by_codedeploy.get(service.name) or by_ecs.get(service.name),
         )
@@ -641,7 +655,7 @@ def check_rollback(
             rollback.reason = rollback.reason or judgement.reason
         elif state == "TIMED_OUT":
             rollback.state = "TIMED_OUT"
-            rollback.reason = _timed_out(_budget(service, snapshots[service.name]), judgement)
+            rollback.reason = _timed_out(_budget(service), judgement)
         elif state != "IN_PROGRESS":
             rollback.state = "FAILED"
             rollback.reason = judgement.reason
