@@ -87,6 +87,13 @@ class TaskRun(_Doc):
     def family(self) -> str:
         return self.config.family
 
+    @property
+    def deadline(self) -> datetime | None:
+        """When a check stops its tasks still running (`max_wait`), if any may still run."""
+        if self.ended_at is not None or self.started_at is None:
+            return None
+        return self.started_at + timedelta(minutes=self.config.max_wait)
+
 
 class ServiceRollback(_Doc):
     # ECS's deployment id, or CodeDeploy's for a service deployed through CodeDeploy.
@@ -146,6 +153,25 @@ class ServiceRollout(_Doc):
         """How long its rollout has waited at PAUSE hooks so far: an operator's time."""
         current = now - self.paused.since if self.paused else timedelta()
         return timedelta(seconds=self.paused_seconds) + current
+
+    @property
+    def budget(self) -> timedelta:
+        """How long its rollout (or rollback) may take: the wait budget kept; before one is
+        (a document stored without it), `max_wait` alone, until a check past it reads the
+        service's strategy (steps/services.py)."""
+        if self.wait_budget is not None:
+            return self.wait_budget
+        return timedelta(minutes=self.max_wait_minutes)
+
+    def deadline(self, now: datetime) -> datetime | None:
+        """When a check finds its rollout (or rollback) out of time, if it is still awaited:
+        a wait at a PAUSE hook is the operator's and does not count."""
+        if self.rollback is not None:
+            started = self.rollback.started_at if self.rollback.state == "IN_PROGRESS" else None
+            return started + self.budget if started else None
+        if self.ended_at is None and self.started_at is not None:
+            return self.started_at + self.budget + self.paused_for(now)
+        return None
 
     @property
     def changed(self) -> bool:
@@ -219,7 +245,7 @@ class Deployment(_Doc):
             approval_timeout_seconds=self.approval_timeout_minutes * 60,
             wait_seconds=wait_seconds(self.options.poll_seconds, self.wait_since, now),
             safety_poll_seconds=safety_poll_seconds(
-                self.options.poll_seconds, _waited(self.wait_since, now)
+                self.options.poll_seconds, _waited(self.wait_since, now), self._next_deadline(now)
             ),
             failure=self.failure,
             rollback_error=self.rollback_error,
@@ -227,6 +253,14 @@ class Deployment(_Doc):
             outcome=self.outcome.bounded() if self.outcome else None,
             promote=promotion.next_start(self),
         )
+
+    def _next_deadline(self, now: datetime) -> float | None:
+        """Seconds until the first awaited rollout, rollback or task run times out, if any:
+        no safety poll outlasts it, so a timeout is judged when it falls."""
+        deadlines = [service.deadline(now) for service in self.services]
+        deadlines += [run.deadline for run in (*self.pre_tasks, *self.post_tasks)]
+        due = [deadline for deadline in deadlines if deadline is not None]
+        return (min(due) - now).total_seconds() if due else None
 
     @property
     def chain_id(self) -> str | None:

@@ -184,7 +184,7 @@ def test_the_safety_poll_doubles_from_poll_seconds_up_to_its_longest(
 ) -> None:
     """Each event-driven wait's timeout: twice poll_seconds, then as long again as the wait
     so far plus that (each wait doubles), at most LONGEST_SAFETY_POLL_SECONDS; the plain wait
-    (a broken waiter's, the lock's) keeps its own pace."""
+    (a broken waiter's, the lock's) keeps its own pace. (Nothing awaited has a deadline.)"""
     deployment = accepted(deps)
     deployment.progress = "WAIT"
     deployment.options.poll_seconds = poll = 60
@@ -207,7 +207,38 @@ def test_the_safety_poll_doubles_from_poll_seconds_up_to_its_longest(
 
 @pytest.mark.parametrize("poll_seconds", [1, 60, 300])
 def test_the_first_safety_poll_is_twice_poll_seconds(poll_seconds: int) -> None:
-    assert safety_poll_seconds(poll_seconds, 0) == 2 * poll_seconds
-    assert safety_poll_seconds(poll_seconds, 24 * 3600) == max(
+    assert safety_poll_seconds(poll_seconds, 0, None) == 2 * poll_seconds
+    assert safety_poll_seconds(poll_seconds, 24 * 3600, None) == max(
         2 * poll_seconds, LONGEST_SAFETY_POLL_SECONDS
     )
+
+
+def test_no_safety_poll_outlasts_the_first_deadline_of_what_the_wait_awaits(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps, table: DeploymentsTable
+) -> None:
+    """A rollout that never stabilises is judged timed out when its budget runs out (15
+    min), not at the next doubling (24 min); a wait at a PAUSE hook does not count."""
+    deployment = accepted(deps)
+    deployment.progress = "WAIT"
+    deployment.options.poll_seconds = 60
+    web = deployment.services[0]
+    web.state, web.started_at = "IN_PROGRESS", STARTED
+    web.wait_budget = timedelta(minutes=15)
+    waits, waited = [], 0
+    while waited < 15 * 60:
+        ref = save(table, deployment, STARTED + timedelta(seconds=waited))
+        waits.append(ref["safety_poll_seconds"])
+        waited += ref["safety_poll_seconds"]
+    assert waits == [120, 240, 480, 60]  # the last until the deadline, at 900 s
+    assert waited == 15 * 60
+
+    web.paused_seconds = 300  # five of those minutes at a PAUSE hook
+    ref = save(table, deployment, STARTED + timedelta(minutes=15))
+    assert ref["safety_poll_seconds"] == 300
+
+    # A pre-deploy task's max_wait counts the same.
+    deployment.services[0].started_at = None
+    run = deployment.pre_tasks[0]
+    run.started_at = STARTED
+    ref = save(table, deployment, STARTED + timedelta(minutes=run.config.max_wait, seconds=-7))
+    assert ref["safety_poll_seconds"] == 7

@@ -23,11 +23,14 @@ seconds costs grow with log2(R) rather than with R, and one shorter than the fir
 poll costs a single check, its event's (a first safety poll of ``poll_seconds`` would add one
 to every rollout between one and two polls long, the most common length). A lost event is
 noticed at most as late again as the wait had lasted plus the first safety poll, and never
-more than the longest safety poll late.
+more than the longest safety poll late. No safety poll outlasts the first deadline of what
+the wait awaits (a rollout's wait budget, a task's `max_wait`): a rollout that never
+stabilises is judged timed out when its budget runs out, not at the next doubling.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -41,12 +44,16 @@ _DEPLOYMENT_ENDS = frozenset({"SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMEN
 LONGEST_SAFETY_POLL_SECONDS = 600
 
 
-def safety_poll_seconds(poll_seconds: int, waited: float) -> int:
+def safety_poll_seconds(poll_seconds: int, waited: float, until_deadline: float | None) -> int:
     """The next wait's timeout, the wait having lasted `waited` seconds so far: each
     doubles from twice `poll_seconds`, up to the longest safety poll (or that first one, if
-    longer)."""
+    longer); never past the first deadline of what the wait awaits (`until_deadline`
+    seconds away, at least a second), when its check finds it timed out."""
     first = 2 * poll_seconds
-    return int(min(first + waited, max(first, LONGEST_SAFETY_POLL_SECONDS)))
+    backing_off = min(first + waited, max(first, LONGEST_SAFETY_POLL_SECONDS))
+    if until_deadline is not None:
+        backing_off = min(backing_off, max(1.0, math.ceil(until_deadline)))
+    return int(backing_off)
 
 
 def approval_key(app: str) -> str:

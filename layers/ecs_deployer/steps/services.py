@@ -175,14 +175,6 @@ def _keep_budget(service: ServiceRollout, snapshot: ServiceSnapshot) -> None:
         )
 
 
-def _budget(service: ServiceRollout) -> timedelta:
-    """The budget kept; before one is (a document stored without it), `max_wait` alone:
-    enough until `max_wait` has passed, when `_needs_describe` reads the service."""
-    if service.wait_budget is not None:
-        return service.wait_budget
-    return timedelta(minutes=service.max_wait_minutes)
-
-
 def _timed_out(budget: timedelta, judgement: RolloutJudgement) -> str:
     return f"not steady after {budget // timedelta(minutes=1)} min ({judgement.progress})"
 
@@ -387,7 +379,7 @@ def check_services(
         if snapshot is not None:
             _keep_budget(service, snapshot)
         # A wait at a PAUSE hook is the operator's: it does not count against max_wait.
-        budget = _budget(service) + service.paused_for(now)
+        budget = service.budget + service.paused_for(now)
         state, judgement = _judge(
             snapshot,
             service.ecs_deployment_id,
@@ -645,7 +637,7 @@ def check_rollback(
             target=service.task_definition_before,
             previous=service.task_definition_after,
             started_at=rollback.started_at,
-            budget=_budget(service),
+            budget=service.budget,
             now=now,
             judged=by_codedeploy.get(service.name) or by_ecs.get(service.name),
         )
@@ -655,7 +647,7 @@ def check_rollback(
             rollback.reason = rollback.reason or judgement.reason
         elif state == "TIMED_OUT":
             rollback.state = "TIMED_OUT"
-            rollback.reason = _timed_out(_budget(service), judgement)
+            rollback.reason = _timed_out(service.budget, judgement)
         elif state != "IN_PROGRESS":
             rollback.state = "FAILED"
             rollback.reason = judgement.reason
