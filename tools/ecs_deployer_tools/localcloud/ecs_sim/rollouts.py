@@ -125,7 +125,6 @@ class _Rollout:
     next_at: datetime = field(init=False)
     staged: strategies.StagedTimeline | None = None
     hook_fault: HookFault = field(default_factory=HookFault)  # its AWS_LAMBDA hooks' answer
-    entered: bool = False  # the staged deployment has entered its first stage
     scale_up: _Rollout | None = None
     rolling_back: bool = False
     alarm_at: datetime | None = None  # a fault sets the deployment's alarms to ALARM then
@@ -172,8 +171,12 @@ class _ServiceState:
     service_deployments: list[sd.ServiceDeploymentRecord] = field(default_factory=list)
 
     def service_deployment(self, deployment_id: str) -> sd.ServiceDeploymentRecord | None:
-        """The service deployment that follows the `deployments[]` entry `deployment_id`."""
-        return next((r for r in self.service_deployments if r.follows(deployment_id)), None)
+        """The newest service deployment that follows the `deployments[]` entry
+        `deployment_id`."""
+        for record in reversed(self.service_deployments):
+            if record.follows(deployment_id):
+                return record
+        return None
 
 
 class ServiceRollouts:
@@ -633,11 +636,7 @@ class ServiceRollouts:
         configuration = getattr(service, "deployment_configuration", None) or {}
         if rollback_to is None and strategies.strategy(configuration) in strategies.STAGED:
             # ECS reconciles first when the service runs more than one revision.
-            stages = strategies.plan(
-                configuration,
-                reconcile=len(service.deployments) > 1,
-                scale_up_seconds=rollout.seconds,
-            )
+            stages = strategies.plan(configuration, reconcile=len(service.deployments) > 1)
             rollout.staged = strategies.StagedTimeline(stages, 0, now)
             rollout.next_at = now + timedelta(seconds=PROGRESS_SECONDS)  # PENDING until then
         return rollout
@@ -794,7 +793,7 @@ class ServiceRollouts:
             reason = sd.CONTINUE_ROLLBACK_REASON.format(hook_id=hook_id)
             self._roll_back_staged(service, state, rollout, record, at=now, reason=reason)
         else:
-            self._reschedule(rollout)
+            self._reschedule(rollout, record)
         self._catch_up(service, state, now)  # a stage whose time is up ends now
         return arn
 
@@ -811,7 +810,7 @@ class ServiceRollouts:
         record = state.service_deployment(primary["id"])
         assert record is not None  # every deployment UpdateService starts has one
         events: list[str] = []
-        stage = (timeline.index, rollout.entered)
+        stage = (timeline.index, record.staged is not None)
         alarmed = self._alarms_fired(state, rollout, record, at)
         if alarmed is not None and not rollout.rolling_back:
             self._roll_back_staged(service, state, rollout, record, at=at, reason=alarmed)
@@ -822,10 +821,9 @@ class ServiceRollouts:
             else:
                 deployments = self._rolled_back_staged(service, state, deployments, events, at)
                 record.complete(deployments[0]["id"], at)
-        elif not rollout.entered:
+        elif record.staged is None:  # PENDING until now: the first stage starts
             record.progress(at)
             record.staged = timeline
-            rollout.entered = True
             deployments = self._enter_stage(rollout, timeline, 0, deployments, at=at)
         elif timeline.scaling_up:
             deployments = self._step_scale_up(
@@ -837,12 +835,12 @@ class ServiceRollouts:
             )
         if deployments[0]["id"] == primary["id"]:
             deployments[0]["updatedAt"] = at
-        if (timeline.index, rollout.entered) != stage:
+        if (timeline.index, record.staged is not None) != stage:
             record.updated_at = at  # a new lifecycle stage is a change of the deployment
         _set_deployments(service, deployments)
         self._sync_tasks(service, state, at)
         self._add_events(service, events, at)
-        self._reschedule(rollout)
+        self._reschedule(rollout, record)
 
     def _enter_stage(
         self,
@@ -1066,10 +1064,10 @@ class ServiceRollouts:
         return record.alarmed(firing) if firing else None
 
     @staticmethod
-    def _reschedule(rollout: _Rollout) -> None:
+    def _reschedule(rollout: _Rollout, record: sd.ServiceDeploymentRecord) -> None:
         """When a staged deployment next moves on, as its stage says (or its alarm fault)."""
         timeline = rollout.staged
-        if timeline is None or rollout.rolling_back or not rollout.entered:
+        if timeline is None or rollout.rolling_back or record.staged is None:
             return
         if timeline.scaling_up:
             assert rollout.scale_up is not None
