@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import boto3
 import pytest
@@ -17,9 +17,12 @@ from ecs_deployer_tools.localcloud.ecs_sim.strategies import HookFault, HookOutc
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from datetime import datetime
 
     from mypy_boto3_ecs import ECSClient
 
+    from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
+    from ecs_deployer_tools.localcloud.ecs_sim.events import EcsEvent
     from tests.aws_fixtures import SimClock
 
 REGION, CLUSTER = "us-east-1", "prod"
@@ -232,6 +235,60 @@ def test_continue_with_rollback_rolls_back(simulate: Any, sim_clock: SimClock) -
     assert world.stages(arn, seconds=STEP) == [("ROLLBACK_SUCCESSFUL", "POST_TEST_TRAFFIC_SHIFT")]
     assert "ContinueServiceDeployment (ROLLBACK)" in world.described(arn)["rollback"]["reason"]
     assert world.running() == [("PRIMARY", "1", 2)]
+
+
+def _hook_events(simulation: EcsSimulation, now: datetime) -> list[EcsEvent]:
+    return [e for e in simulation.events.take(now) if e.detail_type == "ECS Hook State Change"]
+
+
+@pytest.mark.parametrize(
+    ("action", "ended"), [("CONTINUE", "HOOK_SUCCEEDED"), ("ROLLBACK", "HOOK_FAILED")]
+)
+def test_a_pause_hook_puts_hook_state_change_events(
+    simulate: Any, sim_clock: SimClock, action: Literal["CONTINUE", "ROLLBACK"], ended: str
+) -> None:
+    simulation = simulate()
+    world = World(sim_clock, _blue_green(hooks=[PAUSE_HOOK]))
+    arn = world.deploy()
+    hook = _paused(world, arn)
+    service = world.ecs.describe_services(cluster=CLUSTER, services=["web"])["services"][0]
+
+    [paused] = _hook_events(simulation, sim_clock.now)
+    world.ecs.continue_service_deployment(
+        serviceDeploymentArn=arn, hookId=hook["hookId"], action=action
+    )
+    [answered] = _hook_events(simulation, sim_clock.now)
+
+    assert paused.resources == (arn,)
+    assert paused.detail == {
+        "eventType": "INFO",
+        "eventName": "HOOK_AWAITING_ACTION",
+        "hookId": hook["hookId"],
+        "hookType": "PAUSE",
+        "expiresAt": f"{hook['expiresAt']:%Y-%m-%dT%H:%M:%SZ}",
+        "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
+        "clusterArn": service["clusterArn"],
+        "serviceArn": service["serviceArn"],
+        "serviceDeploymentArn": arn,
+        "updatedAt": f"{paused.at:%Y-%m-%dT%H:%M:%S}.000Z",
+    }
+    assert paused.at < sim_clock.now  # when the stage started, not when anyone looked
+    assert (answered.name, answered.at) == (ended, sim_clock.now)
+    assert answered.detail["hookId"] == hook["hookId"]
+
+
+def test_a_lambda_hook_puts_its_start_and_its_answer(simulate: Any, sim_clock: SimClock) -> None:
+    fault = HookFault(HookOutcome.FAILED, seconds=30)
+    simulation = simulate(EcsFaults(services={"web": RolloutFault(hooks=fault)}))
+    world = World(sim_clock, _blue_green(hooks=[LAMBDA_HOOK]))
+    arn = world.deploy()
+
+    world.stages(arn, seconds=5 * 60)
+
+    started, failed = _hook_events(simulation, sim_clock.now)
+    assert (started.name, failed.name) == ("HOOK_IN_PROGRESS", "HOOK_FAILED")
+    assert started.detail["hookType"] == "AWS_LAMBDA"
+    assert failed.at - started.at == timedelta(seconds=30)
 
 
 def test_a_pause_hook_takes_its_timeout_action(simulate: Any, sim_clock: SimClock) -> None:

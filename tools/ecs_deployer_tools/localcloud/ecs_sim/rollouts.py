@@ -778,9 +778,10 @@ class ServiceRollouts:
                 "InvalidParameterException",
                 f"The service deployment is {record.status}: only an IN_PROGRESS one continues.",
             )
-        hooks = record.staged.hooks if record.staged is not None else []
+        timeline = record.staged
+        hooks = timeline.hooks if timeline is not None else []
         hook = next((hook for hook in hooks if hook.hook_id == hook_id), None)
-        if hook is None or hook.config.target_type != strategies.PAUSE:
+        if timeline is None or hook is None or hook.config.target_type != strategies.PAUSE:
             raise ECSException(
                 "InvalidParameterException", f"No PAUSE hook {hook_id} at the current stage."
             )
@@ -788,6 +789,11 @@ class ServiceRollouts:
             raise ECSException("InvalidParameterException", f"The hook {hook_id} is {hook.status}.")
         now = self._now()
         hook.settle(strategies.SUCCEEDED, now)  # answered; a ROLLBACK answer is the reason
+        # The hook's event tells the answer apart ("... hook state change events").
+        answer = strategies.SUCCEEDED if action == strategies.CONTINUE else strategies.FAILED
+        self._events.hook(
+            state.backend, record, hook, stage=timeline.stage.name, status=answer, at=now
+        )
         rollout = state.rollouts[record.deployment_id]
         if action == strategies.ROLLBACK:
             reason = sd.CONTINUE_ROLLBACK_REASON.format(hook_id=hook_id)
@@ -824,7 +830,7 @@ class ServiceRollouts:
         elif record.staged is None:  # PENDING until now: the first stage starts
             record.progress(at)
             record.staged = timeline
-            deployments = self._enter_stage(rollout, timeline, 0, deployments, at=at)
+            deployments = self._enter_stage(state, record, rollout, 0, deployments, at=at)
         elif timeline.scaling_up:
             deployments = self._step_scale_up(
                 service, state, rollout, deployments, record, events=events, at=at
@@ -844,8 +850,9 @@ class ServiceRollouts:
 
     def _enter_stage(
         self,
+        state: _ServiceState,
+        record: sd.ServiceDeploymentRecord,
         rollout: _Rollout,
-        timeline: strategies.StagedTimeline,
         index: int,
         deployments: list[dict[str, Any]],
         *,
@@ -853,10 +860,16 @@ class ServiceRollouts:
     ) -> list[dict[str, Any]]:
         """The deployment enters its stage `index`: its hooks start; SCALE_UP starts the
         green tasks, CLEAN_UP stops the blue ones."""
+        timeline = rollout.staged
+        assert timeline is not None
         timeline.index, timeline.stage_started = index, at
         timeline.hooks = [
             self._start_hook(hook, rollout.hook_fault, at) for hook in timeline.stage.hooks
         ]
+        for hook in timeline.hooks:
+            self._events.hook(
+                state.backend, record, hook, stage=timeline.stage.name, status=hook.status, at=at
+            )
         if timeline.scaling_up:
             rollout.scale_up = _Rollout(rollout.outcome, at, rollout.seconds)
         if timeline.stage.name == strategies.CLEAN_UP:
@@ -912,7 +925,9 @@ class ServiceRollouts:
             running = desired if due else int(desired * scale_up.elapsed(at) / scale_up.seconds)
             primary.update(runningCount=running, pendingCount=desired - running)
             if due:
-                return self._enter_stage(rollout, timeline, timeline.index + 1, deployments, at=at)
+                return self._enter_stage(
+                    state, record, rollout, timeline.index + 1, deployments, at=at
+                )
             return deployments
         attempts = max(desired, 1)  # every task started this step fails
         events.append(self._started_message(service, attempts))
@@ -946,7 +961,17 @@ class ServiceRollouts:
         timeline = rollout.staged
         assert timeline is not None
         for hook in timeline.hooks:
+            pending = hook.pending
             hook.decide(at)
+            if pending and hook.decided_at is not None:
+                self._events.hook(
+                    state.backend,
+                    record,
+                    hook,
+                    stage=timeline.stage.name,
+                    status=hook.status,
+                    at=hook.decided_at,
+                )
         failed = next((hook for hook in timeline.hooks if hook.rolls_back), None)
         if failed is not None:
             reason = sd.HOOK_FAILED_REASON.format(
@@ -960,7 +985,7 @@ class ServiceRollouts:
         if ends is None or ends > at:
             return deployments
         if timeline.stage.name != strategies.CLEAN_UP:
-            return self._enter_stage(rollout, timeline, timeline.index + 1, deployments, at=at)
+            return self._enter_stage(state, record, rollout, timeline.index + 1, deployments, at=at)
         primary = deployments[0]
         deployment_id = primary["id"]
         primary.update(
