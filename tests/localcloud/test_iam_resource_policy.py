@@ -67,6 +67,9 @@ def test_a_statement_with_a_resource_applies_to_that_resource_only() -> None:
     assert not resource_policy_decision(policy, REPOSITORY, CALLER_ROLE, READ).allowed
     elsewhere = AuthorizationRequest("ecr:DescribeImages", other, {})
     assert resource_policy_decision(policy, other, CALLER_ROLE, elsewhere).allowed
+    but_other = _policy(_allow("*", NotResource=other))
+    assert resource_policy_decision(but_other, REPOSITORY, CALLER_ROLE, READ).allowed
+    assert not resource_policy_decision(but_other, other, CALLER_ROLE, elsewhere).allowed
 
 
 def test_no_policy_allows_nothing() -> None:

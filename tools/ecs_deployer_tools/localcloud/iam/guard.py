@@ -265,17 +265,19 @@ def resource_policy_decision(
     The statements whose Principal names the caller apply (IAM User Guide, "IAM JSON policy
     elements: Principal": "*", an account id or its root ARN for every principal of the
     account, a role's ARN for that role's sessions); among them an explicit Deny wins, then
-    an Allow ("Policy evaluation logic"). A statement without Resource is on `resource_arn`.
-    `caller` is the principal's ARN, or an account id where only the account is known (an
-    emulated service sees no more): then a statement naming any principal of that account
-    applies, as it may name the caller."""
+    an Allow ("Policy evaluation logic"). A statement without Resource (or NotResource) is on
+    `resource_arn`. `caller` is the principal's ARN, or an account id where only the account
+    is known (an emulated service sees no more): then a statement naming any principal of
+    that account applies, as it may name the caller."""
     document = json.loads(policy or "{}")
     raw_statements = document.get("Statement", [])
     applicable = []
     for raw in raw_statements if isinstance(raw_statements, list) else [raw_statements]:
         if _names(raw.get("Principal", {}), caller):
             statement = {key: value for key, value in raw.items() if key != "Principal"}
-            applicable.append({"Resource": resource_arn} | statement)
+            if "NotResource" not in statement:
+                statement.setdefault("Resource", resource_arn)
+            applicable.append(statement)
     statements = parse_policy(f"{resource_arn} resource policy", {"Statement": applicable})
     return evaluate(statements, request)
 
