@@ -1,16 +1,21 @@
-"""Fixtures of the local cloud's tests: the mini fixture stack, deployed once per module."""
+"""Fixtures of the local cloud's tests: the mini fixture stack, deployed once per module; the
+ECS simulation on a clock the test moves."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
+from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
+
+    from tests.aws_fixtures import SimClock
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_TEMPLATE = FIXTURES / "template.yaml"
@@ -30,3 +35,24 @@ def cloud(mini_cloud: LocalCloud) -> LocalCloud:
     mini_cloud.reset_api_calls()
     mini_cloud.lambda_faults.clear()
     return mini_cloud
+
+
+@pytest.fixture
+def simulate(aws: None, sim_clock: SimClock) -> Iterator[Callable[..., EcsSimulation]]:
+    """Installs a simulation of `faults` (default: none) on `sim_clock` for the test;
+    uninstalled even when the test fails. Unlike the step tests' `simulate`, every describe
+    sees every change at once: the tests of eventual consistency install their own."""
+    started: list[EcsSimulation] = []
+
+    def start(faults: EcsFaults | None = None) -> EcsSimulation:
+        consistent = dataclasses.replace(
+            faults or EcsFaults(), describe_lag=0, service_describe_lag=0
+        )
+        simulation = EcsSimulation(consistent, clock=sim_clock)
+        simulation.install()
+        started.append(simulation)
+        return simulation
+
+    yield start
+    for simulation in started:
+        simulation.uninstall()

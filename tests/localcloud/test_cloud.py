@@ -6,6 +6,8 @@ import hashlib
 import json
 import urllib.request
 import uuid
+from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -607,68 +609,128 @@ def test_another_accounts_registry_is_read_through_its_repository_policy(
         here.describe_repositories(repositoryNames=[name])
 
 
-def test_a_forwarded_push_arrives_as_its_accounts_when_the_bus_policy_allows_it(
+def test_an_explicit_deny_in_a_repository_policy_refuses_what_another_statement_allows(
     cloud: LocalCloud,
 ) -> None:
     central_account = "333333333333"
+    name = f"mini-{uuid.uuid4().hex[:8]}"
+    central = cloud.client("ecr", account=central_account)
+    here = cloud.client("ecr")
+    central.create_repository(repositoryName=name)
+    reader = {"AWS": f"arn:aws:iam::{cloud.account_id}:root"}
+    statements = [
+        {"Effect": "Allow", "Principal": reader, "Action": "ecr:*"},
+        {"Effect": "Deny", "Principal": reader, "Action": "ecr:DescribeImages"},
+    ]
+    central.set_repository_policy(
+        repositoryName=name,
+        policyText=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+    )
+    try:
+        here.describe_repositories(repositoryNames=[name], registryId=central_account)
+        with pytest.raises(ClientError) as denied:
+            here.describe_images(repositoryName=name, registryId=central_account)
+    finally:
+        central.delete_repository(repositoryName=name, force=True)
+
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "ecr:DescribeImages" in str(denied.value)
+    assert "with an explicit deny in a resource-based policy" in str(denied.value)
+
+
+_CENTRAL_ACCOUNT = "333333333333"
+
+
+@dataclass(frozen=True)
+class _Forwarding:
+    """The central account's ECR pushes forwarded to this account's default bus, where a
+    rule of this account's matches them and puts them in a queue."""
+
+    bus: str  # this account's default bus
+    repository: str  # the central account's
+    push: Callable[[str], str]  # a new image of that config, tagged v1: its digest
+    received: Callable[[], list[dict[str, Any]]]  # the queue's new events
+    allow: Callable[[list[dict[str, Any]]], None]  # the bus policy's statements
+
+
+@pytest.fixture
+def forwarding(cloud: LocalCloud) -> Iterator[_Forwarding]:
     name = f"central-{uuid.uuid4().hex[:8]}"  # no rule of the stack matches it
-    central_ecr = cloud.client("ecr", account=central_account)
-    central_events = cloud.client("events", account=central_account)
+    central_ecr = cloud.client("ecr", account=_CENTRAL_ACCOUNT)
+    central_events = cloud.client("events", account=_CENTRAL_ACCOUNT)
     here, sqs = cloud.client("events"), cloud.client("sqs")
     # Here, a rule that matches the central account's ECR events only.
     queue_url = sqs.create_queue(QueueName=f"central-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     queue = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-    pattern = {"source": ["aws.ecr"], "account": [central_account]}
+    pattern = {"source": ["aws.ecr"], "account": [_CENTRAL_ACCOUNT]}
     here.put_rule(Name="from-central", EventPattern=json.dumps(pattern))
     here.put_targets(
         Rule="from-central", Targets=[{"Id": "q", "Arn": queue["Attributes"]["QueueArn"]}]
     )
     bus = f"arn:aws:events:{cloud.region}:{cloud.account_id}:event-bus/default"
-    role = f"arn:aws:iam::{central_account}:role/forward"
+    role = f"arn:aws:iam::{_CENTRAL_ACCOUNT}:role/forward"
     central_ecr.create_repository(repositoryName=name)
     central_events.put_rule(Name="forward", EventPattern=json.dumps({"source": ["aws.ecr"]}))
     central_events.put_targets(Rule="forward", Targets=[{"Id": "d", "Arn": bus, "RoleArn": role}])
+
+    def push(config: str) -> str:
+        manifest = _manifest(config=config)
+        pushed = central_ecr.put_image(repositoryName=name, imageManifest=manifest, imageTag="v1")
+        return str(pushed["image"]["imageId"]["imageDigest"])
 
     def received() -> list[dict[str, Any]]:
         answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
         return [json.loads(message["Body"]) for message in answer.get("Messages", [])]
 
+    def allow(statements: list[dict[str, Any]]) -> None:
+        policy = {"Version": "2012-10-17", "Statement": statements}
+        here.put_permission(Policy=json.dumps(policy))
+
     try:
-        central_ecr.put_image(repositoryName=name, imageManifest=_manifest(config="5"))
-        before_policy = received()
-        here.put_permission(
-            Policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "central",
-                            "Effect": "Allow",
-                            "Principal": {"AWS": [central_account]},
-                            "Action": "events:PutEvents",
-                            "Resource": bus,
-                        }
-                    ],
-                }
-            )
-        )
-        pushed = central_ecr.put_image(
-            repositoryName=name, imageManifest=_manifest(config="6"), imageTag="v1"
-        )
-        [event] = received()
+        yield _Forwarding(bus, name, push, received, allow)
     finally:
-        here.remove_permission(StatementId="central")
+        with suppress(ClientError):  # a test that set no policy
+            here.remove_permission(RemoveAllPermissions=True)
         here.remove_targets(Rule="from-central", Ids=["q"])
         here.delete_rule(Name="from-central")
         central_events.remove_targets(Rule="forward", Ids=["d"])
         central_events.delete_rule(Name="forward")
         central_ecr.delete_repository(repositoryName=name, force=True)
 
+
+def _bus_statement(effect: str, bus: str) -> dict[str, Any]:
+    return {
+        "Sid": effect.lower(),
+        "Effect": effect,
+        "Principal": {"AWS": [_CENTRAL_ACCOUNT]},
+        "Action": "events:PutEvents",
+        "Resource": bus,
+    }
+
+
+def test_a_forwarded_push_arrives_as_its_accounts_when_the_bus_policy_allows_it(
+    forwarding: _Forwarding,
+) -> None:
+    forwarding.push("5")
+    before_policy = forwarding.received()
+    forwarding.allow([_bus_statement("Allow", forwarding.bus)])
+    digest = forwarding.push("6")
+    [event] = forwarding.received()
+
     assert before_policy == []
     assert event["detail-type"] == "ECR Image Action"
-    assert event["detail"]["repository-name"] == name
-    assert event["detail"]["image-digest"] == pushed["image"]["imageId"]["imageDigest"]
+    assert event["detail"]["repository-name"] == forwarding.repository
+    assert event["detail"]["image-digest"] == digest
     assert event["detail"]["image-tag"] == "v1"
+
+
+def test_an_explicit_deny_in_the_bus_policy_drops_what_another_statement_allows(
+    forwarding: _Forwarding,
+) -> None:
+    forwarding.allow([_bus_statement(e, forwarding.bus) for e in ("Allow", "Deny")])
+    forwarding.push("8")
+
+    assert forwarding.received() == []
 
 
 def test_an_event_forwarded_to_a_bus_that_does_not_exist_is_dropped_not_raised(

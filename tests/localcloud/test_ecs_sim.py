@@ -8,8 +8,7 @@ import random
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -20,7 +19,6 @@ from botocore.exceptions import ClientError
 from botocore.model import StringShape
 from botocore.retries.standard import ExponentialBackoff
 from botocore.validate import ParamValidator
-from moto import mock_aws
 from moto.ecs.models import EC2ContainerServiceBackend, Task
 from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.server import ThreadedMotoServer
@@ -34,9 +32,11 @@ from ecs_deployer_tools.localcloud.ecs_sim import (
     TaskFault,
     TaskOutcome,
 )
+from tests.aws_fixtures import SimClock
+from tests.localcloud.conftest import MINI_TEMPLATE
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Mapping
     from typing import TypeAlias
 
     from mypy_boto3_ecs import ECSClient
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 
     Simulate: TypeAlias = Callable[[EcsFaults], EcsSimulation]
 
-MINI_TEMPLATE = Path(__file__).parent / "fixtures" / "template.yaml"
 
 REGION = "us-east-1"
 CLUSTER = "prod"
@@ -54,19 +53,6 @@ ECS_MODEL = botocore.session.get_session().get_service_model("ecs")
 
 # The deployer's default poll interval: a rollout or task without a fault takes two.
 POLL = 10.0
-
-
-class _Clock:
-    """The simulated ECS's time, moved by the test."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -129,37 +115,6 @@ def _create_env() -> Env:
 
 
 @pytest.fixture
-def aws() -> Iterator[None]:
-    with mock_aws():
-        yield
-
-
-@pytest.fixture
-def clock() -> _Clock:
-    return _Clock()
-
-
-@pytest.fixture
-def simulate(aws: None, clock: _Clock) -> Iterator[Callable[[EcsFaults], EcsSimulation]]:
-    """Installs a simulation on `clock` for the test; uninstalled even when the test fails.
-    Every describe sees every change at once: the tests of eventual consistency install
-    their own simulation."""
-    started: list[EcsSimulation] = []
-
-    def start(faults: EcsFaults) -> EcsSimulation:
-        simulation = EcsSimulation(
-            dataclasses.replace(faults, describe_lag=0, service_describe_lag=0), clock=clock
-        )
-        simulation.install()
-        started.append(simulation)
-        return simulation
-
-    yield start
-    for simulation in started:
-        simulation.uninstall()
-
-
-@pytest.fixture
 def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """botocore's standard retries sleep up to seconds per throttle: not in unit tests."""
     monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda _self, _context: 0)
@@ -170,9 +125,9 @@ def describe(ecs: ECSClient, service: str) -> ServiceTypeDef:
     return ecs.describe_services(cluster=CLUSTER, services=[service])["services"][0]
 
 
-def poll(ecs: ECSClient, clock: _Clock, service: str) -> ServiceTypeDef:
+def poll(ecs: ECSClient, sim_clock: SimClock, service: str) -> ServiceTypeDef:
     """One DescribeServices call, a poll interval after the last."""
-    clock.advance(POLL)
+    sim_clock.advance(POLL)
     return describe(ecs, service)
 
 
@@ -205,9 +160,9 @@ def describe_task(env: Env, task_arn: str) -> TaskTypeDef:
     return env.ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn])["tasks"][0]
 
 
-def poll_task(env: Env, clock: _Clock, task_arn: str) -> TaskTypeDef:
+def poll_task(env: Env, sim_clock: SimClock, task_arn: str) -> TaskTypeDef:
     """One DescribeTasks call, a poll interval after the last."""
-    clock.advance(POLL)
+    sim_clock.advance(POLL)
     return describe_task(env, task_arn)
 
 
@@ -229,7 +184,9 @@ def enum(shape_name: str) -> list[str]:
 # -- services -----------------------------------------------------------------------------
 
 
-def test_update_service_starts_an_in_progress_primary(simulate: Simulate, clock: _Clock) -> None:
+def test_update_service_starts_an_in_progress_primary(
+    simulate: Simulate, sim_clock: SimClock
+) -> None:
     simulate(EcsFaults())
     env = _create_env()
     before = primary(describe(env.ecs, "web"))
@@ -246,18 +203,20 @@ def test_update_service_starts_an_in_progress_primary(simulate: Simulate, clock:
     assert new["rolloutState"] == "IN_PROGRESS"
     assert new["rolloutStateReason"] == f"ECS deployment {new['id']} in progress."
     assert new["launchType"] == "FARGATE"
-    assert new["createdAt"] == clock.now
+    assert new["createdAt"] == sim_clock.now
     assert (previous["id"], previous["status"]) == (before["id"], "ACTIVE")
     assert previous["runningCount"] == 2  # still serving while the new one starts
     assert service["taskDefinition"] == env.web_v2  # an ARN, though "web:2" was sent
 
 
-def test_deployment_completes_after_seconds_to_complete(simulate: Simulate, clock: _Clock) -> None:
+def test_deployment_completes_after_seconds_to_complete(
+    simulate: Simulate, sim_clock: SimClock
+) -> None:
     simulate(EcsFaults(seconds_to_complete=3 * POLL))
     env = _create_env()
     deployment_id = deploy(env, "web", env.web_v2)
 
-    ticks = [poll(env.ecs, clock, "web") for _ in range(3)]
+    ticks = [poll(env.ecs, sim_clock, "web") for _ in range(3)]
 
     assert [primary(s)["rolloutState"] for s in ticks] == [
         "IN_PROGRESS",
@@ -281,7 +240,9 @@ def test_deployment_completes_after_seconds_to_complete(simulate: Simulate, cloc
     assert created == sorted(created, reverse=True)
 
 
-def test_rollouts_move_on_with_time_not_with_describes(simulate: Simulate, clock: _Clock) -> None:
+def test_rollouts_move_on_with_time_not_with_describes(
+    simulate: Simulate, sim_clock: SimClock
+) -> None:
     simulation = simulate(EcsFaults())
     env = _create_env()
     deploy(env, "web", env.web_v2)
@@ -292,21 +253,21 @@ def test_rollouts_move_on_with_time_not_with_describes(simulate: Simulate, clock
         return [primary(s)["rolloutState"] for s in services["services"]]
 
     assert [describe_all() for _ in range(5)] == [["IN_PROGRESS"] * 3] * 5
-    clock.advance(19.0)
+    sim_clock.advance(19.0)
     assert simulation.deployments("web", CLUSTER)[0].rollout_state == "IN_PROGRESS"
-    clock.advance(1.0)  # 20 s after UpdateService, whether anyone looked or not
+    sim_clock.advance(1.0)  # 20 s after UpdateService, whether anyone looked or not
     assert simulation.deployments("worker", CLUSTER)[0].rollout_state == "COMPLETED"
     assert describe_all() == ["COMPLETED"] * 3
 
 
-def test_fail_leaves_a_failed_primary(simulate: Simulate, clock: _Clock) -> None:
+def test_fail_leaves_a_failed_primary(simulate: Simulate, sim_clock: SimClock) -> None:
     fault = RolloutFault(RolloutOutcome.FAIL, seconds=2 * POLL)
     simulation = simulate(EcsFaults(services={"web": fault}))
     env = _create_env()
     deployment_id = deploy(env, "web", env.web_v2)
 
-    assert primary(poll(env.ecs, clock, "web"))["rolloutState"] == "IN_PROGRESS"
-    service = poll(env.ecs, clock, "web")
+    assert primary(poll(env.ecs, sim_clock, "web"))["rolloutState"] == "IN_PROGRESS"
+    service = poll(env.ecs, sim_clock, "web")
 
     failed, previous = service["deployments"]
     assert (failed["id"], failed["status"], failed["rolloutState"]) == (
@@ -322,13 +283,13 @@ def test_fail_leaves_a_failed_primary(simulate: Simulate, clock: _Clock) -> None
     assert simulation.service_events("web", CLUSTER)[0] == (
         f"(service web) (deployment {deployment_id}) deployment failed: tasks failed to start."
     )
-    clock.advance(3600)
+    sim_clock.advance(3600)
     later = describe(env.ecs, "web")  # a failed rollout does not move any more
     assert later["deployments"] == service["deployments"]
 
 
 def test_auto_rollback_returns_to_the_last_completed_deployment(
-    simulate: Simulate, clock: _Clock
+    simulate: Simulate, sim_clock: SimClock
 ) -> None:
     simulation = simulate(
         EcsFaults(services={"web": RolloutFault(RolloutOutcome.AUTO_ROLLBACK, seconds=POLL)})
@@ -337,7 +298,7 @@ def test_auto_rollback_returns_to_the_last_completed_deployment(
     original_id = primary(describe(env.ecs, "web"))["id"]
     deployment_id = deploy(env, "web", env.web_v2)
 
-    rolling_back = poll(env.ecs, clock, "web")
+    rolling_back = poll(env.ecs, sim_clock, "web")
 
     rollback, ours, _original = rolling_back["deployments"]
     assert (ours["id"], ours["status"], ours["rolloutState"]) == (deployment_id, "ACTIVE", "FAILED")
@@ -352,7 +313,7 @@ def test_auto_rollback_returns_to_the_last_completed_deployment(
         f"(service web) rolling back to deployment {original_id}."
     )
 
-    done = [poll(env.ecs, clock, "web") for _ in range(2)][-1]
+    done = [poll(env.ecs, sim_clock, "web") for _ in range(2)][-1]
 
     assert [(d["id"], d["rolloutState"]) for d in done["deployments"]] == [
         (rollback["id"], "COMPLETED")
@@ -360,12 +321,12 @@ def test_auto_rollback_returns_to_the_last_completed_deployment(
     assert simulation.primary_task_definition("web", CLUSTER) == env.web_v1
 
 
-def test_never_stable_stays_in_progress(simulate: Simulate, clock: _Clock) -> None:
+def test_never_stable_stays_in_progress(simulate: Simulate, sim_clock: SimClock) -> None:
     simulate(EcsFaults(services={"web": RolloutFault(RolloutOutcome.NEVER_STABLE)}))
     env = _create_env()
     deploy(env, "web", env.web_v2)
 
-    ticks = [primary(poll(env.ecs, clock, "web")) for _ in range(10)]
+    ticks = [primary(poll(env.ecs, sim_clock, "web")) for _ in range(10)]
 
     assert {d["rolloutState"] for d in ticks} == {"IN_PROGRESS"}
     assert all(d["runningCount"] < d["desiredCount"] for d in ticks)
@@ -374,16 +335,16 @@ def test_never_stable_stays_in_progress(simulate: Simulate, clock: _Clock) -> No
 
 
 def test_fault_spares_a_rollback_to_the_original_task_definition(
-    simulate: Simulate, clock: _Clock
+    simulate: Simulate, sim_clock: SimClock
 ) -> None:
     fault = RolloutFault(RolloutOutcome.FAIL, seconds=POLL)
     simulation = simulate(EcsFaults(services={"web": fault}))
     env = _create_env()
     deploy(env, "web", env.web_v2)
-    assert primary(poll(env.ecs, clock, "web"))["rolloutState"] == "FAILED"
+    assert primary(poll(env.ecs, sim_clock, "web"))["rolloutState"] == "FAILED"
 
     rollback_id = deploy(env, "web", env.web_v1)  # the deployer's own rollback
-    done = [poll(env.ecs, clock, "web") for _ in range(2)][-1]
+    done = [poll(env.ecs, sim_clock, "web") for _ in range(2)][-1]
 
     assert [(d["id"], d["rolloutState"]) for d in done["deployments"]] == [
         (rollback_id, "COMPLETED")
@@ -392,7 +353,7 @@ def test_fault_spares_a_rollback_to_the_original_task_definition(
 
 
 def test_rollback_fails_also_fails_the_original_task_definition(
-    simulate: Simulate, clock: _Clock
+    simulate: Simulate, sim_clock: SimClock
 ) -> None:
     faults = EcsFaults(
         services={"web": RolloutFault(RolloutOutcome.FAIL, seconds=POLL, rollback_fails=True)}
@@ -400,21 +361,21 @@ def test_rollback_fails_also_fails_the_original_task_definition(
     simulate(faults)
     env = _create_env()
     deploy(env, "web", env.web_v2)
-    poll(env.ecs, clock, "web")
+    poll(env.ecs, sim_clock, "web")
 
     rollback_id = deploy(env, "web", env.web_v1)
-    service = poll(env.ecs, clock, "web")
+    service = poll(env.ecs, sim_clock, "web")
 
     assert (primary(service)["id"], primary(service)["rolloutState"]) == (rollback_id, "FAILED")
 
 
-def test_faults_are_keyed_by_service_name(simulate: Simulate, clock: _Clock) -> None:
+def test_faults_are_keyed_by_service_name(simulate: Simulate, sim_clock: SimClock) -> None:
     simulate(EcsFaults(services={"worker": RolloutFault(RolloutOutcome.FAIL, seconds=POLL)}))
     env = _create_env()
     deploy(env, "web", env.web_v2)
     deploy(env, "worker", env.worker_v2)
 
-    clock.advance(2 * POLL)
+    sim_clock.advance(2 * POLL)
     services = env.ecs.describe_services(cluster=CLUSTER, services=["web", "worker"])
 
     states = {s["serviceName"]: primary(s)["rolloutState"] for s in services["services"]}
@@ -450,14 +411,14 @@ def test_services_created_before_install_are_adopted_as_steady(aws: None) -> Non
 
 @pytest.mark.usefixtures("aws")
 def test_a_service_just_updated_shows_its_previous_deployments_for_a_describe_or_two() -> None:
-    clock = _Clock()
-    with EcsSimulation(EcsFaults(service_describe_lag=2, seed=3), clock=clock):
+    sim_clock = SimClock()
+    with EcsSimulation(EcsFaults(service_describe_lag=2, seed=3), clock=sim_clock):
         env = _create_env()
         before = describe(env.ecs, "web")
         deployment_ids = [deploy(env, "web", env.web_v2)]
         views = [describe(env.ecs, "web") for _ in range(4)]
         deployment_ids.append(deploy(env, "worker", env.worker_v2))
-        clock.now += timedelta(seconds=5)  # describe_lag_seconds: seen by then
+        sim_clock.now += timedelta(seconds=5)  # describe_lag_seconds: seen by then
         worker = describe(env.ecs, "worker")
 
     stale = [view for view in views if view["deployments"] == before["deployments"]]
@@ -493,16 +454,18 @@ def service_tasks(env: Env, service: str, **filters: Any) -> list[TaskTypeDef]:
     return env.ecs.describe_tasks(cluster=CLUSTER, tasks=arns)["tasks"] if arns else []
 
 
-def test_services_run_the_tasks_their_deployments_count(simulate: Simulate, clock: _Clock) -> None:
+def test_services_run_the_tasks_their_deployments_count(
+    simulate: Simulate, sim_clock: SimClock
+) -> None:
     simulate(EcsFaults())
     env = _create_env()
     steady = primary(describe(env.ecs, "web"))
 
     before = service_tasks(env, "web")
     new_id = deploy(env, "web", env.web_v2)
-    clock.advance(POLL)  # half way: 1 of 2 new tasks running, 1 pending
+    sim_clock.advance(POLL)  # half way: 1 of 2 new tasks running, 1 pending
     rolling = service_tasks(env, "web")
-    clock.advance(POLL)  # completed: the old deployment's tasks are stopped
+    sim_clock.advance(POLL)  # completed: the old deployment's tasks are stopped
     running = service_tasks(env, "web")
     stopped = service_tasks(env, "web", desiredStatus="STOPPED")
 
@@ -551,12 +514,14 @@ def test_a_deleted_service_runs_no_task(simulate: Simulate) -> None:
     assert {t["taskArn"] for t in stopped} == {t["taskArn"] for t in running}
 
 
-def test_service_responses_match_botocore_output_shapes(simulate: Simulate, clock: _Clock) -> None:
+def test_service_responses_match_botocore_output_shapes(
+    simulate: Simulate, sim_clock: SimClock
+) -> None:
     fault = RolloutFault(RolloutOutcome.AUTO_ROLLBACK, seconds=POLL)
     simulate(EcsFaults(services={"web": fault}))
     env = _create_env()
     updated = env.ecs.update_service(cluster=CLUSTER, service="web", taskDefinition=env.web_v2)
-    clock.advance(POLL)
+    sim_clock.advance(POLL)
     described = env.ecs.describe_services(cluster=CLUSTER, services=["web"])
 
     assert_output_shape("UpdateService", updated)
@@ -585,17 +550,17 @@ def update_to(env: Env, task_definition: str) -> str:
     return updated["service"]["currentServiceDeployment"]
 
 
-def statuses(env: Env, clock: _Clock, arn: str, polls: int) -> list[str]:
+def statuses(env: Env, sim_clock: SimClock, arn: str, polls: int) -> list[str]:
     """The service deployment's status at each of `polls` polls."""
     seen = []
     for _ in range(polls):
-        clock.advance(POLL)
+        sim_clock.advance(POLL)
         seen.append(str(service_deployment(env.ecs, arn)["status"]))
     return seen
 
 
 def test_update_service_starts_a_pending_service_deployment_that_succeeds(
-    simulate: Simulate, clock: _Clock
+    simulate: Simulate, sim_clock: SimClock
 ) -> None:
     simulate(EcsFaults(seconds_to_complete=2 * POLL))
     env = _create_env()
@@ -607,10 +572,10 @@ def test_update_service_starts_a_pending_service_deployment_that_succeeds(
     assert arn != before
     assert describe(env.ecs, "web")["currentServiceDeployment"] == arn
     started = service_deployment(env.ecs, arn)
-    assert (started["status"], started["createdAt"]) == ("PENDING", clock.now)
-    assert statuses(env, clock, arn, 2) == ["IN_PROGRESS", "SUCCESSFUL"]
+    assert (started["status"], started["createdAt"]) == ("PENDING", sim_clock.now)
+    assert statuses(env, sim_clock, arn, 2) == ["IN_PROGRESS", "SUCCESSFUL"]
     done = service_deployment(env.ecs, arn)
-    assert done["finishedAt"] == clock.now
+    assert done["finishedAt"] == sim_clock.now
     assert done["deploymentCircuitBreaker"]["status"] == "MONITORING_COMPLETE"
     source = service_deployment(env.ecs, before)
     assert source["status"] == "SUCCESSFUL"  # the service's creation
@@ -620,7 +585,7 @@ def test_update_service_starts_a_pending_service_deployment_that_succeeds(
 
 
 def test_a_service_deployment_reports_its_target_revisions_tasks(
-    simulate: Simulate, clock: _Clock
+    simulate: Simulate, sim_clock: SimClock
 ) -> None:
     simulate(EcsFaults(seconds_to_complete=2 * POLL))
     env = _create_env()
@@ -629,7 +594,7 @@ def test_a_service_deployment_reports_its_target_revisions_tasks(
 
     seen = []
     for _ in range(2):
-        clock.advance(POLL)
+        sim_clock.advance(POLL)
         target = service_deployment(env.ecs, arn)["targetServiceRevision"]
         ours = primary(describe(env.ecs, "web"))
         assert [target[name] for name in counts] == [
@@ -642,12 +607,12 @@ def test_a_service_deployment_reports_its_target_revisions_tasks(
 
 
 def test_deleting_a_service_stops_its_ongoing_service_deployment(
-    simulate: Simulate, clock: _Clock
+    simulate: Simulate, sim_clock: SimClock
 ) -> None:
     simulate(EcsFaults(services={"web": RolloutFault(RolloutOutcome.NEVER_STABLE)}))
     env = _create_env()
     arn = update_to(env, env.web_v2)
-    clock.advance(POLL)
+    sim_clock.advance(POLL)
 
     env.ecs.delete_service(cluster=CLUSTER, service="web", force=True)
 
@@ -656,7 +621,7 @@ def test_deleting_a_service_stops_its_ongoing_service_deployment(
 
 
 def test_a_circuit_breaker_rollback_rolls_the_service_deployment_back(
-    simulate: Simulate, clock: _Clock
+    simulate: Simulate, sim_clock: SimClock
 ) -> None:
     fault = RolloutFault(RolloutOutcome.AUTO_ROLLBACK, seconds=POLL)
     simulate(EcsFaults(services={"web": fault}))
@@ -664,7 +629,7 @@ def test_a_circuit_breaker_rollback_rolls_the_service_deployment_back(
     source = describe(env.ecs, "web")["currentServiceDeployment"]
     arn = update_to(env, env.web_v2)
 
-    assert statuses(env, clock, arn, 3) == [
+    assert statuses(env, sim_clock, arn, 3) == [
         "ROLLBACK_IN_PROGRESS",
         "ROLLBACK_IN_PROGRESS",
         "ROLLBACK_SUCCESSFUL",
@@ -681,35 +646,37 @@ def test_a_circuit_breaker_rollback_rolls_the_service_deployment_back(
 
 
 def test_a_circuit_breaker_without_rollback_stops_the_service_deployment(
-    simulate: Simulate, clock: _Clock
+    simulate: Simulate, sim_clock: SimClock
 ) -> None:
     simulate(EcsFaults(services={"web": RolloutFault(RolloutOutcome.FAIL, seconds=POLL)}))
     env = _create_env()
     arn = update_to(env, env.web_v2)
 
-    assert statuses(env, clock, arn, 1) == ["STOPPED"]
+    assert statuses(env, sim_clock, arn, 1) == ["STOPPED"]
     stopped = service_deployment(env.ecs, arn)
     assert stopped["deploymentCircuitBreaker"]["status"] == "TRIGGERED"
     assert stopped["deploymentCircuitBreaker"]["failureCount"] >= 3
     assert "rollback" not in stopped
 
 
-def test_a_failed_breaker_rollback_ends_rollback_failed(simulate: Simulate, clock: _Clock) -> None:
+def test_a_failed_breaker_rollback_ends_rollback_failed(
+    simulate: Simulate, sim_clock: SimClock
+) -> None:
     fault = RolloutFault(RolloutOutcome.AUTO_ROLLBACK, seconds=POLL, rollback_fails=True)
     simulate(EcsFaults(services={"web": fault}))
     env = _create_env()
     arn = update_to(env, env.web_v2)
 
-    assert statuses(env, clock, arn, 2) == ["ROLLBACK_IN_PROGRESS", "ROLLBACK_FAILED"]
+    assert statuses(env, sim_clock, arn, 2) == ["ROLLBACK_IN_PROGRESS", "ROLLBACK_FAILED"]
 
 
 def test_stop_service_deployment_rolls_an_ongoing_one_back(
-    simulate: Simulate, clock: _Clock
+    simulate: Simulate, sim_clock: SimClock
 ) -> None:
     simulation = simulate(EcsFaults(services={"web": RolloutFault(RolloutOutcome.NEVER_STABLE)}))
     env = _create_env()
     arn = update_to(env, env.web_v2)
-    clock.advance(POLL)
+    sim_clock.advance(POLL)
 
     stopped = env.ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
 
@@ -717,7 +684,7 @@ def test_stop_service_deployment_rolls_an_ongoing_one_back(
     assert service_deployment(env.ecs, arn)["status"] == "ROLLBACK_REQUESTED"
     again = env.ecs.stop_service_deployment(serviceDeploymentArn=arn, stopType="ROLLBACK")
     assert again["serviceDeploymentArn"] == arn  # a rollback under way goes on
-    assert statuses(env, clock, arn, 2) == ["ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL"]
+    assert statuses(env, sim_clock, arn, 2) == ["ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL"]
     assert simulation.primary_task_definition("web", CLUSTER) == env.web_v1
     assert service_deployment(env.ecs, arn)["rollback"]["reason"] == (
         "Service deployment rolled back because of a stop request."
@@ -740,26 +707,28 @@ def test_stop_service_deployment_refuses_one_that_is_over(simulate: Simulate) ->
 
 
 def test_a_service_deployment_replaced_by_a_newer_one_is_stopped(
-    simulate: Simulate, clock: _Clock
+    simulate: Simulate, sim_clock: SimClock
 ) -> None:
     simulate(EcsFaults(seconds_to_complete=3 * POLL))
     env = _create_env()
     first = update_to(env, env.web_v2)
-    clock.advance(POLL)
+    sim_clock.advance(POLL)
 
     second = update_to(env, env.web_v1)
 
     replaced = service_deployment(env.ecs, first)
-    assert (replaced["status"], replaced["finishedAt"]) == ("STOPPED", clock.now)
+    assert (replaced["status"], replaced["finishedAt"]) == ("STOPPED", sim_clock.now)
     assert service_deployment(env.ecs, second)["status"] == "PENDING"
 
 
-def test_list_service_deployments_newest_first_filtered(simulate: Simulate, clock: _Clock) -> None:
+def test_list_service_deployments_newest_first_filtered(
+    simulate: Simulate, sim_clock: SimClock
+) -> None:
     simulate(EcsFaults(seconds_to_complete=3 * POLL))
     env = _create_env()
     created = describe(env.ecs, "web")["currentServiceDeployment"]
-    clock.advance(POLL)
-    since = clock.now
+    sim_clock.advance(POLL)
+    since = sim_clock.now
     arn = update_to(env, env.web_v2)
 
     listed = env.ecs.list_service_deployments(cluster=CLUSTER, service="web")
@@ -775,12 +744,12 @@ def test_list_service_deployments_newest_first_filtered(simulate: Simulate, cloc
 
 
 def test_service_deployment_responses_match_botocore_output_shapes(
-    simulate: Simulate, clock: _Clock
+    simulate: Simulate, sim_clock: SimClock
 ) -> None:
     simulate(EcsFaults(services={"web": RolloutFault(RolloutOutcome.AUTO_ROLLBACK, seconds=POLL)}))
     env = _create_env()
     arn = update_to(env, env.web_v2)
-    clock.advance(POLL)
+    sim_clock.advance(POLL)
 
     described = env.ecs.describe_service_deployments(serviceDeploymentArns=[arn, arn + "x"])
 
@@ -883,13 +852,13 @@ def test_describe_tasks_reports_unknown_tasks_as_missing(simulate: Simulate) -> 
     assert response["failures"] == [{"arn": unknown, "reason": "MISSING"}]
 
 
-def test_successful_task_runs_then_exits_zero(simulate: Simulate, clock: _Clock) -> None:
+def test_successful_task_runs_then_exits_zero(simulate: Simulate, sim_clock: SimClock) -> None:
     fault = TaskFault(pending_seconds=2 * POLL, running_seconds=2 * POLL)
     simulate(EcsFaults(tasks={"migrate": fault}))
     env = _create_env()
     task_arn = run(env, "migrate")["taskArn"]
 
-    ticks = [poll_task(env, clock, task_arn) for _ in range(4)]
+    ticks = [poll_task(env, sim_clock, task_arn) for _ in range(4)]
 
     assert [t["lastStatus"] for t in ticks] == ["PENDING", "RUNNING", "RUNNING", "STOPPED"]
     assert ticks[1]["startedAt"] == ticks[0]["createdAt"] + timedelta(seconds=2 * POLL)
@@ -905,16 +874,16 @@ def test_successful_task_runs_then_exits_zero(simulate: Simulate, clock: _Clock)
         ("STOPPED", 0),
         ("STOPPED", 143),
     ]
-    clock.advance(600)
+    sim_clock.advance(600)
     assert describe_task(env, task_arn) == stopped  # STOPPED is final
 
 
-def test_exit_code_of_the_failing_container(simulate: Simulate, clock: _Clock) -> None:
+def test_exit_code_of_the_failing_container(simulate: Simulate, sim_clock: SimClock) -> None:
     simulation = simulate(EcsFaults(tasks={"migrate": TaskFault(TaskOutcome.EXIT, exit_code=3)}))
     env = _create_env()
     task_arn = run(env, "migrate")["taskArn"]
 
-    stopped = [poll_task(env, clock, task_arn) for _ in range(2)][-1]
+    stopped = [poll_task(env, sim_clock, task_arn) for _ in range(2)][-1]
 
     assert stopped["stopCode"] == "EssentialContainerExited"
     assert {c["name"]: c["exitCode"] for c in stopped["containers"]} == {
@@ -928,13 +897,13 @@ def test_exit_code_of_the_failing_container(simulate: Simulate, clock: _Clock) -
 
 @pytest.mark.parametrize("code", [0, 137])
 def test_the_containers_ecs_stops_when_the_essential_one_exits(
-    simulate: Simulate, clock: _Clock, code: int
+    simulate: Simulate, sim_clock: SimClock, code: int
 ) -> None:
     simulate(EcsFaults(tasks={"migrate": TaskFault(killed_exit_code=code)}))
     env = _create_env()
     task_arn = run(env, "migrate")["taskArn"]
 
-    stopped = [poll_task(env, clock, task_arn) for _ in range(2)][-1]
+    stopped = [poll_task(env, sim_clock, task_arn) for _ in range(2)][-1]
 
     assert {c["name"]: c["exitCode"] for c in stopped["containers"]} == {
         "migrate": 0,
@@ -950,14 +919,14 @@ def test_the_containers_ecs_stops_when_the_essential_one_exits(
     ],
 )
 def test_ecs_stops_a_running_task(
-    simulate: Simulate, clock: _Clock, stop_code: str, reason: str
+    simulate: Simulate, sim_clock: SimClock, stop_code: str, reason: str
 ) -> None:
     fault = TaskFault(TaskOutcome.STOPPED_BY_ECS, stop_code=stop_code, exit_code=0)
     simulate(EcsFaults(tasks={"migrate": fault}))
     env = _create_env()
     task_arn = run(env, "migrate")["taskArn"]
 
-    running, stopped = [poll_task(env, clock, task_arn) for _ in range(2)]
+    running, stopped = [poll_task(env, sim_clock, task_arn) for _ in range(2)]
 
     assert running["lastStatus"] == "RUNNING"
     assert (stopped["lastStatus"], stopped["stopCode"]) == ("STOPPED", stop_code)
@@ -967,22 +936,22 @@ def test_ecs_stops_a_running_task(
 
 @pytest.mark.usefixtures("aws")
 def test_a_stopped_task_is_described_for_an_hour_then_missing() -> None:
-    clock = _Clock()
-    with EcsSimulation(EcsFaults(describe_lag=0), clock=clock):
+    sim_clock = SimClock()
+    with EcsSimulation(EcsFaults(describe_lag=0), clock=sim_clock):
         env = _create_env()
         task_arn = run(env, "migrate")["taskArn"]
-        clock.advance(2 * POLL)
+        sim_clock.advance(2 * POLL)
         stopped = describe_task(env, task_arn)
-        assert stopped["stoppedAt"] == clock.now
+        assert stopped["stoppedAt"] == sim_clock.now
 
         def seen() -> tuple[list[str], list[str]]:
             described = env.ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn])
             listed = env.ecs.list_tasks(cluster=CLUSTER, desiredStatus="STOPPED")["taskArns"]
             return [t["taskArn"] for t in described["tasks"]], listed
 
-        clock.now += timedelta(minutes=59, seconds=59)
+        sim_clock.now += timedelta(minutes=59, seconds=59)
         assert seen() == ([task_arn], [task_arn])
-        clock.now += timedelta(seconds=1)
+        sim_clock.now += timedelta(seconds=1)
         assert seen() == ([], [])
         response = env.ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn])
         assert response["failures"] == [{"arn": task_arn, "reason": "MISSING"}]
@@ -998,14 +967,14 @@ def _misses(env: Env, task_arn: str) -> int:
 
 @pytest.mark.usefixtures("aws")
 def test_a_task_run_task_just_started_is_missing_from_a_describe_or_three() -> None:
-    clock = _Clock()
-    with EcsSimulation(EcsFaults(describe_lag=3), clock=clock):
+    sim_clock = SimClock()
+    with EcsSimulation(EcsFaults(describe_lag=3), clock=sim_clock):
         env = _create_env()
         arns = [run(env, "migrate")["taskArn"] for _ in range(8)]
         first = env.ecs.describe_tasks(cluster=CLUSTER, tasks=arns)
         misses = [1 + _misses(env, arn) for arn in arns]
         late = run(env, "migrate")["taskArn"]
-        clock.now += timedelta(seconds=5)  # describe_lag_seconds: visible by then
+        sim_clock.now += timedelta(seconds=5)  # describe_lag_seconds: visible by then
         on_time = env.ecs.describe_tasks(cluster=CLUSTER, tasks=[late])["tasks"]
 
     assert first["tasks"] == []
@@ -1024,7 +993,7 @@ def test_without_a_lag_a_new_task_is_described_at_once(simulate: Simulate) -> No
 
 
 def test_the_tasks_of_one_run_task_may_run_for_their_own_time(
-    simulate: Simulate, clock: _Clock
+    simulate: Simulate, sim_clock: SimClock
 ) -> None:
     simulate(EcsFaults(tasks={"migrate": TaskFault(running_seconds=(POLL, 3 * POLL))}))
     env = _create_env()
@@ -1038,7 +1007,7 @@ def test_the_tasks_of_one_run_task_may_run_for_their_own_time(
     arns = [task["taskArn"] for task in started["tasks"]]
 
     def statuses() -> list[str]:
-        clock.advance(POLL)
+        sim_clock.advance(POLL)
         described = env.ecs.describe_tasks(cluster=CLUSTER, tasks=arns)["tasks"]
         by_arn = {task["taskArn"]: task["lastStatus"] for task in described}
         return [by_arn[arn] for arn in arns]
@@ -1053,12 +1022,12 @@ def test_the_tasks_of_one_run_task_may_run_for_their_own_time(
     ]
 
 
-def test_task_that_fails_to_start(simulate: Simulate, clock: _Clock) -> None:
+def test_task_that_fails_to_start(simulate: Simulate, sim_clock: SimClock) -> None:
     simulate(EcsFaults(tasks={"migrate": TaskFault(TaskOutcome.FAIL_TO_START)}))
     env = _create_env()
     task_arn = run(env, "migrate")["taskArn"]
 
-    stopped = poll_task(env, clock, task_arn)
+    stopped = poll_task(env, sim_clock, task_arn)
 
     assert (stopped["lastStatus"], stopped["desiredStatus"]) == ("STOPPED", "STOPPED")
     assert stopped["stopCode"] == "TaskFailedToStart"
@@ -1071,11 +1040,11 @@ def test_task_that_fails_to_start(simulate: Simulate, clock: _Clock) -> None:
     assert "startedAt" not in stopped
 
 
-def test_stop_task_stops_a_never_stopping_task(simulate: Simulate, clock: _Clock) -> None:
+def test_stop_task_stops_a_never_stopping_task(simulate: Simulate, sim_clock: SimClock) -> None:
     simulation = simulate(EcsFaults(tasks={"migrate": TaskFault(TaskOutcome.NEVER_STOP)}))
     env = _create_env()
     task_arn = run(env, "migrate")["taskArn"]
-    running = [poll_task(env, clock, task_arn) for _ in range(20)]
+    running = [poll_task(env, sim_clock, task_arn) for _ in range(20)]
     assert {t["lastStatus"] for t in running} == {"RUNNING"}
 
     response = env.ecs.stop_task(cluster=CLUSTER, task=task_arn, reason="deploy timed out")
@@ -1086,9 +1055,9 @@ def test_stop_task_stops_a_never_stopping_task(simulate: Simulate, clock: _Clock
     assert (stopping["lastStatus"], stopping["desiredStatus"]) == ("RUNNING", "STOPPED")
     assert stopping["stopCode"] == "UserInitiated"
     assert stopping["stoppedReason"] == "deploy timed out"
-    clock.advance(29.0)  # ECS kills the containers after the stop timeout, 30 s
+    sim_clock.advance(29.0)  # ECS kills the containers after the stop timeout, 30 s
     assert describe_task(env, task_arn)["lastStatus"] == "RUNNING"
-    clock.advance(1.0)
+    sim_clock.advance(1.0)
     stopped = describe_task(env, task_arn)
     assert stopped["lastStatus"] == "STOPPED"
     assert [c["exitCode"] for c in stopped["containers"]] == [137, 137]
@@ -1097,14 +1066,14 @@ def test_stop_task_stops_a_never_stopping_task(simulate: Simulate, clock: _Clock
 
 
 def test_stop_task_before_the_containers_run_has_no_exit_code(
-    simulate: Simulate, clock: _Clock
+    simulate: Simulate, sim_clock: SimClock
 ) -> None:
     simulate(EcsFaults())
     env = _create_env()
     task_arn = run(env, "migrate")["taskArn"]
 
     env.ecs.stop_task(cluster=CLUSTER, task=task_arn)
-    clock.advance(30.0)
+    sim_clock.advance(30.0)
     stopped = describe_task(env, task_arn)
 
     assert (stopped["lastStatus"], stopped["stopCode"]) == ("STOPPED", "UserInitiated")
@@ -1148,12 +1117,12 @@ def test_client_tokens_are_scoped_to_a_cluster(simulate: Simulate) -> None:
 
 
 def test_list_tasks_filters_started_by_and_defaults_to_running(
-    simulate: Simulate, clock: _Clock
+    simulate: Simulate, sim_clock: SimClock
 ) -> None:
     simulate(EcsFaults(tasks={"migrate": TaskFault(TaskOutcome.FAIL_TO_START)}))
     env = _create_env()
     stopped_arn = run(env, "migrate")["taskArn"]
-    clock.advance(POLL)
+    sim_clock.advance(POLL)
     running_arn = run(env, env.web_v1)["taskArn"]
     env.ecs.run_task(
         cluster=CLUSTER,
@@ -1171,7 +1140,9 @@ def test_list_tasks_filters_started_by_and_defaults_to_running(
     assert listed(desiredStatus="STOPPED") == [stopped_arn]
 
 
-def test_task_responses_match_botocore_output_shapes(simulate: Simulate, clock: _Clock) -> None:
+def test_task_responses_match_botocore_output_shapes(
+    simulate: Simulate, sim_clock: SimClock
+) -> None:
     simulate(EcsFaults(tasks={"migrate": TaskFault(TaskOutcome.EXIT)}))
     env = _create_env()
     started = env.ecs.run_task(
@@ -1183,7 +1154,7 @@ def test_task_responses_match_botocore_output_shapes(simulate: Simulate, clock: 
     task_arn = started["tasks"][0]["taskArn"]
     described = []
     for _ in range(2):
-        clock.advance(POLL)
+        sim_clock.advance(POLL)
         described.append(env.ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn]))
 
     assert_output_shape("RunTask", started)
@@ -1287,8 +1258,8 @@ def test_concurrent_describes_through_moto_server() -> None:
     try:
         host, port = server.get_host_and_port()
         ecs = boto3.client("ecs", region_name=REGION, endpoint_url=f"http://{host}:{port}")
-        clock = _Clock()
-        with EcsSimulation(EcsFaults(service_describe_lag=0), clock=clock) as simulation:
+        sim_clock = SimClock()
+        with EcsSimulation(EcsFaults(service_describe_lag=0), clock=sim_clock) as simulation:
             ecs.create_cluster(clusterName="threads")
             for image in ("app:1", "app:2"):
                 ecs.register_task_definition(
@@ -1309,7 +1280,7 @@ def test_concurrent_describes_through_moto_server() -> None:
                 )
             states = {s["services"][0]["deployments"][0]["rolloutState"] for s in described}
             assert states == {"IN_PROGRESS"}
-            clock.advance(20.0)
+            sim_clock.advance(20.0)
 
             (deployment,) = simulation.deployments("api", "threads")
             assert (deployment.rollout_state, deployment.running_count) == ("COMPLETED", 16)
@@ -1346,8 +1317,8 @@ def test_faults_validate_their_options() -> None:
 class _Timers:
     """The scheduler's timers, on a test's clock: `advance` fires them in time order."""
 
-    def __init__(self, clock: _Clock) -> None:
-        self.clock = clock
+    def __init__(self, sim_clock: SimClock) -> None:
+        self.clock = sim_clock
         self._set: list[tuple[datetime, int, Callable[[], None]]] = []
 
     def call_at(self, when: datetime, callback: Callable[[], None]) -> None:
@@ -1384,17 +1355,17 @@ def bus(aws: None) -> Bus:
     return Bus(url)
 
 
-def _with_events(clock: _Clock, faults: EcsFaults) -> tuple[EcsSimulation, _Timers]:
-    timers = _Timers(clock)
+def _with_events(sim_clock: SimClock, faults: EcsFaults) -> tuple[EcsSimulation, _Timers]:
+    timers = _Timers(sim_clock)
     consistent = dataclasses.replace(faults, describe_lag=0, service_describe_lag=0)
-    return EcsSimulation(consistent, clock=clock, timers=timers), timers
+    return EcsSimulation(consistent, clock=sim_clock, timers=timers), timers
 
 
-def test_a_rollout_puts_its_deployment_events_at_their_times(bus: Bus, clock: _Clock) -> None:
-    simulation, timers = _with_events(clock, EcsFaults(service_tasks=False))
+def test_a_rollout_puts_its_deployment_events_at_their_times(bus: Bus, sim_clock: SimClock) -> None:
+    simulation, timers = _with_events(sim_clock, EcsFaults(service_tasks=False))
     with simulation:
         env = _create_env()
-        started = clock.now
+        started = sim_clock.now
         deployment_id = deploy(env, "web", env.web_v2)
         timers.advance(60)  # nobody describes the service meanwhile
         service_arn = describe(env.ecs, "web")["serviceArn"]
@@ -1416,9 +1387,9 @@ def test_a_rollout_puts_its_deployment_events_at_their_times(bus: Bus, clock: _C
     }
 
 
-def test_a_circuit_breaker_fails_then_rolls_back_in_events(bus: Bus, clock: _Clock) -> None:
+def test_a_circuit_breaker_fails_then_rolls_back_in_events(bus: Bus, sim_clock: SimClock) -> None:
     fault = RolloutFault(RolloutOutcome.AUTO_ROLLBACK, seconds=POLL)
-    simulation, timers = _with_events(clock, EcsFaults(services={"web": fault}))
+    simulation, timers = _with_events(sim_clock, EcsFaults(services={"web": fault}))
     with simulation:
         env = _create_env()
         deployment_id = deploy(env, "web", env.web_v2)
@@ -1436,10 +1407,12 @@ def test_a_circuit_breaker_fails_then_rolls_back_in_events(bus: Bus, clock: _Clo
     assert events[2]["reason"].startswith("ECS deployment circuit breaker: rolling back to")
 
 
-def test_a_task_puts_each_status_change_as_describe_tasks_shows_it(bus: Bus, clock: _Clock) -> None:
+def test_a_task_puts_each_status_change_as_describe_tasks_shows_it(
+    bus: Bus, sim_clock: SimClock
+) -> None:
     fault = TaskFault(TaskOutcome.EXIT, exit_code=3)
     simulation, timers = _with_events(
-        clock, EcsFaults(tasks={"migrate": fault}, service_tasks=False)
+        sim_clock, EcsFaults(tasks={"migrate": fault}, service_tasks=False)
     )
     with simulation:
         env = _create_env()
@@ -1482,9 +1455,9 @@ def test_a_task_puts_each_status_change_as_describe_tasks_shows_it(bus: Bus, clo
     ],
 )
 def test_events_are_best_effort(
-    bus: Bus, clock: _Clock, drop: dict[str, Any], lost: list[str]
+    bus: Bus, sim_clock: SimClock, drop: dict[str, Any], lost: list[str]
 ) -> None:
-    simulation, timers = _with_events(clock, EcsFaults(service_tasks=False, **drop))
+    simulation, timers = _with_events(sim_clock, EcsFaults(service_tasks=False, **drop))
     with simulation:
         env = _create_env()
         deploy(env, "web", env.web_v2)
@@ -1497,11 +1470,11 @@ def test_events_are_best_effort(
     assert not set(received) & set(lost)
 
 
-def test_without_timers_no_event_is_put(bus: Bus, simulate: Simulate, clock: _Clock) -> None:
+def test_without_timers_no_event_is_put(bus: Bus, simulate: Simulate, sim_clock: SimClock) -> None:
     simulate(EcsFaults())
     env = _create_env()
     deploy(env, "web", env.web_v2)
-    clock.advance(60)
+    sim_clock.advance(60)
     describe(env.ecs, "web")
 
     assert bus.events() == []

@@ -5,21 +5,25 @@ through the real boto3 ECS client on moto."""
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
-from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation, RolloutFault
+from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, RolloutFault
 from ecs_deployer_tools.localcloud.ecs_sim.strategies import HookFault, HookOutcome
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Mapping
+    from datetime import datetime
 
     from mypy_boto3_ecs import ECSClient
+
+    from ecs_deployer_tools.localcloud.ecs_sim import EcsSimulation
+    from ecs_deployer_tools.localcloud.ecs_sim.events import EcsEvent
+    from tests.aws_fixtures import SimClock
 
 REGION, CLUSTER = "us-east-1", "prod"
 STEP = 10.0  # the simulation's pace: a stage without hooks or bake, a rollout step
@@ -32,22 +36,11 @@ LAMBDA_HOOK = {
 PAUSE_HOOK = {"targetType": "PAUSE", "lifecycleStages": ["POST_TEST_TRAFFIC_SHIFT"]}
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 class World:
-    """One service, web (2 tasks), with `configuration`, under a simulation on `clock`."""
+    """One service, web (2 tasks), with `configuration`, under a simulation on `sim_clock`."""
 
-    def __init__(self, clock: _Clock, configuration: Mapping[str, Any]) -> None:
-        self.clock = clock
+    def __init__(self, sim_clock: SimClock, configuration: Mapping[str, Any]) -> None:
+        self.clock = sim_clock
         self.ecs: ECSClient = boto3.client("ecs", region_name=REGION)
         self.ecs.create_cluster(clusterName=CLUSTER)
         self.v1, self.v2 = (
@@ -92,35 +85,6 @@ class World:
         ]
 
 
-@pytest.fixture
-def clock() -> _Clock:
-    return _Clock()
-
-
-@pytest.fixture
-def simulate(clock: _Clock) -> Iterator[Any]:
-    with mock_aws():
-        started: list[EcsSimulation] = []
-
-        def start(faults: EcsFaults | None = None) -> EcsSimulation:
-            simulation = EcsSimulation(
-                EcsFaults(
-                    services=(faults or EcsFaults()).services,
-                    describe_lag=0,
-                    service_describe_lag=0,
-                    seconds_to_complete=2 * STEP,
-                ),
-                clock=clock,
-            )
-            simulation.install()
-            started.append(simulation)
-            return simulation
-
-        yield start
-        for simulation in started:
-            simulation.uninstall()
-
-
 def _blue_green(bake_minutes: int = 1, hooks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "strategy": "BLUE_GREEN",
@@ -130,10 +94,10 @@ def _blue_green(bake_minutes: int = 1, hooks: list[dict[str, Any]] | None = None
 
 
 def test_blue_green_goes_through_the_lifecycle_stages_and_bakes(
-    simulate: Any, clock: _Clock
+    simulate: Any, sim_clock: SimClock
 ) -> None:
     simulate()
-    world = World(clock, _blue_green(bake_minutes=5))
+    world = World(sim_clock, _blue_green(bake_minutes=5))
     arn = world.deploy()
 
     assert world.described(arn)["status"] == "PENDING"
@@ -155,9 +119,9 @@ def test_blue_green_goes_through_the_lifecycle_stages_and_bakes(
     assert world.running() == [("PRIMARY", "2", 2)]
 
 
-def test_the_blue_revision_runs_through_the_bake(simulate: Any, clock: _Clock) -> None:
+def test_the_blue_revision_runs_through_the_bake(simulate: Any, sim_clock: SimClock) -> None:
     simulate()
-    world = World(clock, _blue_green(bake_minutes=30))
+    world = World(sim_clock, _blue_green(bake_minutes=30))
     arn = world.deploy()
     world.stages(arn, seconds=5 * 60)
 
@@ -169,9 +133,9 @@ def test_the_blue_revision_runs_through_the_bake(simulate: Any, clock: _Clock) -
     assert world.described(arn)["status"] == "SUCCESSFUL"
 
 
-def test_a_rollback_during_bake_returns_to_blue_at_once(simulate: Any, clock: _Clock) -> None:
+def test_a_rollback_during_bake_returns_to_blue_at_once(simulate: Any, sim_clock: SimClock) -> None:
     simulation = simulate()
-    world = World(clock, _blue_green(bake_minutes=30))
+    world = World(sim_clock, _blue_green(bake_minutes=30))
     arn = world.deploy()
     world.stages(arn, seconds=5 * 60)
 
@@ -185,9 +149,11 @@ def test_a_rollback_during_bake_returns_to_blue_at_once(simulate: Any, clock: _C
     assert world.running() == [("PRIMARY", "1", 2)]
 
 
-def test_a_failing_lambda_hook_rolls_the_deployment_back(simulate: Any, clock: _Clock) -> None:
+def test_a_failing_lambda_hook_rolls_the_deployment_back(
+    simulate: Any, sim_clock: SimClock
+) -> None:
     simulate(EcsFaults(services={"web": RolloutFault(hooks=HookFault(HookOutcome.FAILED))}))
-    world = World(clock, _blue_green(hooks=[LAMBDA_HOOK]))
+    world = World(sim_clock, _blue_green(hooks=[LAMBDA_HOOK]))
     arn = world.deploy()
 
     seen = world.stages(arn, seconds=5 * 60)
@@ -205,11 +171,11 @@ def test_a_failing_lambda_hook_rolls_the_deployment_back(simulate: Any, clock: _
 
 
 def test_a_lambda_hook_in_progress_for_ever_times_out_and_rolls_back(
-    simulate: Any, clock: _Clock
+    simulate: Any, sim_clock: SimClock
 ) -> None:
     simulate(EcsFaults(services={"web": RolloutFault(hooks=HookFault(HookOutcome.IN_PROGRESS))}))
     timed = LAMBDA_HOOK | {"timeoutConfiguration": {"timeoutInMinutes": 3}}
-    world = World(clock, _blue_green(hooks=[timed]))
+    world = World(sim_clock, _blue_green(hooks=[timed]))
     arn = world.deploy()
 
     world.stages(arn, seconds=2 * 60)
@@ -230,9 +196,9 @@ def _paused(world: World, arn: str) -> Mapping[str, Any]:
     return dict(hook)
 
 
-def test_a_pause_hook_waits_for_continue(simulate: Any, clock: _Clock) -> None:
+def test_a_pause_hook_waits_for_continue(simulate: Any, sim_clock: SimClock) -> None:
     simulate()
-    world = World(clock, _blue_green(hooks=[PAUSE_HOOK]))
+    world = World(sim_clock, _blue_green(hooks=[PAUSE_HOOK]))
     arn = world.deploy()
 
     hook = _paused(world, arn)
@@ -242,7 +208,7 @@ def test_a_pause_hook_waits_for_continue(simulate: Any, clock: _Clock) -> None:
         "ROLLBACK",
     )
     assert hook["hookId"].startswith("ecs-pause-")
-    assert hook["expiresAt"] > clock.now + timedelta(hours=23)  # the default: 1440 minutes
+    assert hook["expiresAt"] > sim_clock.now + timedelta(hours=23)  # the default: 1440 minutes
     world.stages(arn, seconds=60 * 60, every=60)
     assert world.described(arn)["lifecycleStage"] == "POST_TEST_TRAFFIC_SHIFT"  # still paused
 
@@ -256,9 +222,9 @@ def test_a_pause_hook_waits_for_continue(simulate: Any, clock: _Clock) -> None:
     assert world.described(arn)["status"] == "SUCCESSFUL"
 
 
-def test_continue_with_rollback_rolls_back(simulate: Any, clock: _Clock) -> None:
+def test_continue_with_rollback_rolls_back(simulate: Any, sim_clock: SimClock) -> None:
     simulate()
-    world = World(clock, _blue_green(hooks=[PAUSE_HOOK]))
+    world = World(sim_clock, _blue_green(hooks=[PAUSE_HOOK]))
     arn = world.deploy()
     hook = _paused(world, arn)
 
@@ -271,10 +237,64 @@ def test_continue_with_rollback_rolls_back(simulate: Any, clock: _Clock) -> None
     assert world.running() == [("PRIMARY", "1", 2)]
 
 
-def test_a_pause_hook_takes_its_timeout_action(simulate: Any, clock: _Clock) -> None:
+def _hook_events(simulation: EcsSimulation, now: datetime) -> list[EcsEvent]:
+    return [e for e in simulation.events.take(now) if e.detail_type == "ECS Hook State Change"]
+
+
+@pytest.mark.parametrize(
+    ("action", "ended"), [("CONTINUE", "HOOK_SUCCEEDED"), ("ROLLBACK", "HOOK_FAILED")]
+)
+def test_a_pause_hook_puts_hook_state_change_events(
+    simulate: Any, sim_clock: SimClock, action: Literal["CONTINUE", "ROLLBACK"], ended: str
+) -> None:
+    simulation = simulate()
+    world = World(sim_clock, _blue_green(hooks=[PAUSE_HOOK]))
+    arn = world.deploy()
+    hook = _paused(world, arn)
+    service = world.ecs.describe_services(cluster=CLUSTER, services=["web"])["services"][0]
+
+    [paused] = _hook_events(simulation, sim_clock.now)
+    world.ecs.continue_service_deployment(
+        serviceDeploymentArn=arn, hookId=hook["hookId"], action=action
+    )
+    [answered] = _hook_events(simulation, sim_clock.now)
+
+    assert paused.resources == (arn,)
+    assert paused.detail == {
+        "eventType": "INFO",
+        "eventName": "HOOK_AWAITING_ACTION",
+        "hookId": hook["hookId"],
+        "hookType": "PAUSE",
+        "expiresAt": f"{hook['expiresAt']:%Y-%m-%dT%H:%M:%SZ}",
+        "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
+        "clusterArn": service["clusterArn"],
+        "serviceArn": service["serviceArn"],
+        "serviceDeploymentArn": arn,
+        "updatedAt": f"{paused.at:%Y-%m-%dT%H:%M:%S}.000Z",
+    }
+    assert paused.at < sim_clock.now  # when the stage started, not when anyone looked
+    assert (answered.name, answered.at) == (ended, sim_clock.now)
+    assert answered.detail["hookId"] == hook["hookId"]
+
+
+def test_a_lambda_hook_puts_its_start_and_its_answer(simulate: Any, sim_clock: SimClock) -> None:
+    fault = HookFault(HookOutcome.FAILED, seconds=30)
+    simulation = simulate(EcsFaults(services={"web": RolloutFault(hooks=fault)}))
+    world = World(sim_clock, _blue_green(hooks=[LAMBDA_HOOK]))
+    arn = world.deploy()
+
+    world.stages(arn, seconds=5 * 60)
+
+    started, failed = _hook_events(simulation, sim_clock.now)
+    assert (started.name, failed.name) == ("HOOK_IN_PROGRESS", "HOOK_FAILED")
+    assert started.detail["hookType"] == "AWS_LAMBDA"
+    assert failed.at - started.at == timedelta(seconds=30)
+
+
+def test_a_pause_hook_takes_its_timeout_action(simulate: Any, sim_clock: SimClock) -> None:
     simulate()
     go_on = PAUSE_HOOK | {"timeoutConfiguration": {"timeoutInMinutes": 5, "action": "CONTINUE"}}
-    world = World(clock, _blue_green(hooks=[go_on]))
+    world = World(sim_clock, _blue_green(hooks=[go_on]))
     arn = world.deploy()
     _paused(world, arn)
 
@@ -284,9 +304,9 @@ def test_a_pause_hook_takes_its_timeout_action(simulate: Any, clock: _Clock) -> 
     assert done["status"] == "SUCCESSFUL"
 
 
-def test_continue_refuses_what_is_not_awaiting(simulate: Any, clock: _Clock) -> None:
+def test_continue_refuses_what_is_not_awaiting(simulate: Any, sim_clock: SimClock) -> None:
     simulate()
-    world = World(clock, _blue_green(hooks=[PAUSE_HOOK]))
+    world = World(sim_clock, _blue_green(hooks=[PAUSE_HOOK]))
     arn = world.deploy()
     hook = _paused(world, arn)
 
@@ -317,10 +337,10 @@ def test_continue_refuses_what_is_not_awaiting(simulate: Any, clock: _Clock) -> 
     ],
 )
 def test_create_and_update_refuse_what_ecs_refuses(
-    simulate: Any, clock: _Clock, configuration: dict[str, Any], message: str
+    simulate: Any, sim_clock: SimClock, configuration: dict[str, Any], message: str
 ) -> None:
     simulate()
-    world = World(clock, {"strategy": "ROLLING"})
+    world = World(sim_clock, {"strategy": "ROLLING"})
     with pytest.raises(ClientError) as created:
         world.ecs.create_service(
             cluster=CLUSTER,
@@ -340,14 +360,14 @@ def test_create_and_update_refuse_what_ecs_refuses(
         assert message in error.value.response["Error"]["Message"]
 
 
-def test_linear_shifts_traffic_in_steps_with_step_bakes(simulate: Any, clock: _Clock) -> None:
+def test_linear_shifts_traffic_in_steps_with_step_bakes(simulate: Any, sim_clock: SimClock) -> None:
     simulate()
     configuration = {
         "strategy": "LINEAR",
         "bakeTimeInMinutes": 0,
         "linearConfiguration": {"stepPercent": 50.0, "stepBakeTimeInMinutes": 2},
     }
-    world = World(clock, configuration)
+    world = World(sim_clock, configuration)
     arn = world.deploy()
 
     seen = world.stages(arn, seconds=60, every=STEP)
@@ -369,7 +389,7 @@ def test_linear_shifts_traffic_in_steps_with_step_bakes(simulate: Any, clock: _C
     ]
 
 
-def test_an_alarm_in_alarm_rolls_the_deployment_back(simulate: Any, clock: _Clock) -> None:
+def test_an_alarm_in_alarm_rolls_the_deployment_back(simulate: Any, sim_clock: SimClock) -> None:
     simulate(EcsFaults(services={"web": RolloutFault(alarm_after=4 * 60)}))
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     cloudwatch.put_metric_alarm(
@@ -383,7 +403,7 @@ def test_an_alarm_in_alarm_rolls_the_deployment_back(simulate: Any, clock: _Cloc
         ComparisonOperator="GreaterThanThreshold",
     )
     alarms = {"alarmNames": ["web-5xx"], "enable": True, "rollback": True}
-    world = World(clock, _blue_green(bake_minutes=30) | {"alarms": alarms})
+    world = World(sim_clock, _blue_green(bake_minutes=30) | {"alarms": alarms})
     arn = world.deploy()
     world.stages(arn, seconds=3 * 60)
     assert world.described(arn)["alarms"] == {

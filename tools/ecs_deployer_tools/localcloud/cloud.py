@@ -280,33 +280,34 @@ class LocalCloud:
         """Create the deploy role of an account apps run in, from
         templates/target-account-role.yaml, in `account`; return its ARN. The functions'
         calls through it are authorized against it, and its grants are counted."""
-        template = load_template(self.template_path.parent / TARGET_ROLE_TEMPLATE)
-        cloudformation = self.client("cloudformation", account=account)
-        cloudformation.create_stack(
-            StackName=f"{self.stack_name}-target",
-            TemplateBody=json.dumps(template),
-            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-            Capabilities=_CAPABILITIES,
-        )
-        stack = cloudformation.describe_stacks(StackName=f"{self.stack_name}-target")["Stacks"][0]
-        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+        outputs = self._deploy_beside(TARGET_ROLE_TEMPLATE, account, parameters)
         role_arn = outputs["DeployRoleArn"]
         self.iam.declare_role(account, role_arn, TARGET_ROLE_LEDGER_KEY)
-        return str(role_arn)
+        return role_arn
 
     def deploy_forwarding(
         self, forwarding_template: str, account: str, parameters: Mapping[str, str]
     ) -> None:
         """Forward `account`'s events to the deployer's bus: `forwarding_template`
         (ECR_FORWARDING_TEMPLATE, ECS_EVENTS_FORWARDING_TEMPLATE) deployed in `account`."""
-        template = load_template(self.template_path.parent / forwarding_template)
-        name = Path(forwarding_template).stem
-        self.client("cloudformation", account=account).create_stack(
-            StackName=f"{self.stack_name}-{name}",
-            TemplateBody=json.dumps(template),
+        self._deploy_beside(forwarding_template, account, parameters)
+
+    def _deploy_beside(
+        self, template: str, account: str, parameters: Mapping[str, str]
+    ) -> dict[str, str]:
+        """Create a stack of `template` (a path beside the stack's template) in `account`,
+        named after the stack and the template's stem; return its outputs."""
+        body = load_template(self.template_path.parent / template)
+        name = f"{self.stack_name}-{Path(template).stem}"
+        cloudformation = self.client("cloudformation", account=account)
+        cloudformation.create_stack(
+            StackName=name,
+            TemplateBody=json.dumps(body),
             Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
             Capabilities=_CAPABILITIES,
         )
+        stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+        return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
     # -- the stack ------------------------------------------------------------------------
 

@@ -9,6 +9,12 @@
   DescribeTasks shows it then (containers with their exit codes, stop code, stopped reason,
   group, startedBy...) and `updatedAt`; its resource is the task's ARN ("Amazon ECS task
   state change events").
+* "ECS Hook State Change" when a lifecycle hook of a staged service deployment starts
+  (HOOK_AWAITING_ACTION for a PAUSE hook, HOOK_IN_PROGRESS) or ends (HOOK_SUCCEEDED,
+  HOOK_FAILED, HOOK_TIMED_OUT; a PAUSE hook answered ROLLBACK is HOOK_FAILED), with the
+  hook, its stage, cluster, service and service deployment; its resource is the service
+  deployment's ARN ("Amazon ECS service deployment hook state change events", "Pause hooks
+  for Amazon ECS service deployments").
 
 Each event is stamped with the time of its transition; `EcsSimulation` publishes it when
 the clock reaches that time. ECS delivers its events on a best-effort basis ("Amazon ECS
@@ -32,10 +38,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from ecs_deployer_tools.localcloud.ecs_sim.faults import EcsFaults
+    from ecs_deployer_tools.localcloud.ecs_sim.service_deployments import (
+        ServiceDeploymentRecord,
+    )
+    from ecs_deployer_tools.localcloud.ecs_sim.strategies import HookRun
 
 SOURCE: Final = "aws.ecs"
 DEPLOYMENT_STATE_CHANGE: Final = "ECS Deployment State Change"
 TASK_STATE_CHANGE: Final = "ECS Task State Change"
+HOOK_STATE_CHANGE: Final = "ECS Hook State Change"
 IN_PROGRESS: Final = "SERVICE_DEPLOYMENT_IN_PROGRESS"
 COMPLETED: Final = "SERVICE_DEPLOYMENT_COMPLETED"
 FAILED: Final = "SERVICE_DEPLOYMENT_FAILED"
@@ -117,6 +128,43 @@ class EcsEvents:
             (task.task_arn,),
         )
         self._add(event)
+
+    def hook(
+        self,
+        backend: Any,
+        record: ServiceDeploymentRecord,
+        hook: HookRun,
+        *,
+        stage: str,
+        status: str,
+        at: datetime,
+    ) -> None:
+        """`hook`, at the lifecycle stage `stage` of the service deployment `record`,
+        reached `status` (a DeploymentLifecycleHookStatus) `at`."""
+        name = f"HOOK_{status}"
+        detail = {
+            "eventType": "INFO",
+            "eventName": name,
+            "hookId": hook.hook_id,
+            "hookType": hook.config.target_type,
+            "expiresAt": f"{hook.expires_at:%Y-%m-%dT%H:%M:%SZ}",
+            "lifecycleStage": stage,
+            "clusterArn": record.cluster_arn,
+            "serviceArn": record.service_arn,
+            "serviceDeploymentArn": record.arn,
+            "updatedAt": _iso(at),
+        }
+        self._add(
+            EcsEvent(
+                at,
+                name,
+                backend.account_id,
+                backend.region_name,
+                HOOK_STATE_CHANGE,
+                detail,
+                (record.arn,),
+            )
+        )
 
     def earliest(self) -> datetime | None:
         """When the earliest event still to publish happened (None: there is none)."""

@@ -125,7 +125,6 @@ class _Rollout:
     next_at: datetime = field(init=False)
     staged: strategies.StagedTimeline | None = None
     hook_fault: HookFault = field(default_factory=HookFault)  # its AWS_LAMBDA hooks' answer
-    entered: bool = False  # the staged deployment has entered its first stage
     scale_up: _Rollout | None = None
     rolling_back: bool = False
     alarm_at: datetime | None = None  # a fault sets the deployment's alarms to ALARM then
@@ -172,8 +171,12 @@ class _ServiceState:
     service_deployments: list[sd.ServiceDeploymentRecord] = field(default_factory=list)
 
     def service_deployment(self, deployment_id: str) -> sd.ServiceDeploymentRecord | None:
-        """The service deployment that follows the `deployments[]` entry `deployment_id`."""
-        return next((r for r in self.service_deployments if r.follows(deployment_id)), None)
+        """The newest service deployment that follows the `deployments[]` entry
+        `deployment_id`."""
+        for record in reversed(self.service_deployments):
+            if record.follows(deployment_id):
+                return record
+        return None
 
 
 class ServiceRollouts:
@@ -633,11 +636,7 @@ class ServiceRollouts:
         configuration = getattr(service, "deployment_configuration", None) or {}
         if rollback_to is None and strategies.strategy(configuration) in strategies.STAGED:
             # ECS reconciles first when the service runs more than one revision.
-            stages = strategies.plan(
-                configuration,
-                reconcile=len(service.deployments) > 1,
-                scale_up_seconds=rollout.seconds,
-            )
+            stages = strategies.plan(configuration, reconcile=len(service.deployments) > 1)
             rollout.staged = strategies.StagedTimeline(stages, 0, now)
             rollout.next_at = now + timedelta(seconds=PROGRESS_SECONDS)  # PENDING until then
         return rollout
@@ -779,9 +778,10 @@ class ServiceRollouts:
                 "InvalidParameterException",
                 f"The service deployment is {record.status}: only an IN_PROGRESS one continues.",
             )
-        hooks = record.staged.hooks if record.staged is not None else []
+        timeline = record.staged
+        hooks = timeline.hooks if timeline is not None else []
         hook = next((hook for hook in hooks if hook.hook_id == hook_id), None)
-        if hook is None or hook.config.target_type != strategies.PAUSE:
+        if timeline is None or hook is None or hook.config.target_type != strategies.PAUSE:
             raise ECSException(
                 "InvalidParameterException", f"No PAUSE hook {hook_id} at the current stage."
             )
@@ -789,12 +789,17 @@ class ServiceRollouts:
             raise ECSException("InvalidParameterException", f"The hook {hook_id} is {hook.status}.")
         now = self._now()
         hook.settle(strategies.SUCCEEDED, now)  # answered; a ROLLBACK answer is the reason
+        # The hook's event tells the answer apart ("... hook state change events").
+        answer = strategies.SUCCEEDED if action == strategies.CONTINUE else strategies.FAILED
+        self._events.hook(
+            state.backend, record, hook, stage=timeline.stage.name, status=answer, at=now
+        )
         rollout = state.rollouts[record.deployment_id]
         if action == strategies.ROLLBACK:
             reason = sd.CONTINUE_ROLLBACK_REASON.format(hook_id=hook_id)
             self._roll_back_staged(service, state, rollout, record, at=now, reason=reason)
         else:
-            self._reschedule(rollout)
+            self._reschedule(rollout, record)
         self._catch_up(service, state, now)  # a stage whose time is up ends now
         return arn
 
@@ -811,7 +816,7 @@ class ServiceRollouts:
         record = state.service_deployment(primary["id"])
         assert record is not None  # every deployment UpdateService starts has one
         events: list[str] = []
-        stage = (timeline.index, rollout.entered)
+        stage = (timeline.index, record.staged is not None)
         alarmed = self._alarms_fired(state, rollout, record, at)
         if alarmed is not None and not rollout.rolling_back:
             self._roll_back_staged(service, state, rollout, record, at=at, reason=alarmed)
@@ -822,11 +827,10 @@ class ServiceRollouts:
             else:
                 deployments = self._rolled_back_staged(service, state, deployments, events, at)
                 record.complete(deployments[0]["id"], at)
-        elif not rollout.entered:
+        elif record.staged is None:  # PENDING until now: the first stage starts
             record.progress(at)
             record.staged = timeline
-            rollout.entered = True
-            deployments = self._enter_stage(rollout, timeline, 0, deployments, at=at)
+            deployments = self._enter_stage(state, record, rollout, 0, deployments, at=at)
         elif timeline.scaling_up:
             deployments = self._step_scale_up(
                 service, state, rollout, deployments, record, events=events, at=at
@@ -837,17 +841,18 @@ class ServiceRollouts:
             )
         if deployments[0]["id"] == primary["id"]:
             deployments[0]["updatedAt"] = at
-        if (timeline.index, rollout.entered) != stage:
+        if (timeline.index, record.staged is not None) != stage:
             record.updated_at = at  # a new lifecycle stage is a change of the deployment
         _set_deployments(service, deployments)
         self._sync_tasks(service, state, at)
         self._add_events(service, events, at)
-        self._reschedule(rollout)
+        self._reschedule(rollout, record)
 
     def _enter_stage(
         self,
+        state: _ServiceState,
+        record: sd.ServiceDeploymentRecord,
         rollout: _Rollout,
-        timeline: strategies.StagedTimeline,
         index: int,
         deployments: list[dict[str, Any]],
         *,
@@ -855,10 +860,16 @@ class ServiceRollouts:
     ) -> list[dict[str, Any]]:
         """The deployment enters its stage `index`: its hooks start; SCALE_UP starts the
         green tasks, CLEAN_UP stops the blue ones."""
+        timeline = rollout.staged
+        assert timeline is not None
         timeline.index, timeline.stage_started = index, at
         timeline.hooks = [
             self._start_hook(hook, rollout.hook_fault, at) for hook in timeline.stage.hooks
         ]
+        for hook in timeline.hooks:
+            self._events.hook(
+                state.backend, record, hook, stage=timeline.stage.name, status=hook.status, at=at
+            )
         if timeline.scaling_up:
             rollout.scale_up = _Rollout(rollout.outcome, at, rollout.seconds)
         if timeline.stage.name == strategies.CLEAN_UP:
@@ -914,7 +925,9 @@ class ServiceRollouts:
             running = desired if due else int(desired * scale_up.elapsed(at) / scale_up.seconds)
             primary.update(runningCount=running, pendingCount=desired - running)
             if due:
-                return self._enter_stage(rollout, timeline, timeline.index + 1, deployments, at=at)
+                return self._enter_stage(
+                    state, record, rollout, timeline.index + 1, deployments, at=at
+                )
             return deployments
         attempts = max(desired, 1)  # every task started this step fails
         events.append(self._started_message(service, attempts))
@@ -948,7 +961,17 @@ class ServiceRollouts:
         timeline = rollout.staged
         assert timeline is not None
         for hook in timeline.hooks:
+            pending = hook.pending
             hook.decide(at)
+            if pending and hook.decided_at is not None:
+                self._events.hook(
+                    state.backend,
+                    record,
+                    hook,
+                    stage=timeline.stage.name,
+                    status=hook.status,
+                    at=hook.decided_at,
+                )
         failed = next((hook for hook in timeline.hooks if hook.rolls_back), None)
         if failed is not None:
             reason = sd.HOOK_FAILED_REASON.format(
@@ -962,7 +985,7 @@ class ServiceRollouts:
         if ends is None or ends > at:
             return deployments
         if timeline.stage.name != strategies.CLEAN_UP:
-            return self._enter_stage(rollout, timeline, timeline.index + 1, deployments, at=at)
+            return self._enter_stage(state, record, rollout, timeline.index + 1, deployments, at=at)
         primary = deployments[0]
         deployment_id = primary["id"]
         primary.update(
@@ -1066,10 +1089,10 @@ class ServiceRollouts:
         return record.alarmed(firing) if firing else None
 
     @staticmethod
-    def _reschedule(rollout: _Rollout) -> None:
+    def _reschedule(rollout: _Rollout, record: sd.ServiceDeploymentRecord) -> None:
         """When a staged deployment next moves on, as its stage says (or its alarm fault)."""
         timeline = rollout.staged
-        if timeline is None or rollout.rolling_back or not rollout.entered:
+        if timeline is None or rollout.rolling_back or record.staged is None:
             return
         if timeline.scaling_up:
             assert rollout.scale_up is not None

@@ -209,9 +209,7 @@ def strategy(configuration: Mapping[str, Any] | None) -> str:
     return (configuration or {}).get("strategy") or "ROLLING"
 
 
-def plan(
-    configuration: Mapping[str, Any], *, reconcile: bool, scale_up_seconds: float
-) -> tuple[Stage, ...]:
+def plan(configuration: Mapping[str, Any], *, reconcile: bool) -> tuple[Stage, ...]:
     """The stages of a service deployment under `configuration` (a staged strategy);
     `reconcile`: the service had more than one ACTIVE revision."""
     hooks = [HookConfig.from_api(hook) for hook in configuration.get("lifecycleHooks") or ()]
@@ -222,7 +220,7 @@ def plan(
     stages = [stage("RECONCILE_SERVICE")] if reconcile else []
     stages += [
         stage("PRE_SCALE_UP"),
-        Stage(SCALE_UP, scale_up_seconds),
+        Stage(SCALE_UP, 0.0),  # as long as the green tasks take to start (a rollout's time)
         stage("POST_SCALE_UP"),
         stage("TEST_TRAFFIC_SHIFT"),
         stage("POST_TEST_TRAFFIC_SHIFT"),

@@ -7,5 +7,6 @@
 * `policy.py`: a small identity-policy evaluator (explicit Deny wins, then an Allow);
 * `guard.py`: reads the calling function's role as deployed (moto IAM), refuses a call
   no statement allows with the service's AccessDenied error, and keeps which statement
-  allowed which call, so unused grants can be found.
+  allowed which call, so unused grants can be found; and decides resource-based policies
+  (`resource_policy_decision`: trust policies, ECR repositories', event buses').
 """

@@ -14,7 +14,8 @@ A call made with credentials from sts:AssumeRole (an app's deploy role in anothe
 is evaluated against the assumed role's policies, in the role's account, as IAM does; and
 AssumeRole itself against the caller's grant and then the role's trust policy: a statement
 whose Principal names the caller's role (or its account), with its conditions
-(sts:ExternalId) holding. moto itself checks neither.
+(sts:ExternalId) holding. moto itself checks neither. A trust policy is a resource-based
+policy: `resource_policy_decision` decides it, and the ECR and EventBridge patches' policies.
 
 The Lambda service writes the function's logs and, with active tracing, its X-Ray segments
 with the same role; those are not calls of our code. They are evaluated too, per invocation
@@ -243,26 +244,54 @@ def _access_key(client: BaseClient) -> str | None:
 
 def trust_decision(role_arn: str, caller_role_arn: str, request: AuthorizationRequest) -> Decision:
     """AssumeRole as the trust policy of `role_arn` decides it for a session of
-    `caller_role_arn`: the statements whose Principal names that role or its account apply
-    (IAM User Guide, "IAM JSON policy elements: Principal"); a missing role refuses."""
+    `caller_role_arn` (a resource-based policy: `resource_policy_decision`); a missing role
+    refuses."""
     account = role_arn.split(":")[4]
     try:
         role = iam_backends[account][PARTITION].get_role_by_arn(role_arn)
     except NotFoundException:  # AWS refuses AssumeRole of a missing role the same way
         return Decision(request, allowed=False, grants=())
-    document = json.loads(_text(role.assume_role_policy_document))
-    caller_account = caller_role_arn.split(":")[4]
-    names = {caller_role_arn, caller_account, f"arn:{PARTITION}:iam::{caller_account}:root"}
+    return resource_policy_decision(
+        _text(role.assume_role_policy_document), role_arn, caller_role_arn, request
+    )
+
+
+def resource_policy_decision(
+    policy: str | None, resource_arn: str, caller: str, request: AuthorizationRequest
+) -> Decision:
+    """What the resource-based policy `policy` (JSON text: a role's trust policy, an ECR
+    repository's, an event bus's) of `resource_arn` decides for `caller`'s request.
+
+    The statements whose Principal names the caller apply (IAM User Guide, "IAM JSON policy
+    elements: Principal": "*", an account id or its root ARN for every principal of the
+    account, a role's ARN for that role's sessions); among them an explicit Deny wins, then
+    an Allow ("Policy evaluation logic"). A statement without Resource (or NotResource) is on
+    `resource_arn`. `caller` is the principal's ARN, or an account id where only the account
+    is known (an emulated service sees no more): then a statement naming any principal of
+    that account applies, as it may name the caller."""
+    document = json.loads(policy or "{}")
     raw_statements = document.get("Statement", [])
     applicable = []
     for raw in raw_statements if isinstance(raw_statements, list) else [raw_statements]:
-        principal = raw.get("Principal", {})
-        listed = principal.get("AWS", []) if isinstance(principal, dict) else []
-        if names & set(listed if isinstance(listed, list) else [listed]):
+        if _names(raw.get("Principal", {}), caller):
             statement = {key: value for key, value in raw.items() if key != "Principal"}
-            applicable.append(statement | {"Resource": role_arn})
-    trust = parse_policy(f"{role_arn} trust", {"Statement": applicable})
-    return evaluate(trust, request)
+            if "NotResource" not in statement:
+                statement.setdefault("Resource", resource_arn)
+            applicable.append(statement)
+    statements = parse_policy(f"{resource_arn} resource policy", {"Statement": applicable})
+    return evaluate(statements, request)
+
+
+def _names(principal: Any, caller: str) -> bool:
+    """Whether a statement's Principal names `caller` (`resource_policy_decision`)."""
+    if principal == "*":
+        return True
+    listed = principal.get("AWS", []) if isinstance(principal, dict) else []
+    listed = set(listed if isinstance(listed, list) else [listed])
+    if not caller.startswith("arn:"):  # an account: any principal of it may be the caller
+        return any(p in {"*", caller} or p.split(":")[4:5] == [caller] for p in listed)
+    account = caller.split(":")[4]
+    return bool(listed & {"*", caller, account, f"arn:{PARTITION}:iam::{account}:root"})
 
 
 class IamGuard:

@@ -26,7 +26,8 @@
 7. Another account's registry: `DescribeRepositories` and `DescribeImages` with a
    `registryId` of another account read that account's registry (moto looked in the
    caller's own, and found nothing), when the repository's policy allows the action to the
-   caller's account (or a principal in it), as ECR's repository policies do; otherwise an
+   caller's account (or a principal in it) and no statement of it denies it
+   (`resource_policy_decision`), as ECR's repository policies do; otherwise an
    `AccessDeniedException`. The caller's own identity policy is the local IAM guard's.
 8. `AccessDeniedException` is one of the errors common to every AWS API (HTTP 400, with a
    message; "Common Errors", AWS API references), so ECR returns it although ECR's service
@@ -51,6 +52,8 @@ from moto.ecr.exceptions import ImageAlreadyExistsException
 from moto.ecr.models import ECRBackend, Image, Repository, ecr_backends
 
 from ecs_deployer_tools.localcloud import virtual_time
+from ecs_deployer_tools.localcloud.iam.guard import resource_policy_decision
+from ecs_deployer_tools.localcloud.iam.policy import AuthorizationRequest
 from ecs_deployer_tools.localcloud.images import DOCKER_MANIFEST_LIST, OCI_INDEX, manifest_digest
 from ecs_deployer_tools.localcloud.patches.events import put_event
 
@@ -291,13 +294,21 @@ def _registry_of(
     registry = ecr_backends[registry_id][backend.region_name]
     for name in repository_names:
         repository = registry.repositories.get(name)
-        if repository is not None and not _policy_allows(
-            repository.policy, action, backend.account_id
-        ):
+        if repository is None:
+            continue
+        request = AuthorizationRequest(action, repository.arn, {})
+        decision = resource_policy_decision(
+            repository.policy, repository.arn, backend.account_id, request
+        )
+        if not decision.allowed:
+            reason = (
+                "with an explicit deny in a resource-based policy"
+                if decision.explicitly_denied
+                else f"because no resource-based policy allows the {action} action"
+            )
             raise AccessDeniedException(
                 f"User in account {backend.account_id} is not authorized to perform: {action} "
-                f"on resource: {repository.arn} because no resource-based policy allows the "
-                f"{action} action"
+                f"on resource: {repository.arn} {reason}"
             )
     return registry
 
@@ -321,23 +332,6 @@ def _common_error_model(
     if isinstance(error, AccessDeniedException):
         return _ACCESS_DENIED_SHAPE
     return original(error, service_model)
-
-
-def _policy_allows(policy: str | None, action: str, account: str) -> bool:
-    """Whether a repository policy allows ``action`` to ``account`` or a principal in it."""
-    for statement in json.loads(policy or "{}").get("Statement", []):
-        actions = statement.get("Action", [])
-        principals = statement.get("Principal", {})
-        principals = principals.get("AWS", []) if isinstance(principals, dict) else principals
-        actions = [actions] if isinstance(actions, str) else actions
-        principals = [principals] if isinstance(principals, str) else principals
-        if statement.get("Effect") != "Allow" or not any(
-            pattern in {action, "ecr:*", "*"} for pattern in actions
-        ):
-            continue
-        if any(p == account or p.split(":")[4:5] == [account] for p in principals):
-            return True
-    return False
 
 
 def _describe_repositories(

@@ -21,7 +21,9 @@ AWS, where moto's EventBridge falls short.
    in `resources` and an empty `detail`, to the rule's targets as in 1 and 2.
 6. A rule target that is another account's event bus receives the event as it was: same
    id, `account` (the sender's), `time`, `region`, `resources` and detail, and only when
-   that bus's policy allows the sender's account `events:PutEvents`; otherwise the event
+   that bus's policy allows the sender's account `events:PutEvents` and no statement of it
+   denies it (`resource_policy_decision`, with the event's `events:source` and
+   `events:detail-type` for conditions); otherwise the event
    is dropped (logged), never raised to the sender. moto put a new event there, as the
    receiving account's, with a new id and no resources, whatever the bus's policy.
 
@@ -47,6 +49,8 @@ from moto.stepfunctions.responses import get_backend as sfn_backend
 from moto.utilities.arns import parse_arn
 
 from ecs_deployer_tools.localcloud import virtual_time
+from ecs_deployer_tools.localcloud.iam.guard import resource_policy_decision
+from ecs_deployer_tools.localcloud.iam.policy import AuthorizationRequest
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -184,25 +188,19 @@ def _forward(account: str, region: str, bus_name: str, event: EventMessageType) 
     """Deliver ``event``, unchanged, to the rules of ``account``'s bus ``bus_name``."""
     sender = event["account"]
     bus = events_backends[account][region].describe_event_bus(bus_name)
-    if account != sender and not _bus_allows(bus.policy, sender):
+    request = AuthorizationRequest(
+        "events:PutEvents",
+        bus.arn,
+        {"events:source": str(event["source"]), "events:detail-type": str(event["detail-type"])},
+    )
+    if (
+        account != sender
+        and not resource_policy_decision(bus.policy, bus.arn, sender, request).allowed
+    ):
         log.error("EventBridge could not put an event on %s: its policy denies %s", bus.arn, sender)
         return
     for rule in list(bus.rules.values()):
         rule.send_to_targets(copy.deepcopy(event))
-
-
-def _bus_allows(policy: str | None, sender: str) -> bool:
-    """Whether an event bus policy allows ``sender``'s account events:PutEvents."""
-    for statement in json.loads(policy or "{}").get("Statement", []):
-        actions = statement.get("Action", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        principal = statement.get("Principal", {})
-        principals = principal.get("AWS", []) if isinstance(principal, dict) else [principal]
-        principals = [principals] if isinstance(principals, str) else principals
-        allowed = statement.get("Effect") == "Allow" and "events:PutEvents" in actions
-        if allowed and any(p in {sender, f"arn:aws:iam::{sender}:root"} for p in principals):
-            return True
-    return False
 
 
 # --- 5. A schedule rule's tick ----------------------------------------------------------
