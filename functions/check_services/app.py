@@ -55,4 +55,6 @@ def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str,
     return on_stored_document(table, event.deployment, now, check)
 
 
-gc.enable()  # the init is over
+# The init is over: what it made stays out of every later collection's scan.
+gc.freeze()
+gc.enable()

@@ -35,4 +35,6 @@ def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> None:
     handle(payload, configs, index, clock.now())
 
 
-gc.enable()  # the init is over
+# The init is over: what it made stays out of every later collection's scan.
+gc.freeze()
+gc.enable()

@@ -33,4 +33,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> None:
     logger.info("ECS event", extra={"detail_type": event.get("detail-type"), "woken": woken})
 
 
-gc.enable()  # the init is over
+# The init is over: what it made stays out of every later collection's scan.
+gc.freeze()
+gc.enable()

@@ -50,4 +50,6 @@ def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> None:
     logger.info("waiting on ECS events", extra={"awaited": len(keys)})
 
 
-gc.enable()  # the init is over
+# The init is over: what it made stays out of every later collection's scan.
+gc.freeze()
+gc.enable()

@@ -48,4 +48,6 @@ def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str,
     return on_stored_document(table, event.deployment, now, update)
 
 
-gc.enable()  # the init is over
+# The init is over: what it made stays out of every later collection's scan.
+gc.freeze()
+gc.enable()

@@ -114,6 +114,15 @@ def test_a_failed_init_leaves_the_garbage_collector_on(runtime: LambdaRuntime) -
     assert gc.isenabled()
 
 
+def test_what_an_init_froze_goes_back_to_the_collector(runtime: LambdaRuntime) -> None:
+    # The probe, as each handler, freezes what its init made: a sandbox holds one handler,
+    # this process many, whose garbage must stay collectable.
+    error, _ = call(runtime, {})
+
+    assert error is None
+    assert gc.get_freeze_count() == 0
+
+
 def test_missing_handler_and_module(runtime: LambdaRuntime) -> None:
     runtime.register("stack-ProbeFunction-ABC", replace(PROBE, handler="app.nope"))
     _, payload = call(runtime, {})

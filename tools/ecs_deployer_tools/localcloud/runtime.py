@@ -440,8 +440,10 @@ class LambdaRuntime:
             del sys.modules[module_name]
             raise
         finally:
-            # A handler pauses the collector for its init; Lambda discards the sandbox of an
-            # init that fails, this process goes on: the pause must not outlive it.
+            # A handler pauses the collector for its init and freezes what the init made (a
+            # sandbox holds one handler, and Lambda discards it if its init fails); this
+            # process holds many and goes on: neither may outlive the init here.
+            gc.unfreeze()
             if collecting:
                 gc.enable()
         if hasattr(module, "clock"):
