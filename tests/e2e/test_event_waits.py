@@ -1,8 +1,12 @@
 """Event-driven waits on the local cloud: an ECS event ends a wait within 2 s (virtual) of
-itself, polling calls drop at least 5x against 10-second polling, and a deployment whose
-events are all lost still ends right, at its safety polls."""
+itself (a PAUSE hook's, announced as waiting for approval), polling calls drop at least 5x
+against 10-second polling, and a deployment whose events are all lost still ends right, at
+its safety polls."""
 
 from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
 
 import pytest
 
@@ -50,3 +54,15 @@ def test_a_deployment_whose_events_are_all_lost_ends_at_its_safety_polls() -> No
     # Each of the three phases' waits timed out (its safety poll) rather than being woken.
     timed_out = [event for event in run.history if event["type"] == "TaskTimedOut"]
     assert len(timed_out) >= 3
+
+
+def test_a_pause_is_announced_within_2_seconds_of_the_hook_awaiting_its_answer() -> None:
+    # With the default poll_seconds: the safety poll alone would find it 100 s later.
+    paused = SCENARIOS["paused-approved"]
+    run = scenario_run(replace(paused, config={**paused.config, "poll_seconds": 60}))
+
+    assert run.result.as_expected, run.result.to_json()
+    [hook] = [event for event in run.published if event.name == "HOOK_AWAITING_ACTION"]
+    [asked] = [e for e in run.result.events if e["detail-type"] == "Waiting For Approval"]
+    gap = (datetime.fromisoformat(asked["time"]) - hook.at).total_seconds()
+    assert 0 <= gap <= 2, gap

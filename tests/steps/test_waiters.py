@@ -52,6 +52,25 @@ def _deployment_event(cluster: str, service: str, name: str) -> dict[str, Any]:
     }
 
 
+def _hook_event(cluster: str, service: str, name: str) -> dict[str, Any]:
+    """As "Amazon ECS service deployment hook state change events" shows one: its resource
+    is the service deployment, `serviceArn` names the service."""
+    deployment = f"{ACCOUNT}:service-deployment/{cluster}/{service}/AbCdEfGhIjKlMnOpQrStU"
+    return {
+        "source": "aws.ecs",
+        "detail-type": "ECS Hook State Change",
+        "resources": [deployment],
+        "detail": {
+            "eventType": "INFO",
+            "eventName": name,
+            "hookType": "PAUSE",
+            "clusterArn": f"{ACCOUNT}:cluster/{cluster}",
+            "serviceArn": f"{ACCOUNT}:service/{cluster}/{service}",
+            "serviceDeploymentArn": deployment,
+        },
+    }
+
+
 def _task_event(task_arn: str, last_status: str) -> dict[str, Any]:
     return {
         "source": "aws.ecs",
@@ -127,6 +146,13 @@ def test_only_an_end_in_the_deployers_clusters_wakes() -> None:
         woken_keys(_task_event(TASK.format(cluster="staging", task_id="a1"), "STOPPED"), clusters)
         == []
     )
+    # A PAUSE hook awaiting its answer wakes its service's wait (the check announces it);
+    # a hook's other changes, or another cluster's hook, nothing.
+    assert woken_keys(_hook_event("prod", "web", "HOOK_AWAITING_ACTION"), clusters) == [
+        service_key("prod", "web")
+    ]
+    assert woken_keys(_hook_event("prod", "web", "HOOK_SUCCEEDED"), clusters) == []
+    assert woken_keys(_hook_event("staging", "web", "HOOK_AWAITING_ACTION"), clusters) == []
     # A short service ARN does not name its cluster.
     short = {
         **_deployment_event("prod", "web", "SERVICE_DEPLOYMENT_COMPLETED"),

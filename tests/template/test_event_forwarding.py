@@ -41,7 +41,11 @@ DEPLOYER_ACCOUNT = "222222222222"
 DEPLOYER_BUS = f"arn:aws:events:eu-west-1:{DEPLOYER_ACCOUNT}:event-bus/default"
 CLUSTER = f"arn:aws:ecs:{REGION}:{ACCOUNT_ID}:cluster/shop-demo"
 TARGET_ACCOUNT = "111111111111"
-NOTIFIER_RULES = ("NotifyWaitersFunctionServiceDeployments", "NotifyWaitersFunctionTasksStopped")
+NOTIFIER_RULES = (
+    "NotifyWaitersFunctionServiceDeployments",
+    "NotifyWaitersFunctionPausedHooks",
+    "NotifyWaitersFunctionTasksStopped",
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,11 @@ FORWARDINGS = {
     ),
     "ecs-events-forwarding.yaml": Forwarding(
         parameters={"ClusterArns": f"{CLUSTER},arn:aws:ecs:{REGION}:{ACCOUNT_ID}:cluster/billing"},
-        rules={"DeploymentsForwardingRule": "ecs-deployments", "TasksForwardingRule": "ecs-tasks"},
+        rules={
+            "DeploymentsForwardingRule": "ecs-deployments",
+            "TasksForwardingRule": "ecs-tasks",
+            "HooksForwardingRule": "ecs-hooks",
+        },
     ),
 }
 
@@ -192,8 +200,21 @@ def _task(status: str, cluster: str = CLUSTER, account: str = ACCOUNT_ID) -> Eve
     )
 
 
+def _hook(name: str, hook_type: str = "PAUSE", cluster: str = CLUSTER) -> EventMessageType:
+    service = f"{cluster.replace(':cluster/', ':service/')}/shop-web"
+    return _ecs_event(
+        "ECS Hook State Change",
+        "service-deployment/shop-demo/shop-web/AbCdEfGhIjKlMnOpQrStU",
+        eventName=name,
+        hookType=hook_type,
+        clusterArn=cluster,
+        serviceArn=service,
+    )
+
+
 # Every ECS deployment event ("Amazon ECS service deployment state change events", ECS
-# Developer Guide) and every task `lastStatus` (task lifecycle, ECS Developer Guide).
+# Developer Guide), every hook event ("Amazon ECS service deployment hook state change
+# events") and every task `lastStatus` (task lifecycle, ECS Developer Guide).
 DEPLOYMENT_EVENT_NAMES = (
     "SERVICE_DEPLOYMENT_IN_PROGRESS",
     "SERVICE_DEPLOYMENT_COMPLETED",
@@ -209,8 +230,16 @@ TASK_STATUSES = (
     "DEPROVISIONING",
     "STOPPED",
 )
+HOOK_EVENTS = (
+    ("HOOK_AWAITING_ACTION", "PAUSE"),
+    ("HOOK_IN_PROGRESS", "AWS_LAMBDA"),
+    ("HOOK_SUCCEEDED", "PAUSE"),
+    ("HOOK_FAILED", "AWS_LAMBDA"),
+    ("HOOK_TIMED_OUT", "PAUSE"),
+)
 ECS_EVENTS = [
     *(pytest.param(_deployment(name), id=name) for name in DEPLOYMENT_EVENT_NAMES),
+    *(pytest.param(_hook(name, kind), id=f"{name} {kind}") for name, kind in HOOK_EVENTS),
     *(pytest.param(_task(status), id=f"task {status}") for status in TASK_STATUSES),
 ]
 
@@ -243,10 +272,13 @@ def test_only_what_wakes_a_wait_is_forwarded_and_notified(
     assert notified is _wakes(event)
 
 
-def test_another_clusters_task_stays_home() -> None:
-    stopped = _task("STOPPED", cluster=CLUSTER.replace("shop-demo", "other"))
+def test_another_clusters_task_and_pause_stay_home() -> None:
+    other = CLUSTER.replace("shop-demo", "other")
 
-    assert not _forwarded("ecs-events-forwarding.yaml", stopped)
+    assert not _forwarded("ecs-events-forwarding.yaml", _task("STOPPED", cluster=other))
+    assert not _forwarded(
+        "ecs-events-forwarding.yaml", _hook("HOOK_AWAITING_ACTION", cluster=other)
+    )
 
 
 @pytest.mark.parametrize(
@@ -262,9 +294,11 @@ def test_another_clusters_task_stays_home() -> None:
 def test_the_notifier_takes_this_account_and_the_listed_ones(
     transformed: dict[str, Any], sources: str, account: str, woken: bool
 ) -> None:
-    deployments, tasks = _notifier_rules(transformed, sources)
+    deployments, hooks, tasks = _notifier_rules(transformed, sources)
+    paused = _hook("HOOK_AWAITING_ACTION")
 
     assert _matches(deployments, _deployment("SERVICE_DEPLOYMENT_COMPLETED", account)) is woken
+    assert _matches(hooks, cast("EventMessageType", {**paused, "account": account})) is woken
     assert _matches(tasks, _task("STOPPED", account=account)) is woken
 
 

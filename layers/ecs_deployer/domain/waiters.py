@@ -10,7 +10,8 @@ event names the keys it wakes. The key is one string both sides derive here:
 * a task's, ``TASK#<task ARN>``: a task event's resource is the task's ARN, which the
   document keeps;
 * an app's approval gate, ``APPROVAL#<app>``: the operator's ``approve`` or ``reject`` ends
-  that wait, never an ECS event.
+  that wait, never an ECS event (a PAUSE hook's wait is its service's: the hook's
+  "ECS Hook State Change" wakes it, and the check announces the pause).
 
 Waking is only a hint: the check steps stay the only judges of done (``judge_rollout``), so a
 wake that learns nothing (another account's service of the same names, an event of an
@@ -39,7 +40,10 @@ if TYPE_CHECKING:
     from ecs_deployer.document import Deployment
 
 
-_DEPLOYMENT_ENDS = frozenset({"SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMENT_FAILED"})
+# The ECS events that wake a wait: the notifier's rules (template.yaml) and the forwarding
+# template's let exactly these through (tests/template/test_event_forwarding.py).
+DEPLOYMENT_ENDS = frozenset({"SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_DEPLOYMENT_FAILED"})
+HOOK_AWAITING_ANSWER = "HOOK_AWAITING_ACTION"  # a PAUSE hook's: only a PAUSE hook awaits
 # How late a lost event may be noticed, at worst (once a wait has lasted this long).
 LONGEST_SAFETY_POLL_SECONDS = 600
 
@@ -87,18 +91,23 @@ def awaited_keys(deployment: Deployment) -> list[str]:
 
 def woken_keys(event: Mapping[str, Any], clusters: Collection[str]) -> list[str]:
     """The keys an ECS event of one of `clusters` wakes: a service deployment's end
-    (completed, or failed: the circuit breaker's rollback starts with it), a task's stop
-    (the only change of a task the checks judge). A deployment starting is what the
-    deployer itself did (or the rollback a failed event already announced): it wakes none."""
+    (completed, or failed: the circuit breaker's rollback starts with it), a PAUSE hook
+    awaiting its answer (the check announces it to the operators), a task's stop (the only
+    change of a task the checks judge). A deployment starting is what the deployer itself
+    did (or the rollback a failed event already announced): it wakes none."""
     resources: list[str] = event.get("resources", [])
     detail: Mapping[str, Any] = event.get("detail", {})
     match event.get("detail-type"):
-        case "ECS Deployment State Change" if detail.get("eventName") in _DEPLOYMENT_ENDS:
+        case "ECS Deployment State Change" if detail.get("eventName") in DEPLOYMENT_ENDS:
             return [
                 service_key(cluster, service)
                 for cluster, service in map(_cluster_and_name, resources)
                 if cluster in clusters
             ]
+        case "ECS Hook State Change" if detail.get("eventName") == HOOK_AWAITING_ANSWER:
+            # Its resource is the service deployment; `serviceArn` names the service.
+            cluster, service = _cluster_and_name(detail.get("serviceArn", ""))
+            return [service_key(cluster, service)] if cluster in clusters else []
         case "ECS Task State Change" if detail.get("lastStatus") == "STOPPED":
             return [task_key(arn) for arn in resources if _cluster_and_name(arn)[0] in clusters]
     return []
