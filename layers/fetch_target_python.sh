@@ -20,7 +20,11 @@ rm -rf "$DIR"
 mkdir -p "$DIR/bin"
 ON_PATH=$(command -v python3.13 || true)
 if [ -n "$ON_PATH" ] && is_python313 "$ON_PATH" 2>/dev/null; then
-	printf '#!/bin/sh\nexec "%s" "$@"\n' "$ON_PATH" >"$DIR/bin/python3.13"
+	# The interpreter itself, not a shim that chooses a version again in each directory
+	# (unless it runs only through what is on the PATH, a wrapper setting its environment).
+	REAL=$("$ON_PATH" -c 'import sys; print(sys.executable)')
+	is_python313 "$REAL" 2>/dev/null || REAL=$ON_PATH
+	printf '#!/bin/sh\nexec "%s" "$@"\n' "$REAL" >"$DIR/bin/python3.13"
 	chmod +x "$DIR/bin/python3.13"
 	exit 0
 fi

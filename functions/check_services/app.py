@@ -18,9 +18,9 @@ from ecs_deployer.aws.notifications import news_for_operators
 from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.payloads import ModeEvent
 from ecs_deployer.settings import Settings
-from ecs_deployer.steps.services import awaited_answer, check_rollback, check_services
+from ecs_deployer.steps.services import check_rollback, check_services
 from ecs_deployer.steps.stored import on_stored_document
-from ecs_deployer.steps.waiters import announce_pauses
+from ecs_deployer.steps.waiters import announce_pauses, awaited_answer
 from ecs_deployer.tracing import tracer
 
 if TYPE_CHECKING:

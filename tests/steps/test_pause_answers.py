@@ -11,8 +11,8 @@ import boto3
 import pytest
 
 from ecs_deployer.history import RecordUpdate, iso
-from ecs_deployer.steps.services import awaited_answer, check_services, update_services
-from ecs_deployer.steps.waiters import announce_pauses
+from ecs_deployer.steps.services import check_services, update_services
+from ecs_deployer.steps.waiters import announce_pauses, awaited_answer
 from ecs_deployer_tools.operator.approvals import answer_approval
 from ecs_deployer_tools.operator.aws import OperatorError
 from tests.aws_fixtures import STARTED, registered

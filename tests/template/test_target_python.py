@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.template.cfn import REPO_ROOT
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SCRIPT = REPO_ROOT / "layers" / "fetch_target_python.sh"
 # A real python3.13: the one `make setup` (make target-python) provided.
@@ -57,8 +59,10 @@ def test_a_python313_on_the_path_is_used_without_fetching(tmp_path: Path) -> Non
 
 def test_a_python313_that_is_another_version_is_not_used(tmp_path: Path) -> None:
     # As a pyenv shim can be: named python3.13, running another version.
-    assert sys.version_info[:2] != (3, 13)
-    result, target = _run_with(tmp_path, Path(sys.executable))
+    other = tmp_path / "python3.12"
+    other.write_text('#!/bin/sh\necho "AssertionError: 3.12.9" >&2\nexit 1\n')
+    other.chmod(0o755)
+    result, target = _run_with(tmp_path, other)
     assert result.returncode != 0  # the fake apt-get fails the fetch
     assert (tmp_path / "apt-get.log").read_text().splitlines()[0].endswith("update")
     assert not (target / "bin" / "python3.13").exists()

@@ -52,9 +52,12 @@ def after_importing(handlers: list[Path]) -> dict[str, Any]:
     return loaded
 
 
-def test_no_handler_imports_yaml_at_init() -> None:
+def test_no_handler_imports_yaml_or_asyncio_at_init() -> None:
+    loaded = after_importing(HANDLERS)["modules"]
     # Only Resolve and the config indexer parse configs, and not at every invocation.
-    assert "yaml" not in after_importing(HANDLERS)["modules"]
+    assert "yaml" not in loaded
+    # No handler is asynchronous; wrapt 2 (the X-Ray SDK's) imported it: pinned below 2.
+    assert "asyncio" not in loaded
 
 
 def _calls_gc(statement: ast.stmt, method: str) -> bool:
@@ -93,3 +96,10 @@ def test_notify_waiters_loads_none_of_the_deployment_documents_models() -> None:
         "ecs_deployer.config.models",
         "ecs_deployer.history",
     }.isdisjoint(loaded)
+
+
+def test_register_waiter_loads_none_of_the_service_steps() -> None:
+    """RegisterWaiter runs at every wait: the approvals and waits it stores need none of
+    the rollout's steps (UpdateServices', the checks')."""
+    loaded = after_importing([REPO_ROOT / "functions" / "register_waiter" / "app.py"])["modules"]
+    assert "ecs_deployer.steps.services" not in loaded

@@ -147,20 +147,19 @@ def _judge(
     target: str | None,
     previous: str | None,
     started_at: datetime | None,
-    budget: timedelta,
+    deadline: datetime | None,
     now: datetime,
     judged: RolloutJudgement | None = None,
 ) -> tuple[ServiceState, RolloutJudgement]:
     """ECS's verdict on one rollout (CodeDeploy's or its service deployment's, ``judged``,
     where there is one, else the service's ``snapshot``'s), or TIMED_OUT once it is still
-    rolling ``budget`` after it began."""
+    rolling at its ``deadline`` (``ServiceRollout.deadline``)."""
     if judged is None:
         assert snapshot is not None  # a rollout without a verdict of its own is described
         judged = judge_rollout(
             snapshot, deployment_id or "", target or "", previous or "", now - (started_at or now)
         )
-    deadline = (started_at or now) + budget
-    if judged.state == "IN_PROGRESS" and now >= deadline:
+    if judged.state == "IN_PROGRESS" and deadline is not None and now >= deadline:
         return "TIMED_OUT", judged
     return judged.state, judged
 
@@ -233,20 +232,6 @@ def _track_pause(
     if hook is not None and (service.paused is None or service.paused.hook_id != hook.hook_id):
         stage = service_deployment.lifecycle_stage if service_deployment else None
         service.paused = PausedHook(hook_id=hook.hook_id, stage=stage, since=now)
-
-
-def awaited_answer(table: DeploymentsTable, deployment: Deployment) -> ApprovalRecord | None:
-    """The approval on the deployment's record, read only while one of its services waits
-    at an announced PAUSE hook nobody answered yet: the operator's answer is written there
-    (``ecs-deployer approve``/``reject``), in whichever account the app runs."""
-    awaiting = any(
-        s.paused is not None
-        and s.paused.announced
-        and not (s.paused.continued or s.paused.rejected)
-        for s in deployment.services
-        if s.state == "IN_PROGRESS"
-    )
-    return table.read_approval(deployment) if awaiting else None
 
 
 def _answer_pause(service: ServiceRollout, ecs: EcsGateway, answer: ApprovalRecord | None) -> None:
@@ -334,7 +319,7 @@ def check_services(
 ) -> Deployment:
     """The step the state machine polls: judge every rollout in progress; FAILED when any
     failed (DeployTimeout when all that failed timed out), DONE when all completed. An
-    operator's ``answer`` (``awaited_answer``) goes to the PAUSE hooks it answers.
+    operator's ``answer`` (``steps/waiters.py awaited_answer``) goes to the PAUSE hooks it answers.
 
     Each round reads the service deployments first, and describes only the services that
     judgement needs (`_needs_describe`): a rollout under way costs one call per ten."""
@@ -378,20 +363,20 @@ def check_services(
         snapshot = snapshots.get(service.name)
         if snapshot is not None:
             _keep_budget(service, snapshot)
-        # A wait at a PAUSE hook is the operator's: it does not count against max_wait.
-        budget = service.budget + service.paused_for(now)
         state, judgement = _judge(
             snapshot,
             service.ecs_deployment_id,
             target=service.task_definition_after,
             previous=service.task_definition_before,
             started_at=service.started_at,
-            budget=budget,
+            deadline=service.deadline(now),
             now=now,
             judged=by_codedeploy.get(service.name) or by_ecs.get(service.name),
         )
         service.state = state
         service.progress = judgement.progress
+        # A wait at a PAUSE hook is the operator's: it did not count against max_wait.
+        budget = service.budget + service.paused_for(now)
         service.reason = _timed_out(budget, judgement) if state == "TIMED_OUT" else judgement.reason
         if state == "IN_PROGRESS":
             _answer_pause(service, ecs, answer)
@@ -637,7 +622,7 @@ def check_rollback(
             target=service.task_definition_before,
             previous=service.task_definition_after,
             started_at=rollback.started_at,
-            budget=service.budget,
+            deadline=service.deadline(now),
             now=now,
             judged=by_codedeploy.get(service.name) or by_ecs.get(service.name),
         )

@@ -9,7 +9,6 @@ again: ECS describes a stopped task for about an hour, and its siblings may run 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools import Logger
@@ -21,6 +20,8 @@ from ecs_deployer.domain.tasks import judge_missing, judge_task
 from ecs_deployer.errors import DeployerError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from ecs_deployer.aws.ecs import EcsGateway
     from ecs_deployer.document import Deployment, Phase, TaskRun
     from ecs_deployer.domain.task_logs import LogStream
@@ -130,8 +131,8 @@ def _judge_run(
     running = [result.task_arn for result in results if not result.final]
     failures = [f"RunTask failed: {failure}" for failure in run.start_failures]
     failures += [result.reason or "" for result in results if result.state == "FAILED"]
-    deadline = (run.started_at or now) + timedelta(minutes=run.config.max_wait)
-    if running and now >= deadline:
+    deadline = run.deadline
+    if running and deadline is not None and now >= deadline:
         reason = f"ecs-deployer: task did not stop within max_wait ({run.config.max_wait} min)"
         for arn in running:
             ecs.stop_task(cluster, arn, reason)

@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING
 from ecs_deployer.domain import lifecycle
 from ecs_deployer.domain.waiters import approval_key, awaited_keys
 from ecs_deployer.history import ApprovalRecord, RecordUpdate, iso
-from ecs_deployer.steps.services import awaited_answer
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from ecs_deployer.aws.dynamodb import DeploymentsTable
-    from ecs_deployer.document import Deployment
+    from ecs_deployer.document import Deployment, PausedHook, ServiceRollout
     from ecs_deployer.domain.lifecycle import LifecyclePublisher
 
 # A waiter outlives its wait (at most the longest safety poll) by this much, then expires.
@@ -60,6 +59,20 @@ def request_approval(
     return deadline
 
 
+def awaited_answer(table: DeploymentsTable, deployment: Deployment) -> ApprovalRecord | None:
+    """The approval on the deployment's record, read only while one of its services waits
+    at an announced PAUSE hook nobody answered yet: the operator's answer is written there
+    (``ecs-deployer approve``/``reject``), in whichever account the app runs."""
+    awaiting = any(
+        s.paused is not None
+        and s.paused.announced
+        and not (s.paused.continued or s.paused.rejected)
+        for s in deployment.services
+        if s.state == "IN_PROGRESS"
+    )
+    return table.read_approval(deployment) if awaiting else None
+
+
 def announce_pauses(
     table: DeploymentsTable, deployment: Deployment, now: datetime, events: LifecyclePublisher
 ) -> Deployment:
@@ -69,14 +82,16 @@ def announce_pauses(
     The record holds one approval. While an announced hook awaits its answer, the new
     request replaces only the pending one (it covers both hooks); an answer the operator
     recorded meanwhile stays until the next check sends it, and that check announces."""
+    if not any(map(_unannounced, deployment.services)):
+        return deployment  # the usual check, a pause or none: no record to read
     timeout = timedelta(minutes=deployment.approval_timeout_minutes)
     awaited = awaited_answer(table, deployment)
     if awaited is not None and awaited.status != "PENDING":
         return deployment
     while_pending = awaited.requested_at if awaited is not None else None
     for service in deployment.services:
-        paused = service.paused
-        if paused is None or paused.announced or paused.rejected:
+        paused = _unannounced(service)
+        if paused is None:
             continue
         deadline = paused.since + timeout
         pending = ApprovalRecord(
@@ -93,3 +108,9 @@ def announce_pauses(
         paused.announced = True
         while_pending = pending.requested_at
     return deployment
+
+
+def _unannounced(service: ServiceRollout) -> PausedHook | None:
+    """The service's PAUSE hook, if it waits and was not announced yet."""
+    paused = service.paused
+    return paused if paused is not None and not paused.announced and not paused.rejected else None
