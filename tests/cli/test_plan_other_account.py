@@ -1,7 +1,8 @@
 """`ecs-deployer plan` of an app in another account: refused, reading nothing. The
 operator's credentials reach the deployer's account only, and the deploy role in the app's
 account trusts the deployer's functions alone (templates/target-account-role.yaml), so a
-plan read with them would show the deployer account's services as the app's."""
+plan read with them would show the deployer account's services as the app's. A deploy of
+it starts: the deployer's functions reach that account."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def listing() -> Iterator[Local]:
         yield local
 
 
-@pytest.mark.parametrize(
+APPS_ELSEWHERE = pytest.mark.parametrize(
     ("app", "where", "args"),
     [
         ("elsewhere", {"account": STAGING_ACCOUNT, "region": "eu-west-1"}, []),
@@ -40,6 +41,9 @@ def listing() -> Iterator[Local]:
         ),
     ],
 )
+
+
+@APPS_ELSEWHERE
 def test_plan_of_an_app_in_another_account_is_refused_reading_nothing(
     listing: Local, app: str, where: dict[str, Any], args: list[str]
 ) -> None:
@@ -53,3 +57,17 @@ def test_plan_of_an_app_in_another_account_is_refused_reading_nothing(
     said = " ".join(result.stderr.split())
     assert f"app '{app}' runs in account {STAGING_ACCOUNT}" in said, result.stderr
     assert "nothing was planned" in said
+
+
+@APPS_ELSEWHERE
+def test_a_deploy_of_an_app_in_another_account_starts(
+    listing: Local, app: str, where: dict[str, Any], args: list[str]
+) -> None:
+    seeded = listing.seeded
+    config = sample_app.app_config(seeded.subnet, seeded.security_group, app=app, **where)
+    push_config(listing.cloud.client("ssm"), runner.CONFIG_PREFIX, app, config)
+
+    result = listing.run("deploy", app, "--tag", sample_app.INITIAL_TAG, "--no-wait", *args)
+
+    assert result.exit_code == 0, result.stderr
+    assert f":execution:ecs-deployer-deploy:{app}-manual-" in result.stdout

@@ -129,9 +129,10 @@ def admit(deployer: Deployer, request: ManualRequest, now: datetime) -> Deployme
         deployment = prepare(request, context, deployer.resolve_deps())
     except InputError as exc:
         raise _with_hints(exc) from exc
-    _refuse_other_accounts(deployment)
     # The Lambdas learn it from Register's DescribeServices; an operator, before starting.
-    check_cluster(deployer.ecs, deployment.cluster)
+    # Another account's cluster is out of the operator's reach: the deploy role finds it.
+    if deployment.config.account is None:
+        check_cluster(deployer.ecs, deployment.cluster)
     return deployment
 
 
@@ -170,6 +171,7 @@ def _with_hints(exc: InputError) -> InputError:
 def dry_run(deployer: Deployer, request: ManualRequest, now: datetime) -> DryRun:
     """Raises the deployer's own errors (ConfigError, ImageNotFound, ResourceNotFound, ...)."""
     deployment = admit(deployer, request, now)
+    _refuse_other_accounts(deployment)
     plan = plan_deployment(deployment, deployer.ecs, deployer.stack.scope)
     phases = {id(run): "pre" for run in deployment.pre_tasks}
     phases |= {id(run): "post" for run in deployment.post_tasks}
