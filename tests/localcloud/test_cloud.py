@@ -731,6 +731,11 @@ def test_an_explicit_deny_in_the_bus_policy_drops_what_another_statement_allows(
     forwarding.push("8")
 
     assert forwarding.received() == []
+    # The Allow alone lets it through: the Deny dropped it, nothing else.
+    forwarding.allow([_bus_statement("Allow", forwarding.bus)])
+    forwarding.push("9")
+
+    assert len(forwarding.received()) == 1
 
 
 def test_an_event_forwarded_to_a_bus_that_does_not_exist_is_dropped_not_raised(

@@ -344,10 +344,11 @@ SCENARIOS: dict[str, Scenario] = {
             "ROLLBACK_FAILED",
             ("ROLLBACK_FAILED",),
             # Deleted at 15 s, INACTIVE a progress step (10 s) later: the first check, at
-            # the first safety poll (20 s), finds it draining.
+            # the first safety poll (20 s: twice poll_seconds), finds it draining.
             faults=EcsFaults(
                 services={sample_app.WEB: RolloutFault(RolloutOutcome.DELETED, seconds=15.0)}
             ),
+            config={"poll_seconds": 10},
         ),
         *(
             Scenario(

@@ -24,7 +24,8 @@ AWS, where moto's EventBridge falls short.
    that bus's policy allows the sender's account `events:PutEvents` and no statement of it
    denies it (`resource_policy_decision`, with the event's `events:source` and
    `events:detail-type` for conditions); otherwise the event
-   is dropped (logged), never raised to the sender. moto put a new event there, as the
+   is dropped (logged), never raised to the sender (a policy the guard cannot read raises:
+   it refuses, never allows). moto put a new event there, as the
    receiving account's, with a new id and no resources, whatever the bus's policy.
 
 `put_event` is how the other patches emit an AWS service's event (ECR's, Step Functions').
