@@ -298,6 +298,28 @@ def test_a_service_waits_until_its_configured_stage(
     assert all("BAKE_TIME" in (service.progress or "") for service in deployment.services)
 
 
+def test_an_ecs_rollback_already_over_is_judged_when_the_rollback_starts(
+    seeded: sample_app.SeededApp,
+    deps: AdmissionDeps,
+    ecs: EcsGateway,
+    table: DeploymentsTable,
+    simulate: Callable[..., EcsSimulation],
+    sim_clock: SimClock,
+) -> None:
+    # No event will end a wait for it: it came before the rollback started.
+    simulate(services={"shop-web": RolloutFault(RolloutOutcome.AUTO_ROLLBACK, seconds=20)})
+    deployment = _roll_out(deps, ecs, table, sim_clock)
+    sim_clock.advance(60)  # ECS's rollback, a step after the failure, is over
+
+    deployment = start_rollback(deployment, ecs, table, sim_clock())
+
+    web, worker = deployment.services
+    assert web.rollback is not None
+    assert (web.rollback.state, web.rollback.reason) == ("COMPLETED", "rolled back by ECS")
+    assert worker.rollback is not None
+    assert worker.rollback.state == "IN_PROGRESS"  # ours, UpdateService back: awaited
+
+
 def test_rollback_returns_changed_services_and_follows_an_ecs_rollback(
     seeded: sample_app.SeededApp,
     deps: AdmissionDeps,

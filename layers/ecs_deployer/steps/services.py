@@ -517,12 +517,18 @@ def _rolled_back_by_ecs(
     by_ecs = ours.rollback_revision is not None or ours.status.startswith("ROLLBACK_")
     if not by_ecs and not (ours.ongoing and ecs.stop_service_deployment(ours.arn)):
         return None
-    return ServiceRollback(
+    followed = ServiceRollback(
         service_deployment_arn=ours.arn,
         started_at=now,
         state="IN_PROGRESS",
         reason="rolled back by ECS" if by_ecs else "rolled back by ECS (StopServiceDeployment)",
     )
+    if by_ecs and not ours.ongoing:
+        # Over already, its event long gone: judged now rather than at a safety poll.
+        judged = judge_rollback(ours)
+        followed.state = "COMPLETED" if judged.state == "COMPLETED" else "FAILED"
+        followed.reason = "rolled back by ECS" if judged.state == "COMPLETED" else judged.reason
+    return followed
 
 
 def _progress(deployment: Deployment) -> None:
