@@ -43,13 +43,17 @@ APPS_ELSEWHERE = pytest.mark.parametrize(
 )
 
 
+def _push(listing: Local, app: str, where: dict[str, Any]) -> None:
+    seeded = listing.seeded
+    config = sample_app.app_config(seeded.subnet, seeded.security_group, app=app, **where)
+    push_config(listing.cloud.client("ssm"), runner.CONFIG_PREFIX, app, config)
+
+
 @APPS_ELSEWHERE
 def test_plan_of_an_app_in_another_account_is_refused_reading_nothing(
     listing: Local, app: str, where: dict[str, Any], args: list[str]
 ) -> None:
-    seeded = listing.seeded
-    config = sample_app.app_config(seeded.subnet, seeded.security_group, app=app, **where)
-    push_config(listing.cloud.client("ssm"), runner.CONFIG_PREFIX, app, config)
+    _push(listing, app, where)
 
     result = listing.run("plan", app, "--tag", sample_app.INITIAL_TAG, *args)
 
@@ -63,9 +67,7 @@ def test_plan_of_an_app_in_another_account_is_refused_reading_nothing(
 def test_a_deploy_of_an_app_in_another_account_starts(
     listing: Local, app: str, where: dict[str, Any], args: list[str]
 ) -> None:
-    seeded = listing.seeded
-    config = sample_app.app_config(seeded.subnet, seeded.security_group, app=app, **where)
-    push_config(listing.cloud.client("ssm"), runner.CONFIG_PREFIX, app, config)
+    _push(listing, app, where)
 
     result = listing.run("deploy", app, "--tag", sample_app.INITIAL_TAG, "--no-wait", *args)
 
