@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -153,12 +154,14 @@ def sim_clock() -> SimClock:
 
 @pytest.fixture
 def simulate(aws: None, sim_clock: SimClock) -> Iterator[Callable[..., EcsSimulation]]:
-    """Install the ECS simulation with the faults a test names: ``simulate(tasks=..., ...)``,
-    on ``sim_clock``."""
+    """Install the ECS simulation with the faults a test names, ``simulate(tasks=..., ...)``,
+    or those of an `EcsFaults` with some replaced, ``simulate(faults, describe_lag=0)``, on
+    ``sim_clock``; uninstalled even when the test fails."""
     installed: list[EcsSimulation] = []
 
-    def install(**faults: Any) -> EcsSimulation:
-        simulation = EcsSimulation(EcsFaults(**faults), clock=sim_clock)
+    def install(faults: EcsFaults | None = None, **named: Any) -> EcsSimulation:
+        chosen = dataclasses.replace(faults, **named) if faults else EcsFaults(**named)
+        simulation = EcsSimulation(chosen, clock=sim_clock)
         simulation.install()
         installed.append(simulation)
         return simulation

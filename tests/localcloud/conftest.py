@@ -3,19 +3,17 @@ ECS simulation on a clock the test moves."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
-from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from tests.aws_fixtures import SimClock
+    from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MINI_TEMPLATE = FIXTURES / "template.yaml"
@@ -38,21 +36,12 @@ def cloud(mini_cloud: LocalCloud) -> LocalCloud:
 
 
 @pytest.fixture
-def simulate(aws: None, sim_clock: SimClock) -> Iterator[Callable[..., EcsSimulation]]:
-    """Installs a simulation of `faults` (default: none) on `sim_clock` for the test;
-    uninstalled even when the test fails. Unlike the step tests' `simulate`, every describe
-    sees every change at once: the tests of eventual consistency install their own."""
-    started: list[EcsSimulation] = []
+def simulate(simulate: Callable[..., EcsSimulation]) -> Callable[..., EcsSimulation]:
+    """Installs a simulation of `faults` (default: none), as the step tests' `simulate`
+    does, except that every describe sees every change at once: the tests of eventual
+    consistency install their own."""
 
     def start(faults: EcsFaults | None = None) -> EcsSimulation:
-        consistent = dataclasses.replace(
-            faults or EcsFaults(), describe_lag=0, service_describe_lag=0
-        )
-        simulation = EcsSimulation(consistent, clock=sim_clock)
-        simulation.install()
-        started.append(simulation)
-        return simulation
+        return simulate(faults, describe_lag=0, service_describe_lag=0)
 
-    yield start
-    for simulation in started:
-        simulation.uninstall()
+    return start
