@@ -255,12 +255,26 @@ class Deployment(_Doc):
         )
 
     def _next_deadline(self, now: datetime) -> float | None:
-        """Seconds until the first awaited rollout, rollback or task run times out, if any:
-        no safety poll outlasts it, so a timeout is judged when it falls."""
-        deadlines = [service.deadline(now) for service in self.services]
+        """Seconds until the first awaited rollout, rollback or task run times out, or a
+        PAUSE hook's answer is due, if any: no safety poll outlasts it, so each is judged
+        when it falls."""
+        deadlines = [self._due(service, now) for service in self.services]
         deadlines += [run.deadline for run in (*self.pre_tasks, *self.post_tasks)]
         due = [deadline for deadline in deadlines if deadline is not None]
         return (min(due) - now).total_seconds() if due else None
+
+    def _due(self, service: ServiceRollout, now: datetime) -> datetime | None:
+        """At a PAUSE hook awaiting its answer, the rollout's budget stands still (it never
+        times out there): what falls due is the approval timeout, when the check answers
+        ROLLBACK. Otherwise the rollout's (or rollback's) own deadline."""
+        paused = service.paused
+        if (
+            service.ended_at is None
+            and paused is not None
+            and not (paused.continued or paused.rejected)
+        ):
+            return paused.since + timedelta(minutes=self.approval_timeout_minutes)
+        return service.deadline(now)
 
     @property
     def chain_id(self) -> str | None:

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ecs_deployer.document import DeploymentRef, Failure, ServiceRollout, wait_seconds
+from ecs_deployer.document import (
+    DeploymentRef,
+    Failure,
+    PausedHook,
+    ServiceRollout,
+    wait_seconds,
+)
 from ecs_deployer.domain.waiters import LONGEST_SAFETY_POLL_SECONDS, safety_poll_seconds
 from ecs_deployer.errors import ResourceNotFound
 from ecs_deployer.steps.stored import on_stored_document, save
@@ -235,6 +241,18 @@ def test_no_safety_poll_outlasts_the_first_deadline_of_what_the_wait_awaits(
     web.paused_seconds = 300  # five of those minutes at a PAUSE hook
     ref = save(table, deployment, STARTED + timedelta(minutes=15))
     assert ref["safety_poll_seconds"] == 300
+
+    # Paused 2 s before the budget runs out: the budget stands still there, and what falls
+    # due is the approval timeout (then the deployer rejects the hook), not a 2 s poll.
+    web.paused_seconds = 0
+    web.paused = PausedHook(hook_id="ecs-pause-1", since=STARTED + timedelta(seconds=898))
+    deployment.approval_timeout_minutes = 5
+    ref = save(table, deployment, STARTED + timedelta(seconds=898))
+    assert ref["safety_poll_seconds"] == 5 * 60
+    deployment.approval_timeout_minutes = 24 * 60
+    ref = save(table, deployment, STARTED + timedelta(hours=6))
+    assert ref["safety_poll_seconds"] == LONGEST_SAFETY_POLL_SECONDS
+    web.paused = None
 
     # A pre-deploy task's max_wait counts the same.
     deployment.services[0].started_at = None

@@ -507,7 +507,7 @@ def _start_rollback(
 
 
 def _rolled_back_by_ecs(
-    ours: ServiceDeployment | None, ecs: EcsGateway, now: datetime
+    service: ServiceRollout, ours: ServiceDeployment | None, ecs: EcsGateway, now: datetime
 ) -> ServiceRollback | None:
     """The rollback of a service whose service deployment (ours) ECS rolls back, or is
     asked to now that it is still ongoing (StopServiceDeployment): ECS's rollback is
@@ -528,6 +528,7 @@ def _rolled_back_by_ecs(
         judged = judge_rollback(ours)
         followed.state = "COMPLETED" if judged.state == "COMPLETED" else "FAILED"
         followed.reason = "rolled back by ECS" if judged.state == "COMPLETED" else judged.reason
+        service.progress = judged.progress
     return followed
 
 
@@ -556,7 +557,9 @@ def start_rollback(
         },
     )
     for service in pending:
-        service.rollback = _rolled_back_by_ecs(ours.get(service.name), ecs, now) or _start_rollback(
+        service.rollback = _rolled_back_by_ecs(
+            service, ours.get(service.name), ecs, now
+        ) or _start_rollback(
             deployment,
             service,
             snapshot=snapshots.get(service.name),
