@@ -15,7 +15,7 @@ from ecs_deployer.steps.services import check_services, update_services
 from ecs_deployer.steps.waiters import announce_pauses, awaited_answer
 from ecs_deployer_tools.operator.approvals import answer_approval
 from ecs_deployer_tools.operator.aws import OperatorError
-from tests.aws_fixtures import STARTED, registered
+from tests.aws_fixtures import STARTED, drive, registered
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -126,11 +126,7 @@ def test_an_approval_continues_the_hook_once_even_when_the_check_is_retried(
     check_services(retried, ecs, sim_clock(), answer=awaited_answer(table, retried))
     assert answers == ["CONTINUE"]
 
-    for _ in range(60):
-        sim_clock.advance(10)
-        deployment = check_services(deployment, ecs, sim_clock())
-        if deployment.progress != "WAIT":
-            break
+    deployment = drive(lambda d: check_services(d, ecs, sim_clock()), deployment, sim_clock, 60)
     assert deployment.progress == "DONE"
     assert answers == ["CONTINUE"]
 
