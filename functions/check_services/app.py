@@ -21,6 +21,7 @@ from ecs_deployer.settings import Settings
 from ecs_deployer.steps.services import check_rollback, check_services
 from ecs_deployer.steps.stored import on_stored_document
 from ecs_deployer.steps.waiters import announce_pauses, awaited_answer
+from ecs_deployer.structs import decode
 from ecs_deployer.tracing import tracer
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ events = news_for_operators(settings)  # its clients are made at the first PAUSE
 @tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    event = ModeEvent.model_validate(payload)
+    event = decode(payload, ModeEvent)
     now = clock.now()
 
     def check(deployment: Deployment) -> Deployment:

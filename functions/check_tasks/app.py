@@ -19,6 +19,7 @@ from ecs_deployer.payloads import PhaseEvent
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps.stored import on_stored_document
 from ecs_deployer.steps.tasks import check_tasks
+from ecs_deployer.structs import decode
 from ecs_deployer.tracing import tracer
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 @tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    event = PhaseEvent.model_validate(payload)
+    event = decode(payload, PhaseEvent)
     now = clock.now()
 
     def step(deployment: Deployment) -> Deployment:

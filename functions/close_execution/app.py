@@ -20,6 +20,7 @@ from ecs_deployer.aws.stepfunctions import Executions
 from ecs_deployer.clock import Clock, SystemClock
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps.close import CloseDeps, ExecutionStatusChange, close_execution
+from ecs_deployer.structs import decode
 from ecs_deployer.tracing import tracer
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ deps = CloseDeps(
 @tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    event = ExecutionStatusChange.model_validate(payload)
+    event = decode(payload, ExecutionStatusChange)
     closed = close_execution(event.detail, deps, clock.now())
     logger.info("execution closed", extra={"execution": event.detail.name, "closed": closed})
     return {"execution": event.detail.execution_arn, "closed": closed}

@@ -18,6 +18,7 @@ from ecs_deployer.payloads import LockEvent
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps import locks
 from ecs_deployer.steps.stored import on_stored_document
+from ecs_deployer.structs import decode
 from ecs_deployer.tracing import tracer
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ executions = Executions(sfn_client)
 @tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    event = LockEvent.model_validate(payload)
+    event = decode(payload, LockEvent)
     now = clock.now()
 
     def step(deployment: Deployment) -> Deployment:

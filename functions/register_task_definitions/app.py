@@ -18,6 +18,7 @@ from ecs_deployer.payloads import StepEvent
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps.register import register_task_definitions
 from ecs_deployer.steps.stored import on_stored_document
+from ecs_deployer.structs import decode
 from ecs_deployer.tracing import tracer
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ table = DeploymentsTable(dynamodb_client(), settings.deployments_table)
 @tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    event = StepEvent.model_validate(payload)
+    event = decode(payload, StepEvent)
     now = clock.now()
     return on_stored_document(
         table,

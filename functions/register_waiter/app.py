@@ -19,6 +19,7 @@ from ecs_deployer.errors import ResourceNotFound
 from ecs_deployer.payloads import WaiterEvent
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps.waiters import register_waiter, request_approval
+from ecs_deployer.structs import decode
 from ecs_deployer.tracing import annotate, tracer
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ events = news_for_operators(settings)  # its clients are made at the first appro
 @tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> None:
-    event = WaiterEvent.model_validate(payload)
+    event = decode(payload, WaiterEvent)
     ref = event.deployment
     annotate(ref.deployment_id, ref.app)
     deployment = table.load_document(ref.app, ref.deployment_id)

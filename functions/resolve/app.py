@@ -28,6 +28,7 @@ from ecs_deployer.payloads import ResolveEvent
 from ecs_deployer.settings import Settings
 from ecs_deployer.steps.resolve import resolve
 from ecs_deployer.steps.stored import save
+from ecs_deployer.structs import decode, encode
 from ecs_deployer.tracing import tracer
 
 if TYPE_CHECKING:
@@ -51,12 +52,12 @@ deps = AdmissionDeps(
 @tracer.capture_lambda_handler(capture_response=False)
 @logger.inject_lambda_context
 def lambda_handler(payload: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    event = ResolveEvent.model_validate(payload)
+    event = decode(payload, ResolveEvent)
     now = clock.now()
     result = resolve(event.input, event.execution, deps, now, events)
     if isinstance(result, Deployment):
         return save(deps.table, result, now)
-    dispatched: dict[str, Any] = result.model_dump(mode="json", by_alias=True)
+    dispatched: dict[str, Any] = encode(result)
     return dispatched
 
 

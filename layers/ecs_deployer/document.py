@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from msgspec import field
 
 from ecs_deployer.config.models import AppConfig, CodeDeployConfig, TaskConfig, WaitUntil
 from ecs_deployer.domain import promotion
@@ -25,6 +25,7 @@ from ecs_deployer.domain.waiters import safety_poll_seconds
 from ecs_deployer.image import ImageRef
 from ecs_deployer.inputs import Promotion, Trigger
 from ecs_deployer.outcome import Outcome
+from ecs_deployer.structs import Strict, encode
 
 Phase = Literal["pre", "post"]
 Progress = Literal["WAIT", "DONE", "FAILED"]
@@ -35,25 +36,21 @@ TaskRunState = Literal["PENDING", TaskState, "TIMED_OUT"]
 LockStatus = Literal["PENDING", AcquireResult, "RELEASED"]
 
 
-class _Doc(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class Failure(_Doc):
+class Failure(Strict, kw_only=True):
     """Shaped like a Step Functions Catch result, so caught and reported failures are alike."""
 
-    error: str = Field(alias="Error")
-    cause: str = Field(alias="Cause")
+    error: str = field(name="Error")
+    cause: str = field(name="Cause")
 
 
-class Options(_Doc):
+class Options(Strict, kw_only=True):
     skip_pre_tasks: bool = False
     skip_post_tasks: bool = False
     force: bool = False
     poll_seconds: int = 60
 
 
-class TaskResult(_Doc):
+class TaskResult(Strict, kw_only=True):
     task_arn: str
     last_status: str
     exit_codes: dict[str, int | None] = {}
@@ -69,7 +66,7 @@ class TaskResult(_Doc):
         return self.state in ("SUCCEEDED", "FAILED")
 
 
-class TaskRun(_Doc):
+class TaskRun(Strict, kw_only=True):
     """One task family of a phase: what ran, and how it ended."""
 
     config: TaskConfig
@@ -95,7 +92,7 @@ class TaskRun(_Doc):
         return self.started_at + timedelta(minutes=self.config.max_wait)
 
 
-class ServiceRollback(_Doc):
+class ServiceRollback(Strict, kw_only=True):
     # ECS's deployment id, or CodeDeploy's for a service deployed through CodeDeploy.
     ecs_deployment_id: str | None = None
     # The service deployment followed: ours, rolled back by ECS (or at our request), or the
@@ -106,7 +103,7 @@ class ServiceRollback(_Doc):
     reason: str | None = None
 
 
-class PausedHook(_Doc):
+class PausedHook(Strict, kw_only=True):
     """A PAUSE lifecycle hook our service deployment waits at, for an operator's answer
     (``ecs-deployer approve``/``reject``), which CheckServices sends: ContinueServiceDeployment."""
 
@@ -119,7 +116,7 @@ class PausedHook(_Doc):
     rejected: str | None = None
 
 
-class ServiceRollout(_Doc):
+class ServiceRollout(Strict, kw_only=True):
     name: str
     containers: list[str]
     # Set for a rollback: the exact revision to return to, instead of a clone.
@@ -178,14 +175,14 @@ class ServiceRollout(_Doc):
         return self.task_definition_before != self.task_definition_after
 
 
-class LockState(_Doc):
+class LockState(Strict, kw_only=True):
     status: LockStatus = "PENDING"
     waiting_behind: str | None = None  # the deployment holding the lock while we wait
     superseded_by: str | None = None  # the newer deployment we gave way to
     reason: str | None = None  # why we gave way, naming the newer image and deployment
 
 
-class Deployment(_Doc):
+class Deployment(Strict, kw_only=True):
     kind: Literal["deploy"] = "deploy"
     deployment_id: str  # the execution's name
     execution_arn: str
@@ -207,7 +204,7 @@ class Deployment(_Doc):
     services: list[ServiceRollout]
     pre_tasks: list[TaskRun] = []
     post_tasks: list[TaskRun] = []
-    lock: LockState = LockState()
+    lock: LockState = field(default_factory=LockState)
     # The approval gate: wait for an operator's answer after the pre tasks, before any
     # service changes. Per deployment (Resolve sets it from the config, or the environment
     # promoted to); the ASL routes on the ref's copy.
@@ -301,7 +298,7 @@ class Deployment(_Doc):
         self.progress = "FAILED"
 
 
-class DeploymentRef(_Doc):
+class DeploymentRef(Strict, kw_only=True):
     """What the state machine carries from step to step: which deployment, and what the ASL
     routes on. Its size does not depend on the app's services or containers."""
 
@@ -325,7 +322,7 @@ class DeploymentRef(_Doc):
     promote: PromotionStart | None = None  # the next environment's deployment to start
 
     def to_payload(self) -> dict[str, Any]:
-        payload: dict[str, Any] = self.model_dump(mode="json", by_alias=True)
+        payload: dict[str, Any] = encode(self)
         return payload
 
 

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from msgspec.structs import replace
 
 from ecs_deployer.outcome import FINAL_STATUSES, FinalStatus, RecordStatus
+from ecs_deployer.structs import Frozen, Tolerant, encode
 
 if TYPE_CHECKING:
     from ecs_deployer.document import Deployment
@@ -43,9 +44,7 @@ class RecordId:
     deployment_id: str
 
 
-class ServiceRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class ServiceRecord(Tolerant, kw_only=True, frozen=True):
     name: str
     task_definition_before: str | None = None
     task_definition_after: str | None = None
@@ -53,9 +52,7 @@ class ServiceRecord(BaseModel):
     state: str | None = None
 
 
-class TaskRecord(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class TaskRecord(Tolerant, kw_only=True, frozen=True):
     family: str
     phase: Literal["pre", "post"]
     task_definition: str | None = None
@@ -66,12 +63,10 @@ class TaskRecord(BaseModel):
 ApprovalStatus = Literal["PENDING", "APPROVED", "REJECTED", "TIMED_OUT"]
 
 
-class ApprovalRecord(BaseModel):
+class ApprovalRecord(Frozen, kw_only=True, frozen=True):
     """A deployment's approval (its gate's, or a PAUSE hook's): asked for by the deployer,
     answered by an operator (``ecs-deployer approve``/``reject``), or timed out. Who
     answered is kept here."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     status: ApprovalStatus
     requested_at: str
@@ -87,15 +82,11 @@ class ApprovalRecord(BaseModel):
     def answered(
         self, status: ApprovalStatus, by: str | None, now: datetime, reason: str | None = None
     ) -> ApprovalRecord:
-        return self.model_copy(
-            update={"status": status, "answered_by": by, "answered_at": iso(now), "reason": reason}
-        )
+        return replace(self, status=status, answered_by=by, answered_at=iso(now), reason=reason)
 
 
-class HistoryRecord(BaseModel):
+class HistoryRecord(Tolerant, kw_only=True, frozen=True):
     """What the table holds for one deployment (and what ``ecs-deployer history`` shows)."""
-
-    model_config = ConfigDict(frozen=True)
 
     app: str
     deployment_id: str
@@ -134,11 +125,9 @@ class HistoryRecord(BaseModel):
         return self.status in FINAL_STATUSES
 
 
-class RecordUpdate(BaseModel):
+class RecordUpdate(Frozen, kw_only=True, frozen=True, omit_defaults=True):
     """The fields of a record that change as its deployment proceeds: only those given are
-    written, and never to a record that is already final."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    written (a field left None is not), and never to a record that is already final."""
 
     updated_at: str
     status: RecordStatus | None = None
@@ -160,17 +149,16 @@ class RecordUpdate(BaseModel):
         )
 
     def with_status(self, status: RecordStatus) -> RecordUpdate:
-        return self.model_copy(update={"status": status})
+        return replace(self, status=status)
 
     def ended(
         self, status: FinalStatus, now: datetime, *, error: str | None, cause: str | None
     ) -> RecordUpdate:
-        return self.model_copy(
-            update={"status": status, "finished_at": iso(now), "error": error, "cause": cause}
-        )
+        return replace(self, status=status, finished_at=iso(now), error=error, cause=cause)
 
     def fields(self) -> dict[str, Any]:
-        return self.model_dump(exclude_unset=True)
+        fields: dict[str, Any] = encode(self)
+        return fields
 
 
 def _service_records(deployment: Deployment) -> list[ServiceRecord]:
@@ -202,32 +190,30 @@ def _task_records(deployment: Deployment) -> list[TaskRecord]:
 
 def new_record(deployment: Deployment, now: datetime) -> HistoryRecord:
     image = deployment.image
-    return HistoryRecord.model_validate(
-        {
-            "app": deployment.app,
-            "deployment_id": deployment.deployment_id,
-            "execution_arn": deployment.execution_arn,
-            "status": "QUEUED",
-            "image": image.uri,
-            "repository": image.repository,
-            "digest": image.digest,
-            "tag": image.tag,
-            "trigger": deployment.trigger.kind,
-            "environment": deployment.environment,
-            "chain_id": deployment.chain_id,
-            "promoted_from": (
-                deployment.promotion.previous_deployment_id if deployment.promotion else None
-            ),
-            "next_environment": deployment.next_environment,
-            "rollback_of": deployment.rollback_of,
-            "undoes": deployment.undoes,
-            "event_id": deployment.trigger.event_id,
-            "actor": deployment.trigger.actor,
-            "config_digest": deployment.config_digest,
-            "requested_at": iso(deployment.requested_at),
-            "order": deployment.order,
-            "services": _service_records(deployment),
-            "tasks": _task_records(deployment),
-            "updated_at": iso(now),
-        }
+    return HistoryRecord(
+        app=deployment.app,
+        deployment_id=deployment.deployment_id,
+        execution_arn=deployment.execution_arn,
+        status="QUEUED",
+        image=image.uri,
+        repository=image.repository,
+        digest=image.digest,
+        tag=image.tag,
+        trigger=deployment.trigger.kind,
+        environment=deployment.environment,
+        chain_id=deployment.chain_id,
+        promoted_from=(
+            deployment.promotion.previous_deployment_id if deployment.promotion else None
+        ),
+        next_environment=deployment.next_environment,
+        rollback_of=deployment.rollback_of,
+        undoes=deployment.undoes,
+        event_id=deployment.trigger.event_id,
+        actor=deployment.trigger.actor,
+        config_digest=deployment.config_digest,
+        requested_at=iso(deployment.requested_at),
+        order=deployment.order,
+        services=_service_records(deployment),
+        tasks=_task_records(deployment),
+        updated_at=iso(now),
     )

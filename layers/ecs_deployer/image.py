@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from ecs_deployer.structs import Frozen
 
 
-class ImageRef(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class ImageRef(Frozen, kw_only=True, frozen=True):
     registry: str  # 123456789012.dkr.ecr.us-east-1.amazonaws.com
     repository: str
     digest: str | None = None

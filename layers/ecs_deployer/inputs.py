@@ -8,31 +8,24 @@ Tolerant where AWS speaks (an event's detail may gain fields), strict where peop
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StringConstraints,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+import msgspec
+from msgspec import Meta, field
 
 from ecs_deployer.config.models import AppName, EnvironmentName, RepositoryName
 from ecs_deployer.errors import InputError
+from ecs_deployer.structs import Frozen, Tolerant, decode
 from ecs_deployer.validation import field_errors
 
 # Docker's tag grammar. ECR accepts any tag of up to 300 characters; the deployer deploys
 # only tags Docker could have pushed (and `docker pull` could run).
 IMAGE_TAG_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
-ImageTag = Annotated[str, StringConstraints(pattern=IMAGE_TAG_PATTERN)]
-ImageDigest = Annotated[str, StringConstraints(pattern=r"^sha256:[a-f0-9]{64}$")]
-PollSeconds = Annotated[int, Field(ge=1, le=300, strict=True)]
+ImageTag = Annotated[str, Meta(pattern=IMAGE_TAG_PATTERN)]
+ImageDigest = Annotated[str, Meta(pattern=r"^sha256:[a-f0-9]{64}$")]
+PollSeconds = Annotated[int, Meta(ge=1, le=300)]
 # A Step Functions execution name, which is what a deployment id is.
-DeploymentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,80}$")]
+DeploymentId = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,80}$")]
 
 
 # The image events that put an image into a repository of this region, and the action
@@ -40,45 +33,40 @@ DeploymentId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,80}$"
 _PUSH_ACTIONS = {"ECR Image Action": "PUSH", "ECR Replication Action": "REPLICATE"}
 
 
-class EventBridgeEvent(BaseModel):
+class EventBridgeEvent(Tolerant, kw_only=True, frozen=True):
     """The envelope EventBridge delivers every event in; each kind of event types its
     ``detail``. (Ours, not powertools' parser models: importing those costs a cold start
     tens of milliseconds.)"""
 
-    model_config = ConfigDict(populate_by_name=True)
-
     version: str
     id: str
-    detail_type: str = Field(alias="detail-type")
+    detail_type: str = field(name="detail-type")
     source: str
     account: str
     time: datetime
     region: str
     resources: list[str]
-    detail: BaseModel
+    detail: Any
 
 
-class EcrImageActionDetail(BaseModel):
-    """``detail`` of the "ECR Image Action" and "ECR Replication Action" events; extra
-    fields AWS adds are kept, not refused."""
-
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+class EcrImageActionDetail(Tolerant, kw_only=True, frozen=True):
+    """``detail`` of the "ECR Image Action" and "ECR Replication Action" events; fields AWS
+    adds are ignored, not refused."""
 
     result: str
-    repository_name: RepositoryName = Field(alias="repository-name")
-    image_digest: ImageDigest = Field(alias="image-digest")
-    action_type: str = Field(alias="action-type")
-    image_tag: str | None = Field(default=None, alias="image-tag")
-    source_region: str | None = Field(default=None, alias="source-region")  # of a replica
+    repository_name: RepositoryName = field(name="repository-name")
+    image_digest: ImageDigest = field(name="image-digest")
+    action_type: str = field(name="action-type")
+    image_tag: str | None = field(default=None, name="image-tag")
+    source_region: str | None = field(default=None, name="source-region")  # of a replica
 
-    @field_validator("image_tag")
-    @classmethod
-    def _empty_tag_is_no_tag(cls, tag: str | None) -> str | None:
+    def __post_init__(self) -> None:
         # An untagged push's event comes without image-tag or with "": both mean no tag.
-        return tag or None
+        if self.image_tag == "":
+            msgspec.structs.force_setattr(self, "image_tag", None)
 
 
-class EcrImageActionEvent(EventBridgeEvent):
+class EcrImageActionEvent(EventBridgeEvent, kw_only=True, frozen=True):
     """An image event: "ECR Image Action" (a push, a delete...) or "ECR Replication Action"
     (a replica arriving in this region: the image as its push left it)."""
 
@@ -95,45 +83,40 @@ class EcrImageActionEvent(EventBridgeEvent):
         return self.detail_type == "ECR Replication Action"
 
 
-class Trigger(BaseModel):
+class Trigger(Frozen, kw_only=True, frozen=True):
     """Why a deployment happened; set by the dispatcher for pushes, optional for people."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["ecr-push", "manual", "rollback", "promotion"] = "manual"
     event_id: str | None = None
     pushed_at: datetime | None = None
-    actor: Annotated[str, StringConstraints(max_length=200)] | None = None
+    actor: Annotated[str, Meta(max_length=200)] | None = None
 
 
-class Promotion(BaseModel):
+class Promotion(Frozen, kw_only=True, frozen=True):
     """Why a deployment is part of a promotion chain: the previous environment's success.
     Set by the state machine when that deployment ends SUCCEEDED (domain/promotion.py)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     chain_id: DeploymentId  # the chain's first deployment
     previous_deployment_id: DeploymentId  # the previous environment's deployment
 
 
-class ManualRequest(BaseModel):
+class ManualRequest(Frozen, kw_only=True, frozen=True, omit_defaults=True):
     """``{"app": ..., "image_tag" | "image_digest": ..., ...}``: deploy one app now.
 
     With both a tag and a digest, the digest pins the image and the tag is recorded.
     ``{"app": ..., "rollback_to": DEPLOYMENT_ID}`` instead returns every service to the
     exact revisions that earlier (successful) deployment left, running no one-off tasks;
-    ``{"app": ..., "undo": DEPLOYMENT_ID}`` to the revisions that ran before it.
+    ``{"app": ..., "undo": DEPLOYMENT_ID}`` to the revisions that ran before it. Encoded,
+    it leaves out what it leaves at its default.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     app: AppName
     image_tag: ImageTag | None = None
     image_digest: ImageDigest | None = None
     repository: RepositoryName | None = None
-    skip_pre_tasks: StrictBool = False
-    skip_post_tasks: StrictBool = False
-    force: StrictBool = False
+    skip_pre_tasks: bool = False
+    skip_post_tasks: bool = False
+    force: bool = False
     poll_seconds: PollSeconds | None = None
     rollback_to: DeploymentId | None = None
     undo: DeploymentId | None = None
@@ -143,14 +126,14 @@ class ManualRequest(BaseModel):
     trigger: Trigger = Trigger()
     # The dispatcher execution that started this one: the key Step Functions documents for
     # nested executions (the console links them). Set by the state machine, never by people.
-    started_by: str | None = Field(
-        default=None,
-        alias="AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID",
-        description="Set by the dispatcher: the execution that started this one.",
-    )
+    started_by: (
+        Annotated[
+            str, Meta(description="Set by the dispatcher: the execution that started this one.")
+        ]
+        | None
+    ) = field(default=None, name="AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID")
 
-    @model_validator(mode="after")
-    def _image_named(self) -> Self:
+    def __post_init__(self) -> None:
         image = self.image_tag is not None or self.image_digest is not None
         if self.rollback_to is not None and self.undo is not None:
             raise ValueError("give rollback_to or undo, not both")
@@ -160,7 +143,6 @@ class ManualRequest(BaseModel):
             raise ValueError("give image_tag or image_digest (or rollback_to, or undo)")
         if self.promotion is not None and (self.is_rollback or self.environment is None):
             raise ValueError("a promotion deploys an image to a named environment")
-        return self
 
     @property
     def is_rollback(self) -> bool:
@@ -177,7 +159,7 @@ def parse_execution_input(raw: Any) -> ExecutionInput:
     model: type[EcrImageActionEvent] | type[ManualRequest]
     model = EcrImageActionEvent if "detail-type" in raw or "source" in raw else ManualRequest
     try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
+        return decode(raw, model)
+    except msgspec.ValidationError as exc:
         subject = "ECR event" if model is EcrImageActionEvent else "manual input"
         raise InputError(f"invalid {subject}", field_errors(exc)) from exc

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+import msgspec
+from msgspec.structs import replace
 
 from ecs_deployer.errors import ApprovalRejected, ApprovalTimedOut, DeployerError
+from ecs_deployer.structs import Strict, decode_json, encode_json
 
 if TYPE_CHECKING:
     from ecs_deployer.document import Deployment, ServiceRollout
@@ -52,11 +54,7 @@ _MAX_CAUSE = 32_000  # Step Functions allows 32,768 characters
 _MAX_SUMMARY = 32_000
 
 
-class _Contract(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ServiceSummary(_Contract):
+class ServiceSummary(Strict, kw_only=True):
     name: str
     task_definition_before: str | None = None
     task_definition_after: str | None = None  # what it runs now, read from ECS
@@ -67,7 +65,7 @@ class ServiceSummary(_Contract):
     reason: str | None = None
 
 
-class TaskSummary(_Contract):
+class TaskSummary(Strict, kw_only=True):
     family: str
     phase: Literal["pre", "post"]
     task_definition: str | None = None
@@ -76,7 +74,7 @@ class TaskSummary(_Contract):
     reason: str | None = None
 
 
-class Summary(_Contract):
+class Summary(Strict, kw_only=True):
     """What became of every service and task; a success's summary adds its housekeeping.
 
     A summary too long to carry in state data keeps only each service's state (the history
@@ -92,22 +90,22 @@ class Summary(_Contract):
     housekeeping_error: str | None = None
 
     def brief(self) -> Summary:
-        return self.model_copy(
-            update={
-                "services": [
-                    ServiceSummary(name=s.name, state=s.state, rollback=s.rollback)
-                    for s in self.services
-                ],
-                "tasks": [],
-                "deregistered": None,
-            }
+        return replace(
+            self,
+            services=[
+                ServiceSummary(name=s.name, state=s.state, rollback=s.rollback)
+                for s in self.services
+            ],
+            tasks=[],
+            deregistered=None,
         )
 
 
-class Cause(_Contract):
+class Cause(Strict, kw_only=True, omit_defaults=True):
     """A failed execution's cause. ``error`` is the original failure, even where the Fail
     state names another (RollbackFailed, DeploymentError). A rejected request carries no
-    summary; a cause too long for Step Functions keeps only each service's state."""
+    summary; a cause too long for Step Functions keeps only each service's state. Its text
+    leaves out what it lacks (a rejection's app, services...)."""
 
     status: DeploymentStatus
     error: str
@@ -119,19 +117,19 @@ class Cause(_Contract):
     tasks: list[TaskSummary] = []
 
     def to_text(self) -> str:
-        return self.model_dump_json(exclude_unset=True)
+        return encode_json(self).decode()
 
     @classmethod
     def from_text(cls, text: str) -> Cause | None:
         """The cause of an execution that failed with Finalize's or Resolve's; None for any
         other (a Lambda's error JSON, plain text)."""
         try:
-            return cls.model_validate_json(text)
-        except ValidationError:
+            return decode_json(text, cls)
+        except msgspec.DecodeError:  # not JSON, or not a cause
             return None
 
 
-class Outcome(_Contract):
+class Outcome(Strict, kw_only=True):
     status: DeploymentStatus
     error: str | None = None  # the name the ASL routes on, to the Fail state of that name
     cause: str | None = None  # Cause.to_text()
@@ -140,9 +138,9 @@ class Outcome(_Contract):
 
     def bounded(self) -> Outcome:
         """This outcome, its summary brief if too long for state data."""
-        if self.summary is None or len(self.summary.model_dump_json()) <= _MAX_SUMMARY:
+        if self.summary is None or len(encode_json(self.summary)) <= _MAX_SUMMARY:
             return self
-        return self.model_copy(update={"summary": self.summary.brief()})
+        return replace(self, summary=self.summary.brief())
 
     @classmethod
     def rejected(cls, exc: DeployerError) -> Outcome:
@@ -243,6 +241,6 @@ def decide_outcome(deployment: Deployment, running: dict[str, str | None]) -> Ou
     text = cause.to_text()
     if len(text) > _MAX_CAUSE:
         brief = details.brief()
-        text = cause.model_copy(update={"services": brief.services, "tasks": []}).to_text()
+        text = replace(cause, services=brief.services, tasks=[]).to_text()
         text = text[:_MAX_CAUSE]
     return Outcome(status=status, error=error, cause=text, summary=details)

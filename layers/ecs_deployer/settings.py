@@ -9,18 +9,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-    field_validator,
-)
+import msgspec
+from msgspec import Meta
 
 from ecs_deployer.domain.accounts import ROLE_ARN_PATTERN, roles_by_account
 from ecs_deployer.domain.scope import StackScope, names
-from ecs_deployer.errors import ConfigError
+from ecs_deployer.errors import ConfigError, FieldError
 from ecs_deployer.validation import field_errors
 
 if TYPE_CHECKING:
@@ -30,66 +24,63 @@ if TYPE_CHECKING:
 _CODEDEPLOY_GROUP = r"^[A-Za-z0-9_.+@=-]{1,100}/[A-Za-z0-9_.+@=-]{1,100}$"
 # The stack parameter SummaryTopicArn's pattern, without its empty "off".
 _TOPIC_ARN = r"^arn:[a-z-]+:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"
-ParameterPath = Annotated[str, StringConstraints(pattern=r"^(/[A-Za-z0-9_.-]+)+$")]
+ParameterPath = Annotated[str, Meta(pattern=r"^(/[A-Za-z0-9_.-]+)+$")]
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class Settings(msgspec.Struct, kw_only=True, frozen=True):
     config_prefix: ParameterPath
-    deployments_table: Annotated[str, StringConstraints(min_length=3, max_length=255)]
+    deployments_table: Annotated[str, Meta(min_length=3, max_length=255)]
     allowed_clusters: frozenset[str]
-    task_family_prefixes: Annotated[frozenset[str], Field(min_length=1)]
+    task_family_prefixes: Annotated[frozenset[str], Meta(min_length=1)]
     allowed_subnets: frozenset[str]
     allowed_security_groups: frozenset[str]
     allow_public_ip: bool
     task_log_group_prefixes: frozenset[str]
-    codedeploy_deployment_groups: frozenset[
-        Annotated[str, StringConstraints(pattern=_CODEDEPLOY_GROUP)]
-    ]
-    event_bus_name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
-    summary_topic_arn: Annotated[str, StringConstraints(pattern=_TOPIC_ARN)] | None
-    target_account_role_arns: frozenset[Annotated[str, StringConstraints(pattern=ROLE_ARN_PATTERN)]]
+    codedeploy_deployment_groups: frozenset[Annotated[str, Meta(pattern=_CODEDEPLOY_GROUP)]]
+    event_bus_name: Annotated[str, Meta(min_length=1, max_length=256)]
+    summary_topic_arn: Annotated[str, Meta(pattern=_TOPIC_ARN)] | None
+    target_account_role_arns: frozenset[Annotated[str, Meta(pattern=ROLE_ARN_PATTERN)]]
     target_role_external_id: (
         Annotated[
             str,
             # sts:AssumeRole's ExternalId.
-            StringConstraints(min_length=2, max_length=1224, pattern=r"^[A-Za-z0-9+=,.@:/_-]+$"),
+            Meta(min_length=2, max_length=1224, pattern=r"^[A-Za-z0-9+=,.@:/_-]+$"),
         ]
         | None
     )
 
-    @field_validator("target_account_role_arns")
-    @classmethod
-    def _one_role_per_account(cls, arns: frozenset[str]) -> frozenset[str]:
-        roles_by_account(arns)  # raises for an account listed with two roles
-        return arns
-
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        variables = {
+            "config_prefix": environ.get("CONFIG_PREFIX", ""),
+            "deployments_table": environ.get("DEPLOYMENTS_TABLE", ""),
+            "allowed_clusters": names(environ.get("ALLOWED_CLUSTERS", "")),
+            "task_family_prefixes": names(environ.get("TASK_FAMILY_PREFIXES", "")),
+            "allowed_subnets": names(environ.get("ALLOWED_SUBNETS", "")),
+            "allowed_security_groups": names(environ.get("ALLOWED_SECURITY_GROUPS", "")),
+            "allow_public_ip": environ.get("ALLOW_PUBLIC_IP", "false"),
+            "task_log_group_prefixes": names(environ.get("TASK_LOG_GROUP_PREFIXES", "")),
+            "codedeploy_deployment_groups": names(environ.get("CODEDEPLOY_DEPLOYMENT_GROUPS", "")),
+            "event_bus_name": environ.get("EVENT_BUS_NAME", "default"),
+            "summary_topic_arn": environ.get("SUMMARY_TOPIC_ARN") or None,
+            "target_account_role_arns": names(environ.get("TARGET_ACCOUNT_ROLE_ARNS", "")),
+            "target_role_external_id": environ.get("TARGET_ROLE_EXTERNAL_ID") or None,
+        }
         try:
-            return cls(
-                config_prefix=environ.get("CONFIG_PREFIX", ""),
-                deployments_table=environ.get("DEPLOYMENTS_TABLE", ""),
-                allowed_clusters=names(environ.get("ALLOWED_CLUSTERS", "")),
-                task_family_prefixes=names(environ.get("TASK_FAMILY_PREFIXES", "")),
-                allowed_subnets=names(environ.get("ALLOWED_SUBNETS", "")),
-                allowed_security_groups=names(environ.get("ALLOWED_SECURITY_GROUPS", "")),
-                allow_public_ip=environ.get("ALLOW_PUBLIC_IP", "false"),
-                task_log_group_prefixes=names(environ.get("TASK_LOG_GROUP_PREFIXES", "")),
-                codedeploy_deployment_groups=names(environ.get("CODEDEPLOY_DEPLOYMENT_GROUPS", "")),
-                event_bus_name=environ.get("EVENT_BUS_NAME", "default"),
-                summary_topic_arn=environ.get("SUMMARY_TOPIC_ARN") or None,
-                target_account_role_arns=names(environ.get("TARGET_ACCOUNT_ROLE_ARNS", "")),
-                target_role_external_id=environ.get("TARGET_ROLE_EXTERNAL_ID") or None,
-            )
-        except ValidationError as exc:
+            # Not strict: a variable is text, ALLOW_PUBLIC_IP's "true" a bool.
+            settings = msgspec.convert(variables, cls, strict=False)
+            roles_by_account(settings.target_account_role_arns)  # one role per account
+        except msgspec.ValidationError as exc:
             errors = [
                 # An element of a list (TARGET_ACCOUNT_ROLE_ARNS[0]) is named by its variable.
                 type(error)(_VARIABLES.get(error.path.partition("[")[0], error.path), error.message)
                 for error in field_errors(exc)
             ]
             raise ConfigError("invalid Lambda environment", errors) from exc
+        except ValueError as exc:
+            error = FieldError("TARGET_ACCOUNT_ROLE_ARNS", str(exc))
+            raise ConfigError("invalid Lambda environment", [error]) from exc
+        return settings
 
     @property
     def scope(self) -> StackScope:

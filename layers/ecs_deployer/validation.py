@@ -1,39 +1,36 @@
-"""Turn pydantic's validation errors into field errors an operator can act on."""
+"""Turn msgspec's validation errors into field errors an operator can act on."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from ecs_deployer.errors import FieldError
 
 if TYPE_CHECKING:
-    from pydantic import ValidationError
-    from pydantic_core import ErrorDetails
+    import msgspec
 
-_MESSAGES = {
-    "extra_forbidden": "unknown field",
-    "missing": "required field is missing",
-}
-
-
-def field_path(loc: tuple[int | str, ...]) -> str:
-    """``("services", 0, "max_wait")`` → ``services[0].max_wait``."""
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else part
-    return path
+# msgspec's message: "<problem> - at `$.services[0].max_wait`" (no location: the document).
+_LOCATED = re.compile(r"^(?P<problem>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
+# The problems of a key rather than of a value: named by the key's own path.
+_KEY_PROBLEMS = (
+    (re.compile(r"^Object contains unknown field `(?P<key>[^`]+)`$"), "unknown field"),
+    (re.compile(r"^Object missing required field `(?P<key>[^`]+)`$"), "required field is missing"),
+)
 
 
-def _message(error: ErrorDetails) -> str:
-    if error["type"] in _MESSAGES:
-        return _MESSAGES[error["type"]]
-    message = error["msg"].removeprefix("Value error, ")
-    return message[:1].lower() + message[1:]
+def field_errors(exc: msgspec.ValidationError) -> list[FieldError]:
+    """``exc`` named by its field path (``services[0].max_wait``); msgspec stops at the
+    first error of a document."""
+    text = str(exc)
+    located = _LOCATED.match(text)
+    problem, path = (located["problem"], located["path"]) if located else (text, "")
+    for pattern, message in _KEY_PROBLEMS:
+        key = pattern.match(problem)
+        if key is not None:
+            return [FieldError(_joined(path, key["key"]), message)]
+    return [FieldError(path.removeprefix("."), problem[:1].lower() + problem[1:])]
 
 
-def field_errors(exc: ValidationError) -> list[FieldError]:
-    """Every error of ``exc``, each named by its field path, in document order."""
-    return [FieldError(field_path(error["loc"]), _message(error)) for error in exc.errors()]
+def _joined(path: str, key: str) -> str:
+    return f"{path}.{key}".removeprefix(".")

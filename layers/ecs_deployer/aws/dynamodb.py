@@ -34,6 +34,7 @@ from ecs_deployer.domain.config_index import ConfigIndex
 from ecs_deployer.domain.locks import LockEntry, LockRecord
 from ecs_deployer.history import ApprovalRecord, HistoryRecord, iso
 from ecs_deployer.outcome import FINAL_STATUSES
+from ecs_deployer.structs import decode, decode_json, encode, encode_json
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -105,7 +106,7 @@ class DeploymentsTable:
 
     def create_record(self, record: HistoryRecord) -> None:
         """Create the record once; a retried step finds it there and leaves it alone."""
-        data = {**_record_key(record), **record.model_dump()}
+        data = {**_record_key(record), **encode(record)}
         try:
             with transient_errors_as_retryable():
                 self._dynamodb.put_item(
@@ -162,7 +163,7 @@ class DeploymentsTable:
                 ConsistentRead=True,
             )
         approval = from_item(response.get("Item", {})).get("approval")
-        return None if approval is None else ApprovalRecord.model_validate(approval)
+        return None if approval is None else decode(approval, ApprovalRecord)
 
     def history(self, app: str, limit: int = 20) -> list[HistoryRecord]:
         """The app's deployments, newest first."""
@@ -220,7 +221,7 @@ class DeploymentsTable:
     def save_document(self, deployment: Deployment, now: datetime) -> None:
         """Store the working document, compressed: an item holds at most 400 KB, and an app's
         image URIs and revision ARNs repeat from service to service."""
-        text = deployment.model_dump_json(by_alias=True).encode()
+        text = encode_json(deployment)
         data = {
             **_document_key(deployment.app, deployment.deployment_id),
             "document": zlib.compress(text),
@@ -239,7 +240,7 @@ class DeploymentsTable:
         if "Item" not in response:
             return None
         compressed: bytes = from_attribute(response["Item"]["document"])
-        return Deployment.model_validate_json(zlib.decompress(compressed))
+        return decode_json(zlib.decompress(compressed), Deployment)
 
     # Locks -------------------------------------------------------------------------------
 
@@ -289,7 +290,7 @@ def _record(item: dict[str, Any]) -> HistoryRecord:
     data = from_item(item)
     data.pop("pk", None)
     data.pop("sk", None)
-    return HistoryRecord.model_validate(data)
+    return decode(data, HistoryRecord)
 
 
 _INDEX_PARTITION = "CONFIG_INDEX"

@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ecs_deployer.domain.lifecycle import DETAIL_TYPES, SOURCE
+from ecs_deployer.structs import encode_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -36,7 +37,7 @@ class LifecycleEvents:
         entry = {
             "Source": SOURCE,
             "DetailType": DETAIL_TYPES[detail.status],
-            "Detail": detail.model_dump_json(),
+            "Detail": encode_json(detail).decode(),
             "EventBusName": self._bus,
             "Resources": [detail.execution_arn],
         }

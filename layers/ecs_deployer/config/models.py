@@ -2,29 +2,19 @@
 
 Strict on purpose: an unknown key, a wrong type or a broken rule is an error that names its
 field, because a typo in a deploy config must never be silently ignored in production.
+Read a config with ``app_config`` (config/parsing.py for text), never a constructor.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    GetJsonSchemaHandler,
-    StringConstraints,
-    field_validator,
-    model_serializer,
-    model_validator,
-)
+from msgspec import Meta
+from msgspec.structs import replace
 
-if TYPE_CHECKING:
-    from pydantic.json_schema import JsonSchemaValue
-    from pydantic_core import CoreSchema
+from ecs_deployer.structs import Frozen, decode
 
 APP_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$"
 _NAME = r"^[A-Za-z0-9_-]{1,255}$"
@@ -39,37 +29,27 @@ _FAMILY = (
 # ECR's own repository-name pattern.
 _REPOSITORY = r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$"
 
-Name = Annotated[str, StringConstraints(pattern=_NAME)]
-ContainerName = Annotated[str, StringConstraints(pattern=_NAME)]
-AppName = Annotated[str, StringConstraints(pattern=APP_NAME_PATTERN)]
-ClusterRef = Annotated[str, StringConstraints(pattern=rf"^(?:{_CLUSTER})$")]
-FamilyRef = Annotated[str, StringConstraints(pattern=_FAMILY)]
-RepositoryName = Annotated[
-    str, StringConstraints(min_length=2, max_length=256, pattern=_REPOSITORY)
-]
-AwsId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-AccountId = Annotated[str, StringConstraints(pattern=r"^[0-9]{12}$")]
-Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}$")]
-
-
-def _lowercase(value: object) -> object:
-    return value.lower() if isinstance(value, str) else value
-
+Name = Annotated[str, Meta(pattern=_NAME)]
+ContainerName = Annotated[str, Meta(pattern=_NAME)]
+AppName = Annotated[str, Meta(pattern=APP_NAME_PATTERN)]
+ClusterRef = Annotated[str, Meta(pattern=rf"^(?:{_CLUSTER})$")]
+FamilyRef = Annotated[str, Meta(pattern=_FAMILY)]
+RepositoryName = Annotated[str, Meta(min_length=2, max_length=256, pattern=_REPOSITORY)]
+AwsId = Annotated[str, Meta(min_length=1, max_length=255)]
+AccountId = Annotated[str, Meta(pattern=r"^[0-9]{12}$")]
+Region = Annotated[str, Meta(pattern=r"^[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}$")]
+Minutes = Annotated[int, Meta(ge=1, le=1440)]
 
 # A choice among words, in any case: ECS Toolkit users write launch types as ECS spells them
-# (FARGATE), and the config keeps the lowercase word.
-LaunchType = Annotated[Literal["ec2", "fargate", "external"], BeforeValidator(_lowercase)]
-RollbackMode = Annotated[Literal["auto", "none"], BeforeValidator(_lowercase)]
-ConcurrencyMode = Annotated[Literal["queue", "supersede"], BeforeValidator(_lowercase)]
-ApprovalMode = Annotated[Literal["required", "none"], BeforeValidator(_lowercase)]
+# (FARGATE), and the config keeps the lowercase word (``_lowercase_words``).
+LaunchType = Literal["ec2", "fargate", "external"]
+RollbackMode = Literal["auto", "none"]
+ConcurrencyMode = Literal["queue", "supersede"]
+ApprovalMode = Literal["required", "none"]
 # An answer may take up to 2 days: with 24 h for each phase (pre tasks, rollout, post tasks,
 # rollback) and a day in the lock's queue, the longest deployment stays inside the state
 # machine's 8-day timeout (tests/template/test_asl.py).
 MAX_APPROVAL_TIMEOUT_MINUTES = 2 * 24 * 60
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 def _unique(values: list[str], what: str) -> None:
@@ -80,48 +60,41 @@ def _unique(values: list[str], what: str) -> None:
         seen.add(value)
 
 
-def _unique_containers(names: list[str] | None) -> list[str] | None:
-    if names is not None:
-        _unique(names, "container")
-    return names
+class CapacityProviderStrategy(Frozen, kw_only=True, frozen=True):
+    capacity_provider: AwsId
+    base: Annotated[int, Meta(ge=0, le=100000)] = 0
+    weight: Annotated[int, Meta(ge=0, le=1000)] = 0
 
 
-class CapacityProviderStrategy(_Model):
-    capacity_provider: Annotated[str, StringConstraints(min_length=1, max_length=255)]
-    base: Annotated[int, Field(ge=0, le=100000)] = 0
-    weight: Annotated[int, Field(ge=0, le=1000)] = 0
-
-
-class VpcConfiguration(_Model):
+class VpcConfiguration(Frozen, kw_only=True, frozen=True):
     assign_public_ip: bool
-    security_groups: Annotated[list[AwsId], Field(max_length=5)] = []
-    subnets: Annotated[list[AwsId], Field(min_length=1, max_length=16)]
+    security_groups: Annotated[list[AwsId], Meta(max_length=5)] = []
+    subnets: Annotated[list[AwsId], Meta(min_length=1, max_length=16)]
 
 
-class NetworkConfiguration(_Model):
+class NetworkConfiguration(Frozen, kw_only=True, frozen=True):
     vpc_configuration: VpcConfiguration
 
 
-class TaskConfig(_Model):
+class TaskConfig(Frozen, kw_only=True, frozen=True):
     """A one-off task run before (``pre``) or after (``post``) the services roll out."""
 
     family: FamilyRef
-    count: Annotated[int, Field(ge=1, le=10)] = 1
-    containers: Annotated[list[ContainerName], Field(min_length=1)]
+    count: Annotated[int, Meta(ge=1, le=10)] = 1
+    containers: Annotated[list[ContainerName], Meta(min_length=1)]
     launch_type: LaunchType | None = None
     capacity_provider_strategies: (
-        Annotated[list[CapacityProviderStrategy], Field(min_length=1, max_length=6)] | None
+        Annotated[list[CapacityProviderStrategy], Meta(min_length=1, max_length=6)] | None
     ) = None
     network_configuration: NetworkConfiguration | None = None
     # Ours: whose exit codes decide success (default: every essential container).
-    watch_containers: Annotated[list[ContainerName], Field(min_length=1)] | None = None
+    watch_containers: Annotated[list[ContainerName], Meta(min_length=1)] | None = None
     # Ours: minutes before the deployer stops the task and fails.
-    max_wait: Annotated[int, Field(ge=1, le=1440)] = 30
+    max_wait: Minutes = 30
 
-    _containers_unique = field_validator("containers", "watch_containers")(_unique_containers)
-
-    @model_validator(mode="after")
-    def _check(self) -> Self:
+    def __post_init__(self) -> None:
+        _unique(self.containers, "container")
+        _unique(self.watch_containers or [], "container")
         strategies = self.capacity_provider_strategies
         if strategies is not None:
             if self.launch_type is not None:
@@ -130,33 +103,29 @@ class TaskConfig(_Model):
                 )
             if sum(1 for strategy in strategies if strategy.base > 0) > 1:
                 raise ValueError("only one capacity provider strategy may have a base")
-        return self
 
 
 def _in_network(task: TaskConfig, network: NetworkConfiguration) -> TaskConfig:
     """``task`` in ``network`` when it runs in one (awsvpc); as it is otherwise."""
     if task.network_configuration is None:
         return task
-    return task.model_copy(update={"network_configuration": network})
+    return replace(task, network_configuration=network)
 
 
-def _unique_families(tasks: list[TaskConfig]) -> list[TaskConfig]:
-    _unique([task.family for task in tasks], "task family")
-    return tasks
-
-
-class TasksConfig(_Model):
+class TasksConfig(Frozen, kw_only=True, frozen=True):
     pre: list[TaskConfig] = []
     post: list[TaskConfig] = []
 
-    _families_unique = field_validator("pre", "post")(_unique_families)
+    def __post_init__(self) -> None:
+        for tasks in (self.pre, self.post):
+            _unique([task.family for task in tasks], "task family")
 
 
 # CodeDeploy's application and deployment group names: 1 to 100 characters.
-CodeDeployName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.+@=-]{1,100}$")]
+CodeDeployName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.+@=-]{1,100}$")]
 
 
-class CodeDeployConfig(_Model):
+class CodeDeployConfig(Frozen, kw_only=True, frozen=True):
     """Where a CODE_DEPLOY service is deployed: its CodeDeploy application and deployment
     group (the one whose ecsServices names the service). Named, never discovered: the
     deployer's IAM grants name them, and a service in two groups would be ambiguous."""
@@ -187,76 +156,55 @@ LifecycleStage = Literal[
 WaitUntil = Literal["COMPLETED", LifecycleStage]
 
 
-class ServiceConfig(_Model):
+class ServiceConfig(Frozen, kw_only=True, frozen=True):
     name: Name
-    containers: Annotated[list[ContainerName], Field(min_length=1)]
+    containers: Annotated[list[ContainerName], Meta(min_length=1)]
     force: bool = False
-    max_wait: Annotated[int, Field(ge=1, le=1440)] = 15
+    max_wait: Minutes = 15
     wait_until: WaitUntil = "COMPLETED"
     # Set for a service of the CODE_DEPLOY deployment controller, and only for one.
     codedeploy: CodeDeployConfig | None = None
 
-    _containers_unique = field_validator("containers")(_unique_containers)
+    def __post_init__(self) -> None:
+        _unique(self.containers, "container")
 
 
-class TagFilter(_Model):
-    """A tag filter: a glob (``v*``) written as a plain string, or ``{regex: ...}``."""
-
-    glob: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
-    regex: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_string(cls, value: Any) -> Any:
-        return {"glob": value} if isinstance(value, str) else value
-
-    @model_validator(mode="after")
-    def _check(self) -> Self:
-        if (self.glob is None) == (self.regex is None):
-            raise ValueError("a tag filter is either a glob string or {regex: ...}")
-        if self.regex is not None:
-            try:
-                re.compile(self.regex)
-            except re.error as exc:
-                raise ValueError(f"invalid regex: {exc}") from exc
-        return self
-
-    @model_serializer
-    def _as_written(self) -> str | dict[str, str]:
-        """Back to the forms people write: ``"v*"`` or ``{"regex": ...}``."""
-        return self.glob if self.glob is not None else {"regex": self.regex or ""}
-
-    @classmethod
-    def __get_pydantic_json_schema__(
-        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        return {
-            "title": "TagFilter",
-            "description": "A glob such as v* (a string), or {regex: ...} matching the whole tag.",
-            "anyOf": [
-                {"type": "string", "minLength": 1, "maxLength": 300},
-                {
-                    "type": "object",
-                    "properties": {"regex": {"type": "string", "minLength": 1, "maxLength": 300}},
-                    "required": ["regex"],
-                    "additionalProperties": False,
-                },
-            ],
-        }
-
-    def accepts(self, tag: str) -> bool:
-        if self.glob is not None:
-            return fnmatch.fnmatchcase(tag, self.glob)
-        return re.fullmatch(self.regex or "", tag) is not None
-
-    def __str__(self) -> str:
-        return self.glob if self.glob is not None else f"/{self.regex}/"
+TagPattern = Annotated[str, Meta(min_length=1, max_length=300)]
 
 
-class TriggerConfig(_Model):
+class TagRegex(Frozen, kw_only=True, frozen=True):
+    """A tag filter written ``{regex: ...}``: the regex matches the whole tag."""
+
+    regex: TagPattern
+
+    def __post_init__(self) -> None:
+        try:
+            re.compile(self.regex)
+        except re.error as exc:
+            raise ValueError(f"invalid regex: {exc}") from exc
+
+
+# A tag filter: a glob (``v*``) written as a plain string, or ``{regex: ...}``.
+TagFilter = Annotated[
+    TagPattern | TagRegex,
+    Meta(description="A glob such as v* (a string), or {regex: ...} matching the whole tag."),
+]
+
+
+def tag_accepted(tag_filter: TagFilter, tag: str) -> bool:
+    if isinstance(tag_filter, TagRegex):
+        return re.fullmatch(tag_filter.regex, tag) is not None
+    return fnmatch.fnmatchcase(tag, tag_filter)
+
+
+def describe_tag_filter(tag_filter: TagFilter) -> str:
+    return f"/{tag_filter.regex}/" if isinstance(tag_filter, TagRegex) else tag_filter
+
+
+class TriggerConfig(Frozen, kw_only=True, frozen=True):
     """Which ECR pushes deploy this app."""
 
-    repositories: Annotated[list[RepositoryName], Field(min_length=1)]
+    repositories: Annotated[list[RepositoryName], Meta(min_length=1)]
     # The account whose ECR (in the deployer's region) holds the repositories: a central
     # registry, which forwards its pushes (templates/ecr-forwarding.yaml). Omitted: the
     # deployer's own account.
@@ -267,11 +215,11 @@ class TriggerConfig(_Model):
     def accepts_tag(self, tag: str | None) -> bool:
         if not self.tags:
             return True
-        return tag is not None and any(tag_filter.accepts(tag) for tag_filter in self.tags)
+        return tag is not None and any(tag_accepted(tag_filter, tag) for tag_filter in self.tags)
 
 
 # An environment's name: short, since a promotion's execution name carries it (domain/promotion.py).
-EnvironmentName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,19}$")]
+EnvironmentName = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,19}$")]
 
 
 def _target_problem(cluster: str, account: str | None, region: str | None) -> str | None:
@@ -290,7 +238,7 @@ def _target_problem(cluster: str, account: str | None, region: str | None) -> st
     return None
 
 
-class EnvironmentConfig(_Model):
+class EnvironmentConfig(Frozen, kw_only=True, frozen=True):
     """One environment of a promotion chain: what differs there. The services, containers
     and tasks are the app's, the same in every environment, but for their network."""
 
@@ -307,45 +255,48 @@ class EnvironmentConfig(_Model):
     network_configuration: NetworkConfiguration | None = None
 
 
-class AppConfig(_Model):
+class AppConfig(Frozen, kw_only=True, frozen=True):
     """One app: a cluster, its services, and the one-off tasks around their rollout."""
 
     version: Literal["v1"]
     cluster: ClusterRef
-    services: Annotated[list[ServiceConfig], Field(min_length=1)]
+    services: Annotated[list[ServiceConfig], Meta(min_length=1)]
     tasks: TasksConfig | None = None
     # The deployer's own keys; ECS Toolkit files work without them.
     app: AppName | None = None
     trigger: TriggerConfig | None = None
     # A wait for the app's lock, which no event ends, polls at it; a wait an ECS event
     # ends early has a safety poll of twice it, then backing off (domain/waiters.py).
-    poll_seconds: Annotated[int, Field(ge=1, le=300)] = 60
+    poll_seconds: Annotated[int, Meta(ge=1, le=300)] = 60
     rollback: RollbackMode = "auto"
     concurrency: ConcurrencyMode = "queue"
-    keep_revisions: Annotated[int, Field(ge=1, le=1000)] = 10
+    keep_revisions: Annotated[int, Meta(ge=1, le=1000)] = 10
     # required: each deployment waits for an operator's `approve` after its pre tasks,
     # before any service changes.
     approval: ApprovalMode = "none"
     # Minutes an approval (the gate's, or a PAUSE hook's) waits for an answer before the
     # deployer rejects it.
-    approval_timeout: Annotated[int, Field(ge=1, le=MAX_APPROVAL_TIMEOUT_MINUTES)] = 24 * 60
+    approval_timeout: Annotated[int, Meta(ge=1, le=MAX_APPROVAL_TIMEOUT_MINUTES)] = 24 * 60
     # Another account (and region) to deploy in, through the deploy role the stack lists for
     # it (domain/accounts.py). Omitted: the deployer's own account and region.
     account: AccountId | None = None
     region: Region | None = None
     # A promotion chain (domain/promotion.py): a push deploys the first environment, and
     # each success deploys the same digest to the next. Omitted: the one target above.
-    environments: Annotated[list[EnvironmentConfig], Field(min_length=1, max_length=10)] | None = (
+    environments: Annotated[list[EnvironmentConfig], Meta(min_length=1, max_length=10)] | None = (
         None
     )
 
-    @model_validator(mode="after")
-    def _one_target(self) -> Self:
+    def __post_init__(self) -> None:
+        _unique([service.name for service in self.services], "service")
+        self._one_target()
+
+    def _one_target(self) -> None:
         if self.environments is None:
             problem = _target_problem(self.cluster, self.account, self.region)
             if problem is not None:
                 raise ValueError(problem)
-            return self
+            return
         # One place says where an environment runs: its own entry.
         for key in ("account", "region"):
             if getattr(self, key) is not None:
@@ -369,7 +320,6 @@ class AppConfig(_Model):
                 )
             targets[target] = environment.name
         self._check_environment_networks(self.environments)
-        return self
 
     def _check_environment_networks(self, environments: list[EnvironmentConfig]) -> None:
         """A task's subnets and security groups exist in one account and region only: where
@@ -386,12 +336,6 @@ class AppConfig(_Model):
                     f"{where}: required, since one-off tasks have a network_configuration "
                     "and the environments span several accounts or regions"
                 )
-
-    @field_validator("services")
-    @classmethod
-    def _services_unique(cls, services: list[ServiceConfig]) -> list[ServiceConfig]:
-        _unique([service.name for service in services], "service")
-        return services
 
     @property
     def cluster_name(self) -> str:
@@ -422,18 +366,59 @@ class AppConfig(_Model):
                 pre=[_in_network(task, network) for task in tasks.pre],
                 post=[_in_network(task, network) for task in tasks.post],
             )
-        return self.model_copy(
-            update={
-                "tasks": tasks,
-                "account": environment.account,
-                "region": environment.region,
-                "cluster": environment.cluster or self.cluster,
-                "approval": environment.approval or self.approval,
-                "environments": None,
-            }
+        return replace(
+            self,
+            tasks=tasks,
+            account=environment.account,
+            region=environment.region,
+            cluster=environment.cluster or self.cluster,
+            approval=environment.approval or self.approval,
+            environments=None,
         )
 
     def phase_tasks(self, phase: Literal["pre", "post"]) -> list[TaskConfig]:
         if self.tasks is None:
             return []
         return self.tasks.pre if phase == "pre" else self.tasks.post
+
+
+# Where the config writes a word (LaunchType and the modes above), which it may write in any
+# case: keys of the app, of each environment, and of each task.
+_APP_WORDS = ("rollback", "concurrency", "approval")
+_ENVIRONMENT_WORDS = ("approval",)
+_TASK_WORDS = ("launch_type",)
+
+
+def app_config(document: Any) -> AppConfig:
+    """A config document (parsed YAML or JSON) as an ``AppConfig``, checked; raises
+    ``msgspec.ValidationError`` naming the first wrong field."""
+    return decode(_lowercase_words(document), AppConfig)
+
+
+def _lowercase_words(document: Any) -> Any:
+    """``document`` with its words in lowercase, where it has them; otherwise unchanged, for
+    ``decode`` to name what is wrong."""
+    if not isinstance(document, dict):
+        return document
+    result = _lowercased(document, _APP_WORDS)
+    environments = result.get("environments")
+    if isinstance(environments, list):
+        result["environments"] = [_lowercased(env, _ENVIRONMENT_WORDS) for env in environments]
+    tasks = result.get("tasks")
+    if isinstance(tasks, dict):
+        result["tasks"] = {
+            phase: [_lowercased(task, _TASK_WORDS) for task in runs]
+            if isinstance(runs, list)
+            else runs
+            for phase, runs in tasks.items()
+        }
+    return result
+
+
+def _lowercased(mapping: Any, keys: tuple[str, ...]) -> Any:
+    if not isinstance(mapping, dict):
+        return mapping
+    return {
+        key: value.lower() if key in keys and isinstance(value, str) else value
+        for key, value in mapping.items()
+    }

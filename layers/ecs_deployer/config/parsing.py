@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
+import msgspec
 
-from ecs_deployer.config.models import AppConfig
+from ecs_deployer.config.models import AppConfig, app_config
 from ecs_deployer.errors import ConfigError, FieldError
 from ecs_deployer.validation import field_errors
 
@@ -30,8 +30,8 @@ def parse_app_config(text: str, source: str, app: str | None = None) -> AppConfi
     if not isinstance(document, dict):
         raise ConfigError(f"{source} must be a mapping", [FieldError("", "not a mapping")])
     try:
-        config = AppConfig.model_validate(document)
-    except ValidationError as exc:
+        config = app_config(document)
+    except msgspec.ValidationError as exc:
         raise ConfigError(f"{source} is invalid", field_errors(exc)) from exc
     if app is not None and config.app is not None and config.app != app:
         raise ConfigError(

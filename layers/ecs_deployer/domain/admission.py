@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pydantic import BaseModel
+from msgspec.structs import replace
 
 from ecs_deployer.document import Deployment, Options, ServiceRollout, TaskRun
 from ecs_deployer.domain import promotion
@@ -21,6 +21,7 @@ from ecs_deployer.history import HistoryRecord, iso
 from ecs_deployer.image import ImageRef
 from ecs_deployer.inputs import EcrImageActionEvent, ManualRequest, Trigger, parse_execution_input
 from ecs_deployer.outcome import Outcome
+from ecs_deployer.structs import Strict
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -51,7 +52,7 @@ class AdmissionDeps:
     index: ConfigIndexTable | None = None  # None: a push reads every config
 
 
-class Rejected(BaseModel):
+class Rejected(Strict, kw_only=True):
     """Bad input or config: nothing was changed; ``outcome`` is shaped like Finalize's."""
 
     kind: Literal["rejected"] = "rejected"
@@ -111,7 +112,7 @@ def _rollback_target(
         raise InputError("invalid manual input", [FieldError(key, problem)])
     if key == "rollback_to":
         revisions = {s.name: s.task_definition_after for s in record.services}
-        image = ImageRef.from_uri(record.image).model_copy(update={"tag": record.tag})
+        image = replace(ImageRef.from_uri(record.image), tag=record.tag)
     else:
         revisions = {s.name: s.task_definition_before for s in record.services}
         images = [image for s in record.services for image in s.images_before.values()]
@@ -155,7 +156,7 @@ def prepare(request: ManualRequest, context: ExecutionContext, deps: AdmissionDe
     skip_post = request.skip_post_tasks or request.is_rollback
     trigger = request.trigger
     if request.is_rollback and trigger.kind == "manual":
-        trigger = trigger.model_copy(update={"kind": "rollback"})
+        trigger = replace(trigger, kind="rollback")
     return Deployment(
         deployment_id=context.Name,
         execution_arn=context.Id,
@@ -214,7 +215,7 @@ def vouched_for(
     # A promotion's claim is checked where the chain's records are read (admission).
     if trigger.kind == "promotion" and request.promotion is not None:
         return request
-    return request.model_copy(update={"trigger": Trigger(actor=trigger.actor)})
+    return replace(request, trigger=Trigger(actor=trigger.actor))
 
 
 def _dispatched(

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, Field
 
 from ecs_deployer.config.models import APP_NAME_PATTERN
 from ecs_deployer.config.parsing import raw_trigger_repositories
@@ -33,6 +32,7 @@ from ecs_deployer.errors import ConfigError
 from ecs_deployer.history import HistoryRecord, iso
 from ecs_deployer.inputs import IMAGE_TAG_PATTERN, EcrImageActionEvent, ManualRequest, Trigger
 from ecs_deployer.outcome import FINAL_STATUSES
+from ecs_deployer.structs import Strict, encode
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -52,27 +52,28 @@ _UNTAGGED = (
 )
 
 
-class Ignored(BaseModel):
+class Ignored(Strict, kw_only=True):
     kind: Literal["ignored"] = "ignored"
     status: Literal["IGNORED"] = "IGNORED"
     reason: str
 
 
-class DispatchTarget(BaseModel):
+class DispatchTarget(Strict, kw_only=True):
     app: str
     execution_name: str
     input: dict[str, Any]
     reason: str  # first deployment of this digest, or a retry of which failed deployment
 
 
-class BrokenConfig(BaseModel):
+@dataclass(frozen=True)
+class BrokenConfig:
     """An app whose config seems to want the push but cannot deploy it: its history says so."""
 
     request: ManualRequest  # the push, as that app's request
     message: str
 
 
-class Dispatch(BaseModel):
+class Dispatch(Strict, kw_only=True):
     kind: Literal["dispatch"] = "dispatch"
     targets: list[DispatchTarget]
     ignored: list[str] = []  # apps that use the repository but did not want this push
@@ -80,8 +81,15 @@ class Dispatch(BaseModel):
     # parameter) so may want it, or whose name no app can have: reported, not skipped
     errors: list[str] = []
     duplicates: list[str] = []  # apps that already deploy(ed) this digest: why not again
-    # the apps among them, filed in their history by the step (not in the state's output)
-    broken: list[BrokenConfig] = Field(default=[], exclude=True)
+
+
+@dataclass(frozen=True)
+class PushDispatch:
+    """What a push dispatches: the state's output, and the apps among its errors whose
+    broken config lost the push, which the step files in their history (not in the output)."""
+
+    output: Dispatch
+    broken: list[BrokenConfig]
 
 
 def child_execution_name(app: str, digest: str, attempt: int = 1) -> str:
@@ -211,7 +219,7 @@ def dispatch(
     table: DeploymentsTable,
     home_account: str,
     index: ConfigIndexTable | None = None,
-) -> Ignored | Dispatch:
+) -> Ignored | PushDispatch:
     """``home_account``: the deployer's account, the registry of an app whose trigger names
     none; a push deploys the apps whose registry is the account it happened in."""
     if (unwanted := _unwanted(event)) is not None:
@@ -261,7 +269,7 @@ def dispatch(
             DispatchTarget(
                 app=app,
                 execution_name=child_execution_name(app, detail.image_digest, attempt.attempt),
-                input=as_request(app, first).model_dump(mode="json", exclude_defaults=True),
+                input=encode(as_request(app, first)),
                 reason=attempt.reason,
             )
         )
@@ -270,6 +278,5 @@ def dispatch(
         reason = "; ".join(reasons) or f"no app config under {configs.prefix} deploys {repository}"
         return Ignored(reason=f"{shown}: {reason}")
     logger.info("dispatching push", extra={"image": shown, "apps": [t.app for t in targets]})
-    return Dispatch(
-        targets=targets, ignored=ignored, errors=errors, duplicates=duplicates, broken=broken
-    )
+    output = Dispatch(targets=targets, ignored=ignored, errors=errors, duplicates=duplicates)
+    return PushDispatch(output=output, broken=broken)

@@ -15,11 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
-
 from ecs_deployer.domain.services import revision
 from ecs_deployer.history import iso
 from ecs_deployer.outcome import FinalStatus, ServiceSummary, failure_message
+from ecs_deployer.structs import Frozen
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -48,10 +47,8 @@ DETAIL_TYPES: Final[dict[str, str]] = {
 APPROVERS: Final = "principals with the stack's ApproverPolicy (output ApproverPolicyArn)"
 
 
-class ApprovalRequest(BaseModel):
+class ApprovalRequest(Frozen, kw_only=True, frozen=True):
     """What a "Waiting For Approval" event asks, and of whom."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     deadline: str  # ISO time, UTC: unanswered by then, the deployment is rejected
     approve: str  # the command that approves it
@@ -63,10 +60,8 @@ class ApprovalRequest(BaseModel):
     stage: str | None = None
 
 
-class LifecycleDetail(BaseModel):
+class LifecycleDetail(Frozen, kw_only=True, frozen=True):
     """The ``detail`` of every deployment event."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     app: str
     environment: str | None = None  # of a promotion chain (domain/promotion.py)

@@ -33,10 +33,9 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
-
 from ecs_deployer.errors import FieldError, InputError
 from ecs_deployer.inputs import ManualRequest, Promotion, Trigger
+from ecs_deployer.structs import Frozen, encode
 
 if TYPE_CHECKING:
     from ecs_deployer.config.models import AppConfig
@@ -48,10 +47,8 @@ if TYPE_CHECKING:
 _NAME_HASH_LENGTH = 16
 
 
-class PromotionStart(BaseModel):
+class PromotionStart(Frozen, kw_only=True, frozen=True):
     """The execution the state machine starts for the next environment."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     environment: str
     execution_name: str
@@ -82,13 +79,13 @@ def next_start(deployment: Deployment) -> PromotionStart | None:
             previous_deployment_id=deployment.deployment_id,
         ),
         trigger=Trigger(kind="promotion"),
-        # Step Functions' own key (by_alias below): the console links the two executions.
+        # Step Functions' own key (its encoded name): the console links the two executions.
         started_by=deployment.execution_arn,
     )
     return PromotionStart(
         environment=following,
         execution_name=execution_name(deployment.app, following, deployment.deployment_id),
-        input=request.model_dump(mode="json", by_alias=True, exclude_defaults=True),
+        input=encode(request),
     )
 
 

@@ -26,12 +26,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, ConfigDict, Field
+from msgspec import field
 
 from ecs_deployer.domain import lifecycle
 from ecs_deployer.domain.accounts import account_of
 from ecs_deployer.domain.admission import ExecutionInputs, failed_record, vouched_for
-from ecs_deployer.domain.dispatch import Dispatch, dispatch
+from ecs_deployer.domain.dispatch import Ignored, dispatch
 from ecs_deployer.domain.services import revision
 from ecs_deployer.errors import InputError
 from ecs_deployer.history import RecordUpdate, iso
@@ -45,6 +45,7 @@ from ecs_deployer.outcome import failure_message
 from ecs_deployer.payloads import ExecutionContext
 from ecs_deployer.steps import locks
 from ecs_deployer.steps.finalize import running_revisions
+from ecs_deployer.structs import Tolerant, decode
 from ecs_deployer.tracing import annotate
 
 if TYPE_CHECKING:
@@ -61,22 +62,20 @@ logger = Logger(child=True)
 _ENDED = {"FAILED": "failed", "TIMED_OUT": "timed out", "ABORTED": "was stopped"}
 
 
-class ExecutionStatusDetail(BaseModel):
-    """``detail`` of "Step Functions Execution Status Change" (fields AWS adds are kept)."""
+class ExecutionStatusDetail(Tolerant, kw_only=True, frozen=True):
+    """``detail`` of "Step Functions Execution Status Change" (fields AWS adds are ignored)."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
-
-    execution_arn: str = Field(alias="executionArn")
-    state_machine_arn: str = Field(alias="stateMachineArn")
+    execution_arn: str = field(name="executionArn")
+    state_machine_arn: str = field(name="stateMachineArn")
     name: str
     status: str
-    start_date: int = Field(alias="startDate")  # epoch milliseconds
+    start_date: int = field(name="startDate")  # epoch milliseconds
     input: str | None = None  # absent when too large to carry: read from the execution
     error: str | None = None
     cause: str | None = None
 
 
-class ExecutionStatusChange(EventBridgeEvent):
+class ExecutionStatusChange(EventBridgeEvent, kw_only=True, frozen=True):
     detail: ExecutionStatusDetail
 
 
@@ -149,16 +148,16 @@ def _close_dispatch(
 ) -> str:
     """Record the push as failed for every app it was not dispatched to."""
     result = dispatch(event, deps.configs, deps.table, account_of(detail.state_machine_arn))
-    if not isinstance(result, Dispatch):
+    if isinstance(result, Ignored):
         return "nothing to close: no app wanted the push"
     executions = detail.state_machine_arn.replace(":stateMachine:", ":execution:")
     recorded = []
-    for target in result.targets:
+    for target in result.output.targets:
         if deps.executions.exists(f"{executions}:{target.execution_name}"):
             continue  # its own execution records it
         deps.table.create_record(
             failed_record(
-                ManualRequest.model_validate(target.input),
+                decode(target.input, ManualRequest),
                 _context(detail),
                 now,
                 error=ending.error,

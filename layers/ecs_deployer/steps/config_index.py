@@ -11,14 +11,14 @@ heals whatever a lost event left behind, and says how much (the ConfigIndexDrift
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, ConfigDict, Field
 
 from ecs_deployer.aws import metrics
 from ecs_deployer.domain import measures
 from ecs_deployer.domain.config_index import app_update, drift, index_of, wanted_repositories
+from ecs_deployer.structs import Tolerant, decode
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -29,30 +29,24 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 
 
-class ParameterChange(BaseModel):
+class ParameterChange(Tolerant, kw_only=True, frozen=True):
     operation: str  # Create, Update, Delete, LabelParameterVersion
     name: str
 
 
-class ParameterStoreChangeEvent(BaseModel):
+# Told apart by their detail-type.
+class ParameterStoreChangeEvent(
+    Tolerant, kw_only=True, frozen=True, tag_field="detail-type", tag="Parameter Store Change"
+):
     """The EventBridge event of a changed parameter (only what the indexer reads)."""
 
-    model_config = ConfigDict(populate_by_name=True)
-
-    detail_type: Literal["Parameter Store Change"] = Field(alias="detail-type")
     detail: ParameterChange
 
 
-class ScheduledEvent(BaseModel):
+class ScheduledEvent(
+    Tolerant, kw_only=True, frozen=True, tag_field="detail-type", tag="Scheduled Event"
+):
     """EventBridge's event of a schedule rule: time to reconcile."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
-
-
-class IndexEvent(BaseModel):
-    event: ParameterStoreChangeEvent | ScheduledEvent = Field(discriminator="detail_type")
 
 
 def reconcile(configs: ConfigStore, index: ConfigIndexTable, now: datetime) -> int:
@@ -101,7 +95,8 @@ def on_parameter_change(
 
 def handle(payload: object, configs: ConfigStore, index: ConfigIndexTable, now: datetime) -> None:
     """The indexer's event: a parameter changed, or the schedule's time to reconcile."""
-    event = IndexEvent.model_validate({"event": payload}).event
+    event: ParameterStoreChangeEvent | ScheduledEvent
+    event = decode(payload, ParameterStoreChangeEvent | ScheduledEvent)
     if isinstance(event, ScheduledEvent):
         reconcile(configs, index, now)
     else:

@@ -51,18 +51,19 @@ def resolve(
             result = dispatch(request, deps.configs, deps.table, account_of(context.Id), deps.index)
         except DeployerError as exc:  # the configs may not be read: no app to record it for
             return Rejected.of(exc)
-        if isinstance(result, Dispatch):
-            for broken in result.broken:  # the push this app's config lost, on its record
-                deps.table.create_record(
-                    failed_record(
-                        broken.request,
-                        context,
-                        now,
-                        error=ConfigError.__name__,
-                        message=broken.message,
-                    )
+        if isinstance(result, Ignored):
+            return result
+        for broken in result.broken:  # the push this app's config lost, on its record
+            deps.table.create_record(
+                failed_record(
+                    broken.request,
+                    context,
+                    now,
+                    error=ConfigError.__name__,
+                    message=broken.message,
                 )
-        return result
+            )
+        return result.output
     request = vouched_for(request, context, deps.executions)
     annotate(context.Name, request.app)
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ecs_deployer.errors import ResourceNotFound
+from ecs_deployer.structs import encode_json
 from ecs_deployer.tracing import annotate
 
 if TYPE_CHECKING:
@@ -34,17 +35,17 @@ def on_stored_document(
         raise ResourceNotFound(
             f"the document of deployment {ref.deployment_id} of app '{ref.app}' is missing"
         )
-    stored = deployment.model_dump_json(by_alias=True)
+    stored = encode_json(deployment)
     deployment.absorb(ref)
     return save(table, step(deployment), now, stored=stored)
 
 
 def save(
-    table: DeploymentsTable, deployment: Deployment, now: datetime, stored: str | None = None
+    table: DeploymentsTable, deployment: Deployment, now: datetime, stored: bytes | None = None
 ) -> dict[str, Any]:
     """Store the document, unless it still is what was ``stored`` (a poll that learnt nothing
     new costs no write); its ref is the step's result."""
     deployment.track_wait(now)
-    if deployment.model_dump_json(by_alias=True) != stored:
+    if encode_json(deployment) != stored:
         table.save_document(deployment, now)
     return deployment.ref(now).to_payload()

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from msgspec.structs import replace
+
 from ecs_deployer.domain import lifecycle
 from ecs_deployer.domain.waiters import approval_key, awaited_keys
 from ecs_deployer.history import ApprovalRecord, RecordUpdate, iso
@@ -53,7 +55,7 @@ def request_approval(
         [approval_key(deployment.app)], deployment.app, deployment.deployment_id, token, expires_at
     )
     pending = ApprovalRecord(status="PENDING", requested_at=iso(now), deadline=iso(deadline))
-    asked = RecordUpdate.progress(deployment, now).model_copy(update={"approval": pending})
+    asked = replace(RecordUpdate.progress(deployment, now), approval=pending)
     table.update_record(deployment, asked)  # with what the pre tasks did
     events.publish(lifecycle.awaiting_approval(deployment, deadline))
     return deadline
@@ -101,7 +103,7 @@ def announce_pauses(
             service=service.name,
             stage=paused.stage,
         )
-        asked = RecordUpdate.progress(deployment, now).model_copy(update={"approval": pending})
+        asked = replace(RecordUpdate.progress(deployment, now), approval=pending)
         if not table.update_record(deployment, asked, while_pending=while_pending):
             return deployment  # answered meanwhile, or final: the next check announces
         events.publish(lifecycle.awaiting_approval(deployment, deadline, service))
