@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from msgspec.structs import fields
+
 from ecs_deployer.config.models import AppConfig
 from ecs_deployer_tools.demo import event_waits, fleet, sample_app
 from ecs_deployer_tools.demo.peers import (
@@ -263,7 +265,7 @@ def fleet_costs(sizes: tuple[int | None, ...] = FLEET_SIZES) -> None:
 # a service behind a load balancer. A failing rollout takes as long before ECS gives up.
 ROLLOUT_SECONDS = 180
 POLL_SECONDS = {  # each tool's interval between describes, as its users run it
-    "deployer": AppConfig.model_fields["poll_seconds"].default,  # the config's default
+    "deployer": next(f.default for f in fields(AppConfig) if f.name == "poll_seconds"),
     "ecs-deploy": ECS_DEPLOY_SLEEP,
     "AWS CLI sequence": WAITER_DELAY,
 }

@@ -1,7 +1,7 @@
 """JSON Schemas of what operators write (app configs, manual execution inputs) and of what
 the deployer publishes (its lifecycle events' detail).
 
-Generated from the pydantic models (``make schema``); a test keeps the committed files
+Generated from the Structs (``make schema``); a test keeps the committed files
 equal to what the models say, so editors and CI validate against the real rules.
 """
 
@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import msgspec
 
 from ecs_deployer.config.models import AppConfig
 from ecs_deployer.domain.lifecycle import LifecycleDetail
 from ecs_deployer.inputs import ManualRequest
-
-if TYPE_CHECKING:
-    from pydantic import BaseModel
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schema"
 BASE_URI = "https://github.com/ecs-deployer/ecs-deployer/schema"
 
 
 def schemas() -> dict[str, dict[str, Any]]:
-    documents: dict[str, tuple[type[BaseModel], str]] = {
+    documents: dict[str, tuple[type[msgspec.Struct], str]] = {
         "app-config.schema.json": (
             AppConfig,
             "ECS Deployer app config (ECS Toolkit v1 plus the deployer's keys)",
@@ -36,11 +35,13 @@ def schemas() -> dict[str, dict[str, Any]]:
     }
     result = {}
     for name, (model, title) in documents.items():
-        schema = model.model_json_schema(mode="validation")
+        definitions = msgspec.json.schema(model)["$defs"]
+        root = definitions.pop(model.__name__)  # the document itself, not a reference to it
         result[name] = {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": f"{BASE_URI}/{name}",
-            **schema,
+            **root,
+            **({"$defs": definitions} if definitions else {}),
             "title": title,
         }
     return result

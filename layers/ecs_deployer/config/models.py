@@ -52,6 +52,10 @@ ApprovalMode = Literal["required", "none"]
 MAX_APPROVAL_TIMEOUT_MINUTES = 2 * 24 * 60
 
 
+class _Config(Frozen, kw_only=True, frozen=True, omit_defaults=True):
+    """A part of the config. Encoded, it says what its author wrote: defaults stay implicit."""
+
+
 def _unique(values: list[str], what: str) -> None:
     seen: set[str] = set()
     for value in values:
@@ -60,23 +64,23 @@ def _unique(values: list[str], what: str) -> None:
         seen.add(value)
 
 
-class CapacityProviderStrategy(Frozen, kw_only=True, frozen=True):
+class CapacityProviderStrategy(_Config, kw_only=True, frozen=True):
     capacity_provider: AwsId
     base: Annotated[int, Meta(ge=0, le=100000)] = 0
     weight: Annotated[int, Meta(ge=0, le=1000)] = 0
 
 
-class VpcConfiguration(Frozen, kw_only=True, frozen=True):
+class VpcConfiguration(_Config, kw_only=True, frozen=True):
     assign_public_ip: bool
     security_groups: Annotated[list[AwsId], Meta(max_length=5)] = []
     subnets: Annotated[list[AwsId], Meta(min_length=1, max_length=16)]
 
 
-class NetworkConfiguration(Frozen, kw_only=True, frozen=True):
+class NetworkConfiguration(_Config, kw_only=True, frozen=True):
     vpc_configuration: VpcConfiguration
 
 
-class TaskConfig(Frozen, kw_only=True, frozen=True):
+class TaskConfig(_Config, kw_only=True, frozen=True):
     """A one-off task run before (``pre``) or after (``post``) the services roll out."""
 
     family: FamilyRef
@@ -112,7 +116,7 @@ def _in_network(task: TaskConfig, network: NetworkConfiguration) -> TaskConfig:
     return replace(task, network_configuration=network)
 
 
-class TasksConfig(Frozen, kw_only=True, frozen=True):
+class TasksConfig(_Config, kw_only=True, frozen=True):
     pre: list[TaskConfig] = []
     post: list[TaskConfig] = []
 
@@ -125,7 +129,7 @@ class TasksConfig(Frozen, kw_only=True, frozen=True):
 CodeDeployName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.+@=-]{1,100}$")]
 
 
-class CodeDeployConfig(Frozen, kw_only=True, frozen=True):
+class CodeDeployConfig(_Config, kw_only=True, frozen=True):
     """Where a CODE_DEPLOY service is deployed: its CodeDeploy application and deployment
     group (the one whose ecsServices names the service). Named, never discovered: the
     deployer's IAM grants name them, and a service in two groups would be ambiguous."""
@@ -156,7 +160,7 @@ LifecycleStage = Literal[
 WaitUntil = Literal["COMPLETED", LifecycleStage]
 
 
-class ServiceConfig(Frozen, kw_only=True, frozen=True):
+class ServiceConfig(_Config, kw_only=True, frozen=True):
     name: Name
     containers: Annotated[list[ContainerName], Meta(min_length=1)]
     force: bool = False
@@ -172,7 +176,7 @@ class ServiceConfig(Frozen, kw_only=True, frozen=True):
 TagPattern = Annotated[str, Meta(min_length=1, max_length=300)]
 
 
-class TagRegex(Frozen, kw_only=True, frozen=True):
+class TagRegex(_Config, kw_only=True, frozen=True):
     """A tag filter written ``{regex: ...}``: the regex matches the whole tag."""
 
     regex: TagPattern
@@ -201,7 +205,7 @@ def describe_tag_filter(tag_filter: TagFilter) -> str:
     return f"/{tag_filter.regex}/" if isinstance(tag_filter, TagRegex) else tag_filter
 
 
-class TriggerConfig(Frozen, kw_only=True, frozen=True):
+class TriggerConfig(_Config, kw_only=True, frozen=True):
     """Which ECR pushes deploy this app."""
 
     repositories: Annotated[list[RepositoryName], Meta(min_length=1)]
@@ -238,7 +242,7 @@ def _target_problem(cluster: str, account: str | None, region: str | None) -> st
     return None
 
 
-class EnvironmentConfig(Frozen, kw_only=True, frozen=True):
+class EnvironmentConfig(_Config, kw_only=True, frozen=True):
     """One environment of a promotion chain: what differs there. The services, containers
     and tasks are the app's, the same in every environment, but for their network."""
 
@@ -255,7 +259,7 @@ class EnvironmentConfig(Frozen, kw_only=True, frozen=True):
     network_configuration: NetworkConfiguration | None = None
 
 
-class AppConfig(Frozen, kw_only=True, frozen=True):
+class AppConfig(_Config, kw_only=True, frozen=True):
     """One app: a cluster, its services, and the one-off tasks around their rollout."""
 
     version: Literal["v1"]

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ecs_deployer.aws.dynamodb import DeploymentsTable
-from ecs_deployer.config.models import AppConfig
+from ecs_deployer.config.models import AppConfig, app_config
+from ecs_deployer.structs import encode
 from ecs_deployer_tools.demo import runner, sample_app
 from ecs_deployer_tools.localcloud import images
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
@@ -52,7 +53,7 @@ def fleet_config(
 
     def named(count: int) -> AppConfig:
         listed = [{"name": service_name(index), "containers": ["app"]} for index in range(count)]
-        return AppConfig.model_validate({**document, "services": listed})
+        return app_config({**document, "services": listed})
 
     if services is not None:
         return named(services)
@@ -166,7 +167,7 @@ def fleet_cloud(
         cloud.runtime.output = FunctionOutput()  # the functions' logs go nowhere
         seeded = sample_app.seed(sample_app.Clients.of(cloud.client), runner.CONFIG_PREFIX)
         stored = cloud.client("ssm").get_parameter(Name=f"{runner.CONFIG_PREFIX}/shop")
-        base = AppConfig.model_validate(json.loads(stored["Parameter"]["Value"]))
+        base = app_config(json.loads(stored["Parameter"]["Value"]))
         config = fleet_config(base, services, poll_seconds)
         create_services(cloud, config, seeded.initial_image)
         push_config(cloud.client("ssm"), runner.CONFIG_PREFIX, sample_app.APP, config)
@@ -223,8 +224,7 @@ def deploy_fleet(
 
 def _store_app(cloud: LocalCloud, base: AppConfig, app: str, **fields: Any) -> AppConfig:
     """Store ``app``'s config: ``base`` with ``fields`` changed."""
-    document = {**base.model_dump(mode="json", exclude_none=True), "app": app, **fields}
-    config = AppConfig.model_validate(document)
+    config = app_config({**encode(base), "app": app, **fields})
     push_config(cloud.client("ssm"), runner.CONFIG_PREFIX, app, config)
     return config
 

@@ -136,25 +136,28 @@ class ScenarioResult:
             "cause": self.last.cause,
             "image": self.last.image,
             "services": [
-                service.model_dump(
-                    include={
-                        "name",
-                        "task_definition_before",
-                        "task_definition_after",
-                        "images_after",
-                    }
-                )
+                {
+                    "name": service.name,
+                    "task_definition_before": service.task_definition_before,
+                    "task_definition_after": service.task_definition_after,
+                    "images_after": service.images_after,
+                }
                 for service in follow.services_of(summary)
             ],
             "tasks": [
-                task.model_dump(include={"family", "phase", "exit_codes"})
+                {"family": task.family, "phase": task.phase, "exit_codes": task.exit_codes}
                 for task in follow.tasks_of(summary)
             ],
             "state_transitions": self.state_transitions,
             "api_calls": self.api_calls,
             "deployments": [{"image": push.image, "status": push.status} for push in self.pushes],
             "chain": [
-                record.model_dump(include={"environment", "deployment_id", "status", "image"})
+                {
+                    "environment": record.environment,
+                    "deployment_id": record.deployment_id,
+                    "status": record.status,
+                    "image": record.image,
+                }
                 for record in self.chain
             ],
         }

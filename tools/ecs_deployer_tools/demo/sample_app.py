@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ecs_deployer.config.models import AppConfig
+from ecs_deployer.config import models
 from ecs_deployer_tools.localcloud import images
 from ecs_deployer_tools.operator.configs import push_config
 
@@ -129,7 +129,7 @@ def multi_platform_image(version: str, platforms: Sequence[str]) -> images.Multi
 
 def app_config(
     subnet: str, security_group: str, *, blue_green: bool = False, **overrides: Any
-) -> AppConfig:
+) -> models.AppConfig:
     network = network_configuration(subnet, security_group)
     document: dict[str, Any] = {
         "version": "v1",
@@ -174,7 +174,7 @@ def app_config(
         ],
         **overrides,
     }
-    return AppConfig.model_validate(document)
+    return models.app_config(document)
 
 
 def _container(name: str, image: str, **extra: Any) -> dict[str, Any]:

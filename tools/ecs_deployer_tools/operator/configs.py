@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from botocore.exceptions import ClientError
-from pydantic import BaseModel
+from msgspec import Struct
+from msgspec.structs import FieldInfo, fields
 
 from ecs_deployer.aws.ssm import not_a_string
 from ecs_deployer.config.models import AppConfig
 from ecs_deployer.config.parsing import load_document, parse_app_config
 from ecs_deployer.domain.scope import names
 from ecs_deployer.errors import ConfigError, FieldError
+from ecs_deployer.structs import encode_json
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -45,7 +47,7 @@ def parameter_tier(value: str, current: Tier | None = None) -> Tier:
 
 def canonical_text(config: AppConfig) -> str:
     """What is stored: compact JSON of what the author wrote (defaults stay implicit)."""
-    return json.dumps(config.model_dump(mode="json", exclude_unset=True), separators=(",", ":"))
+    return encode_json(config).decode()
 
 
 def current_tier(ssm: SSMClient, app: str, name: str) -> Tier | None:
@@ -155,9 +157,9 @@ _NEAR_MISS = 0.75
 _UNKNOWN_FIELD = "unknown field"  # ecs_deployer.validation's message for an extra key
 
 
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    """The config model a field holds, through list[...], X | None and Annotated[...]."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+def _model_in(annotation: Any) -> type[Struct] | None:
+    """The config Struct a field holds, through list[...], X | None and Annotated[...]."""
+    if isinstance(annotation, type) and issubclass(annotation, Struct):
         return annotation
     for argument in typing.get_args(annotation):
         model = _model_in(argument)
@@ -170,11 +172,15 @@ def known_keys(path: str) -> list[str]:
     """The keys a config allows where ``path`` (``services[0].max_wiat``) ends; none when
     the path leads nowhere a model describes."""
     *parents, _ = [segment for segment in re.split(r"\.|\[\d+\]", path) if segment] or [""]
-    model: type[BaseModel] | None = AppConfig
+    model: type[Struct] | None = AppConfig
     for segment in parents:
-        field = model.model_fields.get(segment) if model is not None else None
-        model = _model_in(field.annotation) if field is not None else None
-    return list(model.model_fields) if model is not None else []
+        field = _fields_of(model).get(segment)
+        model = _model_in(field.type) if field is not None else None
+    return list(_fields_of(model))
+
+
+def _fields_of(model: type[Struct] | None) -> dict[str, FieldInfo]:
+    return {field.encode_name: field for field in fields(model)} if model is not None else {}
 
 
 def with_suggestion(error: FieldError) -> FieldError:

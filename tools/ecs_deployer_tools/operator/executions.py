@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import ValidationError
+import msgspec
+from msgspec.structs import replace
 
 from ecs_deployer.errors import InputError
 from ecs_deployer.inputs import ManualRequest, Trigger
+from ecs_deployer.structs import decode, encode
 from ecs_deployer.validation import field_errors
 
 if TYPE_CHECKING:
@@ -48,8 +50,8 @@ def manual_request(
     document: dict[str, Any] = {key: value for key, value in values.items() if value is not None}
     document |= {key: True for key, value in flags.items() if value}
     try:
-        return ManualRequest.model_validate(document)
-    except ValidationError as exc:
+        return decode(document, ManualRequest)
+    except msgspec.ValidationError as exc:
         raise InputError("invalid manual input", field_errors(exc)) from exc
 
 
@@ -75,11 +77,11 @@ def start_execution(
 ) -> StartedExecution:
     """Start ``request`` on behalf of ``actor`` (recorded in the deployment's history)."""
     # "rollback" from the start: a rollback the Resolve step rejects is recorded as one.
-    kind = "rollback" if request.is_rollback else "manual"
+    kind: Literal["rollback", "manual"] = "rollback" if request.is_rollback else "manual"
     trigger = Trigger(kind=kind, actor=actor[:_MAX_ACTOR])
-    request = request.model_copy(update={"trigger": trigger})
+    request = replace(request, trigger=trigger)
     name = execution_name(request, now)
-    document = request.model_dump(mode="json", exclude_unset=True)
+    document = encode(request)
     response = sfn.start_execution(
         stateMachineArn=state_machine_arn, name=name, input=json.dumps(document)
     )

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ecs_deployer.outcome import Cause, ServiceSummary, TaskSummary, failure_message
+from ecs_deployer.structs import decode, encode
 
 if TYPE_CHECKING:
     from datetime import datetime, timedelta
@@ -116,7 +117,7 @@ class HistoryFollower:
             if isinstance(payload, dict) and payload.get("kind") == "deploy":
                 document = self._documents.load_document(payload["app"], payload["deployment_id"])
                 if document is not None:
-                    self._observer.checked(name, document.model_dump(mode="json"))
+                    self._observer.checked(name, encode(document))
 
 
 @dataclass(frozen=True)
@@ -152,11 +153,11 @@ class ExecutionOutcome:
 
 def services_of(summary: dict[str, Any]) -> list[ServiceSummary]:
     """The services of an outcome's summary or a failure's cause (outcome.py's contract)."""
-    return [ServiceSummary.model_validate(service) for service in summary.get("services", [])]
+    return [decode(service, ServiceSummary) for service in summary.get("services", [])]
 
 
 def tasks_of(summary: dict[str, Any]) -> list[TaskSummary]:
-    return [TaskSummary.model_validate(task) for task in summary.get("tasks", [])]
+    return [decode(task, TaskSummary) for task in summary.get("tasks", [])]
 
 
 def _parsed(text: str | None) -> Any:
@@ -215,7 +216,7 @@ def ending(
             status=parsed_cause.status,
             error=error,
             message=parsed_cause.message,
-            summary=parsed_cause.model_dump(mode="json", exclude_unset=True),
+            summary=encode(parsed_cause),
         )
     return ExecutionOutcome(
         arn, name, state, status="FAILED", error=error, message=failure_message(error or "", text)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from ecs_deployer.aws.clients import error_code
+from ecs_deployer.structs import encode
 from ecs_deployer_tools.operator.aws import OperatorError
 from ecs_deployer_tools.operator.executions import manual_request
 
@@ -38,7 +39,7 @@ class ShownRecord:
         return not self.record.is_final and self.status != "ABORTED"
 
     def to_json(self) -> dict[str, Any]:
-        document = self.record.model_dump(mode="json")
+        document = encode(self.record)
         return {**document, "status": self.status, "recorded_status": self.record.status}
 
 

@@ -11,8 +11,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from botocore.exceptions import ClientError
-from pydantic import ValidationError
 
 from ecs_deployer.aws.clients import error_code
 from ecs_deployer.domain.accounts import account_of
@@ -20,6 +20,7 @@ from ecs_deployer.domain.dispatch import Ignored, dispatch
 from ecs_deployer.errors import InputError
 from ecs_deployer.image import ImageRef
 from ecs_deployer.inputs import EcrImageActionEvent
+from ecs_deployer.structs import decode
 from ecs_deployer.validation import field_errors
 from ecs_deployer_tools.operator.aws import OperatorError
 
@@ -122,8 +123,8 @@ def judge_event(deployer: Deployer, event: dict[str, Any]) -> EventVerdict:
         reason = "the rule's event pattern does not match the event"
         return EventVerdict(rule.name, False, ignored=[reason], fields=fields)
     try:
-        request = EcrImageActionEvent.model_validate(event)
-    except ValidationError as exc:
+        request = decode(event, EcrImageActionEvent)
+    except msgspec.ValidationError as exc:
         # What the Resolve step would reject the execution with.
         problem = str(InputError("invalid ECR event", field_errors(exc)))
         return EventVerdict(rule.name, True, errors=[problem], fields=fields)
@@ -133,11 +134,12 @@ def judge_event(deployer: Deployer, event: dict[str, Any]) -> EventVerdict:
     if isinstance(result, Ignored):
         return EventVerdict(rule.name, True, ignored=[result.reason], fields=fields)
     registries: dict[str, str] = {}
+    dispatched = result.output
     return EventVerdict(
         rule.name,
         True,
-        targets=[_target(deployer.aws.ecr, t, registries) for t in result.targets],
-        ignored=result.ignored + result.duplicates,
-        errors=result.errors,
+        targets=[_target(deployer.aws.ecr, t, registries) for t in dispatched.targets],
+        ignored=dispatched.ignored + dispatched.duplicates,
+        errors=dispatched.errors,
         fields=fields,
     )
