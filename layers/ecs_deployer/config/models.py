@@ -56,11 +56,12 @@ class _Config(Frozen, kw_only=True, frozen=True, omit_defaults=True):
     """A part of the config. Encoded, it says what its author wrote: defaults stay implicit."""
 
 
-def _unique(values: list[str], what: str) -> None:
+def _unique(field: str, values: list[str], what: str) -> None:
+    """Raises, naming ``field`` (validation.py), when a value is listed twice."""
     seen: set[str] = set()
     for value in values:
         if value in seen:
-            raise ValueError(f"{what} '{value}' is listed twice")
+            raise ValueError(f"{field}: {what} '{value}' is listed twice")
         seen.add(value)
 
 
@@ -97,8 +98,8 @@ class TaskConfig(_Config, kw_only=True, frozen=True):
     max_wait: Minutes = 30
 
     def __post_init__(self) -> None:
-        _unique(self.containers, "container")
-        _unique(self.watch_containers or [], "container")
+        _unique("containers", self.containers, "container")
+        _unique("watch_containers", self.watch_containers or [], "container")
         strategies = self.capacity_provider_strategies
         if strategies is not None:
             if self.launch_type is not None:
@@ -121,8 +122,8 @@ class TasksConfig(_Config, kw_only=True, frozen=True):
     post: list[TaskConfig] = []
 
     def __post_init__(self) -> None:
-        for tasks in (self.pre, self.post):
-            _unique([task.family for task in tasks], "task family")
+        for phase, tasks in (("pre", self.pre), ("post", self.post)):
+            _unique(phase, [task.family for task in tasks], "task family")
 
 
 # CodeDeploy's application and deployment group names: 1 to 100 characters.
@@ -170,7 +171,7 @@ class ServiceConfig(_Config, kw_only=True, frozen=True):
     codedeploy: CodeDeployConfig | None = None
 
     def __post_init__(self) -> None:
-        _unique(self.containers, "container")
+        _unique("containers", self.containers, "container")
 
 
 TagPattern = Annotated[str, Meta(min_length=1, max_length=300)]
@@ -292,7 +293,7 @@ class AppConfig(_Config, kw_only=True, frozen=True):
     )
 
     def __post_init__(self) -> None:
-        _unique([service.name for service in self.services], "service")
+        _unique("services", [service.name for service in self.services], "service")
         self._one_target()
 
     def _one_target(self) -> None:
@@ -308,7 +309,7 @@ class AppConfig(_Config, kw_only=True, frozen=True):
                     f"{key} and environments are exclusive: give each environment its {key}"
                 )
         names = [environment.name for environment in self.environments]
-        _unique(names, "environment")
+        _unique("environments", names, "environment")
         targets: dict[tuple[str | None, str | None, str], str] = {}
         for index, environment in enumerate(self.environments):
             cluster = environment.cluster or self.cluster
