@@ -15,6 +15,7 @@ from ecs_deployer.steps import locks
 from ecs_deployer.steps.close import CloseDeps, ExecutionStatusDetail, close_execution
 from ecs_deployer.steps.finalize import finalize
 from ecs_deployer.steps.services import update_services
+from ecs_deployer.structs import decode
 from tests.aws_fixtures import (
     PREFIX,
     STARTED,
@@ -79,7 +80,7 @@ def _deps(table: DeploymentsTable, ecs: EcsGateway, executions: _Executions) -> 
 def _detail(
     name: str, execution_input: Any, status: str = "FAILED", **fields: str
 ) -> ExecutionStatusDetail:
-    return ExecutionStatusDetail.model_validate(
+    return decode(
         {
             "executionArn": f"{MACHINE.replace(':stateMachine:', ':execution:')}:{name}",
             "stateMachineArn": MACHINE,
@@ -91,7 +92,8 @@ def _detail(
             "inputDetails": {"included": True},
             "output": None,
             **fields,
-        }
+        },
+        ExecutionStatusDetail,
     )
 
 

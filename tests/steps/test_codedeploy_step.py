@@ -3,6 +3,7 @@ back through CodeDeploy, against the local cloud's CodeDeploy on the simulated c
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -234,9 +235,7 @@ def test_a_retried_step_recognises_the_deployment_it_already_started(
 ) -> None:
     planned = registered(deps, ecs, table)
     # The step's first attempt started the deployment, then crashed before it was saved.
-    first = update_services(
-        planned.model_copy(deep=True), ecs, table, sim_clock(), codedeploy=codedeploy
-    )
+    first = update_services(copy.deepcopy(planned), ecs, table, sim_clock(), codedeploy=codedeploy)
     sim_clock.advance(POLL_SECONDS)
     retried = update_services(planned, ecs, table, sim_clock(), codedeploy=codedeploy)
     assert _web(retried).ecs_deployment_id == _web(first).ecs_deployment_id

@@ -7,6 +7,7 @@ FAILED, whatever the rollback path found.
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -181,7 +182,7 @@ def test_a_service_deleted_before_the_rollout_changes_nothing(
     deployment = _locked(deps, ecs, table)
     _delete(WEB)
     with pytest.raises(ResourceNotFound, match=f"service '{WEB}' is INACTIVE") as raised:
-        update_services(deployment.model_copy(deep=True), ecs, table, STARTED)
+        update_services(copy.deepcopy(deployment), ecs, table, STARTED)
     deployment = start_rollback(_caught(deployment, raised.value), ecs, table, LATER)
     assert deployment.progress == "DONE"  # nothing to wait for
     assert {s.rollback.state for s in deployment.services if s.rollback} == {"NOT_NEEDED"}
@@ -203,7 +204,7 @@ def test_service_changed_before_the_rollout_ends_failed_not_rollback_failed(
     boto3.client("ecs").update_service(cluster=CLUSTER, service=WEB, taskDefinition=moved_to)
     sim_clock.advance(60)  # ECS's describes show it a minute later
     with pytest.raises(ServiceChanged) as raised:
-        update_services(deployment.model_copy(deep=True), ecs, table, STARTED)
+        update_services(copy.deepcopy(deployment), ecs, table, STARTED)
     deployment = start_rollback(_caught(deployment, raised.value), ecs, table, LATER)
     web, worker = deployment.services
     assert web.rollback is not None
@@ -229,13 +230,13 @@ def test_services_updated_before_a_service_changed_are_still_rolled_back(
     simulation = simulate()
     deployment = _locked(deps, ecs, table)
     # A first attempt updated both services and crashed before answering...
-    update_services(deployment.model_copy(deep=True), ecs, table, STARTED)
+    update_services(copy.deepcopy(deployment), ecs, table, STARTED)
     moved_to = seeded.task_definitions[sample_app.MIGRATE]
     boto3.client("ecs").update_service(cluster=CLUSTER, service=WEB, taskDefinition=moved_to)
     sim_clock.advance(60)  # ECS's describes show it a minute later
     # ...and by the retry someone else had moved web: ServiceChanged, caught.
     with pytest.raises(ServiceChanged) as raised:
-        update_services(deployment.model_copy(deep=True), ecs, table, STARTED)
+        update_services(copy.deepcopy(deployment), ecs, table, STARTED)
     deployment = start_rollback(_caught(deployment, raised.value), ecs, table, LATER)
     deployment = drive(lambda d: check_rollback(d, ecs, LATER), deployment, sim_clock)
     web, worker = deployment.services
@@ -261,7 +262,7 @@ def test_a_rollback_step_that_kept_failing_is_judged_from_what_ecs_runs(
     untouched = _locked(deps, ecs, table)
     untouched.failure = Failure(error="Runtime.ExitError", cause="crashed")
     untouched.rollback_error = Failure(error="Runtime.ExitError", cause="crashed")
-    assert _status_and_error(untouched.model_copy(deep=True), table, ecs) == (
+    assert _status_and_error(copy.deepcopy(untouched), table, ecs) == (
         "FAILED",
         "DeploymentError",
     )

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import copy
 import json
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+from msgspec.structs import replace
 
 from ecs_deployer.document import Deployment, Failure, ServiceRollback
 from ecs_deployer.domain.taskdef import REGISTERED_BY_US
@@ -121,9 +123,7 @@ def test_rolled_back_and_rollback_failed(
     )
     deployment.services[0].rollback = ServiceRollback(state="COMPLETED")
     deployment.services[1].rollback = ServiceRollback(state="NOT_NEEDED")
-    rolled_back = finalize(
-        deployment.model_copy(deep=True), table, ecs, deps.scope.clusters, STARTED
-    )
+    rolled_back = finalize(copy.deepcopy(deployment), table, ecs, deps.scope.clusters, STARTED)
     assert rolled_back.outcome is not None
     assert (rolled_back.outcome.status, rolled_back.outcome.error) == (
         "ROLLED_BACK",
@@ -185,7 +185,7 @@ def test_prune_keeps_recent_in_use_and_rollback_targets(
     client = boto3.client("ecs")
     _register_worker_revisions(range(2, 8))  # shop-worker:2 .. :7, none in use
     deployment = _deployment(deps, ecs, table, "v3.0.0")  # registers shop-worker:8
-    deployment.config = deployment.config.model_copy(update={"keep_revisions": 2})
+    deployment.config = replace(deployment.config, keep_revisions=2)
     deregistered = prune_revisions(deployment, ecs, deps.scope.clusters)
     remaining = client.list_task_definitions(familyPrefix="shop-worker", status="ACTIVE")[
         "taskDefinitionArns"
@@ -230,7 +230,7 @@ def test_prune_deregisters_only_our_revisions_and_none_any_allowed_cluster_runs(
         },
     )
     deployment = _deployment(deps, ecs, table, "v3.0.0")  # registers shop-worker:7
-    deployment.config = deployment.config.model_copy(update={"keep_revisions": 1})
+    deployment.config = replace(deployment.config, keep_revisions=1)
     clusters = deps.scope.clusters | {"shop-staging"}
 
     deregistered = prune_revisions(deployment, ecs, clusters)
@@ -263,7 +263,7 @@ def test_prune_lists_only_families_that_may_hold_more_than_keep_revisions(
     counting = _CountingEcs(ecs)
     assert prune_revisions(deployment, counting, deps.scope.clusters) == []  # type: ignore[arg-type]
     assert counting.listed == []
-    deployment.config = deployment.config.model_copy(update={"keep_revisions": 1})
+    deployment.config = replace(deployment.config, keep_revisions=1)
     prune_revisions(deployment, counting, deps.scope.clusters)  # type: ignore[arg-type]
     assert sorted(counting.listed) == sorted(
         {sample_app.WEB, sample_app.WORKER, sample_app.MIGRATE, sample_app.SMOKE_TEST}
@@ -308,7 +308,7 @@ def test_pruning_comes_after_the_outcome_and_spreads_over_deployments(
     simulate()
     _register_worker_revisions(range(2, 47))  # shop-worker:2 .. :46, none in use
     deployment = _deployment(deps, ecs, table, "v3.0.0")  # registers shop-worker:47
-    deployment.config = deployment.config.model_copy(update={"keep_revisions": 2})
+    deployment.config = replace(deployment.config, keep_revisions=2)
     recording = _RecordingEcs(ecs, table)
     finalized = finalize(deployment, table, recording, deps.scope.clusters, STARTED)  # type: ignore[arg-type]
     assert finalized.outcome is not None

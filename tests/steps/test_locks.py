@@ -4,6 +4,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
+from msgspec.structs import replace
 
 from ecs_deployer.document import Deployment
 from ecs_deployer.domain.service_deployments import LONGEST_STRATEGY_TIME
@@ -87,7 +88,7 @@ def test_supersede_checkpoint_and_release(
     running = _Running()
     first, second = _deployment(deps, "a", 1, running), _deployment(deps, "b", 2, running)
     for deployment in (first, second):
-        deployment.config = deployment.config.model_copy(update={"concurrency": "supersede"})
+        deployment.config = replace(deployment.config, concurrency="supersede")
     now = STARTED + timedelta(minutes=5)
     locks.acquire(first, table, running, now)
     assert locks.checkpoint(first, table, running, now, may_supersede=True).lock.status == (

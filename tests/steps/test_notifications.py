@@ -9,6 +9,7 @@ import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from botocore.stub import ANY, Stubber
+from msgspec.structs import replace
 
 from ecs_deployer.aws.notifications import SummaryTopic
 from ecs_deployer.domain.lifecycle import Broadcast, LifecycleDetail
@@ -56,7 +57,7 @@ def test_a_finished_deployment_is_published_with_its_subject() -> None:
 def test_nothing_is_published_without_a_topic_nor_when_a_deployment_starts(
     topic: str | None, status: str
 ) -> None:
-    SummaryTopic(_no_client, topic).publish(DETAIL.model_copy(update={"status": status}))
+    SummaryTopic(_no_client, topic).publish(replace(DETAIL, status=status))
 
 
 def test_a_summary_sns_refuses_is_logged_not_raised_and_the_others_still_hear() -> None:

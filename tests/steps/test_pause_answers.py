@@ -4,11 +4,13 @@ hook never answers a later one."""
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+from msgspec.structs import replace
 
 from ecs_deployer.history import RecordUpdate, iso
 from ecs_deployer.steps.services import check_services, update_services
@@ -114,7 +116,7 @@ def test_an_approval_continues_the_hook_once_even_when_the_check_is_retried(
     assert answers == []
 
     _answer(table, deployment, "APPROVED", sim_clock())
-    retried = deployment.model_copy(deep=True)  # the document as a failed save leaves it
+    retried = copy.deepcopy(deployment)  # the document as a failed save leaves it
     deployment = check_services(
         deployment, ecs, sim_clock(), answer=awaited_answer(table, deployment)
     )
@@ -167,7 +169,7 @@ def test_an_answer_to_an_earlier_hook_does_not_answer_a_later_one(
     pending = table.read_approval(deployment)
     assert pending is not None
     since = _web(deployment).paused.since
-    earlier = pending.model_copy(update={"requested_at": iso(since - timedelta(minutes=1))})
+    earlier = replace(pending, requested_at=iso(since - timedelta(minutes=1)))
     stale = earlier.answered("APPROVED", "release-manager", since)
     check_services(deployment, ecs, sim_clock(), answer=stale)
     assert answers == []

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
+from msgspec.structs import replace
 
 from ecs_deployer.document import Deployment
 from ecs_deployer.domain.admission import Rejected
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
     from ecs_deployer.domain.admission import AdmissionDeps
     from ecs_deployer.domain.promotion import PromotionStart
-    from ecs_deployer.outcome import FinalStatus
+    from ecs_deployer.outcome import DeploymentStatus
 
 PRODUCTION_CLUSTER = "shop-production"
 
@@ -68,7 +69,7 @@ def _staging(chain: AdmissionDeps) -> Deployment:
     return deployment
 
 
-def _ended(deployment: Deployment, table: DeploymentsTable, status: FinalStatus) -> None:
+def _ended(deployment: Deployment, table: DeploymentsTable, status: DeploymentStatus) -> None:
     """What Finalize leaves: the outcome on the document, the record final (naming the
     revision each service runs, as a rollback to it reads)."""
     deployment.outcome = Outcome(status=status)
@@ -143,7 +144,7 @@ def test_a_success_names_the_next_environments_deployment_of_the_same_digest(
 
 @pytest.mark.parametrize("status", ["FAILED", "ROLLED_BACK", "ROLLBACK_FAILED", "SUPERSEDED"])
 def test_any_other_ending_promotes_nothing(
-    chain: AdmissionDeps, table: DeploymentsTable, status: FinalStatus
+    chain: AdmissionDeps, table: DeploymentsTable, status: DeploymentStatus
 ) -> None:
     staging = _staging(chain)
     _ended(staging, table, status)
@@ -190,7 +191,7 @@ def test_a_promotion_that_claims_more_than_its_record_says_is_refused(
     _ended(staging, table, "SUCCEEDED")
     start = next_start(staging)
     assert start is not None
-    forged = start.model_copy(update={"input": {**start.input, **change}})
+    forged = replace(start, input={**start.input, **change})
 
     refused = _promote(chain, forged)
 

@@ -12,6 +12,7 @@ from ecs_deployer.domain.register import plan_deployment
 from ecs_deployer.errors import ConfigError, ResourceNotFound
 from ecs_deployer.steps.register import register_task_definitions
 from ecs_deployer.steps.resolve import resolve
+from ecs_deployer.structs import encode
 from ecs_deployer_tools.demo import sample_app
 from ecs_deployer_tools.operator.configs import push_config
 from tests.aws_fixtures import PREFIX, STARTED, accepted, context
@@ -233,10 +234,10 @@ def test_planning_changes_nothing_not_even_the_document(
     seeded: sample_app.SeededApp, deps: AdmissionDeps, ecs: EcsGateway
 ) -> None:
     deployment = accepted(deps)
-    before = deployment.model_dump()
+    before = encode(deployment)
     families = _families()
     plan = plan_deployment(deployment, ecs, deps.scope)
-    assert deployment.model_dump() == before
+    assert encode(deployment) == before
     assert _families() == families
     # What the register step will record comes with the plan instead.
     web = plan.services[0]

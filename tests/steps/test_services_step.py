@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from ecs_deployer.steps.services import (
     start_rollback,
     update_services,
 )
+from ecs_deployer.structs import decode, encode
 from ecs_deployer_tools.localcloud.ecs_sim import RolloutFault, RolloutOutcome
 from tests.aws_fixtures import STARTED, SimClock, context, drive, registered
 
@@ -240,10 +242,10 @@ def test_a_document_stored_without_the_wait_budget_reads_the_strategy_once(
     simulate(services={"shop-web": RolloutFault(RolloutOutcome.NEVER_STABLE)})
     _baking_an_hour(ecs)
     deployment = update_services(registered(deps, ecs, table), ecs, table, STARTED)
-    stored = deployment.model_dump(mode="json", by_alias=True)
+    stored = encode(deployment)
     for service in stored["services"]:
         del service["wait_budget"]  # as UpdateServices stored it before it kept the budget
-    deployment = Deployment.model_validate(stored)
+    deployment = decode(stored, Deployment)
     calls = _counted(ecs, monkeypatch, "describe_services")
 
     # Within max_wait, the service deployment alone judges; past it, the service is read
@@ -523,9 +525,7 @@ def test_a_retried_update_does_not_start_a_second_rollout(
 ) -> None:
     simulation = simulate(**STALE)
     planned = registered(deps, ecs, table)
-    first = update_services(
-        planned.model_copy(deep=True), ecs, table, STARTED
-    )  # its result was lost
+    first = update_services(copy.deepcopy(planned), ecs, table, STARTED)  # its result was lost
     retried = update_services(planned, ecs, table, STARTED)
     for before, after in zip(first.services, retried.services, strict=True):
         assert before.ecs_deployment_id == after.ecs_deployment_id

@@ -3,11 +3,13 @@ whose size does not depend on the app (Step Functions allows 256 KiB of state da
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
+from msgspec.structs import replace
 
 from ecs_deployer.document import (
     DeploymentRef,
@@ -19,6 +21,7 @@ from ecs_deployer.document import (
 from ecs_deployer.domain.waiters import LONGEST_SAFETY_POLL_SECONDS, safety_poll_seconds
 from ecs_deployer.errors import ResourceNotFound
 from ecs_deployer.steps.stored import on_stored_document, save
+from ecs_deployer.structs import decode, encode_json
 from tests.aws_fixtures import STARTED, accepted
 
 if TYPE_CHECKING:
@@ -34,7 +37,7 @@ def _grown(deployment: Deployment, services: int, containers: int) -> Deployment
     """The deployment of an app with many multi-container services, mid-rollout."""
     images = {f"container-{index}": IMAGE for index in range(containers)}
     arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/shop-service-{}:{}"
-    grown = deployment.model_copy(deep=True)
+    grown = copy.deepcopy(deployment)
     grown.services = [
         ServiceRollout(
             name=f"shop-service-{index}",
@@ -62,7 +65,7 @@ def test_the_state_stays_small_however_large_the_app(
     payload = save(table, large, STARTED)
     assert len(json.dumps(payload)) < 2_000
     assert payload.keys() == small.keys()
-    assert len(large.model_dump_json()) > 256 * 1024  # what the state used to carry
+    assert len(encode_json(large)) > 256 * 1024  # what the state used to carry
     # The document is stored whole (compressed: a DynamoDB item holds 400 KB at most).
     loaded = table.load_document("shop", "manual-2")
     assert loaded == large
@@ -74,11 +77,11 @@ def test_a_step_runs_on_the_stored_document_and_keeps_what_the_catch_recorded(
     deployment = accepted(deps)
     ref = deployment.ref(STARTED)
     save(table, deployment, STARTED)
-    caught = ref.model_copy(update={"failure": Failure(error="TaskFailed", cause="exit 3")})
+    caught = replace(ref, failure=Failure(error="TaskFailed", cause="exit 3"))
     seen: list[Deployment] = []
 
     def step(document: Deployment) -> Deployment:
-        seen.append(document.model_copy(deep=True))
+        seen.append(copy.deepcopy(document))
         document.progress = "DONE"
         return document
 
@@ -163,7 +166,7 @@ def test_a_poll_that_changes_nothing_stores_nothing(
     one read, no write."""
     deployment = accepted(deps)
     deployment.progress = "WAIT"
-    ref = DeploymentRef.model_validate(save(table, deployment, STARTED))
+    ref = decode(save(table, deployment, STARTED), DeploymentRef)
     counting = _CountingTable(table)
     later = STARTED + timedelta(minutes=1)
 

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import boto3
+from msgspec.structs import replace
 
 from ecs_deployer.domain.taskdef import registration_input
 from ecs_deployer.steps.tasks import check_tasks, run_tasks
@@ -58,7 +60,7 @@ def test_a_retried_run_step_does_not_start_the_tasks_twice(
     simulation = simulate()
     planned = registered(deps, ecs, table)
     # The first attempt started the tasks, then the Lambda died before returning.
-    run_tasks(planned.model_copy(deep=True), "pre", ecs, STARTED)
+    run_tasks(copy.deepcopy(planned), "pre", ecs, STARTED)
     retried = run_tasks(planned, "pre", ecs, STARTED)
     assert len(simulation.tasks("shop-migrate")) == 1
     assert retried.pre_tasks[0].task_arns == [simulation.tasks("shop-migrate")[0].task_arn]
@@ -248,7 +250,7 @@ def test_each_tasks_result_is_kept_once_stopped_while_its_sibling_runs_on(
     with EcsSimulation(faults, clock=clock):
         planned = registered(deps, ecs, table)
         migrate = planned.pre_tasks[0]
-        migrate.config = migrate.config.model_copy(update={"count": 2, "max_wait": 180})
+        migrate.config = replace(migrate.config, count=2, max_wait=180)
         deployment = run_tasks(planned, "pre", ecs, STARTED)
         first, sibling = deployment.pre_tasks[0].task_arns
         while deployment.progress == "WAIT" and clock.now < STARTED + timedelta(hours=3):

@@ -6,8 +6,9 @@ import json
 import re
 import subprocess
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
+import msgspec
 import pytest
 
 from ecs_deployer.config.models import AppConfig, ServiceConfig, TaskConfig
@@ -16,8 +17,6 @@ from tests.template.cfn import ACCOUNT_ID, ASL_PATH, REGION, REPO_ROOT
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-    from pydantic import BaseModel
 
 ASL_VALIDATOR = REPO_ROOT / "node_modules" / ".bin" / "asl-validator"
 PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
@@ -105,8 +104,13 @@ def _walk(node: Any) -> list[Any]:
     return [node]
 
 
-def _limit(model: type[BaseModel], field: str) -> int:
-    [limit] = [m.le for m in model.model_fields[field].metadata if hasattr(m, "le")]
+def _limit(struct: type[msgspec.Struct], field: str) -> int:
+    [info] = [info for info in msgspec.structs.fields(struct) if info.name == field]
+    [limit] = [
+        meta.le
+        for meta in get_args(info.type)[1:]
+        if isinstance(meta, msgspec.Meta) and meta.le is not None
+    ]
     return int(limit)
 
 

@@ -109,16 +109,16 @@ def test_layer_has_no_operator_tooling(layer_dir: Path) -> None:
     assert not list(layer_dir.glob("moto*"))
 
 
-def test_layer_pydantic_core_is_cp313_aarch64(layer_dir: Path) -> None:
-    (binary,) = layer_dir.glob("pydantic_core/_pydantic_core*.so")
-    (wheel_metadata,) = layer_dir.glob("pydantic_core-*.dist-info/WHEEL")
+def test_layer_msgspec_core_is_cp313_aarch64(layer_dir: Path) -> None:
+    (binary,) = layer_dir.glob("msgspec/_core*.so")
+    (wheel_metadata,) = layer_dir.glob("msgspec-*.dist-info/WHEEL")
     tags = [
         line.removeprefix("Tag: ")
         for line in wheel_metadata.read_text().splitlines()
         if line.startswith("Tag: ")
     ]
 
-    assert binary.name == "_pydantic_core.cpython-313-aarch64-linux-gnu.so"
+    assert binary.name == "_core.cpython-313-aarch64-linux-gnu.so"
     assert elf_machine(binary) == EM_AARCH64
     assert tags
     assert all(tag.startswith("cp313-cp313-") and tag.endswith("aarch64") for tag in tags)

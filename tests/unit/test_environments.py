@@ -89,15 +89,19 @@ def test_an_app_without_environments_has_none() -> None:
 @pytest.mark.parametrize(
     ("environments", "extra", "message"),
     [
-        ([], {}, "environments: list should have at least 1 item"),
+        ([], {}, "environments: expected `array` of length >= 1"),
         (
             [{"name": "staging"}, {"name": "staging", "cluster": "prod"}],
             {},
-            "environment 'staging' is listed twice",
+            "environments: environment 'staging' is listed twice",
         ),
-        ([{"name": "Staging!"}], {}, "environments[0].name: string should match"),
+        ([{"name": "Staging!"}], {}, "environments[0].name: expected `str` matching regex"),
         ([{"name": "staging", "acount": STAGING}], {}, "environments[0].acount: unknown field"),
-        ([{"name": "staging", "approval": "maybe"}], {}, "environments[0].approval: input"),
+        (
+            [{"name": "staging", "approval": "maybe"}],
+            {},
+            "environments[0].approval: invalid enum value 'maybe'",
+        ),
         ([{"name": "staging", "region": "eu-west-1"}], {}, "environments[0]: region needs account"),
         (
             [{"name": "staging", "account": STAGING}, {"name": "qa", "account": STAGING}],

@@ -3,6 +3,8 @@ summary topic receives."""
 
 from __future__ import annotations
 
+from msgspec.structs import replace
+
 from ecs_deployer.domain.lifecycle import LifecycleDetail, notice
 from ecs_deployer.outcome import ServiceSummary
 
@@ -33,7 +35,7 @@ def _detail(**changes: object) -> LifecycleDetail:
         error="RolloutFailed",
         cause="service 'shop-web': 3 tasks failed to start",
     )
-    return detail.model_copy(update=changes)
+    return replace(detail, **changes)
 
 
 def test_a_rolled_back_deployment_is_told_with_its_services_error_cause_and_link() -> None:

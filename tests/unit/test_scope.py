@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from ecs_deployer.config.models import AppConfig
+from ecs_deployer.config.models import AppConfig, app_config
 from ecs_deployer.domain.scope import StackScope, family_of
 from ecs_deployer.errors import ConfigError
+from ecs_deployer.structs import encode
 from ecs_deployer_tools.demo import sample_app
 
 SUBNET, GROUP = "subnet-0a1b", "sg-0a1b"
@@ -27,12 +28,12 @@ SCOPE = StackScope(
 def _config(
     *, subnet: str = SUBNET, group: str = GROUP, public_ip: bool = False, **overrides: Any
 ) -> AppConfig:
-    config = sample_app.app_config(subnet, group, **overrides).model_dump(mode="json")
+    config = encode(sample_app.app_config(subnet, group, **overrides))
     for phase in ("pre", "post"):
-        for task in config["tasks"][phase]:
-            if task["network_configuration"] is not None:
+        for task in config["tasks"].get(phase, []):
+            if task.get("network_configuration") is not None:
                 task["network_configuration"]["vpc_configuration"]["assign_public_ip"] = public_ip
-    return AppConfig.model_validate(config)
+    return app_config(config)
 
 
 def test_a_config_within_the_scope_passes() -> None:
@@ -89,9 +90,9 @@ def test_what_the_stack_does_not_allow_is_refused_by_field(
 
 
 def _blue_green(application: str, group: str) -> AppConfig:
-    config = _config(blue_green=True).model_dump(mode="json")
+    config = encode(_config(blue_green=True))
     config["services"][0]["codedeploy"] = {"application": application, "deployment_group": group}
-    return AppConfig.model_validate(config)
+    return app_config(config)
 
 
 def test_a_codedeploy_service_through_a_listed_group_passes() -> None:
