@@ -427,7 +427,7 @@ class LambdaRuntime:
                 f"Unable to import module '{module_path}': No module named '{module_path}'",
             )
         module = importlib.util.module_from_spec(spec)
-        # Registered before running: dataclasses and pydantic resolve names via sys.modules.
+        # Registered before running: dataclasses and msgspec resolve names via sys.modules.
         sys.modules[module_name] = module
         collecting = gc.isenabled()
         try:

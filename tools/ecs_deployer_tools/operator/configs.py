@@ -46,7 +46,8 @@ def parameter_tier(value: str, current: Tier | None = None) -> Tier:
 
 
 def canonical_text(config: AppConfig) -> str:
-    """What is stored: compact JSON of what the author wrote (defaults stay implicit)."""
+    """What is stored: compact JSON of the config, every value at its default left out (one
+    written out too: a stored config follows the deployer's defaults), words in lowercase."""
     return encode_json(config).decode()
 
 
