@@ -100,7 +100,7 @@ def test_an_invalid_config_is_not_pushed(local: Local, tmp_path: Path) -> None:
     file = _write(tmp_path / "bad.yml", {**_config("bad"), "poll_seconds": 0})
     result = local.run("config", "push", str(file))
     assert result.exit_code == 1
-    assert "poll_seconds: input should be greater than or equal to 1" in result.stderr
+    assert "poll_seconds: expected `int` >= 1" in result.stderr
     assert "Traceback" not in result.output
     no_traceback(local.run("config", "show", "bad"))
 

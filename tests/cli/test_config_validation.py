@@ -32,19 +32,25 @@ def _validate(tmp_path: Path, text: str, *options: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_a_near_miss_key_says_which_key_it_meant(tmp_path: Path) -> None:
-    text = CONFIG + "    max_wiat: 3\npoll_secs: 5\nsomething_else: 1\n"
+@pytest.mark.parametrize(
+    ("extra", "path", "message"),
+    [
+        # One error a document: validation stops at the first.
+        ("    max_wiat: 3\n", "services[0].max_wiat", "unknown field; did you mean `max_wait`?"),
+        ("poll_secs: 5\n", "poll_secs", "unknown field; did you mean `poll_seconds`?"),
+        ("something_else: 1\n", "something_else", "unknown field"),  # nothing near it
+    ],
+)
+def test_a_near_miss_key_says_which_key_it_meant(
+    tmp_path: Path, extra: str, path: str, message: str
+) -> None:
+    text = CONFIG + extra
     code, _, stderr = _validate(tmp_path, text)
     assert code == 1
-    assert "services[0].max_wiat: unknown field; did you mean `max_wait`?" in stderr
-    assert "poll_secs: unknown field; did you mean `poll_seconds`?" in stderr
-    assert "something_else: unknown field\n" in stderr  # nothing near it
+    assert f"{path}: {message}\n" in stderr
     code, stdout, _ = _validate(tmp_path, text, "--json")
     assert code == 1
-    assert {
-        "path": "services[0].max_wiat",
-        "message": "unknown field; did you mean `max_wait`?",
-    } in json.loads(stdout)["errors"]
+    assert {"path": path, "message": message} in json.loads(stdout)["errors"]
 
 
 @pytest.mark.parametrize(

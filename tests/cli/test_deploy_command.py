@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 from typer.testing import CliRunner
 
-from ecs_deployer.config.models import AppConfig
+from ecs_deployer.config.models import app_config
 from ecs_deployer_tools.cli import app
 from ecs_deployer_tools.demo import runner, sample_app
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, TaskFault, TaskOutcome
@@ -70,7 +70,8 @@ def test_deploy_follows_the_deployment_live_and_exits_0(local: Local) -> None:
     assert json.loads(execution["input"]) == {
         "app": "shop",
         "image_tag": "build-2",
-        "trigger": {"kind": "manual", "actor": ACTOR},
+        # A Trigger encodes each of its fields (only the request leaves out its defaults).
+        "trigger": {"kind": "manual", "event_id": None, "pushed_at": None, "actor": ACTOR},
     }
 
 
@@ -180,7 +181,7 @@ def test_follow_re_attaches_by_execution_or_app(local: Local) -> None:
 def test_an_app_without_a_trigger_deploys_given_the_repository_or_a_full_uri(
     local: Local,
 ) -> None:
-    untriggered = AppConfig.model_validate(
+    untriggered = app_config(
         {
             "version": "v1",
             "cluster": sample_app.CLUSTER,

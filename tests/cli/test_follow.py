@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import pytest
 
 from ecs_deployer_tools.operator.follow import (
@@ -84,12 +85,10 @@ class _Observer:
         self.seen.append(("ended", f"{outcome.status}: {outcome.message}"))
 
 
-class _Document:
-    def __init__(self, data: dict[str, Any]) -> None:
-        self._data = data
+class _Document(msgspec.Struct):
+    """A saved deployment document: what following it reads."""
 
-    def model_dump(self, mode: str) -> dict[str, Any]:
-        return self._data
+    services: list[dict[str, Any]]
 
 
 class _Documents:
@@ -100,7 +99,7 @@ class _Documents:
 
     def load_document(self, app: str, deployment_id: str) -> _Document | None:
         data = self._documents.get(f"{app}/{deployment_id}")
-        return _Document(data) if data is not None else None
+        return _Document(**data) if data is not None else None
 
 
 def test_each_event_is_reported_once_in_order_reading_only_new_pages() -> None:

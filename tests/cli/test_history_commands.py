@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ecs_deployer.history import HistoryRecord
+from ecs_deployer.structs import decode
 from ecs_deployer_tools.cli.history_commands import STATUS_HEADER, status_table
 from ecs_deployer_tools.operator.records import ShownRecord, app_statuses, promotion_chains
 from tests.cli.conftest import deploy, local_cloud, no_traceback
@@ -15,6 +16,7 @@ from tests.cli.conftest import deploy, local_cloud, no_traceback
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from ecs_deployer.outcome import RecordStatus
     from tests.cli.conftest import Local
 
 ACTOR = "arn:aws:sts::123456789012:user/moto"
@@ -122,7 +124,7 @@ def test_an_unknown_app_exits_1(
     assert "unknown app 'nope'" in result.stderr
 
 
-def _record(deployment_id: str, status: str, requested_at: str) -> HistoryRecord:
+def _record(deployment_id: str, status: RecordStatus, requested_at: str) -> HistoryRecord:
     return HistoryRecord(
         app="shop",
         deployment_id=deployment_id,
@@ -180,7 +182,7 @@ def test_status_shows_each_environment_of_an_app_in_promotion_order() -> None:
 def _chain_record(
     deployment_id: str, order: str, environment: str, status: str, **extra: Any
 ) -> HistoryRecord:
-    return HistoryRecord.model_validate(
+    return decode(
         {
             "app": "promo",
             "deployment_id": deployment_id,
@@ -191,7 +193,8 @@ def _chain_record(
             "updated_at": "2026-11-22T10:00:00.000Z",
             "finished_at": "2026-11-22T10:05:00.000Z",
             **extra,
-        }
+        },
+        HistoryRecord,
     )
 
 

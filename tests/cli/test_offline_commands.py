@@ -34,25 +34,36 @@ def test_config_validate_accepts_a_valid_file() -> None:
     assert "3 service(s), 2 pre and 0 post task(s)" in result.output
 
 
-def test_config_validate_prints_every_error_with_its_path(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("service", "task", "path", "message"),
+    [
+        # One error a document: validation stops at the first.
+        (
+            "max_wiat: 3",
+            "count: 1",
+            "services[0].max_wiat",
+            "unknown field; did you mean `max_wait`?",
+        ),
+        ("max_wait: 3", "count: 0", "tasks.pre[0].count", "expected `int` >= 1"),
+    ],
+)
+def test_config_validate_prints_the_error_with_its_path(
+    tmp_path: Path, service: str, task: str, path: str, message: str
+) -> None:
     broken = tmp_path / "broken.yml"
     broken.write_text(
         "version: v1\ncluster: demo\n"
-        "services:\n  - name: web\n    containers: [app]\n    max_wiat: 3\n"
-        "tasks:\n  pre:\n    - {family: m, containers: [app], count: 0}\n"
+        f"services:\n  - name: web\n    containers: [app]\n    {service}\n"
+        f"tasks:\n  pre:\n    - {{family: m, containers: [app], {task}}}\n"
     )
     result = runner.invoke(app, ["config", "validate", str(broken)])
     assert result.exit_code == 1
-    assert "services[0].max_wiat: unknown field" in result.output
-    assert "tasks.pre[0].count: input should be greater than or equal to 1" in result.output
+    assert f"{path}: {message}\n" in result.output
     as_json = runner.invoke(app, ["config", "validate", str(broken), "--json"])
     assert as_json.exit_code == 1
     document = json.loads(as_json.stdout.strip().splitlines()[-1])
     assert document["valid"] is False
-    assert {
-        "path": "services[0].max_wiat",
-        "message": "unknown field; did you mean `max_wait`?",
-    } in document["errors"]
+    assert {"path": path, "message": message} in document["errors"]
 
 
 def test_config_validate_missing_file_is_a_usage_error(tmp_path: Path) -> None:

@@ -110,7 +110,7 @@ def _push_app(local: Local, app: str, **overrides: Any) -> None:
             ["--tag", "v1.0.0"],
             "'elsewhere' is not a cluster this stack may deploy to (ClusterNames: shop-demo)",
         ),
-        ("shop", None, ["--digest", "sha256:abc"], "image_digest: string should match pattern"),
+        ("shop", None, ["--digest", "sha256:abc"], "image_digest: expected `str` matching regex"),
         (
             "chain",
             {"environments": [{"name": "staging"}]},

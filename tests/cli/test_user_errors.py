@@ -85,7 +85,7 @@ def test_bad_input_is_refused_before_anything_starts() -> None:
     result = CliRunner().invoke(app, args)
     no_traceback(result)
     # Printed as it is: no Rich markup eats the pattern's brackets.
-    pattern = "image_digest: string should match pattern '^sha256:[a-f0-9]{64}$'"
+    pattern = "image_digest: expected `str` matching regex '^sha256:[a-f0-9]{64}$'"
     assert pattern in result.stderr
     as_json = CliRunner().invoke(app, [*args, "--json"])
     assert as_json.exit_code == 1

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ecs_deployer.aws.dynamodb import DeploymentsTable
-from ecs_deployer.config.models import AppConfig
+from ecs_deployer.config.models import app_config
 from ecs_deployer.domain import measures
+from ecs_deployer.structs import encode
 from ecs_deployer_tools.demo import fleet, runner, sample_app
 from ecs_deployer_tools.localcloud.runtime import FunctionOutput
 from ecs_deployer_tools.operator.configs import push_config
@@ -36,10 +37,10 @@ def deployed() -> Iterator[fleet.Fleet]:
 
 def store(deployed: fleet.Fleet, app: str, *repositories: str) -> None:
     """Store ``app``'s config (the fleet's, triggered by ``repositories``)."""
-    document: dict[str, Any] = deployed.config.model_dump(mode="json", exclude_none=True)
+    document: dict[str, Any] = encode(deployed.config)
     document |= {"app": app, "trigger": {"repositories": list(repositories)}}
     ssm = deployed.cloud.client("ssm")
-    push_config(ssm, runner.CONFIG_PREFIX, app, AppConfig.model_validate(document))
+    push_config(ssm, runner.CONFIG_PREFIX, app, app_config(document))
     deployed.cloud.run_until_idle()
 
 

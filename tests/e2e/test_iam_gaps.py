@@ -19,7 +19,8 @@ import pytest
 from moto.iam.models import iam_backends
 
 from ecs_deployer.aws.dynamodb import DeploymentsTable
-from ecs_deployer.config.models import AppConfig
+from ecs_deployer.config.models import app_config
+from ecs_deployer.structs import encode
 from ecs_deployer_tools.demo import runner, sample_app
 from ecs_deployer_tools.localcloud.cloud import LocalCloud
 from ecs_deployer_tools.localcloud.ecs_sim import EcsFaults, EcsSimulation, TaskFault, TaskOutcome
@@ -54,13 +55,13 @@ def stack() -> Iterator[Stack]:
     with LocalCloud(runner.TEMPLATE, extensions=[simulation]) as cloud:
         seeded = sample_app.seed(sample_app.Clients.of(cloud.client), runner.CONFIG_PREFIX)
         config = sample_app.app_config(seeded.subnet, seeded.security_group)
-        document = config.model_dump(mode="json", exclude_none=True)
+        document = encode(config)
         document["tasks"]["pre"][0]["max_wait"] = MIGRATION_MAX_WAIT
         push_config(
             cloud.client("ssm"),
             runner.CONFIG_PREFIX,
             sample_app.APP,
-            AppConfig.model_validate(document),
+            app_config(document),
         )
         cloud.deploy_stack(
             {**runner.STACK_PARAMETERS, **seeded.network_parameters, "LogLevel": "ERROR"}
