@@ -15,6 +15,7 @@ from msgspec import Meta
 from ecs_deployer.domain.accounts import ROLE_ARN_PATTERN, roles_by_account
 from ecs_deployer.domain.scope import StackScope, names
 from ecs_deployer.errors import ConfigError, FieldError
+from ecs_deployer.structs import Frozen
 from ecs_deployer.validation import field_errors
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ _TOPIC_ARN = r"^arn:[a-z-]+:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"
 ParameterPath = Annotated[str, Meta(pattern=r"^(/[A-Za-z0-9_.-]+)+$")]
 
 
-class Settings(msgspec.Struct, kw_only=True, frozen=True):
+class Settings(Frozen, kw_only=True, frozen=True):
     config_prefix: ParameterPath
     deployments_table: Annotated[str, Meta(min_length=3, max_length=255)]
     allowed_clusters: frozenset[str]

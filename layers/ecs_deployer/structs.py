@@ -1,8 +1,9 @@
 """The deployer's typed data: msgspec Structs, and the one way to decode and encode them.
 
 msgspec, not pydantic: a Struct class costs microseconds to define and its decoder is built
-in C at its first use, where pydantic builds every model's validator in Python at import,
-some 45 ms of each Lambda's cold start (docs/benchmarks.md).
+in C at its first use (about 2 ms for the deployment document), where pydantic built every
+model's validator in Python at import: some 55 ms of each Lambda's cold start, a third of
+it (docs/benchmarks.md).
 
 A Struct's constructor checks nothing: data from outside (configs, inputs, events, the
 environment, stored documents) becomes a Struct through ``decode``, which checks every type
