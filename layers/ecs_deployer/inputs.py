@@ -88,7 +88,7 @@ class Trigger(Frozen, kw_only=True, frozen=True):
 
     kind: Literal["ecr-push", "manual", "rollback", "promotion"] = "manual"
     event_id: str | None = None
-    pushed_at: datetime | None = None
+    pushed_at: Annotated[datetime, Meta(tz=True)] | None = None  # with its time zone
     actor: Annotated[str, Meta(max_length=200)] | None = None
 
 
@@ -106,9 +106,10 @@ class ManualRequest(Frozen, kw_only=True, frozen=True, omit_defaults=True):
     With both a tag and a digest, the digest pins the image and the tag is recorded.
     ``{"app": ..., "rollback_to": DEPLOYMENT_ID}`` instead returns every service to the
     exact revisions that earlier (successful) deployment left, running no one-off tasks;
-    ``{"app": ..., "undo": DEPLOYMENT_ID}`` to the revisions that ran before it. Encoded,
-    it leaves out what it leaves at its default.
+    ``{"app": ..., "undo": DEPLOYMENT_ID}`` to the revisions that ran before it.
     """
+
+    # Encoded (an execution's input), it leaves out what is at its default.
 
     app: AppName
     image_tag: ImageTag | None = None

@@ -438,6 +438,18 @@ def test_pushes_nobody_wants_are_ignored_with_a_reason(
     assert reason in result.reason
 
 
+def test_a_push_no_tag_filter_wants_names_each_filter_as_written(
+    seeded: sample_app.SeededApp, deps: AdmissionDeps
+) -> None:
+    subnet = boto3.client("ec2").describe_subnets()["Subnets"][0]["SubnetId"]
+    trigger = {"repositories": ["shop"], "tags": ["v*", {"regex": "release-[0-9]+"}]}
+    config = sample_app.app_config(subnet, "sg-1", trigger=trigger)
+    push_config(boto3.client("ssm"), PREFIX, "shop", config)
+    result = resolve(_push_event("main-1", "sha256:" + "1" * 64), context(), deps, STARTED)
+    assert isinstance(result, Ignored)
+    assert "deploys tags matching v*, /release-[0-9]+/; 'main-1' does not match" in result.reason
+
+
 def _deploy_every_tag() -> None:
     """The sample app, with no tag filter: every tag of its repository deploys."""
     subnet = boto3.client("ec2").describe_subnets()["Subnets"][0]["SubnetId"]

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
 from msgspec.structs import replace
 
+from ecs_deployer.config.models import describe_tag_filter
 from ecs_deployer.document import (
+    Deployment,
     DeploymentRef,
     Failure,
     PausedHook,
@@ -21,12 +23,12 @@ from ecs_deployer.document import (
 from ecs_deployer.domain.waiters import LONGEST_SAFETY_POLL_SECONDS, safety_poll_seconds
 from ecs_deployer.errors import ResourceNotFound
 from ecs_deployer.steps.stored import on_stored_document, save
-from ecs_deployer.structs import decode, encode_json
+from ecs_deployer.structs import decode, decode_json, encode_json
 from tests.aws_fixtures import STARTED, accepted
+from tests.support import load_event
 
 if TYPE_CHECKING:
     from ecs_deployer.aws.dynamodb import DeploymentsTable
-    from ecs_deployer.document import Deployment
     from ecs_deployer.domain.admission import AdmissionDeps
     from ecs_deployer_tools.demo import sample_app
 
@@ -263,3 +265,31 @@ def test_no_safety_poll_outlasts_the_first_deadline_of_what_the_wait_awaits(
     run.started_at = STARTED
     ref = save(table, deployment, STARTED + timedelta(minutes=run.config.max_wait, seconds=-7))
     assert ref["safety_poll_seconds"] == 7
+
+
+def test_a_document_the_previous_release_stored_reads_the_same() -> None:
+    """An execution lasts up to 8 days, across an upgrade: a document pydantic stored (its
+    timedeltas as PT45M30S, its config with every default written) loads, and what the new
+    release stores of it loads back equal."""
+    stored = json.dumps(load_event("deployment_document_pydantic")).encode()
+    deployment = decode_json(stored, Deployment)
+    web, worker = deployment.services
+    assert web.wait_budget == timedelta(minutes=45, seconds=30)
+    assert worker.wait_budget == timedelta(0)
+    assert web.paused is not None
+    assert web.paused.since == datetime(2026, 11, 27, 9, 30, 15, 123000, tzinfo=UTC)
+    assert worker.rollback is not None
+    assert worker.rollback.state == "IN_PROGRESS"
+    assert deployment.failure is not None
+    assert deployment.failure.error == "ServiceRolloutFailed"
+    [migrate] = deployment.pre_tasks
+    assert migrate.config.launch_type == "fargate"
+    assert migrate.results[0].exit_codes == {"app": 0, "sidecar": None}
+    assert deployment.config.poll_seconds == 15
+    trigger = deployment.config.trigger
+    assert trigger is not None
+    assert [describe_tag_filter(tag) for tag in trigger.tags] == [
+        "v*",
+        "/release-[0-9]+/",
+    ]
+    assert decode_json(encode_json(deployment), Deployment) == deployment

@@ -388,10 +388,12 @@ class AppConfig(_Config, kw_only=True, frozen=True):
 
 
 # Where the config writes a word (LaunchType and the modes above), which it may write in any
-# case: keys of the app, of each environment, and of each task.
-_APP_WORDS = ("rollback", "concurrency", "approval")
-_ENVIRONMENT_WORDS = ("approval",)
-_TASK_WORDS = ("launch_type",)
+# case (the JSON Schema says so too: tools/ecs_deployer_tools/schemas.py).
+WORDS_IN_ANY_CASE: dict[type[_Config], tuple[str, ...]] = {
+    AppConfig: ("rollback", "concurrency", "approval"),
+    EnvironmentConfig: ("approval",),
+    TaskConfig: ("launch_type",),
+}
 
 
 def app_config(document: Any) -> AppConfig:
@@ -405,14 +407,15 @@ def _lowercase_words(document: Any) -> Any:
     ``decode`` to name what is wrong."""
     if not isinstance(document, dict):
         return document
-    result = _lowercased(document, _APP_WORDS)
+    result = _lowercased(document, WORDS_IN_ANY_CASE[AppConfig])
     environments = result.get("environments")
     if isinstance(environments, list):
-        result["environments"] = [_lowercased(env, _ENVIRONMENT_WORDS) for env in environments]
+        words = WORDS_IN_ANY_CASE[EnvironmentConfig]
+        result["environments"] = [_lowercased(env, words) for env in environments]
     tasks = result.get("tasks")
     if isinstance(tasks, dict):
         result["tasks"] = {
-            phase: [_lowercased(task, _TASK_WORDS) for task in runs]
+            phase: [_lowercased(task, WORDS_IN_ANY_CASE[TaskConfig]) for task in runs]
             if isinstance(runs, list)
             else runs
             for phase, runs in tasks.items()

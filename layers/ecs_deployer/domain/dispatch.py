@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools import Logger
 
-from ecs_deployer.config.models import APP_NAME_PATTERN
+from ecs_deployer.config.models import APP_NAME_PATTERN, describe_tag_filter
 from ecs_deployer.config.parsing import raw_trigger_repositories
 from ecs_deployer.errors import ConfigError
 from ecs_deployer.history import HistoryRecord, iso
@@ -200,7 +200,7 @@ def _passed_over(
         )
     tag = event.detail.image_tag
     if trigger is not None and not trigger.accepts_tag(tag):
-        filters = ", ".join(str(tag_filter) for tag_filter in trigger.tags)
+        filters = ", ".join(describe_tag_filter(tag_filter) for tag_filter in trigger.tags)
         return f"app '{app}' deploys tags matching {filters}; '{tag}' does not match"
     return None
 

@@ -75,7 +75,7 @@ def _warn(warnings: list[str]) -> None:
 
 
 def _parsed(file: Path, as_json: bool, app_name: str | None = None) -> AppConfig:
-    """The file's config, valid (for ``app_name``, when given), or exit 1 with every error."""
+    """The file's config, valid (for ``app_name``, when given), or exit 1 with its first error."""
     try:
         return parse_app_config(file.read_text(), str(file), app_name)
     except ConfigError as exc:
@@ -93,7 +93,7 @@ def _app_config(file: Path, app_name: str | None, as_json: bool) -> tuple[str, A
 
 @app.command()
 def validate(file: FileArgument, as_json: JsonOption = False) -> None:
-    """Check a config file; print every error with its field path.
+    """Check a config file; print its first error with its field path.
 
     Example: [bold]ecs-deployer config validate .ecs-toolkit.yml[/]
     """
