@@ -52,8 +52,9 @@ ApprovalMode = Literal["required", "none"]
 MAX_APPROVAL_TIMEOUT_MINUTES = 2 * 24 * 60
 
 
-class _Config(Frozen, kw_only=True, frozen=True, omit_defaults=True):
-    """A part of the config. Encoded, it says what its author wrote: defaults stay implicit."""
+class _Config(Frozen, kw_only=True, frozen=True):
+    """A part of the config. Encoded (in a deployment's document), every value is written
+    out, defaults too: a deployment keeps the config it started with across an upgrade."""
 
 
 def _unique(field: str, values: list[str], what: str) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from botocore.exceptions import ClientError
-from msgspec import Struct
+from msgspec import NODEFAULT, Struct
 from msgspec.structs import FieldInfo, fields
 
 from ecs_deployer.aws.ssm import not_a_string
@@ -20,7 +20,7 @@ from ecs_deployer.config.models import AppConfig
 from ecs_deployer.config.parsing import load_document, parse_app_config
 from ecs_deployer.domain.scope import names
 from ecs_deployer.errors import ConfigError, FieldError
-from ecs_deployer.structs import encode_json
+from ecs_deployer.structs import encode
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -48,7 +48,25 @@ def parameter_tier(value: str, current: Tier | None = None) -> Tier:
 def canonical_text(config: AppConfig) -> str:
     """What is stored: compact JSON of the config, every value at its default left out (one
     written out too: a stored config follows the deployer's defaults), words in lowercase."""
-    return encode_json(config).decode()
+    return json.dumps(_written(config), separators=(",", ":"))
+
+
+def _written(value: Any) -> Any:
+    """``value`` as JSON data, each Struct in it without its fields at their default."""
+    if isinstance(value, Struct):
+        return {
+            field.encode_name: _written(getattr(value, field.name))
+            for field in fields(value)
+            if getattr(value, field.name) != _default(field)
+        }
+    if isinstance(value, list):
+        return [_written(item) for item in value]
+    return encode(value)
+
+
+def _default(field: FieldInfo) -> Any:
+    """A field's default (NODEFAULT, equal to no value, for a required field)."""
+    return field.default if field.default_factory is NODEFAULT else field.default_factory()
 
 
 def current_tier(ssm: SSMClient, app: str, name: str) -> Tier | None:
