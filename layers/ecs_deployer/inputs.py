@@ -43,7 +43,7 @@ class EventBridgeEvent(Tolerant, kw_only=True, frozen=True):
     detail_type: str = field(name="detail-type")
     source: str
     account: str
-    time: datetime
+    time: Annotated[datetime, Meta(tz=True)]
     region: str
     resources: list[str]
     detail: Any

@@ -97,7 +97,8 @@ def test_a_manual_input_pushed_at_is_a_time_with_its_zone() -> None:
     validator = jsonschema.Draft202012Validator(
         schemas()["manual-input.schema.json"], format_checker=jsonschema.FormatChecker()
     )
-    request = {**load_event("manual_tag"), "trigger": {"pushed_at": "yesterday"}}
+    # A time without its zone: both refuse it.
+    request = {**load_event("manual_tag"), "trigger": {"pushed_at": "2026-11-27T09:30:15"}}
     assert list(validator.iter_errors(request))
     with pytest.raises(InputError):
         parse_execution_input(request)

@@ -23,7 +23,7 @@ from ecs_deployer.document import (
 from ecs_deployer.domain.waiters import LONGEST_SAFETY_POLL_SECONDS, safety_poll_seconds
 from ecs_deployer.errors import ResourceNotFound
 from ecs_deployer.steps.stored import on_stored_document, save
-from ecs_deployer.structs import decode, decode_json, encode_json
+from ecs_deployer.structs import decode, decode_json, encode, encode_json
 from tests.aws_fixtures import STARTED, accepted
 from tests.support import load_event
 
@@ -293,3 +293,5 @@ def test_a_document_the_previous_release_stored_reads_the_same() -> None:
         "/release-[0-9]+/",
     ]
     assert decode_json(encode_json(deployment), Deployment) == deployment
+    # The config is stored whole, defaults too, as the previous release did.
+    assert encode(deployment.config) == load_event("deployment_document_pydantic")["config"]

@@ -292,4 +292,4 @@ def test_stored_text_round_trips_in_the_written_forms() -> None:
     assert stored["trigger"]["tags"] == ["v*", {"regex": "^release-\\d+$"}]
     assert stored["concurrency"] == "supersede"  # written by the author
     assert "max_wait" not in stored["services"][1]  # a default stays implicit
-    assert "rollback" not in stored  # written at its default: implicit too (omit_defaults)
+    assert "rollback" not in stored  # written at its default: implicit too (canonical_text)

@@ -20,7 +20,7 @@ from ecs_deployer.config.models import AppConfig
 from ecs_deployer.config.parsing import load_document, parse_app_config
 from ecs_deployer.domain.scope import names
 from ecs_deployer.errors import ConfigError, FieldError
-from ecs_deployer.structs import encode
+from ecs_deployer.structs import encode, encode_json
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -48,11 +48,12 @@ def parameter_tier(value: str, current: Tier | None = None) -> Tier:
 def canonical_text(config: AppConfig) -> str:
     """What is stored: compact JSON of the config, every value at its default left out (one
     written out too: a stored config follows the deployer's defaults), words in lowercase."""
-    return json.dumps(_written(config), separators=(",", ":"))
+    return encode_json(_written(config)).decode()
 
 
 def _written(value: Any) -> Any:
-    """``value`` as JSON data, each Struct in it without its fields at their default."""
+    """``value`` as JSON data, each Struct in it (the config's, or a list's item) without
+    its fields at their default."""
     if isinstance(value, Struct):
         return {
             field.encode_name: _written(getattr(value, field.name))
